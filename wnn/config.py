@@ -1,0 +1,92 @@
+"""Hyper-parameters shared by the item space and every user's network.
+
+One frozen object so that a worker, the evaluation and a saved state agree on the wiring: two processes built from
+equal configs compute identical item addresses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+
+@dataclasses.dataclass(frozen=True)
+class WNNConfig:
+    """Settings of the weightless recommender.
+
+    Parameters
+    ----------
+    seed
+        Global wiring seed. Neuron tuples and the users' random projection vectors derive from it.
+    n_neurons
+        Number of Z (output) RAM neurons, including the bias neuron (neuron 0, which reads no bits).
+    tuple_size
+        Input bits each Z neuron reads from the item's bit vector; the table has ``2**tuple_size`` cells per Q state.
+    n_state_bits
+        Size of the recurrent hidden layer Q. 0 turns recurrence off.
+    n_state_neurons
+        How many Z neurons also read the Q bits in their address (the rest read item bits only).
+    hybrid
+        If True the input carries global, stream-derived bits (item mean, popularity, collaborative code) and the
+        residual target is taken against the global item baseline. If False only content bits (genres, year) are
+        used and the baseline is the global mean: the paper's content-only model.
+    collab_bits
+        Length of each item's collaborative binary code (sign bits of a streaming random projection).
+    n_genre_slots
+        Genre bits; unseen genre strings are bucketed onto these slots deterministically.
+    item_prior
+        Pseudo-count pulling an item's running mean toward the global mean.
+    user_prior
+        Pseudo-count pulling the user's bias (bias neuron) toward zero.
+    interaction_prior
+        Pseudo-count, per neuron, pulling the pooled per-neuron residual toward the user's bias.
+    like_threshold
+        Ratings at or above it are likes (4 on a 1-5 scale).
+    popularity_half_life_s
+        Half-life of the time-decayed popularity used for ranking (event time, seconds).
+    affinity_weight, rating_weight
+        Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating.
+    max_pairs
+        Sliding-window forgetting: the oldest training pair is forgotten when a user holds more. None keeps all.
+    """
+
+    seed: int = 7
+    n_neurons: int = 32
+    tuple_size: int = 6
+    n_state_bits: int = 2
+    n_state_neurons: int = 8
+    hybrid: bool = True
+    collab_bits: int = 32
+    n_genre_slots: int = 19
+    item_prior: float = 5.0
+    user_prior: float = 3.0
+    interaction_prior: float = 2.0
+    like_threshold: float = 4.0
+    popularity_half_life_s: float = 14 * 86400.0
+    affinity_weight: float = 1.0
+    rating_weight: float = 1.0
+    max_pairs: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.n_neurons <= 255:
+            raise ValueError(f"n_neurons must be in [2, 255], got {self.n_neurons}")
+        if not 1 <= self.tuple_size <= 8:
+            raise ValueError(f"tuple_size must be in [1, 8] (addresses are stored as uint8), got {self.tuple_size}")
+        if not 0 <= self.n_state_bits <= 4:
+            raise ValueError(f"n_state_bits must be in [0, 4], got {self.n_state_bits}")
+        if self.n_state_neurons >= self.n_neurons:
+            raise ValueError("n_state_neurons must leave room for the bias neuron")
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ValueError("max_pairs must be positive or None")
+
+    @property
+    def cells_per_neuron(self) -> int:
+        """Table width of one Z neuron: every item address times every Q state."""
+        return 1 << (self.tuple_size + self.n_state_bits)
+
+    def fingerprint(self) -> str:
+        """Short hash of the settings that shape a user's state, stored in serialized state to catch mismatches."""
+        shape = {k: getattr(self, k) for k in ("seed", "n_neurons", "tuple_size", "n_state_bits",
+                                                "n_state_neurons", "hybrid", "collab_bits", "n_genre_slots")}
+        return hashlib.blake2b(json.dumps(shape, sort_keys=True).encode(), digest_size=6).hexdigest()

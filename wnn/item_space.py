@@ -1,0 +1,242 @@
+"""The global, shared side of the model: item bits, the neuron wiring and each item's precomputed addresses.
+
+Every user's network reads items through one :class:`ItemSpace`. It holds
+
+* the static content bits of each item (genres, multi-hot with bucketing; release year, thermometer),
+* the global, stream-derived bits (``hybrid=True``): popularity so far and running mean so far (thermometers) and a
+  collaborative binary code, the sign bits of a streaming random projection of the item's centred ratings
+  (SimHash: items rated alike by the same users get codes with a small Hamming distance),
+* the wiring (which bits each RAM neuron reads) from one global seed, and
+* every item's RAM addresses, computed once when its bits change and then shared by all users.
+
+Only the item that was just rated changes, so an update costs O(bits), not O(items).
+
+>>> from wnn.config import WNNConfig
+>>> space = ItemSpace(WNNConfig(seed=1))
+>>> i = space.add_item(42, genres=("Comedy",), year=1994)
+>>> space.addresses[i].shape
+(32,)
+>>> space.update(i, rating=5.0, centered=1.0, user=7, ts=0)
+>>> float(space.counts[i]), float(space.baseline(i))
+(1.0, 5.0)
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Hashable, Iterable, Sequence
+
+import numpy as np
+
+from wnn.config import WNNConfig
+from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
+                          CategoryBucketer, thermometer)
+
+_LN2 = float(np.log(2.0))
+
+
+def stable_hash(key: Hashable) -> int:
+    """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _refresh_due(count: int) -> bool:
+    """Whether an item's stream-derived bits are re-read after its ``count``-th rating: at powers of two, then every
+    64 ratings. Codes of new items settle fast, and popular items keep stable addresses, so the addresses users stored
+    stay meaningful and are recomputed rarely."""
+    return count & (count - 1) == 0 or count % 64 == 0
+
+
+class ItemSpace:
+    """Shared item encoder, wiring and address cache. See the module docstring."""
+
+    _GROW = 1.5
+
+    def __init__(self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES,
+                 capacity: int = 2048) -> None:
+        self.config = config or WNNConfig()
+        cfg = self.config
+        self.bucketer = CategoryBucketer(genre_vocabulary, cfg.n_genre_slots)
+        # Bit layout: [genres | year | popularity | mean | collab | ZERO | ONE]; the global groups only when hybrid.
+        self._n_content = cfg.n_genre_slots + len(YEAR_THRESHOLDS)
+        n_dynamic = (len(POPULARITY_THRESHOLDS) + len(MEAN_THRESHOLDS) + cfg.collab_bits) if cfg.hybrid else 0
+        self.n_feature_bits = self._n_content + n_dynamic
+        self._zero_bit, self._one_bit = self.n_feature_bits, self.n_feature_bits + 1
+        self._pop_at = self._n_content
+        self._mean_at = self._pop_at + len(POPULARITY_THRESHOLDS)
+        self._collab_at = self._mean_at + len(MEAN_THRESHOLDS)
+
+        rng = np.random.default_rng(cfg.seed)
+        k = cfg.tuple_size
+        tuples = np.stack([rng.choice(self.n_feature_bits, size=k, replace=False)
+                           for _ in range(cfg.n_neurons)]).astype(np.int64)
+        tuples[0] = self._zero_bit  # neuron 0 is the bias neuron: its address is always 0
+        self.tuples = tuples
+        # Q neuron j latches the like bit when its channel bit is set; channel 0 is always set ("last event liked").
+        channels = rng.choice(self.n_feature_bits, size=max(cfg.n_state_bits, 1), replace=False)
+        channels[0] = self._one_bit
+        self.channel_bits = channels[: cfg.n_state_bits]
+        self._pow2 = (1 << np.arange(k)).astype(np.int64)
+        self._chan_pow2 = (1 << np.arange(cfg.n_state_bits)).astype(np.int64)
+        self._collab_pow2 = [1 << j for j in range(cfg.collab_bits)]
+        self._collab_pow2 = np.array(self._collab_pow2, dtype=object if cfg.collab_bits > 62 else np.int64)
+        self._neuron_offsets = np.arange(cfg.n_neurons, dtype=np.int64) * cfg.cells_per_neuron
+        self._thermometer_rows_pop = thermometer(np.arange(len(POPULARITY_THRESHOLDS) + 1),
+                                                 np.arange(1, len(POPULARITY_THRESHOLDS) + 1))
+        self._thermometer_rows_mean = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1),
+                                                  np.arange(1, len(MEAN_THRESHOLDS) + 1))
+
+        self._codes: list[int] = []
+        self._levels: list[tuple[int, int]] = []
+        self._keys: list[Hashable] = []
+        self._index: dict[Hashable, int] = {}
+        self._user_vectors: dict[Hashable, np.ndarray] = {}
+        self.n_items = 0
+        self._n_ratings = 0
+        self._sum_ratings = 0.0
+        self._allocate(capacity)
+
+    # ------------------------------------------------------------------ storage
+    def _allocate(self, capacity: int) -> None:
+        cfg = self.config
+        old = self.n_items
+
+        def grow(arr: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray:
+            new = np.zeros(shape, dtype=dtype)
+            if arr is not None:
+                new[:old] = arr[:old]
+            return new
+
+        g = getattr
+        self.bits = grow(g(self, "bits", None), (capacity, self.n_feature_bits + 2), np.uint8)
+        self.addresses = grow(g(self, "addresses", None), (capacity, cfg.n_neurons), np.uint8)
+        self.cell_base = grow(g(self, "cell_base", None), (capacity, cfg.n_neurons), np.int64)
+        self.channels = grow(g(self, "channels", None), (capacity,), np.uint8)
+        self.counts = grow(g(self, "counts", None), (capacity,), np.float64)
+        self.sums = grow(g(self, "sums", None), (capacity,), np.float64)
+        self.projections = grow(g(self, "projections", None), (capacity, cfg.collab_bits), np.float32)
+        self.decayed_popularity = grow(g(self, "decayed_popularity", None), (capacity,), np.float64)
+        self.popularity_ts = grow(g(self, "popularity_ts", None), (capacity,), np.float64)
+        self.capacity = capacity
+
+    def add_item(self, key: Hashable, genres: Iterable[str] = (), year: int | float | None = None) -> int:
+        """Register an item with its content features; returns its dense index. Re-adding updates the content bits."""
+        idx = self._index.get(key)
+        if idx is None:
+            idx = self.n_items
+            if idx >= self.capacity:
+                self._allocate(int(self.capacity * self._GROW) + 1)
+            self._index[key] = idx
+            self._keys.append(key)
+            self._codes.append(0)
+            self._levels.append((0, 0))
+            self.n_items += 1
+            self.bits[idx, self._one_bit] = 1
+        cfg = self.config
+        self.bits[idx, : cfg.n_genre_slots] = self.bucketer.encode(genres)
+        y = float(year) if year is not None and year > 0 else -np.inf
+        self.bits[idx, cfg.n_genre_slots: self._n_content] = thermometer(y, YEAR_THRESHOLDS)
+        self._refresh_addresses(idx)
+        return idx
+
+    def index(self, key: Hashable) -> int:
+        """Dense index of an item; an item never seen gets registered with empty content."""
+        idx = self._index.get(key)
+        return idx if idx is not None else self.add_item(key)
+
+    def key(self, index: int) -> Hashable:
+        """The caller's id of a dense item index."""
+        return self._keys[index]
+
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
+
+    # ------------------------------------------------------------------ global statistics
+    @property
+    def global_mean(self) -> float:
+        return self._sum_ratings / self._n_ratings if self._n_ratings else 3.5
+
+    def baseline(self, index: int) -> float:
+        """The global prediction for an item: its running mean shrunk toward the global mean (hybrid), else the
+        global mean alone (content-only)."""
+        mu = self.global_mean
+        if not self.config.hybrid:
+            return mu
+        beta = self.config.item_prior
+        return (self.sums.item(index) + beta * mu) / (self.counts.item(index) + beta)
+
+    def baselines(self) -> np.ndarray:
+        """:meth:`baseline` of every item, vectorised."""
+        n, mu = self.n_items, self.global_mean
+        if not self.config.hybrid:
+            return np.full(n, mu)
+        beta = self.config.item_prior
+        return (self.sums[:n] + beta * mu) / (self.counts[:n] + beta)
+
+    def popularity_at(self, ts: float) -> np.ndarray:
+        """Time-decayed rating count of every item at event time ``ts`` (half-life from the config)."""
+        n = self.n_items
+        age = np.maximum(ts - self.popularity_ts[:n], 0.0)
+        return self.decayed_popularity[:n] * np.exp2(-age / self.config.popularity_half_life_s)
+
+    def user_vector(self, user: Hashable) -> np.ndarray:
+        """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
+        vec = self._user_vectors.get(user)
+        if vec is None:
+            rng = np.random.default_rng((self.config.seed, stable_hash(user)))
+            vec = rng.standard_normal(self.config.collab_bits).astype(np.float32)
+            self._user_vectors[user] = vec
+        return vec
+
+    def update(self, index: int, rating: float, centered: float, user: Hashable, ts: float) -> None:
+        """Fold one rating into the global item statistics and refresh that item's bits and addresses.
+
+        ``centered`` is the rating minus the user's own expectation; it drives the collaborative projection so that
+        codes reflect relative, not absolute, taste. This runs once per event, so it touches one item only and
+        recomputes that item's addresses only when one of its bits flipped.
+        """
+        cfg = self.config
+        self._n_ratings += 1
+        self._sum_ratings += rating
+        count = self.counts.item(index) + 1.0
+        self.counts[index] = count
+        self.sums[index] = self.sums.item(index) + rating
+        last = self.popularity_ts.item(index)
+        decay = 2.0 ** (-(ts - last) / cfg.popularity_half_life_s) if ts > last else 1.0
+        self.decayed_popularity[index] = self.decayed_popularity.item(index) * decay + 1.0
+        if ts > last:
+            self.popularity_ts[index] = ts
+        if not cfg.hybrid:
+            return
+        projection = self.projections[index]
+        projection += np.float32(centered) * self.user_vector(user)
+        if not _refresh_due(int(count)):
+            return
+        code = int((projection > 0) @ self._collab_pow2)
+        levels = (bisect.bisect_right(POPULARITY_THRESHOLDS, count),
+                  bisect.bisect_right(MEAN_THRESHOLDS, self.baseline(index)))
+        if code != self._codes[index] or levels != self._levels[index]:
+            self._codes[index] = code
+            self._levels[index] = levels
+            row = self.bits[index]
+            row[self._pop_at: self._mean_at] = self._thermometer_rows_pop[levels[0]]
+            row[self._mean_at: self._collab_at] = self._thermometer_rows_mean[levels[1]]
+            row[self._collab_at: self._zero_bit] = projection > 0
+            self._refresh_addresses(index)
+
+    def _refresh_addresses(self, index: int) -> None:
+        row = self.bits[index]
+        self.addresses[index] = row[self.tuples] @ self._pow2
+        self.cell_base[index] = self._neuron_offsets + self.addresses[index]
+        if self.config.n_state_bits:
+            self.channels[index] = row[self.channel_bits] @ self._chan_pow2
+
+    def item_bits(self, index: int) -> dict[str, np.ndarray]:
+        """The item's bit vector split into its named groups, for explanations and debugging."""
+        cfg, row = self.config, self.bits[index]
+        groups = {"genres": row[: cfg.n_genre_slots], "year": row[cfg.n_genre_slots: self._n_content]}
+        if cfg.hybrid:
+            groups.update(popularity=row[self._pop_at: self._mean_at], mean=row[self._mean_at: self._collab_at],
+                          collab=row[self._collab_at: self._zero_bit])
+        return {k: v.copy() for k, v in groups.items()}

@@ -1,0 +1,432 @@
+"""One user's recurrent weightless neural network: RAM neurons with counting memories and exact forgetting.
+
+Layers (the seed paper's I, Q, Z):
+
+* **I**, input bits: the item's bit vector from the shared :class:`~wnn.item_space.ItemSpace`.
+* **Q**, hidden state, recurrent over the user's own event sequence. Q neuron ``j`` is a lookup table addressed by
+  its input channel bit ``I_c(t)``, the event's like bit ``y(t)`` and its own previous value ``Q_j(t-1)``; its
+  table is a latch (``Q_j(t) = y(t)`` when the channel is set, else ``Q_j(t-1)``). Channel 0 is always set, so
+  ``Q_0`` is "the last rating was a like". Q therefore tracks the user's recent taste per region of item space.
+* **Z**, output: ``n_neurons`` RAM neurons. Neuron ``n`` is addressed by ``tuple_size`` bits of I (and, for the
+  first ``n_state_neurons`` neurons, by the Q bits too). Neuron 0 reads no bits: it is the user's bias neuron.
+
+Each RAM cell is a *counting* memory, as in Regression WiSARD: it holds the number of training pairs written to it,
+the sum of their residual ratings (rating minus the global item baseline at learning time) and the number of likes.
+Learning writes cells, with no gradient; forgetting a pair subtracts exactly what it wrote. The training pairs are
+kept in the state (event id, item, rating, time, plus what the pair wrote), the tables are derived from them, so
+``forget(e)`` leaves exactly the state that learning without ``e`` would have produced.
+
+Prediction pools the cells the candidate item addresses: a stored pair counts once per neuron in which it shares the
+candidate's address, i.e. in proportion to the bits the two items share. The result is a similarity-weighted,
+shrunk mean of the user's residuals on top of the global baseline: the hybrid of a weighted global signal and a
+weightless per-user memory.
+
+>>> from wnn.item_space import ItemSpace
+>>> space = ItemSpace()
+>>> for i, g in enumerate(["Horror", "Horror", "Comedy"]):
+...     _ = space.add_item(i, genres=(g,), year=1990)
+>>> user = UserWNN(space)
+>>> user.learn_one(0, 1.0, ts=0, event_id=10)
+>>> user.predict_one(1).rating < user.predict_one(2).rating   # the other horror film is predicted lower
+True
+>>> user.forget(10)
+True
+>>> user.n_pairs
+0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Hashable, Sequence
+
+import msgpack
+import numpy as np
+
+from wnn.item_space import ItemSpace
+
+#: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
+FORMAT_VERSION = 1
+
+# Planes of the counting memory: the table is (3, n_neurons * cells_per_neuron).
+_COUNT, _RESIDUAL, _LIKES = 0, 1, 2
+
+
+class StateError(ValueError):
+    """Serialized user state that cannot be loaded: corrupt, truncated, or written by another version or config."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """A predicted rating and the probability that the user likes the item."""
+
+    rating: float
+    like_probability: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Why the network scored an item as it did.
+
+    ``pairs`` are the stored training pairs that share cells with the item, strongest pull first, as dicts with
+    ``event_id``, ``item``, ``rating``, ``ts``, ``shared_neurons`` and ``pull`` (its additive share of the predicted
+    rating). ``neurons`` lists, per Z neuron, the cell it read (``count``, ``mean_residual``).
+    """
+
+    item: Hashable
+    prediction: Prediction
+    baseline: float
+    user_bias: float
+    pairs: list[dict]
+    neurons: list[dict]
+
+
+class UserWNN:
+    """Per-user recurrent WNN. River-style API: :meth:`learn_one`, :meth:`predict_one`, :meth:`score`.
+
+    Parameters
+    ----------
+    space
+        The shared item space (encoder, wiring, address cache).
+    """
+
+    def __init__(self, space: ItemSpace) -> None:
+        self.space = space
+        cfg = space.config
+        self._cfg = cfg
+        self._k = cfg.tuple_size
+        self._width = cfg.cells_per_neuron
+        self._offsets = np.arange(cfg.n_neurons, dtype=np.int64) * self._width
+        self._stateful = np.zeros(cfg.n_neurons, dtype=np.int64)
+        if cfg.n_state_bits:
+            self._stateful[1: 1 + cfg.n_state_neurons] = 1
+        # Extra table offset of every neuron in every Q state: only the stateful neurons move with Q.
+        self._state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << self._k) * self._stateful
+        self._split = np.zeros((cfg.n_neurons, 2), dtype=np.float32)
+        self._split[1:, 0] = 1.0
+        self._split[0, 1] = 1.0
+        self._pooled_prior = cfg.interaction_prior * (cfg.n_neurons - 1)
+        self._like = cfg.like_threshold
+        self._seen: set[int] = set()
+        size = cfg.n_neurons * self._width
+        # Flat indices of the three planes of every neuron's cell in every Q state, item address excluded.
+        self._state_cells = self._state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
+        self._table: np.ndarray | None = None
+        self._flat: np.ndarray | None = None
+        self._write = np.ones((3, cfg.n_neurons), dtype=np.float32)
+        self._state = 0
+        self._reset_pairs(0)
+
+    # ------------------------------------------------------------------ state layout
+    def _reset_pairs(self, capacity: int) -> None:
+        self.n_pairs = 0
+        self._event_ids = np.zeros(capacity, dtype=np.int64)
+        self._items = np.zeros(capacity, dtype=np.int64)
+        self._ratings = np.zeros(capacity, dtype=np.float32)
+        self._ts = np.zeros(capacity, dtype=np.int64)
+        self._residuals = np.zeros(capacity, dtype=np.float32)
+        self._channels = np.zeros(capacity, dtype=np.uint8)
+        self._addresses = np.zeros((capacity, self._cfg.n_neurons), dtype=np.uint8)
+
+    _PAIR_FIELDS = ("_event_ids", "_items", "_ratings", "_ts", "_residuals", "_channels", "_addresses")
+
+    def _grow(self) -> None:
+        capacity = max(8, 2 * len(self._event_ids))
+        for name in self._PAIR_FIELDS:
+            old = getattr(self, name)
+            new = np.zeros((capacity,) + old.shape[1:], dtype=old.dtype)
+            new[: self.n_pairs] = old[: self.n_pairs]
+            setattr(self, name, new)
+
+    def _cells(self, addresses: np.ndarray, state: int | np.ndarray) -> np.ndarray:
+        """Flat table indices of every Z neuron for item addresses (..., M) under Q state(s)."""
+        shift = np.asarray(state, dtype=np.int64) << self._k
+        if np.ndim(shift):
+            shift = shift[..., None]
+        return self._offsets + addresses + shift * self._stateful
+
+    def _ensure_table(self) -> np.ndarray:
+        if self._table is None:
+            self._table = np.zeros((3, self._cfg.n_neurons * self._width), dtype=np.float32)
+            self._flat = self._table.reshape(-1)
+        return self._table
+
+    # ------------------------------------------------------------------ learning
+    def learn_one(self, item: Hashable, rating: float, ts: int, event_id: int) -> None:
+        """Write one rating into the tables. A repeated ``event_id`` is ignored (at-least-once delivery is safe)."""
+        self.learn_index(self.space.index(item), rating, ts, event_id)
+
+    def learn_index(self, idx: int, rating: float, ts: int, event_id: int) -> None:
+        """:meth:`learn_one` for a dense item index of the space."""
+        if event_id in self._seen:
+            return
+        n = self.n_pairs
+        if n == len(self._event_ids):
+            self._grow()
+        space = self.space
+        residual = rating - space.baseline(idx)
+        liked = rating >= self._like
+        channel = int(space.channels[idx])
+        self._seen.add(event_id)
+        self._event_ids[n] = event_id
+        self._items[n] = idx
+        self._ratings[n] = rating
+        self._ts[n] = ts
+        self._residuals[n] = residual
+        self._channels[n] = channel
+        self._addresses[n] = space.addresses[idx]
+        self.n_pairs = n + 1
+        if self._table is None:
+            self._ensure_table()
+        write = self._write
+        write[_RESIDUAL] = residual
+        write[_LIKES] = 1.0 if liked else 0.0
+        self._flat[space.cell_base[idx] + self._state_cells[self._state]] += write
+        self._state = (self._state & ~channel) | (channel if liked else 0)
+        limit = self._cfg.max_pairs
+        if limit is not None and self.n_pairs > limit:
+            self._delete(np.arange(self.n_pairs - limit))
+
+    def forget(self, event_id: int) -> bool:
+        """Remove one training pair exactly, as if it had never been learned. Returns False if it is not stored."""
+        hits = np.flatnonzero(self._event_ids[: self.n_pairs] == event_id)
+        if not len(hits):
+            return False
+        self._delete(hits)
+        return True
+
+    def _delete(self, positions: np.ndarray) -> None:
+        keep = np.ones(self.n_pairs, dtype=bool)
+        keep[positions] = False
+        for name in self._PAIR_FIELDS:
+            arr = getattr(self, name)
+            setattr(self, name, arr[: self.n_pairs][keep].copy())
+        self.n_pairs = int(keep.sum())
+        self._seen = set(self._event_ids.tolist())
+        self._rebuild()
+
+    def _states_before(self) -> tuple[np.ndarray, int]:
+        """Q before each stored pair and Q after the last one, replayed from the pairs (vectorised per Q bit)."""
+        n = self.n_pairs
+        liked = self._ratings[:n] >= self._like
+        after = np.zeros(n, dtype=np.int64)
+        positions = np.arange(n)
+        for j in range(self._cfg.n_state_bits):
+            active = (self._channels[:n] >> j) & 1
+            last = np.maximum.accumulate(np.where(active == 1, positions, -1)) if n else positions
+            after |= np.where(last >= 0, liked[np.maximum(last, 0)], False).astype(np.int64) << j
+        before = np.concatenate(([0], after[:-1])) if n else after
+        return before, int(after[-1]) if n else 0
+
+    def _rebuild(self) -> None:
+        """Derive the tables and Q from the stored pairs."""
+        n = self.n_pairs
+        before, self._state = self._states_before()
+        table = self._ensure_table()
+        size = table.shape[1]
+        cells = self._cells(self._addresses[:n].astype(np.int64), before).ravel()
+        m = self._cfg.n_neurons
+        table[_COUNT] = np.bincount(cells, minlength=size)
+        table[_RESIDUAL] = np.bincount(cells, weights=np.repeat(self._residuals[:n], m), minlength=size)
+        liked = (self._ratings[:n] >= self._like).astype(np.float64)
+        table[_LIKES] = np.bincount(cells, weights=np.repeat(liked, m), minlength=size)
+
+    # ------------------------------------------------------------------ inference
+    def _pool(self, cells: np.ndarray, baseline: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pool Z-neuron cells (3, ..., M) into (rating, like probability, affinity)."""
+        cfg = self._cfg
+        bias_cell = cells[..., 0]
+        pooled = cells[..., 1:].sum(axis=-1)
+        user_bias = bias_cell[_RESIDUAL] / (bias_cell[_COUNT] + cfg.user_prior)
+        count, residual, likes = pooled[_COUNT], pooled[_RESIDUAL], pooled[_LIKES]
+        prior = self._pooled_prior
+        rating = np.clip(baseline + user_bias + (residual - count * user_bias) / (count + prior), 1.0, 5.0)
+        prior_like = 1.0 / (1.0 + np.exp(-2.0 * (rating - (cfg.like_threshold - 0.5))))
+        like_probability = (likes + prior * prior_like) / (count + prior)
+        # Affinity: how many stored pairs share cells with the item, relative to a random item.
+        affinity = count / max(float(bias_cell[_COUNT].max(initial=0.0)), 1.0)
+        return rating, like_probability, affinity
+
+    def predict_one(self, item: Hashable) -> Prediction:
+        """Expected rating and like probability of one item, from the current tables and Q state."""
+        return self.predict_index(self.space.index(item))
+
+    def predict_index(self, idx: int) -> Prediction:
+        """:meth:`predict_one` for a dense item index of the space (skips the id lookup on the hot path)."""
+        space = self.space
+        baseline = space.baseline(idx)
+        if self._table is None:
+            return Prediction(baseline, 1.0 if baseline >= self._like - 0.5 else 0.0)
+        # One gather and one small matmul: (3, M) @ (M, 2) gives the pooled cells and the bias neuron's cell.
+        cells = self._flat.take(space.cell_base[idx] + self._state_cells[self._state])
+        (count, bias_count), (residual, bias_residual), (likes, _) = (cells @ self._split).tolist()
+        cfg = self._cfg
+        user_bias = bias_residual / (bias_count + cfg.user_prior)
+        prior = self._pooled_prior
+        rating = baseline + user_bias + (residual - count * user_bias) / (count + prior)
+        rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
+        prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5)))
+        return Prediction(rating, (likes + prior * prior_like) / (count + prior))
+
+    def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True
+              ) -> tuple[list[Hashable], np.ndarray]:
+        """Rank every item of the space; return the top-``k`` item ids and their scores, best first.
+
+        The ranking score combines what is likely to be watched next (time-decayed popularity at ``ts``, and the
+        user's affinity: how much of their memory the item's cells hold) with the predicted rating. Items the user
+        already rated are left out.
+        """
+        rank = self.rank_scores(ts)
+        if exclude_rated and self.n_pairs:
+            rank[self._items[: self.n_pairs]] = -np.inf
+        k = min(k, len(rank))
+        top = np.argpartition(-rank, k - 1)[:k] if k < len(rank) else np.arange(len(rank))
+        top = top[np.argsort(-rank[top], kind="stable")]
+        top = top[np.isfinite(rank[top])]
+        keys = [self.space.key(int(i)) for i in top]
+        return keys, rank[top]
+
+    def rank_scores(self, ts: float | None = None) -> np.ndarray:
+        """Ranking score of every item in the space (dense index order), rated items included."""
+        space, cfg = self.space, self._cfg
+        ts = float(self._ts[self.n_pairs - 1]) if ts is None and self.n_pairs else (ts or 0.0)
+        popularity = np.log1p(space.popularity_at(ts))
+        baselines = space.baselines()
+        if self._table is None:
+            return popularity + cfg.rating_weight * baselines
+        cells = self._table[:, self._cells(space.addresses[: space.n_items], self._state)]
+        rating, _, affinity = self._pool(cells, baselines)
+        return popularity + cfg.affinity_weight * np.log1p(affinity) + cfg.rating_weight * rating
+
+    def explain(self, item: Hashable, top: int = 5) -> Explanation:
+        """The stored pairs and the neurons that drove the item's predicted rating."""
+        space, cfg = self.space, self._cfg
+        idx = space.index(item)
+        prediction = self.predict_one(item)
+        baseline = space.baseline(idx)
+        n = self.n_pairs
+        if not n:
+            return Explanation(item, prediction, baseline, 0.0, [], [])
+        candidate = self._cells(space.addresses[idx], self._state)
+        cells = self._table[:, candidate]
+        user_bias = float(cells[_RESIDUAL, 0] / (cells[_COUNT, 0] + cfg.user_prior))
+        before, _ = self._states_before()
+        stored = self._cells(self._addresses[:n].astype(np.int64), before)
+        shared = (stored[:, 1:] == candidate[1:]).sum(axis=1)
+        denom = cells[_COUNT, 1:].sum() + self._pooled_prior
+        pull = shared * (self._residuals[:n] - user_bias) / denom
+        order = np.argsort(-np.abs(pull), kind="stable")[:top]
+        pairs = [dict(event_id=int(self._event_ids[p]), item=space.key(int(self._items[p])),
+                      rating=float(self._ratings[p]), ts=int(self._ts[p]), shared_neurons=int(shared[p]),
+                      pull=float(pull[p])) for p in order if shared[p] > 0]
+        neurons = [dict(neuron=i, count=float(c[_COUNT]), mean_residual=float(c[_RESIDUAL] / c[_COUNT]))
+                   for i, c in enumerate(cells.T) if c[_COUNT] > 0]
+        return Explanation(item, prediction, baseline, user_bias, pairs, neurons)
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def user_bias(self) -> float:
+        """The bias neuron's shrunk mean residual."""
+        if self._table is None:
+            return 0.0
+        table = self._table
+        return float(table[_RESIDUAL, 0] / (table[_COUNT, 0] + self._cfg.user_prior))
+
+    @property
+    def state(self) -> int:
+        """Current Q layer bits."""
+        return self._state
+
+    def rated_items(self) -> list[Hashable]:
+        return [self.space.key(int(i)) for i in self._items[: self.n_pairs]]
+
+    def pairs(self) -> list[dict]:
+        """The stored training pairs, oldest first: what the user can inspect and delete."""
+        n = self.n_pairs
+        return [dict(event_id=int(e), item=self.space.key(int(i)), rating=float(r), ts=int(t))
+                for e, i, r, t in zip(self._event_ids[:n], self._items[:n], self._ratings[:n], self._ts[:n])]
+
+    # ------------------------------------------------------------------ serialization
+    def to_bytes(self) -> bytes:
+        """msgpack state: format version, config fingerprint and the training pairs (tables are derived)."""
+        n, space = self.n_pairs, self.space
+        item_keys = [space.key(int(i)) for i in self._items[:n]]
+        return msgpack.packb({
+            "v": FORMAT_VERSION,
+            "cfg": self._cfg.fingerprint(),
+            "n": n,
+            "event_ids": self._event_ids[:n].tobytes(),
+            "items": item_keys,
+            "ratings": self._ratings[:n].tobytes(),
+            "ts": self._ts[:n].tobytes(),
+            "residuals": self._residuals[:n].tobytes(),
+            "channels": self._channels[:n].tobytes(),
+            "addresses": self._addresses[:n].tobytes(),
+        }, use_bin_type=True)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserWNN":
+        """Load a state written by :meth:`to_bytes`. Raises :class:`StateError` with the reason if it is unusable."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise StateError(f"user state must be bytes, got {type(data).__name__}")
+        try:
+            doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as exc:  # msgpack raises several unrelated types for garbage input
+            raise StateError(f"user state is not valid msgpack ({type(exc).__name__}: {exc})") from None
+        if not isinstance(doc, dict):
+            raise StateError(f"user state must be a msgpack map, got {type(doc).__name__}")
+        version = doc.get("v")
+        if version != FORMAT_VERSION:
+            raise StateError(f"user state has format version {version!r}; this build reads {FORMAT_VERSION}")
+        model = cls(space)
+        if doc.get("cfg") != model._cfg.fingerprint():
+            raise StateError("user state was written under a different WNN config (wiring fingerprint "
+                             f"{doc.get('cfg')!r}, expected {model._cfg.fingerprint()!r})")
+        n = doc.get("n")
+        if not isinstance(n, int) or n < 0:
+            raise StateError(f"user state has an invalid pair count {n!r}")
+        m = model._cfg.n_neurons
+        columns = {}
+        for field, name, dtype, width in (("event_ids", "_event_ids", np.int64, 1), ("ratings", "_ratings", np.float32, 1),
+                                          ("ts", "_ts", np.int64, 1), ("residuals", "_residuals", np.float32, 1),
+                                          ("channels", "_channels", np.uint8, 1), ("addresses", "_addresses", np.uint8, m)):
+            raw = doc.get(field)
+            expected = n * width * np.dtype(dtype).itemsize
+            if not isinstance(raw, bytes) or len(raw) != expected:
+                got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
+                raise StateError(f"user state field {field!r} is truncated or corrupt: expected {expected} bytes, "
+                                 f"got {got}")
+            arr = np.frombuffer(raw, dtype=dtype).copy()
+            columns[name] = arr.reshape(n, m) if width > 1 else arr
+        items = doc.get("items")
+        if not isinstance(items, list) or len(items) != n:
+            raise StateError("user state field 'items' is missing or has the wrong length")
+        if not np.isfinite(columns["_ratings"]).all() or not np.isfinite(columns["_residuals"]).all():
+            raise StateError("user state holds non-finite ratings or residuals")
+        if n and int(columns["_addresses"].max()) >= 1 << model._k:
+            raise StateError("user state holds RAM addresses outside the neuron tables")
+        if n and int(columns["_channels"].max()) >= 1 << max(model._cfg.n_state_bits, 0):
+            raise StateError("user state holds Q channel bits outside the state layer")
+        try:
+            columns["_items"] = np.array([space.index(key) for key in items], dtype=np.int64)
+        except TypeError as exc:
+            raise StateError(f"user state holds an unusable item id: {exc}") from None
+        for name, arr in columns.items():
+            setattr(model, name, arr)
+        model.n_pairs = n
+        model._seen = set(columns["_event_ids"].tolist())
+        model._rebuild()
+        return model
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the serialized state."""
+        return len(self.to_bytes())
+
+
+def learn_many(model: UserWNN, events: Sequence[tuple[Hashable, float, int, int]]) -> UserWNN:
+    """Learn ``(item, rating, ts, event_id)`` tuples in order; returns the model, for chaining in tests."""
+    for item, rating, ts, event_id in events:
+        model.learn_one(item, rating, ts, event_id)
+    return model

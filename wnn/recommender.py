@@ -1,0 +1,53 @@
+"""All users' networks over one shared item space: the object a worker, a notebook and the evaluation drive.
+
+The order inside :meth:`WNNRecommender.learn_one` matters and is the same everywhere: the user's network learns the
+rating against the global baseline *before* the rating moves the global item statistics.
+
+>>> rec = WNNRecommender()
+>>> _ = rec.space.add_item("a", genres=("Drama",), year=1995)
+>>> rec.learn_one("u1", "a", 4.0, ts=0, event_id=0)
+>>> rec.predict_one("u1", "a").rating > 3.0
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from wnn.config import WNNConfig
+from wnn.item_space import ItemSpace
+from wnn.network import Prediction, UserWNN
+
+
+class WNNRecommender:
+    """A dict of :class:`UserWNN` sharing one :class:`ItemSpace`."""
+
+    def __init__(self, config: WNNConfig | None = None, space: ItemSpace | None = None) -> None:
+        self.space = space or ItemSpace(config)
+        self.config = self.space.config
+        self.users: dict[Hashable, UserWNN] = {}
+
+    def user(self, user: Hashable) -> UserWNN:
+        """The user's network, created empty on first use."""
+        model = self.users.get(user)
+        if model is None:
+            model = self.users[user] = UserWNN(self.space)
+        return model
+
+    def learn_one(self, user: Hashable, item: Hashable, rating: float, ts: int, event_id: int) -> None:
+        model = self.user(user)
+        space = self.space
+        idx = space.index(item)
+        expected = space.baseline(idx) + model.user_bias
+        model.learn_index(idx, rating, ts, event_id)
+        space.update(idx, rating, rating - expected, user, ts)
+
+    def predict_one(self, user: Hashable, item: Hashable) -> Prediction:
+        return self.user(user).predict_index(self.space.index(item))
+
+    def recommend(self, user: Hashable, k: int = 10, ts: float | None = None) -> list[Hashable]:
+        return self.user(user).score(ts=ts, k=k)[0]
+
+    def forget(self, user: Hashable, event_id: int) -> bool:
+        model = self.users.get(user)
+        return model.forget(event_id) if model is not None else False
