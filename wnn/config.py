@@ -57,7 +57,7 @@ class WNNConfig:
     n_state_bits: int = 2
     n_state_neurons: int = 8
     hybrid: bool = True
-    collab_bits: int = 32
+    collab_bits: int = 4
     n_genre_slots: int = 19
     item_prior: float = 5.0
     user_prior: float = 3.0

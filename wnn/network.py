@@ -188,6 +188,19 @@ class UserWNN:
         if limit is not None and self.n_pairs > limit:
             self._delete(np.arange(self.n_pairs - limit))
 
+    def reindex(self) -> None:
+        """Re-read every stored pair through the item space as it is now: current addresses, channels and residuals
+        against current baselines. Item codes and means keep moving with the stream; this keeps the user's memory
+        aligned with them. It changes no pair's rating, time or id, so forgetting stays exact."""
+        n, space = self.n_pairs, self.space
+        if not n:
+            return
+        items = self._items[:n]
+        self._addresses[:n] = space.addresses[items]
+        self._channels[:n] = space.channels[items]
+        self._residuals[:n] = self._ratings[:n] - space.baselines()[items]
+        self._rebuild()
+
     def forget(self, event_id: int) -> bool:
         """Remove one training pair exactly, as if it had never been learned. Returns False if it is not stored."""
         hits = np.flatnonzero(self._event_ids[: self.n_pairs] == event_id)
