@@ -1,0 +1,100 @@
+"""``wnnrec bench model``: speed and size of the WNN, against River's BiasedMF measured in the same run.
+
+Everything runs pinned to one core with BLAS threads limited to one. The two models replay the same ML-100K
+stream (predict, then learn, per event) in alternating rounds, and each reports its best round, so that a noisy
+neighbour hurts both alike.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from wnn.baselines import RiverBiasedMF
+from wnn.config import WNNConfig
+from wnn.data import Dataset
+from wnn.evaluation.models import WNNModel
+from wnn.network import UserWNN
+
+
+def pin_to_one_core() -> int | None:
+    """Pin this process to one CPU (the first allowed); returns it, or None where the OS does not allow it."""
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return cpu
+    except (AttributeError, OSError):
+        return None
+
+
+def _stream_rate(make: Callable[[], object], dataset: Dataset, n: int) -> tuple[float, object]:
+    users, items = dataset.users[:n].tolist(), dataset.items[:n].tolist()
+    ratings, stamps = dataset.ratings[:n].tolist(), dataset.timestamps[:n].tolist()
+    model = make()
+    predict, learn = model.predict_one, model.learn_one
+    start = time.perf_counter()
+    for e in range(n):
+        predict(users[e], items[e])
+        learn(users[e], items[e], ratings[e], stamps[e], e)
+    return n / (time.perf_counter() - start), model
+
+
+def bench_model(dataset: Dataset, config: WNNConfig | None = None, rounds: int = 3, limit: int | None = None,
+                score_samples: int = 2000, seed: int = 0, progress: Callable[[str], None] = print) -> dict:
+    """Run the model benchmark; returns the JSON document (keys of MISSION.md plus context)."""
+    cpu = pin_to_one_core()
+    n = min(limit or dataset.n_ratings, dataset.n_ratings)
+    wnn_rates, bmf_rates = [], []
+    wnn_model = None
+    with threadpool_limits(limits=1):
+        for r in range(rounds):
+            rate, wnn_model = _stream_rate(lambda: WNNModel(dataset, config), dataset, n)
+            wnn_rates.append(rate)
+            bmf_rate, _ = _stream_rate(lambda: RiverBiasedMF(dataset.n_items), dataset, n)
+            bmf_rates.append(bmf_rate)
+            progress(f"round {r + 1}/{rounds}: wnn {rate:,.0f} ev/s, biasedmf {bmf_rate:,.0f} ev/s")
+
+        recommender = wnn_model.recommender
+        rng = np.random.default_rng(seed)
+        users = list(recommender.users)
+        last_ts = float(dataset.timestamps[n - 1])
+        timings = []
+        for user in rng.choice(len(users), size=score_samples, replace=True):
+            model = recommender.users[users[user]]
+            start = time.perf_counter()
+            model.score(ts=last_ts, k=10)
+            timings.append(time.perf_counter() - start)
+        timings_ms = np.array(timings) * 1e3
+
+        sizes = {10: [], 100: []}
+        space = recommender.space
+        for user, model in recommender.users.items():
+            if model.n_pairs < 100:
+                continue
+            pairs = model.pairs()
+            for size in sizes:
+                fresh = UserWNN(space)
+                for p in pairs[:size]:
+                    fresh.learn_one(p["item"], p["rating"], p["ts"], p["event_id"])
+                sizes[size].append(fresh.nbytes)
+
+    best_wnn, best_bmf = max(wnn_rates), max(bmf_rates)
+    return {
+        "events_per_s": best_wnn,
+        "biasedmf_events_per_s": best_bmf,
+        "speed_ratio_vs_biasedmf": best_wnn / best_bmf,
+        "score_all_p50_ms": float(np.percentile(timings_ms, 50)),
+        "score_all_p99_ms": float(np.percentile(timings_ms, 99)),
+        "state_bytes_at_10": float(np.median(sizes[10])) if sizes[10] else None,
+        "state_bytes_at_100": float(np.median(sizes[100])) if sizes[100] else None,
+        "rounds": {"wnn_events_per_s": wnn_rates, "biasedmf_events_per_s": bmf_rates},
+        "n_events": n,
+        "n_items_scored": space.n_items,
+        "n_users_sized": len(sizes[100]),
+        "cpu": cpu,
+        "config": {k: v for k, v in (config or WNNConfig()).__dict__.items()},
+    }

@@ -1,0 +1,158 @@
+"""``wnnrec``: command line of the model library (data, evaluation, model benchmark).
+
+The streaming commands (replay, worker, run, bench pipeline) are added by ``stream`` on top of this parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROTOCOLS = ("prequential", "per-user-split")
+
+
+def _csv(kind):
+    return lambda text: [kind(x) for x in text.split(",") if x]
+
+
+def _add_data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="dataset folder: RecBole ml-100k, GroupLens ml-100k (u.data/u.item) or ml-latest-small "
+                        "(ratings.csv/movies.csv). Default: $WNNREC_DATA or ~/.cache/wnnrec, ml-100k inside.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wnnrec",
+        description="Streaming recommender with one weightless neural network per user.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Start with `wnnrec data fetch`, then `wnnrec evaluate --protocol prequential --json out.json`.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="fetch or inspect MovieLens").add_subparsers(dest="action", required=True)
+    fetch = data.add_parser("fetch", help="download MovieLens-100K (from the recbole==1.2.1 wheel on PyPI)")
+    fetch.add_argument("--dest", metavar="DIR", default=None, help="cache folder (default $WNNREC_DATA or ~/.cache/wnnrec)")
+    fetch.add_argument("--force", action="store_true", help="download again even if the files are intact")
+    info = data.add_parser("info", help="load a dataset and print its size")
+    _add_data_arg(info)
+
+    ev = sub.add_parser("evaluate", help="run an evaluation protocol with the WNN, its ablations and the baselines",
+                        description="Prequential: replay every rating in time order, predict then learn. "
+                                    "Per-user split: the paper's protocol, N ratings per user, 80%% train.")
+    ev.add_argument("--protocol", choices=PROTOCOLS, required=True)
+    ev.add_argument("--json", metavar="PATH", required=True, help="write results here")
+    ev.add_argument("--plot", metavar="PNG", default=None, help="also draw accuracy against number of ratings")
+    _add_data_arg(ev)
+    ev.add_argument("--models", type=_csv(str), default=None,
+                    help="comma-separated model names (default: all of the protocol's models)")
+    ev.add_argument("--limit", type=int, default=None, help="prequential: only the first N events")
+    ev.add_argument("--no-rank", action="store_true", help="prequential: skip HR@10/NDCG@10 (much faster)")
+    ev.add_argument("--ns", type=_csv(int), default=None, help="per-user split: N values (default 5,10,25,100,200)")
+    ev.add_argument("--users", type=int, default=250, help="per-user split: users drawn per N (default 250)")
+    ev.add_argument("--repeats", type=int, default=3, help="per-user split: independent draws pooled (default 3)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="target", required=True)
+    bm = bench.add_parser("model", help="WNN learn+predict rate vs River BiasedMF (same run, one core), "
+                                        "score-all latency, state size")
+    bm.add_argument("--json", metavar="PATH", required=True)
+    _add_data_arg(bm)
+    bm.add_argument("--rounds", type=int, default=3, help="alternating rounds per model; the best counts (default 3)")
+    bm.add_argument("--limit", type=int, default=None, help="only the first N events")
+    return parser
+
+
+def _print_rows(rows: list[dict]) -> None:
+    keys = ("mae", "rmse", "like_acc", "within1_acc", "hr_at_10", "ndcg_at_10", "events_per_s")
+    overall = [r for r in rows if "prior_ratings" not in r]
+    group = "n_ratings" if any("n_ratings" in r for r in overall) else None
+    present = [k for k in keys if any(r.get(k) is not None for r in overall)]
+    head = ["model"] + ([group] if group else []) + present
+    print("  ".join(f"{h:>18}" if i == 0 else f"{h:>11}" for i, h in enumerate(head)))
+    for r in overall:
+        cells = [f"{r['model']:>18}"] + ([f"{r[group]:>11}"] if group else [])
+        for k in present:
+            v = r.get(k)
+            cells.append(f"{'-':>11}" if v is None else f"{v:>11,.0f}" if k == "events_per_s" else f"{v:>11.4f}")
+        print("  ".join(cells))
+
+
+def _evaluate(args) -> int:
+    from wnn.data import load_dataset
+    from wnn.evaluation import PREQUENTIAL_MODELS, SPLIT_MODELS, run_per_user_split, run_prequential
+    from wnn.evaluation.per_user_split import DEFAULT_NS
+    from wnn.evaluation.report import plot, write_json
+
+    dataset = load_dataset(args.data)
+    progress = not args.quiet
+    if args.protocol == "prequential":
+        models = args.models or list(PREQUENTIAL_MODELS)
+        rows = run_prequential(dataset, models, limit=args.limit, rank=not args.no_rank, progress=progress)
+        extra = {"n_events": min(args.limit or dataset.n_ratings, dataset.n_ratings)}
+    else:
+        models = args.models or list(SPLIT_MODELS)
+        ns = args.ns or list(DEFAULT_NS)
+        rows = run_per_user_split(dataset, models, ns=ns, n_users=args.users, repeats=args.repeats,
+                                  seed=args.seed, progress=progress)
+        extra = {"n_users": args.users, "repeats": args.repeats, "seed": args.seed}
+    write_json(args.json, args.protocol, dataset.name, rows, **extra)
+    _print_rows(rows)
+    print(f"wrote {args.json}")
+    if args.plot:
+        plot(args.plot, args.protocol, rows)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _bench_model(args) -> int:
+    import json
+
+    from wnn.bench import bench_model
+    from wnn.data import load_dataset
+
+    result = bench_model(load_dataset(args.data), rounds=args.rounds, limit=args.limit)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    for key in ("events_per_s", "biasedmf_events_per_s", "speed_ratio_vs_biasedmf", "score_all_p50_ms",
+                "score_all_p99_ms", "state_bytes_at_10", "state_bytes_at_100"):
+        print(f"{key:>26}: {result[key]:,.3f}")
+    print(f"wrote {args.json}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch a parsed model-library command."""
+    if args.command == "data":
+        from wnn.data import fetch_movielens_100k, load_dataset
+
+        if args.action == "fetch":
+            folder = fetch_movielens_100k(Path(args.dest) if args.dest else None, force=args.force)
+            print(f"MovieLens-100K is in {folder}")
+        else:
+            print(load_dataset(args.data))
+        return 0
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "bench" and args.target == "model":
+        return _bench_model(args)
+    raise SystemExit(f"wnnrec: unknown command {args.command!r}")
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    from wnn.data import DataError
+
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except DataError as exc:
+        print(f"wnnrec: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

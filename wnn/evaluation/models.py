@@ -1,0 +1,74 @@
+"""The models each protocol runs side by side, by the names the JSON reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from wnn.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiasedMF, UserMean
+from wnn.config import WNNConfig
+from wnn.data import Dataset
+from wnn.recommender import WNNRecommender
+
+
+class WNNModel:
+    """The WNN recommender behind the evaluation protocol, with the dataset's items registered in index order."""
+
+    def __init__(self, dataset: Dataset, config: WNNConfig | None = None) -> None:
+        self.recommender = WNNRecommender(config)
+        space = self.recommender.space
+        for index in range(dataset.n_items):
+            space.add_item(index, genres=dataset.item_genres[index], year=int(dataset.item_years[index]))
+
+    def learn_one(self, user: Hashable, item: int, rating: float, ts: int, event_id: int) -> None:
+        self.recommender.learn_one(user, item, rating, ts, event_id)
+
+    def predict_one(self, user: Hashable, item: int) -> float:
+        return self.recommender.predict_one(user, item).rating
+
+    def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
+        return self.recommender.user(user).rank_scores(ts)
+
+
+#: The WNN and its ablations: Q off, and content-only (no global bits, no item baseline).
+WNN_VARIANTS: dict[str, WNNConfig] = {
+    "wnn": WNNConfig(),
+    "wnn-no-q": WNNConfig(n_state_bits=0),
+    "wnn-content-only": WNNConfig(hybrid=False),
+}
+
+
+def _wnn(config: WNNConfig) -> Callable[[Dataset], WNNModel]:
+    return lambda dataset: WNNModel(dataset, config)
+
+
+_FACTORIES: dict[str, Callable[[Dataset], object]] = {
+    **{name: _wnn(config) for name, config in WNN_VARIANTS.items()},
+    "constant-4": lambda d: Constant(4.0, d.n_items),
+    "user-mean": lambda d: UserMean(d.n_items),
+    "popularity": lambda d: Popularity(d.n_items),
+    "biasedmf": lambda d: RiverBiasedMF(d.n_items),
+    "svd-nightly": lambda d: NightlySVD(d.n_items),
+    "svd": lambda d: BatchSVD(d.n_items),
+}
+
+#: Models of the prequential protocol, in report order.
+PREQUENTIAL_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean", "popularity", "biasedmf",
+                      "svd-nightly")
+#: Models of the per-user split; ``mlp-per-user`` is fitted per user by the protocol itself.
+SPLIT_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean", "popularity", "biasedmf", "svd",
+                "mlp-per-user")
+
+
+def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None):
+    """A fresh model by report name; ``config`` overrides the WNN variant's settings (same ablation switches)."""
+    if name in WNN_VARIANTS and config is not None:
+        variant = WNN_VARIANTS[name]
+        overrides = {"n_state_bits": variant.n_state_bits, "hybrid": variant.hybrid} if name != "wnn" else {}
+        return WNNModel(dataset, dataclasses.replace(config, **overrides))
+    try:
+        return _FACTORIES[name](dataset)
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(_FACTORIES)}") from None
