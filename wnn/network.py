@@ -53,6 +53,19 @@ FORMAT_VERSION = 1
 _COUNT, _RESIDUAL, _LIKES = 0, 1, 2
 
 
+#: Residuals are stored in steps of 1/256 star, so every table cell is a sum of exactly representable numbers and
+#: does not depend on the order pairs were written or removed: forgetting is bit-exact (in float32, for cells of up to
+#: 16,000 pairs).
+RESIDUAL_QUANTUM = 1.0 / 256.0
+
+
+def quantize_residual(residual: float | np.ndarray) -> float | np.ndarray:
+    """Round a residual rating to the memory's fixed-point step."""
+    if isinstance(residual, np.ndarray):
+        return np.round(residual / RESIDUAL_QUANTUM) * RESIDUAL_QUANTUM
+    return round(residual / RESIDUAL_QUANTUM) * RESIDUAL_QUANTUM
+
+
 class StateError(ValueError):
     """Serialized user state that cannot be loaded: corrupt, truncated, or written by another version or config."""
 
@@ -106,6 +119,7 @@ class UserWNN:
         self._split = np.zeros((cfg.n_neurons, 2), dtype=np.float32)
         self._split[1:, 0] = 1.0
         self._split[0, 1] = 1.0
+        self._pool_weights = self._split[:, 0].copy()
         self._pooled_prior = cfg.interaction_prior * (cfg.n_neurons - 1)
         self._like = cfg.like_threshold
         self._seen: set[int] = set()
@@ -165,7 +179,7 @@ class UserWNN:
         if n == len(self._event_ids):
             self._grow()
         space = self.space
-        residual = rating - space.baseline(idx)
+        residual = quantize_residual(rating - space.baseline(idx))
         liked = rating >= self._like
         channel = int(space.channels[idx])
         self._seen.add(event_id)
@@ -198,7 +212,7 @@ class UserWNN:
         items = self._items[:n]
         self._addresses[:n] = space.addresses[items]
         self._channels[:n] = space.channels[items]
-        self._residuals[:n] = self._ratings[:n] - space.baselines()[items]
+        self._residuals[:n] = quantize_residual(self._ratings[:n] - space.baselines()[items])
         self._rebuild()
 
     def forget(self, event_id: int) -> bool:
@@ -246,21 +260,6 @@ class UserWNN:
         table[_LIKES] = np.bincount(cells, weights=np.repeat(liked, m), minlength=size)
 
     # ------------------------------------------------------------------ inference
-    def _pool(self, cells: np.ndarray, baseline: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pool Z-neuron cells (3, ..., M) into (rating, like probability, affinity)."""
-        cfg = self._cfg
-        bias_cell = cells[..., 0]
-        pooled = cells[..., 1:].sum(axis=-1)
-        user_bias = bias_cell[_RESIDUAL] / (bias_cell[_COUNT] + cfg.user_prior)
-        count, residual, likes = pooled[_COUNT], pooled[_RESIDUAL], pooled[_LIKES]
-        prior = self._pooled_prior
-        rating = np.clip(baseline + user_bias + (residual - count * user_bias) / (count + prior), 1.0, 5.0)
-        prior_like = 1.0 / (1.0 + np.exp(-2.0 * (rating - (cfg.like_threshold - 0.5))))
-        like_probability = (likes + prior * prior_like) / (count + prior)
-        # Affinity: how many stored pairs share cells with the item, relative to a random item.
-        affinity = count / max(float(bias_cell[_COUNT].max(initial=0.0)), 1.0)
-        return rating, like_probability, affinity
-
     def predict_one(self, item: Hashable) -> Prediction:
         """Expected rating and like probability of one item, from the current tables and Q state."""
         return self.predict_index(self.space.index(item))
@@ -269,8 +268,9 @@ class UserWNN:
         """:meth:`predict_one` for a dense item index of the space (skips the id lookup on the hot path)."""
         space = self.space
         baseline = space.baseline(idx)
-        if self._table is None:
-            return Prediction(baseline, 1.0 if baseline >= self._like - 0.5 else 0.0)
+        if self._table is None:  # an empty memory: the same formula with every cell at zero
+            rating = 1.0 if baseline < 1.0 else 5.0 if baseline > 5.0 else baseline
+            return Prediction(rating, 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5))))
         # One gather and one small matmul: (3, M) @ (M, 2) gives the pooled cells and the bias neuron's cell.
         cells = self._flat.take(space.cell_base[idx] + self._state_cells[self._state])
         (count, bias_count), (residual, bias_residual), (likes, _) = (cells @ self._split).tolist()
@@ -301,15 +301,27 @@ class UserWNN:
         return keys, rank[top]
 
     def rank_scores(self, ts: float | None = None) -> np.ndarray:
-        """Ranking score of every item in the space (dense index order), rated items included."""
+        """Ranking score of every item in the space (dense index order), rated items included.
+
+        Vectorised over items: one gather per memory plane on one user's tables (a few hundred microseconds for
+        MovieLens' 1,682 items), no loop over items or neurons.
+        """
         space, cfg = self.space, self._cfg
-        ts = float(self._ts[self.n_pairs - 1]) if ts is None and self.n_pairs else (ts or 0.0)
+        if ts is None:
+            ts = float(self._ts[self.n_pairs - 1]) if self.n_pairs else 0.0
         popularity = np.log1p(space.popularity_at(ts))
         baselines = space.baselines()
         if self._table is None:
             return popularity + cfg.rating_weight * baselines
-        cells = self._table[:, self._cells(space.addresses[: space.n_items], self._state)]
-        rating, _, affinity = self._pool(cells, baselines)
+        n, table = space.n_items, self._table
+        cells = space.cell_base[:n] + self._state_shift[self._state]
+        count = table[_COUNT].take(cells) @ self._pool_weights
+        residual = table[_RESIDUAL].take(cells) @ self._pool_weights
+        bias_count = float(table[_COUNT, 0])
+        user_bias = float(table[_RESIDUAL, 0]) / (bias_count + cfg.user_prior)
+        rating = np.clip(baselines + user_bias + (residual - count * user_bias) / (count + self._pooled_prior), 1, 5)
+        # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
+        affinity = count / max(bias_count, 1.0)
         return popularity + cfg.affinity_weight * np.log1p(affinity) + cfg.rating_weight * rating
 
     def explain(self, item: Hashable, top: int = 5) -> Explanation:
@@ -415,8 +427,11 @@ class UserWNN:
         items = doc.get("items")
         if not isinstance(items, list) or len(items) != n:
             raise StateError("user state field 'items' is missing or has the wrong length")
-        if not np.isfinite(columns["_ratings"]).all() or not np.isfinite(columns["_residuals"]).all():
+        ratings, residuals = columns["_ratings"], columns["_residuals"]
+        if not (np.isfinite(ratings).all() and np.isfinite(residuals).all()):
             raise StateError("user state holds non-finite ratings or residuals")
+        if n and (ratings.min() < 0 or ratings.max() > 10 or np.abs(residuals).max() > 10):
+            raise StateError("user state holds ratings or residuals outside any rating scale")
         if n and int(columns["_addresses"].max()) >= 1 << model._k:
             raise StateError("user state holds RAM addresses outside the neuron tables")
         if n and int(columns["_channels"].max()) >= 1 << max(model._cfg.n_state_bits, 0):

@@ -1,0 +1,42 @@
+# wnnrec: `make install` sets up .venv; `make test` is the test command; `make run` is the main job.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+RESULTS ?= results
+
+.PHONY: install test test-fast run evaluate bench clean broker-start broker-stop
+
+$(BIN)/wnnrec: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/wnnrec
+
+test: install
+	$(BIN)/wnnrec data fetch
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not data and not broker"
+
+evaluate: install
+	$(BIN)/wnnrec data fetch
+	$(BIN)/wnnrec evaluate --protocol prequential --json $(RESULTS)/prequential.json --plot $(RESULTS)/prequential.png
+	$(BIN)/wnnrec evaluate --protocol per-user-split --json $(RESULTS)/per_user_split.json --plot $(RESULTS)/per_user_split.png
+
+bench: install
+	$(BIN)/wnnrec data fetch
+	$(BIN)/wnnrec bench model --json $(RESULTS)/bench_model.json
+
+run: evaluate bench
+
+broker-start:
+	deploy/kafka/start
+
+broker-stop:
+	deploy/kafka/stop
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis
