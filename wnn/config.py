@@ -40,7 +40,9 @@ class WNNConfig:
     user_prior
         Pseudo-count pulling the user's bias (bias neuron) toward zero.
     interaction_prior
-        Pseudo-count, per neuron, pulling the pooled per-neuron residual toward the user's bias.
+        Pseudo-count, per Z neuron, pulling the mean residual of the cell it reads toward the user's bias.
+    interaction_gain
+        Scale of the neurons' averaged deviations (neurons share bits, so their votes are not independent).
     like_threshold
         Ratings at or above it are likes (4 on a 1-5 scale).
     popularity_half_life_s
@@ -61,7 +63,8 @@ class WNNConfig:
     n_genre_slots: int = 19
     item_prior: float = 5.0
     user_prior: float = 3.0
-    interaction_prior: float = 2.0
+    interaction_prior: float = 3.0
+    interaction_gain: float = 2.0
     like_threshold: float = 4.0
     popularity_half_life_s: float = 14 * 86400.0
     affinity_weight: float = 1.0

@@ -119,7 +119,11 @@ class UserWNN:
         self._split = np.zeros((cfg.n_neurons, 2), dtype=np.float32)
         self._split[1:, 0] = 1.0
         self._split[0, 1] = 1.0
-        self._pool_weights = self._split[:, 0].copy()
+        # Z neurons 1..M-1 vote with their shrunk mean deviation from the user's bias; the average is scaled by the
+        # gain. The bias neuron (0) gets weight 0 here: it sets the bias itself.
+        self._pool_weights = self._split[:, 0] / np.float32(cfg.n_neurons - 1)
+        self._gain = cfg.interaction_gain
+        self._cell_prior = np.float32(cfg.interaction_prior)
         self._pooled_prior = cfg.interaction_prior * (cfg.n_neurons - 1)
         self._like = cfg.like_threshold
         self._seen: set[int] = set()
@@ -276,9 +280,10 @@ class UserWNN:
         (count, bias_count), (residual, bias_residual), (likes, _) = (cells @ self._split).tolist()
         cfg = self._cfg
         user_bias = bias_residual / (bias_count + cfg.user_prior)
-        prior = self._pooled_prior
-        rating = baseline + user_bias + (residual - count * user_bias) / (count + prior)
+        deviation = (cells[_RESIDUAL] - cells[_COUNT] * np.float32(user_bias)) / (cells[_COUNT] + self._cell_prior)
+        rating = baseline + user_bias + self._gain * float(deviation @ self._pool_weights)
         rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
+        prior = self._pooled_prior
         prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5)))
         return Prediction(rating, (likes + prior * prior_like) / (count + prior))
 
@@ -315,11 +320,12 @@ class UserWNN:
             return popularity + cfg.rating_weight * baselines
         n, table = space.n_items, self._table
         cells = space.cell_base[:n] + self._state_shift[self._state]
-        count = table[_COUNT].take(cells) @ self._pool_weights
-        residual = table[_RESIDUAL].take(cells) @ self._pool_weights
+        counts = table[_COUNT].take(cells)
         bias_count = float(table[_COUNT, 0])
         user_bias = float(table[_RESIDUAL, 0]) / (bias_count + cfg.user_prior)
-        rating = np.clip(baselines + user_bias + (residual - count * user_bias) / (count + self._pooled_prior), 1, 5)
+        deviation = (table[_RESIDUAL].take(cells) - counts * np.float32(user_bias)) / (counts + self._cell_prior)
+        rating = np.clip(baselines + user_bias + self._gain * (deviation @ self._pool_weights), 1, 5)
+        count = counts @ self._pool_weights
         # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
         affinity = count / max(bias_count, 1.0)
         return popularity + cfg.affinity_weight * np.log1p(affinity) + cfg.rating_weight * rating
@@ -338,9 +344,11 @@ class UserWNN:
         user_bias = float(cells[_RESIDUAL, 0] / (cells[_COUNT, 0] + cfg.user_prior))
         before, _ = self._states_before()
         stored = self._cells(self._addresses[:n].astype(np.int64), before)
-        shared = (stored[:, 1:] == candidate[1:]).sum(axis=1)
-        denom = cells[_COUNT, 1:].sum() + self._pooled_prior
-        pull = shared * (self._residuals[:n] - user_bias) / denom
+        match = stored[:, 1:] == candidate[1:]
+        shared = match.sum(axis=1)
+        # The rating's interaction term is a sum over neurons of the cell's shrunk mean deviation; split it per pair.
+        per_neuron = self._gain / (cfg.n_neurons - 1) / (cells[_COUNT, 1:] + cfg.interaction_prior)
+        pull = (self._residuals[:n] - np.float32(user_bias)) * (match @ per_neuron)
         order = np.argsort(-np.abs(pull), kind="stable")[:top]
         pairs = [dict(event_id=int(self._event_ids[p]), item=space.key(int(self._items[p])),
                       rating=float(self._ratings[p]), ts=int(self._ts[p]), shared_neurons=int(shared[p]),

@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wnn.cli import build_parser, main
+
+
+def test_help_lists_the_commands():
+    text = build_parser().format_help()
+    for command in ("data", "evaluate", "bench"):
+        assert command in text
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
+    code = main(["data", "info", "--data", str(tmp_path / "nowhere")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "wnnrec data fetch" in err
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "wnn.cli", "evaluate", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--protocol" in out.stdout
+
+
+@pytest.mark.data
+def test_evaluate_writes_json(movielens, tmp_path):
+    path = tmp_path / "p.json"
+    assert main(["evaluate", "--protocol", "prequential", "--json", str(path), "--limit", "3000",
+                 "--models", "wnn,biasedmf", "--quiet"]) == 0
+    doc = json.loads(path.read_text())
+    assert doc["dataset"] == "ml-100k" and doc["n_events"] == 3000
+    assert {r["model"] for r in doc["results"]} == {"wnn", "biasedmf"}
+
+
+@pytest.mark.data
+def test_bench_model_writes_the_keys(movielens, tmp_path):
+    path = tmp_path / "b.json"
+    assert main(["bench", "model", "--json", str(path), "--rounds", "1", "--limit", "20000"]) == 0
+    doc = json.loads(path.read_text())
+    for key in ("events_per_s", "biasedmf_events_per_s", "score_all_p50_ms", "score_all_p99_ms",
+                "state_bytes_at_10", "state_bytes_at_100"):
+        assert doc[key] is not None and doc[key] > 0
