@@ -54,7 +54,7 @@ class WNNConfig:
     """
 
     seed: int = 7
-    n_neurons: int = 32
+    n_neurons: int = 64
     tuple_size: int = 6
     n_state_bits: int = 2
     n_state_neurons: int = 8
@@ -62,9 +62,9 @@ class WNNConfig:
     collab_bits: int = 4
     n_genre_slots: int = 19
     item_prior: float = 5.0
-    user_prior: float = 3.0
+    user_prior: float = 6.0
     interaction_prior: float = 3.0
-    interaction_gain: float = 2.0
+    interaction_gain: float = 2.5
     like_threshold: float = 4.0
     popularity_half_life_s: float = 14 * 86400.0
     affinity_weight: float = 1.0
@@ -78,6 +78,8 @@ class WNNConfig:
             raise ValueError(f"tuple_size must be in [1, 8] (addresses are stored as uint8), got {self.tuple_size}")
         if not 0 <= self.n_state_bits <= 4:
             raise ValueError(f"n_state_bits must be in [0, 4], got {self.n_state_bits}")
+        if not 0 <= self.collab_bits <= 26:
+            raise ValueError(f"collab_bits must be in [0, 26] (codes are packed in 32 bits), got {self.collab_bits}")
         if self.n_state_neurons >= self.n_neurons:
             raise ValueError("n_state_neurons must leave room for the bias neuron")
         if self.max_pairs is not None and self.max_pairs < 1:

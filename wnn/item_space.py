@@ -14,8 +14,8 @@ Only the item that was just rated changes, so an update costs O(bits), not O(ite
 >>> from wnn.config import WNNConfig
 >>> space = ItemSpace(WNNConfig(seed=1))
 >>> i = space.add_item(42, genres=("Comedy",), year=1994)
->>> space.addresses[i].shape
-(32,)
+>>> space.addresses[i].shape == (space.config.n_neurons,)
+True
 >>> space.update(i, rating=5.0, centered=1.0, user=7, ts=0)
 >>> float(space.counts[i]), float(space.baseline(i))
 (1.0, 5.0)
@@ -39,6 +39,10 @@ _LN2 = float(np.log(2.0))
 def stable_hash(key: Hashable) -> int:
     """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
     return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
+
+
+#: Bits of a packed dynamic code used by each thermometer level (popularity, then mean; the collab code follows).
+_LEVEL_BITS = 3
 
 
 def _refresh_due(count: int) -> bool:
@@ -87,8 +91,6 @@ class ItemSpace:
         self._thermometer_rows_mean = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1),
                                                   np.arange(1, len(MEAN_THRESHOLDS) + 1))
 
-        self._codes: list[int] = []
-        self._levels: list[tuple[int, int]] = []
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
@@ -112,6 +114,7 @@ class ItemSpace:
         self.bits = grow(g(self, "bits", None), (capacity, self.n_feature_bits + 2), np.uint8)
         self.addresses = grow(g(self, "addresses", None), (capacity, cfg.n_neurons), np.uint8)
         self.cell_base = grow(g(self, "cell_base", None), (capacity, cfg.n_neurons), np.int64)
+        self.dynamic_codes = grow(g(self, "dynamic_codes", None), (capacity,), np.uint32)
         self.channels = grow(g(self, "channels", None), (capacity,), np.uint8)
         self.counts = grow(g(self, "counts", None), (capacity,), np.float64)
         self.sums = grow(g(self, "sums", None), (capacity,), np.float64)
@@ -129,8 +132,6 @@ class ItemSpace:
                 self._allocate(int(self.capacity * self._GROW) + 1)
             self._index[key] = idx
             self._keys.append(key)
-            self._codes.append(0)
-            self._levels.append((0, 0))
             self.n_items += 1
             self.bits[idx, self._one_bit] = 1
         cfg = self.config
@@ -213,17 +214,43 @@ class ItemSpace:
         projection += np.float32(centered) * self.user_vector(user)
         if not _refresh_due(int(count)):
             return
-        code = int((projection > 0) @ self._collab_pow2)
-        levels = (bisect.bisect_right(POPULARITY_THRESHOLDS, count),
-                  bisect.bisect_right(MEAN_THRESHOLDS, self.baseline(index)))
-        if code != self._codes[index] or levels != self._levels[index]:
-            self._codes[index] = code
-            self._levels[index] = levels
-            row = self.bits[index]
-            row[self._pop_at: self._mean_at] = self._thermometer_rows_pop[levels[0]]
-            row[self._mean_at: self._collab_at] = self._thermometer_rows_mean[levels[1]]
-            row[self._collab_at: self._zero_bit] = projection > 0
+        code = (bisect.bisect_right(POPULARITY_THRESHOLDS, count)
+                | bisect.bisect_right(MEAN_THRESHOLDS, self.baseline(index)) << _LEVEL_BITS
+                | int((projection > 0) @ self._collab_pow2) << (2 * _LEVEL_BITS))
+        if code != self.dynamic_codes.item(index):
+            self.dynamic_codes[index] = code
+            self._write_dynamic_bits(self.bits[index: index + 1], np.array([code], dtype=np.uint32))
             self._refresh_addresses(index)
+
+    def _write_dynamic_bits(self, rows: np.ndarray, codes: np.ndarray) -> None:
+        """Overwrite the stream-derived bit groups of ``rows`` (n, bits) from packed dynamic codes (n,)."""
+        codes = codes.astype(np.int64)
+        level_mask = (1 << _LEVEL_BITS) - 1
+        rows[:, self._pop_at: self._mean_at] = self._thermometer_rows_pop[codes & level_mask]
+        rows[:, self._mean_at: self._collab_at] = self._thermometer_rows_mean[(codes >> _LEVEL_BITS) & level_mask]
+        shifts = np.arange(self.config.collab_bits, dtype=np.int64) + 2 * _LEVEL_BITS
+        rows[:, self._collab_at: self._zero_bit] = (codes[:, None] >> shifts) & 1
+
+    def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Z-neuron addresses (n, M) and Q channel bits (n,) of ``items`` as they were when their dynamic bits were
+        ``codes`` (what :attr:`dynamic_codes` held then). Lets a user's memory be rebuilt exactly from its pairs."""
+        rows = self.bits[items]
+        if self.config.hybrid:
+            self._write_dynamic_bits(rows, codes)
+        addresses = (rows[:, self.tuples] @ self._pow2).astype(np.uint8)
+        channels = (rows[:, self.channel_bits] @ self._chan_pow2).astype(np.uint8)
+        return addresses, channels
+
+    def valid_code(self, codes: np.ndarray) -> bool:
+        """Whether packed dynamic codes are within the layout of this config."""
+        if not len(codes):
+            return True
+        codes = codes.astype(np.int64)
+        level_mask = (1 << _LEVEL_BITS) - 1
+        return bool((codes & level_mask).max() <= len(POPULARITY_THRESHOLDS)
+                    and ((codes >> _LEVEL_BITS) & level_mask).max() <= len(MEAN_THRESHOLDS)
+                    and (codes >> (2 * _LEVEL_BITS + self.config.collab_bits)).max() == 0
+                    and (self.config.hybrid or codes.max() == 0))
 
     def _refresh_addresses(self, index: int) -> None:
         row = self.bits[index]

@@ -144,10 +144,11 @@ class UserWNN:
         self._ratings = np.zeros(capacity, dtype=np.float32)
         self._ts = np.zeros(capacity, dtype=np.int64)
         self._residuals = np.zeros(capacity, dtype=np.float32)
-        self._channels = np.zeros(capacity, dtype=np.uint8)
-        self._addresses = np.zeros((capacity, self._cfg.n_neurons), dtype=np.uint8)
+        self._codes = np.zeros(capacity, dtype=np.uint32)
 
-    _PAIR_FIELDS = ("_event_ids", "_items", "_ratings", "_ts", "_residuals", "_channels", "_addresses")
+    # A pair stores its item's dynamic code (popularity and mean levels, collaborative bits) at learning time: with
+    # the item's static content bits that gives back exactly the addresses the pair wrote, in 4 bytes, not M.
+    _PAIR_FIELDS = ("_event_ids", "_items", "_ratings", "_ts", "_residuals", "_codes")
 
     def _grow(self) -> None:
         capacity = max(8, 2 * len(self._event_ids))
@@ -192,8 +193,7 @@ class UserWNN:
         self._ratings[n] = rating
         self._ts[n] = ts
         self._residuals[n] = residual
-        self._channels[n] = channel
-        self._addresses[n] = space.addresses[idx]
+        self._codes[n] = space.dynamic_codes[idx]
         self.n_pairs = n + 1
         if self._table is None:
             self._ensure_table()
@@ -214,8 +214,7 @@ class UserWNN:
         if not n:
             return
         items = self._items[:n]
-        self._addresses[:n] = space.addresses[items]
-        self._channels[:n] = space.channels[items]
+        self._codes[:n] = space.dynamic_codes[items]
         self._residuals[:n] = quantize_residual(self._ratings[:n] - space.baselines()[items])
         self._rebuild()
 
@@ -237,14 +236,14 @@ class UserWNN:
         self._seen = set(self._event_ids.tolist())
         self._rebuild()
 
-    def _states_before(self) -> tuple[np.ndarray, int]:
+    def _states_before(self, channels: np.ndarray) -> tuple[np.ndarray, int]:
         """Q before each stored pair and Q after the last one, replayed from the pairs (vectorised per Q bit)."""
         n = self.n_pairs
         liked = self._ratings[:n] >= self._like
         after = np.zeros(n, dtype=np.int64)
         positions = np.arange(n)
         for j in range(self._cfg.n_state_bits):
-            active = (self._channels[:n] >> j) & 1
+            active = (channels >> j) & 1
             last = np.maximum.accumulate(np.where(active == 1, positions, -1)) if n else positions
             after |= np.where(last >= 0, liked[np.maximum(last, 0)], False).astype(np.int64) << j
         before = np.concatenate(([0], after[:-1])) if n else after
@@ -253,10 +252,11 @@ class UserWNN:
     def _rebuild(self) -> None:
         """Derive the tables and Q from the stored pairs."""
         n = self.n_pairs
-        before, self._state = self._states_before()
+        addresses, channels = self.space.addresses_for(self._items[:n], self._codes[:n])
+        before, self._state = self._states_before(channels)
         table = self._ensure_table()
         size = table.shape[1]
-        cells = self._cells(self._addresses[:n].astype(np.int64), before).ravel()
+        cells = self._cells(addresses.astype(np.int64), before).ravel()
         m = self._cfg.n_neurons
         table[_COUNT] = np.bincount(cells, minlength=size)
         table[_RESIDUAL] = np.bincount(cells, weights=np.repeat(self._residuals[:n], m), minlength=size)
@@ -342,8 +342,9 @@ class UserWNN:
         candidate = self._cells(space.addresses[idx], self._state)
         cells = self._table[:, candidate]
         user_bias = float(cells[_RESIDUAL, 0] / (cells[_COUNT, 0] + cfg.user_prior))
-        before, _ = self._states_before()
-        stored = self._cells(self._addresses[:n].astype(np.int64), before)
+        addresses, channels = space.addresses_for(self._items[:n], self._codes[:n])
+        before, _ = self._states_before(channels)
+        stored = self._cells(addresses.astype(np.int64), before)
         match = stored[:, 1:] == candidate[1:]
         shared = match.sum(axis=1)
         # The rating's interaction term is a sum over neurons of the cell's shrunk mean deviation; split it per pair.
@@ -394,8 +395,7 @@ class UserWNN:
             "ratings": self._ratings[:n].tobytes(),
             "ts": self._ts[:n].tobytes(),
             "residuals": self._residuals[:n].tobytes(),
-            "channels": self._channels[:n].tobytes(),
-            "addresses": self._addresses[:n].tobytes(),
+            "codes": self._codes[:n].tobytes(),
         }, use_bin_type=True)
 
     @classmethod
@@ -419,19 +419,17 @@ class UserWNN:
         n = doc.get("n")
         if not isinstance(n, int) or n < 0:
             raise StateError(f"user state has an invalid pair count {n!r}")
-        m = model._cfg.n_neurons
         columns = {}
-        for field, name, dtype, width in (("event_ids", "_event_ids", np.int64, 1), ("ratings", "_ratings", np.float32, 1),
-                                          ("ts", "_ts", np.int64, 1), ("residuals", "_residuals", np.float32, 1),
-                                          ("channels", "_channels", np.uint8, 1), ("addresses", "_addresses", np.uint8, m)):
+        for field, name, dtype in (("event_ids", "_event_ids", np.int64), ("ratings", "_ratings", np.float32),
+                                   ("ts", "_ts", np.int64), ("residuals", "_residuals", np.float32),
+                                   ("codes", "_codes", np.uint32)):
             raw = doc.get(field)
-            expected = n * width * np.dtype(dtype).itemsize
+            expected = n * np.dtype(dtype).itemsize
             if not isinstance(raw, bytes) or len(raw) != expected:
                 got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
                 raise StateError(f"user state field {field!r} is truncated or corrupt: expected {expected} bytes, "
                                  f"got {got}")
-            arr = np.frombuffer(raw, dtype=dtype).copy()
-            columns[name] = arr.reshape(n, m) if width > 1 else arr
+            columns[name] = np.frombuffer(raw, dtype=dtype).copy()
         items = doc.get("items")
         if not isinstance(items, list) or len(items) != n:
             raise StateError("user state field 'items' is missing or has the wrong length")
@@ -440,10 +438,8 @@ class UserWNN:
             raise StateError("user state holds non-finite ratings or residuals")
         if n and (ratings.min() < 0 or ratings.max() > 10 or np.abs(residuals).max() > 10):
             raise StateError("user state holds ratings or residuals outside any rating scale")
-        if n and int(columns["_addresses"].max()) >= 1 << model._k:
-            raise StateError("user state holds RAM addresses outside the neuron tables")
-        if n and int(columns["_channels"].max()) >= 1 << max(model._cfg.n_state_bits, 0):
-            raise StateError("user state holds Q channel bits outside the state layer")
+        if not space.valid_code(columns["_codes"]):
+            raise StateError("user state holds item codes outside this config's bit layout")
         try:
             columns["_items"] = np.array([space.index(key) for key in items], dtype=np.int64)
         except TypeError as exc:

@@ -153,8 +153,8 @@ def test_field_with_wrong_length_is_named(space):
 
 def test_out_of_range_addresses_are_rejected(space):
     doc = msgpack.unpackb(learn_many(UserWNN(space), events(4)).to_bytes())
-    doc["addresses"] = b"\xff" * len(doc["addresses"])
-    with pytest.raises(StateError, match="outside the neuron tables"):
+    doc["codes"] = b"\xff" * len(doc["codes"])
+    with pytest.raises(StateError, match="outside this config"):
         UserWNN.from_bytes(msgpack.packb(doc), space)
 
 
