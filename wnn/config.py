@@ -51,6 +51,9 @@ class WNNConfig:
         Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating.
     max_pairs
         Sliding-window forgetting: the oldest training pair is forgotten when a user holds more. None keeps all.
+    n_candidates
+        :meth:`UserWNN.score` ranks only this many globally strongest items per user (plus room for the items the
+        user rated). None scores the whole catalogue.
     """
 
     seed: int = 7
@@ -67,9 +70,10 @@ class WNNConfig:
     interaction_gain: float = 2.5
     like_threshold: float = 4.0
     popularity_half_life_s: float = 14 * 86400.0
-    affinity_weight: float = 1.0
-    rating_weight: float = 1.0
+    affinity_weight: float = 2.0
+    rating_weight: float = 0.5
     max_pairs: int | None = None
+    n_candidates: int | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_neurons <= 255:

@@ -30,6 +30,7 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 
 from wnn.config import WNNConfig
+from wnn.item_stats import ItemPartial
 from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
                           CategoryBucketer, thermometer)
 
@@ -43,6 +44,15 @@ def stable_hash(key: Hashable) -> int:
 
 #: Bits of a packed dynamic code used by each thermometer level (popularity, then mean; the collab code follows).
 _LEVEL_BITS = 3
+
+
+def _milestone(count: int) -> int:
+    """How many refresh points (:func:`_refresh_due`) lie in 1..count: powers of two, plus multiples of 64, minus the
+    powers of two that are multiples of 64 (counted twice)."""
+    if count <= 0:
+        return 0
+    bits = count.bit_length()
+    return bits + count // 64 - max(0, bits - 6)
 
 
 def _refresh_due(count: int) -> bool:
@@ -94,6 +104,7 @@ class ItemSpace:
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
+        self._candidate_cache: tuple | None = None
         self.n_items = 0
         self._n_ratings = 0
         self._sum_ratings = 0.0
@@ -181,6 +192,24 @@ class ItemSpace:
         age = np.maximum(ts - self.popularity_ts[:n], 0.0)
         return self.decayed_popularity[:n] * np.exp2(-age / self.config.popularity_half_life_s)
 
+    def candidates(self, ts: float, n: int) -> np.ndarray:
+        """The ``n`` items with the best global ranking score at ``ts`` (decayed popularity and baseline), best first.
+
+        Cached: recomputed after 256 rating updates or an hour of event time, whichever comes first, so a stream that
+        refreshes a list per event pays for it rarely.
+        """
+        key = (n, self.n_items)
+        cached = self._candidate_cache
+        if (cached is not None and cached[0] == key and ts - cached[1] < 3600.0
+                and self._n_ratings - cached[2] < 256):
+            return cached[3]
+        score = np.log1p(self.popularity_at(ts)) + self.config.rating_weight * self.baselines()
+        n = min(n, self.n_items)
+        top = np.argpartition(-score, n - 1)[:n] if n < self.n_items else np.arange(self.n_items)
+        top = top[np.argsort(-score[top], kind="stable")]
+        self._candidate_cache = (key, ts, self._n_ratings, top)
+        return top
+
     def user_vector(self, user: Hashable) -> np.ndarray:
         """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
         vec = self._user_vectors.get(user)
@@ -210,10 +239,42 @@ class ItemSpace:
             self.popularity_ts[index] = ts
         if not cfg.hybrid:
             return
+        self.projections[index] += self.projection_of(user, centered)
+        if _refresh_due(int(count)):
+            self._refresh_dynamic_code(index)
+
+    def projection_of(self, user: Hashable, centered: float) -> np.ndarray:
+        """A rating's contribution to its item's collaborative projection."""
+        return np.float32(centered) * self.user_vector(user)
+
+    def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
+        """Swap one partition's share of an item's statistics (see :mod:`wnn.item_stats`) for a newer one.
+
+        The owner of a partition calls it with its own shares as it processes ratings, and every other worker calls
+        it as the shares arrive, so all item spaces converge on the same totals.
+        """
+        cfg = self.config
+        old = old or ItemPartial.empty(cfg.collab_bits)
+        before = self.counts.item(index)
+        d_count, d_total = new.count - old.count, new.total - old.total
+        self._n_ratings += int(d_count)
+        self._sum_ratings += d_total
+        self.counts[index] = before + d_count
+        self.sums[index] = self.sums.item(index) + d_total
+        if cfg.hybrid:
+            self.projections[index] += new.projection - old.projection
+        at = max(self.popularity_ts.item(index), new.popularity_ts)
+        half_life = cfg.popularity_half_life_s
+        current = self.decayed_popularity.item(index) * 2.0 ** (-(at - self.popularity_ts.item(index)) / half_life)
+        self.decayed_popularity[index] = max(
+            current - old.popularity_at(at, half_life) + new.popularity_at(at, half_life), 0.0)
+        self.popularity_ts[index] = at
+        if cfg.hybrid and _milestone(int(self.counts.item(index))) != _milestone(int(before)):
+            self._refresh_dynamic_code(index)
+
+    def _refresh_dynamic_code(self, index: int) -> None:
         projection = self.projections[index]
-        projection += np.float32(centered) * self.user_vector(user)
-        if not _refresh_due(int(count)):
-            return
+        count = self.counts.item(index)
         code = (bisect.bisect_right(POPULARITY_THRESHOLDS, count)
                 | bisect.bisect_right(MEAN_THRESHOLDS, self.baseline(index)) << _LEVEL_BITS
                 | int((projection > 0) @ self._collab_pow2) << (2 * _LEVEL_BITS))

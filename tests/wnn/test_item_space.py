@@ -64,3 +64,40 @@ def test_popularity_decays_with_event_time(space):
 
 def test_stable_hash_is_stable():
     assert stable_hash("user-1") == stable_hash("user-1") != stable_hash("user-2")
+
+
+def test_partials_reproduce_direct_updates():
+    """A worker applying its own shares gets the same item space as direct updates (the single-worker path)."""
+    from wnn.item_stats import ItemPartial
+
+    direct, shared = make_space(), make_space()
+    partial = None
+    half_life = direct.config.popularity_half_life_s
+    for t in range(70):
+        rating, centered, user = float(1 + t % 5), (t % 5) - 2.0, f"u{t % 9}"
+        direct.update(2, rating, centered, user, ts=100 * t)
+        new = (partial or ItemPartial.empty(shared.config.collab_bits)).added(
+            rating, shared.projection_of(user, centered), 100 * t, half_life)
+        shared.replace_partial(2, partial, new)
+        partial = new
+    assert shared.counts[2] == direct.counts[2] and shared.sums[2] == direct.sums[2]
+    assert np.allclose(shared.projections[2], direct.projections[2], atol=1e-4)
+    assert np.isclose(shared.decayed_popularity[2], direct.decayed_popularity[2])
+    assert shared.dynamic_codes[2] == direct.dynamic_codes[2]
+    assert np.array_equal(shared.addresses[2], direct.addresses[2])
+    assert shared.global_mean == direct.global_mean
+
+
+def test_partials_of_two_partitions_merge_in_any_order():
+    from wnn.item_stats import ItemPartial
+
+    half_life = 1e9
+    a = ItemPartial.empty(4).added(5.0, np.ones(4, np.float32), 10, half_life).added(4.0, np.ones(4, np.float32), 20, half_life)
+    b = ItemPartial.empty(4).added(1.0, -np.ones(4, np.float32), 15, half_life)
+    one, two = make_space(), make_space()
+    one.replace_partial(0, None, a); one.replace_partial(0, None, b)
+    two.replace_partial(0, None, b); two.replace_partial(0, None, a)
+    for space in (one, two):
+        assert space.counts[0] == 3 and space.sums[0] == 10.0
+    assert np.allclose(one.projections[0], two.projections[0])
+    assert np.isclose(one.decayed_popularity[0], two.decayed_popularity[0])

@@ -1,0 +1,106 @@
+"""Per-user drift monitoring: is the network's error growing, and is the user's taste moving?
+
+Two signals per user, updated with each rating before the network learns it:
+
+* the absolute prediction error fed to River's :class:`~river.drift.PageHinkley` detector (``mode="up"``: only a
+  *rise* in error is drift), which raises ``drift`` when this user's model stops fitting them;
+* a taste shift: the Jensen–Shannon divergence (base 2, in [0, 1]) between the genre mix of the user's recent ratings
+  (exponentially weighted, ``recent_weight`` per event) and their long-run mix.
+
+>>> monitor = UserDrift()
+>>> for _ in range(20):
+...     report = monitor.update(error=0.2, genres=np.array([1, 0, 0]))
+>>> report.drift, round(report.taste_shift, 3)
+(False, 0.0)
+>>> for _ in range(5):
+...     report = monitor.update(error=0.2, genres=np.array([0, 0, 1]))
+>>> report.taste_shift > 0.1
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import msgpack
+import numpy as np
+from river import drift
+from scipy.spatial.distance import jensenshannon
+
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftReport:
+    """What one rating told the monitor."""
+
+    abs_error: float
+    drift: bool
+    taste_shift: float
+    n_ratings: int
+
+
+class UserDrift:
+    """Drift detector and taste-shift tracker of one user. See the module docstring."""
+
+    def __init__(self, threshold: float = 8.0, min_instances: int = 10, delta: float = 0.05,
+                 recent_weight: float = 0.2) -> None:
+        self.detector = drift.PageHinkley(min_instances=min_instances, delta=delta, threshold=threshold, mode="up")
+        self.recent_weight = recent_weight
+        self.recent: np.ndarray | None = None
+        self.long_run: np.ndarray | None = None
+        self.n_ratings = 0
+        self.n_drifts = 0
+
+    def update(self, error: float, genres: np.ndarray) -> DriftReport:
+        """Fold in one rating's prediction error (predicted minus actual) and its item's genre bits."""
+        abs_error = abs(float(error))
+        self.detector.update(abs_error)
+        detected = bool(self.detector.drift_detected)
+        self.n_drifts += detected
+        mix = np.asarray(genres, dtype=np.float64)
+        total = mix.sum()
+        mix = mix / total if total else mix
+        if self.recent is None:
+            self.recent, self.long_run = mix.copy(), mix.copy()
+        else:
+            self.recent = (1 - self.recent_weight) * self.recent + self.recent_weight * mix
+            self.long_run = self.long_run + mix
+        self.n_ratings += 1
+        return DriftReport(abs_error, detected, self.taste_shift, self.n_ratings)
+
+    @property
+    def taste_shift(self) -> float:
+        """JS divergence between the recent and the long-run genre mix (0 before any genre was seen)."""
+        if self.recent is None or not self.recent.sum() or not self.long_run.sum():
+            return 0.0
+        return float(jensenshannon(self.recent, self.long_run, base=2) ** 2)
+
+    def to_bytes(self) -> bytes:
+        """msgpack state; River's detector travels pickled inside it (River models are meant to pickle)."""
+        return msgpack.packb({
+            "v": FORMAT_VERSION, "n": self.n_ratings, "drifts": self.n_drifts, "w": self.recent_weight,
+            "recent": None if self.recent is None else self.recent.tobytes(),
+            "long": None if self.long_run is None else self.long_run.tobytes(),
+            "detector": pickle.dumps(self.detector, protocol=pickle.HIGHEST_PROTOCOL),
+        }, use_bin_type=True)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "UserDrift":
+        try:
+            doc = msgpack.unpackb(data, raw=False)
+            if doc["v"] != FORMAT_VERSION:
+                raise ValueError(f"format version {doc['v']!r}, expected {FORMAT_VERSION}")
+            monitor = cls(recent_weight=doc["w"])
+            monitor.n_ratings, monitor.n_drifts = doc["n"], doc["drifts"]
+            if doc["recent"] is not None:
+                monitor.recent = np.frombuffer(doc["recent"], dtype=np.float64).copy()
+                monitor.long_run = np.frombuffer(doc["long"], dtype=np.float64).copy()
+            detector = pickle.loads(doc["detector"])
+            if not isinstance(detector, drift.PageHinkley):
+                raise ValueError("detector is not a PageHinkley")
+            monitor.detector = detector
+        except Exception as exc:  # msgpack, pickle and key errors all mean the same thing here
+            raise ValueError(f"drift state is corrupt ({type(exc).__name__}: {exc})") from None
+        return monitor
