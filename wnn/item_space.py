@@ -320,6 +320,10 @@ class ItemSpace:
         if self.config.n_state_bits:
             self.channels[index] = row[self.channel_bits] @ self._chan_pow2
 
+    def genre_bits(self, index: int) -> np.ndarray:
+        """The item's genre slots (a view; do not modify)."""
+        return self.bits[index, : self.config.n_genre_slots]
+
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
         cfg, row = self.config, self.bits[index]

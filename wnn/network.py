@@ -176,6 +176,10 @@ class UserWNN:
         """Write one rating into the tables. A repeated ``event_id`` is ignored (at-least-once delivery is safe)."""
         self.learn_index(self.space.index(item), rating, ts, event_id)
 
+    def knows(self, event_id: int) -> bool:
+        """Whether a pair with this event id is stored (a redelivered event must not be counted twice)."""
+        return event_id in self._seen
+
     def learn_index(self, idx: int, rating: float, ts: int, event_id: int) -> None:
         """:meth:`learn_one` for a dense item index of the space."""
         if event_id in self._seen:

@@ -36,6 +36,8 @@ class WNNRecommender:
 
     def learn_one(self, user: Hashable, item: Hashable, rating: float, ts: int, event_id: int) -> None:
         model = self.user(user)
+        if model.knows(event_id):
+            return
         space = self.space
         idx = space.index(item)
         expected = space.baseline(idx) + model.user_bias

@@ -1,0 +1,114 @@
+"""``wnnrec replay``: MovieLens as a timestamped event stream on Kafka (kafka-python producer).
+
+Ratings go out in timestamp order (stable for ties), keyed by user id, with the rating time as the Kafka message
+timestamp and the row's position in that order as its ``event_id`` (so replaying twice into the same topic is
+idempotent for the worker). ``speed`` compresses event time (86400 = one day of ratings per second); ``max_rate``
+caps messages per second; without either, it sends as fast as the broker takes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from tqdm import tqdm
+
+from stream.schemas import rating_message
+from stream.settings import Settings
+from wnn.data import Dataset
+
+
+class BrokerUnavailable(RuntimeError):
+    """The Kafka broker could not be reached; the message says where it looked and how to start one."""
+
+
+def broker_hint(settings: Settings) -> str:
+    return (f"cannot reach a Kafka broker at {settings.bootstrap}. Start one with `deploy/kafka/start` "
+            "(or `make broker-start`), or point KAFKA_BOOTSTRAP_SERVERS / --bootstrap at yours.")
+
+
+def make_producer(settings: Settings, **overrides):
+    """A kafka-python producer tuned for throughput; raises :class:`BrokerUnavailable` if nothing answers."""
+    from kafka import KafkaProducer
+    from kafka.errors import NoBrokersAvailable
+
+    options = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, batch_size=256 * 1024, acks=1,
+                   request_timeout_ms=15000, max_block_ms=15000)
+    options.update(overrides)
+    try:
+        return KafkaProducer(**options)
+    except NoBrokersAvailable:
+        raise BrokerUnavailable(broker_hint(settings)) from None
+
+
+def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None) -> None:
+    """Create the topics if they do not exist (event-time retention off: MovieLens timestamps are from 1997)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000)
+    except NoBrokersAvailable:
+        raise BrokerUnavailable(broker_hint(settings)) from None
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, num_partitions=partitions, replication_factor=1,
+                            topic_configs={"retention.ms": "-1", **(config or {})}) for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+@dataclasses.dataclass
+class ReplayStats:
+    sent: int
+    seconds: float
+    first_send: float
+    last_send: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else float("inf")
+
+
+def replay(settings: Settings, dataset: Dataset, speed: float | None = None, max_rate: float | None = None,
+           limit: int | None = None, offset: int = 0, progress: bool = True, producer=None,
+           on_send=None) -> ReplayStats:
+    """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
+    ensure_topics(settings, [settings.ratings_topic], settings.partitions)
+    own = producer is None
+    producer = producer or make_producer(settings)
+    n = min(limit or dataset.n_ratings, dataset.n_ratings - offset)
+    users, items = dataset.users, dataset.items
+    ratings, stamps = dataset.ratings.tolist(), dataset.timestamps.tolist()
+    user_ids, item_ids = dataset.user_ids, dataset.item_ids
+    topic = settings.ratings_topic
+    start = time.perf_counter()
+    first_ts = stamps[offset] if n else 0
+    first_send = last_send = start
+    for k in tqdm(range(n), desc="replay", unit="ev", disable=not progress, mininterval=0.5):
+        e = offset + k
+        if speed:
+            due = start + (stamps[e] - first_ts) / speed
+            if due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
+        if max_rate:
+            due = start + k / max_rate
+            if due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
+        user = user_ids[users[e]]
+        value = rating_message(user, item_ids[items[e]], ratings[e], stamps[e], event_id=e)
+        last_send = time.perf_counter()
+        if k == 0:
+            first_send = last_send
+        producer.send(topic, key=user.encode(), value=value, timestamp_ms=stamps[e] * 1000)
+        if on_send is not None:
+            on_send(e, last_send)
+    producer.flush()
+    if own:
+        producer.close()
+    return ReplayStats(n, time.perf_counter() - start, first_send, last_send)
