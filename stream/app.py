@@ -42,15 +42,18 @@ def load_catalogue(settings: Settings):
 
 
 def create_app(settings: Settings | None = None, config: WNNConfig | None = None,
-               processor: StreamProcessor | None = None) -> faust.App:
-    """Build the app. Everything is a closure over one :class:`StreamProcessor`, exposed as ``app.processor``."""
+               processor: StreamProcessor | None = None, store: str = "rocksdb://") -> faust.App:
+    """Build the app. Everything is a closure over one :class:`StreamProcessor`, exposed as ``app.processor``.
+
+    ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
+    """
     settings = settings or Settings()
     processor = processor or StreamProcessor(config, top_n=settings.top_n, cache_size=settings.cache_size,
                                              catalogue=load_catalogue(settings), worker=settings.app_id)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
-        store="rocksdb://",
+        store=store,
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
         web_port=settings.web_port,
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                                  partitions=settings.partitions, options=dict(store_options),
                                  on_changelog_event=on_share_event)
     app.users_table, app.item_stats_table = users, item_stats
+    app.output_topics = {"recommendations": recommendations, "drift-metrics": drift_metrics,
+                         "ratings-dlq": dead_letters}
 
     @item_stats.on_recover
     async def restore_item_space() -> None:

@@ -18,6 +18,10 @@ from stream.settings import Settings
 from wnn.data import Dataset
 
 
+#: How long a client waits for the first broker to answer before giving up with a clear error.
+BOOTSTRAP_TIMEOUT_MS = 10000
+
+
 class BrokerUnavailable(RuntimeError):
     """The Kafka broker could not be reached; the message says where it looked and how to start one."""
 
@@ -30,25 +34,26 @@ def broker_hint(settings: Settings) -> str:
 def make_producer(settings: Settings, **overrides):
     """A kafka-python producer tuned for throughput; raises :class:`BrokerUnavailable` if nothing answers."""
     from kafka import KafkaProducer
-    from kafka.errors import NoBrokersAvailable
+    from kafka.errors import KafkaError
 
     options = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, batch_size=256 * 1024, acks=1,
-                   request_timeout_ms=15000, max_block_ms=15000)
+                   request_timeout_ms=15000, max_block_ms=15000, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
     options.update(overrides)
     try:
         return KafkaProducer(**options)
-    except NoBrokersAvailable:
+    except KafkaError:  # kafka-python 3 raises KafkaTimeoutError when no bootstrap server answers
         raise BrokerUnavailable(broker_hint(settings)) from None
 
 
 def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None) -> None:
     """Create the topics if they do not exist (event-time retention off: MovieLens timestamps are from 1997)."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import NoBrokersAvailable, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000)
-    except NoBrokersAvailable:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000,
+                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+    except KafkaError:
         raise BrokerUnavailable(broker_hint(settings)) from None
     try:
         existing = set(admin.list_topics())

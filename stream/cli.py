@@ -1,0 +1,149 @@
+"""``wnnrec``: the model library's commands plus the streaming ones (replay, worker, run, bench pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from stream.settings import Settings
+from wnn import cli as model_cli
+
+
+def _add_kafka_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS "
+                                                     "or 127.0.0.1:9092)")
+    p.add_argument("--topic-prefix", default=None, help="prefix of every topic name (default $WNNREC_TOPIC_PREFIX)")
+    p.add_argument("--partitions", type=int, default=None, help="partitions of new topics (default 4)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = model_cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    rp = sub.add_parser("replay", help="produce MovieLens ratings to Kafka in timestamp order",
+                        description="Replays the dataset as rating events keyed by user, event time = rating time.")
+    model_cli._add_data_arg(rp)
+    _add_kafka_args(rp)
+    rp.add_argument("--speed", type=float, default=None,
+                    help="event-time compression, e.g. 86400 replays one day of ratings per second (default: no "
+                         "pacing)")
+    rp.add_argument("--max-rate", type=float, default=None, help="at most this many ratings per second")
+    rp.add_argument("--limit", type=int, default=None, help="only the first N ratings")
+    rp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    wk = sub.add_parser("worker", help="run the Faust worker (per-user WNN state in RocksDB)",
+                        description="Consumes ratings, updates each user's WNN, emits lists and drift metrics.")
+    _add_kafka_args(wk)
+    wk.add_argument("--state-dir", default=None, help="RocksDB folder (default $WNNREC_STATE_DIR or .wnnrec-state)")
+    wk.add_argument("--app-id", default=None, help="Faust app id / consumer group (default wnnrec)")
+    wk.add_argument("--web-port", type=int, default=None, help="HTTP port of /health and /users/{id}/pairs")
+    wk.add_argument("--catalogue", default=None, metavar="DIR",
+                    help="MovieLens folder for item genres/years (default: the fetched ML-100K, if present)")
+    wk.add_argument("--loglevel", default="info")
+
+    run = sub.add_parser("run", help="the main job: broker, one worker, a full ML-100K replay, and a summary",
+                         description="Starts the broker (unless one answers), one worker and a replay of all of "
+                                     "ML-100K; prints what came out; stops what it started.")
+    model_cli._add_data_arg(run)
+    run.add_argument("--limit", type=int, default=None, help="only the first N ratings")
+    run.add_argument("--json", metavar="PATH", default=None, help="also write the summary as JSON")
+
+    bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
+    bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
+    bp.add_argument("--json", metavar="PATH", required=True)
+    model_cli._add_data_arg(bp)
+    _add_kafka_args(bp)
+    bp.add_argument("--limit", type=int, default=None, help="only the first N ratings in the throughput run")
+    bp.add_argument("--latency-rate", type=float, default=1000.0, help="offered ratings/s of the latency run")
+    bp.add_argument("--latency-events", type=int, default=10000, help="ratings in the latency run")
+    bp.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    overrides = {}
+    for arg, field in (("bootstrap", "bootstrap"), ("topic_prefix", "topic_prefix"), ("partitions", "partitions"),
+                       ("state_dir", "state_dir"), ("app_id", "app_id"), ("web_port", "web_port"),
+                       ("catalogue", "data"), ("data", "data")):
+        value = getattr(args, arg, None)
+        if value is not None:
+            overrides[field] = Path(value) if field == "state_dir" else value
+    return dataclasses.replace(settings, **overrides)
+
+
+def _worker(args) -> int:
+    import faust
+
+    from stream.app import create_app
+    from stream.replay import ensure_topics
+
+    settings = settings_from(args)
+    # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
+    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
+                             settings.dlq_topic], settings.partitions)
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=args.loglevel)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _replay(args) -> int:
+    from stream.replay import replay
+    from wnn.data import load_dataset
+
+    settings = settings_from(args)
+    stats = replay(settings, load_dataset(args.data), speed=args.speed, max_rate=args.max_rate, limit=args.limit,
+                   progress=not args.quiet)
+    print(f"replayed {stats.sent:,} ratings to {settings.ratings_topic} at {settings.bootstrap} in "
+          f"{stats.seconds:.1f} s ({stats.rate:,.0f}/s)")
+    return 0
+
+
+def _bench_pipeline(args) -> int:
+    from stream.bench import bench_pipeline
+    from wnn.data import load_dataset
+
+    settings = settings_from(args)
+    result = bench_pipeline(settings, load_dataset(args.data), limit=args.limit, latency_rate=args.latency_rate,
+                            latency_events=args.latency_events, progress=not args.quiet)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    for key in ("events_per_s", "raw_consume_events_per_s", "ratio_vs_raw_consume", "latency_p50_ms",
+                "latency_p99_ms"):
+        print(f"{key:>26}: {result[key]:,.3f}")
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _run(args) -> int:
+    from stream.run import main_job
+
+    return main_job(settings_from(args), data=args.data, limit=args.limit, json_path=args.json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stream.replay import BrokerUnavailable
+    from wnn.data import DataError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"replay": _replay, "worker": _worker, "run": _run}
+    try:
+        if args.command in handlers:
+            return handlers[args.command](args)
+        if args.command == "bench" and args.target == "pipeline":
+            return _bench_pipeline(args)
+        return model_cli.run(args)
+    except (DataError, BrokerUnavailable) as exc:
+        print(f"wnnrec: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+import json
+
+import pytest
+
+from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, dead_letter_message, event_id_from_offset,
+                            forget_message, parse_input, rating_message, recommendation_message)
+
+
+def test_rating_round_trip():
+    event = parse_input(rating_message("7", "42", 4.5, 100, event_id=9), key=b"7")
+    assert event == RatingEvent("7", "42", 4.5, 100, 9)
+
+
+def test_integer_ids_and_default_event_id():
+    event = parse_input(b'{"user": 7, "item": 42, "rating": 3, "ts": 5}', partition=2, offset=11)
+    assert event == RatingEvent("7", "42", 3.0, 5, event_id_from_offset(2, 11))
+    assert event_id_from_offset(2, 11) != event_id_from_offset(1, 11)
+
+
+def test_forget_by_event_or_item():
+    assert parse_input(forget_message("7", event_id=3)) == ForgetEvent("7", 3, None)
+    assert parse_input(forget_message("7", item="42")) == ForgetEvent("7", None, "42")
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (None, "tombstone"),
+    (b"\xff\xfe", "not JSON"),
+    (b"not json", "not JSON"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"v": 2, "user": "1", "item": "2", "rating": 3, "ts": 1}', "schema version"),
+    (b'{"user": "1", "item": "2", "rating": 9, "ts": 1}', "outside"),
+    (b'{"user": "1", "item": "2", "rating": "five", "ts": 1}', "'rating' must be a finite number"),
+    (b'{"user": "1", "item": "2", "rating": NaN, "ts": 1}', "finite"),
+    (b'{"user": "1", "rating": 3, "ts": 1}', "'item'"),
+    (b'{"user": true, "item": "2", "rating": 3, "ts": 1}', "'user'"),
+    (b'{"user": "1", "item": "2", "rating": 3}', "'ts'"),
+    (b'{"type": "like", "user": "1"}', "unknown event type"),
+    (b'{"type": "forget", "user": "1"}', "exactly one"),
+])
+def test_bad_input_is_refused_with_a_reason(raw, reason):
+    with pytest.raises(SchemaError, match=reason):
+        parse_input(raw)
+
+
+def test_key_must_match_user():
+    with pytest.raises(SchemaError, match="wrong partition"):
+        parse_input(rating_message("7", "1", 3.0, 1), key=b"8")
+
+
+def test_dead_letter_keeps_the_original_bytes():
+    doc = json.loads(dead_letter_message(b"\xff\x00", "not JSON", 1, 5, b"k"))
+    assert doc["value_encoding"] == "base64" and doc["reason"] == "not JSON"
+    assert doc["partition"] == 1 and doc["offset"] == 5 and doc["key"] == "k"
+
+
+def test_recommendation_message_fields():
+    doc = json.loads(recommendation_message("7", ["1", "2"], [0.9, 0.5], 1, "rating", 0, 4, 100, 9, 3))
+    assert doc["items"] == [{"item": "1", "score": 0.9}, {"item": "2", "score": 0.5}]
+    assert doc["offset"] == 4 and doc["event_time"] == 100 and doc["model_version"] == 1
