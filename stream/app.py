@@ -59,7 +59,6 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         web_port=settings.web_port,
         web_host="127.0.0.1",
         producer_linger_ms=5,
-        producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
     )
     app.processor = processor

@@ -73,7 +73,7 @@ class WNNConfig:
     affinity_weight: float = 2.0
     rating_weight: float = 0.5
     max_pairs: int | None = None
-    n_candidates: int | None = None
+    n_candidates: int | None = 200
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_neurons <= 255:

@@ -178,37 +178,35 @@ class ItemSpace:
         beta = self.config.item_prior
         return (self.sums.item(index) + beta * mu) / (self.counts.item(index) + beta)
 
-    def baselines(self) -> np.ndarray:
-        """:meth:`baseline` of every item, vectorised."""
-        n, mu = self.n_items, self.global_mean
+    def baselines(self, items: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`baseline` of every item (or of ``items``), vectorised."""
+        counts, sums = (self.counts[: self.n_items], self.sums[: self.n_items]) if items is None else \
+            (self.counts[items], self.sums[items])
+        mu = self.global_mean
         if not self.config.hybrid:
-            return np.full(n, mu)
+            return np.full(len(counts), mu)
         beta = self.config.item_prior
-        return (self.sums[:n] + beta * mu) / (self.counts[:n] + beta)
+        return (sums + beta * mu) / (counts + beta)
 
-    def popularity_at(self, ts: float) -> np.ndarray:
-        """Time-decayed rating count of every item at event time ``ts`` (half-life from the config)."""
-        n = self.n_items
-        age = np.maximum(ts - self.popularity_ts[:n], 0.0)
-        return self.decayed_popularity[:n] * np.exp2(-age / self.config.popularity_half_life_s)
+    def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
+        """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
+        if items is None:
+            items = slice(0, self.n_items)
+        age = np.maximum(ts - self.popularity_ts[items], 0.0)
+        return self.decayed_popularity[items] * np.exp2(-age / self.config.popularity_half_life_s)
 
     def candidates(self, ts: float, n: int) -> np.ndarray:
         """The ``n`` items with the best global ranking score at ``ts`` (decayed popularity and baseline), best first.
 
-        Cached: recomputed after 256 rating updates or an hour of event time, whichever comes first, so a stream that
-        refreshes a list per event pays for it rarely.
+        The global order is cached and recomputed after 256 rating updates or an hour of event time, whichever comes
+        first, so a stream that refreshes a list per event pays for the sort rarely.
         """
-        key = (n, self.n_items)
         cached = self._candidate_cache
-        if (cached is not None and cached[0] == key and ts - cached[1] < 3600.0
-                and self._n_ratings - cached[2] < 256):
-            return cached[3]
-        score = np.log1p(self.popularity_at(ts)) + self.config.rating_weight * self.baselines()
-        n = min(n, self.n_items)
-        top = np.argpartition(-score, n - 1)[:n] if n < self.n_items else np.arange(self.n_items)
-        top = top[np.argsort(-score[top], kind="stable")]
-        self._candidate_cache = (key, ts, self._n_ratings, top)
-        return top
+        if (cached is None or cached[2] != self.n_items or not 0 <= ts - cached[0] < 3600.0
+                or self._n_ratings - cached[1] >= 256):
+            score = np.log1p(self.popularity_at(ts)) + self.config.rating_weight * self.baselines()
+            cached = self._candidate_cache = (ts, self._n_ratings, self.n_items, np.argsort(-score, kind="stable"))
+        return cached[3][:n]
 
     def user_vector(self, user: Hashable) -> np.ndarray:
         """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""

@@ -139,6 +139,7 @@ class UserWNN:
     # ------------------------------------------------------------------ state layout
     def _reset_pairs(self, capacity: int) -> None:
         self.n_pairs = 0
+        self._item_keys: list[Hashable] = []  # the pairs' item ids, kept for cheap serialization
         self._event_ids = np.zeros(capacity, dtype=np.int64)
         self._items = np.zeros(capacity, dtype=np.int64)
         self._ratings = np.zeros(capacity, dtype=np.float32)
@@ -198,6 +199,7 @@ class UserWNN:
         self._ts[n] = ts
         self._residuals[n] = residual
         self._codes[n] = space.dynamic_codes[idx]
+        self._item_keys.append(space.key(idx))
         self.n_pairs = n + 1
         if self._table is None:
             self._ensure_table()
@@ -237,6 +239,7 @@ class UserWNN:
             arr = getattr(self, name)
             setattr(self, name, arr[: self.n_pairs][keep].copy())
         self.n_pairs = int(keep.sum())
+        self._item_keys = [key for key, kept in zip(self._item_keys, keep.tolist()) if kept]
         self._seen = set(self._event_ids.tolist())
         self._rebuild()
 
@@ -311,7 +314,9 @@ class UserWNN:
             if items is None:
                 rank[rated] = -np.inf
             else:
-                rank[np.isin(items, rated)] = -np.inf
+                is_rated = np.zeros(self.space.n_items, dtype=bool)
+                is_rated[rated] = True
+                rank[is_rated[items]] = -np.inf
         k = min(k, len(rank))
         top = np.argpartition(-rank, k - 1)[:k] if k < len(rank) else np.arange(len(rank))
         top = top[np.argsort(-rank[top], kind="stable")]
@@ -331,12 +336,9 @@ class UserWNN:
         Vectorised over items: one gather per memory plane on one user's tables, no loop over items or neurons.
         """
         space, cfg = self.space, self._cfg
-        popularity = np.log1p(space.popularity_at(self._default_ts(ts)))
-        baselines = space.baselines()
-        if items is None:
-            base = space.cell_base[: space.n_items]
-        else:
-            popularity, baselines, base = popularity[items], baselines[items], space.cell_base[items]
+        popularity = np.log1p(space.popularity_at(self._default_ts(ts), items))
+        baselines = space.baselines(items)
+        base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
         if self._table is None:
             return popularity + cfg.rating_weight * baselines
         table = self._table
@@ -405,14 +407,13 @@ class UserWNN:
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
         """msgpack state: format version, config fingerprint and the training pairs (tables are derived)."""
-        n, space = self.n_pairs, self.space
-        item_keys = [space.key(int(i)) for i in self._items[:n]]
+        n = self.n_pairs
         return msgpack.packb({
             "v": FORMAT_VERSION,
             "cfg": self._cfg.fingerprint(),
             "n": n,
             "event_ids": self._event_ids[:n].tobytes(),
-            "items": item_keys,
+            "items": self._item_keys,
             "ratings": self._ratings[:n].tobytes(),
             "ts": self._ts[:n].tobytes(),
             "residuals": self._residuals[:n].tobytes(),
@@ -468,6 +469,7 @@ class UserWNN:
         for name, arr in columns.items():
             setattr(model, name, arr)
         model.n_pairs = n
+        model._item_keys = list(items)
         model._seen = set(columns["_event_ids"].tolist())
         model._rebuild()
         return model

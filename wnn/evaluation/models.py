@@ -29,7 +29,16 @@ class WNNModel:
         return self.recommender.predict_one(user, item).rating
 
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
-        return self.recommender.user(user).rank_scores(ts)
+        """Scores as the product ranks: only the candidate items when ``config.n_candidates`` is set."""
+        model = self.recommender.user(user)
+        n_candidates = self.recommender.config.n_candidates
+        if n_candidates is None:
+            return model.rank_scores(ts)
+        space = self.recommender.space
+        candidates = space.candidates(ts, n_candidates + model.n_pairs)
+        scores = np.full(space.n_items, -np.inf)
+        scores[candidates] = model.rank_scores(ts, candidates)
+        return scores
 
 
 #: The WNN and its ablations: Q off, and content-only (no global bits, no item baseline).
