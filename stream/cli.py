@@ -85,6 +85,7 @@ def _worker(args) -> int:
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
     ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
                              settings.dlq_topic], settings.partitions)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()

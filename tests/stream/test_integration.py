@@ -1,0 +1,154 @@
+"""End to end against a real Kafka broker: a worker process, the replayer, and the output topics."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+import urllib.request
+from collections import defaultdict
+
+import pytest
+
+from stream.bench import ListCollector, _fresh_settings, start_worker, stop_worker, wait_until_serving
+from stream.replay import ensure_topics, make_producer, replay
+from stream.run import read_topic
+from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
+
+pytestmark = [pytest.mark.broker, pytest.mark.data]
+
+N_REPLAY = 2000
+
+
+class Deployment:
+    """One worker on fresh topics, with a collector of every list it emits."""
+
+    def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int) -> None:
+        base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
+        self.settings = _fresh_settings(base, tag)
+        ensure_topics(self.settings, [self.settings.ratings_topic, self.settings.recommendations_topic,
+                                      self.settings.drift_topic, self.settings.dlq_topic], self.settings.partitions)
+        self.log = str(tmp_path / f"{tag}-worker.log")
+        self.collector = ListCollector(self.settings, expected=10 ** 9)
+        self.collector.start()
+        self.collector.ready.wait(60)
+        self.worker = None
+
+    def start(self) -> None:
+        self.worker = start_worker(self.settings, self.log)
+        wait_until_serving(self.settings, self.worker, self.collector)
+
+    def stop(self) -> None:
+        stop_worker(self.worker)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            stop_worker(self.worker)
+        self.collector.stop_requested = True
+        self.collector.join(10)
+
+    def lists(self) -> list[dict]:
+        return [d for d in read_topic(self.settings, self.settings.recommendations_topic) if d["user"] != "__warmup__"]
+
+    def wait_for(self, predicate, timeout: float = 90.0, what: str = "lists") -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            docs = self.lists()
+            if predicate(docs):
+                return docs
+            assert self.worker.poll() is None, f"worker died; log: {open(self.log).read()[-3000:]}"
+            time.sleep(1.0)
+        raise AssertionError(f"timed out waiting for {what}; worker log tail: {open(self.log).read()[-2000:]}")
+
+    def send(self, key: str, value: bytes) -> None:
+        producer = make_producer(self.settings)
+        producer.send(self.settings.ratings_topic, key=key.encode(), value=value)
+        producer.flush()
+        producer.close()
+
+    def pairs(self, user: str) -> list[dict]:
+        url = f"http://127.0.0.1:{self.settings.web_port}/users/{user}/pairs"
+        return json.loads(urllib.request.urlopen(url, timeout=10).read())["pairs"]
+
+
+@pytest.fixture(scope="module")
+def replayed(kafka_bootstrap, movielens, tmp_path_factory):
+    """A worker that has processed the first 2,000 MovieLens ratings."""
+    deployment = Deployment(kafka_bootstrap, tmp_path_factory.mktemp("replay"), "it", web_port=6167)
+    try:
+        deployment.start()
+        replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)
+        deployment.wait_for(lambda docs: sum(d["cause"] == "rating" for d in docs) >= N_REPLAY, what="2,000 lists")
+        yield deployment
+    finally:
+        deployment.close()
+
+
+def test_replay_gives_one_list_per_rating_without_rated_items(replayed, movielens):
+    lists = [d for d in replayed.lists() if d["cause"] == "rating" and 0 <= d["event_id"] < N_REPLAY]
+    by_event = {d["event_id"]: d for d in lists}
+    assert len(lists) == N_REPLAY and sorted(by_event) == list(range(N_REPLAY))
+    rated: defaultdict[str, set[str]] = defaultdict(set)
+    for e in range(N_REPLAY):
+        user = movielens.user_ids[movielens.users[e]]
+        rated[user].add(movielens.item_ids[movielens.items[e]])
+        doc = by_event[e]
+        assert doc["user"] == user and doc["n_ratings"] == len(rated[user]) and len(doc["items"]) == 10
+        assert not rated[user] & {i["item"] for i in doc["items"]}
+        assert doc["event_time"] == int(movielens.timestamps[e])
+    drift = [d for d in read_topic(replayed.settings, replayed.settings.drift_topic) if d.get("kind") == "user"]
+    assert len([d for d in drift if d["user"] != "__warmup__"]) == N_REPLAY
+
+
+def test_forget_end_to_end_changes_the_list(replayed):
+    lists = [d for d in replayed.lists() if d["cause"] == "rating"]
+    counts = defaultdict(int)
+    for d in lists:
+        counts[d["user"]] = max(counts[d["user"]], d["n_ratings"])
+    user = max(counts, key=counts.get)
+    before = [d for d in lists if d["user"] == user][-1]
+    pairs = replayed.pairs(user)
+    victim = max(pairs, key=lambda p: p["rating"])
+    replayed.send(user, forget_message(user, event_id=victim["event_id"]))
+    docs = replayed.wait_for(lambda ds: any(d["cause"] == "forget" and d["user"] == user for d in ds),
+                             what="the list after the forget")
+    after = next(d for d in docs if d["cause"] == "forget" and d["user"] == user)
+    assert after["n_ratings"] == before["n_ratings"] - 1
+    assert victim["event_id"] not in {p["event_id"] for p in replayed.pairs(user)}
+    assert after["items"] != before["items"]
+
+
+def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(replayed):
+    replayed.send("dlq-user", b'{"user": "dlq-user", "item": "1", "rating": 11, "ts": 5}')
+    replayed.send("dlq-user", b"\xff\xfe not json")
+    replayed.send("dlq-user", rating_message("dlq-user", "50", 5.0, 893286638, event_id=10 ** 9))
+    replayed.wait_for(lambda ds: any(d["user"] == "dlq-user" for d in ds), what="the good event's list")
+    dead = read_topic(replayed.settings, replayed.settings.dlq_topic)
+    reasons = [d["reason"] for d in dead]
+    assert len(dead) == 2 and "outside" in reasons[0] and "not JSON" in reasons[1]
+    assert dead[1]["value_encoding"] == "base64"
+
+
+def test_state_survives_a_worker_restart(kafka_bootstrap, movielens, tmp_path):
+    deployment = Deployment(kafka_bootstrap, tmp_path, "restart", web_port=6168)
+    try:
+        deployment.start()
+        for t in range(5):
+            deployment.send("r-user", rating_message("r-user", str(1 + t), 4.0, 100 + t, event_id=t))
+        deployment.wait_for(lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 5 for d in ds))
+        deployment.stop()
+        deployment.start()  # same state dir: RocksDB
+        deployment.send("r-user", rating_message("r-user", "6", 4.0, 106, event_id=5))
+        deployment.wait_for(lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 6 for d in ds),
+                            what="a list continuing from the stored state")
+        deployment.stop()
+        shutil.rmtree(deployment.settings.state_dir)  # now only the changelog has it
+        deployment.start()
+        deployment.send("r-user", rating_message("r-user", "7", 4.0, 107, event_id=6))
+        deployment.wait_for(lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 7 for d in ds),
+                            what="a list after recovery from the changelog")
+        assert [p["item"] for p in deployment.pairs("r-user")] == [str(i) for i in range(1, 8)]
+    finally:
+        deployment.close()
