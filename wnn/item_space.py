@@ -198,11 +198,11 @@ class ItemSpace:
     def candidates(self, ts: float, n: int) -> np.ndarray:
         """The ``n`` items with the best global ranking score at ``ts`` (decayed popularity and baseline), best first.
 
-        The global order is cached and recomputed after 256 rating updates or an hour of event time, whichever comes
+        The global order is cached and recomputed after 256 rating updates or a day of event time, whichever comes
         first, so a stream that refreshes a list per event pays for the sort rarely.
         """
         cached = self._candidate_cache
-        if (cached is None or cached[2] != self.n_items or not 0 <= ts - cached[0] < 3600.0
+        if (cached is None or cached[2] != self.n_items or not 0 <= ts - cached[0] < 86400.0
                 or self._n_ratings - cached[1] >= 256):
             score = np.log1p(self.popularity_at(ts)) + self.config.rating_weight * self.baselines()
             cached = self._candidate_cache = (ts, self._n_ratings, self.n_items, np.argsort(-score, kind="stable"))

@@ -285,28 +285,29 @@ class UserWNN:
         # One gather and one small matmul: (3, M) @ (M, 2) gives the pooled cells and the bias neuron's cell.
         cells = self._flat.take(space.cell_base[idx] + self._state_cells[self._state])
         (count, bias_count), (residual, bias_residual), (likes, _) = (cells @ self._split).tolist()
-        cfg = self._cfg
-        user_bias = bias_residual / (bias_count + cfg.user_prior)
-        deviation = (cells[_RESIDUAL] - cells[_COUNT] * np.float32(user_bias)) / (cells[_COUNT] + self._cell_prior)
-        rating = baseline + user_bias + self._gain * float(deviation @ self._pool_weights)
+        user_bias = bias_residual / (bias_count + self._cfg.user_prior)
+        # sum_n w_n (S_n - N_n b) / (N_n + prior) = S.v - b N.v with v_n = w_n / (N_n + prior): one matmul
+        weighted_count, weighted_residual = (cells[:2] @ (self._pool_weights / (cells[_COUNT] + self._cell_prior))
+                                             ).tolist()
+        rating = baseline + user_bias + self._gain * (weighted_residual - user_bias * weighted_count)
         rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
         prior = self._pooled_prior
         prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5)))
         return Prediction(rating, (likes + prior * prior_like) / (count + prior))
 
-    def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True
+    def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
               ) -> tuple[list[Hashable], np.ndarray]:
         """Rank the items of the space; return the top-``k`` item ids and their scores, best first.
 
         The ranking score combines what is likely to be watched next (time-decayed popularity at ``ts``, and the
         user's affinity: how much of their memory the item's cells hold) with the predicted rating. Items the user
-        already rated are left out. With ``config.n_candidates`` set, only that many globally strongest items (see
-        :meth:`ItemSpace.candidates`) are scored per user: the usual candidate-generation-then-ranking split, which
-        keeps a list refresh cheap on a large catalogue.
+        already rated are left out. With ``config.n_candidates`` set (and ``use_candidates``), only that many globally
+        strongest items (see :meth:`ItemSpace.candidates`) are scored per user: the usual candidate-generation-then-
+        ranking split, which keeps a list refresh cheap on a large catalogue.
         """
         n_candidates = self._cfg.n_candidates
         items = None
-        if n_candidates is not None and n_candidates + self.n_pairs < self.space.n_items:
+        if use_candidates and n_candidates is not None and n_candidates + self.n_pairs < self.space.n_items:
             items = self.space.candidates(self._default_ts(ts), n_candidates + self.n_pairs)
         rank = self.rank_scores(ts, items)
         if exclude_rated and self.n_pairs:
