@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 
 import numpy as np
@@ -30,6 +29,9 @@ from stream.replay import ensure_topics, make_producer, replay
 from stream.schemas import rating_message
 from stream.settings import Settings
 from wnn.data import Dataset
+
+
+PHASES = ("throughput", "latency")
 
 
 class ListCollector(threading.Thread):
@@ -190,21 +192,19 @@ def _run_phase(base: Settings, dataset: Dataset, tag: str, limit: int | None, ma
 
 
 def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None, latency_rate: float = 1000.0,
-                   latency_events: int = 10000, progress: bool = True) -> dict:
-    """Run both phases; returns the JSON document (keys of the issue, plus each phase's details)."""
+                   latency_events: int = 10000, progress: bool = True, phases: tuple[str, ...] = PHASES) -> dict:
+    """Run the phases; returns the JSON document (keys of the issue, plus each phase's details)."""
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
-    throughput = _run_phase(base, dataset, "tput", limit, None, progress, log_path, raw=True)
-    latency = _run_phase(base, dataset, "lat", min(latency_events, limit or latency_events), latency_rate, progress,
-                         log_path, raw=False)
-    return {
-        "events_per_s": throughput["events_per_s"],
-        "raw_consume_events_per_s": throughput["raw_consume_events_per_s"],
-        "ratio_vs_raw_consume": throughput["events_per_s"] / throughput["raw_consume_events_per_s"],
-        "latency_p50_ms": latency["latency_p50_ms"],
-        "latency_p99_ms": latency["latency_p99_ms"],
-        "latency_offered_rate": latency_rate,
-        "throughput_run": throughput,
-        "latency_run": latency,
-        "worker_log": log_path,
-        "partitions": base.partitions,
-    }
+    result: dict = {"partitions": base.partitions, "worker_log": log_path}
+    if "throughput" in phases:
+        throughput = _run_phase(base, dataset, "tput", limit, None, progress, log_path, raw=True)
+        result.update(events_per_s=throughput["events_per_s"],
+                      raw_consume_events_per_s=throughput["raw_consume_events_per_s"],
+                      ratio_vs_raw_consume=throughput["events_per_s"] / throughput["raw_consume_events_per_s"],
+                      throughput_run=throughput)
+    if "latency" in phases:
+        latency = _run_phase(base, dataset, "lat", min(latency_events, limit or latency_events), latency_rate,
+                             progress, log_path, raw=False)
+        result.update(latency_p50_ms=latency["latency_p50_ms"], latency_p99_ms=latency["latency_p99_ms"],
+                      latency_offered_rate=latency_rate, latency_run=latency)
+    return result

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--limit", type=int, default=None, help="only the first N ratings in the throughput run")
     bp.add_argument("--latency-rate", type=float, default=1000.0, help="offered ratings/s of the latency run")
     bp.add_argument("--latency-events", type=int, default=10000, help="ratings in the latency run")
+    bp.add_argument("--phases", type=lambda t: tuple(x for x in t.split(",") if x), default=("throughput", "latency"),
+                    help="comma-separated: throughput, latency (default both)")
     bp.add_argument("--quiet", action="store_true")
     return parser
 
@@ -116,12 +118,13 @@ def _bench_pipeline(args) -> int:
 
     settings = settings_from(args)
     result = bench_pipeline(settings, load_dataset(args.data), limit=args.limit, latency_rate=args.latency_rate,
-                            latency_events=args.latency_events, progress=not args.quiet)
+                            latency_events=args.latency_events, progress=not args.quiet, phases=args.phases)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key in ("events_per_s", "raw_consume_events_per_s", "ratio_vs_raw_consume", "latency_p50_ms",
                 "latency_p99_ms"):
-        print(f"{key:>26}: {result[key]:,.3f}")
+        if key in result:
+            print(f"{key:>26}: {result[key]:,.3f}")
     print(f"wrote {args.json}")
     return 0
 
