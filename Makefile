@@ -29,8 +29,11 @@ evaluate: install
 bench: install
 	$(BIN)/wnnrec data fetch
 	$(BIN)/wnnrec bench model --json $(RESULTS)/bench_model.json
+	$(BIN)/wnnrec bench pipeline --json $(RESULTS)/bench_pipeline.json
 
-run: evaluate bench
+run: install
+	$(BIN)/wnnrec data fetch
+	$(BIN)/wnnrec run --json $(RESULTS)/run.json
 
 broker-start:
 	deploy/kafka/start

@@ -135,24 +135,20 @@ def _run(args) -> int:
     return main_job(settings_from(args), data=args.data, limit=args.limit, json_path=args.json)
 
 
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed command: the streaming ones here, the model library's in :func:`wnn.cli.run`."""
+    handlers = {"replay": _replay, "worker": _worker, "run": _run}
+    if args.command in handlers:
+        return handlers[args.command](args)
+    if args.command == "bench" and args.target == "pipeline":
+        return _bench_pipeline(args)
+    return model_cli.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from stream.replay import BrokerUnavailable
-    from wnn.data import DataError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {"replay": _replay, "worker": _worker, "run": _run}
-    try:
-        if args.command in handlers:
-            return handlers[args.command](args)
-        if args.command == "bench" and args.target == "pipeline":
-            return _bench_pipeline(args)
-        return model_cli.run(args)
-    except (DataError, BrokerUnavailable) as exc:
-        print(f"wnnrec: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return model_cli.main(argv, build_parser(), dispatch, user_errors=(BrokerUnavailable,))
 
 
 if __name__ == "__main__":

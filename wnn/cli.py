@@ -140,14 +140,19 @@ def run(args: argparse.Namespace) -> int:
     raise SystemExit(f"wnnrec: unknown command {args.command!r}")
 
 
-def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None, dispatch=None,
+         user_errors: tuple[type[BaseException], ...] = ()) -> int:
+    """Parse and run; errors the user can fix (missing data, no broker) print one clear line and exit 2.
+
+    ``stream.cli`` reuses this with its larger parser, its own ``dispatch`` and its own user errors.
+    """
     from wnn.data import DataError
 
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
-        return run(args)
-    except DataError as exc:
+        return (dispatch or run)(args)
+    except (DataError, *user_errors) as exc:
         print(f"wnnrec: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
