@@ -16,10 +16,11 @@ Learning writes cells, with no gradient; forgetting a pair subtracts exactly wha
 kept in the state (event id, item, rating, time, plus what the pair wrote), the tables are derived from them, so
 ``forget(e)`` leaves exactly the state that learning without ``e`` would have produced.
 
-Prediction pools the cells the candidate item addresses: a stored pair counts once per neuron in which it shares the
-candidate's address, i.e. in proportion to the bits the two items share. The result is a similarity-weighted,
-shrunk mean of the user's residuals on top of the global baseline: the hybrid of a weighted global signal and a
-weightless per-user memory.
+Prediction reads the cell each Z neuron addresses for the candidate item. The bias neuron gives the user's shrunk mean
+residual; every other neuron gives its cell's mean deviation from that bias, shrunk toward zero by a per-cell prior,
+and their average (times a gain) is added. A stored pair therefore pulls in proportion to how many neurons' bit
+tuples it shares with the candidate: a similarity-weighted, shrunk mean of the user's residuals on top of the global
+baseline, the hybrid of a weighted global signal and a weightless per-user memory.
 
 >>> from wnn.item_space import ItemSpace
 >>> space = ItemSpace()
@@ -38,12 +39,14 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Hashable, Sequence
 
 import msgpack
 import numpy as np
 
+from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
 
 #: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
@@ -95,6 +98,38 @@ class Explanation:
     neurons: list[dict]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """Index arithmetic shared by every user of one config (computed once per config, not per user)."""
+
+    offsets: np.ndarray       # first table cell of each Z neuron
+    stateful: np.ndarray      # 1 for the Z neurons that also read Q
+    state_shift: np.ndarray   # (Q states, M): extra cell offset of each neuron in each Q state
+    state_cells: np.ndarray   # (Q states, 3, M): the same, per memory plane of the flat table
+    split: np.ndarray         # (M, 2): column 0 sums neurons 1..M-1, column 1 picks the bias neuron
+    pool_weights: np.ndarray  # (M,): 1/(M-1) for neurons 1..M-1, 0 for the bias neuron
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(cfg: WNNConfig) -> _Layout:
+    m, width = cfg.n_neurons, cfg.cells_per_neuron
+    offsets = np.arange(m, dtype=np.int64) * width
+    stateful = np.zeros(m, dtype=np.int64)
+    if cfg.n_state_bits:
+        stateful[1: 1 + cfg.n_state_neurons] = 1
+    state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << cfg.tuple_size) * stateful
+    state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * m * width)[None, :, None]
+    split = np.zeros((m, 2), dtype=np.float32)
+    split[1:, 0] = 1.0
+    split[0, 1] = 1.0
+    # Z neurons 1..M-1 vote with their shrunk mean deviation from the user's bias, averaged; the bias neuron sets
+    # the bias itself.
+    pool_weights = split[:, 0] / np.float32(m - 1)
+    for arr in (offsets, stateful, state_shift, state_cells, split, pool_weights):
+        arr.setflags(write=False)
+    return _Layout(offsets, stateful, state_shift, state_cells, split, pool_weights)
+
+
 class UserWNN:
     """Per-user recurrent WNN. River-style API: :meth:`learn_one`, :meth:`predict_one`, :meth:`score`.
 
@@ -106,30 +141,17 @@ class UserWNN:
 
     def __init__(self, space: ItemSpace) -> None:
         self.space = space
-        cfg = space.config
-        self._cfg = cfg
+        cfg = self._cfg = space.config
+        layout = _layout(cfg)
         self._k = cfg.tuple_size
-        self._width = cfg.cells_per_neuron
-        self._offsets = np.arange(cfg.n_neurons, dtype=np.int64) * self._width
-        self._stateful = np.zeros(cfg.n_neurons, dtype=np.int64)
-        if cfg.n_state_bits:
-            self._stateful[1: 1 + cfg.n_state_neurons] = 1
-        # Extra table offset of every neuron in every Q state: only the stateful neurons move with Q.
-        self._state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << self._k) * self._stateful
-        self._split = np.zeros((cfg.n_neurons, 2), dtype=np.float32)
-        self._split[1:, 0] = 1.0
-        self._split[0, 1] = 1.0
-        # Z neurons 1..M-1 vote with their shrunk mean deviation from the user's bias; the average is scaled by the
-        # gain. The bias neuron (0) gets weight 0 here: it sets the bias itself.
-        self._pool_weights = self._split[:, 0] / np.float32(cfg.n_neurons - 1)
+        self._offsets, self._stateful = layout.offsets, layout.stateful
+        self._state_shift, self._state_cells = layout.state_shift, layout.state_cells
+        self._split, self._pool_weights = layout.split, layout.pool_weights
         self._gain = cfg.interaction_gain
         self._cell_prior = np.float32(cfg.interaction_prior)
         self._pooled_prior = cfg.interaction_prior * (cfg.n_neurons - 1)
         self._like = cfg.like_threshold
         self._seen: set[int] = set()
-        size = cfg.n_neurons * self._width
-        # Flat indices of the three planes of every neuron's cell in every Q state, item address excluded.
-        self._state_cells = self._state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
         self._table: np.ndarray | None = None
         self._flat: np.ndarray | None = None
         self._write = np.ones((3, cfg.n_neurons), dtype=np.float32)
@@ -168,7 +190,7 @@ class UserWNN:
 
     def _ensure_table(self) -> np.ndarray:
         if self._table is None:
-            self._table = np.zeros((3, self._cfg.n_neurons * self._width), dtype=np.float32)
+            self._table = np.zeros((3, self._cfg.n_neurons * self._cfg.cells_per_neuron), dtype=np.float32)
             self._flat = self._table.reshape(-1)
         return self._table
 
@@ -397,13 +419,13 @@ class UserWNN:
         return self._state
 
     def rated_items(self) -> list[Hashable]:
-        return [self.space.key(int(i)) for i in self._items[: self.n_pairs]]
+        return list(self._item_keys)
 
     def pairs(self) -> list[dict]:
         """The stored training pairs, oldest first: what the user can inspect and delete."""
         n = self.n_pairs
-        return [dict(event_id=int(e), item=self.space.key(int(i)), rating=float(r), ts=int(t))
-                for e, i, r, t in zip(self._event_ids[:n], self._items[:n], self._ratings[:n], self._ts[:n])]
+        return [dict(event_id=e, item=i, rating=r, ts=t) for e, i, r, t in
+                zip(self._event_ids[:n].tolist(), self._item_keys, self._ratings[:n].tolist(), self._ts[:n].tolist())]
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
