@@ -12,6 +12,7 @@ Two runs, each on fresh topics with one worker process:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ from wnn.data import Dataset
 
 
 PHASES = ("throughput", "latency")
+#: The user of the ratings that probe whether a worker is serving; never part of a measurement.
+WARMUP_USER = "__warmup__"
 
 
 class ListCollector(threading.Thread):
@@ -128,8 +131,8 @@ def wait_until_serving(settings: Settings, process: subprocess.Popen, collector:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the worker exited with code {process.returncode} before serving")
-        producer.send(settings.ratings_topic, key=b"__warmup__",
-                      value=rating_message("__warmup__", "__warmup_item__", 3.0, 0, event_id=warm_id))
+        producer.send(settings.ratings_topic, key=WARMUP_USER.encode(),
+                      value=rating_message(WARMUP_USER, "__warmup_item__", 3.0, 0, event_id=warm_id))
         producer.flush()
         for _ in range(20):
             if warm_id in collector.arrivals:
@@ -141,17 +144,16 @@ def wait_until_serving(settings: Settings, process: subprocess.Popen, collector:
     raise TimeoutError(f"the worker did not answer within {timeout:.0f} s")
 
 
-def _fresh_settings(base: Settings, tag: str) -> Settings:
+def fresh_settings(base: Settings, tag: str) -> Settings:
+    """``base`` with a new app id, topic prefix and state folder, so a run never meets an earlier one's data."""
     run = f"{tag}-{uuid.uuid4().hex[:8]}"
-    import dataclasses
-
     return dataclasses.replace(base, app_id=f"wnnrec-{run}", topic_prefix=f"{run}.",
                                state_dir=base.state_dir / run)
 
 
 def _run_phase(base: Settings, dataset: Dataset, tag: str, limit: int | None, max_rate: float | None,
                progress: bool, log_path: str, raw: bool) -> dict:
-    settings = _fresh_settings(base, tag)
+    settings = fresh_settings(base, tag)
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic], settings.partitions)
     collector = ListCollector(settings, expected=n + 1)

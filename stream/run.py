@@ -13,7 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from stream.bench import ListCollector, _fresh_settings, start_worker, stop_worker, wait_until_serving
+from stream.bench import (WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker,
+                          wait_until_serving)
 from stream.replay import BrokerUnavailable, ensure_topics, replay
 from stream.settings import Settings
 from wnn.data import load_dataset
@@ -60,7 +61,7 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
         started_broker = True
         if not broker_answers(base):
             raise BrokerUnavailable(f"deploy/kafka/start ran but {base.bootstrap} does not answer")
-    settings = _fresh_settings(base, "run")
+    settings = fresh_settings(base, "run")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     log_path = str(Path(settings.state_dir).with_suffix(".log"))
     Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,8 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
         stop_worker(worker)
         collector.stop_requested = True
         collector.join(10)
-    drift = [d for d in read_topic(settings, settings.drift_topic) if d.get("kind") == "user"]
+    drift = [d for d in read_topic(settings, settings.drift_topic)
+             if d.get("kind") == "user" and d["user"] != WARMUP_USER]
     dead = read_topic(settings, settings.dlq_topic)
     summary = {
         "ratings_replayed": n, "lists_emitted": lists, "dlq_messages": len(dead),

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from stream.bench import ListCollector, _fresh_settings, start_worker, stop_worker, wait_until_serving
+from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
 from stream.replay import ensure_topics, make_producer, replay
 from stream.run import read_topic
 from stream.schemas import forget_message, rating_message
@@ -26,7 +26,7 @@ class Deployment:
 
     def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int) -> None:
         base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
-        self.settings = _fresh_settings(base, tag)
+        self.settings = fresh_settings(base, tag)
         ensure_topics(self.settings, [self.settings.ratings_topic, self.settings.recommendations_topic,
                                       self.settings.drift_topic, self.settings.dlq_topic], self.settings.partitions)
         self.log = str(tmp_path / f"{tag}-worker.log")
@@ -49,7 +49,7 @@ class Deployment:
         self.collector.join(10)
 
     def lists(self) -> list[dict]:
-        return [d for d in read_topic(self.settings, self.settings.recommendations_topic) if d["user"] != "__warmup__"]
+        return [d for d in read_topic(self.settings, self.settings.recommendations_topic) if d["user"] != WARMUP_USER]
 
     def wait_for(self, predicate, timeout: float = 90.0, what: str = "lists") -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -98,7 +98,7 @@ def test_replay_gives_one_list_per_rating_without_rated_items(replayed, movielen
         assert not rated[user] & {i["item"] for i in doc["items"]}
         assert doc["event_time"] == int(movielens.timestamps[e])
     drift = [d for d in read_topic(replayed.settings, replayed.settings.drift_topic) if d.get("kind") == "user"]
-    assert len([d for d in drift if d["user"] != "__warmup__"]) == N_REPLAY
+    assert len([d for d in drift if d["user"] != WARMUP_USER]) == N_REPLAY
 
 
 def test_forget_end_to_end_changes_the_list(replayed):
