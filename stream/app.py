@@ -90,6 +90,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         n = processor.load_shares((k.decode(), v) for k, v in item_stats.items())
         log.info("item space restored from %d item-statistics shares", n)
 
+    @users.on_recover
+    async def restore_transitions() -> None:
+        n = processor.rebuild_transitions(users.items())
+        log.info("next-item signal rebuilt from %d stored user sequences", n)
+
     @app.on_partitions_assigned.connect
     async def track_assignment(sender, assigned: set[TP], **kwargs) -> None:
         owned.clear()

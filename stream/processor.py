@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 import msgpack
+import numpy as np
 from cachetools import LRUCache
 
 from wnn.config import WNNConfig
@@ -147,6 +148,8 @@ class StreamProcessor:
                                   report.drift, report.taste_shift, model.n_pairs)
             self._observe(event.user, report.abs_error, report.drift, report.taste_shift)
             expected = space.baseline(idx) + model.user_bias
+            if model.n_pairs:
+                space.add_transition(model.last_item_index, idx)
             model.learn_index(idx, event.rating, event.ts, event.event_id)
             share_key = f"{event.item}@{partition}"
             old = self.shares.get(share_key)
@@ -211,6 +214,28 @@ class StreamProcessor:
             self.shares[key] = new
             applied += 1
         return applied
+
+    def rebuild_transitions(self, states: Iterable[tuple[bytes, bytes | None]]) -> int:
+        """Recount the next-item signal from the stored sequences of the users this worker owns (after recovery).
+
+        Transition counts are this worker's view: its own users' consecutive ratings. They are derived from the user
+        table, so a restart or a rebalance rebuilds exactly what the owned partitions hold. Returns users counted.
+        """
+        space = self.space
+        space.transitions[:] = 0.0
+        space.transition_totals[:] = 0.0
+        users = 0
+        for _, value in states:
+            if value is None:
+                continue
+            try:
+                doc = msgpack.unpackb(value, raw=False)
+                keys = UserWNN.stored_items(doc["wnn"])
+            except (StateError, KeyError, TypeError, ValueError):
+                continue  # a corrupt value is reported (DLQ) when its user's next event arrives
+            space.add_sequence(np.array([space.index(k) for k in keys], dtype=np.int64))
+            users += 1
+        return users
 
     # ------------------------------------------------------------------ drift window
     def _observe(self, user: str, abs_error: float, drift: bool, taste_shift: float) -> None:

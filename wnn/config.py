@@ -47,8 +47,9 @@ class WNNConfig:
         Ratings at or above it are likes (4 on a 1-5 scale).
     popularity_half_life_s
         Half-life of the time-decayed popularity used for ranking (event time, seconds).
-    affinity_weight, rating_weight
-        Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating.
+    affinity_weight, rating_weight, transition_weight
+        Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating
+        + transition_weight * log share of the user's last item's successors (see ItemSpace.transition_scores).
     max_pairs
         Sliding-window forgetting: the oldest training pair is forgotten when a user holds more. None keeps all.
     n_candidates
@@ -72,6 +73,7 @@ class WNNConfig:
     popularity_half_life_s: float = 14 * 86400.0
     affinity_weight: float = 2.0
     rating_weight: float = 0.5
+    transition_weight: float = 0.5
     max_pairs: int | None = None
     n_candidates: int | None = 200
 

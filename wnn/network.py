@@ -356,12 +356,17 @@ class UserWNN:
     def rank_scores(self, ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
         """Ranking score of every item in the space (dense index order), or of ``items`` only; rated items included.
 
+        What is likely next (decayed popularity, and how often items followed the user's last item in everyone's
+        sequences) plus the user's affinity and predicted rating, weighted by the config.
+
         Vectorised over items: one gather per memory plane on one user's tables, no loop over items or neurons.
         """
         space, cfg = self.space, self._cfg
         popularity = np.log1p(space.popularity_at(self._default_ts(ts), items))
         baselines = space.baselines(items)
         base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
+        if self.n_pairs and cfg.transition_weight:
+            popularity = popularity + cfg.transition_weight * space.transition_scores(self.last_item_index, items)
         if self._table is None:
             return popularity + cfg.rating_weight * baselines
         table = self._table
@@ -412,6 +417,11 @@ class UserWNN:
             return 0.0
         table = self._table
         return float(table[_RESIDUAL, 0] / (table[_COUNT, 0] + self._cfg.user_prior))
+
+    @property
+    def last_item_index(self) -> int:
+        """Dense index of the item of the newest stored pair (the user must have one)."""
+        return int(self._items[self.n_pairs - 1])
 
     @property
     def state(self) -> int:
@@ -496,6 +506,17 @@ class UserWNN:
         model._seen = set(columns["_event_ids"].tolist())
         model._rebuild()
         return model
+
+    @staticmethod
+    def stored_items(data: bytes) -> list[Hashable]:
+        """The item ids of a serialized state's pairs, oldest first, without rebuilding the network."""
+        try:
+            items = msgpack.unpackb(data, raw=False, strict_map_key=False).get("items")
+        except Exception as exc:
+            raise StateError(f"user state is not valid msgpack ({type(exc).__name__}: {exc})") from None
+        if not isinstance(items, list):
+            raise StateError("user state field 'items' is missing")
+        return items
 
     @property
     def nbytes(self) -> int:

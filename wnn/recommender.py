@@ -41,6 +41,8 @@ class WNNRecommender:
         space = self.space
         idx = space.index(item)
         expected = space.baseline(idx) + model.user_bias
+        if model.n_pairs:
+            space.add_transition(model.last_item_index, idx)
         model.learn_index(idx, rating, ts, event_id)
         space.update(idx, rating, rating - expected, user, ts)
 

@@ -92,3 +92,17 @@ def test_global_report_aggregates_the_window():
     report = json.loads(p.global_report())
     assert report["kind"] == "global" and report["events"] == 2 and report["events_total"] == 2
     assert report["mae"] > 0 and p.global_report() is None
+
+
+def test_transitions_are_counted_live_and_rebuilt_from_stored_states():
+    p = StreamProcessor(catalogue=catalogue())
+    out = rate(p, "u", "1", 4.0, 1)
+    out = rate(p, "u", "2", 4.0, 2, stored=out.state)
+    out = rate(p, "u", "3", 4.0, 3, stored=out.state)
+    space = p.space
+    one, two, three = (space.index(k) for k in ("1", "2", "3"))
+    live = space.transitions[[one, two], [two, three]].tolist()
+    assert live == [1.0, 1.0] and space.transition_totals[one] == 1
+    assert p.rebuild_transitions([(b"u", out.state), (b"bad", b"\x00"), (b"none", None)]) == 1
+    assert space.transitions[[one, two], [two, three]].tolist() == live
+    assert space.transitions.sum() == 2

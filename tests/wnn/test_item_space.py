@@ -101,3 +101,14 @@ def test_partials_of_two_partitions_merge_in_any_order():
         assert space.counts[0] == 3 and space.sums[0] == 10.0
     assert np.allclose(one.projections[0], two.projections[0])
     assert np.isclose(one.decayed_popularity[0], two.decayed_popularity[0])
+
+
+def test_transition_scores_follow_the_counts(space):
+    space.add_transition(0, 3)
+    space.add_transition(0, 3)
+    space.add_transition(0, 5)
+    scores = space.transition_scores(0)
+    assert scores[3] > scores[5] > scores[4] == 0.0
+    assert np.allclose(space.transition_scores(0, np.array([5, 3])), scores[[5, 3]])
+    space.add_sequence(np.array([1, 2, 1, 2]))
+    assert space.transitions[1, 2] == 2 and space.transitions[2, 1] == 1
