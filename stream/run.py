@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 from stream.bench import (WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker,
                           wait_until_serving)
 from stream.replay import BrokerUnavailable, ensure_topics, replay
@@ -76,8 +78,11 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
         warm = len(collector.arrivals)
         stats = replay(settings, dataset, limit=n)
         deadline = time.monotonic() + max(300.0, n / 200)
-        while len(collector.arrivals) - warm < n and time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(0.2)
+        with tqdm(total=n, desc="lists", unit="list") as bar:
+            while len(collector.arrivals) - warm < n and time.monotonic() < deadline and worker.poll() is None:
+                time.sleep(0.2)
+                bar.update(len(collector.arrivals) - warm - bar.n)
+            bar.update(len(collector.arrivals) - warm - bar.n)
         lists = len(collector.arrivals) - warm
         last = max(collector.arrivals.values()) if collector.arrivals else stats.first_send
         time.sleep(settings.drift_interval_s + 1)  # let the last global drift window be reported
