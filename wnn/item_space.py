@@ -167,9 +167,6 @@ class ItemSpace:
         """The caller's id of a dense item index."""
         return self._keys[index]
 
-    def keys(self) -> list[Hashable]:
-        return list(self._keys)
-
     # ------------------------------------------------------------------ global statistics
     @property
     def global_mean(self) -> float:
