@@ -45,7 +45,6 @@ class ListCollector(threading.Thread):
         self.settings, self.expected = settings, expected
         self.arrivals: dict[int, float] = {}
         self.ready = threading.Event()
-        self.done = threading.Event()
         self.stop_requested = False
         self.error: BaseException | None = None
 
@@ -76,7 +75,6 @@ class ListCollector(threading.Thread):
                             self.arrivals.setdefault(doc["event_id"], now)
         finally:
             await consumer.stop()
-            self.done.set()
 
 
 async def _raw_consume_rate(settings: Settings, expected: int) -> float:

@@ -25,6 +25,7 @@ from wnn.item_space import ItemSpace
 from wnn.item_stats import ItemPartial
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError, UserWNN
+from wnn.recommender import learn_user_event
 from stream.schemas import (ForgetEvent, RatingEvent, drift_message, global_drift_message,
                             recommendation_message)
 
@@ -42,14 +43,24 @@ class UserState:
         return msgpack.packb({"v": STATE_VERSION, "wnn": self.wnn.to_bytes(), "drift": self.drift.to_bytes()},
                              use_bin_type=True)
 
-    @classmethod
-    def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserState":
+    @staticmethod
+    def _document(data: bytes) -> dict:
         try:
             doc = msgpack.unpackb(data, raw=False)
         except Exception as exc:
             raise StateError(f"user table value is not msgpack ({type(exc).__name__}: {exc})") from None
         if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
             raise StateError(f"user table value has an unknown layout (expected version {STATE_VERSION})")
+        return doc
+
+    @classmethod
+    def stored_items(cls, data: bytes) -> list:
+        """The item ids of a stored user's pairs, oldest first, without rebuilding the network."""
+        return UserWNN.stored_items(cls._document(data).get("wnn"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserState":
+        doc = cls._document(data)
         try:
             monitor = UserDrift.from_bytes(doc["drift"])
         except (KeyError, ValueError) as exc:
@@ -147,15 +158,11 @@ class StreamProcessor:
             drift = drift_message(event.user, event.event_id, event.ts, prediction.rating, event.rating,
                                   report.drift, report.taste_shift, model.n_pairs)
             self._observe(event.user, report.abs_error, report.drift, report.taste_shift)
-            expected = space.baseline(idx) + model.user_bias
-            if model.n_pairs:
-                space.add_transition(model.last_item_index, idx)
-            model.learn_index(idx, event.rating, event.ts, event.event_id)
+            centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
             share_key = f"{event.item}@{partition}"
             old = self.shares.get(share_key)
             new = (old or ItemPartial.empty(self.config.collab_bits)).added(
-                event.rating, space.projection_of(event.user, event.rating - expected), event.ts,
-                self.config.popularity_half_life_s)
+                event.rating, space.projection_of(event.user, centered), event.ts, self.config.popularity_half_life_s)
             space.replace_partial(idx, old, new)
             self.shares[share_key] = new
             share = new.to_bytes()
@@ -183,13 +190,22 @@ class StreamProcessor:
     def on_share(self, key: str, value: bytes | None, owned_partitions: set[int]) -> bool:
         """Apply another worker's item share (from the item-stats global table). Returns whether it changed state.
 
-        Shares of partitions this worker owns are its own writes coming back, and are ignored; a share is applied
-        only if it is newer (higher count) than the one held, so late or repeated deliveries do no harm.
+        Shares of partitions this worker owns are its own writes coming back, and are ignored.
         """
-        if value is None:
+        part = key.rpartition("@")[2]
+        if not part.isdigit() or int(part) in owned_partitions:
             return False
-        item, _, part = key.rpartition("@")
-        if not item or not part.isdigit() or int(part) in owned_partitions:
+        return self._apply_share(key, value)
+
+    def load_shares(self, shares: Iterable[tuple[str, bytes | None]]) -> int:
+        """Rebuild the item space from stored shares (all partitions, this worker's included) after a restart."""
+        return sum(self._apply_share(key, value) for key, value in shares)
+
+    def _apply_share(self, key: str, value: bytes | None) -> bool:
+        """Swap in a share if it is newer (higher count) than the one held: late or repeated deliveries do no
+        harm."""
+        item = key.rpartition("@")[0]
+        if value is None or not item:
             return False
         new = ItemPartial.from_bytes(value)
         old = self.shares.get(key)
@@ -198,22 +214,6 @@ class StreamProcessor:
         self.space.replace_partial(self.space.index(item), old, new)
         self.shares[key] = new
         return True
-
-    def load_shares(self, shares: Iterable[tuple[str, bytes | None]]) -> int:
-        """Rebuild the item space from stored shares (all partitions, this worker's included) after a restart."""
-        applied = 0
-        for key, value in shares:
-            if value is None:
-                continue
-            item = key.rpartition("@")[0]
-            new = ItemPartial.from_bytes(value)
-            old = self.shares.get(key)
-            if old is not None and new.count <= old.count:
-                continue
-            self.space.replace_partial(self.space.index(item), old, new)
-            self.shares[key] = new
-            applied += 1
-        return applied
 
     def rebuild_transitions(self, states: Iterable[tuple[bytes, bytes | None]]) -> int:
         """Recount the next-item signal from the stored sequences of the users this worker owns (after recovery).
@@ -229,9 +229,8 @@ class StreamProcessor:
             if value is None:
                 continue
             try:
-                doc = msgpack.unpackb(value, raw=False)
-                keys = UserWNN.stored_items(doc["wnn"])
-            except (StateError, KeyError, TypeError, ValueError):
+                keys = UserState.stored_items(value)
+            except StateError:
                 continue  # a corrupt value is reported (DLQ) when its user's next event arrives
             space.add_sequence(np.array([space.index(k) for k in keys], dtype=np.int64))
             users += 1

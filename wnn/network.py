@@ -512,7 +512,7 @@ class UserWNN:
         """The item ids of a serialized state's pairs, oldest first, without rebuilding the network."""
         try:
             items = msgpack.unpackb(data, raw=False, strict_map_key=False).get("items")
-        except Exception as exc:
+        except Exception as exc:  # includes a non-bytes value and a non-map document
             raise StateError(f"user state is not valid msgpack ({type(exc).__name__}: {exc})") from None
         if not isinstance(items, list):
             raise StateError("user state field 'items' is missing")

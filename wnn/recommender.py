@@ -19,6 +19,20 @@ from wnn.item_space import ItemSpace
 from wnn.network import Prediction, UserWNN
 
 
+def learn_user_event(model: UserWNN, idx: int, rating: float, ts: int, event_id: int) -> float:
+    """The user's side of learning one new rating: count the next-item transition and write the user's tables.
+
+    Returns the rating centred on what the global baseline and the user's bias expected *before* learning it, which
+    the caller folds into the item's global statistics (directly, or as a share in the stream).
+    """
+    space = model.space
+    expected = space.baseline(idx) + model.user_bias
+    if model.n_pairs:
+        space.add_transition(model.last_item_index, idx)
+    model.learn_index(idx, rating, ts, event_id)
+    return rating - expected
+
+
 class WNNRecommender:
     """A dict of :class:`UserWNN` sharing one :class:`ItemSpace`."""
 
@@ -38,13 +52,9 @@ class WNNRecommender:
         model = self.user(user)
         if model.knows(event_id):
             return
-        space = self.space
-        idx = space.index(item)
-        expected = space.baseline(idx) + model.user_bias
-        if model.n_pairs:
-            space.add_transition(model.last_item_index, idx)
-        model.learn_index(idx, rating, ts, event_id)
-        space.update(idx, rating, rating - expected, user, ts)
+        idx = self.space.index(item)
+        centered = learn_user_event(model, idx, rating, ts, event_id)
+        self.space.update(idx, rating, centered, user, ts)
 
     def predict_one(self, user: Hashable, item: Hashable) -> Prediction:
         return self.user(user).predict_index(self.space.index(item))
