@@ -30,7 +30,7 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 
 from wnn.config import WNNConfig
-from wnn.item_stats import ItemPartial
+from wnn.item_stats import ItemPartial, projection_contribution
 from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
                           CategoryBucketer, thermometer)
 
@@ -129,7 +129,9 @@ class ItemSpace:
         self.channels = grow(g(self, "channels", None), (capacity,), np.uint8)
         self.counts = grow(g(self, "counts", None), (capacity,), np.float64)
         self.sums = grow(g(self, "sums", None), (capacity,), np.float64)
-        self.projections = grow(g(self, "projections", None), (capacity, cfg.collab_bits), np.float32)
+        # Fixed point (wnn.item_stats.PROJECTION_SCALE): sums of integers are exact in any order, so shares rebuilt
+        # from stored ratings equal the ones updated rating by rating, and a forgotten rating subtracts exactly.
+        self.projections = grow(g(self, "projections", None), (capacity, cfg.collab_bits), np.int64)
         self.decayed_popularity = grow(g(self, "decayed_popularity", None), (capacity,), np.float64)
         self.popularity_ts = grow(g(self, "popularity_ts", None), (capacity,), np.float64)
         # Dense item-to-next-item counts (n_items^2 float32: 11 MB for MovieLens-100K's 1,682 items).
@@ -234,10 +236,12 @@ class ItemSpace:
         self.counts[index] = count
         self.sums[index] = self.sums.item(index) + rating
         last = self.popularity_ts.item(index)
-        decay = 2.0 ** (-(ts - last) / cfg.popularity_half_life_s) if ts > last else 1.0
-        self.decayed_popularity[index] = self.decayed_popularity.item(index) * decay + 1.0
-        if ts > last:
+        if ts >= last:
+            self.decayed_popularity[index] = self.decayed_popularity.item(index) * \
+                2.0 ** (-(ts - last) / cfg.popularity_half_life_s) + 1.0
             self.popularity_ts[index] = ts
+        else:  # a late rating adds its decayed weight (as ItemPartial.added does)
+            self.decayed_popularity[index] += 2.0 ** (-(last - ts) / cfg.popularity_half_life_s)
         if not cfg.hybrid:
             return
         self.projections[index] += self.projection_of(user, centered)
@@ -262,8 +266,9 @@ class ItemSpace:
         return np.log1p(row * (100.0 / max(self.transition_totals.item(previous), 1.0)))
 
     def projection_of(self, user: Hashable, centered: float) -> np.ndarray:
-        """A rating's contribution to its item's collaborative projection."""
-        return np.float32(centered) * self.user_vector(user)
+        """A rating's contribution to its item's collaborative projection (exact integers, see
+        :func:`wnn.item_stats.projection_contribution`)."""
+        return projection_contribution(centered, self.user_vector(user))
 
     def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
         """Swap one partition's share of an item's statistics (see :mod:`wnn.item_stats`) for a newer one.

@@ -50,7 +50,7 @@ from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
 
 #: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Planes of the counting memory: the table is (3, n_neurons * cells_per_neuron).
 _COUNT, _RESIDUAL, _LIKES = 0, 1, 2
@@ -71,6 +71,15 @@ def quantize_residual(residual: float | np.ndarray) -> float | np.ndarray:
 
 class StateError(ValueError):
     """Serialized user state that cannot be loaded: corrupt, truncated, or written by another version or config."""
+
+
+def _centered(residuals: np.ndarray, user_prior: float) -> np.ndarray:
+    """Each pair's residual minus the user's bias over the pairs before it (the bias neuron's shrunk mean), in the
+    memory's fixed-point step. Vectorised; the sums are exact, so this equals what learning computed pair by pair."""
+    n = len(residuals)
+    res = residuals.astype(np.float64)
+    before = np.concatenate(([0.0], np.cumsum(res)[:-1])) if n else res
+    return quantize_residual(res - before / (np.arange(n, dtype=np.float64) + user_prior))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,36 +212,46 @@ class UserWNN:
         """Whether a pair with this event id is stored (a redelivered event must not be counted twice)."""
         return event_id in self._seen
 
-    def learn_index(self, idx: int, rating: float, ts: int, event_id: int) -> None:
-        """:meth:`learn_one` for a dense item index of the space."""
+    def learn_index(self, idx: int, rating: float, ts: int, event_id: int) -> float:
+        """:meth:`learn_one` for a dense item index of the space.
+
+        Returns the rating centred on what the global baseline and the user's bias expected before learning it
+        (in the memory's fixed-point step), which scales the pair's contribution to its item's collaborative
+        projection; :meth:`contributions` derives the same number from the stored pairs. A repeated ``event_id``
+        returns 0.0 and changes nothing.
+        """
         if event_id in self._seen:
-            return
+            return 0.0
         n = self.n_pairs
         if n == len(self._event_ids):
             self._grow()
         space = self.space
-        residual = quantize_residual(rating - space.baseline(idx))
+        baseline = space.baseline(idx)
+        residual = quantize_residual(rating - baseline)
+        centered = quantize_residual(residual - self.user_bias)
         liked = rating >= self._like
         channel = int(space.channels[idx])
-        self._seen.add(event_id)
         self._event_ids[n] = event_id
         self._items[n] = idx
         self._ratings[n] = rating
         self._ts[n] = ts
         self._residuals[n] = residual
         self._codes[n] = space.dynamic_codes[idx]
-        self._item_keys.append(space.key(idx))
-        self.n_pairs = n + 1
         if self._table is None:
             self._ensure_table()
         write = self._write
         write[_RESIDUAL] = residual
         write[_LIKES] = 1.0 if liked else 0.0
         self._flat[space.cell_base[idx] + self._state_cells[self._state]] += write
+        # Committed last, so a failure above leaves the pair unseen and a retry learns it.
+        self._item_keys.append(space.key(idx))
+        self._seen.add(event_id)
+        self.n_pairs = n + 1
         self._state = (self._state & ~channel) | (channel if liked else 0)
         limit = self._cfg.max_pairs
         if limit is not None and self.n_pairs > limit:
             self._delete(np.arange(self.n_pairs - limit))
+        return centered
 
     def reindex(self) -> None:
         """Re-read every stored pair through the item space as it is now: current addresses, channels and residuals
@@ -412,11 +431,11 @@ class UserWNN:
     # ------------------------------------------------------------------ introspection
     @property
     def user_bias(self) -> float:
-        """The bias neuron's shrunk mean residual."""
+        """The bias neuron's shrunk mean residual (in float64, as :func:`_centered` derives it)."""
         if self._table is None:
             return 0.0
         table = self._table
-        return float(table[_RESIDUAL, 0] / (table[_COUNT, 0] + self._cfg.user_prior))
+        return float(table[_RESIDUAL, 0]) / (float(table[_COUNT, 0]) + self._cfg.user_prior)
 
     @property
     def last_item_index(self) -> int:
@@ -436,6 +455,18 @@ class UserWNN:
         n = self.n_pairs
         return [dict(event_id=e, item=i, rating=r, ts=t) for e, i, r, t in
                 zip(self._event_ids[:n].tolist(), self._item_keys, self._ratings[:n].tolist(), self._ts[:n].tolist())]
+
+    def contributions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What each stored pair added to the global item statistics: dense item indices, ratings, times and
+        centred ratings, oldest first. See :func:`wnn.item_stats.shares_from_contributions`.
+
+        The centred rating is derived, not stored: the pair's residual minus the user's bias over the pairs before
+        it, exactly as :meth:`learn_index` computed it. So forgetting a pair also changes what the user's *later*
+        pairs contribute (their bias no longer includes it), and the caller re-derives them.
+        """
+        n = self.n_pairs
+        return self._items[:n], self._ratings[:n], self._ts[:n], _centered(self._residuals[:n],
+                                                                         self._cfg.user_prior)
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
@@ -508,15 +539,20 @@ class UserWNN:
         return model
 
     @staticmethod
-    def stored_items(data: bytes) -> list[Hashable]:
-        """The item ids of a serialized state's pairs, oldest first, without rebuilding the network."""
+    def stored_contributions(data: bytes, user_prior: float) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
+        """Item ids, ratings, times and centred ratings of a serialized state's pairs, oldest first, without
+        rebuilding the network (what recovery needs to re-derive the item statistics and next-item counts)."""
         try:
-            items = msgpack.unpackb(data, raw=False, strict_map_key=False).get("items")
+            doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            items, n = doc["items"], doc["n"]
+            if not isinstance(items, list) or len(items) != n:
+                raise ValueError("'items' is missing or has the wrong length")
+            ratings = np.frombuffer(doc["ratings"], dtype=np.float32, count=n)
+            stamps = np.frombuffer(doc["ts"], dtype=np.int64, count=n)
+            centered = _centered(np.frombuffer(doc["residuals"], dtype=np.float32, count=n), user_prior)
         except Exception as exc:  # includes a non-bytes value and a non-map document
-            raise StateError(f"user state is not valid msgpack ({type(exc).__name__}: {exc})") from None
-        if not isinstance(items, list):
-            raise StateError("user state field 'items' is missing")
-        return items
+            raise StateError(f"user state is unreadable ({type(exc).__name__}: {exc})") from None
+        return items, ratings, stamps, centered
 
     @property
     def nbytes(self) -> int:

@@ -26,11 +26,11 @@ def learn_user_event(model: UserWNN, idx: int, rating: float, ts: int, event_id:
     the caller folds into the item's global statistics (directly, or as a share in the stream).
     """
     space = model.space
-    expected = space.baseline(idx) + model.user_bias
-    if model.n_pairs:
-        space.add_transition(model.last_item_index, idx)
-    model.learn_index(idx, rating, ts, event_id)
-    return rating - expected
+    previous = model.last_item_index if model.n_pairs else None
+    centered = model.learn_index(idx, rating, ts, event_id)
+    if previous is not None:
+        space.add_transition(previous, idx)
+    return centered
 
 
 class WNNRecommender:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tests.conftest import make_space
 from wnn.config import WNNConfig
@@ -81,7 +82,7 @@ def test_partials_reproduce_direct_updates():
         shared.replace_partial(2, partial, new)
         partial = new
     assert shared.counts[2] == direct.counts[2] and shared.sums[2] == direct.sums[2]
-    assert np.allclose(shared.projections[2], direct.projections[2], atol=1e-4)
+    assert np.array_equal(shared.projections[2], direct.projections[2])
     assert np.isclose(shared.decayed_popularity[2], direct.decayed_popularity[2])
     assert shared.dynamic_codes[2] == direct.dynamic_codes[2]
     assert np.array_equal(shared.addresses[2], direct.addresses[2])
@@ -92,15 +93,46 @@ def test_partials_of_two_partitions_merge_in_any_order():
     from wnn.item_stats import ItemPartial
 
     half_life = 1e9
-    a = ItemPartial.empty(4).added(5.0, np.ones(4, np.float32), 10, half_life).added(4.0, np.ones(4, np.float32), 20, half_life)
-    b = ItemPartial.empty(4).added(1.0, -np.ones(4, np.float32), 15, half_life)
+    ones = np.ones(4, np.int64)
+    a = ItemPartial.empty(4).added(5.0, ones, 10, half_life).added(4.0, ones, 20, half_life)
+    b = ItemPartial.empty(4).added(1.0, -ones, 15, half_life)
     one, two = make_space(), make_space()
     one.replace_partial(0, None, a); one.replace_partial(0, None, b)
     two.replace_partial(0, None, b); two.replace_partial(0, None, a)
     for space in (one, two):
         assert space.counts[0] == 3 and space.sums[0] == 10.0
-    assert np.allclose(one.projections[0], two.projections[0])
+    assert np.array_equal(one.projections[0], two.projections[0])
     assert np.isclose(one.decayed_popularity[0], two.decayed_popularity[0])
+
+
+def test_shares_derived_from_contributions_equal_the_incremental_ones():
+    """Derived state: the shares rebuilt from stored ratings equal the ones built rating by rating, in any order,
+    and removing a rating is the exact inverse of adding it."""
+    from wnn.item_stats import ItemPartial, projection_contribution, shares_from_contributions
+
+    rng = np.random.default_rng(3)
+    n, half_life = 400, 5000.0
+    items = rng.integers(0, 7, n)
+    ratings = rng.integers(1, 11, n) / 2.0
+    stamps = rng.integers(0, 100_000, n)
+    centered = np.round(rng.normal(0, 1, n) * 256) / 256
+    vectors = rng.standard_normal((n, 4)).astype(np.float32)
+    contributions = projection_contribution(centered, vectors)
+    incremental: dict[int, ItemPartial] = {}
+    for k in rng.permutation(n):
+        old = incremental.get(int(items[k]), ItemPartial.empty(4))
+        incremental[int(items[k])] = old.added(ratings[k], contributions[k], stamps[k], half_life)
+    derived = shares_from_contributions(items, ratings, stamps, contributions, half_life)
+    assert sorted(derived) == sorted(incremental)
+    assert all(derived[i].same_as(incremental[i]) for i in derived)
+    # forget the first rating of item items[0]: the inverse leaves exactly the share of the others
+    keep = np.arange(n) != 0
+    i0 = int(items[0])
+    after = incremental[i0].removed(ratings[0], contributions[0], stamps[0], half_life)
+    rebuilt = shares_from_contributions(items[keep], ratings[keep], stamps[keep], contributions[keep], half_life)
+    assert after.count == rebuilt[i0].count and after.total == rebuilt[i0].total
+    assert np.array_equal(after.projection, rebuilt[i0].projection)
+    assert after.popularity == pytest.approx(rebuilt[i0].popularity, rel=1e-9)
 
 
 def test_transition_scores_follow_the_counts(space):

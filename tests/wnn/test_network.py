@@ -210,3 +210,17 @@ def test_reindex_on_a_frozen_space_changes_nothing(space):
     state = user.to_bytes()
     user.reindex()
     assert user.to_bytes() == state
+
+
+def test_contributions_derive_what_learning_returned(space):
+    """The centred ratings learning folded into the item statistics can be re-derived from the stored pairs."""
+    model = UserWNN(space)
+    rng = np.random.default_rng(5)
+    returned = [model.learn_index(int(rng.integers(0, space.n_items)), float(rng.integers(1, 6)), t, t)
+                for t in range(60)]
+    items, ratings, stamps, centered = model.contributions()
+    assert centered.tolist() == returned and stamps.tolist() == list(range(60))
+    again = UserWNN.from_bytes(model.to_bytes(), space)
+    assert again.contributions()[3].tolist() == returned
+    keys, r2, t2, c2 = UserWNN.stored_contributions(model.to_bytes(), space.config.user_prior)
+    assert c2.tolist() == returned and r2.tolist() == ratings.tolist() and len(keys) == 60
