@@ -9,10 +9,14 @@ Topics (names take ``Settings.topic_prefix``):
 
 Tables (RocksDB through rocksdict, with changelogs, block cache bounded):
 
-* ``user-wnn``: per-user network and drift state (msgpack), partitioned like ``ratings``.
-* ``item-stats``: a *global* table of item-statistics shares keyed ``item@partition``. Each share has one writer
+* ``user-wnn``: per-user network, drift monitor and tombstones (msgpack), partitioned like ``ratings``.
+* ``item-stats``: a *global* table of item-statistics shares, keyed ``partition:bucket``. Each bucket has one writer
   (the owner of that ratings partition) and every worker reads all of them, so all workers' item spaces converge on
-  the same global item signal without locks (see :mod:`wnn.item_stats`).
+  the same global item signal without locks (see :mod:`wnn.item_stats`). A worker never trusts the buckets of the
+  partitions it owns: it re-derives them from those partitions' user states on every recovery.
+
+The agent takes micro-batches (``Stream.take_events``) and hands them to :meth:`StreamProcessor.process_batch`;
+it only moves bytes between Kafka and the processor.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import logging
 import faust
 from faust.types import TP
 
-from stream.processor import StreamProcessor
-from stream.schemas import ForgetEvent, SchemaError, dead_letter_message, parse_input
+from stream.partition_context import acting_for
+from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings
+from stream.transport import SCHEME
 from wnn.config import WNNConfig
 from wnn.data import DataError, load_dataset
-from wnn.network import StateError
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +52,32 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
     """
     settings = settings or Settings()
-    processor = processor or StreamProcessor(config, top_n=settings.top_n, cache_size=settings.cache_size,
-                                             catalogue=load_catalogue(settings), worker=settings.app_id)
+    processor = processor or StreamProcessor(
+        config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
+        catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
+        max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
+        source_topic=settings.ratings_topic)
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.bootstrap}",
+        broker=f"{SCHEME}://{settings.bootstrap}",
         store=store,
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
         web_port=settings.web_port,
         web_host="127.0.0.1",
+        web_bind="127.0.0.1",
         producer_linger_ms=5,
         consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.max_poll_records,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_s,
+        broker_rebalance_timeout=max(settings.session_timeout_s, 10.0),
+        # Commit after every batch's worth of events, so a crash redelivers at most about one batch per partition.
+        broker_commit_every=settings.batch_max,
+        broker_commit_interval=max(settings.batch_linger_ms / 1000.0, 0.05) * 5,
+        processing_guarantee=settings.processing_guarantee,
     )
+    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.transport
     app.processor = processor
     app.settings = settings
     raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": settings.partitions}
@@ -70,10 +87,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     dead_letters = app.topic(settings.dlq_topic, **raw)
     store_options = {"driver": "rocksdict", "block_cache_size": settings.block_cache_bytes,
                      "block_cache_compressed_size": settings.block_cache_bytes // 4}
-    owned: set[int] = set()
 
     async def on_share_event(event) -> None:
-        processor.on_share(event.key.decode(), event.value, owned)
+        processor.on_share(event.key, event.value)
 
     # key_type/value_type bytes make faust use the raw codec for the tables and their changelogs.
     users = app.Table("user-wnn", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
@@ -85,20 +101,25 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     app.output_topics = {"recommendations": recommendations, "drift-metrics": drift_metrics,
                          "ratings-dlq": dead_letters}
 
+    def publish_shares(shares) -> None:
+        # The changelog message is the publication; the local copy of this worker's own buckets is never read.
+        for partition, key, value in shares:
+            item_stats.send_changelog(partition, key, value)
+
     @item_stats.on_recover
-    async def restore_item_space() -> None:
-        n = processor.load_shares((k.decode(), v) for k, v in item_stats.items())
-        log.info("item space restored from %d item-statistics shares", n)
+    async def load_other_partitions() -> None:
+        n = sum(processor.on_share(k, v) for k, v in item_stats.items())
+        log.info("item space: %d item-statistics buckets of other workers' partitions loaded", n)
 
     @users.on_recover
-    async def restore_transitions() -> None:
-        n = processor.rebuild_transitions(users.items())
-        log.info("next-item signal rebuilt from %d stored user sequences", n)
+    async def rederive_own_partitions() -> None:
+        info = processor.recover(processor.owned, users.items())
+        log.info("item statistics and next-item counts re-derived from %d stored users of partitions %s "
+                 "(%d unreadable)", info["users"], info["partitions"], info["unreadable"])
 
     @app.on_partitions_assigned.connect
     async def track_assignment(sender, assigned: set[TP], **kwargs) -> None:
-        owned.clear()
-        owned.update(tp.partition for tp in assigned if tp.topic == settings.ratings_topic)
+        processor.owned = {tp.partition for tp in assigned if tp.topic == settings.ratings_topic}
 
     @app.on_partitions_revoked.connect
     async def drop_cache(sender, revoked: set[TP], **kwargs) -> None:
@@ -106,30 +127,33 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
 
     @app.agent(ratings)
     async def process(stream) -> None:
-        async for event in stream.events():
-            message = event.message
-            key, value, partition, offset = message.key, event.value, message.partition, message.offset
-            try:
-                parsed = parse_input(value, key, partition, offset)
-                user_key = parsed.user.encode()
-                stored = users.get(user_key)
-                if isinstance(parsed, ForgetEvent):
-                    out = processor.on_forget(parsed, stored, partition, offset)
-                else:
-                    out = processor.on_rating(parsed, stored, partition, offset)
-            except (SchemaError, StateError) as exc:
-                reason = str(exc) if isinstance(exc, SchemaError) else f"stored user state unusable: {exc}"
-                await dead_letters.send(key=key, value=dead_letter_message(value, reason, partition, offset, key))
-                continue
-            users[user_key] = out.state
-            if out.share_key is not None:
-                item_stats[out.share_key.encode()] = out.share
-            await recommendations.send(key=user_key, value=out.recommendation)
-            if out.drift is not None:
-                await drift_metrics.send(key=user_key, value=out.drift)
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
+            representative = {}  # partition -> one of its events: tables address partitions by the current event
+            batch = []
+            for event in events:
+                message = event.message
+                representative[message.partition] = event
+                batch.append(Incoming(message.key, event.value, message.partition, message.offset))
+
+            def load(key: bytes, partition: int):
+                with acting_for(representative[partition]):
+                    return users.get(key)
+
+            out = processor.process_batch(batch, load)
+            for partition, key, value in out.states:
+                with acting_for(representative[partition]):
+                    users[key] = value
+            publish_shares(out.shares)
+            for key, value in out.recommendations:
+                recommendations.send_soon(key=key, value=value)
+            for key, value in out.drift:
+                drift_metrics.send_soon(key=key, value=value)
+            for key, value, _ in out.dead_letters:
+                dead_letters.send_soon(key=key, value=value)
 
     @app.timer(interval=settings.drift_interval_s)
     async def report_global_drift() -> None:
+        publish_shares(processor.pending_shares())
         report = processor.global_report()
         if report is not None:
             await drift_metrics.send(key=b"global", value=report)
@@ -137,13 +161,14 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     @app.page("/health")
     async def health(web, request):
         return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
-                         "events_total": processor.window.events_total})
+                         "events_total": processor.window.events_total,
+                         "dead_letters": dict(processor.dead_letter_reasons)})
 
     @app.page("/users/{user}/pairs")
     async def user_pairs(web, request, user: str):
-        stored = users.get(user.encode())
-        if stored is None:
-            return web.json({"user": user, "pairs": []})
-        return web.json({"user": user, "pairs": processor.user(user, stored).wnn.pairs()})
+        state = processor.user(user, users.get(user.encode()))
+        if state is None:
+            return web.json({"error": f"unknown user {user!r}"}, status=404)
+        return web.json({"user": user, "pairs": state.wnn.pairs()})
 
     return app

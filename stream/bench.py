@@ -43,7 +43,8 @@ class ListCollector(threading.Thread):
     def __init__(self, settings: Settings, expected: int) -> None:
         super().__init__(daemon=True)
         self.settings, self.expected = settings, expected
-        self.arrivals: dict[int, float] = {}
+        self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
+        self.lists = 0
         self.ready = threading.Event()
         self.stop_requested = False
         self.error: BaseException | None = None
@@ -69,10 +70,11 @@ class ListCollector(threading.Thread):
                 batches = await consumer.getmany(timeout_ms=100, max_records=5000)
                 now = time.perf_counter()
                 for records in batches.values():
+                    self.lists += len(records)
                     for record in records:
-                        doc = json.loads(record.value)
-                        if doc.get("cause") == "rating" and doc.get("event_id") is not None:
-                            self.arrivals.setdefault(doc["event_id"], now)
+                        for covered in json.loads(record.value).get("events", ()):
+                            if covered["cause"] == "rating":
+                                self.arrivals.setdefault(covered["event_id"], now)
         finally:
             await consumer.stop()
 

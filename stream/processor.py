@@ -1,47 +1,78 @@
-"""What a worker does with each input message, as plain objects the Faust agents call (no Kafka here).
+"""What a worker does with a micro-batch of input messages, as plain objects the Faust agent calls (no Kafka here).
 
-:class:`StreamProcessor` owns the worker's :class:`~wnn.item_space.ItemSpace` replica, an LRU cache of live user
-networks (the RocksDB table is the durable copy; the cache saves a msgpack decode and table rebuild per event), the
-item-statistics shares (see :mod:`wnn.item_stats`) and the global drift window. Each ``on_*`` method takes the
-user's stored state and returns everything the agent must write: the new state, the messages to send, and the item
-share to publish.
+:class:`StreamProcessor` owns the worker's :class:`~wnn.item_space.ItemSpace` replica, a byte-bounded LRU cache of
+live user states (the RocksDB table is the durable copy), every partition's item-statistics shares (see
+:mod:`wnn.item_stats`) and the global drift window. :meth:`StreamProcessor.process_batch` takes the messages of a
+micro-batch and returns everything the agent must write:
+
+* every rating is learned in arrival order, each predicted first for its drift record, so a batch leaves exactly the
+  user states the same messages one by one would;
+* per user per batch: one table write, one recommendation list (covering all of that user's inputs in the batch),
+  one drift message;
+* per partition per batch: the item-statistics buckets the batch changed;
+* a message that cannot be processed, for any reason, becomes a dead letter with the reason; the messages around it
+  are processed. Every field is validated before any state changes.
+
+Recovery is exact because the item shares are *derived*: each partition's shares are rebuilt from that partition's
+stored user states (:meth:`StreamProcessor.recover`), never trusted from an earlier run. Forgotten event ids are kept
+as bounded tombstones in the user's state, so no redelivery or replay can bring a forgotten rating back.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgpack
 import numpy as np
 from cachetools import LRUCache
 
+from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
+                            drift_record, global_drift_message, parse_input, recommendation_message)
 from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.drift import UserDrift
-from wnn.item_space import ItemSpace
-from wnn.item_stats import ItemPartial
+from wnn.item_space import ItemSpace, stable_hash
+from wnn.item_stats import ItemPartial, ShareBucket, projection_contribution, shares_from_contributions
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError, UserWNN
 from wnn.recommender import learn_user_event
-from stream.schemas import (ForgetEvent, RatingEvent, drift_message, global_drift_message,
-                            recommendation_message)
 
-STATE_VERSION = 1
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 2
+
+
+class Refused(Exception):
+    """An input that is well formed but cannot be applied (for example a forget of a rating that is not stored)."""
 
 
 @dataclasses.dataclass
 class UserState:
-    """A user's network and drift monitor: one value of the ``user-wnn`` table."""
+    """One value of the ``user-wnn`` table: the user's network, drift monitor, forgotten event ids (tombstones)
+    and the input partition the user lives on (so recovery can re-derive that partition's item shares)."""
 
     wnn: UserWNN
     drift: UserDrift
+    partition: int
+    forgotten: collections.deque
+
+    @classmethod
+    def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
+        return cls(UserWNN(space), UserDrift(), partition, collections.deque(maxlen=max_tombstones))
+
+    def knows(self, event_id: int) -> bool:
+        """Learned, or forgotten: either way a redelivery must change nothing."""
+        return self.wnn.knows(event_id) or event_id in self.forgotten
 
     def to_bytes(self) -> bytes:
-        return msgpack.packb({"v": STATE_VERSION, "wnn": self.wnn.to_bytes(), "drift": self.drift.to_bytes()},
-                             use_bin_type=True)
+        return msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
+                              "drift": self.drift.to_bytes(),
+                              "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()}, use_bin_type=True)
 
     @staticmethod
     def _document(data: bytes) -> dict:
@@ -51,32 +82,67 @@ class UserState:
             raise StateError(f"user table value is not msgpack ({type(exc).__name__}: {exc})") from None
         if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
             raise StateError(f"user table value has an unknown layout (expected version {STATE_VERSION})")
+        if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
+                or len(doc["forgotten"]) % 8:
+            raise StateError("user table value lacks a valid partition or tombstone list")
         return doc
 
     @classmethod
-    def stored_items(cls, data: bytes) -> list:
-        """The item ids of a stored user's pairs, oldest first, without rebuilding the network."""
-        return UserWNN.stored_items(cls._document(data).get("wnn"))
+    def stored_contributions(cls, data: bytes, user_prior: float) -> tuple[int, tuple]:
+        """The user's partition and the stored pairs' contributions, without rebuilding the network."""
+        doc = cls._document(data)
+        return doc["p"], UserWNN.stored_contributions(doc.get("wnn"), user_prior)
 
     @classmethod
-    def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserState":
+    def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":
         doc = cls._document(data)
         try:
             monitor = UserDrift.from_bytes(doc["drift"])
         except (KeyError, ValueError) as exc:
             raise StateError(str(exc)) from None
-        return cls(UserWNN.from_bytes(doc.get("wnn"), space), monitor)
+        forgotten = collections.deque(np.frombuffer(doc["forgotten"], dtype=np.int64).tolist(), maxlen=max_tombstones)
+        return cls(UserWNN.from_bytes(doc.get("wnn"), space), monitor, doc["p"], forgotten)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Approximate memory of the live state (the cache budget counts this)."""
+        model = self.wnn
+        table = model._table.nbytes if model._table is not None else 0
+        return 2048 + table + len(model._event_ids) * 40 + model.n_pairs * 120 + len(self.forgotten) * 40
 
 
 @dataclasses.dataclass(frozen=True)
-class Outputs:
-    """What the agent writes for one input message."""
+class Incoming:
+    """One input message as the agent got it."""
 
-    state: bytes
-    recommendation: bytes
-    drift: bytes | None = None
-    share_key: str | None = None
-    share: bytes | None = None
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+@dataclasses.dataclass
+class BatchOutput:
+    """What the agent writes for one micro-batch. ``states`` and ``shares`` carry their partition."""
+
+    states: list[tuple[int, bytes, bytes]] = dataclasses.field(default_factory=list)
+    recommendations: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
+    drift: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
+    dead_letters: list[tuple[bytes | None, bytes, str]] = dataclasses.field(default_factory=list)
+    shares: list[tuple[int, bytes, bytes]] = dataclasses.field(default_factory=list)
+    applied: int = 0
+    duplicates: int = 0
+
+
+@dataclasses.dataclass
+class _Touched:
+    """A user's inputs in the current batch."""
+
+    state: UserState
+    events: list = dataclasses.field(default_factory=list)
+    records: list = dataclasses.field(default_factory=list)
+    event_time: int | None = None
+    changed: bool = False
 
 
 @dataclasses.dataclass
@@ -90,8 +156,13 @@ class DriftWindow:
     drift_flags: int = 0
     users_drifting: set = dataclasses.field(default_factory=set)
     taste_shift: float = 0.0
+    taste_reports: int = 0
     events_total: int = 0
     drift_flags_total: int = 0
+
+
+#: How the agent reads a user's stored value: (user key, partition) -> bytes or None.
+Loader = Callable[[bytes, int], "bytes | None"]
 
 
 class StreamProcessor:
@@ -103,147 +174,335 @@ class StreamProcessor:
         WNN settings; every worker of a deployment must use equal ones (the state carries a fingerprint).
     top_n
         Length of each emitted recommendation list.
-    cache_size
-        Live user networks kept in memory.
+    cache_bytes
+        Memory budget of the live user states kept between batches.
     catalogue
         Optional dataset whose items' genres and years seed the item space (items are ids on the wire; without a
         catalogue they get empty content bits).
     worker
         Name used in global drift reports.
+    share_buckets
+        Messages each partition's item shares are split into (by a stable hash of the item id).
+    max_tombstones
+        Forgotten event ids remembered per user.
+    max_message_bytes
+        Larger input messages are refused.
     """
 
-    def __init__(self, config: WNNConfig | None = None, top_n: int = 10, cache_size: int = 4096,
-                 catalogue: Dataset | None = None, worker: str = "worker") -> None:
+    def __init__(self, config: WNNConfig | None = None, top_n: int = 10, cache_bytes: int = 256 << 20,
+                 catalogue: Dataset | None = None, worker: str = "worker", share_buckets: int = 16,
+                 max_tombstones: int = 10_000, max_message_bytes: int | None = 64 * 1024,
+                 source_topic: str = "ratings") -> None:
         self.space = ItemSpace(config or WNNConfig())
         self.config = self.space.config
         self.top_n = top_n
         self.worker = worker
-        self.cache: LRUCache = LRUCache(maxsize=cache_size)
-        self.shares: dict[str, ItemPartial] = {}
+        self.share_buckets = share_buckets
+        self.max_tombstones = max_tombstones
+        self.max_message_bytes = max_message_bytes
+        self.source_topic = source_topic
+        self.cache: LRUCache = LRUCache(maxsize=cache_bytes, getsizeof=lambda state: state.memory_bytes)
+        #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
+        self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
+        self.owned: set[int] = set()
+        self._dirty: dict[int, set[int]] = collections.defaultdict(set)
+        self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
+        self.dead_letter_reasons: collections.Counter = collections.Counter()
         if catalogue is not None:
             for index, key in enumerate(catalogue.item_ids):
                 self.space.add_item(key, genres=catalogue.item_genres[index], year=int(catalogue.item_years[index]))
 
     # ------------------------------------------------------------------ users
-    def user(self, user: str, stored: bytes | None) -> UserState:
-        """The live state of a user: from the cache, else decoded from the table value, else new."""
+    def _state(self, user: str, partition: int, load: Loader, touched: dict[str, _Touched],
+               create: bool) -> _Touched | None:
+        """The user's live state in this batch: pinned while the batch runs, so the cache cannot evict it before
+        it is written."""
+        entry = touched.get(user)
+        if entry is not None:
+            return entry
         state = self.cache.get(user)
         if state is None:
-            state = UserState.from_bytes(stored, self.space) if stored is not None else \
-                UserState(UserWNN(self.space), UserDrift())
-            self.cache[user] = state
+            stored = load(user.encode(), partition)
+            if stored is not None:
+                state = UserState.from_bytes(stored, self.space, self.max_tombstones)
+            elif not create:
+                return None
+            else:
+                state = UserState.new(self.space, partition, self.max_tombstones)
+        entry = touched[user] = _Touched(state)
+        return entry
+
+    def user(self, user: str, stored: bytes | None) -> UserState | None:
+        """The live state of a user (cache, else the table value); None for an unknown user."""
+        state = self.cache.get(user)
+        if state is None and stored is not None:
+            state = UserState.from_bytes(stored, self.space, self.max_tombstones)
         return state
 
     def forget_cache(self) -> None:
-        """Drop every live network (on rebalance: the table is the truth for partitions that may have moved)."""
+        """Drop every live state (on rebalance: the table is the truth for partitions that may have moved)."""
         self.cache.clear()
 
-    def _recommend(self, user: str, state: UserState, cause: str, partition: int, offset: int,
-                   event_time: int | None, event_id: int | None) -> bytes:
-        items, scores = state.wnn.score(ts=event_time, k=self.top_n)
-        return recommendation_message(user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, cause,
-                                      partition, offset, event_time, event_id, state.wnn.n_pairs)
+    # ------------------------------------------------------------------ batches
+    def process_batch(self, messages: Iterable[Incoming], load: Loader) -> BatchOutput:
+        """Apply a micro-batch; return the writes. See the module docstring."""
+        out = BatchOutput()
+        touched: dict[str, _Touched] = {}
+        for message in messages:
+            self.owned.add(message.partition)  # a worker only receives the partitions it owns
+            try:
+                event = parse_input(message.value, message.key, message.partition, message.offset,
+                                    max_bytes=self.max_message_bytes, require_key=True)
+                entry = self._state(event.user, message.partition, load, touched,
+                                    create=isinstance(event, RatingEvent))
+                if entry is None:
+                    raise Refused(f"forget for unknown user {event.user!r}: nothing is stored for them")
+                if entry.state.partition != message.partition:
+                    raise Refused(f"user {event.user!r} lives on partition {entry.state.partition}, but this message "
+                                  f"came on partition {message.partition} (was it produced with another key or "
+                                  "partitioner?)")
+                if isinstance(event, RatingEvent):
+                    applied = self._rate(event, entry, message)
+                else:
+                    applied = self._forget(event, entry, message)
+                out.applied += applied
+                out.duplicates += not applied
+            except SchemaError as exc:
+                self._dead(out, message, str(exc), "schema")
+            except StateError as exc:
+                self._dead(out, message, f"stored user state unusable: {exc}", "state")
+            except Refused as exc:
+                self._dead(out, message, str(exc), "refused")
+            except Exception as exc:  # a bug must cost one message, never the worker
+                log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
+                self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
+        self._emit(touched, out)
+        out.shares = self.pending_shares()
+        return out
 
-    # ------------------------------------------------------------------ events
-    def on_rating(self, event: RatingEvent, stored: bytes | None, partition: int, offset: int) -> Outputs:
-        """Predict (for the drift metrics), learn, update the item share, refresh the list."""
-        state = self.user(event.user, stored)
+    def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
+        self.dead_letter_reasons[kind] += 1
+        out.dead_letters.append((message.key, dead_letter_message(message.value, reason, message.partition,
+                                                                  message.offset, message.key, self.source_topic),
+                                 kind))
+
+    def _rate(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
+        """Predict (for the drift record), learn, update the partition's item share. False for a redelivery."""
+        state = entry.state
+        if state.knows(event.event_id):
+            entry.events.append(covered_event(event.event_id, message.offset, "rating", duplicate=True))
+            return False
         model, space = state.wnn, self.space
         idx = space.index(event.item)
-        share_key = share = drift = None
-        if not model.knows(event.event_id):  # a redelivered rating changes nothing
-            prediction = model.predict_index(idx)
-            report = state.drift.update(prediction.rating - event.rating, space.genre_bits(idx))
-            drift = drift_message(event.user, event.event_id, event.ts, prediction.rating, event.rating,
-                                  report.drift, report.taste_shift, model.n_pairs)
-            self._observe(event.user, report.abs_error, report.drift, report.taste_shift)
-            centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
-            share_key = f"{event.item}@{partition}"
-            old = self.shares.get(share_key)
-            new = (old or ItemPartial.empty(self.config.collab_bits)).added(
-                event.rating, space.projection_of(event.user, centered), event.ts, self.config.popularity_half_life_s)
-            space.replace_partial(idx, old, new)
-            self.shares[share_key] = new
-            share = new.to_bytes()
-        recommendation = self._recommend(event.user, state, "rating", partition, offset, event.ts, event.event_id)
-        return Outputs(state.to_bytes(), recommendation, drift, share_key, share)
-
-    def on_forget(self, event: ForgetEvent, stored: bytes | None, partition: int, offset: int) -> Outputs:
-        """Remove the pair(s) from the user's network exactly and re-emit the list.
-
-        The item's global aggregates (count, mean, code) keep the rating as an anonymous contribution; only the
-        user's own memory, which is what personalises their list, forgets it.
-        """
-        state = self.user(event.user, stored)
-        model = state.wnn
-        if event.event_id is not None:
-            targets: Iterable[int] = [event.event_id]
+        prediction = model.predict_index(idx)
+        n_before = model.n_pairs
+        windowed = self.config.max_pairs is not None and n_before >= self.config.max_pairs
+        before = self._contributions(event.user, model) if windowed else None
+        centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
+        if windowed:  # the window dropped old pairs: re-derive what the user's pairs add to the item statistics
+            self._replace_user_contributions(message.partition, before, self._contributions(event.user, model))
         else:
-            targets = [p["event_id"] for p in model.pairs() if str(p["item"]) == event.item]
-        for event_id in targets:
-            model.forget(event_id)
-        last_ts = model.pairs()[-1]["ts"] if model.n_pairs else None
-        recommendation = self._recommend(event.user, state, "forget", partition, offset, last_ts, event.event_id)
-        return Outputs(state.to_bytes(), recommendation)
-
-    def on_share(self, key: str, value: bytes | None, owned_partitions: set[int]) -> bool:
-        """Apply another worker's item share (from the item-stats global table). Returns whether it changed state.
-
-        Shares of partitions this worker owns are its own writes coming back, and are ignored.
-        """
-        part = key.rpartition("@")[2]
-        if not part.isdigit() or int(part) in owned_partitions:
-            return False
-        return self._apply_share(key, value)
-
-    def load_shares(self, shares: Iterable[tuple[str, bytes | None]]) -> int:
-        """Rebuild the item space from stored shares (all partitions, this worker's included) after a restart."""
-        return sum(self._apply_share(key, value) for key, value in shares)
-
-    def _apply_share(self, key: str, value: bytes | None) -> bool:
-        """Swap in a share if it is newer (higher count) than the one held: late or repeated deliveries do no
-        harm."""
-        item = key.rpartition("@")[0]
-        if value is None or not item:
-            return False
-        new = ItemPartial.from_bytes(value)
-        old = self.shares.get(key)
-        if old is not None and new.count <= old.count:
-            return False
-        self.space.replace_partial(self.space.index(item), old, new)
-        self.shares[key] = new
+            self._add_share(message.partition, idx, event.rating, space.projection_of(event.user, centered),
+                            event.ts)
+        report = state.drift.update(prediction.rating - event.rating, space.genre_bits(idx))
+        entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, report.drift,
+                                          n_before))
+        self._observe(event.user, report.abs_error, report.drift)
+        entry.events.append(covered_event(event.event_id, message.offset, "rating"))
+        entry.event_time = event.ts
+        entry.changed = True
         return True
 
-    def rebuild_transitions(self, states: Iterable[tuple[bytes, bytes | None]]) -> int:
-        """Recount the next-item signal from the stored sequences of the users this worker owns (after recovery).
+    def _forget(self, event: ForgetEvent, entry: _Touched, message: Incoming) -> bool:
+        """Remove the pair(s) exactly, remember their ids, and take back everything they added to the partition's
+        item statistics and the next-item counts. False for a repeated forget."""
+        state = entry.state
+        model = state.wnn
+        if event.event_id is not None:
+            if event.event_id in state.forgotten:
+                entry.events.append(covered_event(event.event_id, message.offset, "forget", duplicate=True))
+                return False
+            if not model.knows(event.event_id):
+                raise Refused(f"forget: user {event.user!r} has no stored rating with event_id {event.event_id}")
+            targets = [event.event_id]
+        else:
+            targets = [p["event_id"] for p in model.pairs() if str(p["item"]) == event.item]
+            if not targets:
+                raise Refused(f"forget: user {event.user!r} has no stored rating of item {event.item!r}")
+        before = self._contributions(event.user, model)
+        sequence_before = model._items[: model.n_pairs].copy()
+        for event_id in targets:
+            model.forget(event_id)
+            state.forgotten.append(event_id)
+        self._replace_user_contributions(message.partition, before, self._contributions(event.user, model))
+        self.space.add_sequence(sequence_before, weight=-1.0)
+        self.space.add_sequence(model._items[: model.n_pairs], weight=1.0)
+        for event_id in targets:
+            entry.events.append(covered_event(event_id, message.offset, "forget"))
+        entry.changed = True
+        return True
 
-        Transition counts are this worker's view: its own users' consecutive ratings. They are derived from the user
-        table, so a restart or a rebalance rebuilds exactly what the owned partitions hold. Returns users counted.
+    def _emit(self, touched: dict[str, _Touched], out: BatchOutput) -> None:
+        """One state write, one list and one drift message per touched user."""
+        for user, entry in touched.items():
+            state = entry.state
+            if not entry.events:  # only refused inputs: nothing to write or emit
+                continue
+            key = user.encode()
+            model = state.wnn
+            if entry.changed:
+                out.states.append((state.partition, key, state.to_bytes()))
+            try:
+                self.cache[user] = state
+            except ValueError:  # larger than the whole cache budget: served from the table next time
+                pass
+            event_time = entry.event_time if entry.event_time is not None else \
+                (int(model._ts[model.n_pairs - 1]) if model.n_pairs else None)
+            items, scores = model.score(ts=event_time, k=self.top_n)
+            out.recommendations.append((key, recommendation_message(
+                user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, state.partition, entry.events,
+                event_time, model.n_pairs)))
+            if entry.records:
+                shift = state.drift.taste_shift
+                self.window.taste_shift += shift
+                self.window.taste_reports += 1
+                out.drift.append((key, drift_message(user, entry.records, shift)))
+
+    # ------------------------------------------------------------------ item statistics
+    def _contributions(self, user: str, model: UserWNN) -> tuple:
+        items, ratings, stamps, centered = model.contributions()
+        vectors = np.broadcast_to(self.space.user_vector(user), (len(items), self.config.collab_bits))
+        return items.copy(), ratings.copy(), stamps.copy(), projection_contribution(centered, vectors)
+
+    def _bucket(self, idx: int) -> int:
+        bucket = self._buckets.get(idx)
+        if bucket is None:
+            bucket = self._buckets[idx] = stable_hash(self.space.key(idx)) % self.share_buckets
+        return bucket
+
+    def _set_share(self, partition: int, idx: int, new: ItemPartial) -> None:
+        shares = self.shares[partition]
+        self.space.replace_partial(idx, shares.get(idx), new)
+        if new.count:
+            shares[idx] = new
+        else:
+            shares.pop(idx, None)
+        self._dirty[partition].add(self._bucket(idx))
+
+    def _add_share(self, partition: int, idx: int, rating: float, projection: np.ndarray, ts: int) -> None:
+        old = self.shares[partition].get(idx) or ItemPartial.empty(self.config.collab_bits)
+        self._set_share(partition, idx, old.added(rating, projection, ts, self.config.popularity_half_life_s))
+
+    def _replace_user_contributions(self, partition: int, before: tuple, after: tuple) -> None:
+        """Swap one user's contributions to the partition's shares: take back ``before``, add ``after`` (exact for
+        counts, sums and projections)."""
+        half_life = self.config.popularity_half_life_s
+        shares = self.shares[partition]
+        empty = ItemPartial.empty(self.config.collab_bits)
+        for idx in np.union1d(before[0], after[0]).tolist():
+            share = shares.get(idx) or empty
+            for items, ratings, stamps, projections, sign in (before + (-1,), after + (1,)):
+                for k in np.flatnonzero(items == idx).tolist():
+                    args = (float(ratings[k]), projections[k], int(stamps[k]), half_life)
+                    share = share.added(*args) if sign > 0 else share.removed(*args)
+            self._set_share(partition, idx, share)
+
+    def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
+        """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each; called
+        after every batch and by the agent's timer (so a recovery is republished even without new input)."""
+        pending = []
+        for partition, buckets in self._dirty.items():
+            if partition not in self.owned:
+                continue
+            by_bucket: dict[int, dict] = {b: {} for b in buckets}
+            for idx, share in self.shares[partition].items():
+                bucket = self._bucket(idx)
+                if bucket in by_bucket:
+                    by_bucket[bucket][self.space.key(idx)] = share
+            for bucket, shares in by_bucket.items():
+                pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
+        self._dirty.clear()
+        return pending
+
+    def on_share(self, key: bytes | str, value: bytes | None) -> bool:
+        """Apply another worker's bucket of item shares (from the item-stats global table).
+
+        Buckets of partitions this worker owns are derived here from its own users, and are ignored. Returns
+        whether the item space changed.
         """
-        space = self.space
-        space.transitions[:] = 0.0
-        space.transition_totals[:] = 0.0
-        users = 0
-        for _, value in states:
+        parsed = parse_share_key(key)
+        if parsed is None or value is None or parsed[0] in self.owned:
+            return False
+        partition, bucket = parsed
+        try:
+            incoming = ShareBucket.from_bytes(value).shares
+        except ValueError as exc:
+            log.warning("ignoring item-stats bucket %r: %s", key, exc)
+            return False
+        empty = ItemPartial.empty(self.config.collab_bits)
+        known = {idx for idx in self.shares[partition] if self._bucket(idx) == bucket}
+        fresh = {self.space.index(item): share for item, share in incoming.items()}
+        for idx in known | set(fresh):
+            self._set_share(partition, idx, fresh.get(idx, empty))
+        self._dirty.pop(partition, None)
+        return True
+
+    def _stored_contributions(self, stored: Iterable[tuple[bytes, bytes | None]], count_sequences: bool
+                              ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
+        """Every partition's item shares derived from stored user states, the users read and the unreadable
+        values; with ``count_sequences`` also re-count the next-item signal from the users' sequences."""
+        space, cfg = self.space, self.config
+        rows: dict[int, list] = collections.defaultdict(list)
+        users = unreadable = 0
+        for key, value in stored:
             if value is None:
                 continue
             try:
-                keys = UserState.stored_items(value)
-            except StateError:
-                continue  # a corrupt value is reported (DLQ) when its user's next event arrives
-            space.add_sequence(np.array([space.index(k) for k in keys], dtype=np.int64))
+                partition, (items, ratings, stamps, centered) = UserState.stored_contributions(value, cfg.user_prior)
+                user = key.decode()
+            except (StateError, UnicodeDecodeError):
+                unreadable += 1  # a corrupt value is reported (DLQ) when its user's next event arrives
+                continue
+            indices = np.array([space.index(k) for k in items], dtype=np.int64)
+            if count_sequences:
+                space.add_sequence(indices)
+            vectors = np.broadcast_to(space.user_vector(user), (len(indices), cfg.collab_bits))
+            rows[partition].append((indices, ratings, stamps, projection_contribution(centered, vectors)))
             users += 1
-        return users
+        derived = {p: shares_from_contributions(*(np.concatenate([r[k] for r in parts]) for k in range(4)),
+                                                cfg.popularity_half_life_s) for p, parts in rows.items()}
+        return derived, users, unreadable
+
+    def derived_shares(self, stored: Iterable[tuple[bytes, bytes | None]]) -> dict[int, dict[int, ItemPartial]]:
+        """What :meth:`recover` derives for every partition (for audits and tests; changes nothing)."""
+        return self._stored_contributions(stored, count_sequences=False)[0]
+
+    def recover(self, owned: Iterable[int], stored: Iterable[tuple[bytes, bytes | None]]) -> dict:
+        """Re-derive, from the stored user states, the item shares of the partitions this worker owns and the
+        next-item counts, after a restart or rebalance. Every bucket of an owned partition is republished
+        (:meth:`pending_shares`), so other workers converge on the derived shares too. Returns counts for the log.
+        """
+        self.owned = set(owned)
+        self.forget_cache()
+        self.space.transitions[:] = 0.0
+        self.space.transition_totals[:] = 0.0
+        derived, users, unreadable = self._stored_contributions(stored, count_sequences=True)
+        empty = ItemPartial.empty(self.config.collab_bits)
+        for partition in self.owned:
+            fresh = derived.get(partition, {})
+            for idx in set(self.shares[partition]) | set(fresh):
+                self._set_share(partition, idx, fresh.get(idx, empty))
+            self._dirty[partition] = set(range(self.share_buckets))
+        return {"users": users, "unreadable": unreadable, "partitions": sorted(self.owned)}
 
     # ------------------------------------------------------------------ drift window
-    def _observe(self, user: str, abs_error: float, drift: bool, taste_shift: float) -> None:
+    def _observe(self, user: str, abs_error: float, drift: bool) -> None:
         w = self.window
         w.events += 1
         w.events_total += 1
         w.abs_error += abs_error
         w.sq_error += abs_error * abs_error
-        w.taste_shift += taste_shift
         if drift:
             w.drift_flags += 1
             w.drift_flags_total += 1
@@ -258,8 +517,21 @@ class StreamProcessor:
             "worker": self.worker, "window_s": round(time.monotonic() - w.started, 3), "events": w.events,
             "mae": round(w.abs_error / w.events, 5), "rmse": round(math.sqrt(w.sq_error / w.events), 5),
             "drift_flags": w.drift_flags, "users_drifting": len(w.users_drifting),
-            "mean_taste_shift": round(w.taste_shift / w.events, 5), "events_total": w.events_total,
+            "mean_taste_shift": round(w.taste_shift / max(w.taste_reports, 1), 5), "events_total": w.events_total,
             "drift_flags_total": w.drift_flags_total,
         }
         self.window = DriftWindow(events_total=w.events_total, drift_flags_total=w.drift_flags_total)
         return global_drift_message(report)
+
+
+def share_key(partition: int, bucket: int) -> bytes:
+    """Key of one bucket of a partition's item shares in the item-stats table."""
+    return f"{partition}:{bucket}".encode()
+
+
+def parse_share_key(key: bytes | str) -> tuple[int, int] | None:
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    partition, _, bucket = text.partition(":")
+    if not (partition.isdigit() and bucket.isdigit()):
+        return None
+    return int(partition), int(bucket)

@@ -80,6 +80,18 @@ class ReplayStats:
         return self.sent / self.seconds if self.seconds else float("inf")
 
 
+def pacing_due(start: float, k: int, event_seconds: float, speed: float | None, max_rate: float | None
+               ) -> float | None:
+    """When the ``k``-th message may be sent (perf_counter seconds), or None to send at once: event time compressed
+    by ``speed``, and at most ``max_rate`` messages per second since ``start``; the later of the two."""
+    due = None
+    if speed:
+        due = start + event_seconds / speed
+    if max_rate:
+        due = max(due or start, start + k / max_rate)
+    return due
+
+
 def replay(settings: Settings, dataset: Dataset, speed: float | None = None, max_rate: float | None = None,
            limit: int | None = None, offset: int = 0, progress: bool = True, producer=None,
            on_send=None) -> ReplayStats:
@@ -95,25 +107,26 @@ def replay(settings: Settings, dataset: Dataset, speed: float | None = None, max
     start = time.perf_counter()
     first_ts = stamps[offset] if n else 0
     first_send = last_send = start
-    for k in tqdm(range(n), desc="replay", unit="ev", disable=not progress, mininterval=0.5):
-        e = offset + k
-        if speed:
-            due = start + (stamps[e] - first_ts) / speed
-            if due > time.perf_counter():
-                time.sleep(due - time.perf_counter())
-        if max_rate:
-            due = start + k / max_rate
-            if due > time.perf_counter():
-                time.sleep(due - time.perf_counter())
-        user = user_ids[users[e]]
-        value = rating_message(user, item_ids[items[e]], ratings[e], stamps[e], event_id=e)
-        last_send = time.perf_counter()
-        if k == 0:
-            first_send = last_send
-        producer.send(topic, key=user.encode(), value=value, timestamp_ms=stamps[e] * 1000)
-        if on_send is not None:
-            on_send(e, last_send)
-    producer.flush()
-    if own:
-        producer.close()
-    return ReplayStats(n, time.perf_counter() - start, first_send, last_send)
+    sent = 0
+    try:
+        for k in tqdm(range(n), desc="replay", unit="ev", disable=not progress, mininterval=0.5):
+            e = offset + k
+            due = pacing_due(start, k, stamps[e] - first_ts, speed, max_rate)
+            if due is not None:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            user = user_ids[users[e]]
+            value = rating_message(user, item_ids[items[e]], ratings[e], stamps[e], event_id=e)
+            last_send = time.perf_counter()
+            if k == 0:
+                first_send = last_send
+            producer.send(topic, key=user.encode(), value=value, timestamp_ms=stamps[e] * 1000)
+            sent += 1
+            if on_send is not None:
+                on_send(e, last_send)
+    finally:  # Ctrl-C or an error: what was handed to the producer is still delivered
+        producer.flush()
+        if own:
+            producer.close()
+    return ReplayStats(sent, time.perf_counter() - start, first_send, last_send)

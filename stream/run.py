@@ -83,20 +83,22 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
                 time.sleep(0.2)
                 bar.update(len(collector.arrivals) - warm - bar.n)
             bar.update(len(collector.arrivals) - warm - bar.n)
-        lists = len(collector.arrivals) - warm
+        lists = len(collector.arrivals) - warm  # ratings covered by a list
         last = max(collector.arrivals.values()) if collector.arrivals else stats.first_send
         time.sleep(settings.drift_interval_s + 1)  # let the last global drift window be reported
     finally:
         stop_worker(worker)
         collector.stop_requested = True
         collector.join(10)
-    drift = [d for d in read_topic(settings, settings.drift_topic)
-             if d.get("kind") == "user" and d["user"] != WARMUP_USER]
+    user_drift = [d for d in read_topic(settings, settings.drift_topic)
+                  if d.get("kind") == "user" and d["user"] != WARMUP_USER]
+    drift = [record for d in user_drift for record in d["records"]]
     dead = read_topic(settings, settings.dlq_topic)
     summary = {
-        "ratings_replayed": n, "lists_emitted": lists, "dlq_messages": len(dead),
+        "ratings_replayed": n, "ratings_covered_by_lists": lists, "lists_emitted": collector.lists,
+        "dlq_messages": len(dead),
         "drift_metrics": len(drift), "drift_flags": sum(1 for d in drift if d["drift"]),
-        "users_flagged": len({d["user"] for d in drift if d["drift"]}),
+        "users_flagged": len({d["user"] for d in user_drift if any(r["drift"] for r in d["records"])}),
         "mean_abs_error_before_learning": round(sum(abs(d["error"]) for d in drift) / max(len(drift), 1), 4),
         "events_per_s": round(lists / (last - stats.first_send), 1) if lists else 0.0,
         "topics_prefix": settings.topic_prefix, "worker_log": log_path,

@@ -22,7 +22,15 @@ from collections.abc import Mapping
 from typing import Any
 
 SCHEMA_VERSION = 1
+#: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
+OUTPUT_VERSION = 2
 MIN_RATING, MAX_RATING = 0.5, 5.0
+#: Event times are Unix seconds within [0, MAX_TS] (year 5138): anything else is a unit or encoding error.
+MAX_TS = 10 ** 11
+#: Event ids are signed 64-bit integers.
+MIN_EVENT_ID, MAX_EVENT_ID = -(2 ** 63), 2 ** 63 - 1
+#: Longest user or item id, in characters.
+MAX_ID_LENGTH = 256
 #: Event ids derived from Kafka coordinates: partition in the high bits, offset in the low 40.
 _OFFSET_BITS = 40
 
@@ -52,28 +60,64 @@ def event_id_from_offset(partition: int, offset: int) -> int:
     return (partition << _OFFSET_BITS) | offset
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _identifier(doc: Mapping[str, Any], field: str) -> str:
     value = doc.get(field)
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        raise SchemaError(f"field {field!r} must be a non-empty string or integer, got {value!r}")
-    return str(value)
+        raise SchemaError(f"field {field!r} must be a non-empty string or integer, got {_shown(value)}")
+    text = str(value) if not isinstance(value, int) or abs(value) < 10 ** MAX_ID_LENGTH else "x" * (MAX_ID_LENGTH + 1)
+    if len(text) > MAX_ID_LENGTH:
+        raise SchemaError(f"field {field!r} is longer than {MAX_ID_LENGTH} characters")
+    return text
 
 
 def _number(doc: Mapping[str, Any], field: str) -> float:
     value = doc.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SchemaError(f"field {field!r} must be a finite number, got {value!r}")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SchemaError(f"field {field!r} must be a finite number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SchemaError(f"field {field!r} is out of range: {_shown(value)}") from None
+    if not math.isfinite(number):
+        raise SchemaError(f"field {field!r} must be a finite number, got {_shown(value)}")
+    return number
 
 
-def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partition: int = 0, offset: int = 0
-                ) -> RatingEvent | ForgetEvent:
-    """Validate one message of the ``ratings`` topic. Raises :class:`SchemaError` with the reason."""
+def _integer(doc: Mapping[str, Any], field: str, low: int, high: int) -> int:
+    """An integer field (an integral float is accepted) within [low, high]."""
+    value = doc.get(field)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SchemaError(f"field {field!r} must be an integer, got {_shown(value)}")
+    if not low <= value <= high:
+        raise SchemaError(f"field {field!r} = {_shown(value)} is outside {low}..{high}")
+    return value
+
+
+def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partition: int = 0, offset: int = 0,
+                max_bytes: int | None = None, require_key: bool = False) -> RatingEvent | ForgetEvent:
+    """Validate one message of the ``ratings`` topic. Raises :class:`SchemaError` with the reason.
+
+    Every field is checked before anything reads it as a number: ratings within the scale, ``ts`` an event time
+    in Unix seconds within [0, MAX_TS], event ids signed 64-bit integers, ids at most MAX_ID_LENGTH characters.
+    With ``require_key`` a message without a key is refused (it would be partitioned at random, away from its
+    user's other events).
+    """
     if raw is None:
         raise SchemaError("empty message (tombstone) on the ratings topic")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise SchemaError(f"message of {len(raw):,} bytes exceeds the {max_bytes:,}-byte limit")
+    if require_key and key is None:
+        raise SchemaError("message has no key: ratings must be keyed by their user id")
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SchemaError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise SchemaError(f"message must be a JSON object, got {type(doc).__name__}")
@@ -92,16 +136,19 @@ def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partiti
         if not MIN_RATING <= rating <= MAX_RATING:
             raise SchemaError(f"rating {rating} is outside {MIN_RATING}..{MAX_RATING}")
         ts = _number(doc, "ts")
-        event_id = int(_number(doc, "event_id")) if doc.get("event_id") is not None else \
+        if not 0 <= ts <= MAX_TS:
+            raise SchemaError(f"field 'ts' = {_shown(doc.get('ts'))} is not an event time in Unix seconds "
+                              f"(0..{MAX_TS})")
+        event_id = _integer(doc, "event_id", MIN_EVENT_ID, MAX_EVENT_ID) if doc.get("event_id") is not None else \
             event_id_from_offset(partition, offset)
         return RatingEvent(user, _identifier(doc, "item"), rating, int(ts), event_id)
     if kind == "forget":
-        event_id = int(_number(doc, "event_id")) if doc.get("event_id") is not None else None
+        event_id = _integer(doc, "event_id", MIN_EVENT_ID, MAX_EVENT_ID) if doc.get("event_id") is not None else None
         item = _identifier(doc, "item") if doc.get("item") is not None else None
         if (event_id is None) == (item is None):
             raise SchemaError("a forget needs exactly one of 'event_id' or 'item'")
         return ForgetEvent(user, event_id, item)
-    raise SchemaError(f"unknown event type {kind!r} (expected 'rating' or 'forget')")
+    raise SchemaError(f"unknown event type {_shown(kind)} (expected 'rating' or 'forget')")
 
 
 def rating_message(user: str, item: str, rating: float, ts: int, event_id: int | None = None) -> bytes:
@@ -121,36 +168,50 @@ def forget_message(user: str, event_id: int | None = None, item: str | None = No
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def recommendation_message(user: str, items: list[str], scores: list[float], model_version: int, cause: str,
-                           partition: int, offset: int, event_time: int | None, event_id: int | None,
-                           n_ratings: int) -> bytes:
-    """``recommendations`` value: the user's refreshed top-N.
+def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool = False) -> dict:
+    """One input a list or drift message covers (see :func:`recommendation_message`)."""
+    doc = {"event_id": event_id, "offset": offset, "cause": cause}
+    if duplicate:
+        doc["duplicate"] = True
+    return doc
+
+
+def recommendation_message(user: str, items: list[str], scores: list[float], model_version: int, partition: int,
+                           events: list[dict], event_time: int | None, n_ratings: int) -> bytes:
+    """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs.
 
     Fields: ``v``; ``user``; ``items`` (``[{"item", "score"}]``, best first, none already rated); ``model_version``
-    (the WNN state format); ``cause`` (``"rating"`` or ``"forget"``), with the ``partition``, ``offset``,
-    ``event_time`` and ``event_id`` of the input that caused it; ``n_ratings`` the user's stored training pairs.
+    (the WNN state format); ``partition`` of the inputs and ``events``, every input of this user the list reflects,
+    in order (``{"event_id", "offset", "cause"}``, ``cause`` being ``"rating"`` or ``"forget"``; ``"duplicate":
+    true`` marks a redelivered input that changed nothing); ``event_time`` of the newest rating;
+    ``n_ratings`` the user's stored training pairs. Downstream consumers dedupe by ``event_id``: after a crash
+    an input may be covered by a second list (at most one micro-batch per partition).
     """
     return json.dumps({
-        "v": SCHEMA_VERSION, "user": user,
+        "v": OUTPUT_VERSION, "user": user,
         "items": [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)],
-        "model_version": model_version, "cause": cause, "partition": partition, "offset": offset,
-        "event_time": event_time, "event_id": event_id, "n_ratings": n_ratings,
+        "model_version": model_version, "partition": partition, "events": events, "event_time": event_time,
+        "n_ratings": n_ratings,
     }, separators=(",", ":")).encode()
 
 
-def drift_message(user: str, event_id: int, event_time: int, predicted: float, rating: float, drift: bool,
-                  taste_shift: float, n_ratings: int) -> bytes:
-    """``drift-metrics`` value of ``kind: "user"``, one per rating.
+def drift_record(event_id: int, event_time: int, predicted: float, rating: float, drift: bool,
+                 n_ratings: int) -> dict:
+    """One rating's entry in a :func:`drift_message`."""
+    return {"event_id": event_id, "event_time": event_time, "predicted": round(predicted, 4), "rating": rating,
+            "error": round(predicted - rating, 4), "drift": drift, "n_ratings": n_ratings}
 
-    Fields: ``predicted`` (the WNN's rating before learning this event), ``rating``, ``error`` (predicted minus
-    actual), ``drift`` (River PageHinkley on the user's absolute error raised a flag at this event),
-    ``taste_shift`` (JS divergence of recent vs long-run genre mix, 0..1), ``n_ratings`` (before this event).
+
+def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
+    """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch.
+
+    ``records`` has one entry per new rating, in order: ``predicted`` (the WNN's rating before learning it),
+    ``rating``, ``error`` (predicted minus actual), ``drift`` (River PageHinkley on the user's absolute error raised
+    a flag at this rating), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
+    long-run genre mix after the batch, 0..1.
     """
-    return json.dumps({
-        "v": SCHEMA_VERSION, "kind": "user", "user": user, "event_id": event_id, "event_time": event_time,
-        "predicted": round(predicted, 4), "rating": rating, "error": round(predicted - rating, 4), "drift": drift,
-        "taste_shift": round(taste_shift, 5), "n_ratings": n_ratings,
-    }, separators=(",", ":")).encode()
+    return json.dumps({"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records,
+                       "taste_shift": round(taste_shift, 5)}, separators=(",", ":")).encode()
 
 
 def global_drift_message(window: Mapping[str, Any]) -> bytes:
@@ -159,11 +220,21 @@ def global_drift_message(window: Mapping[str, Any]) -> bytes:
     Fields: ``worker``, ``window_s``, ``events``, ``mae`` and ``rmse`` of the window's pre-learning predictions,
     ``drift_flags`` and ``users_drifting`` in the window, ``mean_taste_shift``, ``events_total``.
     """
-    return json.dumps({"v": SCHEMA_VERSION, "kind": "global", **window}, separators=(",", ":")).encode()
+    return json.dumps({"v": OUTPUT_VERSION, "kind": "global", **window}, separators=(",", ":")).encode()
 
 
-def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: int, key: bytes | None) -> bytes:
-    """``ratings-dlq`` value: the original bytes (text if UTF-8, else base64) and why they were refused."""
+#: A dead letter carries at most this much of the original value (the whole message stays on the input topic at
+#: the partition and offset the dead letter names).
+DLQ_VALUE_LIMIT = 16 * 1024
+
+
+def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: int, key: bytes | None,
+                        source_topic: str = "ratings") -> bytes:
+    """``ratings-dlq`` value: the original bytes (text if UTF-8, else base64) and why they were refused.
+
+    ``value_bytes`` is the original size; a value over :data:`DLQ_VALUE_LIMIT` is cut there and marked
+    ``"truncated": true``.
+    """
     def text(data: bytes | None) -> tuple[str | None, str]:
         if data is None:
             return None, "none"
@@ -172,9 +243,15 @@ def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: 
         except UnicodeDecodeError:
             return base64.b64encode(data).decode(), "base64"
 
-    value, value_encoding = text(raw)
-    key_text, key_encoding = text(key)
-    return json.dumps({
-        "v": SCHEMA_VERSION, "reason": reason, "source_topic": "ratings", "partition": partition, "offset": offset,
-        "key": key_text, "key_encoding": key_encoding, "value": value, "value_encoding": value_encoding,
-    }, separators=(",", ":")).encode()
+    size = None if raw is None else len(raw)
+    truncated = size is not None and size > DLQ_VALUE_LIMIT
+    value, value_encoding = text(raw[:DLQ_VALUE_LIMIT] if truncated else raw)
+    key_text, key_encoding = text(key[:MAX_ID_LENGTH * 4] if key is not None else None)
+    doc = {
+        "v": SCHEMA_VERSION, "reason": reason, "source_topic": source_topic, "partition": partition,
+        "offset": offset, "key": key_text, "key_encoding": key_encoding, "value": value,
+        "value_encoding": value_encoding, "value_bytes": size,
+    }
+    if truncated:
+        doc["truncated"] = True
+    return json.dumps(doc, separators=(",", ":")).encode()

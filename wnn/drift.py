@@ -10,24 +10,23 @@ Two signals per user, updated with each rating before the network learns it:
 >>> monitor = UserDrift()
 >>> for _ in range(20):
 ...     report = monitor.update(error=0.2, genres=np.array([1, 0, 0]))
->>> report.drift, round(report.taste_shift, 3)
+>>> report.drift, round(monitor.taste_shift, 3)
 (False, 0.0)
 >>> for _ in range(5):
 ...     report = monitor.update(error=0.2, genres=np.array([0, 0, 1]))
->>> report.taste_shift > 0.1
+>>> monitor.taste_shift > 0.1
 True
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
 
 import msgpack
 import numpy as np
 from river import drift
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
@@ -51,7 +50,6 @@ class DriftReport:
 
     abs_error: float
     drift: bool
-    taste_shift: float
     n_ratings: int
 
 
@@ -82,7 +80,7 @@ class UserDrift:
             self.recent = (1 - self.recent_weight) * self.recent + self.recent_weight * mix
             self.long_run = self.long_run + mix
         self.n_ratings += 1
-        return DriftReport(abs_error, detected, self.taste_shift, self.n_ratings)
+        return DriftReport(abs_error, detected, self.n_ratings)
 
     @property
     def taste_shift(self) -> float:
@@ -91,30 +89,42 @@ class UserDrift:
             return 0.0
         return js_divergence(self.recent, self.long_run)
 
+    # PageHinkley's running state, by attribute name. River models are meant to be pickled, but bytes from a table
+    # must never be able to run code, so the detector travels as these numbers and is rebuilt from them.
+    _DETECTOR_FIELDS = ("_sum_increase", "_sum_decrease", "_min_increase", "_max_decrease", "_drift_detected")
+
     def to_bytes(self) -> bytes:
-        """msgpack state; River's detector travels pickled inside it (River models are meant to pickle)."""
+        """msgpack state: numbers and raw float64 arrays only (no pickle)."""
+        detector = self.detector
         return msgpack.packb({
             "v": FORMAT_VERSION, "n": self.n_ratings, "drifts": self.n_drifts, "w": self.recent_weight,
             "recent": None if self.recent is None else self.recent.tobytes(),
             "long": None if self.long_run is None else self.long_run.tobytes(),
-            "detector": pickle.dumps(self.detector, protocol=pickle.HIGHEST_PROTOCOL),
+            "ph": [detector._x_mean.n, detector._x_mean._mean] + [getattr(detector, f) for f in
+                                                                 self._DETECTOR_FIELDS],
         }, use_bin_type=True)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "UserDrift":
+        """Rebuild a monitor from :meth:`to_bytes`; raises ValueError with the reason for anything else."""
         try:
             doc = msgpack.unpackb(data, raw=False)
             if doc["v"] != FORMAT_VERSION:
                 raise ValueError(f"format version {doc['v']!r}, expected {FORMAT_VERSION}")
-            monitor = cls(recent_weight=doc["w"])
-            monitor.n_ratings, monitor.n_drifts = doc["n"], doc["drifts"]
+            monitor = cls(recent_weight=float(doc["w"]))
+            monitor.n_ratings, monitor.n_drifts = int(doc["n"]), int(doc["drifts"])
             if doc["recent"] is not None:
                 monitor.recent = np.frombuffer(doc["recent"], dtype=np.float64).copy()
                 monitor.long_run = np.frombuffer(doc["long"], dtype=np.float64).copy()
-            detector = pickle.loads(doc["detector"])
-            if not isinstance(detector, drift.PageHinkley):
-                raise ValueError("detector is not a PageHinkley")
-            monitor.detector = detector
-        except Exception as exc:  # msgpack, pickle and key errors all mean the same thing here
+                if monitor.recent.shape != monitor.long_run.shape:
+                    raise ValueError("genre mixes of different lengths")
+            n, mean, *fields = doc["ph"]
+            if len(fields) != len(cls._DETECTOR_FIELDS):
+                raise ValueError("detector state has the wrong length")
+            detector = monitor.detector
+            detector._x_mean.n, detector._x_mean._mean = float(n), float(mean)
+            for name, value in zip(cls._DETECTOR_FIELDS, fields):
+                setattr(detector, name, bool(value) if name == "_drift_detected" else float(value))
+        except Exception as exc:  # msgpack, key, type and value errors all mean the same thing here
             raise ValueError(f"drift state is corrupt ({type(exc).__name__}: {exc})") from None
         return monitor

@@ -253,11 +253,12 @@ class ItemSpace:
         self.transitions[previous, index] += weight
         self.transition_totals[previous] += weight
 
-    def add_sequence(self, indices: np.ndarray) -> None:
-        """Count every consecutive pair of one user's rating sequence (rebuilding the signal from stored pairs)."""
+    def add_sequence(self, indices: np.ndarray, weight: float = 1.0) -> None:
+        """Count every consecutive pair of one user's rating sequence (rebuilding the signal from stored pairs);
+        ``weight=-1`` takes a sequence back out (after a forget changes it)."""
         if len(indices) > 1:
-            np.add.at(self.transitions, (indices[:-1], indices[1:]), 1.0)
-            np.add.at(self.transition_totals, indices[:-1], 1.0)
+            np.add.at(self.transitions, (indices[:-1], indices[1:]), weight)
+            np.add.at(self.transition_totals, indices[:-1], weight)
 
     def transition_scores(self, previous: int, items: np.ndarray | None = None) -> np.ndarray:
         """How often each item (or each of ``items``) followed ``previous`` in users' sequences, as

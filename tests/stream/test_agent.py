@@ -11,17 +11,32 @@ from stream.settings import Settings
 
 @pytest.fixture
 def app_and_sent(tmp_path, monkeypatch):
-    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit."), store="memory://")
+    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1), store="memory://")
     sent: list[tuple[str, bytes, dict]] = []
     for name, topic in app.output_topics.items():
-        async def send(key=None, value=None, _name=name, **kwargs):
+        def send_soon(key=None, value=None, _name=name, **kwargs):
             sent.append((_name, key, json.loads(value)))
-        monkeypatch.setattr(topic, "send", send)
+        monkeypatch.setattr(topic, "send_soon", send_soon)
+    shares: list[tuple[int, bytes]] = []
+    monkeypatch.setattr(app.item_stats_table, "send_changelog",
+                        lambda partition, key, value, *a, **k: shares.append((partition, key)))
+    app.shares_sent = shares
     return app, sent
 
 
 def agent_of(app):
     return app.agents["stream.app.process"]
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    """Batches are processed when the take buffer yields, after ``put`` returns: wait for the effect."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the agent did not get there in time")
 
 
 async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed(app_and_sent):
@@ -37,6 +52,7 @@ async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed
     lists = [doc for name, _, doc in sent if name == "recommendations"]
     assert [doc["n_ratings"] for doc in lists] == [1, 2]
     assert not {"a", "b"} & {i["item"] for i in lists[-1]["items"]}
+    assert app.shares_sent and all(partition == 0 for partition, _ in app.shares_sent)
 
 
 async def test_user_state_is_written_to_the_table_and_forget_re_emits(app_and_sent):
@@ -44,10 +60,10 @@ async def test_user_state_is_written_to_the_table_and_forget_re_emits(app_and_se
     async with agent_of(app).test_context() as agent:
         await agent.put(rating_message("u2", "a", 5.0, 10, event_id=7), key=b"u2")
         await agent.put(rating_message("u2", "b", 1.0, 11, event_id=8), key=b"u2")
-        assert app.users_table.get(b"u2") is not None
+        await until(lambda: app.users_table.data.get(b"u2") is not None)
         await agent.put(forget_message("u2", event_id=8), key=b"u2")
     last = [doc for name, _, doc in sent if name == "recommendations"][-1]
-    assert last["cause"] == "forget" and last["n_ratings"] == 1
+    assert last["events"][-1]["cause"] == "forget" and last["n_ratings"] == 1
     drift = [doc for name, _, doc in sent if name == "drift-metrics"]
     assert len(drift) == 2 and all(d["kind"] == "user" for d in drift)
 
@@ -56,8 +72,17 @@ async def test_corrupt_table_value_goes_to_the_dlq(app_and_sent):
     app, sent = app_and_sent
     async with agent_of(app).test_context() as agent:
         await agent.put(rating_message("u3", "a", 5.0, 10, event_id=1), key=b"u3")
+        await until(lambda: app.users_table.data.get(b"u3") is not None)
         app.processor.forget_cache()
         app.users_table.data[b"u3"] = b"garbage"  # the store itself: tables refuse writes outside a stream
         await agent.put(rating_message("u3", "b", 5.0, 11, event_id=2), key=b"u3")
     dlq = [doc for name, _, doc in sent if name == "ratings-dlq"]
     assert len(dlq) == 1 and "stored user state unusable" in dlq[0]["reason"]
+
+
+def test_the_app_uses_the_tuned_transport_and_binds_loopback(tmp_path):
+    from stream.transport import Transport
+
+    app = create_app(Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7), store="memory://")
+    assert isinstance(app.transport, Transport) and app.consumer_fetch_max_wait_ms == 7
+    assert app.conf.web_bind == "127.0.0.1"

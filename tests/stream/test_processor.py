@@ -3,106 +3,251 @@ import json
 import numpy as np
 import pytest
 
-from stream.processor import StreamProcessor, UserState
-from stream.schemas import ForgetEvent, RatingEvent
+from stream.processor import Incoming, StreamProcessor, UserState, parse_share_key
+from stream.schemas import forget_message, rating_message
 from tests.conftest import synthetic_dataset
-from wnn.network import StateError
+from wnn.item_stats import ShareBucket
 
 
 def catalogue():
     return synthetic_dataset(n_users=4, n_items=20, n_ratings=10)
 
 
-def rate(processor, user, item, rating, t, stored=None, partition=0):
-    return processor.on_rating(RatingEvent(user, item, rating, t, t), stored, partition, t)
+class Table:
+    """The user table as the agent presents it to the processor: key -> bytes, written from the batch output."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.reads = 0
+
+    def load(self, key: bytes, partition: int):
+        self.reads += 1
+        return self.data.get(key)
+
+    def run(self, processor: StreamProcessor, messages: list[Incoming]):
+        out = processor.process_batch(messages, self.load)
+        for _, key, value in out.states:
+            self.data[key] = value
+        return out
 
 
-def test_rating_emits_a_list_without_rated_items_and_a_drift_metric():
-    p = StreamProcessor(catalogue=catalogue(), top_n=5)
-    out = rate(p, "u", "3", 5.0, 1)
-    rec = json.loads(out.recommendation)
+def rating(user, item, value, t, partition=0, offset=None, key=None):
+    return Incoming(user.encode() if key is None else key, rating_message(user, item, value, t, event_id=t),
+                    partition, t if offset is None else offset)
+
+
+def forget(user, event_id=None, item=None, partition=0, offset=0):
+    return Incoming(user.encode(), forget_message(user, event_id=event_id, item=item), partition, offset)
+
+
+def docs(pairs):
+    return [json.loads(value) for _, value in pairs]
+
+
+def test_rating_emits_a_list_without_rated_items_and_a_drift_message():
+    p, table = StreamProcessor(catalogue=catalogue(), top_n=5), Table()
+    out = table.run(p, [rating("u", "3", 5.0, 1)])
+    [rec] = docs(out.recommendations)
     assert rec["user"] == "u" and len(rec["items"]) == 5 and "3" not in {i["item"] for i in rec["items"]}
-    assert rec["cause"] == "rating" and rec["event_id"] == 1 and rec["n_ratings"] == 1
-    drift = json.loads(out.drift)
-    assert drift["n_ratings"] == 0 and drift["rating"] == 5.0
-    assert out.share_key == "3@0" and out.share
+    assert rec["events"] == [{"event_id": 1, "offset": 1, "cause": "rating"}] and rec["n_ratings"] == 1
+    [drift] = docs(out.drift)
+    assert drift["records"][0]["n_ratings"] == 0 and drift["records"][0]["rating"] == 5.0
+    assert len(out.states) == 1 and out.shares and not out.dead_letters
+
+
+def test_a_batch_gives_one_write_list_and_drift_message_per_user_and_the_states_of_one_by_one():
+    stream = [rating(u, str(i), float(1 + (i * 7 + len(u)) % 5), t) for t, (u, i) in
+              enumerate([("a", 1), ("b", 2), ("a", 3), ("a", 4), ("b", 5), ("c", 6), ("a", 7)])]
+    batched, one_by_one = StreamProcessor(catalogue=catalogue()), StreamProcessor(catalogue=catalogue())
+    table_b, table_1 = Table(), Table()
+    out = table_b.run(batched, stream)
+    for message in stream:
+        table_1.run(one_by_one, [message])
+    assert len(out.states) == 3 and len(out.recommendations) == 3 and len(out.drift) == 3
+    lists = {d["user"]: d for d in docs(out.recommendations)}
+    assert [e["event_id"] for e in lists["a"]["events"]] == [0, 2, 3, 6]
+    assert [len(d["records"]) for d in docs(out.drift)] == [4, 2, 1]
+    assert table_b.data == table_1.data  # learning order is arrival order: identical user states
+    assert np.array_equal(batched.space.counts, one_by_one.space.counts)
+    assert np.array_equal(batched.space.projections, one_by_one.space.projections)
 
 
 def test_state_round_trips_through_the_table_value():
-    p = StreamProcessor(catalogue=catalogue())
-    out = None
-    for t in range(6):
-        out = rate(p, "u", str(t), 4.0, t, stored=out.state if out else None)
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
     p.forget_cache()
-    state = UserState.from_bytes(out.state, p.space)
-    assert state.wnn.n_pairs == 6 and state.drift.n_ratings == 6
+    state = UserState.from_bytes(table.data[b"u"], p.space, 10)
+    assert state.wnn.n_pairs == 6 and state.drift.n_ratings == 6 and state.partition == 0
 
 
-def test_redelivered_rating_changes_nothing():
-    p = StreamProcessor(catalogue=catalogue())
-    first = rate(p, "u", "3", 5.0, 1)
-    again = rate(p, "u", "3", 5.0, 1, stored=first.state)
-    assert again.state == first.state and again.share is None and again.drift is None
-    assert p.space.counts[p.space.index("3")] == 1
+def test_redelivered_rating_changes_nothing_and_is_marked_as_duplicate():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", "3", 5.0, 1)])
+    before = dict(table.data)
+    out = table.run(p, [rating("u", "3", 5.0, 1)])
+    assert out.duplicates == 1 and not out.states and not out.drift and not out.shares
+    assert docs(out.recommendations)[0]["events"][0]["duplicate"] is True
+    assert table.data == before and p.space.counts[p.space.index("3")] == 1
 
 
-def test_forget_by_item_removes_its_pairs_and_re_emits():
-    p = StreamProcessor(catalogue=catalogue())
-    out = rate(p, "u", "3", 1.0, 1)
-    out = rate(p, "u", "4", 5.0, 2, stored=out.state)
-    forgot = p.on_forget(ForgetEvent("u", None, "3"), out.state, 0, 3)
-    rec = json.loads(forgot.recommendation)
-    assert rec["cause"] == "forget" and rec["n_ratings"] == 1
+def test_forget_takes_the_rating_out_of_everything_and_a_replay_cannot_bring_it_back():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    stream = [rating("u", "3", 1.0, 1), rating("u", "4", 5.0, 2), rating("u", "5", 2.0, 3), rating("v", "3", 4.0, 4)]
+    table.run(p, stream)
+    never = StreamProcessor(catalogue=catalogue())
+    Table().run(never, [m for m in stream if m.offset != 1])
+    out = table.run(p, [forget("u", event_id=1, offset=9)])
+    [rec] = docs(out.recommendations)
+    assert rec["events"] == [{"event_id": 1, "offset": 9, "cause": "forget"}] and rec["n_ratings"] == 2
+    three = p.space.index("3")
+    assert p.space.counts[three] == 1 and p.space.sums[three] == 4.0
+    # counts and sums equal those of a processor that never saw the rating; projections equal what the stored
+    # users derive (later ratings were centred on baselines that included the forgotten one: not undone)
+    for item in ("3", "4", "5"):
+        i, j = p.space.index(item), never.space.index(item)
+        assert p.space.counts[i] == never.space.counts[j] and p.space.sums[i] == never.space.sums[j]
+    derived = p.derived_shares(table.data.items())[0]
+    assert derived.keys() == p.shares[0].keys() and all(derived[i].same_as(p.shares[0][i]) for i in derived)
+    assert p.space.transitions.sum() == 1  # u: 4 -> 5 only
+    replayed = table.run(p, stream)
+    assert replayed.duplicates == 4 and replayed.applied == 0 and p.space.counts[three] == 1
+    again = table.run(p, [forget("u", event_id=1, offset=10)])
+    assert again.duplicates == 1 and not again.dead_letters
+
+
+def test_forget_by_item():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", "3", 1.0, 1), rating("u", "4", 5.0, 2)])
+    table.run(p, [forget("u", item="3")])
     assert [pair["item"] for pair in p.user("u", None).wnn.pairs()] == ["4"]
 
 
-def test_corrupt_stored_state_is_a_state_error():
-    p = StreamProcessor(catalogue=catalogue())
-    with pytest.raises(StateError):
-        rate(p, "u", "3", 5.0, 1, stored=b"\x00garbage")
+def test_forgets_that_match_nothing_go_to_the_dlq_and_store_nothing():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", "3", 1.0, 1)])
+    out = table.run(p, [forget("ghost", event_id=1), forget("u", event_id=99), forget("u", item="17")])
+    reasons = [json.loads(v)["reason"] for _, v, _ in out.dead_letters]
+    assert len(reasons) == 3 and "unknown user" in reasons[0] and "event_id 99" in reasons[1]
+    assert "item '17'" in reasons[2]
+    assert b"ghost" not in table.data and not out.states
 
 
-def test_shares_from_other_partitions_move_the_item_space():
+BAD = [
+    (b"u", b"{broken", "not JSON"),
+    (b"u", b'{"user": "u", "item": "1", "rating": NaN, "ts": 5}', "finite"),
+    (b"u", b'{"user": "u", "item": "1", "rating": Infinity, "ts": 5}', "finite"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 11, "ts": 5}', "outside"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": -1e20}', "event time"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": 1e300}', "event time"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": 5, "event_id": 1e30}', "event_id"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": 5, "event_id": 1.5}', "integer"),
+    (b"u", b'{"user": "u", "item": 1000000000000000000000000000000000000000000000000000000000000000000000000000000'
+           b'00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'
+           b'00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'
+           b'00000, "rating": 4, "ts": 5}', "longer than"),
+    (b"u", b'{"user": "u", "type": "teleport"}', "unknown event type"),
+    (None, rating_message("u", "1", 4.0, 5), "no key"),
+    (b"v", rating_message("u", "1", 4.0, 5), "differs"),
+    (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": 5, "pad": "' + b"x" * 70000 + b'"}', "exceeds"),
+    (b"u", b"[" * 60000, "not JSON"),
+]
+
+
+@pytest.mark.parametrize("key,value,reason", BAD, ids=[r for _, _, r in BAD])
+def test_a_bad_message_goes_to_the_dlq_with_its_reason_and_leaves_no_trace(key, value, reason):
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", "2", 4.0, 1)])
+    before, counts = dict(table.data), p.space.counts.copy()
+    out = table.run(p, [Incoming(key, value, 0, 7), rating("u", "4", 2.0, 8)])
+    [(dlq_key, dlq, kind)] = out.dead_letters
+    doc = json.loads(dlq)
+    assert reason in doc["reason"] and doc["offset"] == 7 and kind == "schema"
+    assert doc["value_bytes"] == len(value) and len(dlq) < 40_000  # an oversized value is cut, with its size
+    assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [8]  # the next good one is processed
+    assert p.space.counts.sum() == counts.sum() + 1
+    assert before.keys() == table.data.keys()
+
+
+def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monkeypatch):
+    import stream.processor as module
+
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    real = module.learn_user_event
+
+    def flaky(model, idx, value, ts, event_id):
+        if event_id == 2:
+            raise RuntimeError("boom")
+        return real(model, idx, value, ts, event_id)
+
+    monkeypatch.setattr(module, "learn_user_event", flaky)
+    out = table.run(p, [rating("u", "1", 4.0, 1), rating("u", "2", 4.0, 2), rating("u", "3", 4.0, 3)])
+    assert [json.loads(v)["reason"] for _, v, _ in out.dead_letters] == ["internal error (RuntimeError: boom)"]
+    assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [1, 3]
+    assert [pair["event_id"] for pair in p.user("u", None).wnn.pairs()] == [1, 3]
+    assert p.dead_letter_reasons["internal"] == 1
+
+
+def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(movielens):
+    """A worker that lost everything but the user table ends with the item statistics of the one that never
+    stopped: the shares are derived from the stored users, never trusted."""
+    n = 3000
+    live, table = StreamProcessor(catalogue=movielens, share_buckets=4), Table()
+    messages = []
+    for e in range(n):
+        user = movielens.user_ids[movielens.users[e]]
+        partition = int(movielens.users[e]) % 4
+        messages.append(Incoming(user.encode(), rating_message(user, movielens.item_ids[movielens.items[e]],
+                                                               float(movielens.ratings[e]),
+                                                               int(movielens.timestamps[e]), event_id=e),
+                                 partition, e))
+    for start in range(0, n, 500):
+        table.run(live, messages[start:start + 500])
+    table.run(live, [forget(movielens.user_ids[movielens.users[10]], event_id=10,
+                            partition=int(movielens.users[10]) % 4)])
+    fresh = StreamProcessor(catalogue=movielens, share_buckets=4)
+    info = fresh.recover(range(4), table.data.items())
+    assert info["users"] == len(table.data) and info["unreadable"] == 0
+    for partition in range(4):
+        assert fresh.shares[partition].keys() == live.shares[partition].keys()
+        assert all(fresh.shares[partition][i].same_as(live.shares[partition][i]) for i in live.shares[partition])
+    assert np.array_equal(fresh.space.counts, live.space.counts)
+    assert np.array_equal(fresh.space.sums, live.space.sums)
+    assert np.array_equal(fresh.space.projections, live.space.projections)
+    assert np.allclose(fresh.space.decayed_popularity, live.space.decayed_popularity, rtol=1e-9)
+    assert np.array_equal(fresh.space.transitions, live.space.transitions)
+    # every bucket of every owned partition is republished
+    assert len(fresh.pending_shares()) == 4 * 4
+
+
+def test_another_workers_buckets_move_the_item_space_and_own_ones_are_ignored():
     owner, replica = StreamProcessor(catalogue=catalogue()), StreamProcessor(catalogue=catalogue())
-    out = None
-    for t in range(5):
-        out = rate(owner, "u", "7", 5.0, t, stored=out.state if out else None, partition=1)
+    out = Table().run(owner, [rating("u", "7", 5.0, t, partition=1) for t in range(5)])
+    replica.owned = {0}
     idx = replica.space.index("7")
-    assert replica.on_share("7@1", owner.shares["7@1"].to_bytes(), owned_partitions={0})
+    for _, key, value in out.shares:
+        assert parse_share_key(key)[0] == 1
+        replica.on_share(key, value)
     assert replica.space.counts[idx] == 5 and replica.space.baseline(idx) == pytest.approx(owner.space.baseline(idx))
     assert np.array_equal(replica.space.addresses[idx], owner.space.addresses[owner.space.index("7")])
-    # its own partition's echo, or an older share, is ignored
-    assert not replica.on_share("7@1", owner.shares["7@1"].to_bytes(), owned_partitions={0})
-    assert not replica.on_share("7@0", owner.shares["7@1"].to_bytes(), owned_partitions={0})
-
-
-def test_load_shares_rebuilds_the_item_space():
-    owner = StreamProcessor(catalogue=catalogue())
-    rate(owner, "u", "7", 5.0, 1)
-    fresh = StreamProcessor(catalogue=catalogue())
-    assert fresh.load_shares([(k, v.to_bytes()) for k, v in owner.shares.items()]) == 1
-    assert fresh.space.counts[fresh.space.index("7")] == 1
+    replica.owned = {0, 1}
+    _, key, value = out.shares[0]
+    assert not replica.on_share(key, ShareBucket({}).to_bytes())  # an own partition: derived here, never read
+    assert not replica.on_share(b"garbage", value)
 
 
 def test_global_report_aggregates_the_window():
-    p = StreamProcessor(catalogue=catalogue())
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
     assert p.global_report() is None
-    out = rate(p, "u", "1", 5.0, 1)
-    rate(p, "u", "2", 1.0, 2, stored=out.state)
+    table.run(p, [rating("u", "1", 5.0, 1), rating("u", "2", 1.0, 2)])
     report = json.loads(p.global_report())
     assert report["kind"] == "global" and report["events"] == 2 and report["events_total"] == 2
     assert report["mae"] > 0 and p.global_report() is None
 
 
-def test_transitions_are_counted_live_and_rebuilt_from_stored_states():
-    p = StreamProcessor(catalogue=catalogue())
-    out = rate(p, "u", "1", 4.0, 1)
-    out = rate(p, "u", "2", 4.0, 2, stored=out.state)
-    out = rate(p, "u", "3", 4.0, 3, stored=out.state)
-    space = p.space
-    one, two, three = (space.index(k) for k in ("1", "2", "3"))
-    live = space.transitions[[one, two], [two, three]].tolist()
-    assert live == [1.0, 1.0] and space.transition_totals[one] == 1
-    assert p.rebuild_transitions([(b"u", out.state), (b"bad", b"\x00"), (b"none", None)]) == 1
-    assert space.transitions[[one, two], [two, three]].tolist() == live
-    assert space.transitions.sum() == 2
+def test_the_cache_is_bounded_by_bytes():
+    p, table = StreamProcessor(catalogue=catalogue(), cache_bytes=300_000), Table()
+    table.run(p, [rating(f"u{k}", "1", 4.0, k) for k in range(10)])
+    assert p.cache.currsize <= 300_000 and len(p.cache) < 10
+    reads = table.reads
+    table.run(p, [rating("u0", "2", 4.0, 100)])  # evicted: read back from the table, nothing lost
+    assert table.reads == reads + 1 and p.user("u0", table.data[b"u0"]).wnn.n_pairs == 2

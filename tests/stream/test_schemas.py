@@ -54,6 +54,20 @@ def test_dead_letter_keeps_the_original_bytes():
 
 
 def test_recommendation_message_fields():
-    doc = json.loads(recommendation_message("7", ["1", "2"], [0.9, 0.5], 1, "rating", 0, 4, 100, 9, 3))
+    from stream.schemas import covered_event
+
+    events = [covered_event(9, 4, "rating"), covered_event(8, 5, "forget", duplicate=True)]
+    doc = json.loads(recommendation_message("7", ["1", "2"], [0.9, 0.5], 1, 0, events, 100, 3))
     assert doc["items"] == [{"item": "1", "score": 0.9}, {"item": "2", "score": 0.5}]
-    assert doc["offset"] == 4 and doc["event_time"] == 100 and doc["model_version"] == 1
+    assert doc["events"] == [{"event_id": 9, "offset": 4, "cause": "rating"},
+                             {"event_id": 8, "offset": 5, "cause": "forget", "duplicate": True}]
+    assert doc["event_time"] == 100 and doc["model_version"] == 1 and doc["v"] == 2
+
+
+def test_replay_pacing_never_asks_for_a_negative_sleep_and_takes_the_later_limit():
+    from stream.replay import pacing_due
+
+    assert pacing_due(10.0, 5, 100.0, None, None) is None
+    assert pacing_due(10.0, 400, 0.0, None, 400.0) == 11.0
+    assert pacing_due(10.0, 0, 86400.0, 86400.0, None) == 11.0
+    assert pacing_due(10.0, 800, 86400.0, 86400.0, 400.0) == 12.0  # the rate limit is the later one here

@@ -24,8 +24,21 @@ def test_state_round_trip_continues_identically():
     for t in range(25):
         a.update(0.1 * (t % 7), np.array([t % 2, 1 - t % 2, 0]))
     b = UserDrift.from_bytes(a.to_bytes())
-    ra, rb = a.update(2.0, np.array([0, 0, 1])), b.update(2.0, np.array([0, 0, 1]))
-    assert ra == rb
+    assert b.to_bytes() == a.to_bytes() and b.taste_shift == a.taste_shift
+    reports_a = [a.update(0.2 * t, np.array([0, 0, 1])) for t in range(30)]
+    reports_b = [b.update(0.2 * t, np.array([0, 0, 1])) for t in range(30)]
+    assert reports_a == reports_b and any(r.drift for r in reports_a)
+
+
+def test_stored_drift_state_holds_no_pickle():
+    """Bytes from a table must never run code: the state is plain msgpack numbers and arrays."""
+    import msgpack
+
+    monitor = UserDrift()
+    monitor.update(1.0, np.array([1, 0]))
+    doc = msgpack.unpackb(monitor.to_bytes(), raw=False)
+    assert set(doc) == {"v", "n", "drifts", "w", "recent", "long", "ph"}
+    assert all(isinstance(x, (int, float, bool)) for x in doc["ph"])
 
 
 def test_corrupt_drift_state_is_a_value_error():
