@@ -143,7 +143,6 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             for partition, key, value in out.states:
                 with acting_for(representative[partition]):
                     users[key] = value
-            publish_shares(out.shares)
             for key, value in out.recommendations:
                 recommendations.send_soon(key=key, value=value)
             for key, value in out.drift:
@@ -151,9 +150,12 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             for key, value, _ in out.dead_letters:
                 dead_letters.send_soon(key=key, value=value)
 
+    @app.timer(interval=settings.share_publish_interval_s)
+    async def publish_item_shares() -> None:
+        publish_shares(processor.pending_shares())
+
     @app.timer(interval=settings.drift_interval_s)
     async def report_global_drift() -> None:
-        publish_shares(processor.pending_shares())
         report = processor.global_report()
         if report is not None:
             await drift_metrics.send(key=b"global", value=report)

@@ -1,12 +1,14 @@
-"""``wnnrec bench pipeline``: the whole product on a real broker, against a raw aiokafka consumer of the same topic.
+"""``wnnrec bench pipeline``: the whole product on a real broker, against faust's own ceiling and a raw consumer.
 
-Two runs, each on fresh topics with one worker process:
+Each phase runs on fresh topics with one worker process:
 
-* throughput: all of ML-100K produced as fast as the broker takes it; ``events_per_s`` counts from the first rating
-  produced to the last recommendation list received. In the same run, a plain aiokafka consumer then reads the same
-  ratings topic from the start: ``raw_consume_events_per_s``, the ceiling any consumer on this machine has.
-* latency: ratings offered at a fixed rate (1,000/s by default); ``latency_p50_ms`` / ``latency_p99_ms`` are from
-  a rating's send to its list's arrival.
+* throughput: all of ML-100K is produced first; then the worker starts and drains it. ``events_per_s`` is ratings
+  covered by lists per second from the first list to the last (start-up and recovery excluded). In the same run,
+  on the same topic, a bare faust agent with the worker's consumer settings and ``take_events`` batching and no work
+  (:mod:`stream.ceiling`) drains it too: ``framework_ceiling_events_per_s``, measured from its first batch to its
+  last; and a plain aiokafka consumer reads it: ``raw_consume_events_per_s``, the physical reference.
+* latency: after a warm-up, ratings offered at a fixed rate (1,000/s and 5,000/s by default); ``latency_p99_ms`` /
+  ``latency_5k_p99_ms`` are from a rating's send to the arrival of the first list that covers it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 import uuid
 
 import numpy as np
+from tqdm import tqdm
 
 from stream.replay import ensure_topics, make_producer, replay
 from stream.schemas import rating_message
@@ -101,11 +104,7 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
 
 def start_worker(settings: Settings, log_path: str) -> subprocess.Popen:
     """``wnnrec worker`` as a child process with these settings."""
-    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap, WNNREC_APP_ID=settings.app_id,
-               WNNREC_TOPIC_PREFIX=settings.topic_prefix, WNNREC_PARTITIONS=str(settings.partitions),
-               WNNREC_STATE_DIR=str(settings.state_dir), WNNREC_WEB_PORT=str(settings.web_port))
-    if settings.data:
-        env["WNNREC_DATA_FOLDER"] = settings.data
+    env = dict(os.environ, **settings.to_env())
     log = open(log_path, "ab")
     return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", "warning"], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -151,12 +150,88 @@ def fresh_settings(base: Settings, tag: str) -> Settings:
                                state_dir=base.state_dir / run)
 
 
-def _run_phase(base: Settings, dataset: Dataset, tag: str, limit: int | None, max_rate: float | None,
-               progress: bool, log_path: str, raw: bool) -> dict:
-    settings = fresh_settings(base, tag)
+def _process_rss_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _wait_for_lists(collector: ListCollector, worker: subprocess.Popen, expected: set[int], timeout: float,
+                    log_path: str, progress: bool) -> None:
+    deadline = time.monotonic() + timeout
+    with tqdm(total=len(expected), desc="lists", unit="ev", disable=not progress, mininterval=0.5) as bar:
+        while time.monotonic() < deadline:
+            done = len(expected.intersection(collector.arrivals))
+            bar.update(done - bar.n)
+            if done >= len(expected):
+                return
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker died (code {worker.returncode}); see {log_path}")
+            time.sleep(0.1)
+
+
+def _ceiling_rate(settings: Settings, n: int, timeout: float) -> float:
+    """events/s of the bare faust agent (:mod:`stream.ceiling`) draining the ratings topic under a fresh group."""
+    ceiling = dataclasses.replace(settings, app_id=f"{settings.app_id}-bare")
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "ceiling.json")
+        log = open(os.path.join(folder, "ceiling.log"), "wb")
+        process = subprocess.Popen([sys.executable, "-m", "stream.ceiling", str(n), out],
+                                   env=dict(os.environ, **ceiling.to_env()), stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while not os.path.exists(out):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the bare faust agent did not finish: "
+                                       + open(os.path.join(folder, "ceiling.log")).read()[-2000:])
+                time.sleep(0.1)
+            time.sleep(0.05)
+            doc = json.loads(open(out).read())
+        finally:
+            stop_worker(process)
+        return doc["events"] / (doc["last"] - doc["first"])
+
+
+def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str) -> dict:
+    settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic], settings.partitions)
-    collector = ListCollector(settings, expected=n + 1)
+    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
+                             settings.dlq_topic], settings.partitions)
+    stats = replay(settings, dataset, limit=n, progress=progress)
+    collector = ListCollector(settings, expected=n)
+    collector.start()
+    collector.ready.wait(60)
+    if collector.error:
+        raise collector.error
+    worker = start_worker(settings, log_path)
+    try:
+        _wait_for_lists(collector, worker, set(range(n)), max(300.0, n / 100), log_path, progress)
+        rss = _process_rss_mib(worker.pid)
+    finally:
+        stop_worker(worker)
+        collector.stop_requested = True
+        collector.join(10)
+        shutil.rmtree(settings.state_dir, ignore_errors=True)
+    covered = [collector.arrivals[e] for e in range(n) if e in collector.arrivals]
+    rate = len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
+    ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100))
+    raw = asyncio.run(_raw_consume_rate(settings, n))
+    return {"n_events": n, "ratings_covered": len(covered), "lists_received": collector.lists,
+            "events_per_s": rate, "framework_ceiling_events_per_s": ceiling, "raw_consume_events_per_s": raw,
+            "produce_events_per_s": stats.rate, "worker_rss_mib": rss}
+
+
+def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
+    settings = fresh_settings(base, "lat")
+    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
+                             settings.dlq_topic], settings.partitions)
+    collector = ListCollector(settings, expected=10 ** 12)
     collector.start()
     collector.ready.wait(60)
     if collector.error:
@@ -164,49 +239,44 @@ def _run_phase(base: Settings, dataset: Dataset, tag: str, limit: int | None, ma
     worker = start_worker(settings, log_path)
     try:
         wait_until_serving(settings, worker, collector)
-        warm = set(collector.arrivals)
         sent: dict[int, float] = {}
-        stats = replay(settings, dataset, limit=n, max_rate=max_rate, progress=progress,
-                       on_send=lambda e, t: sent.__setitem__(e, t))
-        deadline = time.monotonic() + max(120.0, n / 500)
-        while time.monotonic() < deadline and len(set(collector.arrivals) - warm) < n:
-            if worker.poll() is not None:
-                raise RuntimeError(f"the worker died (code {worker.returncode}); see {log_path}")
-            time.sleep(0.1)
-        collector.stop_requested = True
-        received = {e: t for e, t in collector.arrivals.items() if e in sent}
-        latencies = np.array([received[e] - sent[e] for e in received]) * 1e3
-        result = {
-            "n_events": n, "lists_received": len(received),
-            "events_per_s": len(received) / (max(received.values()) - stats.first_send) if received else 0.0,
-            "produce_events_per_s": stats.rate, "offered_rate": max_rate,
-            "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
-            "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None,
-        }
+        replay(settings, dataset, limit=n, max_rate=rate, progress=progress,
+               on_send=lambda e, t: sent.__setitem__(e, t))
+        _wait_for_lists(collector, worker, set(sent), max(120.0, n / 200), log_path, progress=False)
     finally:
         stop_worker(worker)
         collector.stop_requested = True
         collector.join(10)
         shutil.rmtree(settings.state_dir, ignore_errors=True)
-    if raw:
-        result["raw_consume_events_per_s"] = asyncio.run(_raw_consume_rate(settings, n))
-    return result
+    received = {e: t for e, t in collector.arrivals.items() if e in sent}
+    latencies = np.array([received[e] - sent[e] for e in received]) * 1e3
+    return {"n_events": n, "ratings_covered": len(received), "offered_rate": rate,
+            "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
+            "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None}
 
 
-def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None, latency_rate: float = 1000.0,
-                   latency_events: int = 10000, progress: bool = True, phases: tuple[str, ...] = PHASES) -> dict:
-    """Run the phases; returns the JSON document (keys of the issue, plus each phase's details)."""
+def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None,
+                   latency_rates: tuple[float, ...] = (1000.0, 5000.0), latency_events: int = 20000,
+                   progress: bool = True, phases: tuple[str, ...] = PHASES) -> dict:
+    """Run the phases; returns the JSON document (the issue's keys, plus each phase's details)."""
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
-    result: dict = {"partitions": base.partitions, "worker_log": log_path}
+    result: dict = {"partitions": base.partitions, "batch_max": base.batch_max,
+                    "batch_linger_ms": base.batch_linger_ms, "fetch_max_wait_ms": base.fetch_max_wait_ms,
+                    "worker_log": log_path}
     if "throughput" in phases:
-        throughput = _run_phase(base, dataset, "tput", limit, None, progress, log_path, raw=True)
-        result.update(events_per_s=throughput["events_per_s"],
-                      raw_consume_events_per_s=throughput["raw_consume_events_per_s"],
-                      ratio_vs_raw_consume=throughput["events_per_s"] / throughput["raw_consume_events_per_s"],
-                      throughput_run=throughput)
+        run = _throughput_phase(base, dataset, limit, progress, log_path)
+        result.update(events_per_s=run["events_per_s"],
+                      framework_ceiling_events_per_s=run["framework_ceiling_events_per_s"],
+                      ratio_vs_framework_ceiling=run["events_per_s"] / run["framework_ceiling_events_per_s"],
+                      raw_consume_events_per_s=run["raw_consume_events_per_s"],
+                      ratio_vs_raw_consume=run["events_per_s"] / run["raw_consume_events_per_s"],
+                      throughput_run=run)
     if "latency" in phases:
-        latency = _run_phase(base, dataset, "lat", min(latency_events, limit or latency_events), latency_rate,
-                             progress, log_path, raw=False)
-        result.update(latency_p50_ms=latency["latency_p50_ms"], latency_p99_ms=latency["latency_p99_ms"],
-                      latency_offered_rate=latency_rate, latency_run=latency)
+        for rate in latency_rates:
+            run = _latency_phase(base, dataset, min(latency_events, limit or latency_events), rate, progress,
+                                 log_path)
+            prefix = "latency" if rate == 1000.0 else f"latency_{rate / 1000:g}k"
+            result[f"{prefix}_p50_ms"] = run["latency_p50_ms"]
+            result[f"{prefix}_p99_ms"] = run["latency_p99_ms"]
+            result[f"{prefix}_run"] = run
     return result

@@ -9,7 +9,8 @@ micro-batch and returns everything the agent must write:
   user states the same messages one by one would;
 * per user per batch: one table write, one recommendation list (covering all of that user's inputs in the batch),
   one drift message;
-* per partition per batch: the item-statistics buckets the batch changed;
+* per partition, at an interval (at most once per batch): the item-statistics buckets that changed, for the other
+  workers (this worker's own item space is updated with every rating);
 * a message that cannot be processed, for any reason, becomes a dead letter with the reason; the messages around it
   are processed. Every field is validated before any state changes.
 
@@ -123,13 +124,13 @@ class Incoming:
 
 @dataclasses.dataclass
 class BatchOutput:
-    """What the agent writes for one micro-batch. ``states`` and ``shares`` carry their partition."""
+    """What the agent writes for one micro-batch. ``states`` carry their partition. (Item-statistics buckets are
+    published separately, at an interval: :meth:`StreamProcessor.pending_shares`.)"""
 
     states: list[tuple[int, bytes, bytes]] = dataclasses.field(default_factory=list)
     recommendations: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
     drift: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes, str]] = dataclasses.field(default_factory=list)
-    shares: list[tuple[int, bytes, bytes]] = dataclasses.field(default_factory=list)
     applied: int = 0
     duplicates: int = 0
 
@@ -206,6 +207,8 @@ class StreamProcessor:
         self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
         self.owned: set[int] = set()
         self._dirty: dict[int, set[int]] = collections.defaultdict(set)
+        #: partition -> ratings learned since the shares were last brought up to date (see _fold)
+        self._unfolded: dict[int, list] = collections.defaultdict(list)
         self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter = collections.Counter()
@@ -278,7 +281,6 @@ class StreamProcessor:
                 log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
                 self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
         self._emit(touched, out)
-        out.shares = self.pending_shares()
         return out
 
     def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
@@ -302,9 +304,9 @@ class StreamProcessor:
         centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
         if windowed:  # the window dropped old pairs: re-derive what the user's pairs add to the item statistics
             self._replace_user_contributions(message.partition, before, self._contributions(event.user, model))
-        else:
-            self._add_share(message.partition, idx, event.rating, space.projection_of(event.user, centered),
-                            event.ts)
+        else:  # the item space takes the rating now; the partition's share when it is next needed
+            projection = space.update(idx, event.rating, centered, event.user, event.ts)
+            self._unfolded[message.partition].append((idx, event.rating, event.ts, projection))
         report = state.drift.update(prediction.rating - event.rating, space.genre_bits(idx))
         entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, report.drift,
                                           n_before))
@@ -390,13 +392,32 @@ class StreamProcessor:
             shares.pop(idx, None)
         self._dirty[partition].add(self._bucket(idx))
 
-    def _add_share(self, partition: int, idx: int, rating: float, projection: np.ndarray, ts: int) -> None:
-        old = self.shares[partition].get(idx) or ItemPartial.empty(self.config.collab_bits)
-        self._set_share(partition, idx, old.added(rating, projection, ts, self.config.popularity_half_life_s))
+    def _fold(self, partition: int) -> None:
+        """Bring a partition's shares up to date with the ratings learned since the last fold.
+
+        Each rating already moved the item space directly (:meth:`ItemSpace.update`, the same path as the
+        in-process recommender); its partition's share is only needed to publish it or to take a rating back, so
+        shares are folded in vectorised steps, not rating by rating.
+        """
+        pending = self._unfolded.pop(partition, None)
+        if not pending:
+            return
+        bits = self.config.collab_bits
+        items, ratings, stamps, projections = zip(*pending)
+        projections = np.stack(projections) if bits and projections[0] is not None else \
+            np.zeros((len(items), bits), dtype=np.int64)
+        delta = shares_from_contributions(np.array(items, dtype=np.int64), np.array(ratings), np.array(stamps),
+                                          projections, self.config.popularity_half_life_s)
+        shares, dirty = self.shares[partition], self._dirty[partition]
+        empty = ItemPartial.empty(bits)
+        for idx, added in delta.items():
+            shares[idx] = shares.get(idx, empty).merged(added, self.config.popularity_half_life_s)
+            dirty.add(self._bucket(idx))
 
     def _replace_user_contributions(self, partition: int, before: tuple, after: tuple) -> None:
         """Swap one user's contributions to the partition's shares: take back ``before``, add ``after`` (exact for
         counts, sums and projections)."""
+        self._fold(partition)
         half_life = self.config.popularity_half_life_s
         shares = self.shares[partition]
         empty = ItemPartial.empty(self.config.collab_bits)
@@ -409,9 +430,12 @@ class StreamProcessor:
             self._set_share(partition, idx, share)
 
     def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
-        """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each; called
-        after every batch and by the agent's timer (so a recovery is republished even without new input)."""
+        """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each, for the
+        other workers; the app publishes them at an interval. Shares are derived state, so buckets not yet published
+        when a worker stops are not lost: the next owner re-derives and republishes them."""
         pending = []
+        for partition in list(self._unfolded):
+            self._fold(partition)
         for partition, buckets in self._dirty.items():
             if partition not in self.owned:
                 continue
@@ -487,6 +511,8 @@ class StreamProcessor:
         self.forget_cache()
         self.space.transitions[:] = 0.0
         self.space.transition_totals[:] = 0.0
+        for partition in self.owned:
+            self._fold(partition)  # the space holds them; the derived shares replace them below
         derived, users, unreadable = self._stored_contributions(stored, count_sequences=True)
         empty = ItemPartial.empty(self.config.collab_bits)
         for partition in self.owned:

@@ -7,8 +7,20 @@ import os
 from pathlib import Path
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
+#: Environment variable of each setting that has one (the rest are WNNREC_<NAME>).
+ENV_NAMES = {"bootstrap": "KAFKA_BOOTSTRAP_SERVERS", "data": "WNNREC_DATA_FOLDER"}
+
+
+def env_name(field: str) -> str:
+    return ENV_NAMES.get(field, f"WNNREC_{field.upper()}")
+
+
+def _setting(field: str, default, cast):
+    """A dataclass field whose default comes from its environment variable when that is set."""
+    def factory():
+        text = os.environ.get(env_name(field))
+        return cast(text) if text else default
+    return dataclasses.field(default_factory=factory)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +30,8 @@ class Settings:
     ``topic_prefix`` namespaces every topic (and ``app_id`` the tables' changelogs), so tests and benchmarks can run
     on fresh topics beside a live deployment.
 
-    Stream-engine settings (each also ``WNNREC_<NAME>`` in upper case):
+    Every field with an environment variable takes its default from it: ``KAFKA_BOOTSTRAP_SERVERS``,
+    ``WNNREC_DATA_FOLDER``, and ``WNNREC_<NAME>`` in upper case for the others. The stream-engine settings:
 
     ``batch_max`` / ``batch_linger_ms``
         The agent takes up to ``batch_max`` ratings, or what arrived within ``batch_linger_ms``, as one micro-batch:
@@ -33,8 +46,9 @@ class Settings:
         Consumer-group liveness: a dead worker's partitions move after ``session_timeout_s``.
     ``max_message_bytes``
         Larger input messages go to the dead-letter topic unread.
-    ``share_buckets``
-        Each partition's item-statistics shares are published as this many messages (by item hash).
+    ``share_buckets`` / ``share_publish_interval_s``
+        Each partition's item-statistics shares are published for the other workers as this many messages (by
+        item hash), the changed ones every ``share_publish_interval_s``.
     ``tombstones_per_user``
         Forgotten event ids remembered per user, so a redelivery or replay cannot bring a forgotten rating back.
     ``cache_mib``
@@ -43,32 +57,29 @@ class Settings:
         ``at_least_once`` (default; duplicates are recognised by event id) or ``exactly_once`` (Kafka transactions).
     """
 
-    bootstrap: str = dataclasses.field(default_factory=lambda: _env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    app_id: str = dataclasses.field(default_factory=lambda: _env("WNNREC_APP_ID", "wnnrec"))
-    topic_prefix: str = dataclasses.field(default_factory=lambda: _env("WNNREC_TOPIC_PREFIX", ""))
-    partitions: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_PARTITIONS", "4")))
-    state_dir: Path = dataclasses.field(default_factory=lambda: Path(_env("WNNREC_STATE_DIR", ".wnnrec-state")))
+    bootstrap: str = _setting("bootstrap", "127.0.0.1:9092", str)
+    app_id: str = _setting("app_id", "wnnrec", str)
+    topic_prefix: str = _setting("topic_prefix", "", str)
+    partitions: int = _setting("partitions", 4, int)
+    state_dir: Path = _setting("state_dir", Path(".wnnrec-state"), Path)
     top_n: int = 10
-    web_port: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_WEB_PORT", "6066")))
+    web_port: int = _setting("web_port", 6066, int)
     drift_interval_s: float = 5.0
-    data: str | None = dataclasses.field(default_factory=lambda: os.environ.get("WNNREC_DATA_FOLDER"))
+    data: str | None = _setting("data", None, str)
     #: RocksDB block cache per table partition (faust's default is 2 GiB).
     block_cache_bytes: int = 8 << 20
-    batch_max: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_BATCH_MAX", "1000")))
-    batch_linger_ms: float = dataclasses.field(default_factory=lambda: float(_env("WNNREC_BATCH_LINGER_MS", "20")))
-    fetch_max_wait_ms: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_FETCH_MAX_WAIT_MS", "10")))
-    max_poll_records: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_MAX_POLL_RECORDS", "2000")))
-    session_timeout_s: float = dataclasses.field(
-        default_factory=lambda: float(_env("WNNREC_SESSION_TIMEOUT_S", "10")))
-    heartbeat_s: float = dataclasses.field(default_factory=lambda: float(_env("WNNREC_HEARTBEAT_S", "2")))
-    max_message_bytes: int = dataclasses.field(
-        default_factory=lambda: int(_env("WNNREC_MAX_MESSAGE_BYTES", str(64 * 1024))))
-    share_buckets: int = dataclasses.field(default_factory=lambda: int(_env("WNNREC_SHARE_BUCKETS", "16")))
-    tombstones_per_user: int = dataclasses.field(
-        default_factory=lambda: int(_env("WNNREC_TOMBSTONES_PER_USER", "10000")))
-    cache_mib: float = dataclasses.field(default_factory=lambda: float(_env("WNNREC_CACHE_MIB", "256")))
-    processing_guarantee: str = dataclasses.field(
-        default_factory=lambda: _env("WNNREC_PROCESSING_GUARANTEE", "at_least_once"))
+    batch_max: int = _setting("batch_max", 1000, int)
+    batch_linger_ms: float = _setting("batch_linger_ms", 20.0, float)
+    fetch_max_wait_ms: int = _setting("fetch_max_wait_ms", 10, int)
+    max_poll_records: int = _setting("max_poll_records", 2000, int)
+    session_timeout_s: float = _setting("session_timeout_s", 10.0, float)
+    heartbeat_s: float = _setting("heartbeat_s", 2.0, float)
+    max_message_bytes: int = _setting("max_message_bytes", 64 * 1024, int)
+    share_buckets: int = _setting("share_buckets", 16, int)
+    share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
+    tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
+    cache_mib: float = _setting("cache_mib", 256.0, float)
+    processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
 
     def __post_init__(self) -> None:
         if self.batch_max < 1:
@@ -80,6 +91,12 @@ class Settings:
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(f"processing_guarantee must be at_least_once or exactly_once, got "
                              f"{self.processing_guarantee!r}")
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables (a child worker process reads them back)."""
+        return {env_name(f.name): str(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None and f.name not in ("top_n", "drift_interval_s",
+                                                                        "block_cache_bytes")}
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -16,7 +16,7 @@ Only the item that was just rated changes, so an update costs O(bits), not O(ite
 >>> i = space.add_item(42, genres=("Comedy",), year=1994)
 >>> space.addresses[i].shape == (space.config.n_neurons,)
 True
->>> space.update(i, rating=5.0, centered=1.0, user=7, ts=0)
+>>> _ = space.update(i, rating=5.0, centered=1.0, user=7, ts=0)
 >>> float(space.counts[i]), float(space.baseline(i))
 (1.0, 5.0)
 """
@@ -222,12 +222,13 @@ class ItemSpace:
             self._user_vectors[user] = vec
         return vec
 
-    def update(self, index: int, rating: float, centered: float, user: Hashable, ts: float) -> None:
+    def update(self, index: int, rating: float, centered: float, user: Hashable, ts: float) -> np.ndarray | None:
         """Fold one rating into the global item statistics and refresh that item's bits and addresses.
 
         ``centered`` is the rating minus the user's own expectation; it drives the collaborative projection so that
         codes reflect relative, not absolute, taste. This runs once per event, so it touches one item only and
-        recomputes that item's addresses only when one of its bits flipped.
+        recomputes that item's addresses only when one of its bits flipped. Returns the rating's projection
+        contribution (None for a content-only config), for a caller that also keeps per-partition shares.
         """
         cfg = self.config
         self._n_ratings += 1
@@ -243,10 +244,12 @@ class ItemSpace:
         else:  # a late rating adds its decayed weight (as ItemPartial.added does)
             self.decayed_popularity[index] += 2.0 ** (-(last - ts) / cfg.popularity_half_life_s)
         if not cfg.hybrid:
-            return
-        self.projections[index] += self.projection_of(user, centered)
+            return None
+        projection = self.projection_of(user, centered)
+        self.projections[index] += projection
         if _refresh_due(int(count)):
             self._refresh_dynamic_code(index)
+        return projection
 
     def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
         """Count that a user rated ``index`` right after ``previous`` (the global next-item signal)."""

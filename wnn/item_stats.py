@@ -89,6 +89,16 @@ class ItemPartial:
         return ItemPartial(self.count - 1, self.total - rating, self.projection - projection, popularity,
                            self.popularity_ts)
 
+    def merged(self, other: "ItemPartial", half_life_s: float) -> "ItemPartial":
+        """This share plus another set of ratings' share of the same item (as if they had been added one by one)."""
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        at = max(self.popularity_ts, other.popularity_ts)
+        return ItemPartial(self.count + other.count, self.total + other.total, self.projection + other.projection,
+                           self.popularity_at(at, half_life_s) + other.popularity_at(at, half_life_s), at)
+
     def popularity_at(self, ts: float, half_life_s: float) -> float:
         return self.popularity * _decay(max(ts - self.popularity_ts, 0.0), half_life_s)
 

@@ -1,0 +1,61 @@
+"""The framework's own ceiling: a bare faust agent with the worker's consumer settings and no work.
+
+``wnnrec bench pipeline`` runs it in the same run as the worker, on the same ratings topic, so the worker's rate is
+quoted against what faust itself can do on this machine with these settings (the same transport and fetch wait,
+poll size, commit cadence and ``take_events`` batching), not against a number from another day.
+
+Run as ``python -m stream.ceiling EXPECTED OUT.json`` with the worker's ``WNNREC_*`` environment: it consumes the
+ratings topic from the start under a fresh group, writes the wall-clock times of its first and its EXPECTED-th
+event to OUT.json, and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import faust
+
+from stream.settings import Settings
+from stream.transport import SCHEME
+
+
+def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:
+    app = faust.App(
+        f"{settings.app_id}-ceiling", broker=f"{SCHEME}://{settings.bootstrap}", store="memory://",
+        datadir=str(settings.state_dir / "ceiling"), topic_partitions=settings.partitions, web_enabled=False,
+        consumer_auto_offset_reset="earliest", broker_max_poll_records=settings.max_poll_records,
+        broker_session_timeout=settings.session_timeout_s, broker_heartbeat_interval=settings.heartbeat_s,
+        broker_commit_every=settings.batch_max,
+        broker_commit_interval=max(settings.batch_linger_ms / 1000.0, 0.05) * 5,
+    )
+    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms
+    ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
+    seen = {"n": 0, "first": None}
+
+    @app.agent(ratings)
+    async def count(stream) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
+            if seen["first"] is None:
+                seen["first"] = time.time()
+            seen["n"] += len(events)
+            if seen["n"] >= expected:
+                with open(out_path, "w") as f:
+                    json.dump({"events": seen["n"], "first": seen["first"], "last": time.time()}, f)
+                seen["n"] = -10 ** 12  # report once
+
+    return app
+
+
+def main(argv: list[str]) -> int:
+    expected, out_path = int(argv[0]), argv[1]
+    settings = Settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = create_ceiling_app(settings, expected, out_path)
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
