@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         broker_rebalance_timeout=max(settings.session_timeout_s, 10.0),
         # Commit after every batch's worth of events, so a crash redelivers at most about one batch per partition.
         broker_commit_every=settings.batch_max,
-        broker_commit_interval=max(settings.batch_linger_ms / 1000.0, 0.05) * 5,
+        broker_commit_interval=settings.commit_interval_s,
         processing_guarantee=settings.processing_guarantee,
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.transport

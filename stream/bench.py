@@ -220,11 +220,12 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
         shutil.rmtree(settings.state_dir, ignore_errors=True)
     covered = [collector.arrivals[e] for e in range(n) if e in collector.arrivals]
     rate = len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
+    timeline = np.bincount((np.array(covered) - min(covered)).astype(int)).tolist() if covered else []
     ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100))
     raw = asyncio.run(_raw_consume_rate(settings, n))
     return {"n_events": n, "ratings_covered": len(covered), "lists_received": collector.lists,
             "events_per_s": rate, "framework_ceiling_events_per_s": ceiling, "raw_consume_events_per_s": raw,
-            "produce_events_per_s": stats.rate, "worker_rss_mib": rss}
+            "produce_events_per_s": stats.rate, "worker_rss_mib": rss, "covered_per_second": timeline}
 
 
 def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
@@ -257,20 +258,30 @@ def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progre
 
 def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None,
                    latency_rates: tuple[float, ...] = (1000.0, 5000.0), latency_events: int = 20000,
-                   progress: bool = True, phases: tuple[str, ...] = PHASES) -> dict:
-    """Run the phases; returns the JSON document (the issue's keys, plus each phase's details)."""
+                   progress: bool = True, phases: tuple[str, ...] = PHASES, rounds: int = 3) -> dict:
+    """Run the phases; returns the JSON document (the issue's keys, plus each phase's details).
+
+    The throughput phase runs ``rounds`` times (the worker, then the bare agent, on the round's own topics) and
+    reports medians: this machine's speed varies by a third from minute to minute, the ratio within a round less.
+    """
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
     result: dict = {"partitions": base.partitions, "batch_max": base.batch_max,
                     "batch_linger_ms": base.batch_linger_ms, "fetch_max_wait_ms": base.fetch_max_wait_ms,
                     "worker_log": log_path}
     if "throughput" in phases:
-        run = _throughput_phase(base, dataset, limit, progress, log_path)
-        result.update(events_per_s=run["events_per_s"],
-                      framework_ceiling_events_per_s=run["framework_ceiling_events_per_s"],
-                      ratio_vs_framework_ceiling=run["events_per_s"] / run["framework_ceiling_events_per_s"],
-                      raw_consume_events_per_s=run["raw_consume_events_per_s"],
-                      ratio_vs_raw_consume=run["events_per_s"] / run["raw_consume_events_per_s"],
-                      throughput_run=run)
+        runs = [_throughput_phase(base, dataset, limit, progress, log_path) for _ in range(rounds)]
+
+        def median(key: str) -> float:
+            return float(np.median([run[key] for run in runs]))
+
+        rate, ceiling, raw = median("events_per_s"), median("framework_ceiling_events_per_s"), \
+            median("raw_consume_events_per_s")
+        result.update(events_per_s=rate, framework_ceiling_events_per_s=ceiling,
+                      ratio_vs_framework_ceiling=rate / ceiling,
+                      ratio_vs_framework_ceiling_by_round=[run["events_per_s"] / run["framework_ceiling_events_per_s"]
+                                                           for run in runs],
+                      raw_consume_events_per_s=raw, ratio_vs_raw_consume=rate / raw,
+                      worker_rss_mib=median("worker_rss_mib"), throughput_runs=runs)
     if "latency" in phases:
         for rate in latency_rates:
             run = _latency_phase(base, dataset, min(latency_events, limit or latency_events), rate, progress,

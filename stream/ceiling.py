@@ -28,7 +28,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
         consumer_auto_offset_reset="earliest", broker_max_poll_records=settings.max_poll_records,
         broker_session_timeout=settings.session_timeout_s, broker_heartbeat_interval=settings.heartbeat_s,
         broker_commit_every=settings.batch_max,
-        broker_commit_interval=max(settings.batch_linger_ms / 1000.0, 0.05) * 5,
+        broker_commit_interval=settings.commit_interval_s,
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")

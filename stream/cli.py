@@ -32,6 +32,7 @@ ENGINE_ARGS = (
     ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
     ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
+    ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
 )
 
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_args(bp)
     bp.add_argument("--phases", type=lambda t: tuple(x for x in t.split(",") if x), default=("throughput", "latency"),
                     help="comma-separated: throughput, latency (default both)")
+    bp.add_argument("--rounds", type=int, default=3, help="throughput rounds, medians reported (default 3)")
     bp.add_argument("--quiet", action="store_true")
     return parser
 
@@ -144,7 +146,7 @@ def _bench_pipeline(args) -> int:
     settings = settings_from(args)
     result = bench_pipeline(settings, load_dataset(args.data), limit=args.limit,
                             latency_rates=tuple(args.latency_rates), latency_events=args.latency_events,
-                            progress=not args.quiet, phases=args.phases)
+                            progress=not args.quiet, phases=args.phases, rounds=args.rounds)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key in ("events_per_s", "framework_ceiling_events_per_s", "ratio_vs_framework_ceiling",

@@ -81,6 +81,9 @@ class _InputMessage(msgspec.Struct):
 
 
 _decode_input = msgspec.json.Decoder(_InputMessage).decode
+#: Compact JSON of the output messages (msgspec: the same JSON as json.dumps with compact separators, UTF-8
+#: instead of \\u escapes, several times faster).
+_encode = msgspec.json.Encoder().encode
 
 
 def _identifier(value: str | int | None, field: str) -> str:
@@ -193,12 +196,12 @@ def recommendation_message(user: str, items: list[str], scores: list[float], mod
     ``n_ratings`` the user's stored training pairs. Downstream consumers dedupe by ``event_id``: after a crash
     an input may be covered by a second list (at most one micro-batch per partition).
     """
-    return json.dumps({
+    return _encode({
         "v": OUTPUT_VERSION, "user": user,
         "items": [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)],
         "model_version": model_version, "partition": partition, "events": events, "event_time": event_time,
         "n_ratings": n_ratings,
-    }, separators=(",", ":")).encode()
+    })
 
 
 def drift_record(event_id: int, event_time: int, predicted: float, rating: float, drift: bool,
@@ -216,8 +219,8 @@ def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
     a flag at this rating), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
     long-run genre mix after the batch, 0..1.
     """
-    return json.dumps({"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records,
-                       "taste_shift": round(taste_shift, 5)}, separators=(",", ":")).encode()
+    return _encode({"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records,
+                    "taste_shift": round(taste_shift, 5)})
 
 
 def global_drift_message(window: Mapping[str, Any]) -> bytes:
@@ -226,7 +229,7 @@ def global_drift_message(window: Mapping[str, Any]) -> bytes:
     Fields: ``worker``, ``window_s``, ``events``, ``mae`` and ``rmse`` of the window's pre-learning predictions,
     ``drift_flags`` and ``users_drifting`` in the window, ``mean_taste_shift``, ``events_total``.
     """
-    return json.dumps({"v": OUTPUT_VERSION, "kind": "global", **window}, separators=(",", ":")).encode()
+    return _encode({"v": OUTPUT_VERSION, "kind": "global", **window})
 
 
 #: A dead letter carries at most this much of the original value (the whole message stays on the input topic at
@@ -260,4 +263,4 @@ def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: 
     }
     if truncated:
         doc["truncated"] = True
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return _encode(doc)

@@ -53,6 +53,8 @@ class Settings:
         Forgotten event ids remembered per user, so a redelivery or replay cannot bring a forgotten rating back.
     ``cache_mib``
         Memory budget of the live-network cache.
+    ``commit_interval_s``
+        Offsets are committed this often and after every ``batch_max`` events: what a crash can redeliver.
     ``processing_guarantee``
         ``at_least_once`` (default; duplicates are recognised by event id) or ``exactly_once`` (Kafka transactions).
     """
@@ -80,6 +82,7 @@ class Settings:
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
     cache_mib: float = _setting("cache_mib", 256.0, float)
     processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
+    commit_interval_s: float = _setting("commit_interval_s", 0.1, float)
 
     def __post_init__(self) -> None:
         if self.batch_max < 1:
