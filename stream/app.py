@@ -26,6 +26,7 @@ import logging
 import faust
 from faust.types import TP
 
+from stream.offsets import OffsetContinuity
 from stream.partition_context import acting_for
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         broker_max_poll_records=settings.max_poll_records,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_s,
-        broker_rebalance_timeout=max(settings.session_timeout_s, 10.0),
+        broker_rebalance_timeout=settings.session_timeout_s,
         # Commit after every batch's worth of events, so a crash redelivers at most about one batch per partition.
         broker_commit_every=settings.batch_max,
         broker_commit_interval=settings.commit_interval_s,
@@ -117,23 +118,38 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         log.info("item statistics and next-item counts re-derived from %d stored users of partitions %s "
                  "(%d unreadable)", info["users"], info["partitions"], info["unreadable"])
 
+    continuity = app.offset_continuity = OffsetContinuity()
+
     @app.on_partitions_assigned.connect
     async def track_assignment(sender, assigned: set[TP], **kwargs) -> None:
         processor.owned = {tp.partition for tp in assigned if tp.topic == settings.ratings_topic}
+        continuity.reset()
 
     @app.on_partitions_revoked.connect
     async def drop_cache(sender, revoked: set[TP], **kwargs) -> None:
         processor.forget_cache()
+        continuity.reset()
 
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
             representative = {}  # partition -> one of its events: tables address partitions by the current event
             batch = []
+            reread: dict[int, int] = {}  # partition -> first offset faust skipped
             for event in events:
                 message = event.message
+                if message.partition in reread:
+                    continue  # read again after the seek below
+                hole = continuity.check(message.partition, message.offset)
+                if hole is not None:
+                    reread[message.partition] = hole
+                    continue
                 representative[message.partition] = event
                 batch.append(Incoming(message.key, event.value, message.partition, message.offset))
+            for partition, offset in reread.items():
+                log.warning("partition %d of %s skipped offsets from %d: reading them again", partition,
+                            settings.ratings_topic, offset)
+                await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
 
             def load(key: bytes, partition: int):
                 with acting_for(representative[partition]):
@@ -143,12 +159,17 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             for partition, key, value in out.states:
                 with acting_for(representative[partition]):
                     users[key] = value
-            for key, value in out.recommendations:
-                recommendations.send_soon(key=key, value=value)
-            for key, value in out.drift:
-                drift_metrics.send_soon(key=key, value=value)
-            for key, value, _ in out.dead_letters:
-                dead_letters.send_soon(key=key, value=value)
+            last = None
+            for topic, messages in ((recommendations, out.recommendations), (drift_metrics, out.drift),
+                                    (dead_letters, [(k, v) for k, v, _ in out.dead_letters])):
+                for key, value in messages:
+                    last = topic.send_soon(key=key, value=value)
+            if last is not None:
+                # The batch's offsets are committed once the agent moves on. faust's producer buffer hands messages
+                # to the Kafka client in order, but its flush before a commit gives up after 0.1 s; so the batch
+                # waits for its last message (sent after its table writes) to be delivered. Nothing a committed
+                # input caused can then be lost in a crash.
+                await last
 
     @app.timer(interval=settings.share_publish_interval_s)
     async def publish_item_shares() -> None:
@@ -164,6 +185,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def health(web, request):
         return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
                          "events_total": processor.window.events_total,
+                         "offset_holes_read_again": continuity.holes_found,
                          "dead_letters": dict(processor.dead_letter_reasons)})
 
     @app.page("/users/{user}/pairs")
@@ -172,5 +194,15 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         if state is None:
             return web.json({"error": f"unknown user {user!r}"}, status=404)
         return web.json({"user": user, "pairs": state.wnn.pairs()})
+
+    @app.page("/items/stats")
+    async def item_stats_view(web, request):
+        """The worker's live global item statistics (all partitions' shares added up): an audit view."""
+        space = processor.space
+        n = space.n_items
+        return web.json({"owned_partitions": sorted(processor.owned), "items": {
+            str(space.key(i)): {"count": int(space.counts[i]), "sum": float(space.sums[i]),
+                                "projection": space.projections[i].tolist()}
+            for i in range(n) if space.counts[i]}})
 
     return app

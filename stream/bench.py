@@ -14,6 +14,7 @@ Each phase runs on fresh topics with one worker process:
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import json
 import os
@@ -47,6 +48,7 @@ class ListCollector(threading.Thread):
         super().__init__(daemon=True)
         self.settings, self.expected = settings, expected
         self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
+        self.coverage: collections.Counter = collections.Counter()  # event id -> lists that covered it
         self.lists = 0
         self.ready = threading.Event()
         self.stop_requested = False
@@ -78,6 +80,7 @@ class ListCollector(threading.Thread):
                         for covered in json.loads(record.value).get("events", ()):
                             if covered["cause"] == "rating":
                                 self.arrivals.setdefault(covered["event_id"], now)
+                                self.coverage[covered["event_id"]] += 1
         finally:
             await consumer.stop()
 
@@ -106,7 +109,7 @@ def start_worker(settings: Settings, log_path: str) -> subprocess.Popen:
     """``wnnrec worker`` as a child process with these settings."""
     env = dict(os.environ, **settings.to_env())
     log = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", "warning"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning")], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

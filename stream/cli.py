@@ -28,7 +28,7 @@ ENGINE_ARGS = (
     ("--fetch-max-wait-ms", "fetch_max_wait_ms", int, "longest broker wait on a fetch without data (default 10; "
                                                       "faust's own is 1500)"),
     ("--max-poll-records", "max_poll_records", int, "records per consumer fetch (default 2000)"),
-    ("--session-timeout-s", "session_timeout_s", float, "consumer-group session timeout (default 10)"),
+    ("--session-timeout-s", "session_timeout_s", float, "consumer-group session timeout (default 6, the broker's minimum)"),
     ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
     ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
@@ -109,6 +109,7 @@ def _worker(args) -> int:
     import faust
 
     from stream.app import create_app
+    from stream.quiet_logs import quiet_kafka_client_logs
     from stream.replay import ensure_topics
 
     settings = settings_from(args)
@@ -117,6 +118,7 @@ def _worker(args) -> int:
                              settings.dlq_topic], settings.partitions)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    quiet_kafka_client_logs()
     # Each event allocates many short-lived objects; with faust's large heap the default cyclic-GC thresholds made
     # collection a large share of a worker's CPU. Objects from start-up are frozen out of it.
     gc.collect()

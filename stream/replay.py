@@ -45,6 +45,11 @@ def make_producer(settings: Settings, **overrides):
         raise BrokerUnavailable(broker_hint(settings)) from None
 
 
+#: The ratings topic takes messages up to this size, so an oversized input reaches the worker and is dead-lettered
+#: with a reason (the worker's own limit, ``max_message_bytes``, is far lower) instead of failing at the producer.
+RATINGS_MAX_MESSAGE_BYTES = 4 << 20
+
+
 def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None) -> None:
     """Create the topics if they do not exist (event-time retention off: MovieLens timestamps are from 1997)."""
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -58,7 +63,10 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int, config:
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                            topic_configs={"retention.ms": "-1", **(config or {})}) for n in names if n not in existing]
+                            topic_configs={"retention.ms": "-1", **(config or {}),
+                                           **({"max.message.bytes": str(RATINGS_MAX_MESSAGE_BYTES)}
+                                              if n == settings.ratings_topic else {})})
+                   for n in names if n not in existing]
         if missing:
             try:
                 admin.create_topics(missing)

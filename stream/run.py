@@ -36,8 +36,9 @@ def broker_answers(settings: Settings) -> bool:
         return False
 
 
-def read_topic(settings: Settings, topic: str) -> list[dict]:
-    """Every JSON value currently in ``topic``."""
+def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
+    """Every JSON value currently in ``topic`` (with ``raw``: every ``(key, value)`` as bytes), in partition
+    order."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, group_id=None,
@@ -49,7 +50,7 @@ def read_topic(settings: Settings, topic: str) -> list[dict]:
     values = []
     while any(consumer.position(tp) < end[tp] for tp in partitions):
         for records in consumer.poll(timeout_ms=1000).values():
-            values.extend(json.loads(r.value) for r in records)
+            values.extend((r.key, r.value) if raw else json.loads(r.value) for r in records)
     consumer.close()
     return values
 

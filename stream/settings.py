@@ -74,7 +74,7 @@ class Settings:
     batch_linger_ms: float = _setting("batch_linger_ms", 20.0, float)
     fetch_max_wait_ms: int = _setting("fetch_max_wait_ms", 10, int)
     max_poll_records: int = _setting("max_poll_records", 2000, int)
-    session_timeout_s: float = _setting("session_timeout_s", 10.0, float)
+    session_timeout_s: float = _setting("session_timeout_s", 6.0, float)
     heartbeat_s: float = _setting("heartbeat_s", 2.0, float)
     max_message_bytes: int = _setting("max_message_bytes", 64 * 1024, int)
     share_buckets: int = _setting("share_buckets", 16, int)

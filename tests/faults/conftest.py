@@ -1,0 +1,204 @@
+"""Harness of the fault suite (``make test-faults``): real broker, real worker processes, and the checks every case
+ends with.
+
+The reference is what an uninterrupted run must end with, and it does not depend on timing: every rating of the
+slice stored exactly once in its user's state, minus the forgotten ones; every item's count and rating sum equal to
+those ratings'; and the worker's live item statistics equal to what its stored users derive (projections included,
+exactly: they are sums of integers).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stream.bench import ListCollector, fresh_settings, start_worker, stop_worker
+from stream.processor import StreamProcessor, UserState
+from stream.replay import ensure_topics, make_producer
+from stream.run import read_topic
+from stream.schemas import rating_message
+from stream.settings import Settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
+
+
+def slice_events(dataset, n: int, start: int = 0) -> list[tuple[str, str, float, int, int]]:
+    """``(user, item, rating, ts, event_id)`` of ratings ``start .. start+n`` in time order."""
+    return [(dataset.user_ids[dataset.users[e]], dataset.item_ids[dataset.items[e]], float(dataset.ratings[e]),
+             int(dataset.timestamps[e]), e) for e in range(start, start + n)]
+
+
+class Deployment:
+    """Fresh topics, a collector of every list, and worker processes that can be killed."""
+
+    def __init__(self, bootstrap: str, tmp_path: Path, tag: str, web_port: int, batch_max: int = 200) -> None:
+        base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=4,
+                        batch_max=batch_max, data=None)
+        self.settings = fresh_settings(base, tag)
+        self.tmp_path = tmp_path
+        ensure_topics(self.settings, [self.settings.ratings_topic, self.settings.recommendations_topic,
+                                      self.settings.drift_topic, self.settings.dlq_topic], self.settings.partitions)
+        self.collector = ListCollector(self.settings, expected=10 ** 12)
+        self.collector.start()
+        self.collector.ready.wait(60)
+        self.workers: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, str] = {}
+
+    def start(self, name: str = "w1", web_port: int | None = None, state_dir: Path | None = None
+              ) -> subprocess.Popen:
+        import dataclasses
+
+        settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port,
+                                       state_dir=state_dir or self.settings.state_dir)
+        self.logs[name] = str(self.tmp_path / f"{name}.log")
+        self.workers[name] = start_worker(settings, self.logs[name])
+        return self.workers[name]
+
+    def kill(self, name: str) -> None:
+        """kill -9: no shutdown, no flush, no commit."""
+        os.killpg(self.workers[name].pid, signal.SIGKILL)
+        self.workers[name].wait()
+
+    def alive(self, name: str) -> bool:
+        return self.workers[name].poll() is None
+
+    def close(self) -> None:
+        for process in self.workers.values():
+            stop_worker(process)
+        self.collector.stop_requested = True
+        self.collector.join(10)
+
+    def produce(self, messages, max_rate: float | None = None, **producer_options) -> None:
+        """``(key bytes or None, value bytes)`` pairs onto the ratings topic, optionally paced."""
+        producer = make_producer(self.settings, **producer_options)
+        start = time.perf_counter()
+        for k, (key, value) in enumerate(messages):
+            if max_rate:
+                wait = start + k / max_rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+            producer.send(self.settings.ratings_topic, key=key, value=value)
+        producer.flush()
+        producer.close()
+
+    def wait_covered(self, event_ids, timeout: float = 180.0, what: str = "lists") -> float:
+        """Wait until lists cover all ``event_ids``; returns the seconds it took."""
+        wanted = set(event_ids)
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if wanted.issubset(self.collector.arrivals):
+                return time.monotonic() - start
+            time.sleep(0.2)
+        missing = sorted(wanted - set(self.collector.arrivals))
+        tails = {name: open(log).read()[-1500:] for name, log in self.logs.items()}
+        raise AssertionError(f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); "
+                             f"worker logs: {tails}")
+
+    def resume_time(self, since: float, covered_before: int, timeout: float = 120.0) -> float:
+        """Seconds from ``since`` (time.monotonic) until a list covers a rating not covered before."""
+        while time.monotonic() - since < timeout:
+            if len(self.collector.arrivals) > covered_before:
+                return time.monotonic() - since
+            time.sleep(0.05)
+        raise AssertionError("processing did not resume")
+
+    def item_stats(self, web_port: int | None = None) -> dict:
+        url = f"http://127.0.0.1:{web_port or self.settings.web_port}/items/stats"
+        return json.loads(urllib.request.urlopen(url, timeout=30).read())
+
+    def stored_users(self) -> dict[bytes, bytes]:
+        """The latest value of every key of the user table's changelog: what a recovery restores."""
+        topic = f"{self.settings.app_id}-user-wnn-changelog"
+        latest: dict[bytes, bytes] = {}
+        for key, value in read_topic(self.settings, topic, raw=True):
+            latest[key] = value
+        return latest
+
+    def dead_letters(self) -> list[dict]:
+        return read_topic(self.settings, self.settings.dlq_topic)
+
+
+def ratings_of(events) -> list[tuple[bytes, bytes]]:
+    return [(user.encode(), rating_message(user, item, rating, ts, event_id=e)) for user, item, rating, ts, e in events]
+
+
+def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[int] = frozenset(),
+                                web_port: int | None = None, catalogue=None) -> dict:
+    """The end state must be what an uninterrupted run ends with. Returns the counts it checked."""
+    expected: dict[str, set[int]] = collections.defaultdict(set)
+    for user, _, _, _, e in events:
+        if e not in forgotten:
+            expected[user].add(e)
+    reference = StreamProcessor(catalogue=catalogue)
+    stored = deployment.stored_users()
+    lost = twice = resurrected = 0
+    for user, wanted in expected.items():
+        value = stored.get(user.encode())
+        assert value is not None, f"user {user} has no stored state"
+        state = UserState.from_bytes(value, reference.space, 10 ** 6)
+        ids = [p["event_id"] for p in state.wnn.pairs()]
+        twice += len(ids) - len(set(ids))
+        lost += len(wanted - set(ids))
+        resurrected += len(set(ids) & forgotten)
+    # item statistics: counts and sums against the ratings, projections against what the stored users derive
+    counts: collections.Counter = collections.Counter()
+    sums: collections.Counter = collections.Counter()
+    for user, item, rating, _, e in events:
+        if e not in forgotten:
+            counts[item] += 1
+            sums[item] += rating
+    live = deployment.item_stats(web_port)["items"]
+    count_diff = sum(counts[i] != live.get(i, {}).get("count", 0) for i in set(counts) | set(live))
+    sum_diff = sum(sums[i] != live.get(i, {}).get("sum", 0.0) for i in set(sums) | set(live))
+    derived = reference.derived_shares(stored.items())
+    projection: dict[str, np.ndarray] = collections.defaultdict(lambda: np.zeros(reference.config.collab_bits,
+                                                                                   dtype=np.int64))
+    for shares in derived.values():
+        for idx, share in shares.items():
+            projection[str(reference.space.key(idx))] += share.projection
+    projection_diff = sum(not np.array_equal(projection[i], np.array(live[i]["projection"])) for i in live)
+    result = {"users": len(expected), "ratings": sum(map(len, expected.values())), "lost": lost,
+              "learned_twice": twice, "resurrected": resurrected, "item_count_differences": count_diff,
+              "item_sum_differences": sum_diff, "item_projection_differences": projection_diff}
+    assert (lost, twice, resurrected, count_diff, sum_diff, projection_diff) == (0, 0, 0, 0, 0, 0), result
+    return result
+
+
+def broker_is_ours() -> bool:
+    """Whether the broker was started by deploy/kafka/start (only then may a test stop and start it)."""
+    probe = subprocess.run(["bash", "-c", f"source {DEPLOY}/common.sh && kafka_running_pid"], capture_output=True)
+    return probe.returncode == 0 and probe.stdout.strip() != b""
+
+
+@pytest.fixture
+def deployment_factory(kafka_bootstrap, tmp_path):
+    made: list[Deployment] = []
+
+    def make(tag: str, web_port: int, **kwargs) -> Deployment:
+        deployment = Deployment(kafka_bootstrap, tmp_path, tag, web_port, **kwargs)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        deployment.close()
+
+
+#: Measured numbers of the suite, written to $WNNREC_FAULTS_JSON when it is set (``make test-faults`` does).
+REPORT: dict = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("WNNREC_FAULTS_JSON")
+    if path and REPORT:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(REPORT, indent=2) + "\n")

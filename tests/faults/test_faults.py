@@ -1,0 +1,175 @@
+"""The fault suite (``make test-faults``): crashes, takeovers, a broker outage, poison messages and a forget followed
+by a replay, each on a real broker with real worker processes, each ending with the uninterrupted-run check of
+:func:`check_against_uninterrupted`: 0 lost, 0 learned twice, 0 resurrected, 0 item-statistics differences.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+
+from stream.schemas import forget_message, rating_message
+from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of,
+                                   slice_events)
+
+pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
+
+N = 8000
+#: Offered rate while a fault strikes: slow enough that the fault lands mid-stream.
+RATE = 1500.0
+#: What a restarted or surviving worker must resume within.
+RESUME_TARGET_S = 15.0
+
+
+def replay_in_background(deployment, events) -> threading.Thread:
+    thread = threading.Thread(target=deployment.produce, args=(ratings_of(events),), kwargs={"max_rate": RATE},
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until(deployment, covered: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(deployment.collector.arrivals) < covered and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(deployment.collector.arrivals) >= covered, "the worker made no progress before the fault"
+
+
+def duplicates(deployment) -> int:
+    """Lists that covered a rating a second time (a crash redelivers what was not committed)."""
+    return sum(n - 1 for n in deployment.collector.coverage.values())
+
+
+@pytest.mark.parametrize("keep_state", [True, False], ids=["same-state-folder", "state-folder-lost"])
+def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state):
+    deployment = deployment_factory("k9", web_port=6301 + keep_state)
+    events = slice_events(movielens, N)
+    deployment.start()
+    producer = replay_in_background(deployment, events)
+    wait_until(deployment, N // 3)
+    deployment.kill("w1")
+    killed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
+    if not keep_state:
+        shutil.rmtree(deployment.settings.state_dir)
+    deployment.start()
+    resume = deployment.resume_time(killed_at, covered)
+    producer.join()
+    deployment.wait_covered([e for *_, e in events])
+    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    result.update(resume_after_kill_s=round(resume, 2), duplicate_list_entries=duplicates(deployment))
+    REPORT[f"kill_9_{'same_state' if keep_state else 'state_lost'}"] = result
+    assert deployment.alive("w1")
+    assert resume <= RESUME_TARGET_S, result
+    # a crash redelivers at most what was not committed: about a batch per partition
+    assert result["duplicate_list_entries"] <= 4 * deployment.settings.batch_max * 2, result
+
+
+def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_path):
+    deployment = deployment_factory("two", web_port=6303)
+    events = slice_events(movielens, N)
+    deployment.start("w1", web_port=6303, state_dir=tmp_path / "w1")
+    deployment.start("w2", web_port=6304, state_dir=tmp_path / "w2")
+    time.sleep(3)  # both join the group before the stream starts
+    producer = replay_in_background(deployment, events)
+    wait_until(deployment, N // 3)
+    deployment.kill("w2")
+    killed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
+    takeover = deployment.resume_time(killed_at, covered)
+    producer.join()
+    deployment.wait_covered([e for *_, e in events])
+    deadline = time.monotonic() + 30
+    while len(deployment.item_stats(6303)["owned_partitions"]) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    result = check_against_uninterrupted(deployment, events, web_port=6303, catalogue=movielens)
+    result.update(takeover_s=round(takeover, 2), duplicate_list_entries=duplicates(deployment))
+    REPORT["two_workers_one_killed"] = result
+    assert deployment.alive("w1")
+    assert takeover <= RESUME_TARGET_S, result
+
+
+def test_poison_messages_interleaved_with_good_ones(deployment_factory, movielens):
+    deployment = deployment_factory("poison", web_port=6305)
+    events = slice_events(movielens, 3000)
+    good = ratings_of(events)
+    rng = random.Random(7)
+    big = b'{"user": "1", "item": "1", "rating": 4, "ts": 5, "pad": "' + b"x" * (1 << 20) + b'"}'
+    poison = [
+        (b"1", b"{not json"), (b"1", b'{"user": "1", "item": "1", "rating": NaN, "ts": 5}'),
+        (b"1", b'{"user": "1", "item": "1", "rating": 1e999, "ts": 5}'),
+        (b"1", b'{"user": "1", "item": "1", "rating": 4, "ts": -1e20}'),
+        (b"1", b'{"user": "1", "item": "1", "rating": 9, "ts": 5}'),
+        (b"1", b'{"user": "1", "item": "1", "rating": 4, "ts": 5, "event_id": 1e30}'),
+        (b"1", b'{"user": "1", "item": ' + b"9" * 400 + b', "rating": 4, "ts": 5}'),
+        (b"1", b'{"user": "1", "type": "teleport"}'),
+        (b"1", forget_message("1", event_id=10 ** 15)),  # a forget of a rating that does not exist
+        (b"ghost-user", forget_message("ghost-user", item="50")),  # a forget for a user nobody has seen
+        (None, rating_message("1", "1", 4.0, 5)),  # no key
+        (b"2", rating_message("1", "1", 4.0, 5)),  # key differs from the user
+        (b"1", big), (b"1", big + b"x" * (1 << 19)),  # 1 and 1.5 MB
+    ]
+    bad = [poison[k % len(poison)] for k in range(1100)]
+    stream = good + bad
+    rng.shuffle(stream)
+    deployment.start()
+    deployment.produce(stream, max_request_size=8 << 20)
+    deployment.wait_covered([e for *_, e in events])
+    deadline = time.monotonic() + 60
+    dead = deployment.dead_letters()
+    while len(dead) < len(bad) and time.monotonic() < deadline:
+        time.sleep(1)
+        dead = deployment.dead_letters()
+    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    reasons = [d["reason"] for d in dead]
+    result.update(poison_messages=len(bad), dead_letters=len(dead), without_reason=sum(not r for r in reasons),
+                  truncated=sum(bool(d.get("truncated")) for d in dead))
+    REPORT["poison_messages"] = result
+    assert deployment.alive("w1")
+    assert len(dead) == len(bad) and all(reasons), result
+    assert not any(r.startswith("internal error") for r in reasons), [r for r in reasons if "internal" in r][:3]
+
+
+def test_forget_then_replay_of_the_same_ratings(deployment_factory, movielens):
+    deployment = deployment_factory("forget", web_port=6306)
+    events = slice_events(movielens, 3000)
+    deployment.start()
+    deployment.produce(ratings_of(events))
+    deployment.wait_covered([e for *_, e in events])
+    rng = random.Random(11)
+    victims = rng.sample(events, 25)
+    forgotten = {e for *_, e in victims}
+    deployment.produce([(user.encode(), forget_message(user, event_id=e)) for user, _, _, _, e in victims])
+    deployment.produce(ratings_of(events))  # the same ratings, again: none of the forgotten may come back
+    deployment.produce([(b"__probe__", rating_message("__probe__", "1", 4.0, 1, event_id=-7))])
+    deployment.wait_covered([-7])
+    result = check_against_uninterrupted(deployment, events + [("__probe__", "1", 4.0, 1, -7)], forgotten,
+                                         catalogue=movielens)
+    REPORT["forget_then_replay"] = result
+    assert not deployment.dead_letters()
+
+
+def test_broker_stop_and_start_mid_stream(deployment_factory, movielens):
+    if not broker_is_ours():
+        pytest.fail("this case stops and restarts the broker, so it needs the one deploy/kafka/start runs")
+    deployment = deployment_factory("outage", web_port=6307)
+    events = slice_events(movielens, N)
+    deployment.start()
+    half = N // 2
+    deployment.produce(ratings_of(events[:half]), max_rate=RATE)
+    wait_until(deployment, half // 2)
+    subprocess.run([str(DEPLOY / "stop")], check=True, capture_output=True)
+    time.sleep(10)
+    subprocess.run([str(DEPLOY / "start")], check=True, capture_output=True)
+    deployment.produce(ratings_of(events[half:]))
+    deployment.wait_covered([e for *_, e in events], timeout=240)
+    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    log = open(deployment.logs["w1"]).read()
+    result.update(worker_log_lines=log.count("\n"), duplicate_list_entries=duplicates(deployment))
+    REPORT["broker_outage"] = result
+    assert deployment.alive("w1")
+    assert result["worker_log_lines"] < 200, log[-3000:]  # a state change per line, not a line per retry
