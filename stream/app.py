@@ -141,9 +141,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 if message.partition in reread:
                     continue  # read again after the seek below
                 hole = continuity.check(message.partition, message.offset)
-                if hole is not None:
-                    reread[message.partition] = hole
+                if hole is not None and not hole.confirmed:
+                    reread[message.partition] = hole.start
                     continue
+                if hole is not None:
+                    await app.consumer.confirm_gap(TP(settings.ratings_topic, hole.partition), hole.start, hole.end)
                 representative[message.partition] = event
                 batch.append(Incoming(message.key, event.value, message.partition, message.offset))
             for partition, offset in reread.items():
@@ -185,7 +187,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def health(web, request):
         return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
                          "events_total": processor.window.events_total,
-                         "offset_holes_read_again": continuity.holes_found,
+                         "offset_holes_read_again": continuity.holes_read_again,
+                         "offset_gaps_confirmed": continuity.holes_confirmed,
                          "dead_letters": dict(processor.dead_letter_reasons)})
 
     @app.page("/users/{user}/pairs")

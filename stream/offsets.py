@@ -5,19 +5,37 @@ read even when a rebalance suspends the flow before the message reaches the stre
 gap in the log (as compaction leaves) that a commit may step over (faust-streaming issues 216, 221 and 312 describe
 the same family). The fault suite saw 613 consecutive ratings of one partition vanish that way, neither processed
 nor redelivered. The agent therefore checks that each partition's offsets arrive without holes and, on a hole,
-seeks back to its start. A hole that is still there after that seek is a real gap in the log (transaction markers,
-compaction) and is accepted.
+seeks back to its start; the consumer (:class:`stream.transport.Consumer`) holds every hole back from commits
+meanwhile. A hole that is still there after that seek is a real gap in the log (transaction markers, compaction):
+it is confirmed, and commits may step over it.
 
 >>> guard = OffsetContinuity()
 >>> [guard.check(0, o) for o in (5, 6, 9)]
-[None, None, 7]
+[None, None, Hole(partition=0, start=7, end=8, confirmed=False)]
 >>> guard.check(0, 7), guard.check(0, 8), guard.check(0, 9)
 (None, None, None)
->>> guard.check(0, 12), guard.check(0, 12)   # the same hole again after the seek: a real gap
-(10, None)
+>>> guard.check(0, 12)                       # a hole: read the partition again from 10
+Hole(partition=0, start=10, end=11, confirmed=False)
+>>> guard.check(0, 12)                       # the same hole after reading again: the log has nothing there
+Hole(partition=0, start=10, end=11, confirmed=True)
+>>> guard.check(0, 13) is None
+True
 """
 
 from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Hole:
+    """Offsets ``start .. end`` (inclusive) of a partition that did not arrive. ``confirmed``: they were still
+    missing after the partition was read again from ``start``, so the log really has no messages there."""
+
+    partition: int
+    start: int
+    end: int
+    confirmed: bool
 
 
 class OffsetContinuity:
@@ -25,26 +43,33 @@ class OffsetContinuity:
 
     def __init__(self) -> None:
         self.expected: dict[int, int] = {}
-        self._reseeked: dict[int, int] = {}
-        self.holes_found = 0
+        self._reread: dict[int, int] = {}
+        self.holes_read_again = 0
+        self.holes_confirmed = 0
 
     def reset(self) -> None:
         """Forget everything (on a rebalance: the consumer starts again from the committed offsets)."""
         self.expected.clear()
-        self._reseeked.clear()
+        self._reread.clear()
 
-    def check(self, partition: int, offset: int) -> int | None:
-        """Note a message; returns the first skipped offset if it arrives after a hole, else None.
+    def check(self, partition: int, offset: int) -> Hole | None:
+        """Note a message; returns the :class:`Hole` before it, if any.
 
-        A message below the expected offset is a redelivery (the processor recognises it by event id) and is
-        admitted without moving the expectation back.
+        An unconfirmed hole means: seek the partition back to ``hole.start`` and do not process this message now
+        (it comes again). A message below the expected offset is a redelivery (the processor recognises it by event
+        id) and is admitted without moving the expectation back.
         """
         expected = self.expected.get(partition)
-        if expected is None or offset <= expected or self._reseeked.get(partition) == expected:
-            self._reseeked.pop(partition, None)
+        if expected is None or offset <= expected:
+            self._reread.pop(partition, None)
             if expected is None or offset >= expected:
                 self.expected[partition] = offset + 1
             return None
-        self._reseeked[partition] = expected
-        self.holes_found += 1
-        return expected
+        hole_end = offset - 1
+        if self._reread.pop(partition, None) == expected:
+            self.expected[partition] = offset + 1
+            self.holes_confirmed += 1
+            return Hole(partition, expected, hole_end, confirmed=True)
+        self._reread[partition] = expected
+        self.holes_read_again += 1
+        return Hole(partition, expected, hole_end, confirmed=False)

@@ -1,9 +1,9 @@
 """One log line per state change, not one per retry.
 
 While a broker is down, aiokafka retries every few milliseconds and logs an error each time ("Unable connect to
-node with id 1: ..."): 150,000–190,000 lines in half a minute. :class:`RepeatFilter` lets the first record of each
-message template through, drops identical repeats, and when the template stops repeating (another message from
-the same logger, or :attr:`RepeatFilter.window_s` later) logs once how many were dropped.
+node with id 1: ..."), and a few other messages in turn: 150,000–190,000 lines in half a minute. :class:`RepeatFilter`
+lets each message template of a logger through once per :attr:`RepeatFilter.window_s` and counts the rest, so an
+outage costs a few lines a minute.
 
 >>> import logging
 >>> log = logging.getLogger("demo"); log.propagate = False
@@ -12,9 +12,10 @@ the same logger, or :attr:`RepeatFilter.window_s` later) logs once how many were
 >>> log.addHandler(handler); log.addFilter(RepeatFilter())
 >>> for _ in range(1000):
 ...     log.error("Unable connect to node with id %s: %s", 1, "refused")
+...     log.warning("Heartbeat failed: coordinator %s is not available", 1)
 >>> log.warning("connected")
 >>> seen
-['Unable connect to node with id 1: refused', '... the previous message repeated 999 times', 'connected']
+['Unable connect to node with id 1: refused', 'Heartbeat failed: coordinator 1 is not available', 'connected']
 """
 
 from __future__ import annotations
@@ -22,35 +23,31 @@ from __future__ import annotations
 import logging
 import time
 
-#: Prefixes of the loggers of the Kafka clients a worker runs (aiokafka logs under its module names).
-NOISY_PREFIXES = ("aiokafka", "faust.transport", "kafka")
+#: Prefixes of the loggers of the Kafka clients and the framework a worker runs (they log under module names).
+NOISY_PREFIXES = ("aiokafka", "faust", "mode", "kafka")
 
 
 class RepeatFilter(logging.Filter):
-    """Drops repeats of the last message template of a logger; reports how many when it changes."""
+    """Lets each message template of a logger through once per window; counts the rest and says how many were
+    dropped with the template's next appearance after the window."""
 
     def __init__(self, window_s: float = 60.0) -> None:
         super().__init__()
         self.window_s = window_s
-        self._last: dict[str, tuple[object, float]] = {}
-        self._dropped: dict[str, int] = {}
+        self._seen: dict[tuple, list] = {}  # (template, level) -> [first time in window, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        name = record.name
-        template = (record.msg, record.levelno)
-        last = self._last.get(name)
+        key = (record.msg, record.levelno)
         now = time.monotonic()
-        if last is not None and last[0] == template and now - last[1] < self.window_s:
-            self._dropped[name] = self._dropped.get(name, 0) + 1
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.window_s:
+            seen[1] += 1
             return False
-        dropped = self._dropped.pop(name, 0)
-        self._last[name] = (template, now)
-        if dropped:
-            summary = logging.LogRecord(name, record.levelno, record.pathname, record.lineno,
-                                        "... the previous message repeated %d times", (dropped,), None)
-            for handler in logging.getLogger(name).handlers or logging.getLogger().handlers:
-                if summary.levelno >= handler.level:
-                    handler.handle(summary)
+        if seen is not None and seen[1]:
+            record.msg = f"{record.msg} (and {seen[1]} more like it in the last {now - seen[0]:.0f} s)"
+        self._seen[key] = [now, 0]
+        if len(self._seen) > 1000:  # templates are few; this bounds memory if a caller formats its own text
+            self._seen.clear()
         return True
 
 
