@@ -140,12 +140,14 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 message = event.message
                 if message.partition in reread:
                     continue  # read again after the seek below
+                tp = TP(settings.ratings_topic, message.partition)
+                continuity.begin(message.partition, app.consumer.committed_offset(tp))
                 hole = continuity.check(message.partition, message.offset)
                 if hole is not None and not hole.confirmed:
                     reread[message.partition] = hole.start
                     continue
                 if hole is not None:
-                    await app.consumer.confirm_gap(TP(settings.ratings_topic, hole.partition), hole.start, hole.end)
+                    await app.consumer.confirm_gap(tp, hole.start, hole.end)
                 representative[message.partition] = event
                 batch.append(Incoming(message.key, event.value, message.partition, message.offset))
             for partition, offset in reread.items():

@@ -20,6 +20,9 @@ Hole(partition=0, start=10, end=11, confirmed=False)
 Hole(partition=0, start=10, end=11, confirmed=True)
 >>> guard.check(0, 13) is None
 True
+>>> guard.begin(1, committed=40)             # after an assignment: the first message must be the committed one
+>>> guard.check(1, 45)
+Hole(partition=1, start=40, end=44, confirmed=False)
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class OffsetContinuity:
         """Forget everything (on a rebalance: the consumer starts again from the committed offsets)."""
         self.expected.clear()
         self._reread.clear()
+
+    def begin(self, partition: int, committed: int | None) -> None:
+        """Expect a partition's first message of this generation at its committed offset (if there is one)."""
+        if partition not in self.expected and committed is not None:
+            self.expected[partition] = committed
 
     def check(self, partition: int, offset: int) -> Hole | None:
         """Note a message; returns the :class:`Hole` before it, if any.

@@ -59,6 +59,12 @@ class Consumer(faust_aiokafka.Consumer):
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         self.held_gaps = getattr(self, "held_gaps", 0) + 1  # counted for /health; not applied
 
+    def committed_offset(self, tp: Any) -> int | None:
+        """The group's committed offset of ``tp`` as this consumer last saw it (set on assignment and by every
+        commit); None when nothing is committed."""
+        offset = self._committed_offset.get(tp)
+        return offset if offset is not None and offset >= 0 else None
+
     async def confirm_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         """Let commits step over ``offset_from .. offset_to`` of ``tp``: the log really has no messages there."""
         await super()._add_gap(tp, offset_from, offset_to)

@@ -32,3 +32,20 @@ def test_tune_consumer_refuses_a_started_consumer():
 
     with pytest.raises(RuntimeError, match="already started"):
         tune_consumer(Started(), 10)
+
+
+def test_the_consumer_holds_holes_back_from_commits_until_confirmed():
+    """faust would let the next commit step over a hole it made itself; ours records nothing until confirmed."""
+    from collections import defaultdict
+
+    from intervaltree import IntervalTree
+
+    from stream.transport import Consumer
+
+    bare = Consumer.__new__(Consumer)  # only the gap bookkeeping faust's _add_gap touches
+    bare._committed_offset = defaultdict(lambda: None)
+    bare._gap = defaultdict(IntervalTree)
+    asyncio.run(bare._add_gap("tp", 10, 20))
+    assert not bare._gap["tp"] and bare.held_gaps == 1
+    asyncio.run(bare.confirm_gap("tp", 10, 20))
+    assert bare._gap["tp"].overlaps(10, 21)
