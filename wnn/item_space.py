@@ -30,7 +30,7 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 
 from wnn.config import WNNConfig
-from wnn.item_stats import ItemPartial, projection_contribution
+from wnn.item_stats import PROJECTION_SCALE, ItemPartial
 from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
                           CategoryBucketer, thermometer)
 
@@ -104,6 +104,7 @@ class ItemSpace:
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
+        self._scaled_vectors: dict[Hashable, np.ndarray] = {}
         self._candidate_cache: tuple | None = None
         self.n_items = 0
         self._n_ratings = 0
@@ -270,9 +271,13 @@ class ItemSpace:
         return np.log1p(row * (100.0 / max(self.transition_totals.item(previous), 1.0)))
 
     def projection_of(self, user: Hashable, centered: float) -> np.ndarray:
-        """A rating's contribution to its item's collaborative projection (exact integers, see
-        :func:`wnn.item_stats.projection_contribution`)."""
-        return projection_contribution(centered, self.user_vector(user))
+        """A rating's contribution to its item's collaborative projection: the same integers as
+        :func:`wnn.item_stats.projection_contribution`, with the user's vector scaled once (the scale is a power of
+        two, so scaling first changes no bit)."""
+        scaled = self._scaled_vectors.get(user)
+        if scaled is None:
+            scaled = self._scaled_vectors[user] = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
+        return np.rint(centered * scaled).astype(np.int64)
 
     def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
         """Swap one partition's share of an item's statistics (see :mod:`wnn.item_stats`) for a newer one.
