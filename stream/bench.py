@@ -54,6 +54,16 @@ class ListCollector(threading.Thread):
         self.stop_requested = False
         self.error: BaseException | None = None
 
+    @classmethod
+    def started(cls, settings: Settings, expected: int) -> "ListCollector":
+        """A collector that is already consuming (or raises what stopped it)."""
+        collector = cls(settings, expected)
+        collector.start()
+        collector.ready.wait(60)
+        if collector.error:
+            raise collector.error
+        return collector
+
     def run(self) -> None:
         try:
             asyncio.run(self._consume())
@@ -204,14 +214,9 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float) -> float:
 def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str) -> dict:
     settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
-                             settings.dlq_topic], settings.partitions)
+    ensure_topics(settings, settings.topics, settings.partitions)
     stats = replay(settings, dataset, limit=n, progress=progress)
-    collector = ListCollector(settings, expected=n)
-    collector.start()
-    collector.ready.wait(60)
-    if collector.error:
-        raise collector.error
+    collector = ListCollector.started(settings, expected=n)
     worker = start_worker(settings, log_path)
     try:
         _wait_for_lists(collector, worker, set(range(n)), max(300.0, n / 100), log_path, progress)
@@ -233,13 +238,8 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
 
 def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
     settings = fresh_settings(base, "lat")
-    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
-                             settings.dlq_topic], settings.partitions)
-    collector = ListCollector(settings, expected=10 ** 12)
-    collector.start()
-    collector.ready.wait(60)
-    if collector.error:
-        raise collector.error
+    ensure_topics(settings, settings.topics, settings.partitions)
+    collector = ListCollector.started(settings, expected=10 ** 12)
     worker = start_worker(settings, log_path)
     try:
         wait_until_serving(settings, worker, collector)

@@ -114,8 +114,7 @@ def _worker(args) -> int:
 
     settings = settings_from(args)
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
-    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
-                             settings.dlq_topic], settings.partitions)
+    ensure_topics(settings, settings.topics, settings.partitions)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     quiet_kafka_client_logs()

@@ -68,11 +68,8 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     log_path = str(Path(settings.state_dir).with_suffix(".log"))
     Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
-    ensure_topics(settings, [settings.ratings_topic, settings.recommendations_topic, settings.drift_topic,
-                             settings.dlq_topic], settings.partitions)
-    collector = ListCollector(settings, expected=n + 1)
-    collector.start()
-    collector.ready.wait(60)
+    ensure_topics(settings, settings.topics, settings.partitions)
+    collector = ListCollector.started(settings, expected=n + 1)
     worker = start_worker(settings, log_path)
     try:
         wait_until_serving(settings, worker, collector)

@@ -105,6 +105,11 @@ class Settings:
         return f"{self.topic_prefix}{name}"
 
     @property
+    def topics(self) -> list[str]:
+        """Every topic of a deployment: ratings, recommendations, drift metrics, dead letters."""
+        return [self.ratings_topic, self.recommendations_topic, self.drift_topic, self.dlq_topic]
+
+    @property
     def ratings_topic(self) -> str:
         return self.topic("ratings")
 

@@ -45,11 +45,8 @@ class Deployment:
                         batch_max=batch_max, data=None)
         self.settings = fresh_settings(base, tag)
         self.tmp_path = tmp_path
-        ensure_topics(self.settings, [self.settings.ratings_topic, self.settings.recommendations_topic,
-                                      self.settings.drift_topic, self.settings.dlq_topic], self.settings.partitions)
-        self.collector = ListCollector(self.settings, expected=10 ** 12)
-        self.collector.start()
-        self.collector.ready.wait(60)
+        ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
+        self.collector = ListCollector.started(self.settings, expected=10 ** 12)
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}
 

@@ -5,7 +5,6 @@ by a replay, each on a real broker with real worker processes, each ending with 
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import subprocess

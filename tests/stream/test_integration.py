@@ -27,12 +27,9 @@ class Deployment:
     def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int) -> None:
         base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
         self.settings = fresh_settings(base, tag)
-        ensure_topics(self.settings, [self.settings.ratings_topic, self.settings.recommendations_topic,
-                                      self.settings.drift_topic, self.settings.dlq_topic], self.settings.partitions)
+        ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
         self.log = str(tmp_path / f"{tag}-worker.log")
-        self.collector = ListCollector(self.settings, expected=10 ** 9)
-        self.collector.start()
-        self.collector.ready.wait(60)
+        self.collector = ListCollector.started(self.settings, expected=10 ** 9)
         self.worker = None
 
     def start(self) -> None:
