@@ -141,7 +141,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 if message.partition in reread:
                     continue  # read again after the seek below
                 tp = TP(settings.ratings_topic, message.partition)
-                continuity.begin(message.partition, app.consumer.committed_offset(tp))
+                if message.partition not in continuity.expected:
+                    committed = app.consumer.committed_offset(tp)
+                    log.info("partition %d: first offset %d of this generation, committed offset %s",
+                             message.partition, message.offset, committed)
+                    continuity.begin(message.partition, committed)
                 hole = continuity.check(message.partition, message.offset)
                 if hole is not None and not hole.confirmed:
                     reread[message.partition] = hole.start
