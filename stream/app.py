@@ -195,7 +195,6 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                          "events_total": processor.window.events_total,
                          "offset_holes_read_again": continuity.holes_read_again,
                          "offset_gaps_confirmed": continuity.holes_confirmed,
-                         "skipped_messages_not_committed": getattr(app.consumer, "refused_acks", 0),
                          "dead_letters": dict(processor.dead_letter_reasons)})
 
     @app.page("/users/{user}/pairs")

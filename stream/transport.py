@@ -56,23 +56,6 @@ class Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    def ack(self, message: Any) -> bool:
-        """faust's ack, except for a message of an older consumer generation or one acked while the flow is stopped.
-
-        faust's stream skips such messages without delivering them, and acks them "so that lag does not grow":
-        the next commit then steps over input nobody processed (a restarted worker lost 1,182 ratings that way).
-        Here they count as handled for faust's flow control but are not committable, so they are read again. A
-        processed message that meets this rule (a rebalance began while its batch ran) is read again too, and
-        recognised by its event id.
-        """
-        if self.app.topics.acks_enabled_for(message.topic) and (
-                message.generation_id != self.app.consumer_generation_id
-                or not self.app.flow_control.is_active()):
-            message.acked = True
-            self.refused_acks = getattr(self, "refused_acks", 0) + 1
-            return False
-        return super().ack(message)
-
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         self.held_gaps = getattr(self, "held_gaps", 0) + 1  # counted for /health; not applied
 

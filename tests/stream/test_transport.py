@@ -49,34 +49,3 @@ def test_the_consumer_holds_holes_back_from_commits_until_confirmed():
     assert not bare._gap["tp"] and bare.held_gaps == 1
     asyncio.run(bare.confirm_gap("tp", 10, 20))
     assert bare._gap["tp"].overlaps(10, 21)
-
-
-def test_the_consumer_refuses_to_commit_messages_faust_skipped():
-    """A message of an older generation, or acked while the flow is stopped, is never committable."""
-    from collections import defaultdict
-    from types import SimpleNamespace
-
-    from stream.transport import Consumer
-
-    flow = {"active": True}
-    app = SimpleNamespace(consumer_generation_id=2,
-                          flow_control=SimpleNamespace(is_active=lambda: flow["active"]),
-                          topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
-    consumer = Consumer.__new__(Consumer)
-    consumer.app = app
-    consumer._committed_offset = defaultdict(lambda: None)
-    consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
-    consumer._unacked_messages, consumer._n_acked, consumer._waiting_for_ack = set(), 0, None
-
-    class Message(SimpleNamespace):
-        __hash__ = object.__hash__  # faust keeps unacked messages in a set
-
-    def message(offset, generation):
-        return Message(topic="ratings", tp="tp", offset=offset, generation_id=generation, acked=False)
-
-    stale, current = message(5, 1), message(6, 2)
-    assert not consumer.ack(stale) and stale.acked  # handled for flow control, not committable
-    assert consumer.ack(current) and consumer._acked["tp"] == [6]
-    flow["active"] = False
-    assert not consumer.ack(message(7, 2)) and consumer._acked["tp"] == [6]
-    assert consumer.refused_acks == 2
