@@ -116,7 +116,8 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
 
 
 def start_worker(settings: Settings, log_path: str) -> subprocess.Popen:
-    """``wnnrec worker`` as a child process with these settings."""
+    """``wnnrec worker`` as a child process with these settings (log level from $WNNREC_WORKER_LOGLEVEL, default
+    warning)."""
     env = dict(os.environ, **settings.to_env())
     log = open(log_path, "ab")
     return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning")], env=env,
