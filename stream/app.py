@@ -133,31 +133,22 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
-            representative = {}  # partition -> one of its events: tables address partitions by the current event
-            batch = []
-            reread: dict[int, int] = {}  # partition -> first offset faust skipped
-            for event in events:
-                message = event.message
-                if message.partition in reread:
-                    continue  # read again after the seek below
-                tp = TP(settings.ratings_topic, message.partition)
-                if message.partition not in continuity.expected:
-                    committed = app.consumer.committed_offset(tp)
-                    log.info("partition %d: first offset %d of this generation, committed offset %s",
-                             message.partition, message.offset, committed)
-                    continuity.begin(message.partition, committed)
-                hole = continuity.check(message.partition, message.offset)
-                if hole is not None and not hole.confirmed:
-                    reread[message.partition] = hole.start
-                    continue
-                if hole is not None:
-                    await app.consumer.confirm_gap(tp, hole.start, hole.end)
-                representative[message.partition] = event
-                batch.append(Incoming(message.key, event.value, message.partition, message.offset))
+            admitted, reread, confirmed = continuity.admit(
+                [(event.message.partition, event.message.offset) for event in events],
+                lambda partition: app.consumer.committed_offset(TP(settings.ratings_topic, partition)))
+            for hole in confirmed:
+                await app.consumer.confirm_gap(TP(settings.ratings_topic, hole.partition), hole.start, hole.end)
             for partition, offset in reread.items():
                 log.warning("partition %d of %s skipped offsets from %d: reading them again", partition,
                             settings.ratings_topic, offset)
                 await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
+            representative = {}  # partition -> one of its events: tables address partitions by the current event
+            batch = []
+            for index in admitted:
+                event = events[index]
+                message = event.message
+                representative[message.partition] = event
+                batch.append(Incoming(message.key, event.value, message.partition, message.offset))
 
             def load(key: bytes, partition: int):
                 with acting_for(representative[partition]):

@@ -28,6 +28,7 @@ Hole(partition=1, start=40, end=44, confirmed=False)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,3 +82,31 @@ class OffsetContinuity:
         self._reread[partition] = expected
         self.holes_read_again += 1
         return Hole(partition, expected, hole_end, confirmed=False)
+
+    def admit(self, positions: list[tuple[int, int]], committed: Callable[[int], int | None]
+              ) -> tuple[list[int], dict[int, int], list[Hole]]:
+        """Sort a batch's ``(partition, offset)`` positions: which to process now (their indices), which partitions
+        to read again from which offset (the rest of that partition's batch comes again), and which holes are
+        confirmed real. ``committed(partition)`` gives the committed offset a partition's first message of this
+        generation is expected at.
+
+        >>> guard = OffsetContinuity()
+        >>> guard.admit([(0, 7), (1, 3), (0, 9), (0, 10), (1, 4)], committed={0: 7, 1: None}.get)
+        ([0, 1, 4], {0: 8}, [])
+        """
+        admitted: list[int] = []
+        reread: dict[int, int] = {}
+        confirmed: list[Hole] = []
+        for index, (partition, offset) in enumerate(positions):
+            if partition in reread:
+                continue
+            if partition not in self.expected:
+                self.begin(partition, committed(partition))
+            hole = self.check(partition, offset)
+            if hole is not None and not hole.confirmed:
+                reread[partition] = hole.start
+                continue
+            if hole is not None:
+                confirmed.append(hole)
+            admitted.append(index)
+        return admitted, reread, confirmed
