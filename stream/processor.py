@@ -294,6 +294,9 @@ class StreamProcessor:
         state = entry.state
         if state.knows(event.event_id):
             entry.events.append(covered_event(event.event_id, message.offset, "rating", duplicate=True))
+            # A redelivery means the last run stopped before its offsets were committed, maybe before the table's
+            # changelog got the state the local store already has: write it again so the changelog catches up.
+            entry.changed = True
             return False
         model, space = state.wnn, self.space
         idx = space.index(event.item)
@@ -324,6 +327,7 @@ class StreamProcessor:
         if event.event_id is not None:
             if event.event_id in state.forgotten:
                 entry.events.append(covered_event(event.event_id, message.offset, "forget", duplicate=True))
+                entry.changed = True  # as for a redelivered rating: let the changelog catch up
                 return False
             if not model.knows(event.event_id):
                 raise Refused(f"forget: user {event.user!r} has no stored rating with event_id {event.event_id}")
