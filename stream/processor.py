@@ -28,15 +28,14 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-import msgpack
 import numpy as np
 from cachetools import LRUCache
 
 from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
                             drift_record, global_drift_message, parse_input, recommendation_message)
+from stream.user_state import UserState
 from wnn.config import WNNConfig
 from wnn.data import Dataset
-from wnn.drift import UserDrift
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import ItemPartial, ShareBucket, projection_contribution, shares_from_contributions
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
@@ -45,71 +44,8 @@ from wnn.recommender import learn_user_event
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 2
-
-
 class Refused(Exception):
     """An input that is well formed but cannot be applied (for example a forget of a rating that is not stored)."""
-
-
-@dataclasses.dataclass
-class UserState:
-    """One value of the ``user-wnn`` table: the user's network, drift monitor, forgotten event ids (tombstones)
-    and the input partition the user lives on (so recovery can re-derive that partition's item shares)."""
-
-    wnn: UserWNN
-    drift: UserDrift
-    partition: int
-    forgotten: collections.deque
-
-    @classmethod
-    def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
-        return cls(UserWNN(space), UserDrift(), partition, collections.deque(maxlen=max_tombstones))
-
-    def knows(self, event_id: int) -> bool:
-        """Learned, or forgotten: either way a redelivery must change nothing."""
-        return self.wnn.knows(event_id) or event_id in self.forgotten
-
-    def to_bytes(self) -> bytes:
-        return msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
-                              "drift": self.drift.to_bytes(),
-                              "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()}, use_bin_type=True)
-
-    @staticmethod
-    def _document(data: bytes) -> dict:
-        try:
-            doc = msgpack.unpackb(data, raw=False)
-        except Exception as exc:
-            raise StateError(f"user table value is not msgpack ({type(exc).__name__}: {exc})") from None
-        if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
-            raise StateError(f"user table value has an unknown layout (expected version {STATE_VERSION})")
-        if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
-                or len(doc["forgotten"]) % 8:
-            raise StateError("user table value lacks a valid partition or tombstone list")
-        return doc
-
-    @classmethod
-    def stored_contributions(cls, data: bytes, user_prior: float) -> tuple[int, tuple]:
-        """The user's partition and the stored pairs' contributions, without rebuilding the network."""
-        doc = cls._document(data)
-        return doc["p"], UserWNN.stored_contributions(doc.get("wnn"), user_prior)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":
-        doc = cls._document(data)
-        try:
-            monitor = UserDrift.from_bytes(doc["drift"])
-        except (KeyError, ValueError) as exc:
-            raise StateError(str(exc)) from None
-        forgotten = collections.deque(np.frombuffer(doc["forgotten"], dtype=np.int64).tolist(), maxlen=max_tombstones)
-        return cls(UserWNN.from_bytes(doc.get("wnn"), space), monitor, doc["p"], forgotten)
-
-    @property
-    def memory_bytes(self) -> int:
-        """Approximate memory of the live state (the cache budget counts this)."""
-        model = self.wnn
-        table = model._table.nbytes if model._table is not None else 0
-        return 2048 + table + len(model._event_ids) * 40 + model.n_pairs * 120 + len(self.forgotten) * 40
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from stream.bench import ListCollector, fresh_settings, start_worker, stop_worker
-from stream.processor import StreamProcessor, UserState
+from stream.processor import StreamProcessor
+from stream.user_state import UserState
 from stream.replay import ensure_topics, make_producer
 from stream.run import read_topic
 from stream.schemas import rating_message

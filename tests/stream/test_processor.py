@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from stream.processor import Incoming, StreamProcessor, UserState, parse_share_key
+from stream.processor import Incoming, StreamProcessor, parse_share_key
+from stream.user_state import UserState
 from stream.schemas import forget_message, rating_message
 from tests.conftest import synthetic_dataset
 from wnn.item_stats import ShareBucket

@@ -1,0 +1,80 @@
+"""One value of the ``user-wnn`` table: what a worker keeps per user, and how it is read back.
+
+The network's own bytes (:meth:`wnn.network.UserWNN.to_bytes`) travel inside, with the drift monitor, the
+tombstones of forgotten event ids and the user's input partition. :meth:`UserState.stored_contributions` reads what
+recovery needs to re-derive the item statistics without rebuilding the network.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import msgpack
+import numpy as np
+
+from wnn.drift import UserDrift
+from wnn.item_space import ItemSpace
+from wnn.network import StateError, UserWNN
+
+STATE_VERSION = 2
+
+
+@dataclasses.dataclass
+class UserState:
+    """One value of the ``user-wnn`` table: the user's network, drift monitor, forgotten event ids (tombstones)
+    and the input partition the user lives on (so recovery can re-derive that partition's item shares)."""
+
+    wnn: UserWNN
+    drift: UserDrift
+    partition: int
+    forgotten: collections.deque
+
+    @classmethod
+    def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
+        return cls(UserWNN(space), UserDrift(), partition, collections.deque(maxlen=max_tombstones))
+
+    def knows(self, event_id: int) -> bool:
+        """Learned, or forgotten: either way a redelivery must change nothing."""
+        return self.wnn.knows(event_id) or event_id in self.forgotten
+
+    def to_bytes(self) -> bytes:
+        return msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
+                              "drift": self.drift.to_bytes(),
+                              "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()}, use_bin_type=True)
+
+    @staticmethod
+    def _document(data: bytes) -> dict:
+        try:
+            doc = msgpack.unpackb(data, raw=False)
+        except Exception as exc:
+            raise StateError(f"user table value is not msgpack ({type(exc).__name__}: {exc})") from None
+        if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
+            raise StateError(f"user table value has an unknown layout (expected version {STATE_VERSION})")
+        if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
+                or len(doc["forgotten"]) % 8:
+            raise StateError("user table value lacks a valid partition or tombstone list")
+        return doc
+
+    @classmethod
+    def stored_contributions(cls, data: bytes, user_prior: float) -> tuple[int, tuple]:
+        """The user's partition and the stored pairs' contributions, without rebuilding the network."""
+        doc = cls._document(data)
+        return doc["p"], UserWNN.stored_contributions(doc.get("wnn"), user_prior)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":
+        doc = cls._document(data)
+        try:
+            monitor = UserDrift.from_bytes(doc["drift"])
+        except (KeyError, ValueError) as exc:
+            raise StateError(str(exc)) from None
+        forgotten = collections.deque(np.frombuffer(doc["forgotten"], dtype=np.int64).tolist(), maxlen=max_tombstones)
+        return cls(UserWNN.from_bytes(doc.get("wnn"), space), monitor, doc["p"], forgotten)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Approximate memory of the live state (the cache budget counts this)."""
+        model = self.wnn
+        table = model._table.nbytes if model._table is not None else 0
+        return 2048 + table + len(model._event_ids) * 40 + model.n_pairs * 120 + len(self.forgotten) * 40
