@@ -93,8 +93,22 @@ class WNNConfig:
 
     @property
     def cells_per_neuron(self) -> int:
-        """Table width of one Z neuron: every item address times every Q state."""
+        """Table width of a Z neuron that reads Q: every item address times every Q state."""
         return 1 << (self.tuple_size + self.n_state_bits)
+
+    def neuron_offsets(self) -> tuple[tuple[int, ...], int]:
+        """First table cell of each Z neuron, and the cells of the whole table.
+
+        Only the neurons that read Q need a block per Q state; the others need one cell per item address, and the
+        bias neuron (which reads no bits) one cell. Packing the neurons this way holds the same cells as one
+        full-width block each, in about a third of the memory (5,569 cells instead of 16,384 by default).
+        """
+        widths = [1] + [self.cells_per_neuron if 1 <= n <= self.n_state_neurons and self.n_state_bits
+                        else 1 << self.tuple_size for n in range(1, self.n_neurons)]
+        offsets = [0]
+        for width in widths[:-1]:
+            offsets.append(offsets[-1] + width)
+        return tuple(offsets), offsets[-1] + widths[-1]
 
     def fingerprint(self) -> str:
         """Short hash of the settings that shape a user's state, stored in serialized state to catch mismatches."""

@@ -95,7 +95,7 @@ class ItemSpace:
         self._chan_pow2 = (1 << np.arange(cfg.n_state_bits)).astype(np.int64)
         self._collab_pow2 = [1 << j for j in range(cfg.collab_bits)]
         self._collab_pow2 = np.array(self._collab_pow2, dtype=object if cfg.collab_bits > 62 else np.int64)
-        self._neuron_offsets = np.arange(cfg.n_neurons, dtype=np.int64) * cfg.cells_per_neuron
+        self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
         self._thermometer_rows_pop = thermometer(np.arange(len(POPULARITY_THRESHOLDS) + 1),
                                                  np.arange(1, len(POPULARITY_THRESHOLDS) + 1))
         self._thermometer_rows_mean = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1),

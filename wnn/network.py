@@ -52,7 +52,7 @@ from wnn.item_space import ItemSpace
 #: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
 FORMAT_VERSION = 2
 
-# Planes of the counting memory: the table is (3, n_neurons * cells_per_neuron).
+# Planes of the counting memory: the table is (3, cells), the neurons packed as WNNConfig.neuron_offsets says.
 _COUNT, _RESIDUAL, _LIKES = 0, 1, 2
 
 
@@ -121,13 +121,14 @@ class _Layout:
 
 @functools.lru_cache(maxsize=16)
 def _layout(cfg: WNNConfig) -> _Layout:
-    m, width = cfg.n_neurons, cfg.cells_per_neuron
-    offsets = np.arange(m, dtype=np.int64) * width
+    m = cfg.n_neurons
+    first_cells, size = cfg.neuron_offsets()
+    offsets = np.array(first_cells, dtype=np.int64)
     stateful = np.zeros(m, dtype=np.int64)
     if cfg.n_state_bits:
         stateful[1: 1 + cfg.n_state_neurons] = 1
     state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << cfg.tuple_size) * stateful
-    state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * m * width)[None, :, None]
+    state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
     split = np.zeros((m, 2), dtype=np.float32)
     split[1:, 0] = 1.0
     split[0, 1] = 1.0
@@ -199,7 +200,7 @@ class UserWNN:
 
     def _ensure_table(self) -> np.ndarray:
         if self._table is None:
-            self._table = np.zeros((3, self._cfg.n_neurons * self._cfg.cells_per_neuron), dtype=np.float32)
+            self._table = np.zeros((3, self._cfg.neuron_offsets()[1]), dtype=np.float32)
             self._flat = self._table.reshape(-1)
         return self._table
 
