@@ -30,7 +30,7 @@ from stream.offsets import OffsetContinuity
 from stream.partition_context import acting_for
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings
-from stream.transport import SCHEME
+from stream.transport import new_faust_app
 from wnn.config import WNNConfig
 from wnn.data import DataError, load_dataset
 
@@ -58,27 +58,15 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
         max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
         source_topic=settings.ratings_topic)
-    app = faust.App(
-        settings.app_id,
-        broker=f"{SCHEME}://{settings.bootstrap}",
+    app = new_faust_app(
+        settings.app_id, settings,
         store=store,
         datadir=str(settings.state_dir),
-        topic_partitions=settings.partitions,
         web_port=settings.web_port,
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
         producer_linger_ms=5,
-        consumer_auto_offset_reset="earliest",
-        broker_max_poll_records=settings.max_poll_records,
-        broker_session_timeout=settings.session_timeout_s,
-        broker_heartbeat_interval=settings.heartbeat_s,
-        broker_rebalance_timeout=settings.session_timeout_s,
-        # Commit after every batch's worth of events, so a crash redelivers at most about one batch per partition.
-        broker_commit_every=settings.batch_max,
-        broker_commit_interval=settings.commit_interval_s,
-        processing_guarantee=settings.processing_guarantee,
     )
-    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.transport
     app.processor = processor
     app.settings = settings
     raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": settings.partitions}

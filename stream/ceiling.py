@@ -18,19 +18,12 @@ import time
 import faust
 
 from stream.settings import Settings
-from stream.transport import SCHEME
+from stream.transport import new_faust_app
 
 
 def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:
-    app = faust.App(
-        f"{settings.app_id}-ceiling", broker=f"{SCHEME}://{settings.bootstrap}", store="memory://",
-        datadir=str(settings.state_dir / "ceiling"), topic_partitions=settings.partitions, web_enabled=False,
-        consumer_auto_offset_reset="earliest", broker_max_poll_records=settings.max_poll_records,
-        broker_session_timeout=settings.session_timeout_s, broker_heartbeat_interval=settings.heartbeat_s,
-        broker_commit_every=settings.batch_max,
-        broker_commit_interval=settings.commit_interval_s,
-    )
-    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms
+    app = new_faust_app(f"{settings.app_id}-ceiling", settings, store="memory://",
+                        datadir=str(settings.state_dir / "ceiling"), web_enabled=False)
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "first": None}
 

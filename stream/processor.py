@@ -37,7 +37,7 @@ from stream.user_state import UserState
 from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
-from wnn.item_stats import ItemPartial, ShareBucket, projection_contribution, shares_from_contributions
+from wnn.item_stats import ItemPartial, ShareBucket, shares_from_contributions
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError, UserWNN
 from wnn.recommender import learn_user_event
@@ -314,8 +314,7 @@ class StreamProcessor:
     # ------------------------------------------------------------------ item statistics
     def _contributions(self, user: str, model: UserWNN) -> tuple:
         items, ratings, stamps, centered = model.contributions()
-        vectors = np.broadcast_to(self.space.user_vector(user), (len(items), self.config.collab_bits))
-        return items.copy(), ratings.copy(), stamps.copy(), projection_contribution(centered, vectors)
+        return items.copy(), ratings.copy(), stamps.copy(), self.space.projection_of(user, centered)
 
     def _bucket(self, idx: int) -> int:
         bucket = self._buckets.get(idx)
@@ -431,8 +430,7 @@ class StreamProcessor:
             indices = np.array([space.index(k) for k in items], dtype=np.int64)
             if count_sequences:
                 space.add_sequence(indices)
-            vectors = np.broadcast_to(space.user_vector(user), (len(indices), cfg.collab_bits))
-            rows[partition].append((indices, ratings, stamps, projection_contribution(centered, vectors)))
+            rows[partition].append((indices, ratings, stamps, space.projection_of(user, centered)))
             users += 1
         derived = {p: shares_from_contributions(*(np.concatenate([r[k] for r in parts]) for k in range(4)),
                                                 cfg.popularity_half_life_s) for p, parts in rows.items()}

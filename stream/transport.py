@@ -74,3 +74,28 @@ class Transport(faust_aiokafka.Transport):
     """faust's aiokafka transport with :class:`Consumer`."""
 
     Consumer = Consumer
+
+
+def new_faust_app(app_id: str, settings: Any, **options: Any) -> Any:
+    """A faust app on this transport with the consumer settings of ``settings`` (a :class:`stream.settings.Settings`)
+    plus ``options``. The worker and the bare agent the benchmark compares it with are both built here, so they
+    always run with the same consumer settings."""
+    import faust
+
+    app = faust.App(
+        app_id,
+        broker=f"{SCHEME}://{settings.bootstrap}",
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.max_poll_records,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_s,
+        broker_rebalance_timeout=settings.session_timeout_s,
+        # Commit after every batch's worth of events, so a crash redelivers at most about one batch per partition.
+        broker_commit_every=settings.batch_max,
+        broker_commit_interval=settings.commit_interval_s,
+        processing_guarantee=settings.processing_guarantee,
+        **options,
+    )
+    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by ConsumerThread above
+    return app

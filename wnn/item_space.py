@@ -270,14 +270,15 @@ class ItemSpace:
         row = self.transitions[previous, : self.n_items] if items is None else self.transitions[previous, items]
         return np.log1p(row * (100.0 / max(self.transition_totals.item(previous), 1.0)))
 
-    def projection_of(self, user: Hashable, centered: float) -> np.ndarray:
-        """A rating's contribution to its item's collaborative projection: the same integers as
+    def projection_of(self, user: Hashable, centered: float | np.ndarray) -> np.ndarray:
+        """A rating's contribution to its item's collaborative projection, shape (bits,), or one per rating,
+        shape (n, bits), for an array of centred ratings: the same integers as
         :func:`wnn.item_stats.projection_contribution`, with the user's vector scaled once (the scale is a power of
         two, so scaling first changes no bit)."""
         scaled = self._scaled_vectors.get(user)
         if scaled is None:
             scaled = self._scaled_vectors[user] = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-        return np.rint(centered * scaled).astype(np.int64)
+        return np.rint(np.multiply.outer(np.asarray(centered, dtype=np.float64), scaled)).astype(np.int64)
 
     def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
         """Swap one partition's share of an item's statistics (see :mod:`wnn.item_stats`) for a newer one.
