@@ -30,7 +30,7 @@ from stream.offsets import OffsetContinuity
 from stream.partition_context import acting_for
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings
-from stream.transport import new_faust_app
+from stream.transport import first_offset_from, new_faust_app
 from wnn.config import WNNConfig
 from wnn.data import DataError, load_dataset
 
@@ -108,28 +108,56 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
 
     continuity = app.offset_continuity = OffsetContinuity()
 
+    app.consumer_guarded_topics = {settings.ratings_topic}  # read by stream.transport.Consumer
+
     @app.on_partitions_assigned.connect
     async def track_assignment(sender, assigned: set[TP], **kwargs) -> None:
         processor.owned = {tp.partition for tp in assigned if tp.topic == settings.ratings_topic}
         continuity.reset()
+        app.consumer.forget_progress()
 
     @app.on_partitions_revoked.connect
     async def drop_cache(sender, revoked: set[TP], **kwargs) -> None:
         processor.forget_cache()
         continuity.reset()
+        app.consumer.forget_progress()
+
+    async def read_again(holes) -> None:
+        """Read each hole's partition again from the first offset its log has there. Restarting the fetcher drops
+        what it had fetched but not delivered on every partition, so all the others are read again too, each from
+        the next offset the agent expects of it."""
+        again: dict[int, int] = {}
+        for hole in holes:
+            again[hole.partition] = await first_offset_from(settings.bootstrap, TP(settings.ratings_topic,
+                                                                                   hole.partition), hole.start)
+            log.warning("partition %d of %s: offsets %d..%d did not arrive; reading it again from %d",
+                        hole.partition, settings.ratings_topic, hole.start, hole.end, again[hole.partition])
+        for tp in app.consumer.assignment():
+            if tp.topic == settings.ratings_topic and tp.partition not in again:
+                next_offset = continuity.awaiting.get(tp.partition, continuity.expected.get(tp.partition))
+                again[tp.partition] = (next_offset if next_offset is not None
+                                       else await app.consumer.start_offset(tp))
+        for partition, offset in again.items():
+            continuity.read_again_from(partition, offset)
+        await app.consumer.read_again({TP(settings.ratings_topic, p): offset for p, offset in again.items()})
 
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
-            admitted, reread, confirmed = continuity.admit(
-                [(event.message.partition, event.message.offset) for event in events],
-                lambda partition: app.consumer.committed_offset(TP(settings.ratings_topic, partition)))
-            for hole in confirmed:
-                await app.consumer.confirm_gap(TP(settings.ratings_topic, hole.partition), hole.start, hole.end)
-            for partition, offset in reread.items():
-                log.warning("partition %d of %s skipped offsets from %d: reading them again", partition,
-                            settings.ratings_topic, offset)
-                await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
+            if app.rebalancing:
+                # Until recovery completes (which ends with a seek to the committed offsets), whatever arrives may
+                # be left over from the previous generation; it comes again, so it is not processed now.
+                continuity.dropped_in_rebalance += len(events)
+                continue
+            generation = app.consumer_generation_id
+            positions = [(event.message.partition, event.message.offset) for event in events]
+            starts = {partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
+                      for partition in continuity.unknown_partitions(positions)}
+            admitted, holes = continuity.admit(positions, starts.get)
+            if holes and app.consumer_generation_id == generation:
+                await read_again(holes)
+            processed = {partition: continuity.expected[partition] for partition, _ in positions
+                         if partition in continuity.expected}
             representative = {}  # partition -> one of its events: tables address partitions by the current event
             batch = []
             for index in admitted:
@@ -151,12 +179,17 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                                     (dead_letters, [(k, v) for k, v, _ in out.dead_letters])):
                 for key, value in messages:
                     last = topic.send_soon(key=key, value=value)
+            # Only input whose output (table changelogs included) is delivered may be committed. faust's buffer
+            # hands messages to the Kafka client in order, so once the batch's last message is delivered all of
+            # its messages have reached the client; the flush then waits until the client has delivered them all.
+            # Only then are the batch's unbroken runs marked processed. A crash before that redelivers the batch,
+            # whose ratings the processor recognises by event id.
             if last is not None:
-                # The batch's offsets are committed once the agent moves on. faust's producer buffer hands messages
-                # to the Kafka client in order, but its flush before a commit gives up after 0.1 s; so the batch
-                # waits for its last message (sent after its table writes) to be delivered. Nothing a committed
-                # input caused can then be lost in a crash.
                 await last
+                await app.producer.flush()
+            if app.consumer_generation_id == generation:
+                for partition, next_offset in processed.items():
+                    app.consumer.mark_processed(TP(settings.ratings_topic, partition), next_offset)
 
     @app.timer(interval=settings.share_publish_interval_s)
     async def publish_item_shares() -> None:
@@ -172,8 +205,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def health(web, request):
         return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
                          "events_total": processor.window.events_total,
-                         "offset_holes_read_again": continuity.holes_read_again,
-                         "offset_gaps_confirmed": continuity.holes_confirmed,
+                         "offset_holes_read_again": continuity.holes,
+                         "stale_messages_skipped": continuity.stale_skipped,
+                         "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
                          "dead_letters": dict(processor.dead_letter_reasons)})
 
     @app.page("/users/{user}/pairs")

@@ -1,4 +1,5 @@
-"""``wnnrec``: the model library's commands plus the streaming ones (replay, worker, run, bench pipeline)."""
+"""``wnnrec``: the model library's commands plus the streaming ones (replay, worker, run, bench pipeline and
+scale)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: throughput, latency (default both)")
     bp.add_argument("--rounds", type=int, default=3, help="throughput rounds, medians reported (default 3)")
     bp.add_argument("--quiet", action="store_true")
+
+    sc = bench.add_parser("scale", help="events/s, RSS and state size of one worker at 1k..1M synthetic users",
+                          description="For each user count: a synthetic stream (Zipf user activity, items and "
+                                      "ratings drawn from real MovieLens ratings) on fresh topics, drained by one "
+                                      "worker. Each level gets max(--min-events, users) events.")
+    sc.add_argument("--json", metavar="PATH", required=True)
+    model_cli._add_data_arg(sc)
+    _add_kafka_args(sc)
+    sc.add_argument("--users", type=model_cli._csv(int), default=[1000, 10000, 100000, 1000000],
+                    help="user counts, comma-separated (default 1000,10000,100000,1000000)")
+    sc.add_argument("--min-events", type=int, default=100_000, help="events per level at least (default 100000)")
+    sc.add_argument("--zipf-s", type=float, default=1.0, help="Zipf exponent of user activity (default 1.0)")
+    _add_engine_args(sc)
+    sc.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -159,6 +174,24 @@ def _bench_pipeline(args) -> int:
     return 0
 
 
+def _bench_scale(args) -> int:
+    from stream.scale import bench_scale
+    from wnn.data import load_dataset
+
+    result = bench_scale(settings_from(args), load_dataset(args.data), users=tuple(args.users),
+                         min_events=args.min_events, zipf_s=args.zipf_s, progress=not args.quiet)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} "
+          f"{'state MiB':>9}")
+    for level in result["levels"]:
+        print(f"{level['users']:>10,} {level['distinct_users_in_stream']:>9,} {level['n_events']:>9,} "
+              f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
+              f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f}")
+    print(f"wrote {args.json}")
+    return 0
+
+
 def _run(args) -> int:
     from stream.run import main_job
 
@@ -172,6 +205,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return handlers[args.command](args)
     if args.command == "bench" and args.target == "pipeline":
         return _bench_pipeline(args)
+    if args.command == "bench" and args.target == "scale":
+        return _bench_scale(args)
     return model_cli.run(args)
 
 

@@ -7,7 +7,7 @@ before it returns; measured on one worker, such fetches held the loop for 11.9 s
 faust looks up transports by URL scheme, and third-party transports register under the ``faust.transports`` entry
 point (see ``pyproject.toml``). ``wnnkafka://host:port`` selects :class:`Transport` here: the same driver, whose
 consumer thread sets the fetch wait from ``app.consumer_fetch_max_wait_ms`` on the consumer it builds, before the
-consumer starts, and whose consumer never commits over a hole in the input it has not confirmed
+consumer starts, and whose consumer commits, on the input topic, only what the agent has processed
 (:class:`Consumer`). No installed package is edited.
 """
 
@@ -42,32 +42,88 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         tune_consumer(consumer, getattr(self.app, "consumer_fetch_max_wait_ms", FAUST_FETCH_MAX_WAIT_MS))
         return consumer
 
+    async def seek_in_thread(self, tp: Any, offset: int) -> None:
+        """Move the fetch position of ``tp``, on the consumer's own event loop.
+
+        faust's ``seek`` calls aiokafka's from the app's loop, in another thread; aiokafka then resolves a future of
+        the consumer thread's loop from the wrong thread, and the fault suite saw the consumer thread stop fetching
+        and heartbeating for good after such a seek.
+        """
+        consumer = self._ensure_consumer()
+
+        async def seek() -> None:
+            consumer.seek(tp, offset)
+
+        await self.call_thread(seek)
+
+    async def committed(self, tp: Any) -> int | None:
+        """The group's committed offset of ``tp``, asked of the broker (aiokafka caches none)."""
+        return await self.call_thread(self._ensure_consumer().committed, tp)
+
 
 class Consumer(faust_aiokafka.Consumer):
-    """faust's consumer, with the tuned consumer thread and holes in the input held back from commits.
+    """faust's consumer, with the tuned consumer thread, committing on guarded topics only what the agent says it
+    has processed.
 
-    When faust sees a partition's offsets jump, it records the hole as a gap the next commit may step over, as if
-    compaction or transaction markers had made it. But faust also makes such holes itself, when it drops messages
-    during a rebalance (see :mod:`stream.offsets`), and committing over those loses input for good. Here a hole is
-    only held; the commit stops before it until the agent has read the partition again from the hole and
-    :meth:`confirm_gap` says the hole is real.
+    faust commits the highest run of *acknowledged* offsets. But around a rebalance it also acknowledges messages
+    that never reached the agent (dropped while the flow is suspended), and it treats a hole in the offsets it
+    sees as a gap in the log that a commit may step over; either way a commit can pass input nobody processed, and
+    that input is lost for good (the fault suite lost up to 2,000 ratings so). On a guarded topic (the app's
+    ``consumer_guarded_topics``) this consumer commits exactly the offset :meth:`mark_processed` last gave for the
+    partition in this generation, and nothing before the agent has given one. The agent gives the next offset of
+    an unbroken run it has processed and whose output is delivered (see :mod:`stream.offsets`).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._processed: dict[Any, int] = {}
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
-        self.held_gaps = getattr(self, "held_gaps", 0) + 1  # counted for /health; not applied
+    async def _seek(self, partition: Any, offset: int) -> None:
+        await self._thread.seek_in_thread(partition, offset)
 
-    def committed_offset(self, tp: Any) -> int | None:
-        """The group's committed offset of ``tp`` as this consumer last saw it (set on assignment and by every
-        commit); None when nothing is committed."""
-        offset = self._committed_offset.get(tp)
-        return offset if offset is not None and offset >= 0 else None
+    @property
+    def guarded_topics(self) -> frozenset[str]:
+        return frozenset(getattr(self.app, "consumer_guarded_topics", ()))
 
-    async def confirm_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
-        """Let commits step over ``offset_from .. offset_to`` of ``tp``: the log really has no messages there."""
-        await super()._add_gap(tp, offset_from, offset_to)
+    def mark_processed(self, tp: Any, next_offset: int) -> None:
+        """Everything of ``tp`` below ``next_offset`` (since the committed offset) is processed and delivered."""
+        if next_offset > self._processed.get(tp, -1):
+            self._processed[tp] = next_offset
+
+    def forget_progress(self) -> None:
+        """Drop every mark (on a rebalance: the next generation starts again from the committed offsets)."""
+        self._processed.clear()
+
+    def _new_offset(self, tp: Any) -> int | None:
+        if tp.topic not in self.guarded_topics:
+            return super()._new_offset(tp)
+        # faust's own bookkeeping of acknowledged offsets is not used here; keep it from growing.
+        self._acked[tp].clear()
+        self._acked_index[tp].clear()
+        return self._processed.get(tp)
+
+    async def read_again(self, positions: dict[Any, int]) -> None:
+        """Make the fetcher read each partition of ``positions`` again from its offset.
+
+        The fetcher is stopped first (as faust does for a rebalance), so that nothing it fetched before the seek is
+        still on its way into the streams after it; faust's own read-offset check would otherwise drop the messages
+        read again. Whatever was already queued for the agent still arrives: :mod:`stream.offsets` skips it.
+        """
+        app = self.app
+        await app._stop_fetcher()
+        for tp, offset in positions.items():
+            await self.seek(tp, offset)
+        await app._fetcher.maybe_start()
+
+    async def start_offset(self, tp: Any) -> int:
+        """Where this generation's reading of ``tp`` starts: the group's committed offset, or the log's first
+        offset when nothing is committed or retention has deleted what was."""
+        committed = await self._thread.committed(tp)
+        earliest = (await self._thread.earliest_offsets(tp)).get(tp, 0)
+        return earliest if committed is None or committed < earliest else committed
 
 
 class Transport(faust_aiokafka.Transport):
@@ -99,3 +155,25 @@ def new_faust_app(app_id: str, settings: Any, **options: Any) -> Any:
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by ConsumerThread above
     return app
+
+
+async def first_offset_from(bootstrap: str, tp: Any, offset: int, timeout_s: float = 10.0) -> int:
+    """The first offset at or after ``offset`` that the log of ``tp`` really has (a hole in what a consumer saw can
+    be real: transaction markers and compaction leave them). Asked with a short-lived consumer outside any group,
+    since the worker's consumer is the one that cannot be trusted here."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    partition = TopicPartition(tp.topic, tp.partition)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             isolation_level="read_committed")
+    await probe.start()
+    try:
+        probe.assign([partition])
+        probe.seek(partition, offset)
+        records = await probe.getmany(partition, timeout_ms=int(timeout_s * 1000), max_records=1)
+        found = records.get(partition)
+        if not found:
+            raise RuntimeError(f"{tp.topic}[{tp.partition}] has no message at or after offset {offset}")
+        return found[0].offset
+    finally:
+        await probe.stop()

@@ -21,6 +21,16 @@ def app_and_sent(tmp_path, monkeypatch):
     monkeypatch.setattr(app.item_stats_table, "send_changelog",
                         lambda partition, key, value, *a, **k: shares.append((partition, key)))
     app.shares_sent = shares
+
+    # test_context() runs no consumer thread and no producer: the broker-side calls the agent makes
+    async def start_offset(tp):
+        return 0
+
+    async def flush():
+        pass
+
+    monkeypatch.setattr(app.consumer, "start_offset", start_offset)
+    monkeypatch.setattr(app.producer, "flush", flush)
     return app, sent
 
 

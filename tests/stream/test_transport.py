@@ -34,18 +34,42 @@ def test_tune_consumer_refuses_a_started_consumer():
         tune_consumer(Started(), 10)
 
 
-def test_the_consumer_holds_holes_back_from_commits_until_confirmed():
-    """faust would let the next commit step over a hole it made itself; ours records nothing until confirmed."""
+def bare_consumer(guarded=("ratings",)):
+    """Only the commit bookkeeping of faust's consumer, without a broker."""
     from collections import defaultdict
-
-    from intervaltree import IntervalTree
+    from types import SimpleNamespace
 
     from stream.transport import Consumer
 
-    bare = Consumer.__new__(Consumer)  # only the gap bookkeeping faust's _add_gap touches
-    bare._committed_offset = defaultdict(lambda: None)
-    bare._gap = defaultdict(IntervalTree)
-    asyncio.run(bare._add_gap("tp", 10, 20))
-    assert not bare._gap["tp"] and bare.held_gaps == 1
-    asyncio.run(bare.confirm_gap("tp", 10, 20))
-    assert bare._gap["tp"].overlaps(10, 21)
+    consumer = Consumer.__new__(Consumer)
+    consumer.app = SimpleNamespace(consumer_guarded_topics=set(guarded))
+    consumer._processed = {}
+    consumer._acked = defaultdict(list)
+    consumer._acked_index = defaultdict(set)
+    consumer._gap = defaultdict(__import__("intervaltree").IntervalTree)
+    consumer._committed_offset = defaultdict(lambda: None)
+    return consumer
+
+
+def test_a_guarded_partition_commits_only_what_the_agent_marked_processed():
+    """faust would commit any run of acknowledged offsets, including messages it dropped in a rebalance."""
+    from faust.types import TP
+
+    consumer = bare_consumer()
+    tp = TP("ratings", 0)
+    consumer._acked[tp].extend(range(100, 150))  # acknowledged by faust, never processed
+    assert consumer._new_offset(tp) is None and not consumer._acked[tp]
+    consumer.mark_processed(tp, 120)
+    consumer.mark_processed(tp, 110)  # marks never go back
+    assert consumer._new_offset(tp) == 120
+    consumer.forget_progress()
+    assert consumer._new_offset(tp) is None
+
+
+def test_other_topics_keep_faust_commits():
+    from faust.types import TP
+
+    consumer = bare_consumer()
+    tp = TP("other", 0)
+    consumer._acked[tp].extend([5, 6, 7])
+    assert consumer._new_offset(tp) == 8
