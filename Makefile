@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
 
-.PHONY: install test test-fast test-faults test-faults-ci run evaluate bench clean broker-start broker-stop
+.PHONY: install test test-fast test-faults run evaluate bench clean broker-start broker-stop
 
 $(BIN)/wnnrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,11 @@ test: install
 	$(BIN)/wnnrec data fetch
 	$(BIN)/pytest -q -m "not faults"
 
-# The fault suite: real broker, real worker processes killed and restarted (about 5 minutes). Needs the broker that
+# The fault suite: real broker, real worker processes killed and restarted (about 2 minutes). Needs the broker that
 # deploy/kafka/start runs (one case stops and restarts it); writes its measurements to $(RESULTS)/faults.json.
 test-faults: install
 	$(BIN)/wnnrec data fetch
 	WNNREC_FAULTS_JSON=$(RESULTS)/faults.json $(BIN)/pytest -q -m faults tests/faults
-
-# The fault cases CI runs: all but the rebalance ones (README, "Fault suite").
-test-faults-ci: install
-	$(BIN)/wnnrec data fetch
-	$(BIN)/pytest -q -m "faults and not rebalance" tests/faults
 
 test-fast: install
 	$(BIN)/pytest -q -m "not data and not broker and not faults"

@@ -19,11 +19,6 @@ from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
 
-#: Cases whose fault is a consumer-group rebalance (a crash, a takeover). They still fail intermittently: faust's
-#: consumer can skip a run of a partition's messages around a rebalance (see stream/offsets.py and the README's
-#: "Fault suite" results), so they run in `make test-faults`, not in CI, until that is closed.
-rebalance = pytest.mark.rebalance
-
 N = 8000
 #: Offered rate while a fault strikes: slow enough that the fault lands mid-stream.
 RATE = 1500.0
@@ -50,7 +45,6 @@ def duplicates(deployment) -> int:
     return sum(n - 1 for n in deployment.collector.coverage.values())
 
 
-@rebalance
 @pytest.mark.parametrize("keep_state", [True, False], ids=["same-state-folder", "state-folder-lost"])
 def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state):
     deployment = deployment_factory("k9", web_port=6301 + keep_state)
@@ -71,11 +65,10 @@ def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state
     REPORT[f"kill_9_{'same_state' if keep_state else 'state_lost'}"] = result
     assert deployment.alive("w1")
     assert resume <= RESUME_TARGET_S, result
-    # a crash redelivers at most what was not committed: about a batch per partition
-    assert result["duplicate_list_entries"] <= 4 * deployment.settings.batch_max * 2, result
+    # a crash redelivers at most what was not committed: a batch per partition
+    assert result["duplicate_list_entries"] <= deployment.settings.partitions * deployment.settings.batch_max, result
 
 
-@rebalance
 def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_path):
     deployment = deployment_factory("two", web_port=6303)
     events = slice_events(movielens, N)
@@ -97,6 +90,10 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     REPORT["two_workers_one_killed"] = result
     assert deployment.alive("w1")
     assert takeover <= RESUME_TARGET_S, result
+    # Besides a batch per partition, a takeover redelivers what the killed worker processed after the group began
+    # to rebalance and before its next heartbeat told it so: the broker refuses commits in that window.
+    window = deployment.settings.heartbeat_s * RATE
+    assert result["duplicate_list_entries"] <= deployment.settings.partitions * deployment.settings.batch_max + window
 
 
 def test_poison_messages_interleaved_with_good_ones(deployment_factory, movielens):
