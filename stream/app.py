@@ -36,6 +36,9 @@ from wnn.data import DataError, load_dataset
 
 log = logging.getLogger(__name__)
 
+#: Largest user-table value the changelog and the producer accept (10,000 ratings of 256-character item ids fit).
+MAX_STATE_MESSAGE_BYTES = 8 << 20
+
 
 def load_catalogue(settings: Settings):
     """Item metadata for the content bits, if a MovieLens folder is available; the worker runs without it."""
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
     """
     settings = settings or Settings()
+    config = config or WNNConfig(max_pairs=settings.max_pairs_per_user or None)
     processor = processor or StreamProcessor(
         config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
         catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
         producer_linger_ms=5,
+        producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
     )
     app.processor = processor
     app.settings = settings
@@ -81,8 +86,10 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         processor.on_share(event.key, event.value)
 
     # key_type/value_type bytes make faust use the raw codec for the tables and their changelogs.
+    # A heavy user's state can outgrow Kafka's default 1 MB message: the changelog and the producer allow more.
     users = app.Table("user-wnn", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
-                      options=dict(store_options))
+                      options=dict(store_options),
+                      extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES)})
     item_stats = app.GlobalTable("item-stats", default=None, key_type=bytes, value_type=bytes,
                                  partitions=settings.partitions, options=dict(store_options),
                                  on_changelog_event=on_share_event)

@@ -32,6 +32,8 @@ ENGINE_ARGS = (
     ("--session-timeout-s", "session_timeout_s", float, "consumer-group session timeout (default 6, the broker's minimum)"),
     ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
     ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
+    ("--max-pairs-per-user", "max_pairs_per_user", int, "a user's newest ratings kept; older ones are forgotten "
+                                                        "exactly (default 10000; 0 keeps all)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
     ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
 )

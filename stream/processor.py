@@ -447,8 +447,7 @@ class StreamProcessor:
         """
         self.owned = set(owned)
         self.forget_cache()
-        self.space.transitions[:] = 0.0
-        self.space.transition_totals[:] = 0.0
+        self.space.next_items.clear()
         for partition in self.owned:
             self._fold(partition)  # the space holds them; the derived shares replace them below
         derived, users, unreadable = self._stored_contributions(stored, count_sequences=True)

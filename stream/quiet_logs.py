@@ -13,18 +13,24 @@ outage costs a few lines a minute.
 >>> for _ in range(1000):
 ...     log.error("Unable connect to node with id %s: %s", 1, "refused")
 ...     log.warning("Heartbeat failed: coordinator %s is not available", 1)
+...     log.warning(f"producer buffer full size {_ + 200}")   # numbers formatted in by the caller
 >>> log.warning("connected")
->>> seen
-['Unable connect to node with id 1: refused', 'Heartbeat failed: coordinator 1 is not available', 'connected']
+>>> seen  # doctest: +NORMALIZE_WHITESPACE
+['Unable connect to node with id 1: refused', 'Heartbeat failed: coordinator 1 is not available',
+ 'producer buffer full size 200', 'connected']
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 #: Prefixes of the loggers of the Kafka clients and the framework a worker runs (they log under module names).
 NOISY_PREFIXES = ("aiokafka", "faust", "mode", "kafka")
+
+
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 
 class RepeatFilter(logging.Filter):
@@ -37,7 +43,8 @@ class RepeatFilter(logging.Filter):
         self._seen: dict[tuple, list] = {}  # (template, level) -> [first time in window, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.msg, record.levelno)
+        # Some callers format their numbers into the message ("producer buffer full size 274"): one template.
+        key = (_NUMBERS.sub("#", str(record.msg)), record.levelno)
         now = time.monotonic()
         seen = self._seen.get(key)
         if seen is not None and now - seen[0] < self.window_s:

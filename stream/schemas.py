@@ -23,16 +23,13 @@ from typing import Any
 
 import msgspec
 
+from wnn.validation import MAX_ID_LENGTH, MAX_INT64, MAX_RATING, MAX_TS, MIN_INT64, MIN_RATING
+
 SCHEMA_VERSION = 1
 #: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
 OUTPUT_VERSION = 2
-MIN_RATING, MAX_RATING = 0.5, 5.0
-#: Event times are Unix seconds within [0, MAX_TS] (year 5138): anything else is a unit or encoding error.
-MAX_TS = 10 ** 11
-#: Event ids are signed 64-bit integers.
-MIN_EVENT_ID, MAX_EVENT_ID = -(2 ** 63), 2 ** 63 - 1
-#: Longest user or item id, in characters.
-MAX_ID_LENGTH = 256
+#: The model's input limits (rating scale, event times, 64-bit ids, id length) are the wire's too.
+MIN_EVENT_ID, MAX_EVENT_ID = MIN_INT64, MAX_INT64
 #: Event ids derived from Kafka coordinates: partition in the high bits, offset in the low 40.
 _OFFSET_BITS = 40
 

@@ -80,6 +80,9 @@ class Settings:
     share_buckets: int = _setting("share_buckets", 16, int)
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
+    #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included): bounds a user's
+    #: state (about 37 bytes a rating) below the 1 MB a Kafka message may hold by default. 0 keeps all.
+    max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
     cache_mib: float = _setting("cache_mib", 256.0, float)
     processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
     commit_interval_s: float = _setting("commit_interval_s", 0.1, float)
@@ -89,6 +92,8 @@ class Settings:
             raise ValueError(f"batch_max must be at least 1, got {self.batch_max}")
         if self.batch_linger_ms < 0 or self.fetch_max_wait_ms < 0:
             raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
+        if self.max_pairs_per_user < 0:
+            raise ValueError(f"max_pairs_per_user must not be negative, got {self.max_pairs_per_user}")
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):

@@ -15,9 +15,12 @@ import numpy as np
 
 from wnn.drift import UserDrift
 from wnn.item_space import ItemSpace
-from wnn.network import StateError, UserWNN
+from wnn.network import UserWNN
+from wnn.state_format import StateError, load_document, seal
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+#: Table values written before the checksum are still read.
+UNSEALED_STATE_VERSION = 2
 
 
 @dataclasses.dataclass
@@ -39,18 +42,16 @@ class UserState:
         return self.wnn.knows(event_id) or event_id in self.forgotten
 
     def to_bytes(self) -> bytes:
-        return msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
-                              "drift": self.drift.to_bytes(),
-                              "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()}, use_bin_type=True)
+        """msgpack, sealed with a CRC-32 (:mod:`wnn.state_format`): the network's bytes carry their own, and the
+        drift monitor and tombstones are covered here."""
+        return seal(msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
+                                   "drift": self.drift.to_bytes(),
+                                   "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()},
+                                  use_bin_type=True))
 
     @staticmethod
     def _document(data: bytes) -> dict:
-        try:
-            doc = msgpack.unpackb(data, raw=False)
-        except Exception as exc:
-            raise StateError(f"user table value is not msgpack ({type(exc).__name__}: {exc})") from None
-        if not isinstance(doc, dict) or doc.get("v") != STATE_VERSION:
-            raise StateError(f"user table value has an unknown layout (expected version {STATE_VERSION})")
+        doc = load_document(data, STATE_VERSION, UNSEALED_STATE_VERSION, "user table value")
         if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
                 or len(doc["forgotten"]) % 8:
             raise StateError("user table value lacks a valid partition or tombstone list")

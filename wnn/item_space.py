@@ -30,6 +30,7 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 
 from wnn.config import WNNConfig
+from wnn.next_items import NextItemCounts
 from wnn.item_stats import PROJECTION_SCALE, ItemPartial
 from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
                           CategoryBucketer, thermometer)
@@ -135,12 +136,8 @@ class ItemSpace:
         self.projections = grow(g(self, "projections", None), (capacity, cfg.collab_bits), np.int64)
         self.decayed_popularity = grow(g(self, "decayed_popularity", None), (capacity,), np.float64)
         self.popularity_ts = grow(g(self, "popularity_ts", None), (capacity,), np.float64)
-        # Dense item-to-next-item counts (n_items^2 float32: 11 MB for MovieLens-100K's 1,682 items).
-        transitions = np.zeros((capacity, capacity), dtype=np.float32)
-        if getattr(self, "transitions", None) is not None:
-            transitions[:old, :old] = self.transitions[:old, :old]
-        self.transitions = transitions
-        self.transition_totals = grow(g(self, "transition_totals", None), (capacity,), np.float64)
+        if getattr(self, "next_items", None) is None:
+            self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with capacity squared
         self.capacity = capacity
 
     def add_item(self, key: Hashable, genres: Iterable[str] = (), year: int | float | None = None) -> int:
@@ -254,21 +251,20 @@ class ItemSpace:
 
     def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
         """Count that a user rated ``index`` right after ``previous`` (the global next-item signal)."""
-        self.transitions[previous, index] += weight
-        self.transition_totals[previous] += weight
+        self.next_items.add(previous, index, weight)
 
     def add_sequence(self, indices: np.ndarray, weight: float = 1.0) -> None:
         """Count every consecutive pair of one user's rating sequence (rebuilding the signal from stored pairs);
         ``weight=-1`` takes a sequence back out (after a forget changes it)."""
-        if len(indices) > 1:
-            np.add.at(self.transitions, (indices[:-1], indices[1:]), weight)
-            np.add.at(self.transition_totals, indices[:-1], weight)
+        self.next_items.add_sequence(indices, weight)
 
     def transition_scores(self, previous: int, items: np.ndarray | None = None) -> np.ndarray:
         """How often each item (or each of ``items``) followed ``previous`` in users' sequences, as
         ``log1p(100 * share of previous's successors)``."""
-        row = self.transitions[previous, : self.n_items] if items is None else self.transitions[previous, items]
-        return np.log1p(row * (100.0 / max(self.transition_totals.item(previous), 1.0)))
+        row = self.next_items.row(previous, self.n_items)
+        if items is not None:
+            row = row[items]
+        return np.log1p(row * (100.0 / max(self.next_items.total(previous), 1.0)))
 
     def projection_of(self, user: Hashable, centered: float | np.ndarray) -> np.ndarray:
         """A rating's contribution to its item's collaborative projection, shape (bits,), or one per rating,

@@ -46,11 +46,15 @@ from collections.abc import Hashable, Sequence
 import msgpack
 import numpy as np
 
+from wnn.state_format import StateError, load_document, seal
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
+from wnn.validation import check_id, check_rating_event
 
 #: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: States written before the checksum (format 2) are still read.
+UNSEALED_FORMAT_VERSION = 2
 
 # Planes of the counting memory: the table is (3, cells), the neurons packed as WNNConfig.neuron_offsets says.
 _COUNT, _RESIDUAL, _LIKES = 0, 1, 2
@@ -69,8 +73,8 @@ def quantize_residual(residual: float | np.ndarray) -> float | np.ndarray:
     return round(residual / RESIDUAL_QUANTUM) * RESIDUAL_QUANTUM
 
 
-class StateError(ValueError):
-    """Serialized user state that cannot be loaded: corrupt, truncated, or written by another version or config."""
+def _state_document(data: bytes) -> dict:
+    return load_document(data, FORMAT_VERSION, UNSEALED_FORMAT_VERSION, "user state")
 
 
 def _centered(residuals: np.ndarray, user_prior: float) -> np.ndarray:
@@ -206,7 +210,9 @@ class UserWNN:
 
     # ------------------------------------------------------------------ learning
     def learn_one(self, item: Hashable, rating: float, ts: int, event_id: int) -> None:
-        """Write one rating into the tables. A repeated ``event_id`` is ignored (at-least-once delivery is safe)."""
+        """Write one rating into the tables. A repeated ``event_id`` is ignored (at-least-once delivery is safe).
+        Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing (the item is not registered)."""
+        check_id(item)
         self.learn_index(self.space.index(item), rating, ts, event_id)
 
     def knows(self, event_id: int) -> bool:
@@ -219,8 +225,9 @@ class UserWNN:
         Returns the rating centred on what the global baseline and the user's bias expected before learning it
         (in the memory's fixed-point step), which scales the pair's contribution to its item's collaborative
         projection; :meth:`contributions` derives the same number from the stored pairs. A repeated ``event_id``
-        returns 0.0 and changes nothing.
+        returns 0.0 and changes nothing. Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing.
         """
+        rating, ts, event_id = check_rating_event(rating, ts, event_id)
         if event_id in self._seen:
             return 0.0
         n = self.n_pairs
@@ -471,9 +478,10 @@ class UserWNN:
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
-        """msgpack state: format version, config fingerprint and the training pairs (tables are derived)."""
+        """msgpack state: format version, config fingerprint and the training pairs (tables are derived), sealed
+        with a CRC-32 (:mod:`wnn.state_format`)."""
         n = self.n_pairs
-        return msgpack.packb({
+        return seal(msgpack.packb({
             "v": FORMAT_VERSION,
             "cfg": self._cfg.fingerprint(),
             "n": n,
@@ -483,22 +491,12 @@ class UserWNN:
             "ts": self._ts[:n].tobytes(),
             "residuals": self._residuals[:n].tobytes(),
             "codes": self._codes[:n].tobytes(),
-        }, use_bin_type=True)
+        }, use_bin_type=True))
 
     @classmethod
     def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserWNN":
         """Load a state written by :meth:`to_bytes`. Raises :class:`StateError` with the reason if it is unusable."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise StateError(f"user state must be bytes, got {type(data).__name__}")
-        try:
-            doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as exc:  # msgpack raises several unrelated types for garbage input
-            raise StateError(f"user state is not valid msgpack ({type(exc).__name__}: {exc})") from None
-        if not isinstance(doc, dict):
-            raise StateError(f"user state must be a msgpack map, got {type(doc).__name__}")
-        version = doc.get("v")
-        if version != FORMAT_VERSION:
-            raise StateError(f"user state has format version {version!r}; this build reads {FORMAT_VERSION}")
+        doc = _state_document(data)
         model = cls(space)
         if doc.get("cfg") != model._cfg.fingerprint():
             raise StateError("user state was written under a different WNN config (wiring fingerprint "
@@ -543,8 +541,8 @@ class UserWNN:
     def stored_contributions(data: bytes, user_prior: float) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
         """Item ids, ratings, times and centred ratings of a serialized state's pairs, oldest first, without
         rebuilding the network (what recovery needs to re-derive the item statistics and next-item counts)."""
+        doc = _state_document(data)
         try:
-            doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
             items, n = doc["items"], doc["n"]
             if not isinstance(items, list) or len(items) != n:
                 raise ValueError("'items' is missing or has the wrong length")

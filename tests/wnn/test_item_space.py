@@ -143,4 +143,4 @@ def test_transition_scores_follow_the_counts(space):
     assert scores[3] > scores[5] > scores[4] == 0.0
     assert np.allclose(space.transition_scores(0, np.array([5, 3])), scores[[5, 3]])
     space.add_sequence(np.array([1, 2, 1, 2]))
-    assert space.transitions[1, 2] == 2 and space.transitions[2, 1] == 1
+    assert space.next_items.get(1, 2) == 2 and space.next_items.get(2, 1) == 1

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_space
 from wnn.config import WNNConfig
-from wnn.network import FORMAT_VERSION, StateError, UserWNN, learn_many
+from wnn.network import FORMAT_VERSION, UNSEALED_FORMAT_VERSION, StateError, UserWNN, learn_many
+from wnn.state_format import seal, unseal
 
 
 def events(n: int, seed: int = 0) -> list[tuple[int, float, int, int]]:
@@ -126,11 +127,13 @@ def test_state_size_at_100_ratings_is_small(space):
 
 
 @pytest.mark.parametrize("bad, reason", [
-    (b"", "not valid msgpack"),
-    (b"\xc1\xc1\xc1", "not valid msgpack"),
-    (msgpack.packb([1, 2, 3]), "must be a msgpack map"),
-    (msgpack.packb({"v": FORMAT_VERSION + 1}), "format version"),
-    (msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"}), "different WNN config"),
+    (b"", "failed its checksum"),
+    (b"\xc1\xc1\xc1", "failed its checksum"),
+    (seal(b"\xc1\xc1\xc1"), "not valid msgpack"),
+    (seal(msgpack.packb([1, 2, 3])), "must be a msgpack map"),
+    (seal(msgpack.packb({"v": FORMAT_VERSION + 1})), "format version"),
+    (seal(msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"})), "different WNN config"),
+    (msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"}), "failed its checksum"),  # current format, unsealed
 ])
 def test_corrupt_state_raises_a_clear_error(space, bad, reason):
     with pytest.raises(StateError, match=reason):
@@ -145,17 +148,36 @@ def test_truncated_state_raises_state_error(space):
 
 
 def test_field_with_wrong_length_is_named(space):
-    doc = msgpack.unpackb(learn_many(UserWNN(space), events(4)).to_bytes())
+    doc = msgpack.unpackb(unseal(learn_many(UserWNN(space), events(4)).to_bytes()))
     doc["ratings"] = doc["ratings"][:-4]
     with pytest.raises(StateError, match="'ratings' is truncated"):
-        UserWNN.from_bytes(msgpack.packb(doc), space)
+        UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
 
 
 def test_out_of_range_addresses_are_rejected(space):
-    doc = msgpack.unpackb(learn_many(UserWNN(space), events(4)).to_bytes())
+    doc = msgpack.unpackb(unseal(learn_many(UserWNN(space), events(4)).to_bytes()))
     doc["codes"] = b"\xff" * len(doc["codes"])
     with pytest.raises(StateError, match="outside this config"):
-        UserWNN.from_bytes(msgpack.packb(doc), space)
+        UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
+
+
+def test_a_state_written_before_the_checksum_still_loads(space):
+    user = learn_many(UserWNN(space), events(6))
+    doc = msgpack.unpackb(unseal(user.to_bytes()))
+    doc["v"] = UNSEALED_FORMAT_VERSION
+    assert UserWNN.from_bytes(msgpack.packb(doc, use_bin_type=True), space).pairs() == user.pairs()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_bit_flips_never_load_silently(space, data):
+    """1-3 flipped bits anywhere in a stored state are reported as StateError (62% loaded silently before)."""
+    state = bytearray(learn_many(UserWNN(space), events(12)).to_bytes())
+    positions = data.draw(st.lists(st.integers(0, len(state) * 8 - 1), min_size=1, max_size=3, unique=True))
+    for bit in positions:
+        state[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(StateError):
+        UserWNN.from_bytes(bytes(state), space)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

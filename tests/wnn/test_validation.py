@@ -1,0 +1,70 @@
+"""The model's input boundary: a refused learn call raises InvalidEvent naming the field and leaves no trace."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wnn.recommender import WNNRecommender
+from wnn.validation import MAX_RATING, MAX_TS, MIN_RATING, InvalidEvent
+
+BAD_CASES = [
+    ("rating", dict(rating=float("nan"))), ("rating", dict(rating=float("inf"))), ("rating", dict(rating=0.0)),
+    ("rating", dict(rating=6.0)), ("rating", dict(rating=-1.0)), ("rating", dict(rating=11)),
+    ("rating", dict(rating="4")), ("rating", dict(rating=True)), ("rating", dict(rating=None)),
+    ("ts", dict(ts=-1e20)), ("ts", dict(ts=-1)), ("ts", dict(ts=float("nan"))), ("ts", dict(ts=1.5)),
+    ("ts", dict(ts=MAX_TS + 1)), ("ts", dict(ts="881250949")),
+    ("event_id", dict(event_id=1e30)), ("event_id", dict(event_id=2 ** 63)), ("event_id", dict(event_id=1.0)),
+    ("event_id", dict(event_id=None)),
+    ("item", dict(item=10 ** 30)), ("item", dict(item="x" * 300)), ("item", dict(item="")),
+    ("item", dict(item=(1, 2))), ("item", dict(item=None)),
+    ("user", dict(user=10 ** 30)), ("user", dict(user=[1])),
+]
+
+
+def fingerprint(rec: WNNRecommender) -> tuple:
+    """Everything a learn call could touch."""
+    space = rec.space
+    return (sorted(map(str, rec.users)), {str(u): m.to_bytes() for u, m in rec.users.items()}, space.n_items,
+            space.counts[: space.n_items].tobytes(), space.next_items._successors.copy(), space.global_mean)
+
+
+def warmed() -> WNNRecommender:
+    rec = WNNRecommender()
+    for t, (user, item, rating) in enumerate([("u1", "a", 4.0), ("u1", "b", 2.0), ("u2", "a", 5.0)]):
+        rec.learn_one(user, item, rating, ts=1_000 + t, event_id=t)
+    return rec
+
+
+@pytest.mark.parametrize("field, bad", BAD_CASES, ids=[f"{f}={list(b.values())[0]!r:.20}" for f, b in BAD_CASES])
+def test_a_bad_field_raises_naming_it_and_changes_nothing(field, bad):
+    rec = warmed()
+    before = fingerprint(rec)
+    call = dict(user="u1", item="c", rating=3.0, ts=2_000, event_id=99) | bad
+    with pytest.raises(InvalidEvent) as error:
+        rec.learn_one(**call)
+    assert error.value.field == field and str(error.value).startswith(f"{field} = ")
+    assert fingerprint(rec) == before
+    rec.learn_one("u1", "c", 3.0, ts=2_000, event_id=99)  # the corrected retry is learned
+    assert any(p["event_id"] == 99 for p in rec.user("u1").pairs())
+
+
+@settings(max_examples=300, deadline=None)
+@given(rating=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 20)),
+       ts=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 12, 10 ** 12)),
+       event_id=st.one_of(st.integers(-2 ** 70, 2 ** 70), st.floats()))
+def test_any_input_is_learned_or_refused_without_a_trace(rating, ts, event_id):
+    rec = warmed()
+    before = fingerprint(rec)
+    valid = (MIN_RATING <= rating <= MAX_RATING and isinstance(ts, int) and 0 <= ts <= MAX_TS
+             or isinstance(ts, float) and math.isfinite(ts) and ts.is_integer() and 0 <= ts <= MAX_TS
+             and MIN_RATING <= rating <= MAX_RATING)
+    valid = valid and isinstance(event_id, int) and -2 ** 63 <= event_id < 2 ** 63
+    try:
+        rec.learn_one("u1", "c", rating, ts, event_id)
+    except InvalidEvent:
+        assert not valid
+        assert fingerprint(rec) == before
+    else:
+        assert valid

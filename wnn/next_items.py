@@ -1,0 +1,83 @@
+"""Global next-item counts: how often item ``j`` was rated right after item ``i`` in users' sequences.
+
+Stored sparsely, one dict of successors per item, so memory grows with the distinct (item, next item) pairs seen
+and not with the square of the catalogue: a dense ``n_items x n_items`` array reached 411 MB after 8,000 unknown
+item ids. Counts move by whole weights (+1 learned, -1 taken back after a forget), so they stay exact and a pair
+whose count returns to zero is dropped.
+
+>>> counts = NextItemCounts()
+>>> counts.add_sequence([1, 2, 1, 2])
+>>> counts.get(1, 2), counts.get(2, 1), counts.total(1)
+(2.0, 1.0, 2.0)
+>>> counts.row(1, n_items=4).tolist()
+[0.0, 0.0, 2.0, 0.0]
+>>> counts.add_sequence([1, 2, 1, 2], weight=-1.0)
+>>> counts.n_pairs, counts.total(1)
+(0, 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class NextItemCounts:
+    """Sparse ``previous -> {next: count}`` with per-item totals."""
+
+    def __init__(self) -> None:
+        self._successors: dict[int, dict[int, float]] = {}
+        self._totals: dict[int, float] = {}
+
+    def add(self, previous: int, following: int, weight: float = 1.0) -> None:
+        """Count that a user rated ``following`` right after ``previous`` (``weight=-1`` takes it back)."""
+        row = self._successors.setdefault(previous, {})
+        value = row.get(following, 0.0) + weight
+        if value:
+            row[following] = value
+        else:
+            del row[following]
+            if not row:
+                del self._successors[previous]
+        total = self._totals.get(previous, 0.0) + weight
+        if total:
+            self._totals[previous] = total
+        else:
+            self._totals.pop(previous, None)
+
+    def add_sequence(self, indices: Sequence[int] | np.ndarray, weight: float = 1.0) -> None:
+        """Count every consecutive pair of one user's rating sequence."""
+        items = [int(i) for i in indices]
+        for previous, following in zip(items[:-1], items[1:]):
+            self.add(previous, following, weight)
+
+    def get(self, previous: int, following: int) -> float:
+        return self._successors.get(previous, {}).get(following, 0.0)
+
+    def total(self, previous: int) -> float:
+        return self._totals.get(previous, 0.0)
+
+    def row(self, previous: int, n_items: int) -> np.ndarray:
+        """The counts of every item after ``previous``, dense over ``n_items``."""
+        dense = np.zeros(n_items, dtype=np.float64)
+        successors = self._successors.get(previous)
+        if successors:
+            keys = np.fromiter(successors.keys(), dtype=np.int64, count=len(successors))
+            values = np.fromiter(successors.values(), dtype=np.float64, count=len(successors))
+            inside = keys < n_items
+            dense[keys[inside]] = values[inside]
+        return dense
+
+    def clear(self) -> None:
+        self._successors.clear()
+        self._totals.clear()
+
+    @property
+    def n_pairs(self) -> int:
+        """Distinct (item, next item) pairs held."""
+        return sum(len(row) for row in self._successors.values())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NextItemCounts) and self._successors == other._successors \
+            and self._totals == other._totals

@@ -1,0 +1,91 @@
+"""The model's input boundary: what a rating event may hold, checked before anything changes.
+
+Every learning entry point (:meth:`wnn.network.UserWNN.learn_one`, :meth:`wnn.network.UserWNN.learn_index`,
+:meth:`wnn.recommender.WNNRecommender.learn_one`) calls :func:`check_rating_event` first, so a refused call leaves
+no trace: no user created, no item registered, no event id marked as seen, no transition counted. A corrected retry
+then learns normally.
+
+>>> check_rating_event(4, 881250949, 7)
+(4.0, 881250949, 7)
+>>> check_rating_event(float("nan"), 881250949, 7)
+Traceback (most recent call last):
+...
+wnn.validation.InvalidEvent: rating = nan: must be a finite number within 0.5..5.0
+>>> check_rating_event(4, -1e20, 7)
+Traceback (most recent call last):
+...
+wnn.validation.InvalidEvent: ts = -1e+20: must be an integral number of Unix seconds within 0..100000000000
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Hashable
+from typing import Any
+
+#: The rating scale every model here reads (MovieLens' 0.5-5 stars; ML-100K uses 1-5).
+MIN_RATING, MAX_RATING = 0.5, 5.0
+#: Event times are Unix seconds within [0, MAX_TS] (year 5138): anything else is a unit or encoding error.
+MAX_TS = 10 ** 11
+#: Event ids, and integer item ids, are signed 64-bit integers (what the stored state can hold).
+MIN_INT64, MAX_INT64 = -(2 ** 63), 2 ** 63 - 1
+#: Longest string item or user id, in characters.
+MAX_ID_LENGTH = 256
+
+
+class InvalidEvent(ValueError):
+    """An input the model refuses; nothing was changed. ``field`` and ``value`` name what was wrong."""
+
+    def __init__(self, field: str, value: Any, requirement: str) -> None:
+        self.field, self.value = field, value
+        shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "...")
+        super().__init__(f"{field} = {shown}: {requirement}")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_rating(rating: Any) -> float:
+    if type(rating) is float and MIN_RATING <= rating <= MAX_RATING:  # the common case, cheaply (NaN fails here)
+        return rating
+    if not _is_real(rating) or not math.isfinite(rating) or not MIN_RATING <= rating <= MAX_RATING:
+        raise InvalidEvent("rating", rating, f"must be a finite number within {MIN_RATING}..{MAX_RATING}")
+    return float(rating)
+
+
+def check_ts(ts: Any) -> int:
+    if type(ts) is int and 0 <= ts <= MAX_TS:
+        return ts
+    if (not _is_real(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TS or int(ts) != ts):
+        raise InvalidEvent("ts", ts, f"must be an integral number of Unix seconds within 0..{MAX_TS}")
+    return int(ts)
+
+
+def check_event_id(event_id: Any) -> int:
+    if type(event_id) is int and MIN_INT64 <= event_id <= MAX_INT64:
+        return event_id
+    if not isinstance(event_id, numbers.Integral) or isinstance(event_id, bool) or \
+            not MIN_INT64 <= event_id <= MAX_INT64:
+        raise InvalidEvent("event_id", event_id, "must be a signed 64-bit integer")
+    return int(event_id)
+
+
+def check_id(value: Any, field: str = "item") -> Hashable:
+    """An item (or user) id must be a string of at most MAX_ID_LENGTH characters or a 64-bit integer."""
+    if isinstance(value, str):
+        if not value or len(value) > MAX_ID_LENGTH:
+            raise InvalidEvent(field, value, f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if not MIN_INT64 <= value <= MAX_INT64:
+            raise InvalidEvent(field, value, "an integer id must fit in 64 bits")
+        return int(value)
+    raise InvalidEvent(field, value, "must be a string or an integer")
+
+
+def check_rating_event(rating: Any, ts: Any, event_id: Any) -> tuple[float, int, int]:
+    """Check one rating event's numbers; returns ``(rating, ts, event_id)`` normalised, or raises
+    :class:`InvalidEvent` naming the first bad field. Ids are checked by :func:`check_id`."""
+    return check_rating(rating), check_ts(ts), check_event_id(event_id)
