@@ -54,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    audit = sub.add_parser("audit", help="audits of the model's promises").add_subparsers(dest="target",
+                                                                                          required=True)
+    au = audit.add_parser("unlearning", help="forget a rating, compare with a recommender that never saw it",
+                          description="Each trial: recommender A learns the first --prefix ratings and forgets a "
+                                      "random one; B learns them without it. Compares the user's bytes, top-10 and "
+                                      "every item's predicted rating.")
+    au.add_argument("--json", metavar="PATH", required=True)
+    _add_data_arg(au)
+    au.add_argument("--trials", type=int, default=1000, help="ratings forgotten, one per trial (default 1000)")
+    au.add_argument("--prefix", type=int, default=2000, help="ratings learned per trial, time order (default 2000)")
+    au.add_argument("--seed", type=int, default=0)
+    au.add_argument("--quiet", action="store_true", help="no progress bar")
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="target", required=True)
     bm = bench.add_parser("model", help="WNN learn+predict rate vs River BiasedMF (same run, one core), "
                                         "score-all latency, state size")
@@ -122,6 +135,23 @@ def _bench_model(args) -> int:
     return 0
 
 
+def _audit_unlearning(args) -> int:
+    import json
+
+    from wnn.audit import audit_unlearning
+    from wnn.data import load_dataset
+
+    result = audit_unlearning(load_dataset(args.data), trials=args.trials, prefix=args.prefix, seed=args.seed,
+                              progress=not args.quiet)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    for key in ("trials", "identical_bytes_share", "identical_top10_share", "identical_predictions_share",
+                "max_abs_diff", "p99_abs_diff"):
+        print(f"{key:>28}: {result[key]}")
+    print(f"wrote {args.json}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch a parsed model-library command."""
     if args.command == "data":
@@ -137,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         return _evaluate(args)
     if args.command == "bench" and args.target == "model":
         return _bench_model(args)
+    if args.command == "audit" and args.target == "unlearning":
+        return _audit_unlearning(args)
     raise SystemExit(f"wnnrec: unknown command {args.command!r}")
 
 

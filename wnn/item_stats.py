@@ -26,7 +26,7 @@ True
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 import msgpack
 import numpy as np
@@ -182,3 +182,19 @@ class ShareBucket:
         return cls({k: ItemPartial(int(c), float(s), p.copy(), float(pop), float(at))
                     for k, c, s, p, pop, at in zip(keys, counts.tolist(), totals.tolist(), projections,
                                                    popularity.tolist(), stamps.tolist())})
+
+
+def user_partials(items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray, projections: np.ndarray,
+                  indices: Iterable[int], collab_bits: int, half_life_s: float) -> dict[int, ItemPartial]:
+    """One user's contributions to each of ``indices``, as :class:`ItemPartial` (what forgetting takes back).
+
+    ``items``, ``ratings``, ``stamps`` and ``projections`` are the user's stored pairs in learning order (see
+    :meth:`wnn.network.UserWNN.contributions` and :meth:`wnn.item_space.ItemSpace.projection_of`).
+    """
+    partials = {}
+    for idx in indices:
+        partial = ItemPartial.empty(collab_bits)
+        for k in np.flatnonzero(items == idx).tolist():
+            partial = partial.added(float(ratings[k]), projections[k], int(stamps[k]), half_life_s)
+        partials[idx] = partial
+    return partials

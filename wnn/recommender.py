@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+import numpy as np
+
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
+from wnn.item_stats import user_partials
 from wnn.network import Prediction, UserWNN
 from wnn.validation import check_id, check_rating_event
 
@@ -69,5 +72,29 @@ class WNNRecommender:
         return self.user(user).score(ts=ts, k=k)[0]
 
     def forget(self, user: Hashable, event_id: int) -> bool:
+        """Remove one rating from everything it fed: the user's network (exactly: its bytes equal never having
+        learned it), and its direct contributions to the global item statistics (count, sum, collaborative
+        projection, decayed popularity) and to the next-item counts. Returns False if the user holds no such rating.
+
+        Not undone: ratings learned after it by this user or by others were centred on baselines that included it
+        (``wnnrec audit unlearning`` measures what that leaves).
+        """
         model = self.users.get(user)
-        return model.forget(event_id) if model is not None else False
+        if model is None or not model.knows(event_id):
+            return False
+        before = self._contributions(user, model)
+        model.forget(event_id)
+        after = self._contributions(user, model)
+        space, cfg = self.space, self.config
+        space.add_sequence(before[0], -1.0)
+        space.add_sequence(after[0], 1.0)
+        changed = np.union1d(before[0], after[0]).tolist()
+        old = user_partials(*before, changed, cfg.collab_bits, cfg.popularity_half_life_s)
+        new = user_partials(*after, changed, cfg.collab_bits, cfg.popularity_half_life_s)
+        for idx in changed:
+            space.replace_partial(idx, old[idx], new[idx])
+        return True
+
+    def _contributions(self, user: Hashable, model: UserWNN) -> tuple:
+        items, ratings, stamps, centered = model.contributions()
+        return items.copy(), ratings.copy(), stamps.copy(), self.space.projection_of(user, centered)
