@@ -80,8 +80,8 @@ class Settings:
     share_buckets: int = _setting("share_buckets", 16, int)
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
-    #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included): bounds a user's
-    #: state (about 37 bytes a rating) below the 1 MB a Kafka message may hold by default. 0 keeps all.
+    #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
+    #: time): bounds a user's state, about 37 bytes a rating. 0 keeps all.
     max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
     cache_mib: float = _setting("cache_mib", 256.0, float)
     processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)

@@ -51,7 +51,8 @@ class WNNConfig:
         Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating
         + transition_weight * log share of the user's last item's successors (see ItemSpace.transition_scores).
     max_pairs
-        Sliding-window forgetting: the oldest training pair is forgotten when a user holds more. None keeps all.
+        Sliding-window forgetting: when a user holds more pairs, the oldest are forgotten, down to ``max_pairs -
+        max_pairs // 10`` (so a user holds between 90% and 100% of it). None keeps all.
     n_candidates
         :meth:`UserWNN.score` ranks only this many globally strongest items per user (plus room for the items the
         user rated). None scores the whole catalogue.

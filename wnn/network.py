@@ -258,7 +258,9 @@ class UserWNN:
         self._state = (self._state & ~channel) | (channel if liked else 0)
         limit = self._cfg.max_pairs
         if limit is not None and self.n_pairs > limit:
-            self._delete(np.arange(self.n_pairs - limit))
+            # The oldest tenth goes at once: an eviction rebuilds the tables (and, in the stream, re-derives the
+            # user's item-statistics contributions), so it happens once per limit/10 ratings, not on every one.
+            self._delete(np.arange(self.n_pairs - limit + limit // 10))
         return centered
 
     def reindex(self) -> None:

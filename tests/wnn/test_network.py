@@ -93,6 +93,12 @@ def test_sliding_window_forgets_the_oldest():
     assert user.to_bytes() == windowed.to_bytes()
 
 
+def test_a_large_window_evicts_its_oldest_tenth_at_once():
+    space = make_space(config=WNNConfig(max_pairs=20))
+    user = learn_many(UserWNN(space), events(21))
+    assert [p["event_id"] for p in user.pairs()] == [10 * t for t in range(3, 21)]  # 18 = 20 - 20 // 10 kept
+
+
 def test_round_trip_keeps_state_and_predictions(space):
     user = learn_many(UserWNN(space), events(30))
     data = user.to_bytes()
