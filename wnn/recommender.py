@@ -20,7 +20,7 @@ from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
 from wnn.item_stats import user_partials
 from wnn.network import Prediction, UserWNN
-from wnn.validation import check_id, check_rating_event
+from wnn.validation import check_learn_call
 
 
 def learn_user_event(model: UserWNN, idx: int, rating: float, ts: int, event_id: int) -> float:
@@ -55,9 +55,7 @@ class WNNRecommender:
     def learn_one(self, user: Hashable, item: Hashable, rating: float, ts: int, event_id: int) -> None:
         """Learn one rating. Bad input raises :class:`wnn.validation.InvalidEvent` before anything changes: no
         user is created, no item registered, no transition counted."""
-        check_id(user, "user")
-        check_id(item)
-        rating, ts, event_id = check_rating_event(rating, ts, event_id)
+        rating, ts, event_id = check_learn_call(user, item, rating, ts, event_id)
         model = self.user(user)
         if model.knows(event_id):
             return

@@ -74,6 +74,9 @@ def check_event_id(event_id: Any) -> int:
 
 def check_id(value: Any, field: str = "item") -> Hashable:
     """An item (or user) id must be a string of at most MAX_ID_LENGTH characters or a 64-bit integer."""
+    kind = type(value)
+    if kind is int and MIN_INT64 <= value <= MAX_INT64 or kind is str and 0 < len(value) <= MAX_ID_LENGTH:
+        return value  # the common cases, cheaply
     if isinstance(value, str):
         if not value or len(value) > MAX_ID_LENGTH:
             raise InvalidEvent(field, value, f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
@@ -89,3 +92,18 @@ def check_rating_event(rating: Any, ts: Any, event_id: Any) -> tuple[float, int,
     """Check one rating event's numbers; returns ``(rating, ts, event_id)`` normalised, or raises
     :class:`InvalidEvent` naming the first bad field. Ids are checked by :func:`check_id`."""
     return check_rating(rating), check_ts(ts), check_event_id(event_id)
+
+
+def check_learn_call(user: Any, item: Any, rating: Any, ts: Any, event_id: Any) -> tuple[float, int, int]:
+    """All of :meth:`wnn.recommender.WNNRecommender.learn_one`'s arguments in one call (it runs on every event, so
+    the common case is one expression); returns ``(rating, ts, event_id)`` normalised."""
+    if (type(rating) is float and MIN_RATING <= rating <= MAX_RATING and type(ts) is int and 0 <= ts <= MAX_TS
+            and type(event_id) is int and MIN_INT64 <= event_id <= MAX_INT64
+            and (type(user) is int and MIN_INT64 <= user <= MAX_INT64
+                 or type(user) is str and 0 < len(user) <= MAX_ID_LENGTH)
+            and (type(item) is int and MIN_INT64 <= item <= MAX_INT64
+                 or type(item) is str and 0 < len(item) <= MAX_ID_LENGTH)):
+        return rating, ts, event_id
+    check_id(user, "user")
+    check_id(item)
+    return check_rating_event(rating, ts, event_id)
