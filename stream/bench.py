@@ -212,23 +212,38 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float) -> float:
         return doc["events"] / (doc["last"] - doc["first"])
 
 
-def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str) -> dict:
-    settings = fresh_settings(base, "tput")
-    n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    ensure_topics(settings, settings.topics, settings.partitions)
-    stats = replay(settings, dataset, limit=n, progress=progress)
-    collector = ListCollector.started(settings, expected=n)
+def drain(settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
+          ) -> tuple[list[float], float | None, "ListCollector"]:
+    """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
+    all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, and
+    the collector. The worker is stopped; its state folder is left for the caller."""
+    collector = ListCollector.started(settings, expected=n_events)
     worker = start_worker(settings, log_path)
     try:
-        _wait_for_lists(collector, worker, set(range(n)), max(300.0, n / 100), log_path, progress)
+        _wait_for_lists(collector, worker, set(range(n_events)), timeout, log_path, progress)
         rss = _process_rss_mib(worker.pid)
     finally:
         stop_worker(worker)
         collector.stop_requested = True
         collector.join(10)
+    return [collector.arrivals[e] for e in range(n_events) if e in collector.arrivals], rss, collector
+
+
+def covered_rate(covered: list[float]) -> float:
+    """Events per second from the first list to the last."""
+    return len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
+
+
+def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str) -> dict:
+    settings = fresh_settings(base, "tput")
+    n = min(limit or dataset.n_ratings, dataset.n_ratings)
+    ensure_topics(settings, settings.topics, settings.partitions)
+    stats = replay(settings, dataset, limit=n, progress=progress)
+    try:
+        covered, rss, collector = drain(settings, n, max(300.0, n / 100), log_path, progress)
+    finally:
         shutil.rmtree(settings.state_dir, ignore_errors=True)
-    covered = [collector.arrivals[e] for e in range(n) if e in collector.arrivals]
-    rate = len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
+    rate = covered_rate(covered)
     timeline = np.bincount((np.array(covered) - min(covered)).astype(int)).tolist() if covered else []
     ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100))
     raw = asyncio.run(_raw_consume_rate(settings, n))

@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from stream.bench import (ListCollector, _process_rss_mib, _wait_for_lists, fresh_settings, start_worker,
-                          stop_worker)
+from stream.bench import covered_rate, drain, fresh_settings
 from stream.replay import ensure_topics, make_producer
 from stream.schemas import rating_message
 from stream.settings import Settings
@@ -85,19 +84,10 @@ def run_level(base: Settings, dataset: Dataset, n_users: int, n_events: int, pro
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     ensure_topics(settings, settings.topics, settings.partitions)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
-    collector = ListCollector.started(settings, expected=n_events)
-    worker = start_worker(settings, log_path)
-    try:
-        _wait_for_lists(collector, worker, set(range(n_events)), max(600.0, n_events / 200), log_path, progress)
-        rss = _process_rss_mib(worker.pid)
-    finally:
-        stop_worker(worker)
-        collector.stop_requested = True
-        collector.join(10)
+    covered, rss, _ = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
     state_bytes = _folder_bytes(settings.state_dir) if settings.state_dir.exists() else 0
     shutil.rmtree(settings.state_dir, ignore_errors=True)
-    covered = [collector.arrivals[e] for e in range(n_events) if e in collector.arrivals]
-    rate = len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
+    rate = covered_rate(covered)
     return {"users": n_users, "distinct_users_in_stream": events.distinct_users(), "n_events": n_events,
             "ratings_covered": len(covered), "events_per_s": rate, "worker_rss_mib": rss,
             "state_folder_mib": state_bytes / (1 << 20), "produce_events_per_s": produce_rate}
