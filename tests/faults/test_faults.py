@@ -19,6 +19,11 @@ from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
 
+#: Cases whose fault is a consumer-group rebalance (a crash, a takeover). Their data has been exact in every run that
+#: finished, but a worker can still stall after it re-reads a partition (README, "Fault suite"), so they run in
+#: `make test-faults`, not in CI, until that is closed.
+rebalance = pytest.mark.rebalance
+
 N = 8000
 #: Offered rate while a fault strikes: slow enough that the fault lands mid-stream.
 RATE = 1500.0
@@ -51,6 +56,7 @@ def duplicates(deployment) -> int:
     return sum(n - 1 for n in deployment.collector.coverage.values())
 
 
+@rebalance
 @pytest.mark.parametrize("keep_state", [True, False], ids=["same-state-folder", "state-folder-lost"])
 def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state):
     deployment = deployment_factory("k9", web_port=6301 + keep_state)
@@ -74,6 +80,7 @@ def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state
     assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings), result
 
 
+@rebalance
 def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_path):
     deployment = deployment_factory("two", web_port=6303)
     events = slice_events(movielens, N)
