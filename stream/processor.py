@@ -39,8 +39,8 @@ from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import ItemPartial, ShareBucket, shares_from_contributions
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
-from wnn.network import StateError, UserWNN
-from wnn.recommender import learn_user_event
+from wnn.network import StateError
+from wnn.recommender import learn_user_event, user_contributions
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,10 @@ class StreamProcessor:
         prediction = model.predict_index(idx)
         n_before = model.n_pairs
         windowed = self.config.max_pairs is not None and n_before >= self.config.max_pairs
-        before = self._contributions(event.user, model) if windowed else None
+        before = user_contributions(event.user, model) if windowed else None
         centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
         if windowed:  # the window dropped old pairs: re-derive what the user's pairs add to the item statistics
-            self._replace_user_contributions(message.partition, before, self._contributions(event.user, model))
+            self._replace_user_contributions(message.partition, before, user_contributions(event.user, model))
         else:  # the item space takes the rating now; the partition's share when it is next needed
             projection = space.update(idx, event.rating, centered, event.user, event.ts)
             self._unfolded[message.partition].append((idx, event.rating, event.ts, projection))
@@ -272,12 +272,12 @@ class StreamProcessor:
             targets = [p["event_id"] for p in model.pairs() if str(p["item"]) == event.item]
             if not targets:
                 raise Refused(f"forget: user {event.user!r} has no stored rating of item {event.item!r}")
-        before = self._contributions(event.user, model)
+        before = user_contributions(event.user, model)
         sequence_before = model._items[: model.n_pairs].copy()
         for event_id in targets:
             model.forget(event_id)
             state.forgotten.append(event_id)
-        self._replace_user_contributions(message.partition, before, self._contributions(event.user, model))
+        self._replace_user_contributions(message.partition, before, user_contributions(event.user, model))
         self.space.add_sequence(sequence_before, weight=-1.0)
         self.space.add_sequence(model._items[: model.n_pairs], weight=1.0)
         for event_id in targets:
@@ -312,10 +312,6 @@ class StreamProcessor:
                 out.drift.append((key, drift_message(user, entry.records, shift)))
 
     # ------------------------------------------------------------------ item statistics
-    def _contributions(self, user: str, model: UserWNN) -> tuple:
-        items, ratings, stamps, centered = model.contributions()
-        return items.copy(), ratings.copy(), stamps.copy(), self.space.projection_of(user, centered)
-
     def _bucket(self, idx: int) -> int:
         bucket = self._buckets.get(idx)
         if bucket is None:

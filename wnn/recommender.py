@@ -37,6 +37,13 @@ def learn_user_event(model: UserWNN, idx: int, rating: float, ts: int, event_id:
     return centered
 
 
+def user_contributions(user: Hashable, model: UserWNN) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Items, ratings and times of the user's stored pairs, and each pair's projection onto its item's
+    collaborative code: everything the user adds to the global item statistics (copies, safe across a forget)."""
+    items, ratings, stamps, centered = model.contributions()
+    return items.copy(), ratings.copy(), stamps.copy(), model.space.projection_of(user, centered)
+
+
 class WNNRecommender:
     """A dict of :class:`UserWNN` sharing one :class:`ItemSpace`."""
 
@@ -80,9 +87,9 @@ class WNNRecommender:
         model = self.users.get(user)
         if model is None or not model.knows(event_id):
             return False
-        before = self._contributions(user, model)
+        before = user_contributions(user, model)
         model.forget(event_id)
-        after = self._contributions(user, model)
+        after = user_contributions(user, model)
         space, cfg = self.space, self.config
         space.add_sequence(before[0], -1.0)
         space.add_sequence(after[0], 1.0)
@@ -92,7 +99,3 @@ class WNNRecommender:
         for idx in changed:
             space.replace_partial(idx, old[idx], new[idx])
         return True
-
-    def _contributions(self, user: Hashable, model: UserWNN) -> tuple:
-        items, ratings, stamps, centered = model.contributions()
-        return items.copy(), ratings.copy(), stamps.copy(), self.space.projection_of(user, centered)
