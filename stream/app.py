@@ -148,13 +148,32 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             continuity.read_again_from(partition, offset)
         await app.consumer.read_again({TP(settings.ratings_topic, p): offset for p, offset in again.items()})
 
+    skipped_in_rebalance: dict[int, int] = {}  # partition -> first offset a batch skipped during a rebalance
+
+    @app.timer(interval=1.0)
+    async def seek_skipped_partitions() -> None:
+        if not skipped_in_rebalance or app.rebalancing:
+            return
+        for partition, offset in list(skipped_in_rebalance.items()):
+            del skipped_in_rebalance[partition]
+            if continuity.expected.get(partition, -1) > offset:
+                continue  # read again and processed since
+            log.info("partition %d of %s: reading again from %d, skipped during the rebalance", partition,
+                     settings.ratings_topic, offset)
+            await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
+
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
             if app.rebalancing:
-                # Until recovery completes (which ends with a seek to the committed offsets), whatever arrives may
-                # be left over from the previous generation; it comes again, so it is not processed now.
+                # Until the rebalance ends, the tables may not be recovered and whatever arrives may be left over
+                # from the previous generation: it is not processed now. faust's post-recovery seek brings most of
+                # it again, but not what was fetched after that seek and before the rebalance ended: those
+                # partitions are sought again once it has (seek_skipped_partitions).
                 continuity.dropped_in_rebalance += len(events)
+                for event in events:
+                    partition, offset = event.message.partition, event.message.offset
+                    skipped_in_rebalance[partition] = min(skipped_in_rebalance.get(partition, offset), offset)
                 continue
             generation = app.consumer_generation_id
             positions = [(event.message.partition, event.message.offset) for event in events]
