@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated model names (default: all of the protocol's models)")
     ev.add_argument("--limit", type=int, default=None, help="prequential: only the first N events")
     ev.add_argument("--no-rank", action="store_true", help="prequential: skip HR@10/NDCG@10 (much faster)")
+    ev.add_argument("--drift-injection", type=float, default=None, metavar="FRACTION",
+                    help="prequential: invert the later ratings (r -> 6-r, after each one's own time midpoint) of "
+                         "this share of the users with 60+ ratings, and add rows for those changed ratings "
+                         "(subset=flipped, by since_flip) and for all other events (subset=stable)")
+    ev.add_argument("--drift-seed", type=int, default=0, help="which users --drift-injection flips (default 0)")
     ev.add_argument("--ns", type=_csv(int), default=None, help="per-user split: N values (default 5,10,25,100,200)")
     ev.add_argument("--users", type=int, default=250, help="per-user split: users drawn per N (default 250)")
     ev.add_argument("--repeats", type=int, default=3, help="per-user split: independent draws pooled (default 3)")
@@ -83,9 +88,11 @@ def _print_rows(rows: list[dict]) -> None:
     group = "n_ratings" if any("n_ratings" in r for r in overall) else None
     present = [k for k in keys if any(r.get(k) is not None for r in overall)]
     head = ["model"] + ([group] if group else []) + present
-    print("  ".join(f"{h:>18}" if i == 0 else f"{h:>11}" for i, h in enumerate(head)))
-    for r in overall:
-        cells = [f"{r['model']:>18}"] + ([f"{r[group]:>11}"] if group else [])
+    labels = [" ".join(str(r[k]) for k in ("model", "subset", "since_flip") if k in r) for r in overall]
+    width = max([18] + [len(label) for label in labels])
+    print("  ".join(f"{h:>{width}}" if i == 0 else f"{h:>11}" for i, h in enumerate(head)))
+    for label, r in zip(labels, overall):
+        cells = [f"{label:>{width}}"] + ([f"{r[group]:>11}"] if group else [])
         for k in present:
             v = r.get(k)
             cells.append(f"{'-':>11}" if v is None else f"{v:>11,.0f}" if k == "events_per_s" else f"{v:>11.4f}")
@@ -100,10 +107,23 @@ def _evaluate(args) -> int:
 
     dataset = load_dataset(args.data)
     progress = not args.quiet
+    if args.drift_injection is not None and args.protocol != "prequential":
+        raise SystemExit("--drift-injection works with --protocol prequential only")
     if args.protocol == "prequential":
         models = args.models or list(PREQUENTIAL_MODELS)
-        rows = run_prequential(dataset, models, limit=args.limit, rank=not args.no_rank, progress=progress)
+        marks = None
         extra = {"n_events": min(args.limit or dataset.n_ratings, dataset.n_ratings)}
+        if args.drift_injection is not None:
+            from wnn.evaluation.drift_injection import inject_drift
+
+            try:
+                dataset, marks = inject_drift(dataset, args.drift_injection, args.drift_seed)
+            except ValueError as exc:
+                raise SystemExit(f"--drift-injection: {exc}") from None
+            extra.update(drift_injection=args.drift_injection, drift_seed=args.drift_seed,
+                         flipped_users=len(marks.flipped_users))
+        rows = run_prequential(dataset, models, limit=args.limit, rank=not args.no_rank, progress=progress,
+                               drift=marks)
     else:
         models = args.models or list(SPLIT_MODELS)
         ns = args.ns or list(DEFAULT_NS)

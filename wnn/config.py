@@ -53,6 +53,10 @@ class WNNConfig:
     max_pairs
         Sliding-window forgetting: when a user holds more pairs, the oldest are forgotten, down to ``max_pairs -
         max_pairs // 10`` (so a user holds between 90% and 100% of it). None keeps all.
+    drift_threshold, drift_allowance
+        Taste-change detection (:mod:`wnn.taste_change`): a two-sided CUSUM over the user's residuals, with this
+        allowance per pair, restarts the network's window at the change point when either sum passes the threshold.
+        Older pairs stay stored but stop voting. None turns it off (every pair votes for ever).
     n_candidates
         :meth:`UserWNN.score` ranks only this many globally strongest items per user (plus room for the items the
         user rated). None scores the whole catalogue.
@@ -77,6 +81,8 @@ class WNNConfig:
     transition_weight: float = 0.5
     max_pairs: int | None = None
     n_candidates: int | None = 200
+    drift_threshold: float | None = 6.0
+    drift_allowance: float = 0.5
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_neurons <= 255:
@@ -89,6 +95,8 @@ class WNNConfig:
             raise ValueError(f"collab_bits must be in [0, 26] (codes are packed in 32 bits), got {self.collab_bits}")
         if self.n_state_neurons >= self.n_neurons:
             raise ValueError("n_state_neurons must leave room for the bias neuron")
+        if self.drift_threshold is not None and not (self.drift_threshold > 0 and self.drift_allowance >= 0):
+            raise ValueError("drift_threshold must be positive (or None) and drift_allowance non-negative")
         if self.max_pairs is not None and self.max_pairs < 1:
             raise ValueError("max_pairs must be positive or None")
 

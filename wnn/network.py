@@ -46,9 +46,10 @@ from collections.abc import Hashable, Sequence
 import msgpack
 import numpy as np
 
-from wnn.state_format import StateError, load_document, seal
+from wnn import taste_change
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
+from wnn.state_format import StateError, load_document, seal
 from wnn.validation import check_id, check_rating_event
 
 #: Version of the serialized state layout; bump on any change to :meth:`UserWNN.to_bytes`.
@@ -171,6 +172,12 @@ class UserWNN:
         self._write = np.ones((3, cfg.n_neurons), dtype=np.float32)
         self._state = 0
         self._reset_pairs(0)
+        # Taste-change window (wnn.taste_change): the tables hold the pairs from self._window.start on.
+        self._window = taste_change.WindowState()
+        self._detect = cfg.drift_threshold is not None
+        # Sum of every stored pair's residual (float64, exact: residuals are fixed-point), for the centred ratings
+        # the global item statistics take; these centre on all the user's pairs, whatever the window.
+        self._residual_total = 0.0
 
     # ------------------------------------------------------------------ state layout
     def _reset_pairs(self, capacity: int) -> None:
@@ -236,7 +243,7 @@ class UserWNN:
         space = self.space
         baseline = space.baseline(idx)
         residual = quantize_residual(rating - baseline)
-        centered = quantize_residual(residual - self.user_bias)
+        centered = quantize_residual(residual - self._residual_total / (n + self._cfg.user_prior))
         liked = rating >= self._like
         channel = int(space.channels[idx])
         self._event_ids[n] = event_id
@@ -255,7 +262,17 @@ class UserWNN:
         self._item_keys.append(space.key(idx))
         self._seen.add(event_id)
         self.n_pairs = n + 1
+        self._residual_total += float(residual)
         self._state = (self._state & ~channel) | (channel if liked else 0)
+        if self._detect:
+            cfg = self._cfg
+            window = taste_change.restarted(taste_change.step(self._window, float(residual), cfg.drift_allowance,
+                                                              cfg.drift_threshold, cfg.user_prior),
+                                            self._residuals[: n + 1])
+            moved = window.start != self._window.start
+            self._window = window
+            if moved:
+                self._rebuild(rescan=False)
         limit = self._cfg.max_pairs
         if limit is not None and self.n_pairs > limit:
             # The oldest tenth goes at once: an eviction rebuilds the tables (and, in the stream, re-derives the
@@ -294,10 +311,11 @@ class UserWNN:
         self._seen = set(self._event_ids.tolist())
         self._rebuild()
 
-    def _states_before(self, channels: np.ndarray) -> tuple[np.ndarray, int]:
-        """Q before each stored pair and Q after the last one, replayed from the pairs (vectorised per Q bit)."""
-        n = self.n_pairs
-        liked = self._ratings[:n] >= self._like
+    def _states_before(self, channels: np.ndarray, window: slice) -> tuple[np.ndarray, int]:
+        """Q before each pair of the window and Q after the last one, replayed from the pairs (vectorised per Q
+        bit; Q starts at zero with the window, as the tables do)."""
+        liked = self._ratings[window] >= self._like
+        n = len(liked)
         after = np.zeros(n, dtype=np.int64)
         positions = np.arange(n)
         for j in range(self._cfg.n_state_bits):
@@ -307,18 +325,24 @@ class UserWNN:
         before = np.concatenate(([0], after[:-1])) if n else after
         return before, int(after[-1]) if n else 0
 
-    def _rebuild(self) -> None:
-        """Derive the tables and Q from the stored pairs."""
-        n = self.n_pairs
-        addresses, channels = self.space.addresses_for(self._items[:n], self._codes[:n])
-        before, self._state = self._states_before(channels)
+    def _rebuild(self, rescan: bool = True) -> None:
+        """Derive the tables and Q from the stored pairs of the taste window (re-derived first with ``rescan``)."""
+        n, cfg = self.n_pairs, self._cfg
+        residuals = self._residuals[:n]
+        if rescan:
+            self._residual_total = float(residuals.astype(np.float64).sum())
+            if self._detect:
+                self._window = taste_change.scan(residuals, cfg.drift_allowance, cfg.drift_threshold, cfg.user_prior)
+        window = slice(self._window.start, n)
+        addresses, channels = self.space.addresses_for(self._items[window], self._codes[window])
+        before, self._state = self._states_before(channels, window)
         table = self._ensure_table()
         size = table.shape[1]
         cells = self._cells(addresses.astype(np.int64), before).ravel()
-        m = self._cfg.n_neurons
+        m = cfg.n_neurons
         table[_COUNT] = np.bincount(cells, minlength=size)
-        table[_RESIDUAL] = np.bincount(cells, weights=np.repeat(self._residuals[:n], m), minlength=size)
-        liked = (self._ratings[:n] >= self._like).astype(np.float64)
+        table[_RESIDUAL] = np.bincount(cells, weights=np.repeat(residuals[window], m), minlength=size)
+        liked = (self._ratings[window] >= self._like).astype(np.float64)
         table[_LIKES] = np.bincount(cells, weights=np.repeat(liked, m), minlength=size)
 
     # ------------------------------------------------------------------ inference
@@ -416,21 +440,23 @@ class UserWNN:
         idx = space.index(item)
         prediction = self.predict_one(item)
         baseline = space.baseline(idx)
-        n = self.n_pairs
-        if not n:
+        if not self.n_pairs:
             return Explanation(item, prediction, baseline, 0.0, [], [])
         candidate = self._cells(space.addresses[idx], self._state)
         cells = self._table[:, candidate]
         user_bias = float(cells[_RESIDUAL, 0] / (cells[_COUNT, 0] + cfg.user_prior))
-        addresses, channels = space.addresses_for(self._items[:n], self._codes[:n])
-        before, _ = self._states_before(channels)
+        window = slice(self._window.start, self.n_pairs)  # pairs before a taste change no longer vote
+        addresses, channels = space.addresses_for(self._items[window], self._codes[window])
+        before, _ = self._states_before(channels, window)
         stored = self._cells(addresses.astype(np.int64), before)
         match = stored[:, 1:] == candidate[1:]
         shared = match.sum(axis=1)
         # The rating's interaction term is a sum over neurons of the cell's shrunk mean deviation; split it per pair.
         per_neuron = self._gain / (cfg.n_neurons - 1) / (cells[_COUNT, 1:] + cfg.interaction_prior)
-        pull = (self._residuals[:n] - np.float32(user_bias)) * (match @ per_neuron)
-        order = np.argsort(-np.abs(pull), kind="stable")[:top]
+        pull = (self._residuals[window] - np.float32(user_bias)) * (match @ per_neuron)
+        order = self._window.start + np.argsort(-np.abs(pull), kind="stable")[:top]
+        pull = np.concatenate((np.zeros(self._window.start, dtype=pull.dtype), pull))
+        shared = np.concatenate((np.zeros(self._window.start, dtype=shared.dtype), shared))
         pairs = [dict(event_id=int(self._event_ids[p]), item=space.key(int(self._items[p])),
                       rating=float(self._ratings[p]), ts=int(self._ts[p]), shared_neurons=int(shared[p]),
                       pull=float(pull[p])) for p in order if shared[p] > 0]
@@ -441,7 +467,8 @@ class UserWNN:
     # ------------------------------------------------------------------ introspection
     @property
     def user_bias(self) -> float:
-        """The bias neuron's shrunk mean residual (in float64, as :func:`_centered` derives it)."""
+        """The bias neuron's shrunk mean residual over the taste window: what the network adds to every item's
+        baseline for this user."""
         if self._table is None:
             return 0.0
         table = self._table

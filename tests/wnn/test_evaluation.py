@@ -89,3 +89,43 @@ def test_prequential_on_movielens_prefix(movielens):
     overall = {r["model"]: r for r in rows if "prior_ratings" not in r}
     assert overall["wnn"]["mae"] < overall["user-mean"]["mae"] < overall["constant-4"]["mae"]
     assert overall["wnn"]["like_acc"] > overall["constant-4"]["like_acc"]
+
+
+def test_drift_injection_inverts_the_later_ratings_of_the_chosen_users():
+    from wnn.evaluation.drift_injection import inject_drift
+
+    dataset = synthetic_dataset(n_users=20, n_ratings=3000)
+    original = dataset.ratings.copy()
+    drifted, marks = inject_drift(dataset, fraction=0.25, seed=3, min_ratings=100)
+    assert np.array_equal(dataset.ratings, original)  # the input is not modified
+    eligible = np.flatnonzero(np.bincount(dataset.users) >= 100)
+    assert len(marks.flipped_users) == round(0.25 * len(eligible))
+    for user in range(20):
+        mine = np.flatnonzero(dataset.users == user)
+        stamps = dataset.timestamps[mine]
+        late = stamps > (stamps.min() + stamps.max()) / 2
+        if user in marks.flipped_users:
+            assert np.array_equal(drifted.ratings[mine][late], 6 - original[mine][late])
+            assert marks.since_flip[mine][late].tolist() == list(range(late.sum()))
+            assert np.array_equal(marks.changed[mine], late & (original[mine] != 3))
+        else:
+            assert np.array_equal(drifted.ratings[mine], original[mine]) and not marks.changed[mine].any()
+    with pytest.raises(ValueError, match="fraction"):
+        inject_drift(dataset, fraction=0.0, seed=0)
+
+
+def test_drifted_prequential_rows():
+    from wnn.evaluation.drift_injection import inject_drift
+
+    drifted, marks = inject_drift(synthetic_dataset(n_users=20, n_ratings=3000), fraction=0.5, seed=1,
+                                  min_ratings=100)
+    rows = run_prequential(drifted, ["wnn", "wnn-no-drift", "biasedmf"], rank=False, progress=False, drift=marks)
+    for model in ("wnn", "wnn-no-drift", "biasedmf"):
+        mine = [r for r in rows if r["model"] == model]
+        flipped = [r for r in mine if r.get("subset") == "flipped"]
+        stable = [r for r in mine if r.get("subset") == "stable"]
+        assert flipped[0]["n_events"] == int(marks.changed.sum()) and "since_flip" not in flipped[0]
+        assert [r["since_flip"] for r in flipped[1:]] == ["0-4", "5-9", "10-19", "20+"]
+        assert sum(r["n_events"] for r in flipped[1:]) == flipped[0]["n_events"]
+        assert stable[0]["n_events"] == len(drifted.ratings) - flipped[0]["n_events"]
+        assert all("like_acc" in r and "mae" in r for r in flipped + stable)

@@ -252,3 +252,33 @@ def test_contributions_derive_what_learning_returned(space):
     assert again.contributions()[3].tolist() == returned
     keys, r2, t2, c2 = UserWNN.stored_contributions(model.to_bytes(), space.config.user_prior)
     assert c2.tolist() == returned and r2.tolist() == ratings.tolist() and len(keys) == 60
+
+
+def test_a_taste_flip_stops_the_old_pairs_voting():
+    """30 likes of Action+Comedy films, then 6 hates of them: with the taste window the old likes stop voting."""
+    flip = [(0, 5.0, t, t) for t in range(30)] + [(6, 1.0, 30 + t, 30 + t) for t in range(6)]
+    with_window = learn_many(UserWNN(make_space()), flip)
+    without = learn_many(UserWNN(make_space(config=WNNConfig(drift_threshold=None))), flip)
+    assert with_window._window.start > 0 and without._window.start == 0
+    assert with_window.predict_one(0).rating < 3.0 < without.predict_one(0).rating
+    assert len(with_window.pairs()) == 36  # older pairs stay stored, listed and forgettable
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(1, 5)), min_size=1, max_size=40), st.data())
+def test_forget_equals_never_learned_across_taste_changes(pairs, data):
+    """A sensitive detector restarts the window often; a forget still leaves exactly the never-learned state."""
+    space = make_space(config=WNNConfig(drift_threshold=1.0, drift_allowance=0.2))
+    seq = [(item, float(rating), 100 + t, t) for t, (item, rating) in enumerate(pairs)]
+    drop = data.draw(st.integers(0, len(seq) - 1))
+    forgotten = learn_many(UserWNN(space), seq)
+    assert forgotten.forget(seq[drop][3])
+    never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1:])
+    assert forgotten._window == never._window
+    assert forgotten.state == never.state
+    zeros = np.zeros_like(forgotten._table)
+    assert np.array_equal(forgotten._table, never._table if never._table is not None else zeros)
+    loaded = UserWNN.from_bytes(forgotten.to_bytes(), space)
+    assert loaded._window == forgotten._window
+    for item in range(12):
+        assert forgotten.predict_one(item) == never.predict_one(item) == loaded.predict_one(item)

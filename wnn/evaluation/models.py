@@ -41,11 +41,12 @@ class WNNModel:
         return scores
 
 
-#: The WNN and its ablations: Q off, and content-only (no global bits, no item baseline).
+#: The WNN and its ablations: Q off, content-only (no global bits, no item baseline), and no taste-change window.
 WNN_VARIANTS: dict[str, WNNConfig] = {
     "wnn": WNNConfig(),
     "wnn-no-q": WNNConfig(n_state_bits=0),
     "wnn-content-only": WNNConfig(hybrid=False),
+    "wnn-no-drift": WNNConfig(drift_threshold=None),
 }
 
 
@@ -75,7 +76,9 @@ def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None):
     """A fresh model by report name; ``config`` overrides the WNN variant's settings (same ablation switches)."""
     if name in WNN_VARIANTS and config is not None:
         variant = WNN_VARIANTS[name]
-        overrides = {"n_state_bits": variant.n_state_bits, "hybrid": variant.hybrid} if name != "wnn" else {}
+        default = WNNConfig()
+        overrides = {field.name: getattr(variant, field.name) for field in dataclasses.fields(WNNConfig)
+                     if getattr(variant, field.name) != getattr(default, field.name)}
         return WNNModel(dataset, dataclasses.replace(config, **overrides))
     try:
         return _FACTORIES[name](dataset)

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from wnn.data import Dataset
+from wnn.evaluation.drift_injection import SINCE_FLIP_BUCKETS, DriftMarks
 from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k_rank
 from wnn.evaluation.models import make_model
 
@@ -68,12 +69,38 @@ def summarize(name: str, run: dict) -> list[dict]:
     return rows
 
 
+def summarize_drift(name: str, run: dict, marks: DriftMarks) -> list[dict]:
+    """Rows of a drifted replay (:mod:`wnn.evaluation.drift_injection`): the flipped users' changed ratings
+    (``subset="flipped"``), those by events since the flip (``since_flip``), and every other event
+    (``subset="stable"``)."""
+    predicted, actual = run["predicted"], run["actual"]
+    n = len(actual)
+    changed, since_flip = marks.changed[:n], marks.since_flip[:n]
+    rows = [{"model": name, "subset": "flipped", "n_events": int(changed.sum()),
+             **rating_metrics(predicted[changed], actual[changed])}]
+    for label, low, high in SINCE_FLIP_BUCKETS:
+        mask = changed & (since_flip >= low) & (since_flip <= high)
+        if mask.any():
+            rows.append({"model": name, "subset": "flipped", "since_flip": label, "n_events": int(mask.sum()),
+                         **rating_metrics(predicted[mask], actual[mask])})
+    stable = ~changed
+    rows.append({"model": name, "subset": "stable", "n_events": int(stable.sum()),
+                 **rating_metrics(predicted[stable], actual[stable])})
+    return rows
+
+
 def run_prequential(dataset: Dataset, models: Sequence[str], limit: int | None = None, rank: bool = True,
-                    progress: bool = True, config=None) -> list[dict]:
-    """Replay the stream through each named model in turn (same process, same data) and report rows."""
+                    progress: bool = True, config=None, drift: DriftMarks | None = None) -> list[dict]:
+    """Replay the stream through each named model in turn (same process, same data) and report rows.
+
+    With ``drift`` (the marks of a log built by :func:`wnn.evaluation.drift_injection.inject_drift`), each model
+    also gets the flipped/stable rows of :func:`summarize_drift`.
+    """
     rows: list[dict] = []
     for name in models:
         model = make_model(name, dataset, config)
         run = replay(model, dataset, limit=limit, rank=rank, progress=progress, desc=name)
         rows.extend(summarize(name, run))
+        if drift is not None:
+            rows.extend(summarize_drift(name, run, drift))
     return rows
