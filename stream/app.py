@@ -21,7 +21,9 @@ it only moves bytes between Kafka and the processor.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import faust
 from faust.types import TP
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Largest user-table value the changelog and the producer accept (10,000 ratings of 256-character item ids fit).
 MAX_STATE_MESSAGE_BYTES = 8 << 20
+#: The stall watchdog (read_again_if_stalled) reads again when no input reached the agent for this long while an
+#: owned partition had more, and it checks this often.
+STALL_S = 5.0
+STALL_CHECK_S = 1.0
 
 
 def load_catalogue(settings: Settings):
@@ -162,9 +168,43 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                      settings.ratings_topic, offset)
             await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
 
+    last_batch_at = [time.monotonic()]
+
+    @app.timer(interval=STALL_CHECK_S)
+    async def read_again_if_stalled() -> None:
+        """A watchdog: when nothing has reached the agent for STALL_S while an owned partition has input beyond
+        what the agent expects, read every owned partition again from there. It logs the flow-control state it
+        found, since a stall means some fetch path stopped delivering."""
+        if app.rebalancing or time.monotonic() - last_batch_at[0] < STALL_S:
+            return
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == settings.ratings_topic]
+        if not owned:
+            return
+        try:
+            ends = await asyncio.wait_for(app.consumer.end_offsets(*owned), timeout=STALL_S)
+        except asyncio.TimeoutError:
+            log.warning("stall check: the consumer thread did not answer within %.0f s", STALL_S)
+            return
+        behind = {}
+        for tp, end in ends.items():
+            at = continuity.awaiting.get(tp.partition, continuity.expected.get(tp.partition))
+            if at is None:
+                at = await app.consumer.start_offset(tp)
+            if at < end:
+                behind[tp.partition] = (at, end)
+        if not behind:
+            return
+        continuity.stalls += 1
+        log.warning("no input reached the agent for %.0f s while partitions %s of %s have more (next expected, log "
+                    "end: %s); reading them again. Flow: %s", time.monotonic() - last_batch_at[0], sorted(behind),
+                    settings.ratings_topic, behind, app.consumer.flow_report())
+        last_batch_at[0] = time.monotonic()
+        await read_again([])
+
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
+            last_batch_at[0] = time.monotonic()
             if app.rebalancing:
                 # Until the rebalance ends, the tables may not be recovered and whatever arrives may be left over
                 # from the previous generation: it is not processed now. faust's post-recovery seek brings most of
@@ -232,6 +272,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
                          "events_total": processor.window.events_total,
                          "offset_holes_read_again": continuity.holes,
+                         "stalls_read_again": continuity.stalls,
                          "stale_messages_skipped": continuity.stale_skipped,
                          "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
                          "dead_letters": dict(processor.dead_letter_reasons)})

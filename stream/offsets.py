@@ -49,6 +49,7 @@ class OffsetContinuity:
         self.holes = 0
         self.stale_skipped = 0
         self.dropped_in_rebalance = 0
+        self.stalls = 0  # times the app's stall watchdog read the partitions again
 
     def reset(self) -> None:
         """Forget everything (on a rebalance: the consumer starts again from the committed offsets)."""

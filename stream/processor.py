@@ -237,7 +237,7 @@ class StreamProcessor:
         model, space = state.wnn, self.space
         idx = space.index(event.item)
         prediction = model.predict_index(idx)
-        n_before = model.n_pairs
+        n_before, window_before = model.n_pairs, model.window_start
         windowed = self.config.max_pairs is not None and n_before >= self.config.max_pairs
         before = user_contributions(event.user, model) if windowed else None
         centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
@@ -246,10 +246,13 @@ class StreamProcessor:
         else:  # the item space takes the rating now; the partition's share when it is next needed
             projection = space.update(idx, event.rating, centered, event.user, event.ts)
             self._unfolded[message.partition].append((idx, event.rating, event.ts, projection))
-        report = state.drift.update(prediction.rating - event.rating, space.genre_bits(idx))
-        entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, report.drift,
+        # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change). An eviction
+        # re-derives the window from the pairs left, which is no evidence of a change, so it raises no flag.
+        evicted = model.n_pairs != n_before + 1
+        restarted = not evicted and model.window_start != window_before
+        entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted,
                                           n_before))
-        self._observe(event.user, report.abs_error, report.drift)
+        self._observe(event.user, abs(prediction.rating - event.rating), restarted)
         entry.events.append(covered_event(event.event_id, message.offset, "rating"))
         entry.event_time = event.ts
         entry.changed = True
@@ -306,7 +309,7 @@ class StreamProcessor:
                 user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, state.partition, entry.events,
                 event_time, model.n_pairs)))
             if entry.records:
-                shift = state.drift.taste_shift
+                shift = model.taste_shift()
                 self.window.taste_shift += shift
                 self.window.taste_reports += 1
                 out.drift.append((key, drift_message(user, entry.records, shift)))

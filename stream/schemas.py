@@ -212,8 +212,8 @@ def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
     """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch.
 
     ``records`` has one entry per new rating, in order: ``predicted`` (the WNN's rating before learning it),
-    ``rating``, ``error`` (predicted minus actual), ``drift`` (River PageHinkley on the user's absolute error raised
-    a flag at this rating), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
+    ``rating``, ``error`` (predicted minus actual), ``drift`` (learning this rating made the network detect a change
+    of the user's taste and restart its window, :mod:`wnn.taste_change`), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
     long-run genre mix after the batch, 0..1.
     """
     return _encode({"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records,

@@ -118,6 +118,20 @@ class Consumer(faust_aiokafka.Consumer):
             await self.seek(tp, offset)
         await app._fetcher.maybe_start()
 
+    async def end_offsets(self, *tps: Any) -> dict[Any, int]:
+        """The log end offset of each of ``tps``, asked of the broker."""
+        return dict(await self._thread.highwaters(*tps))
+
+    def flow_report(self) -> dict[str, Any]:
+        """What faust's and aiokafka's flow control hold back now, for a stall's log line."""
+        app = self.app
+        thread_consumer = getattr(self._thread, "_consumer", None)
+        return {"fetcher": getattr(app._fetcher, "state", "?"), "flow_active": self.flow_active,
+                "active": sorted(str(tp) for tp in (self._active_partitions or ())),
+                "paused": sorted(str(tp) for tp in self._paused_partitions),
+                "buffered": sorted(str(tp) for tp in self._buffered_partitions),
+                "client_paused": sorted(str(tp) for tp in (thread_consumer.paused() if thread_consumer else ()))}
+
     async def start_offset(self, tp: Any) -> int:
         """Where this generation's reading of ``tp`` starts: the group's committed offset, or the log's first
         offset when nothing is committed or retention has deleted what was."""

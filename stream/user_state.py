@@ -1,7 +1,8 @@
 """One value of the ``user-wnn`` table: what a worker keeps per user, and how it is read back.
 
-The network's own bytes (:meth:`wnn.network.UserWNN.to_bytes`) travel inside, with the drift monitor, the
-tombstones of forgotten event ids and the user's input partition. :meth:`UserState.stored_contributions` reads what
+The network's own bytes (:meth:`wnn.network.UserWNN.to_bytes`) travel inside, with the tombstones of forgotten
+event ids and the user's input partition. The user's drift signals are derived from the network's pairs
+(:mod:`wnn.drift`), so there is no drift state to store. :meth:`UserState.stored_contributions` reads what
 recovery needs to re-derive the item statistics without rebuilding the network.
 """
 
@@ -13,29 +14,29 @@ import dataclasses
 import msgpack
 import numpy as np
 
-from wnn.drift import UserDrift
 from wnn.item_space import ItemSpace
 from wnn.network import UserWNN
 from wnn.state_format import StateError, load_document, seal
 
-STATE_VERSION = 3
-#: Table values written before the checksum are still read.
+STATE_VERSION = 4
+#: Versions this build still reads: 3 also stored a River drift detector, which is now derived and ignored here;
+#: 2 was written before the checksum.
+READABLE_STATE_VERSIONS = (4, 3)
 UNSEALED_STATE_VERSION = 2
 
 
 @dataclasses.dataclass
 class UserState:
-    """One value of the ``user-wnn`` table: the user's network, drift monitor, forgotten event ids (tombstones)
-    and the input partition the user lives on (so recovery can re-derive that partition's item shares)."""
+    """One value of the ``user-wnn`` table: the user's network, forgotten event ids (tombstones) and the input
+    partition the user lives on (so recovery can re-derive that partition's item shares)."""
 
     wnn: UserWNN
-    drift: UserDrift
     partition: int
     forgotten: collections.deque
 
     @classmethod
     def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
-        return cls(UserWNN(space), UserDrift(), partition, collections.deque(maxlen=max_tombstones))
+        return cls(UserWNN(space), partition, collections.deque(maxlen=max_tombstones))
 
     def knows(self, event_id: int) -> bool:
         """Learned, or forgotten: either way a redelivery must change nothing."""
@@ -43,15 +44,14 @@ class UserState:
 
     def to_bytes(self) -> bytes:
         """msgpack, sealed with a CRC-32 (:mod:`wnn.state_format`): the network's bytes carry their own, and the
-        drift monitor and tombstones are covered here."""
+        tombstones are covered here."""
         return seal(msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
-                                   "drift": self.drift.to_bytes(),
                                    "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()},
                                   use_bin_type=True))
 
     @staticmethod
     def _document(data: bytes) -> dict:
-        doc = load_document(data, STATE_VERSION, UNSEALED_STATE_VERSION, "user table value")
+        doc = load_document(data, READABLE_STATE_VERSIONS, UNSEALED_STATE_VERSION, "user table value")
         if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
                 or len(doc["forgotten"]) % 8:
             raise StateError("user table value lacks a valid partition or tombstone list")
@@ -66,12 +66,8 @@ class UserState:
     @classmethod
     def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":
         doc = cls._document(data)
-        try:
-            monitor = UserDrift.from_bytes(doc["drift"])
-        except (KeyError, ValueError) as exc:
-            raise StateError(str(exc)) from None
         forgotten = collections.deque(np.frombuffer(doc["forgotten"], dtype=np.int64).tolist(), maxlen=max_tombstones)
-        return cls(UserWNN.from_bytes(doc.get("wnn"), space), monitor, doc["p"], forgotten)
+        return cls(UserWNN.from_bytes(doc.get("wnn"), space), doc["p"], forgotten)
 
     @property
     def memory_bytes(self) -> int:

@@ -1,39 +1,32 @@
-"""Per-user drift monitoring: is the network's error growing, and is the user's taste moving?
+"""Drift signals of one user, derived from their stored pairs: nothing to store, so nothing to forget separately.
 
-Two signals per user, updated with each rating before the network learns it:
+* **Taste change**: the network's window restarts when the CUSUM of :mod:`wnn.taste_change` finds a shift in the
+  user's residual ratings; the stream flags a rating as drift when learning it restarted the window.
+* **Taste shift**: :func:`taste_shift`, the Jensen–Shannon divergence (base 2, in [0, 1]) between the genre mix of
+  the user's recent ratings (exponentially weighted, ``recent_weight`` per rating) and their long-run mix.
 
-* the absolute prediction error fed to River's :class:`~river.drift.PageHinkley` detector (``mode="up"``: only a
-  *rise* in error is drift), which raises ``drift`` when this user's model stops fitting them;
-* a taste shift: the Jensen–Shannon divergence (base 2, in [0, 1]) between the genre mix of the user's recent ratings
-  (exponentially weighted, ``recent_weight`` per event) and their long-run mix.
+Both are functions of the stored pairs, in order. A forgotten rating therefore leaves no trace in either: the
+earlier design kept a River PageHinkley detector on the prediction error per user, whose state no forget could take
+a rating back out of.
 
->>> monitor = UserDrift()
->>> for _ in range(20):
-...     report = monitor.update(error=0.2, genres=np.array([1, 0, 0]))
->>> report.drift, round(monitor.taste_shift, 3)
-(False, 0.0)
->>> for _ in range(5):
-...     report = monitor.update(error=0.2, genres=np.array([0, 0, 1]))
->>> monitor.taste_shift > 0.1
-True
+>>> genres = np.array([[1, 0, 0]] * 20 + [[0, 0, 1]] * 5)
+>>> round(taste_shift(genres[:20]), 3), taste_shift(genres) > 0.1
+(0.0, True)
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-import msgpack
 import numpy as np
-from river import drift
 
-FORMAT_VERSION = 2
+#: Ratings further back than this weigh less than 0.8**128 (about 4e-13) in the recent mix and are left out of it.
+RECENT_SPAN = 128
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon divergence in bits of two non-negative vectors (normalised here).
 
-    Written out because it runs once per event: scipy.spatial.distance.jensenshannon measured 33 µs a call here,
-    this 6 µs; the tests check both agree.
+    Written out because it runs once per emitted drift message: scipy.spatial.distance.jensenshannon measured
+    33 µs a call here, this 6 µs; the tests check both agree.
     """
     p = p / p.sum()
     q = q / q.sum()
@@ -44,87 +37,23 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return float(max(0.5 * (kl_p + kl_q), 0.0))
 
 
-@dataclasses.dataclass(frozen=True)
-class DriftReport:
-    """What one rating told the monitor."""
+def taste_shift(genres: np.ndarray, recent_weight: float = 0.2) -> float:
+    """JS divergence between the recent and the long-run genre mix of a user's ratings, oldest first.
 
-    abs_error: float
-    drift: bool
-    n_ratings: int
-
-
-class UserDrift:
-    """Drift detector and taste-shift tracker of one user. See the module docstring."""
-
-    def __init__(self, threshold: float = 8.0, min_instances: int = 10, delta: float = 0.05,
-                 recent_weight: float = 0.2) -> None:
-        self.detector = drift.PageHinkley(min_instances=min_instances, delta=delta, threshold=threshold, mode="up")
-        self.recent_weight = recent_weight
-        self.recent: np.ndarray | None = None
-        self.long_run: np.ndarray | None = None
-        self.n_ratings = 0
-        self.n_drifts = 0
-
-    def update(self, error: float, genres: np.ndarray) -> DriftReport:
-        """Fold in one rating's prediction error (predicted minus actual) and its item's genre bits."""
-        abs_error = abs(float(error))
-        self.detector.update(abs_error)
-        detected = bool(self.detector.drift_detected)
-        self.n_drifts += detected
-        mix = np.asarray(genres, dtype=np.float64)
-        total = mix.sum()
-        mix = mix / total if total else mix
-        if self.recent is None:
-            self.recent, self.long_run = mix.copy(), mix.copy()
-        else:
-            self.recent = (1 - self.recent_weight) * self.recent + self.recent_weight * mix
-            self.long_run = self.long_run + mix
-        self.n_ratings += 1
-        return DriftReport(abs_error, detected, self.n_ratings)
-
-    @property
-    def taste_shift(self) -> float:
-        """JS divergence between the recent and the long-run genre mix (0 before any genre was seen)."""
-        if self.recent is None or not self.recent.sum() or not self.long_run.sum():
-            return 0.0
-        return js_divergence(self.recent, self.long_run)
-
-    # PageHinkley's running state, by attribute name. River models are meant to be pickled, but bytes from a table
-    # must never be able to run code, so the detector travels as these numbers and is rebuilt from them.
-    _DETECTOR_FIELDS = ("_sum_increase", "_sum_decrease", "_min_increase", "_max_decrease", "_drift_detected")
-
-    def to_bytes(self) -> bytes:
-        """msgpack state: numbers and raw float64 arrays only (no pickle)."""
-        detector = self.detector
-        return msgpack.packb({
-            "v": FORMAT_VERSION, "n": self.n_ratings, "drifts": self.n_drifts, "w": self.recent_weight,
-            "recent": None if self.recent is None else self.recent.tobytes(),
-            "long": None if self.long_run is None else self.long_run.tobytes(),
-            "ph": [detector._x_mean.n, detector._x_mean._mean] + [getattr(detector, f) for f in
-                                                                 self._DETECTOR_FIELDS],
-        }, use_bin_type=True)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "UserDrift":
-        """Rebuild a monitor from :meth:`to_bytes`; raises ValueError with the reason for anything else."""
-        try:
-            doc = msgpack.unpackb(data, raw=False)
-            if doc["v"] != FORMAT_VERSION:
-                raise ValueError(f"format version {doc['v']!r}, expected {FORMAT_VERSION}")
-            monitor = cls(recent_weight=float(doc["w"]))
-            monitor.n_ratings, monitor.n_drifts = int(doc["n"]), int(doc["drifts"])
-            if doc["recent"] is not None:
-                monitor.recent = np.frombuffer(doc["recent"], dtype=np.float64).copy()
-                monitor.long_run = np.frombuffer(doc["long"], dtype=np.float64).copy()
-                if monitor.recent.shape != monitor.long_run.shape:
-                    raise ValueError("genre mixes of different lengths")
-            n, mean, *fields = doc["ph"]
-            if len(fields) != len(cls._DETECTOR_FIELDS):
-                raise ValueError("detector state has the wrong length")
-            detector = monitor.detector
-            detector._x_mean.n, detector._x_mean._mean = float(n), float(mean)
-            for name, value in zip(cls._DETECTOR_FIELDS, fields):
-                setattr(detector, name, bool(value) if name == "_drift_detected" else float(value))
-        except Exception as exc:  # msgpack, key, type and value errors all mean the same thing here
-            raise ValueError(f"drift state is corrupt ({type(exc).__name__}: {exc})") from None
-        return monitor
+    ``genres`` is (ratings, genre slots) of 0/1. Each rating's mix is its genres normalised to sum 1 (a rating of an
+    item without genres adds nothing). The recent mix weighs the newest rating ``recent_weight``, the one before
+    ``recent_weight * (1 - recent_weight)``, and so on; the oldest rating of the span keeps the rest of the weight.
+    0.0 when no rated item has a genre.
+    """
+    genres = np.asarray(genres, dtype=np.float64)
+    if not len(genres):
+        return 0.0
+    totals = genres.sum(axis=1, keepdims=True)
+    mixes = np.divide(genres, totals, out=np.zeros_like(genres), where=totals > 0)
+    recent = mixes[-RECENT_SPAN:]
+    weights = recent_weight * (1.0 - recent_weight) ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)
+    weights[0] = (1.0 - recent_weight) ** (len(recent) - 1)
+    recent_mix, long_run = weights @ recent, mixes.sum(axis=0)
+    if not recent_mix.sum() or not long_run.sum():
+        return 0.0
+    return js_divergence(recent_mix, long_run)

@@ -46,7 +46,7 @@ from collections.abc import Hashable, Sequence
 import msgpack
 import numpy as np
 
-from wnn import taste_change
+from wnn import drift, taste_change
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
 from wnn.state_format import StateError, load_document, seal
@@ -267,8 +267,7 @@ class UserWNN:
         if self._detect:
             cfg = self._cfg
             window = taste_change.restarted(taste_change.step(self._window, float(residual), cfg.drift_allowance,
-                                                              cfg.drift_threshold, cfg.user_prior),
-                                            self._residuals[: n + 1])
+                                                              cfg.drift_threshold), self._residuals[: n + 1])
             moved = window.start != self._window.start
             self._window = window
             if moved:
@@ -332,7 +331,7 @@ class UserWNN:
         if rescan:
             self._residual_total = float(residuals.astype(np.float64).sum())
             if self._detect:
-                self._window = taste_change.scan(residuals, cfg.drift_allowance, cfg.drift_threshold, cfg.user_prior)
+                self._window = taste_change.scan(residuals, cfg.drift_allowance, cfg.drift_threshold)
         window = slice(self._window.start, n)
         addresses, channels = self.space.addresses_for(self._items[window], self._codes[window])
         before, self._state = self._states_before(channels, window)
@@ -473,6 +472,17 @@ class UserWNN:
             return 0.0
         table = self._table
         return float(table[_RESIDUAL, 0]) / (float(table[_COUNT, 0]) + self._cfg.user_prior)
+
+    @property
+    def window_start(self) -> int:
+        """Position of the first stored pair that still votes (0 until a taste change was detected)."""
+        return self._window.start
+
+    def taste_shift(self) -> float:
+        """JS divergence between the genre mix of the user's recent and all stored ratings (:func:`wnn.drift.
+        taste_shift`), derived from the pairs: a forgotten rating leaves no trace in it."""
+        slots = self._cfg.n_genre_slots
+        return drift.taste_shift(self.space.bits[self._items[: self.n_pairs], :slots])
 
     @property
     def last_item_index(self) -> int:

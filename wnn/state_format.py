@@ -40,9 +40,9 @@ def unseal(data: bytes) -> bytes | None:
     return payload
 
 
-def load_document(data: bytes, version: int, unsealed_version: int | None, what: str) -> dict:
-    """The msgpack map of stored bytes: sealed with format ``version``, or (if ``unsealed_version`` is given) an
-    older value written before the checksum. Raises :class:`StateError` naming ``what`` and the reason.
+def load_document(data: bytes, version: int | tuple[int, ...], unsealed_version: int | None, what: str) -> dict:
+    """The msgpack map of stored bytes: sealed with format ``version`` (or any of a tuple of sealed versions this
+    build still reads), or (if ``unsealed_version`` is given) an older value written before the checksum. Raises :class:`StateError` naming ``what`` and the reason.
 
     >>> load_document(seal(msgpack.packb({"v": 3})), 3, 2, "user state")
     {'v': 3}
@@ -65,8 +65,8 @@ def load_document(data: bytes, version: int, unsealed_version: int | None, what:
         if payload is None:
             raise corrupt from None
         raise StateError(f"{what} is not valid msgpack ({type(exc).__name__}: {exc})") from None
-    expected = version if payload is not None else unsealed_version
-    if not isinstance(doc, dict) or doc.get("v") != expected:
+    expected = ((version,) if isinstance(version, int) else version) if payload is not None else (unsealed_version,)
+    if not isinstance(doc, dict) or doc.get("v") not in expected:
         if payload is None:
             raise corrupt
         if not isinstance(doc, dict):

@@ -18,7 +18,7 @@ paid on every rating (this step is a few float operations).
 
 >>> state = WindowState()
 >>> for residual in [1.0] * 20 + [-2.0] * 4:
-...     state = step(state, residual, allowance=0.5, threshold=4.0, prior=6.0)
+...     state = step(state, residual, allowance=0.5, threshold=4.0)
 >>> state.start     # the window restarted at the first of the negative residuals
 20
 """
@@ -28,6 +28,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+
+#: Pseudo-count of the window's reference mean, pulling it toward zero while the window holds few pairs. Small, so
+#: that a window just restarted at a change takes the new level as its reference at once (with the bias neuron's 6,
+#: the first pairs after a restart kept looking like a change and restarted the window again).
+REFERENCE_PRIOR = 1.0
 
 
 class WindowState(NamedTuple):
@@ -44,8 +50,9 @@ class WindowState(NamedTuple):
     seen: int = 0
 
 
-def step(state: WindowState, residual: float, allowance: float, threshold: float, prior: float) -> WindowState:
-    """Fold in the next pair's residual. ``prior`` shrinks the window's mean toward zero, as the bias neuron does.
+def step(state: WindowState, residual: float, allowance: float, threshold: float,
+         prior: float = REFERENCE_PRIOR) -> WindowState:
+    """Fold in the next pair's residual, compared with the window's mean shrunk toward zero by ``prior``.
 
     The returned state's ``start`` moves forward when a change is detected; the caller then rebuilds its tables from
     the pairs ``start..seen-1``.
@@ -76,7 +83,7 @@ def restarted(state: WindowState, residuals: np.ndarray) -> WindowState:
     return state._replace(total=float(window.sum()))
 
 
-def scan(residuals: np.ndarray, allowance: float, threshold: float, prior: float) -> WindowState:
+def scan(residuals: np.ndarray, allowance: float, threshold: float, prior: float = REFERENCE_PRIOR) -> WindowState:
     """The detector after every residual in order: what learning them one by one with :func:`step` leaves.
 
     A Python loop over the user's pairs (a cumulative sum with data-dependent restarts does not vectorise); it runs

@@ -78,7 +78,30 @@ def test_state_round_trips_through_the_table_value():
     table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
     p.forget_cache()
     state = UserState.from_bytes(table.data[b"u"], p.space, 10)
-    assert state.wnn.n_pairs == 6 and state.drift.n_ratings == 6 and state.partition == 0
+    assert state.wnn.n_pairs == 6 and state.partition == 0
+
+
+def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
+    import msgpack
+
+    from wnn.state_format import seal, unseal
+
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
+    doc = msgpack.unpackb(unseal(table.data[b"u"]), raw=False)
+    old = seal(msgpack.packb({**doc, "v": 3, "drift": b"a River detector, now derived"}, use_bin_type=True))
+    state = UserState.from_bytes(old, p.space, 10)
+    assert state.wnn.n_pairs == 6 and state.to_bytes() == table.data[b"u"]
+
+
+def test_a_taste_flip_raises_the_drift_flag_at_the_rating_that_restarted_the_window():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", str(t % 20), 5.0, t) for t in range(40)])
+    out = table.run(p, [rating("u", str(t % 20), 1.0, t) for t in range(40, 50)])
+    [drift] = docs(out.drift)
+    flags = [r["drift"] for r in drift["records"]]
+    assert flags.count(True) == 1 and not any(flags[:1])
+    assert p.user("u", table.data[b"u"]).wnn.window_start > 0
 
 
 def test_redelivered_rating_changes_nothing_and_is_marked_as_duplicate():

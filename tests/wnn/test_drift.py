@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from wnn.drift import UserDrift, js_divergence
+from tests.conftest import make_space
+from wnn.drift import js_divergence, taste_shift
+from wnn.network import UserWNN, learn_many
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -12,35 +14,42 @@ def test_js_divergence_matches_scipy(seed):
     assert js_divergence(p, q) == pytest.approx(jensenshannon(p, q, base=2) ** 2, abs=1e-9)
 
 
-def test_rising_error_raises_the_drift_flag():
-    monitor = UserDrift()
-    flags = [monitor.update(0.3, np.array([1, 0])).drift for _ in range(40)]
-    flags += [monitor.update(3.0, np.array([1, 0])).drift for _ in range(15)]
-    assert not any(flags[:40]) and any(flags[40:])
+def exponentially_weighted(genres: np.ndarray, weight: float) -> np.ndarray:
+    """The recent mix as a running update, one rating at a time (what taste_shift computes in one go)."""
+    recent = None
+    for row in genres.astype(np.float64):
+        mix = row / row.sum() if row.sum() else row
+        recent = mix.copy() if recent is None else (1 - weight) * recent + weight * mix
+    return recent
 
 
-def test_state_round_trip_continues_identically():
-    a = UserDrift()
-    for t in range(25):
-        a.update(0.1 * (t % 7), np.array([t % 2, 1 - t % 2, 0]))
-    b = UserDrift.from_bytes(a.to_bytes())
-    assert b.to_bytes() == a.to_bytes() and b.taste_shift == a.taste_shift
-    reports_a = [a.update(0.2 * t, np.array([0, 0, 1])) for t in range(30)]
-    reports_b = [b.update(0.2 * t, np.array([0, 0, 1])) for t in range(30)]
-    assert reports_a == reports_b and any(r.drift for r in reports_a)
+@pytest.mark.parametrize("seed", range(3))
+def test_taste_shift_is_the_divergence_of_the_running_recent_mix(seed):
+    genres = (np.random.default_rng(seed).random((40, 5)) > 0.6).astype(np.int64)
+    long_run = (genres / np.maximum(genres.sum(axis=1, keepdims=True), 1)).sum(axis=0)
+    expected = js_divergence(exponentially_weighted(genres, 0.2), long_run)
+    assert taste_shift(genres) == pytest.approx(expected, abs=1e-12)
 
 
-def test_stored_drift_state_holds_no_pickle():
-    """Bytes from a table must never run code: the state is plain msgpack numbers and arrays."""
-    import msgpack
-
-    monitor = UserDrift()
-    monitor.update(1.0, np.array([1, 0]))
-    doc = msgpack.unpackb(monitor.to_bytes(), raw=False)
-    assert set(doc) == {"v", "n", "drifts", "w", "recent", "long", "ph"}
-    assert all(isinstance(x, (int, float, bool)) for x in doc["ph"])
+def test_taste_shift_edge_cases():
+    assert taste_shift(np.zeros((0, 4))) == 0.0
+    assert taste_shift(np.zeros((3, 4))) == 0.0  # no rated item has a genre
+    assert taste_shift(np.array([[1, 0]] * 10)) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_corrupt_drift_state_is_a_value_error():
-    with pytest.raises(ValueError, match="corrupt"):
-        UserDrift.from_bytes(b"nope")
+def test_a_forgotten_rating_leaves_no_trace_in_the_taste_shift(space):
+    """The drift signals are derived from the pairs: forgetting equals never having rated."""
+    seq = [(t % 6, 4.0, t, t) for t in range(12)] + [(3, 5.0, 12, 12)]
+    forgotten = learn_many(UserWNN(space), seq)
+    forgotten.forget(12)
+    never = learn_many(UserWNN(space), seq[:-1])
+    assert forgotten.taste_shift() == never.taste_shift()
+    assert forgotten.window_start == never.window_start
+
+
+def test_the_users_taste_shift_reads_the_genres_of_their_items():
+    space = make_space()
+    user = learn_many(UserWNN(space), [(0, 4.0, t, t) for t in range(20)])
+    steady = user.taste_shift()
+    learn_many(user, [(3, 4.0, 20 + t, 20 + t) for t in range(5)])  # item 3's genres differ from item 0's
+    assert steady == pytest.approx(0.0, abs=1e-12) and user.taste_shift() > 0.1
