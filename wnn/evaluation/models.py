@@ -65,7 +65,7 @@ _FACTORIES: dict[str, Callable[[Dataset], object]] = {
 }
 
 #: Models of the prequential protocol, in report order.
-PREQUENTIAL_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean", "popularity", "biasedmf",
+PREQUENTIAL_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "wnn-no-drift", "constant-4", "user-mean", "popularity", "biasedmf",
                       "svd-nightly")
 #: Models of the per-user split; ``mlp-per-user`` is fitted per user by the protocol itself.
 SPLIT_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean", "popularity", "biasedmf", "svd",
