@@ -49,7 +49,11 @@ class WNNConfig:
         Half-life of the time-decayed popularity used for ranking (event time, seconds).
     affinity_weight, rating_weight, transition_weight
         Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating
-        + transition_weight * log share of the user's last item's successors (see ItemSpace.transition_scores).
+        + the sequence context: for each of the user's ``sequence_length`` newest items, newest first,
+        ``transition_weight * sequence_decay**j`` times the log share of that item's successors in everyone's
+        sequences (see ItemSpace.sequence_scores).
+    sequence_length, sequence_decay
+        How many of the user's newest items the sequence context reads, and how fast their weight falls.
     max_pairs
         Sliding-window forgetting: when a user holds more pairs, the oldest are forgotten, down to ``max_pairs -
         max_pairs // 10`` (so a user holds between 90% and 100% of it). None keeps all.
@@ -79,6 +83,8 @@ class WNNConfig:
     affinity_weight: float = 2.0
     rating_weight: float = 0.5
     transition_weight: float = 0.5
+    sequence_length: int = 20
+    sequence_decay: float = 0.9
     max_pairs: int | None = None
     n_candidates: int | None = 200
     drift_threshold: float | None = 6.0
@@ -97,6 +103,8 @@ class WNNConfig:
             raise ValueError("n_state_neurons must leave room for the bias neuron")
         if self.drift_threshold is not None and not (self.drift_threshold > 0 and self.drift_allowance >= 0):
             raise ValueError("drift_threshold must be positive (or None) and drift_allowance non-negative")
+        if self.sequence_length < 1 or not 0.0 <= self.sequence_decay <= 1.0:
+            raise ValueError("sequence_length must be at least 1 and sequence_decay within [0, 1]")
         if self.max_pairs is not None and self.max_pairs < 1:
             raise ValueError("max_pairs must be positive or None")
 

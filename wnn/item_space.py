@@ -266,6 +266,21 @@ class ItemSpace:
             row = row[items]
         return np.log1p(row * (100.0 / max(self.next_items.total(previous), 1.0)))
 
+    def sequence_scores(self, recent: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None
+                        ) -> np.ndarray:
+        """``sum_j weights[j] * transition_scores(recent[j])`` for every item (or each of ``items``): what tends to
+        follow the user's recent items in everyone's sequences. One sparse row per recent item is added into one
+        dense array; no dense row is built per item."""
+        dense = np.zeros(self.n_items, dtype=np.float64)
+        counts = self.next_items
+        for previous, weight in zip(recent.tolist(), weights.tolist()):
+            keys, values = counts.successors(previous)
+            if len(keys):
+                inside = keys < self.n_items  # an item registered by another worker's share may not be here yet
+                scale = 100.0 / max(counts.total(previous), 1.0)
+                dense[keys[inside]] += weight * np.log1p(values[inside] * scale)
+        return dense if items is None else dense[items]
+
     def projection_of(self, user: Hashable, centered: float | np.ndarray) -> np.ndarray:
         """A rating's contribution to its item's collaborative projection, shape (bits,), or one per rating,
         shape (n, bits), for an array of centred ratings: the same integers as

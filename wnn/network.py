@@ -145,6 +145,14 @@ def _layout(cfg: WNNConfig) -> _Layout:
     return _Layout(offsets, stateful, state_shift, state_cells, split, pool_weights)
 
 
+@functools.lru_cache(maxsize=16)
+def _sequence_weights(cfg: WNNConfig) -> np.ndarray:
+    """Ranking weight of the successors of the user's newest item, the one before it, and so on."""
+    weights = cfg.transition_weight * cfg.sequence_decay ** np.arange(cfg.sequence_length, dtype=np.float64)
+    weights.setflags(write=False)
+    return weights
+
+
 class UserWNN:
     """Per-user recurrent WNN. River-style API: :meth:`learn_one`, :meth:`predict_one`, :meth:`score`.
 
@@ -166,6 +174,7 @@ class UserWNN:
         self._cell_prior = np.float32(cfg.interaction_prior)
         self._pooled_prior = cfg.interaction_prior * (cfg.n_neurons - 1)
         self._like = cfg.like_threshold
+        self._sequence_weights = _sequence_weights(cfg)
         self._seen: set[int] = set()
         self._table: np.ndarray | None = None
         self._flat: np.ndarray | None = None
@@ -418,7 +427,8 @@ class UserWNN:
         baselines = space.baselines(items)
         base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
         if self.n_pairs and cfg.transition_weight:
-            popularity = popularity + cfg.transition_weight * space.transition_scores(self.last_item_index, items)
+            recent = self._items[max(0, self.n_pairs - cfg.sequence_length): self.n_pairs][::-1]
+            popularity = popularity + space.sequence_scores(recent, self._sequence_weights[: len(recent)], items)
         if self._table is None:
             return popularity + cfg.rating_weight * baselines
         table = self._table

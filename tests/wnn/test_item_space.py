@@ -144,3 +144,17 @@ def test_transition_scores_follow_the_counts(space):
     assert np.allclose(space.transition_scores(0, np.array([5, 3])), scores[[5, 3]])
     space.add_sequence(np.array([1, 2, 1, 2]))
     assert space.next_items.get(1, 2) == 2 and space.next_items.get(2, 1) == 1
+
+
+def test_sequence_scores_are_the_weighted_sum_of_each_recent_items_transitions(space):
+    space.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]))
+    recent, weights = np.array([5, 3, 0]), np.array([0.5, 0.45, 0.405])
+    expected = sum(w * space.transition_scores(int(p)) for p, w in zip(recent, weights))
+    assert np.allclose(space.sequence_scores(recent, weights), expected)
+    assert np.allclose(space.sequence_scores(recent, weights, np.array([9, 2])), expected[[9, 2]])
+    space.add_transition(5, 9)  # a changed row is read fresh, not from the cached arrays
+    expected = sum(w * space.transition_scores(int(p)) for p, w in zip(recent, weights))
+    assert np.allclose(space.sequence_scores(recent, weights), expected)
+    space.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]), weight=-1.0)
+    space.add_transition(5, 9, weight=-1.0)
+    assert not space.sequence_scores(recent, weights).any()
