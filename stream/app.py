@@ -160,13 +160,15 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def seek_skipped_partitions() -> None:
         if not skipped_in_rebalance or app.rebalancing:
             return
-        for partition, offset in list(skipped_in_rebalance.items()):
-            del skipped_in_rebalance[partition]
-            if continuity.expected.get(partition, -1) > offset:
-                continue  # read again and processed since
-            log.info("partition %d of %s: reading again from %d, skipped during the rebalance", partition,
-                     settings.ratings_topic, offset)
-            await app.consumer.seek(TP(settings.ratings_topic, partition), offset)
+        skipped = {partition: offset for partition, offset in skipped_in_rebalance.items()
+                   if continuity.expected.get(partition, -1) <= offset}  # the others were read again since
+        skipped_in_rebalance.clear()
+        if skipped:
+            # Every owned partition goes back to where the agent expects it (or to its committed offset), which is
+            # at or before what was skipped: seeking to the skipped offset itself would step over what came before.
+            log.info("partitions %s of %s: reading again, input was skipped during the rebalance", sorted(skipped),
+                     settings.ratings_topic)
+            await read_again([])
 
     last_batch_at = [time.monotonic()]
 
