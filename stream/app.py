@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
         source_topic=settings.ratings_topic)
     app = new_faust_app(
-        settings.app_id, settings,
+        settings.faust_id, settings,
         store=store,
         datadir=str(settings.state_dir),
         web_port=settings.web_port,

@@ -22,7 +22,7 @@ from stream.transport import new_faust_app
 
 
 def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:
-    app = new_faust_app(f"{settings.app_id}-ceiling", settings, store="memory://",
+    app = new_faust_app(f"{settings.faust_id}-ceiling", settings, store="memory://",
                         datadir=str(settings.state_dir / "ceiling"), web_enabled=False)
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "first": None}

@@ -27,8 +27,9 @@ def _setting(field: str, default, cast):
 class Settings:
     """Everything a worker, the replayer and the pipeline benchmark need to find each other.
 
-    ``topic_prefix`` namespaces every topic (and ``app_id`` the tables' changelogs), so tests and benchmarks can run
-    on fresh topics beside a live deployment.
+    ``topic_prefix`` namespaces every topic, the tables' changelogs and the consumer group included (their names
+    start with :attr:`faust_id`, the prefix plus ``app_id``), so tests and benchmarks can run on fresh topics beside
+    a live deployment.
 
     Every field with an environment variable takes its default from it: ``KAFKA_BOOTSTRAP_SERVERS``,
     ``WNNREC_DATA_FOLDER``, and ``WNNREC_<NAME>`` in upper case for the others. The stream-engine settings:
@@ -108,6 +109,15 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def faust_id(self) -> str:
+        """The faust app id: the consumer group, and the first part of every changelog topic's name."""
+        return self.topic(self.app_id)
+
+    def changelog_topic(self, table: str) -> str:
+        """The changelog topic faust keeps for ``table``."""
+        return f"{self.faust_id}-{table}-changelog"
 
     @property
     def topics(self) -> list[str]:

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="run an evaluation protocol with the WNN, its ablations and the baselines",
                         description="Prequential: replay every rating in time order, predict then learn. "
-                                    "Per-user split: the paper's protocol, N ratings per user, 80%% train.")
+                                    "Per-user split: the paper's protocol, N ratings per user, 80% train.")
     ev.add_argument("--protocol", choices=PROTOCOLS, required=True)
     ev.add_argument("--json", metavar="PATH", required=True, help="write results here")
     ev.add_argument("--plot", metavar="PNG", default=None, help="also draw accuracy against number of ratings")
@@ -109,6 +109,12 @@ def _evaluate(args) -> int:
     progress = not args.quiet
     if args.drift_injection is not None and args.protocol != "prequential":
         raise SystemExit("--drift-injection works with --protocol prequential only")
+    from wnn.evaluation.models import MODEL_NAMES
+
+    unknown = [name for name in args.models or () if name not in MODEL_NAMES]
+    if unknown:
+        raise SystemExit(f"wnnrec evaluate: unknown model {', '.join(map(repr, unknown))}; "
+                         f"choose from {', '.join(MODEL_NAMES)}")
     if args.protocol == "prequential":
         models = args.models or list(PREQUENTIAL_MODELS)
         marks = None
@@ -192,6 +198,32 @@ def run(args: argparse.Namespace) -> int:
     raise SystemExit(f"wnnrec: unknown command {args.command!r}")
 
 
+def tag_subcommands(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make every sub-command optional to argparse and remember which parser each one is, so that
+    :func:`parse_args` can report a mistake in the words of the sub-command it belongs to (argparse itself reports
+    an unknown option of ``wnnrec replay`` with the top-level usage, and ``wnnrec --bogus`` as a missing command)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.required = False
+            for sub in action.choices.values():
+                sub.set_defaults(_parser=sub)
+                tag_subcommands(sub)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, and report an unknown option or a missing sub-command with the usage of the deepest command given."""
+    tag_subcommands(parser)
+    args, extras = parser.parse_known_args(argv)
+    where = getattr(args, "_parser", parser)
+    if extras:
+        where.error(f"unrecognized arguments: {' '.join(extras)}")
+    for action in where._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None) is None:
+            where.error(f"choose one of: {', '.join(action.choices)} (see --help)")
+    return args
+
+
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None, dispatch=None,
          user_errors: tuple[type[BaseException], ...] = ()) -> int:
     """Parse and run; errors the user can fix (missing data, no broker) print one clear line and exit 2.
@@ -201,7 +233,7 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     from wnn.data import DataError
 
     parser = parser or build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         return (dispatch or run)(args)
     except (DataError, *user_errors) as exc:

@@ -152,19 +152,26 @@ def fetch_movielens_100k(
     folder = dest / "ml-100k"
     if not force and _is_fetched(folder):
         return folder
+    _ensure_writable(folder)  # before the download, not after it
     with tempfile.TemporaryDirectory(prefix="wnnrec-fetch-") as tmp:
         if progress:
             print(f"Downloading the {RECBOLE_REQUIREMENT} wheel from PyPI ...", file=sys.stderr)
         wheel = _pip_download(Path(tmp))
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise DataError(
-                f"Cannot create the data folder {folder}: {e}. "
-                "Pick a writable folder with --data or WNNREC_DATA."
-            ) from e
         _extract_ml100k(wheel, folder, progress=progress)
     return folder
+
+
+def _ensure_writable(folder: Path) -> None:
+    """Create ``folder`` and check a file can be written in it; a :class:`DataError` naming ``--dest`` if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wnnrec-write-check-"):
+            pass
+    except OSError as e:
+        raise DataError(
+            f"Cannot write to the data folder {folder}: {e}. "
+            "Pick a writable parent folder with `wnnrec data fetch --dest DIR` (or set WNNREC_DATA)."
+        ) from None
 
 
 def _is_fetched(folder: Path) -> bool:

@@ -115,7 +115,7 @@ class Deployment:
 
     def stored_users(self) -> dict[bytes, bytes]:
         """The latest value of every key of the user table's changelog: what a recovery restores."""
-        topic = f"{self.settings.app_id}-user-wnn-changelog"
+        topic = self.settings.changelog_topic("user-wnn")
         latest: dict[bytes, bytes] = {}
         for key, value in read_topic(self.settings, topic, raw=True):
             latest[key] = value

@@ -26,3 +26,11 @@ def test_settings_from_arguments(tmp_path):
     assert (settings.bootstrap, settings.ratings_topic, settings.partitions, settings.app_id) == ("h:1", "x.ratings",
                                                                                                    2, "a")
     assert settings.state_dir == tmp_path
+
+
+def test_the_topic_prefix_also_isolates_the_changelogs_and_the_consumer_group():
+    from stream.settings import Settings
+
+    a, b = Settings(topic_prefix="a."), Settings(topic_prefix="b.")
+    assert a.faust_id == "a.wnnrec" and a.changelog_topic("user-wnn") == "a.wnnrec-user-wnn-changelog"
+    assert {a.faust_id, a.changelog_topic("user-wnn")}.isdisjoint({b.faust_id, b.changelog_topic("user-wnn")})

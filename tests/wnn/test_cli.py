@@ -43,3 +43,30 @@ def test_bench_model_writes_the_keys(movielens, tmp_path):
     for key in ("events_per_s", "biasedmf_events_per_s", "score_all_p50_ms", "score_all_p99_ms",
                 "state_bytes_at_10", "state_bytes_at_100"):
         assert doc[key] is not None and doc[key] > 0
+
+
+@pytest.mark.parametrize("argv, where, what", [
+    (["--frobnicate"], "wnnrec:", "unrecognized arguments: --frobnicate"),
+    (["evaluate", "--protocol", "prequential", "--json", "x.json", "--speeed", "3"], "wnnrec evaluate:",
+     "unrecognized arguments: --speeed 3"),
+    (["data"], "wnnrec data:", "choose one of: fetch, info"),
+    ([], "wnnrec:", "choose one of: data"),
+])
+def test_usage_mistakes_are_reported_by_the_command_they_belong_to(argv, where, what, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"{where} error: {what}" in err and "Traceback" not in err
+
+
+def test_an_unknown_model_is_one_line_with_the_choices(tmp_path):
+    with pytest.raises(SystemExit, match="unknown model 'bogus'; choose from wnn, "):
+        main(["evaluate", "--protocol", "prequential", "--json", str(tmp_path / "x.json"), "--models", "bogus"])
+
+
+def test_an_unwritable_data_folder_fails_before_downloading(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["data", "fetch", "--dest", str(blocker / "below")]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot write to the data folder" in err and "--dest" in err

@@ -77,6 +77,10 @@ SPLIT_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean"
                 "mlp-per-user")
 
 
+#: Every name ``--models`` accepts.
+MODEL_NAMES = tuple(_FACTORIES) + ("mlp-per-user",)
+
+
 def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None):
     """A fresh model by report name; ``config`` overrides the WNN variant's settings (same ablation switches)."""
     if name in WNN_VARIANTS and config is not None:
