@@ -14,20 +14,21 @@ $(BIN)/wnnrec: pyproject.toml
 
 install: $(BIN)/wnnrec
 
+# Starts the local broker for the integration tests when none answers, and stops it afterwards.
 test: install
 	$(BIN)/wnnrec data fetch
-	$(BIN)/pytest -q -m "not faults"
+	deploy/kafka/with-broker $(BIN)/pytest -q -rs -m "not faults"
 
 # The fault suite: real broker, real worker processes killed and restarted (about 2 minutes). Needs the broker that
 # deploy/kafka/start runs (one case stops and restarts it); writes its measurements to $(RESULTS)/faults.json.
 test-faults: install
 	$(BIN)/wnnrec data fetch
-	WNNREC_FAULTS_JSON=$(RESULTS)/faults.json $(BIN)/pytest -q -m faults tests/faults
+	WNNREC_FAULTS_JSON=$(RESULTS)/faults.json deploy/kafka/with-broker $(BIN)/pytest -q -rs -m faults tests/faults
 
 # The fault cases CI runs: all but the rebalance ones (README, "Fault suite").
 test-faults-ci: install
 	$(BIN)/wnnrec data fetch
-	$(BIN)/pytest -q -m "faults and not rebalance" tests/faults
+	deploy/kafka/with-broker $(BIN)/pytest -q -rs -m "faults and not rebalance" tests/faults
 
 test-fast: install
 	$(BIN)/pytest -q -m "not data and not broker and not faults"

@@ -1,4 +1,4 @@
-"""Evaluation protocols of MISSION.md: prequential replay and the paper's per-user split.
+"""Evaluation protocols: prequential replay and the paper's per-user split.
 
 Data, algorithms and evaluation stay apart (as in LensKit): any :class:`wnn.baselines.Recommender` drops in.
 """

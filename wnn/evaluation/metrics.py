@@ -1,4 +1,4 @@
-"""Metric definitions shared by both protocols. JSON keys are the ones MISSION.md fixes."""
+"""Metric definitions shared by both protocols. JSON keys are the ones the README documents."""
 
 from __future__ import annotations
 
