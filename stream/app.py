@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                         hole.partition, settings.ratings_topic, hole.start, hole.end, again[hole.partition])
         for tp in app.consumer.assignment():
             if tp.topic == settings.ratings_topic and tp.partition not in again:
-                next_offset = continuity.awaiting.get(tp.partition, continuity.expected.get(tp.partition))
+                next_offset = continuity.next_offset(tp.partition)
                 again[tp.partition] = (next_offset if next_offset is not None
                                        else await app.consumer.start_offset(tp))
         for partition, offset in again.items():
@@ -187,13 +187,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         except asyncio.TimeoutError:
             log.warning("stall check: the consumer thread did not answer within %.0f s", STALL_S)
             return
-        behind = {}
-        for tp, end in ends.items():
-            at = continuity.awaiting.get(tp.partition, continuity.expected.get(tp.partition))
-            if at is None:
-                at = await app.consumer.start_offset(tp)
-            if at < end:
-                behind[tp.partition] = (at, end)
+        starts = {tp.partition: await app.consumer.start_offset(tp) for tp in owned
+                  if continuity.next_offset(tp.partition) is None}
+        behind = continuity.behind({tp.partition: end for tp, end in ends.items()}, starts.get)
         if not behind:
             return
         continuity.stalls += 1

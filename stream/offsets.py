@@ -117,6 +117,28 @@ class OffsetContinuity:
                 admitted.append(index)
         return admitted, list(holes.values())
 
+    def next_offset(self, partition: int) -> int | None:
+        """The offset the agent needs next from ``partition``: the one being read again, else the expected one;
+        None before the partition's first message of this generation."""
+        return self.awaiting.get(partition, self.expected.get(partition))
+
+    def behind(self, log_ends: dict[int, int], start: Callable[[int], int]) -> dict[int, tuple[int, int]]:
+        """Partitions whose log holds more than the agent has taken: ``{partition: (next offset, log end)}``.
+        ``start(partition)`` gives the committed offset of a partition with no message yet.
+
+        >>> guard = OffsetContinuity()
+        >>> guard.expected.update({0: 10, 1: 5})
+        >>> guard.behind({0: 10, 1: 9, 2: 4}, start={2: 0}.get)
+        {1: (5, 9), 2: (0, 4)}
+        """
+        behind = {}
+        for partition, end in log_ends.items():
+            at = self.next_offset(partition)
+            at = start(partition) if at is None else at
+            if at < end:
+                behind[partition] = (at, end)
+        return behind
+
     def unknown_partitions(self, positions: list[tuple[int, int]]) -> set[int]:
         """Partitions of a batch whose start in this generation is not known yet."""
         return {partition for partition, _ in positions} - self.expected.keys()
