@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
 
-.PHONY: install test test-fast test-faults test-faults-ci run evaluate bench clean broker-start broker-stop
+.PHONY: install test test-fast test-faults run evaluate bench clean broker-start broker-stop
 
 $(BIN)/wnnrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[eval,test]'
 	@touch $@
 
 install: $(BIN)/wnnrec
@@ -24,11 +24,6 @@ test: install
 test-faults: install
 	$(BIN)/wnnrec data fetch
 	WNNREC_FAULTS_JSON=$(RESULTS)/faults.json deploy/kafka/with-broker $(BIN)/pytest -q -rs -m faults tests/faults
-
-# The fault cases CI runs: all but the rebalance ones (README, "Fault suite").
-test-faults-ci: install
-	$(BIN)/wnnrec data fetch
-	deploy/kafka/with-broker $(BIN)/pytest -q -rs -m "faults and not rebalance" tests/faults
 
 test-fast: install
 	$(BIN)/pytest -q -m "not data and not broker and not faults"

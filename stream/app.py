@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
+from importlib.metadata import PackageNotFoundError, version
 
 import faust
 from faust.types import TP
 
+from stream.api import register_api
+from stream.metrics import WorkerMetrics
 from stream.offsets import OffsetContinuity
 from stream.partition_context import acting_for
 from stream.processor import Incoming, StreamProcessor
@@ -62,6 +66,10 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
     """
     settings = settings or Settings()
+    token = settings.resolved_api_token()  # refuses to build a worker whose API would be open by accident
+    if token is None:
+        log.warning("THE HTTP API RUNS WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches %s:%d can "
+                    "read and delete every user's ratings", settings.web_bind, settings.web_port)
     config = config or WNNConfig(max_pairs=settings.max_pairs_per_user or None)
     processor = processor or StreamProcessor(
         config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
@@ -73,8 +81,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         store=store,
         datadir=str(settings.state_dir),
         web_port=settings.web_port,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        # The address other workers route API requests to (faust's canonical URL) and the one this one listens on.
+        web_host=settings.web_bind if settings.web_bind not in ("0.0.0.0", "::") else socket.gethostname(),
+        web_bind=settings.web_bind,
         producer_linger_ms=5,
         producer_max_request_size=MAX_STATE_MESSAGE_BYTES,
     )
@@ -100,6 +109,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                                  partitions=settings.partitions, options=dict(store_options),
                                  on_changelog_event=on_share_event)
     app.users_table, app.item_stats_table = users, item_stats
+    metrics = app.metrics = WorkerMetrics(lambda: {
+        "ratings": processor.window.events_total, "dead_letters": dict(processor.dead_letter_reasons),
+        "drift_flags": processor.window.drift_flags_total, "lag": consumer_lag()})
     app.output_topics = {"recommendations": recommendations, "drift-metrics": drift_metrics,
                          "ratings-dlq": dead_letters}
 
@@ -116,6 +128,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     @users.on_recover
     async def rederive_own_partitions() -> None:
         info = processor.recover(processor.owned, users.items())
+        metrics.recovery_seconds.set(time.monotonic() - assigned_at[0])
         log.info("item statistics and next-item counts re-derived from %d stored users of partitions %s "
                  "(%d unreadable)", info["users"], info["partitions"], info["unreadable"])
 
@@ -123,8 +136,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
 
     app.consumer_guarded_topics = {settings.ratings_topic}  # read by stream.transport.Consumer
 
+    assigned_at = [time.monotonic()]
+
     @app.on_partitions_assigned.connect
     async def track_assignment(sender, assigned: set[TP], **kwargs) -> None:
+        assigned_at[0] = time.monotonic()
         processor.owned = {tp.partition for tp in assigned if tp.topic == settings.ratings_topic}
         continuity.reset()
         app.consumer.forget_progress()
@@ -234,10 +250,13 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 with acting_for(representative[partition]):
                     return users.get(key)
 
+            started = time.perf_counter()
             out = processor.process_batch(batch, load)
+            learned = time.perf_counter()
             for partition, key, value in out.states:
                 with acting_for(representative[partition]):
                     users[key] = value
+            written = time.perf_counter()
             last = None
             for topic, messages in ((recommendations, out.recommendations), (drift_metrics, out.drift),
                                     (dead_letters, [(k, v) for k, v, _ in out.dead_letters])):
@@ -251,6 +270,12 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             if last is not None:
                 await last
                 await app.producer.flush()
+            delivered = time.perf_counter()
+            metrics.batch_events.observe(len(events))
+            metrics.lists_sent.inc(len(out.recommendations))
+            for stage, seconds in (("learn", learned - started), ("table_write", written - learned),
+                                   ("deliver", delivered - written)):
+                metrics.stage_seconds.labels(stage).observe(seconds)
             if app.consumer_generation_id == generation:
                 for partition, next_offset in processed.items():
                     app.consumer.mark_processed(TP(settings.ratings_topic, partition), next_offset)
@@ -265,31 +290,39 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         if report is not None:
             await drift_metrics.send(key=b"global", value=report)
 
-    @app.page("/health")
-    async def health(web, request):
-        return web.json({"ok": True, "users_cached": len(processor.cache), "items": processor.space.n_items,
-                         "events_total": processor.window.events_total,
-                         "offset_holes_read_again": continuity.holes,
-                         "stalls_read_again": continuity.stalls,
-                         "stale_messages_skipped": continuity.stale_skipped,
-                         "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
-                         "dead_letters": dict(processor.dead_letter_reasons)})
+    def consumer_lag() -> dict[int, int]:
+        lag = {}
+        for tp in app.consumer.assignment():
+            at = continuity.next_offset(tp.partition) if tp.topic == settings.ratings_topic else None
+            end = app.consumer.highwater(tp) if at is not None else None
+            if end is not None:
+                lag[tp.partition] = max(end - at, 0)
+        return lag
 
-    @app.page("/users/{user}/pairs")
-    async def user_pairs(web, request, user: str):
-        state = processor.user(user, users.get(user.encode()))
-        if state is None:
-            return web.json({"error": f"unknown user {user!r}"}, status=404)
-        return web.json({"user": user, "pairs": state.wnn.pairs()})
+    def health_fields() -> dict:
+        return {"rebalancing": bool(app.rebalancing), "recovering": bool(getattr(app, "in_recovery", False)),
+                "owned_partitions": sorted(processor.owned), "users_cached": len(processor.cache),
+                "items": processor.space.n_items, "events_total": processor.window.events_total,
+                "offset_holes_read_again": continuity.holes, "stalls_read_again": continuity.stalls,
+                "stale_messages_skipped": continuity.stale_skipped,
+                "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
+                "dead_letters": dict(processor.dead_letter_reasons)}
 
-    @app.page("/items/stats")
-    async def item_stats_view(web, request):
+    def item_stats_body() -> dict:
         """The worker's live global item statistics (all partitions' shares added up): an audit view."""
         space = processor.space
-        n = space.n_items
-        return web.json({"owned_partitions": sorted(processor.owned), "items": {
+        return {"owned_partitions": sorted(processor.owned), "items": {
             str(space.key(i)): {"count": int(space.counts[i]), "sum": float(space.sums[i]),
                                 "projection": space.projections[i].tolist()}
-            for i in range(n) if space.counts[i]}})
+            for i in range(space.n_items) if space.counts[i]}}
+
+    try:
+        package_version = version("wnnrec")
+    except PackageNotFoundError:
+        package_version = "0+unknown"
+    register_api(app, users, ratings, processor, token, processor.titles,
+                 ready=lambda: not app.rebalancing and not getattr(app, "in_recovery", False),
+                 health=health_fields, item_stats=item_stats_body, metrics_text=metrics.exposition,
+                 version=package_version)
 
     return app

@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -158,10 +161,22 @@ def wait_until_serving(settings: Settings, process: subprocess.Popen, collector:
 
 
 def fresh_settings(base: Settings, tag: str) -> Settings:
-    """``base`` with a new app id, topic prefix and state folder, so a run never meets an earlier one's data."""
+    """``base`` with a new app id, topic prefix and state folder, so a run never meets an earlier one's data, and
+    a fresh API token unless ``base`` has one."""
     run = f"{tag}-{uuid.uuid4().hex[:8]}"
+    token = base.api_token or (None if base.api_token_file or base.insecure_no_auth else secrets.token_urlsafe(24))
     return dataclasses.replace(base, app_id=f"wnnrec-{run}", topic_prefix=f"{run}.",
-                               state_dir=base.state_dir / run)
+                               state_dir=base.state_dir / run, api_token=token)
+
+
+def api_get(settings: Settings, path: str, timeout: float = 10.0) -> Any:
+    """GET one of a worker's API paths with its token; the decoded JSON answer."""
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.web_port}{path}")
+    token = settings.resolved_api_token()
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def _process_rss_mib(pid: int) -> float | None:

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from stream.settings import Settings
+from stream.settings import ApiTokenError, Settings
 from wnn import cli as model_cli
 
 
@@ -65,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kafka_args(wk)
     wk.add_argument("--state-dir", default=None, help="RocksDB folder (default $WNNREC_STATE_DIR or .wnnrec-state)")
     wk.add_argument("--app-id", default=None, help="Faust app id / consumer group (default wnnrec)")
-    wk.add_argument("--web-port", type=int, default=None, help="HTTP port of /health and /users/{id}/pairs")
+    wk.add_argument("--web-port", type=int, default=None, help="port of the HTTP API (default 6066)")
+    wk.add_argument("--web-bind", default=None, metavar="ADDRESS",
+                    help="interface the HTTP API listens on (default 127.0.0.1; 0.0.0.0 opens every interface)")
+    wk.add_argument("--api-token-file", default=None, metavar="PATH",
+                    help="file holding the API's bearer token (default: $WNNREC_API_TOKEN)")
+    wk.add_argument("--insecure-no-auth", action="store_true", default=None,
+                    help="serve the API without authentication (refused by default: every user's ratings would be "
+                         "readable and deletable by anyone who reaches the port)")
     wk.add_argument("--catalogue", default=None, metavar="DIR",
                     help="MovieLens folder for item genres/years (default: the fetched ML-100K, if present)")
     wk.add_argument("--loglevel", default="info")
@@ -114,6 +121,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {}
     for arg, field in (("bootstrap", "bootstrap"), ("topic_prefix", "topic_prefix"), ("partitions", "partitions"),
                        ("state_dir", "state_dir"), ("app_id", "app_id"), ("web_port", "web_port"),
+                       ("web_bind", "web_bind"), ("api_token_file", "api_token_file"),
+                       ("insecure_no_auth", "insecure_no_auth"),
                        ("catalogue", "data"), ("data", "data"),
                        *((field, field) for _, field, _, _ in ENGINE_ARGS)):
         value = getattr(args, arg, None)
@@ -130,6 +139,7 @@ def _worker(args) -> int:
     from stream.replay import ensure_topics
 
     settings = settings_from(args)
+    settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
     ensure_topics(settings, settings.topics, settings.partitions)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -215,7 +225,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from stream.replay import BrokerUnavailable
 
-    return model_cli.main(argv, build_parser(), dispatch, user_errors=(BrokerUnavailable,))
+    return model_cli.main(argv, build_parser(), dispatch, user_errors=(BrokerUnavailable, ApiTokenError))
 
 
 if __name__ == "__main__":

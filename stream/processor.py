@@ -148,7 +148,10 @@ class StreamProcessor:
         self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter = collections.Counter()
+        #: item id -> title, for the API's answers (empty without a catalogue)
+        self.titles: dict[str, str] = {}
         if catalogue is not None:
+            self.titles = {str(key): title for key, title in zip(catalogue.item_ids, catalogue.item_titles)}
             for index, key in enumerate(catalogue.item_ids):
                 self.space.add_item(key, genres=catalogue.item_genres[index], year=int(catalogue.item_years[index]))
 

@@ -15,6 +15,14 @@ def env_name(field: str) -> str:
     return ENV_NAMES.get(field, f"WNNREC_{field.upper()}")
 
 
+def _flag(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+class ApiTokenError(ValueError):
+    """The worker has no usable API token and was not told to run without one."""
+
+
 def _setting(field: str, default, cast):
     """A dataclass field whose default comes from its environment variable when that is set."""
     def factory():
@@ -67,6 +75,13 @@ class Settings:
     state_dir: Path = _setting("state_dir", Path(".wnnrec-state"), Path)
     top_n: int = 10
     web_port: int = _setting("web_port", 6066, int)
+    #: Interface the HTTP API listens on; only this machine by default.
+    web_bind: str = _setting("web_bind", "127.0.0.1", str)
+    #: Bearer token every API request but /health and /metrics must carry (or a file holding it).
+    api_token: str | None = _setting("api_token", None, str)
+    api_token_file: str | None = _setting("api_token_file", None, str)
+    #: Serve the API without authentication (logged loudly; for a sealed-off test box only).
+    insecure_no_auth: bool = _setting("insecure_no_auth", False, _flag)
     drift_interval_s: float = 5.0
     data: str | None = _setting("data", None, str)
     #: RocksDB block cache per table partition (faust's default is 2 GiB).
@@ -100,6 +115,27 @@ class Settings:
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(f"processing_guarantee must be at_least_once or exactly_once, got "
                              f"{self.processing_guarantee!r}")
+
+    def resolved_api_token(self) -> str | None:
+        """The API token: ``api_token``, else the first line of ``api_token_file``; None only with
+        ``insecure_no_auth``. Raises :class:`ApiTokenError` saying what to set otherwise."""
+        token = self.api_token
+        if not token and self.api_token_file:
+            try:
+                token = Path(self.api_token_file).read_text().strip()
+            except OSError as exc:
+                raise ApiTokenError(f"cannot read the API token file {self.api_token_file}: {exc}") from None
+            if not token:
+                raise ApiTokenError(f"the API token file {self.api_token_file} is empty")
+        if token:
+            if len(token) < 16:
+                raise ApiTokenError("the API token must be at least 16 characters")
+            return token
+        if self.insecure_no_auth:
+            return None
+        raise ApiTokenError("the HTTP API needs a token: set WNNREC_API_TOKEN or --api-token-file (at least 16 "
+                            "characters), or pass --insecure-no-auth to serve every user's data to anyone who "
+                            "can reach the port")
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (a child worker process reads them back)."""

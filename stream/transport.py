@@ -13,14 +13,20 @@ consumer starts, and whose consumer commits, on the input topic, only what the a
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+log = logging.getLogger(__name__)
 
 #: URL scheme of this transport (``broker="wnnkafka://127.0.0.1:9092"``).
 SCHEME = "wnnkafka"
 #: faust's own value, used when the app does not say otherwise.
 FAUST_FETCH_MAX_WAIT_MS = 1500
+#: Log an error every this many seconds while a fetcher stop (before reading partitions again) has not returned.
+FETCHER_STOP_WARNING_S = 10.0
 
 
 def tune_consumer(consumer: Any, fetch_max_wait_ms: int) -> None:
@@ -113,7 +119,16 @@ class Consumer(faust_aiokafka.Consumer):
         read again. Whatever was already queued for the agent still arrives: :mod:`stream.offsets` skips it.
         """
         app = self.app
-        await app._stop_fetcher()
+        stopping = asyncio.ensure_future(app._stop_fetcher())
+        waited = 0.0
+        while True:  # an earlier stall looked like this stop never returning: say so if it happens again
+            done, _ = await asyncio.wait({stopping}, timeout=FETCHER_STOP_WARNING_S)
+            if done:
+                stopping.result()
+                break
+            waited += FETCHER_STOP_WARNING_S
+            log.error("faust's fetcher has not stopped after %.0f s (to read %s again); flow: %s", waited,
+                      sorted(str(tp) for tp in positions), self.flow_report())
         for tp, offset in positions.items():
             await self.seek(tp, offset)
         await app._fetcher.maybe_start()

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 PROTOCOLS = ("prequential", "per-user-split")
+#: Modules of the ``eval`` extras (the peers and the plots), which a worker's install leaves out.
+EVAL_MODULES = {"river", "sklearn", "surprise", "matplotlib"}
 
 
 def _csv(kind):
@@ -239,6 +241,12 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     except (DataError, *user_errors) as exc:
         print(f"wnnrec: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in EVAL_MODULES:
+            print(f"wnnrec: {args.command} needs the evaluation extras ({exc.name} is missing): "
+                  "pip install 'wnnrec[eval]'", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         return 130
 

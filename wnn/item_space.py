@@ -163,6 +163,10 @@ class ItemSpace:
         idx = self._index.get(key)
         return idx if idx is not None else self.add_item(key)
 
+    def find(self, key: Hashable) -> int | None:
+        """Dense index of a known item, None for an item never seen (nothing is registered)."""
+        return self._index.get(key)
+
     def key(self, index: int) -> Hashable:
         """The caller's id of a dense item index."""
         return self._keys[index]

@@ -10,18 +10,18 @@ exactly: they are sums of integers).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stream.bench import ListCollector, fresh_settings, start_worker, stop_worker
+from stream.bench import ListCollector, api_get, fresh_settings, start_worker, stop_worker
 from stream.processor import StreamProcessor
 from stream.user_state import UserState
 from stream.replay import ensure_topics, make_producer
@@ -110,8 +110,8 @@ class Deployment:
         raise AssertionError("processing did not resume")
 
     def item_stats(self, web_port: int | None = None) -> dict:
-        url = f"http://127.0.0.1:{web_port or self.settings.web_port}/items/stats"
-        return json.loads(urllib.request.urlopen(url, timeout=30).read())
+        settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port)
+        return api_get(settings, "/items/stats", timeout=30)
 
     def stored_users(self) -> dict[bytes, bytes]:
         """The latest value of every key of the user table's changelog: what a recovery restores."""

@@ -6,12 +6,15 @@ import pytest
 
 from stream.app import create_app
 from stream.schemas import forget_message, rating_message
-from stream.settings import Settings
+from stream.settings import ApiTokenError, Settings
+
+TOKEN = "unit-test-token-0123456789"
 
 
 @pytest.fixture
 def app_and_sent(tmp_path, monkeypatch):
-    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1), store="memory://")
+    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1, api_token=TOKEN),
+                     store="memory://")
     sent: list[tuple[str, bytes, dict]] = []
     for name, topic in app.output_topics.items():
         def send_soon(key=None, value=None, _name=name, **kwargs):
@@ -93,6 +96,23 @@ async def test_corrupt_table_value_goes_to_the_dlq(app_and_sent):
 def test_the_app_uses_the_tuned_transport_and_binds_loopback(tmp_path):
     from stream.transport import Transport
 
-    app = create_app(Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7), store="memory://")
+    app = create_app(Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7, api_token=TOKEN), store="memory://")
     assert isinstance(app.transport, Transport) and app.consumer_fetch_max_wait_ms == 7
     assert app.conf.web_bind == "127.0.0.1"
+
+
+def test_a_worker_without_an_api_token_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.delenv("WNNREC_API_TOKEN", raising=False)
+    with pytest.raises(ApiTokenError, match="WNNREC_API_TOKEN"):
+        create_app(Settings(state_dir=tmp_path, data=None), store="memory://")
+    with pytest.raises(ApiTokenError, match="at least 16"):
+        create_app(Settings(state_dir=tmp_path, data=None, api_token="short"), store="memory://")
+    create_app(Settings(state_dir=tmp_path, data=None, insecure_no_auth=True), store="memory://")
+
+
+def test_the_api_token_can_come_from_a_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    assert Settings(api_token_file=str(path)).resolved_api_token() == TOKEN
+    with pytest.raises(ApiTokenError, match="cannot read"):
+        Settings(api_token_file=str(tmp_path / "missing")).resolved_api_token()

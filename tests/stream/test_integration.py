@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.request
 from collections import defaultdict
 
 import pytest
 
-from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
+from stream.bench import (WARMUP_USER, ListCollector, api_get, fresh_settings, start_worker, stop_worker,
+                          wait_until_serving)
 from stream.replay import ensure_topics, make_producer, replay
 from stream.run import read_topic
 from stream.schemas import forget_message, rating_message
@@ -65,8 +64,7 @@ class Deployment:
         producer.close()
 
     def pairs(self, user: str) -> list[dict]:
-        url = f"http://127.0.0.1:{self.settings.web_port}/users/{user}/pairs"
-        return json.loads(urllib.request.urlopen(url, timeout=10).read())["pairs"]
+        return api_get(self.settings, f"/users/{user}/ratings")["ratings"]
 
 
 def covered(docs: list[dict], cause: str = "rating") -> list[tuple[int, dict]]:

@@ -1,0 +1,287 @@
+"""The worker's HTTP API: a user's list, the reasons behind a score, their ratings, and forgetting one.
+
+Registered on the faust app by :func:`register_api` as faust web views. Every path but ``/health``, ``/metrics`` and
+``/openapi.json`` needs ``Authorization: Bearer <token>`` (the worker refuses to start without a token unless told
+``--insecure-no-auth``). A request about a user goes to the worker that owns the user's partition, the way faust
+routes table requests (``app.table_route``), so any worker answers for every user.
+
+A forget (``DELETE``) is not applied by the web view: it is produced onto the ratings topic with the user as key, so
+it is ordered with the user's ratings and takes the same path as every other input (the answer, 202, gives the
+partition and offset it was written at).
+
+The small functions here (token check, id parsing, the explanation in words, the OpenAPI document) hold the logic
+and are tested on their own; the views only wire them to faust.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from stream.schemas import forget_message
+from wnn.network import Explanation
+from wnn.validation import InvalidEvent, check_event_id, check_id
+
+log = logging.getLogger(__name__)
+
+#: Paths anyone who reaches the port may read: liveness, metrics and the API's description.
+PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json")
+
+
+class ApiError(Exception):
+    """A request the API refuses: the HTTP status and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bearer_matches(header: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (always True when the API runs without one).
+
+    >>> bearer_matches("Bearer s3cret-token-0123", "s3cret-token-0123"), bearer_matches(None, "s3cret-token-0123")
+    (True, False)
+    """
+    if token is None:
+        return True
+    if not header:
+        return False
+    scheme, _, presented = header.partition(" ")
+    # compare_digest: the time taken must not tell how much of a guess was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def parse_user(text: str) -> str:
+    """A user id from a path, as the ratings topic keys it; :class:`ApiError` 400 if it could never be one.
+
+    >>> parse_user("196")
+    '196'
+    """
+    if not text or any(ord(ch) < 32 for ch in text):
+        raise ApiError(400, "malformed user id: empty or with control characters")
+    try:
+        check_id(text, "user")
+    except InvalidEvent as exc:
+        raise ApiError(400, f"malformed user id: {exc}") from None
+    return text
+
+
+def parse_event_id(text: str) -> int:
+    """An event id from a path; :class:`ApiError` 400 if it is not a 64-bit integer.
+
+    >>> parse_event_id("42")
+    42
+    """
+    try:
+        return check_event_id(int(text))
+    except (ValueError, InvalidEvent):
+        raise ApiError(400, f"malformed event id {text[:40]!r}: expected a 64-bit integer") from None
+
+
+def recommendation_body(user: str, items: list[Hashable], scores: list[float], titles: Mapping[str, str],
+                        n_ratings: int) -> dict:
+    """The JSON of ``GET /users/{id}/recommendations``."""
+    return {"user": user, "n_ratings": n_ratings, "items": [
+        {"item": str(item), "score": round(float(score), 4), **({"title": titles[str(item)]}
+                                                               if str(item) in titles else {})}
+        for item, score in zip(items, scores)]}
+
+
+def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Hashable], str]) -> dict:
+    """``GET /users/{id}/explain?item=``: the numbers behind one item's predicted rating, and the same in words.
+
+    The predicted rating is the item's global baseline, plus the user's own bias, plus the pull of the stored
+    ratings whose neurons the item shares; ``because`` says which of those ratings pulled most, and how.
+    """
+    prediction = explanation.prediction
+    name = title_of(explanation.item)
+    because = [
+        f"Everyone's ratings put {name} at {explanation.baseline:.2f} stars.",
+        (f"You rate {abs(explanation.user_bias):.2f} stars {'above' if explanation.user_bias >= 0 else 'below'} "
+         "what others give the films you rated." if explanation.pairs or explanation.user_bias else
+         "You have no ratings yet, so nothing of yours moves it."),
+    ]
+    for pair in explanation.pairs:
+        direction = "up" if pair["pull"] >= 0 else "down"
+        because.append(f"Your {pair['rating']:g}-star rating of {title_of(pair['item'])} (event {pair['event_id']}) "
+                       f"pulls it {direction} by {abs(pair['pull']):.2f}: it shares {pair['shared_neurons']} "
+                       "neurons with this item.")
+    return {
+        "user": user, "item": str(explanation.item), "title": name,
+        "predicted_rating": round(prediction.rating, 3), "like_probability": round(prediction.like_probability, 3),
+        "summary": (f"Predicted {prediction.rating:.1f} stars for {name}, "
+                    f"{'a likely like' if prediction.like_probability >= 0.5 else 'probably not a like'} "
+                    f"({prediction.like_probability:.0%})."),
+        "because": because,
+        "baseline": round(explanation.baseline, 4), "user_bias": round(explanation.user_bias, 4),
+        "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)}
+                    for pair in explanation.pairs],
+        "neurons": explanation.neurons,
+    }
+
+
+def _user_path(summary: str, extra: list[dict] | None = None, **responses: str) -> dict:
+    params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}]
+    return {"summary": summary, "security": [{"bearer": []}], "parameters": params + (extra or []),
+            "responses": {"400": {"description": "malformed id"}, "401": {"description": "no or wrong token"},
+                          "404": {"description": "unknown user (or rating)"},
+                          "503": {"description": "the user's partition is recovering; retry"},
+                          **{code: {"description": text} for code, text in responses.items()}}}
+
+
+def openapi_document(version: str) -> dict:
+    """The OpenAPI 3.1 description of this API (served at ``/openapi.json``)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "wnnrec worker API", "version": version,
+                 "description": "Per-user weightless-network recommendations. Every /users path needs "
+                                "`Authorization: Bearer <token>`; any worker answers for every user."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/users/{id}/recommendations": {"get": _user_path(
+                "The user's current top-N, best first, with titles where a catalogue is loaded",
+                **{"200": "`{user, n_ratings, items: [{item, score, title?}]}`"})},
+            "/users/{id}/explain": {"get": _user_path(
+                "Why the item gets its predicted rating: baseline, the user's bias, the stored ratings that pull it",
+                [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
+                **{"200": "`{predicted_rating, like_probability, summary, because: [sentences], ratings, neurons}`"})},
+            "/users/{id}/ratings": {"get": _user_path(
+                "The user's stored ratings, oldest first", **{"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"})},
+            "/users/{id}/ratings/{event_id}": {"delete": _user_path(
+                "Forget one rating: a forget is produced onto the ratings topic, ordered with the user's ratings",
+                [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                **{"202": "`{user, event_ids, topic, partition, offset}`"})},
+            "/users/{id}/items/{item}": {"delete": _user_path(
+                "Forget every rating the user gave this item (as above)",
+                [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
+                **{"202": "`{user, event_ids, topic, partition, offset}`"})},
+            "/items/stats": {"get": {"summary": "This worker's global item statistics (an audit view)",
+                                     "security": [{"bearer": []}],
+                                     "responses": {"200": {"description": "`{owned_partitions, items}`"},
+                                                   "401": {"description": "no or wrong token"}}}},
+            "/health": {"get": {"summary": "Liveness and readiness (503 while tables recover)",
+                                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus text format",
+                                 "responses": {"200": {"description": "metrics"}}}},
+        },
+    }
+
+
+def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token: str | None,
+                 titles: Mapping[str, str], ready: Callable[[], bool], health: Callable[[], dict],
+                 item_stats: Callable[[], dict], metrics_text: Callable[[], tuple[bytes, str]], version: str) -> None:
+    """Add the API's views to ``app``: ``users`` is the user table, ``ratings_topic`` the input topic; the
+    callables give the readiness, the health fields, the item-statistics audit view and the metrics text."""
+    import faust
+
+    def title_of(item: Hashable) -> str:
+        return titles.get(str(item), f"item {item}")
+
+    def guarded(handler):
+        """Refuse without the token, answer an :class:`ApiError` with its status, before routing or reading."""
+        async def view(self, request, **match):
+            if not bearer_matches(request.headers.get("Authorization"), token):
+                return self.json({"error": "missing or wrong bearer token"}, status=401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'})
+            try:
+                return await handler(self, request, **match)
+            except ApiError as exc:
+                return self.json({"error": exc.message}, status=exc.status)
+        return view
+
+    def user_state(user_text: str):
+        user = parse_user(user_text)
+        state = processor.user(user, users.get(user.encode()))
+        if state is None:
+            if not ready():  # the user's partition may still be recovering: not known *yet*
+                raise ApiError(503, "this worker's tables are recovering after a rebalance; retry in a few seconds")
+            raise ApiError(404, f"unknown user {user!r}")
+        return user, state
+
+    async def produce_forget(user: str, event_ids: list[int], **target: Any) -> dict:
+        metadata = await (await ratings_topic.send(key=user.encode(), value=forget_message(user, **target)))
+        log.info("API forget of user %r (%s) written to %s[%d] at offset %d", user, target, metadata.topic,
+                 metadata.partition, metadata.offset)
+        return {"user": user, "event_ids": event_ids, "topic": metadata.topic, "partition": metadata.partition,
+                "offset": metadata.offset, "status": "accepted: applied when the worker reaches that offset"}
+
+    route = app.table_route(table=users, match_info="user")
+
+    @app.page("/users/{user}/recommendations")
+    class Recommendations(faust.web.View):
+        @guarded
+        @route
+        async def get(self, request, user):
+            user, state = user_state(user)
+            items, scores = state.wnn.score(k=processor.top_n)
+            return self.json(recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs))
+
+    @app.page("/users/{user}/explain")
+    class Explain(faust.web.View):
+        @guarded
+        @route
+        async def get(self, request, user):
+            user, state = user_state(user)
+            item = request.query.get("item")
+            if not item:
+                raise ApiError(400, "missing query parameter: ?item=<item id>")
+            if processor.space.find(item) is None:
+                raise ApiError(404, f"unknown item {item!r}")
+            explanation = state.wnn.explain(item, top=10)
+            return self.json(explanation_body(user, explanation, title_of))
+
+    @app.page("/users/{user}/ratings")
+    class Ratings(faust.web.View):
+        @guarded
+        @route
+        async def get(self, request, user):
+            user, state = user_state(user)
+            return self.json({"user": user, "ratings": [{**p, "item": str(p["item"])} for p in state.wnn.pairs()]})
+
+    @app.page("/users/{user}/ratings/{event_id}")
+    class ForgetRating(faust.web.View):
+        @guarded
+        @route
+        async def delete(self, request, user, event_id):
+            user, state = user_state(user)
+            event_id = parse_event_id(event_id)
+            if not state.wnn.knows(event_id):
+                raise ApiError(404, f"user {user!r} has no stored rating with event id {event_id}")
+            return self.json(await produce_forget(user, [event_id], event_id=event_id), status=202)
+
+    @app.page("/users/{user}/items/{item}")
+    class ForgetItem(faust.web.View):
+        @guarded
+        @route
+        async def delete(self, request, user, item):
+            user, state = user_state(user)
+            event_ids = [p["event_id"] for p in state.wnn.pairs() if str(p["item"]) == item]
+            if not event_ids:
+                raise ApiError(404, f"user {user!r} has no stored rating of item {item!r}")
+            return self.json(await produce_forget(user, event_ids, item=item), status=202)
+
+    @app.page("/items/stats")
+    class ItemStats(faust.web.View):
+        @guarded
+        async def get(self, request):
+            return self.json(item_stats())
+
+    @app.page("/health")
+    async def health_view(web, request):
+        body = {"live": True, "ready": ready(), **health()}
+        return web.json(body, status=200 if body["ready"] else 503)
+
+    @app.page("/metrics")
+    async def metrics_view(web, request):
+        body, content_type = metrics_text()
+        # aiohttp refuses a content_type argument with parameters (Prometheus' has a version and a charset).
+        return web.bytes(body, headers={"Content-Type": content_type})
+
+    document = openapi_document(version)
+
+    @app.page("/openapi.json")
+    async def openapi_view(web, request):
+        return web.json(document)

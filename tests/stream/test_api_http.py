@@ -1,0 +1,138 @@
+"""The HTTP API over real HTTP, on workers fed through a real broker: tokens, errors, a forget through DELETE, and
+requests routed to the worker that owns the user."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from kafka.partitioner.default import murmur2
+
+from stream.bench import start_worker, stop_worker
+from stream.replay import replay
+from tests.stream.test_integration import Deployment, covered
+
+pytestmark = [pytest.mark.broker, pytest.mark.data]
+
+N_REPLAY = 600
+
+
+def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[int, dict | str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            status, body, kind = response.status, response.read(), response.headers.get_content_type()
+    except urllib.error.HTTPError as error:
+        status, body, kind = error.code, error.read(), error.headers.get_content_type()
+    return status, json.loads(body) if kind == "application/json" else body.decode()
+
+
+@pytest.fixture(scope="module")
+def served(kafka_bootstrap, movielens, tmp_path_factory):
+    """One worker that has learned the first 600 MovieLens ratings."""
+    deployment = Deployment(kafka_bootstrap, tmp_path_factory.mktemp("api"), "api", web_port=6171)
+    try:
+        deployment.start()
+        replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)
+        deployment.wait_for(lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)),
+                            what="lists covering 600 ratings")
+        yield deployment
+    finally:
+        deployment.close()
+
+
+def busiest_user(movielens) -> str:
+    users = movielens.users[:N_REPLAY]
+    return movielens.user_ids[int(max(set(users.tolist()), key=users.tolist().count))]
+
+
+def test_every_user_path_needs_the_token(served, movielens):
+    port, user = served.settings.web_port, busiest_user(movielens)
+    for path in (f"/users/{user}/recommendations", f"/users/{user}/ratings", f"/users/{user}/explain?item=1",
+                 "/items/stats"):
+        status, body = call(port, path, None)
+        assert status == 401 and "token" in body["error"]
+        assert call(port, path, "a-wrong-token-of-some-length")[0] == 401
+    status, body = call(port, f"/users/{user}/ratings/1", None, method="DELETE")
+    assert status == 401
+    assert call(port, "/health", None)[0] == 200  # liveness and metrics stay open
+    status, text = call(port, "/metrics", None)
+    assert status == 200 and "wnnrec_ratings_total" in text and 'wnnrec_stage_seconds_bucket{le="0.001",stage="learn"}' in text
+    assert call(port, "/openapi.json", None)[1]["openapi"].startswith("3.")
+
+
+def test_recommendations_ratings_and_errors(served, movielens):
+    port, token, user = served.settings.web_port, served.settings.api_token, busiest_user(movielens)
+    status, body = call(port, f"/users/{user}/recommendations", token)
+    assert status == 200 and len(body["items"]) == 10 and all(item["title"] for item in body["items"])
+    rated = {p["item"] for p in call(port, f"/users/{user}/ratings", token)[1]["ratings"]}
+    assert rated and not rated & {item["item"] for item in body["items"]}
+    assert call(port, "/users/nobody-here/recommendations", token)[0] == 404
+    assert call(port, "/users/" + "x" * 300 + "/ratings", token)[0] == 400
+    assert call(port, f"/users/{user}/ratings/not-a-number", token, method="DELETE")[0] == 400
+    assert call(port, f"/users/{user}/ratings/999999999", token, method="DELETE")[0] == 404
+    assert call(port, f"/users/{user}/explain", token)[0] == 400
+    assert call(port, f"/users/{user}/explain?item=no-such-item", token)[0] == 404
+    health = call(port, "/health", None)[1]
+    assert health["ready"] and health["live"] and health["events_total"] >= N_REPLAY
+
+
+def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served, movielens):
+    port, token, user = served.settings.web_port, served.settings.api_token, busiest_user(movielens)
+    ratings = call(port, f"/users/{user}/ratings", token)[1]["ratings"]
+    # An item the user did not rate, explained by the stored ratings: pick the rating it cites first.
+    candidates = call(port, f"/users/{user}/recommendations", token)[1]["items"]
+    explained = call(port, f"/users/{user}/explain?item={candidates[0]['item']}", token)[1]
+    assert explained["because"] and explained["ratings"], explained
+    victim = explained["ratings"][0]["event_id"]
+    assert victim in {p["event_id"] for p in ratings}
+    status, accepted = call(port, f"/users/{user}/ratings/{victim}", token, method="DELETE")
+    assert status == 202 and accepted["event_ids"] == [victim]
+    assert accepted["topic"] == served.settings.ratings_topic and accepted["offset"] >= 0
+    deadline = time.monotonic() + 60
+    while victim in {p["event_id"] for p in call(port, f"/users/{user}/ratings", token)[1]["ratings"]}:
+        assert time.monotonic() < deadline, "the forget never reached the model"
+        time.sleep(0.5)
+    after = call(port, f"/users/{user}/explain?item={candidates[0]['item']}", token)[1]
+    assert victim not in {r["event_id"] for r in after["ratings"]}
+    assert not any(f"(event {victim})" in line for line in after["because"])
+
+
+def test_a_request_to_either_worker_is_answered_by_the_owner_of_the_user(kafka_bootstrap, movielens, tmp_path):
+    first = Deployment(kafka_bootstrap, tmp_path, "route", web_port=6173)
+    second = None
+    try:
+        first.start()
+        second_settings = dataclasses.replace(first.settings, web_port=6174,
+                                              state_dir=first.settings.state_dir.with_name("second"))
+        second = start_worker(second_settings, str(tmp_path / "second.log"))
+        replay(first.settings, movielens, limit=N_REPLAY, progress=False)
+        first.wait_for(lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)), timeout=180,
+                       what="lists covering 600 ratings")
+        token = first.settings.api_token
+        deadline = time.monotonic() + 60
+        while True:  # both workers own partitions once the group has settled
+            try:
+                health = [call(port, "/health", None)[1] for port in (6173, 6174)]
+            except urllib.error.URLError:  # the second worker's server is not up yet
+                health = [{}, {}]
+            owned = [h.get("owned_partitions") for h in health]
+            if all(owned) and not set(owned[0]) & set(owned[1]) and all(h.get("ready") for h in health):
+                break
+            assert time.monotonic() < deadline, f"the two workers never split the partitions: {owned}"
+            time.sleep(1)
+        users = sorted({movielens.user_ids[u] for u in movielens.users[:N_REPLAY].tolist()})[:20]
+        assert {(murmur2(user.encode()) & 0x7FFFFFFF) % 2 for user in users} == {0, 1}  # both workers are asked
+        for user in users:
+            here, there = call(6173, f"/users/{user}/ratings", token), call(6174, f"/users/{user}/ratings", token)
+            assert here[0] == there[0] == 200 and here[1] == there[1]
+    finally:
+        if second is not None:
+            stop_worker(second)
+        first.close()
