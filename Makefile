@@ -40,7 +40,7 @@ bench: install
 
 run: install
 	$(BIN)/wnnrec data fetch
-	$(BIN)/wnnrec run --json $(RESULTS)/run.json
+	$(BIN)/wnnrec run --report runs/latest
 
 broker-start:
 	deploy/kafka/start

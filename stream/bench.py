@@ -77,11 +77,18 @@ class ListCollector(threading.Thread):
     async def _consume(self) -> None:
         from aiokafka import AIOKafkaConsumer
 
-        consumer = AIOKafkaConsumer(self.settings.recommendations_topic, bootstrap_servers=self.settings.bootstrap,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    group_id=f"bench-lists-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5)
+        from aiokafka import TopicPartition
+
+        # No consumer group: the partitions are assigned by hand, so a run leaves no group behind (and the first
+        # run on a fresh broker logs no group-coordinator errors).
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, group_id=None, fetch_max_wait_ms=5)
         await consumer.start()
         try:
+            topic = self.settings.recommendations_topic
+            await consumer.topics()  # metadata, for partitions_for_topic
+            partitions = consumer.partitions_for_topic(topic) or set(range(self.settings.partitions))
+            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
             await consumer.seek_to_beginning()
             self.ready.set()
             while not self.stop_requested and len(self.arrivals) < self.expected:

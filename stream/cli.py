@@ -78,12 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--loglevel", default="info")
     _add_engine_args(wk)
 
-    run = sub.add_parser("run", help="the main job: broker, one worker, a full ML-100K replay, and a summary",
+    run = sub.add_parser("run", help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
                          description="Starts the broker (unless one answers), one worker and a replay of all of "
-                                     "ML-100K; prints what came out; stops what it started.")
+                                     "ML-100K; prints a summary of what came out and writes a report folder "
+                                     "(summary.json, report.md, plots); stops what it started and deletes the run's "
+                                     "topics, Ctrl-C included.")
     model_cli._add_data_arg(run)
     run.add_argument("--limit", type=int, default=None, help="only the first N ratings")
-    run.add_argument("--json", metavar="PATH", default=None, help="also write the summary as JSON")
+    run.add_argument("--report", metavar="DIR", default=None,
+                     help="report folder (default runs/<date>-<time>; runs/ is not tracked by git)")
+    run.add_argument("--embedded", action="store_true",
+                     help="no Kafka: the same agent in this process (faust test_context), on the first 5,000 "
+                          "ratings unless --limit says otherwise")
 
     bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
@@ -207,7 +213,8 @@ def _bench_scale(args) -> int:
 def _run(args) -> int:
     from stream.run import main_job
 
-    return main_job(settings_from(args), data=args.data, limit=args.limit, json_path=args.json)
+    return main_job(settings_from(args), data=args.data, limit=args.limit, report_dir=args.report,
+                    embedded=args.embedded)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """``wnnrec run`` (``make run``): the main job end to end on a real broker, with a summary of what came out.
 
 It starts the broker with ``deploy/kafka/start`` unless one already answers, starts one worker on fresh topics,
-replays MovieLens-100K, waits for every list, reads the drift and dead-letter topics, prints a summary and stops
-what it started.
+replays MovieLens-100K, waits for every list, reads the drift and dead-letter topics back, prints a summary, writes a
+report folder (:mod:`stream.report`), and stops what it started and deletes the run's topics and state, Ctrl-C
+included. ``--embedded`` runs the same agents in process, without Kafka (:mod:`stream.embedded`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from stream.bench import (WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker,
                           wait_until_serving)
 from stream.replay import BrokerUnavailable, ensure_topics, replay
+from stream.report import summarize
 from stream.settings import Settings
 from wnn.data import load_dataset
 
@@ -55,11 +59,61 @@ def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
     return values
 
 
-def main_job(base: Settings, data: str | None = None, limit: int | None = None, json_path: str | None = None) -> int:
+def delete_run_topics(settings: Settings) -> list[str]:
+    """Delete every topic of a run: its names all start with the run's topic prefix (the changelogs and faust's
+    internal topics too, see :attr:`Settings.faust_id`). Returns the deleted names."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000)
+    try:
+        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine, timeout_ms=30000)
+        return mine
+    finally:
+        admin.close()
+
+
+def _can_start_a_broker() -> str | None:
+    """None if deploy/kafka/start can run here, else what is missing."""
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    return None if not missing else f"{' and '.join(missing)} not found on PATH"
+
+
+def main_job(base: Settings, data: str | None = None, limit: int | None = None, report_dir: str | None = None,
+             embedded: bool = False, before_cleanup: Callable[[Settings], None] | None = None) -> int:
+    """Run the main job and write its report; returns 0 when every rating was covered by a list.
+    ``before_cleanup`` is called with the run's settings before its topics are deleted (tests read them there)."""
+    from stream.report import summary_text, write_report
+
     dataset = load_dataset(data)
+    report_dir = report_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
+    if embedded:
+        from stream.embedded import embedded_job
+
+        summary, records, arrivals, latencies = embedded_job(dataset, limit or EMBEDDED_RATINGS)
+    else:
+        summary, records, arrivals, latencies = _on_kafka(base, dataset, limit, before_cleanup)
+    folder = write_report(report_dir, summary, records, arrivals, latencies)
+    print(summary_text(summary))
+    print(f"report: {folder}/report.md (summary.json and plots beside it)")
+    return 0 if summary["ratings_covered_by_lists"] == summary["ratings_replayed"] else 1
+
+
+#: Ratings of the ``--embedded`` run (all agents in one process, no broker): a slice, not the whole stream.
+EMBEDDED_RATINGS = 5000
+
+
+def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
     started_broker = False
     if not broker_answers(base):
-        print(f"no broker at {base.bootstrap}: starting one with {DEPLOY / 'start'}")
+        missing = _can_start_a_broker()
+        if missing:
+            raise BrokerUnavailable(
+                f"no Kafka broker at {base.bootstrap}, and none can be started here ({missing}; install Java 17+ "
+                "and Maven, e.g. `apt install openjdk-17-jre-headless maven`). `wnnrec run --embedded` runs the "
+                f"same agents in-process on {EMBEDDED_RATINGS:,} ratings, without Kafka.")
+        print(f"no broker at {base.bootstrap}: starting one with {DEPLOY / 'start'}", flush=True)
         subprocess.run([str(DEPLOY / "start")], check=True, stdout=subprocess.DEVNULL)
         started_broker = True
         if not broker_answers(base):
@@ -67,45 +121,56 @@ def main_job(base: Settings, data: str | None = None, limit: int | None = None, 
     settings = fresh_settings(base, "run")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     log_path = str(Path(settings.state_dir).with_suffix(".log"))
-    Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
-    ensure_topics(settings, settings.topics, settings.partitions)
-    collector = ListCollector.started(settings, expected=n + 1)
-    worker = start_worker(settings, log_path)
+    worker = collector = None
+    sent_at: dict[int, float] = {}
     try:
+        Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
+        ensure_topics(settings, settings.topics, settings.partitions)
+        collector = ListCollector.started(settings, expected=n + 1)
+        worker = start_worker(settings, log_path)
         wait_until_serving(settings, worker, collector)
-        warm = len(collector.arrivals)
-        stats = replay(settings, dataset, limit=n)
+        warm = set(collector.arrivals)
+        stats = replay(settings, dataset, limit=n, on_send=lambda e, t: sent_at.__setitem__(e, t))
         deadline = time.monotonic() + max(300.0, n / 200)
-        with tqdm(total=n, desc="lists", unit="list") as bar:
-            while len(collector.arrivals) - warm < n and time.monotonic() < deadline and worker.poll() is None:
+        with tqdm(total=n, desc="lists", unit="rating") as bar:
+            while len(collector.arrivals) - len(warm) < n and time.monotonic() < deadline and worker.poll() is None:
                 time.sleep(0.2)
-                bar.update(len(collector.arrivals) - warm - bar.n)
-            bar.update(len(collector.arrivals) - warm - bar.n)
-        lists = len(collector.arrivals) - warm  # ratings covered by a list
-        last = max(collector.arrivals.values()) if collector.arrivals else stats.first_send
-        time.sleep(settings.drift_interval_s + 1)  # let the last global drift window be reported
-    finally:
+                bar.update(len(collector.arrivals) - len(warm) - bar.n)
+            bar.update(len(collector.arrivals) - len(warm) - bar.n)
+        arrivals = {e: t for e, t in collector.arrivals.items() if e not in warm}
         stop_worker(worker)
-        collector.stop_requested = True
-        collector.join(10)
-    user_drift = [d for d in read_topic(settings, settings.drift_topic)
-                  if d.get("kind") == "user" and d["user"] != WARMUP_USER]
-    drift = [record for d in user_drift for record in d["records"]]
-    dead = read_topic(settings, settings.dlq_topic)
-    summary = {
-        "ratings_replayed": n, "ratings_covered_by_lists": lists, "lists_emitted": collector.lists,
-        "dlq_messages": len(dead),
-        "drift_metrics": len(drift), "drift_flags": sum(1 for d in drift if d["drift"]),
-        "users_flagged": len({d["user"] for d in user_drift if any(r["drift"] for r in d["records"])}),
-        "mean_abs_error_before_learning": round(sum(abs(d["error"]) for d in drift) / max(len(drift), 1), 4),
-        "events_per_s": round(lists / (last - stats.first_send), 1) if lists else 0.0,
-        "topics_prefix": settings.topic_prefix, "worker_log": log_path,
-    }
-    print(json.dumps(summary, indent=2))
-    if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(summary, indent=2) + "\n")
-    shutil.rmtree(settings.state_dir, ignore_errors=True)
-    if started_broker:
-        subprocess.run([str(DEPLOY / "stop")], check=False, stdout=subprocess.DEVNULL)
-    return 0 if lists == n else 1
+        worker = None
+        records = [{**record, "user": doc["user"]} for doc in read_topic(settings, settings.drift_topic)
+                   if doc.get("kind") == "user" and doc["user"] != WARMUP_USER for record in doc["records"]]
+        dead = read_topic(settings, settings.dlq_topic)
+        latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
+        last = max(arrivals.values(), default=stats.first_send)
+        summary = summarize(records, dead, n, len(arrivals), collector.lists - len(warm), [ms for _, ms in latencies],
+                            last - stats.first_send, _evaluate_mae(dataset, n))
+        summary.update(topic_prefix=settings.topic_prefix, worker_log=log_path)
+        if before_cleanup is not None:
+            before_cleanup(settings)
+        return summary, records, list(arrivals.values()), latencies
+    finally:  # also on Ctrl-C: stop what this run started, and leave no topic or state behind
+        if worker is not None:
+            stop_worker(worker)
+        if collector is not None:
+            collector.stop_requested = True
+            collector.join(10)
+        try:
+            deleted = delete_run_topics(settings)
+            print(f"deleted the run's {len(deleted)} topics ({settings.topic_prefix}*)")
+        except Exception as exc:  # the broker may be what failed
+            print(f"could not delete the run's topics ({settings.topic_prefix}*): {exc}")
+        shutil.rmtree(settings.state_dir, ignore_errors=True)
+        if started_broker:
+            subprocess.run([str(DEPLOY / "stop"), "--wipe"], check=False, stdout=subprocess.DEVNULL)
+
+
+def _evaluate_mae(dataset, n: int) -> float:
+    """What ``wnnrec evaluate`` gives on the same first ``n`` ratings, in process (for the summary's comparison)."""
+    from wnn.evaluation.models import WNNModel
+    from wnn.evaluation.prequential import replay as prequential
+
+    run = prequential(WNNModel(dataset), dataset, limit=n, rank=False, progress=False)
+    return float(np.abs(run["predicted"] - run["actual"]).mean())

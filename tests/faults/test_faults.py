@@ -19,9 +19,8 @@ from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
 
-#: Cases whose fault is a consumer-group rebalance (a crash, a takeover). Their data has been exact in every run that
-#: finished, but a worker can still stall after it re-reads a partition (README, "Fault suite"), so they run in
-#: `make test-faults`, not in CI, until that is closed.
+#: Cases whose fault is a consumer-group rebalance (a crash, a takeover): `pytest -m "faults and rebalance"` runs
+#: them alone (README, "Fault suite").
 rebalance = pytest.mark.rebalance
 
 N = 8000

@@ -1,0 +1,86 @@
+"""``wnnrec run --embedded``: the worker's agent, in this process, without Kafka.
+
+For a machine without Java or Maven (so without a local broker): the same faust app and agent as ``wnnrec worker``,
+driven through faust's ``test_context()`` (the agent reads from an in-memory channel; the tables are in memory). Its
+outputs are caught where the agent hands them to the producer, and the broker-side calls the agent makes (the
+committed offset of a partition, the producer flush) are answered locally. The summary says "embedded, no Kafka": it
+shows the model and the agent's logic at work, not the engine's throughput on a broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from stream.report import summarize
+from stream.schemas import rating_message
+from stream.settings import Settings
+from wnn.data import Dataset
+
+
+def embedded_job(dataset: Dataset, n: int) -> tuple[dict, list[dict], list[float], list[tuple[float, float]]]:
+    """Run the first ``n`` ratings through the agent in process; the run's summary, drift records, list arrival
+    times and (send time, latency ms) per rating."""
+    return asyncio.run(_run(dataset, min(n, dataset.n_ratings)))
+
+
+async def _run(dataset: Dataset, n: int):
+    from stream.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="wnnrec-embedded-") as state_dir:
+        settings = Settings(state_dir=Path(state_dir), topic_prefix="embedded.", api_token=secrets.token_urlsafe(24))
+        app = create_app(settings, store="memory://")
+        outputs: dict[str, list[dict]] = {name: [] for name in app.output_topics}
+        arrivals: dict[int, float] = {}
+
+        def catcher(name: str):
+            def send_soon(key=None, value=None, **kwargs):
+                doc = json.loads(value)
+                outputs[name].append(doc)
+                if name == "recommendations":
+                    now = time.perf_counter()
+                    for event in doc["events"]:
+                        arrivals.setdefault(event["event_id"], now)
+            return send_soon
+
+        for name, topic in app.output_topics.items():
+            topic.send_soon = catcher(name)
+
+        async def start_offset(tp):  # nothing was committed: the in-memory channel starts at 0
+            return 0
+
+        async def flush():  # no producer: the outputs were caught above
+            return None
+
+        app.consumer.start_offset = start_offset
+        app.producer.flush = flush
+        app.item_stats_table.send_changelog = lambda *args, **kwargs: None
+        users, items = dataset.user_ids, dataset.item_ids
+        sent_at: dict[int, float] = {}
+        agent = app.agents["stream.app.process"]
+        first = time.perf_counter()
+        async with agent.test_context() as context:
+            for e in tqdm(range(n), desc="embedded", unit="rating", mininterval=0.5):
+                user = users[dataset.users[e]]
+                sent_at[e] = time.perf_counter()
+                await context.put(rating_message(user, items[dataset.items[e]], float(dataset.ratings[e]),
+                                                 int(dataset.timestamps[e]), event_id=e), key=user.encode())
+            for _ in range(3000):  # the last batch is processed after put returns
+                if len(arrivals) >= n:
+                    break
+                await asyncio.sleep(0.01)
+        records = [{**record, "user": doc["user"]} for doc in outputs["drift-metrics"] if doc.get("kind") == "user"
+                   for record in doc["records"]]
+        latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
+        from stream.run import _evaluate_mae
+
+        summary = summarize(records, outputs["ratings-dlq"], n, len(arrivals), len(outputs["recommendations"]),
+                            [ms for _, ms in latencies], max(arrivals.values(), default=first) - first,
+                            _evaluate_mae(dataset, n), embedded=True)
+        return summary, records, list(arrivals.values()), latencies
