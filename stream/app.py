@@ -158,7 +158,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         again: dict[int, int] = {}
         for hole in holes:
             again[hole.partition] = await first_offset_from(settings.bootstrap, TP(settings.ratings_topic,
-                                                                                   hole.partition), hole.start)
+                                                                                   hole.partition), hole.start,
+                                                            **settings.aiokafka_options())
             log.warning("partition %d of %s: offsets %d..%d did not arrive; reading it again from %d",
                         hole.partition, settings.ratings_topic, hole.start, hole.end, again[hole.partition])
         for tp in app.consumer.assignment():

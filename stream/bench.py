@@ -82,7 +82,8 @@ class ListCollector(threading.Thread):
         # No consumer group: the partitions are assigned by hand, so a run leaves no group behind (and the first
         # run on a fresh broker logs no group-coordinator errors).
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None, fetch_max_wait_ms=5)
+                                    enable_auto_commit=False, group_id=None, fetch_max_wait_ms=5,
+                                    **self.settings.aiokafka_options())
         await consumer.start()
         try:
             topic = self.settings.recommendations_topic
@@ -111,7 +112,7 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
 
     consumer = AIOKafkaConsumer(settings.ratings_topic, bootstrap_servers=settings.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=f"bench-raw-{uuid.uuid4().hex[:8]}")
+                                group_id=f"bench-raw-{uuid.uuid4().hex[:8]}", **settings.aiokafka_options())
     await consumer.start()
     try:
         count, start = 0, None

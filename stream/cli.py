@@ -19,6 +19,21 @@ def _add_kafka_args(p: argparse.ArgumentParser) -> None:
                                                      "or 127.0.0.1:9092)")
     p.add_argument("--topic-prefix", default=None, help="prefix of every topic name (default $WNNREC_TOPIC_PREFIX)")
     p.add_argument("--partitions", type=int, default=None, help="partitions of new topics (default 4)")
+    security = p.add_argument_group("Kafka security (each also from $WNNREC_<NAME>, e.g. WNNREC_SASL_USERNAME)")
+    for flag, field, text in SECURITY_ARGS:
+        security.add_argument(flag, dest=field, default=None, help=text)
+
+
+#: Kafka security flags: (flag, Settings field, help). Passed to faust, aiokafka and kafka-python alike.
+SECURITY_ARGS = (
+    ("--security-protocol", "security_protocol", "PLAINTEXT (default), SASL_PLAINTEXT, SASL_SSL or SSL"),
+    ("--sasl-mechanism", "sasl_mechanism", "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512"),
+    ("--sasl-username", "sasl_username", "SASL user name"),
+    ("--sasl-password-file", "sasl_password_file", "file holding the SASL password (or $WNNREC_SASL_PASSWORD)"),
+    ("--ssl-cafile", "ssl_cafile", "CA bundle to verify the broker with"),
+    ("--ssl-certfile", "ssl_certfile", "client certificate (mutual TLS)"),
+    ("--ssl-keyfile", "ssl_keyfile", "client certificate's key"),
+)
 
 
 #: Stream-engine settings a worker (and the benchmark's worker) takes as flags: (flag, Settings field, type, help).
@@ -129,6 +144,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                        ("state_dir", "state_dir"), ("app_id", "app_id"), ("web_port", "web_port"),
                        ("web_bind", "web_bind"), ("api_token_file", "api_token_file"),
                        ("insecure_no_auth", "insecure_no_auth"),
+                       *((field, field) for _, field, _ in SECURITY_ARGS),
                        ("catalogue", "data"), ("data", "data"),
                        *((field, field) for _, field, _, _ in ENGINE_ARGS)):
         value = getattr(args, arg, None)

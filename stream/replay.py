@@ -37,7 +37,8 @@ def make_producer(settings: Settings, **overrides):
     from kafka.errors import KafkaError
 
     options = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, batch_size=256 * 1024, acks=1,
-                   request_timeout_ms=15000, max_block_ms=15000, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+                   request_timeout_ms=15000, max_block_ms=15000, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                   **settings.kafka_python_options())
     options.update(overrides)
     try:
         return KafkaProducer(**options)
@@ -57,7 +58,7 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int, config:
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000,
-                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, **settings.kafka_python_options())
     except KafkaError:
         raise BrokerUnavailable(broker_hint(settings)) from None
     try:

@@ -34,7 +34,7 @@ def broker_answers(settings: Settings) -> bool:
 
     try:
         KafkaAdminClient(bootstrap_servers=settings.bootstrap, bootstrap_timeout_ms=3000,
-                         request_timeout_ms=3000).close()
+                         request_timeout_ms=3000, **settings.kafka_python_options()).close()
         return True
     except KafkaError:
         return False
@@ -46,6 +46,7 @@ def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, group_id=None,
+                             **settings.kafka_python_options(),
                              consumer_timeout_ms=2000)
     partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
     consumer.assign(partitions)
@@ -64,7 +65,8 @@ def delete_run_topics(settings: Settings) -> list[str]:
     internal topics too, see :attr:`Settings.faust_id`). Returns the deleted names."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000)
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000,
+                             **settings.kafka_python_options())
     try:
         mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
         if mine:

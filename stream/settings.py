@@ -101,6 +101,15 @@ class Settings:
     max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
     cache_mib: float = _setting("cache_mib", 256.0, float)
     processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
+    #: Kafka security, passed to faust, aiokafka and kafka-python alike (see :meth:`kafka_python_options`).
+    security_protocol: str = _setting("security_protocol", "PLAINTEXT", str)
+    sasl_mechanism: str = _setting("sasl_mechanism", "PLAIN", str)
+    sasl_username: str | None = _setting("sasl_username", None, str)
+    sasl_password: str | None = _setting("sasl_password", None, str)
+    sasl_password_file: str | None = _setting("sasl_password_file", None, str)
+    ssl_cafile: str | None = _setting("ssl_cafile", None, str)
+    ssl_certfile: str | None = _setting("ssl_certfile", None, str)
+    ssl_keyfile: str | None = _setting("ssl_keyfile", None, str)
     commit_interval_s: float = _setting("commit_interval_s", 0.1, float)
 
     def __post_init__(self) -> None:
@@ -112,9 +121,62 @@ class Settings:
             raise ValueError(f"max_pairs_per_user must not be negative, got {self.max_pairs_per_user}")
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
+        if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):
+            raise ValueError(f"security_protocol must be PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL, got "
+                             f"{self.security_protocol!r}")
+        if self.security_protocol.startswith("SASL") and not self.sasl_username:
+            raise ValueError(f"security_protocol {self.security_protocol} needs a SASL username (and password)")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(f"processing_guarantee must be at_least_once or exactly_once, got "
                              f"{self.processing_guarantee!r}")
+
+    def _sasl_password(self) -> str | None:
+        if self.sasl_password or not self.sasl_password_file:
+            return self.sasl_password
+        try:
+            return Path(self.sasl_password_file).read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the SASL password file {self.sasl_password_file}: {exc}") from None
+
+    def _ssl_context(self):
+        if not self.security_protocol.endswith("SSL"):
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile)
+
+    def kafka_python_options(self) -> dict:
+        """Security options for kafka-python clients (producer, consumer, admin); empty for PLAINTEXT."""
+        options: dict = {}
+        if self.security_protocol != "PLAINTEXT":
+            options["security_protocol"] = self.security_protocol
+        if self.security_protocol.startswith("SASL"):
+            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                           sasl_plain_password=self._sasl_password())
+        if self.security_protocol.endswith("SSL"):
+            options.update({key: value for key, value in (("ssl_cafile", self.ssl_cafile),
+                                                          ("ssl_certfile", self.ssl_certfile),
+                                                          ("ssl_keyfile", self.ssl_keyfile)) if value})
+        return options
+
+    def aiokafka_options(self) -> dict:
+        """The same for aiokafka clients (which take an SSL context instead of files)."""
+        options = {key: value for key, value in self.kafka_python_options().items() if not key.startswith("ssl_")}
+        context = self._ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
+        return options
+
+    def faust_credentials(self):
+        """faust's ``broker_credentials`` for these settings (None for PLAINTEXT)."""
+        import faust
+
+        if self.security_protocol.startswith("SASL"):
+            return faust.SASLCredentials(username=self.sasl_username, password=self._sasl_password(),
+                                         mechanism=self.sasl_mechanism, ssl_context=self._ssl_context())
+        if self.security_protocol == "SSL":
+            return faust.SSLCredentials(self._ssl_context())
+        return None
 
     def resolved_api_token(self) -> str | None:
         """The API token: ``api_token``, else the first line of ``api_token_file``; None only with

@@ -180,13 +180,15 @@ def new_faust_app(app_id: str, settings: Any, **options: Any) -> Any:
         broker_commit_every=settings.batch_max,
         broker_commit_interval=settings.commit_interval_s,
         processing_guarantee=settings.processing_guarantee,
+        broker_credentials=settings.faust_credentials(),
         **options,
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by ConsumerThread above
     return app
 
 
-async def first_offset_from(bootstrap: str, tp: Any, offset: int, timeout_s: float = 10.0) -> int:
+async def first_offset_from(bootstrap: str, tp: Any, offset: int, timeout_s: float = 10.0, **client_options: Any
+                            ) -> int:
     """The first offset at or after ``offset`` that the log of ``tp`` really has (a hole in what a consumer saw can
     be real: transaction markers and compaction leave them). Asked with a short-lived consumer outside any group,
     since the worker's consumer is the one that cannot be trusted here."""
@@ -194,7 +196,7 @@ async def first_offset_from(bootstrap: str, tp: Any, offset: int, timeout_s: flo
 
     partition = TopicPartition(tp.topic, tp.partition)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             isolation_level="read_committed")
+                             isolation_level="read_committed", **client_options)
     await probe.start()
     try:
         probe.assign([partition])
