@@ -48,6 +48,8 @@ MAX_STATE_MESSAGE_BYTES = 8 << 20
 #: owned partition had more, and it checks this often.
 STALL_S = 5.0
 STALL_CHECK_S = 1.0
+#: A batch still running after this long no longer holds the watchdog back (the agent may be stuck inside it).
+BUSY_LIMIT_S = 60.0
 
 
 def load_catalogue(settings: Settings):
@@ -188,14 +190,18 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             await read_again([])
 
     last_batch_at = [time.monotonic()]
+    batch_since: list[float | None] = [None]  # when the batch the agent is working on began (None: between batches)
 
     @app.timer(interval=STALL_CHECK_S)
     async def read_again_if_stalled() -> None:
         """A watchdog: when nothing has reached the agent for STALL_S while an owned partition has input beyond
         what the agent expects, read every owned partition again from there. It logs the flow-control state it
         found, since a stall means some fetch path stopped delivering."""
-        if app.rebalancing or time.monotonic() - last_batch_at[0] < STALL_S:
+        now = time.monotonic()
+        if app.rebalancing or now - last_batch_at[0] < STALL_S:
             return
+        if batch_since[0] is not None and now - batch_since[0] < BUSY_LIMIT_S:
+            return  # a slow batch (a broker outage holds its delivery) is not a stall
         owned = [tp for tp in app.consumer.assignment() if tp.topic == settings.ratings_topic]
         if not owned:
             return
@@ -230,6 +236,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                     partition, offset = event.message.partition, event.message.offset
                     skipped_in_rebalance[partition] = min(skipped_in_rebalance.get(partition, offset), offset)
                 continue
+            batch_since[0] = time.monotonic()
             generation = app.consumer_generation_id
             positions = [(event.message.partition, event.message.offset) for event in events]
             starts = {partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
@@ -280,6 +287,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             if app.consumer_generation_id == generation:
                 for partition, next_offset in processed.items():
                     app.consumer.mark_processed(TP(settings.ratings_topic, partition), next_offset)
+            batch_since[0] = None
+            last_batch_at[0] = time.monotonic()
 
     @app.timer(interval=settings.share_publish_interval_s)
     async def publish_item_shares() -> None:
