@@ -157,21 +157,27 @@ def fetch_movielens_100k(
         if progress:
             print(f"Downloading the {RECBOLE_REQUIREMENT} wheel from PyPI ...", file=sys.stderr)
         wheel = _pip_download(Path(tmp))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"Cannot create the data folder {folder}: {e}. {_WRITABLE_HINT}") from e
         _extract_ml100k(wheel, folder, progress=progress)
     return folder
 
 
+_WRITABLE_HINT = "Pick a writable parent folder with `wnnrec data fetch --dest DIR` (or set WNNREC_DATA)."
+
+
 def _ensure_writable(folder: Path) -> None:
-    """Create ``folder`` and check a file can be written in it; a :class:`DataError` naming ``--dest`` if not."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wnnrec-write-check-"):
-            pass
-    except OSError as e:
-        raise DataError(
-            f"Cannot write to the data folder {folder}: {e}. "
-            "Pick a writable parent folder with `wnnrec data fetch --dest DIR` (or set WNNREC_DATA)."
-        ) from None
+    """Check that ``folder`` can be created and written, without creating it (a failed download must not leave an
+    empty folder behind); a :class:`DataError` naming ``--dest`` if not."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"Cannot write to the data folder {folder}: {probe} is not a folder. {_WRITABLE_HINT}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DataError(f"Cannot write to the data folder {folder}: {probe} is not writable. {_WRITABLE_HINT}")
 
 
 def _is_fetched(folder: Path) -> bool:
