@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
 import subprocess
@@ -479,29 +480,49 @@ def _read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
 
 
 def _split_columns(
-    path: Path, lines: Sequence[str], start: int, sep: str, n_fields: int, expected: str
-) -> tuple[list[list[str]], Sequence[int]]:
-    """Split data lines into columns, checking the field count; skip blank lines.
+    path: Path, lines: Sequence[str], start: int, sep: str, n_fields: int, expected: str, quoted: bool = False,
+    what: str = "fields",
+) -> tuple[list[list[str]], list[int]]:
+    """Parse data lines into columns, checking the field count; skip blank lines.
 
-    ``start`` is the 1-based line number of ``lines[0]``. Returns one list of strings per
-    column and the line number of each row. The whole text is split at once, which is
-    several times faster than splitting line by line.
-
+    pandas does the parsing; what stays here is the check and the line numbers for the error messages. Its fast C
+    engine reads a missing field and an empty one alike, so a file with either is read again with the python
+    engine, which tells them apart for the message. ``start`` is the 1-based line number of ``lines[0]``. Returns
+    one list of strings per column and the line number of each row.
     """
-    linenos: Sequence[int] = range(start, start + len(lines))
-    if any(not line.strip() for line in lines):
-        linenos = [n for n, line in zip(linenos, lines) if line.strip()]
-        lines = [line for line in lines if line.strip()]
-    want = n_fields - 1
-    if any(line.count(sep) != want for line in lines):
-        k = next(k for k, line in enumerate(lines) if line.count(sep) != want)
-        raise _garbled(
-            path,
-            linenos[k],
-            f"expected {n_fields} fields ({expected}), got {lines[k].count(sep) + 1}: {lines[k][:120]!r}",
-        )
-    fields = sep.join(lines).split(sep) if lines else []
-    return [fields[c::n_fields] for c in range(n_fields)], linenos
+    import pandas as pd
+
+    linenos = [n for n, line in enumerate(lines, start) if line.strip()]
+    if not linenos:
+        return [[] for _ in range(n_fields)], linenos
+    data = [lines[n - start] for n in linenos]
+
+    def wrong_count(k: int, got: int | str) -> DataError:
+        return _garbled(path, linenos[k], f"expected {n_fields} {what} ({expected}), got {got}: {data[k][:120]!r}")
+
+    def parse(engine: str, empty_is_missing: bool):
+        return pd.read_csv(io.StringIO("\n".join(data)), sep=sep, header=None, names=range(n_fields),
+                           index_col=False, dtype=str, keep_default_na=False,
+                           na_values=[""] if empty_is_missing else None, engine=engine,
+                           quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+
+    try:
+        frame = parse("c", empty_is_missing=True)
+        if frame.isna().to_numpy().any():  # a missing or an empty field somewhere: which one, and where
+            frame = parse("python", empty_is_missing=False)
+    except pd.errors.ParserError as e:  # a line with more fields than the first
+        found = re.search(r"line (\d+), saw (\d+)", str(e))
+        if found is None:
+            raise _garbled(path, linenos[0], f"not readable as {expected} ({e})") from None
+        raise wrong_count(int(found.group(1)) - 1, found.group(2)) from None
+    short = frame.isna().to_numpy().any(axis=1)
+    if short.any():
+        k = int(np.flatnonzero(short)[0])
+        raise wrong_count(k, int(frame.iloc[k].notna().sum()))
+    if len(frame) != len(data):  # a quoted field spanning lines: the line numbers no longer match
+        raise DataError(f"{path}: {len(frame)} rows parsed from {len(data)} lines; a quoted field spans lines. "
+                        "Point --data at an intact copy.")
+    return [frame[c].tolist() for c in range(n_fields)], linenos
 
 
 def _parse_ratings(
@@ -716,48 +737,28 @@ def _load_grouplens(folder: Path) -> Dataset:
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> tuple[dict[str, int], list[list[str]], list[int]]:
-    """Read a CSV file with a header; return column indices, rows and their line numbers."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(
-                    f"{path} is empty; expected a header line {','.join(required)!r}. "
-                    "Point --data at an intact copy."
-                )
-            names = [h.strip().lstrip("\ufeff") for h in header]
-            if any(r not in names for r in required):
-                raise _garbled(
-                    path, 1, f"bad header {','.join(header)[:200]!r}; expected columns {','.join(required)}"
-                )
-            rows: list[list[str]] = []
-            linenos: list[int] = []
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(names):
-                    raise _garbled(
-                        path,
-                        reader.line_num,
-                        f"expected {len(names)} comma-separated fields ({','.join(names)}), got {len(row)}",
-                    )
-                rows.append(row)
-                linenos.append(reader.line_num)
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid utf-8 text ({e}). Point --data at an intact copy.") from e
-    except csv.Error as e:
-        raise DataError(f"{path}: malformed CSV ({e}). Point --data at an intact copy.") from e
-    return {n: k for k, n in enumerate(names)}, rows, linenos
+    """Read a CSV file with a header; return column indices, the columns and each row's line number."""
+    lines = _read_lines(path)
+    if not lines or not lines[0].strip():
+        raise DataError(
+            f"{path} is empty; expected a header line {','.join(required)!r}. Point --data at an intact copy."
+        )
+    names = [h.strip().lstrip("\ufeff") for h in next(csv.reader([lines[0]]))]
+    if any(r not in names for r in required):
+        raise _garbled(path, 1, f"bad header {lines[0][:200]!r}; expected columns {','.join(required)}")
+    columns, linenos = _split_columns(path, lines[1:], 2, ",", len(names), ",".join(names), quoted=True,
+                                      what="comma-separated fields")
+    return {n: k for k, n in enumerate(names)}, columns, linenos
 
 
 def _load_csv(folder: Path, name: str) -> Dataset:
     """Load GroupLens ``ratings.csv`` and ``movies.csv`` (the ml-latest family)."""
     ratings_path, movies_path = folder / "ratings.csv", folder / "movies.csv"
-    cols, rows, linenos = _read_csv(ratings_path, ("userId", "movieId", "rating", "timestamp"))
-    columns = [[row[cols[c]] for row in rows] for c in ("userId", "movieId", "rating", "timestamp")]
+    cols, columns, linenos = _read_csv(ratings_path, ("userId", "movieId", "rating", "timestamp"))
+    columns = [columns[cols[c]] for c in ("userId", "movieId", "rating", "timestamp")]
     raw_users, raw_items, ratings, stamps = _parse_ratings(ratings_path, columns, linenos)
-    cols, rows, linenos = _read_csv(movies_path, ("movieId", "title", "genres"))
+    cols, columns, linenos = _read_csv(movies_path, ("movieId", "title", "genres"))
+    rows = list(zip(*columns))
     c_id, c_title, c_genres = cols["movieId"], cols["title"], cols["genres"]
     meta: ItemMeta = {}
     ids = []
