@@ -9,14 +9,14 @@ Topics (names take ``Settings.topic_prefix``):
 
 Tables (RocksDB through rocksdict, with changelogs, block cache bounded):
 
-* ``user-wnn``: per-user network, drift monitor and tombstones (msgpack), partitioned like ``ratings``.
+* ``user-wnn``: per-user network, tombstones and partition (msgpack, sealed), partitioned like ``ratings``.
 * ``item-stats``: a *global* table of item-statistics shares, keyed ``partition:bucket``. Each bucket has one writer
   (the owner of that ratings partition) and every worker reads all of them, so all workers' item spaces converge on
   the same global item signal without locks (see :mod:`wnn.item_stats`). A worker never trusts the buckets of the
   partitions it owns: it re-derives them from those partitions' user states on every recovery.
 
 The agent takes micro-batches (``Stream.take_events``) and hands them to :meth:`StreamProcessor.process_batch`;
-it only moves bytes between Kafka and the processor.
+it only moves bytes between Kafka and the processor. The web views are the HTTP API of :mod:`stream.api`.
 """
 
 from __future__ import annotations
