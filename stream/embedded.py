@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stream.report import summarize
+from stream.report import prequential_mae, summarize
 from stream.schemas import rating_message
 from stream.settings import Settings
 from wnn.data import Dataset
@@ -78,9 +78,7 @@ async def _run(dataset: Dataset, n: int):
         records = [{**record, "user": doc["user"]} for doc in outputs["drift-metrics"] if doc.get("kind") == "user"
                    for record in doc["records"]]
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
-        from stream.run import _evaluate_mae
-
         summary = summarize(records, outputs["ratings-dlq"], n, len(arrivals), len(outputs["recommendations"]),
                             [ms for _, ms in latencies], max(arrivals.values(), default=first) - first,
-                            _evaluate_mae(dataset, n), embedded=True)
+                            prequential_mae(dataset, n), embedded=True)
         return summary, records, list(arrivals.values()), latencies

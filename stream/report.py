@@ -50,6 +50,15 @@ def summarize(records: list[dict], dead_letters: list[dict], n_replayed: int, co
     }
 
 
+def prequential_mae(dataset, n: int) -> float:
+    """What ``wnnrec evaluate`` gives on the same first ``n`` ratings, in process (for the summary's comparison)."""
+    from wnn.evaluation.models import WNNModel
+    from wnn.evaluation.prequential import replay as prequential
+
+    run = prequential(WNNModel(dataset), dataset, limit=n, rank=False, progress=False)
+    return float(np.abs(run["predicted"] - run["actual"]).mean())
+
+
 def summary_text(summary: dict) -> str:
     """The summary in a few lines."""
     s = summary

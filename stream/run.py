@@ -15,13 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from stream.bench import (WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker,
                           wait_until_serving)
 from stream.replay import BrokerUnavailable, ensure_topics, replay
-from stream.report import summarize
+from stream.report import prequential_mae, summarize
 from stream.settings import Settings
 from wnn.data import load_dataset
 
@@ -148,7 +147,7 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
         last = max(arrivals.values(), default=stats.first_send)
         summary = summarize(records, dead, n, len(arrivals), collector.lists - len(warm), [ms for _, ms in latencies],
-                            last - stats.first_send, _evaluate_mae(dataset, n))
+                            last - stats.first_send, prequential_mae(dataset, n))
         summary.update(topic_prefix=settings.topic_prefix, worker_log=log_path)
         if before_cleanup is not None:
             before_cleanup(settings)
@@ -167,12 +166,3 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         if started_broker:
             subprocess.run([str(DEPLOY / "stop"), "--wipe"], check=False, stdout=subprocess.DEVNULL)
-
-
-def _evaluate_mae(dataset, n: int) -> float:
-    """What ``wnnrec evaluate`` gives on the same first ``n`` ratings, in process (for the summary's comparison)."""
-    from wnn.evaluation.models import WNNModel
-    from wnn.evaluation.prequential import replay as prequential
-
-    run = prequential(WNNModel(dataset), dataset, limit=n, rank=False, progress=False)
-    return float(np.abs(run["predicted"] - run["actual"]).mean())

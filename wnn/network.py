@@ -276,7 +276,7 @@ class UserWNN:
         if self._detect:
             cfg = self._cfg
             window = taste_change.restarted(taste_change.step(self._window, float(residual), cfg.drift_allowance,
-                                                              cfg.drift_threshold), self._residuals[: n + 1])
+                                                              cfg.drift_threshold), self._residuals)
             moved = window.start != self._window.start
             self._window = window
             if moved:

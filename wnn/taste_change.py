@@ -76,7 +76,8 @@ def step(state: WindowState, residual: float, allowance: float, threshold: float
 
 
 def restarted(state: WindowState, residuals: np.ndarray) -> WindowState:
-    """Complete a state whose window just restarted (``total`` is NaN): its residual sum over ``start..seen-1``."""
+    """Complete a state whose window just restarted (``total`` is NaN): its residual sum over ``start..seen-1``.
+    ``residuals`` may run past ``seen`` (a growing buffer): only that range is read, and only on a restart."""
     if state.total == state.total:  # not NaN: no restart
         return state
     window = residuals[state.start: state.seen].astype(np.float64)
