@@ -1,0 +1,109 @@
+"""Golden digests of the model's observable behaviour on a fixed synthetic stream.
+
+A refactor must leave every digest unchanged: the users' stored bytes, every predicted rating, every top-10 list,
+the global item statistics, codes and addresses, and the next-item counts, through the library and through the
+stream processor. When behaviour changes on purpose, the commit that changes it updates the digests and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from stream.processor import Incoming, StreamProcessor
+from stream.schemas import forget_message, rating_message
+from tests.conftest import synthetic_dataset
+from wnn.recommender import WNNRecommender
+
+
+def _stream(n: int = 1200, seed: int = 3) -> list[tuple]:
+    """Ratings of 25 users over 40 items, with a forget after every 97th rating (of a rating still stored)."""
+    rng = np.random.default_rng(seed)
+    events, stored = [], []
+    for t in range(n):
+        user, item = f"u{int(rng.integers(25))}", f"i{int(rng.integers(40))}"
+        rating = float(rng.integers(1, 6))
+        events.append(("rate", user, item, rating, 1_000_000 + 3_600 * t, t))
+        stored.append((user, t))
+        if t % 97 == 96:
+            user, event_id = stored.pop(int(rng.integers(len(stored))))
+            events.append(("forget", user, None, None, None, event_id))
+    return events
+
+
+def _catalogue():
+    return synthetic_dataset(n_users=2, n_items=40, n_ratings=2)
+
+
+def _digest(parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _recommender_digests(rec: WNNRecommender, at: int) -> dict[str, str]:
+    space = rec.space
+    users = sorted(rec.users)
+    items = [space.key(i) for i in range(space.n_items)]
+    return {
+        "bytes": _digest(rec.users[u].to_bytes() for u in users),
+        "predictions": _digest([rec.predict_one(u, i).rating, rec.predict_one(u, i).like_probability]
+                               for u in users for i in items),
+        "top10": _digest(rec.recommend(u, 10, ts=at) for u in users),
+        "items": _digest([space.key(i), float(space.counts[i]), float(space.sums[i]), space.projections[i].tolist(),
+                          round(float(space.decayed_popularity[i]), 9), int(space.dynamic_codes[i]),
+                          space.addresses[i].tolist()] for i in range(space.n_items)),
+        "next_items": _digest(sorted((space.key(p), space.key(f), space.next_items.get(p, f))
+                                     for p in range(space.n_items) for f in range(space.n_items)
+                                     if space.next_items.get(p, f))),
+    }
+
+
+def test_library_digests():
+    rec = WNNRecommender()
+    catalogue = _catalogue()
+    for index, key in enumerate(catalogue.item_ids):
+        rec.space.add_item(f"i{key}", genres=catalogue.item_genres[index], year=1980 + index)
+    last = 0
+    for kind, user, item, rating, ts, event_id in _stream():
+        if kind == "rate":
+            rec.learn_one(user, item, rating, ts, event_id)
+            last = ts
+        else:
+            assert rec.forget(user, event_id)
+    assert _recommender_digests(rec, last) == GOLDEN_LIBRARY
+
+
+def test_stream_processor_digests():
+    catalogue = _catalogue()
+    processor = StreamProcessor(catalogue=catalogue, share_buckets=4)
+    table: dict[bytes, bytes] = {}
+    messages = []
+    for offset, (kind, user, item, rating, ts, event_id) in enumerate(_stream()):
+        value = rating_message(user, item.lstrip("i"), rating, ts, event_id=event_id) if kind == "rate" else \
+            forget_message(user, event_id=event_id)
+        messages.append(Incoming(user.encode(), value, int(user[1:]) % 3, offset))
+    outputs = []
+    for start in range(0, len(messages), 50):
+        out = processor.process_batch(messages[start: start + 50], lambda key, partition: table.get(key))
+        for _, key, value in out.states:
+            table[key] = value
+        outputs.append(out)
+    shares = processor.pending_shares()
+    digests = {
+        "states": _digest(out.states for out in outputs),
+        "lists": _digest([json.loads(v)["items"] for _, v in out.recommendations] for out in outputs),
+        "drift": _digest([json.loads(v)["records"] for _, v in out.drift] for out in outputs),
+        "shares": _digest(shares),
+        "dead_letters": sum(len(out.dead_letters) for out in outputs),
+    }
+    assert digests == GOLDEN_STREAM
+
+
+GOLDEN_LIBRARY = {'bytes': 'dfd289c5d401e520', 'predictions': '40abd6563c305e51', 'top10': 'da139999a1345c73',
+                  'items': '84a350a35e50b23f', 'next_items': 'ce41967a4dfe9f51'}
+GOLDEN_STREAM = {'states': '0dc6f711a9ed03ce', 'lists': 'ecdbe7debfbc3682', 'drift': 'd7557deb0c8fadc3',
+                 'shares': 'f52639e1e3cbffd9', 'dead_letters': 0}
