@@ -40,7 +40,7 @@ from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import ItemPartial, ShareBucket, shares_from_contributions
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
-from wnn.recommender import learn_user_event, user_contributions
+from wnn.contributions import ContributionChange, forget_events, learn_event
 
 log = logging.getLogger(__name__)
 
@@ -240,19 +240,14 @@ class StreamProcessor:
         model, space = state.wnn, self.space
         idx = space.index(event.item)
         prediction = model.predict_index(idx)
-        n_before, window_before = model.n_pairs, model.window_start
-        windowed = self.config.max_pairs is not None and n_before >= self.config.max_pairs
-        before = user_contributions(event.user, model) if windowed else None
-        centered = learn_user_event(model, idx, event.rating, event.ts, event.event_id)
-        if windowed:  # the window dropped old pairs: re-derive what the user's pairs add to the item statistics
-            self._replace_user_contributions(message.partition, before, user_contributions(event.user, model))
-        else:  # the item space takes the rating now; the partition's share when it is next needed
-            projection = space.update(idx, event.rating, centered, event.user, event.ts)
-            self._unfolded[message.partition].append((idx, event.rating, event.ts, projection))
-        # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change). An eviction
-        # re-derives the window from the pairs left, which is no evidence of a change, so it raises no flag.
-        evicted = model.n_pairs != n_before + 1
-        restarted = not evicted and model.window_start != window_before
+        n_before = model.n_pairs
+        learned = learn_event(space, event.user, model, idx, event.rating, event.ts, event.event_id)
+        if learned.change is not None:  # the size limit evicted old pairs: their contributions left the space
+            self._mirror_change(message.partition, learned.change)
+        else:  # the item space took the rating; the partition's share takes it when it is next needed
+            self._unfolded[message.partition].append((idx, event.rating, event.ts, learned.projection))
+        # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
+        restarted = learned.restarted
         entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted,
                                           n_before))
         self._observe(event.user, abs(prediction.rating - event.rating), restarted)
@@ -278,14 +273,9 @@ class StreamProcessor:
             targets = [p["event_id"] for p in model.pairs() if str(p["item"]) == event.item]
             if not targets:
                 raise Refused(f"forget: user {event.user!r} has no stored rating of item {event.item!r}")
-        before = user_contributions(event.user, model)
-        sequence_before = model._items[: model.n_pairs].copy()
-        for event_id in targets:
-            model.forget(event_id)
-            state.forgotten.append(event_id)
-        self._replace_user_contributions(message.partition, before, user_contributions(event.user, model))
-        self.space.add_sequence(sequence_before, weight=-1.0)
-        self.space.add_sequence(model._items[: model.n_pairs], weight=1.0)
+        change = forget_events(self.space, event.user, model, targets)
+        state.forgotten.extend(targets)
+        self._mirror_change(message.partition, change)
         for event_id in targets:
             entry.events.append(covered_event(event_id, message.offset, "forget"))
         entry.changed = True
@@ -305,8 +295,7 @@ class StreamProcessor:
                 self.cache[user] = state
             except ValueError:  # larger than the whole cache budget: served from the table next time
                 pass
-            event_time = entry.event_time if entry.event_time is not None else \
-                (int(model._ts[model.n_pairs - 1]) if model.n_pairs else None)
+            event_time = entry.event_time if entry.event_time is not None else model.last_ts
             items, scores = model.score(ts=event_time, k=self.top_n)
             out.recommendations.append((key, recommendation_message(
                 user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, state.partition, entry.events,
@@ -355,20 +344,25 @@ class StreamProcessor:
             shares[idx] = shares.get(idx, empty).merged(added, self.config.popularity_half_life_s)
             dirty.add(self._bucket(idx))
 
-    def _replace_user_contributions(self, partition: int, before: tuple, after: tuple) -> None:
-        """Swap one user's contributions to the partition's shares: take back ``before``, add ``after`` (exact for
-        counts, sums and projections)."""
+    def _mirror_change(self, partition: int, change: ContributionChange) -> None:
+        """Mirror a user's contribution change (already applied to the item space by :mod:`wnn.contributions`) on
+        the partition's shares, which this worker publishes: take back ``before``, add ``after`` (exact for counts,
+        sums and projections)."""
         self._fold(partition)
         half_life = self.config.popularity_half_life_s
-        shares = self.shares[partition]
+        shares, dirty = self.shares[partition], self._dirty[partition]
         empty = ItemPartial.empty(self.config.collab_bits)
-        for idx in np.union1d(before[0], after[0]).tolist():
+        for idx in change.items:
             share = shares.get(idx) or empty
-            for items, ratings, stamps, projections, sign in (before + (-1,), after + (1,)):
-                for k in np.flatnonzero(items == idx).tolist():
-                    args = (float(ratings[k]), projections[k], int(stamps[k]), half_life)
+            for side, sign in ((change.before, -1), (change.after, 1)):
+                for k in np.flatnonzero(side.items == idx).tolist():
+                    args = (float(side.ratings[k]), side.projections[k], int(side.stamps[k]), half_life)
                     share = share.added(*args) if sign > 0 else share.removed(*args)
-            self._set_share(partition, idx, share)
+            if share.count:
+                shares[idx] = share
+            else:
+                shares.pop(idx, None)
+            dirty.add(self._bucket(idx))
 
     def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
         """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each, for the

@@ -72,6 +72,4 @@ class UserState:
     @property
     def memory_bytes(self) -> int:
         """Approximate memory of the live state (the cache budget counts this)."""
-        model = self.wnn
-        table = model._table.nbytes if model._table is not None else 0
-        return 2048 + table + len(model._event_ids) * 40 + model.n_pairs * 120 + len(self.forgotten) * 40
+        return self.wnn.memory_bytes + len(self.forgotten) * 40

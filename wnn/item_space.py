@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 from collections.abc import Hashable, Iterable, Sequence
 
@@ -32,8 +31,9 @@ import numpy as np
 from wnn.config import WNNConfig
 from wnn.next_items import NextItemCounts
 from wnn.item_stats import PROJECTION_SCALE, ItemPartial
-from wnn.encoding import (MEAN_THRESHOLDS, MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS,
-                          CategoryBucketer, thermometer)
+from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
+from wnn.item_bits import BitLayout
+from wnn.wiring import Wiring
 
 _LN2 = float(np.log(2.0))
 
@@ -41,10 +41,6 @@ _LN2 = float(np.log(2.0))
 def stable_hash(key: Hashable) -> int:
     """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
     return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
-
-
-#: Bits of a packed dynamic code used by each thermometer level (popularity, then mean; the collab code follows).
-_LEVEL_BITS = 3
 
 
 def _milestone(count: int) -> int:
@@ -73,34 +69,11 @@ class ItemSpace:
         self.config = config or WNNConfig()
         cfg = self.config
         self.bucketer = CategoryBucketer(genre_vocabulary, cfg.n_genre_slots)
-        # Bit layout: [genres | year | popularity | mean | collab | ZERO | ONE]; the global groups only when hybrid.
-        self._n_content = cfg.n_genre_slots + len(YEAR_THRESHOLDS)
-        n_dynamic = (len(POPULARITY_THRESHOLDS) + len(MEAN_THRESHOLDS) + cfg.collab_bits) if cfg.hybrid else 0
-        self.n_feature_bits = self._n_content + n_dynamic
-        self._zero_bit, self._one_bit = self.n_feature_bits, self.n_feature_bits + 1
-        self._pop_at = self._n_content
-        self._mean_at = self._pop_at + len(POPULARITY_THRESHOLDS)
-        self._collab_at = self._mean_at + len(MEAN_THRESHOLDS)
-
-        rng = np.random.default_rng(cfg.seed)
-        k = cfg.tuple_size
-        tuples = np.stack([rng.choice(self.n_feature_bits, size=k, replace=False)
-                           for _ in range(cfg.n_neurons)]).astype(np.int64)
-        tuples[0] = self._zero_bit  # neuron 0 is the bias neuron: its address is always 0
-        self.tuples = tuples
-        # Q neuron j latches the like bit when its channel bit is set; channel 0 is always set ("last event liked").
-        channels = rng.choice(self.n_feature_bits, size=max(cfg.n_state_bits, 1), replace=False)
-        channels[0] = self._one_bit
-        self.channel_bits = channels[: cfg.n_state_bits]
-        self._pow2 = (1 << np.arange(k)).astype(np.int64)
-        self._chan_pow2 = (1 << np.arange(cfg.n_state_bits)).astype(np.int64)
-        self._collab_pow2 = [1 << j for j in range(cfg.collab_bits)]
-        self._collab_pow2 = np.array(self._collab_pow2, dtype=object if cfg.collab_bits > 62 else np.int64)
+        self.layout = BitLayout(cfg)
+        self.n_feature_bits = self.layout.n_feature_bits
+        self.wiring = Wiring(cfg, self.layout)
+        self.tuples, self.channel_bits = self.wiring.tuples, self.wiring.channel_bits
         self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
-        self._thermometer_rows_pop = thermometer(np.arange(len(POPULARITY_THRESHOLDS) + 1),
-                                                 np.arange(1, len(POPULARITY_THRESHOLDS) + 1))
-        self._thermometer_rows_mean = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1),
-                                                  np.arange(1, len(MEAN_THRESHOLDS) + 1))
 
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
@@ -124,7 +97,7 @@ class ItemSpace:
             return new
 
         g = getattr
-        self.bits = grow(g(self, "bits", None), (capacity, self.n_feature_bits + 2), np.uint8)
+        self.bits = grow(g(self, "bits", None), (capacity, self.layout.width), np.uint8)
         self.addresses = grow(g(self, "addresses", None), (capacity, cfg.n_neurons), np.uint8)
         self.cell_base = grow(g(self, "cell_base", None), (capacity, cfg.n_neurons), np.int64)
         self.dynamic_codes = grow(g(self, "dynamic_codes", None), (capacity,), np.uint32)
@@ -150,11 +123,11 @@ class ItemSpace:
             self._index[key] = idx
             self._keys.append(key)
             self.n_items += 1
-            self.bits[idx, self._one_bit] = 1
-        cfg = self.config
-        self.bits[idx, : cfg.n_genre_slots] = self.bucketer.encode(genres)
+            self.bits[idx, self.layout.one_bit] = 1
+        layout = self.layout
+        self.bits[idx, : layout.year_at] = self.bucketer.encode(genres)
         y = float(year) if year is not None and year > 0 else -np.inf
-        self.bits[idx, cfg.n_genre_slots: self._n_content] = thermometer(y, YEAR_THRESHOLDS)
+        self.bits[idx, layout.year_at: layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
         self._refresh_addresses(idx)
         return idx
 
@@ -321,52 +294,30 @@ class ItemSpace:
             self._refresh_dynamic_code(index)
 
     def _refresh_dynamic_code(self, index: int) -> None:
-        projection = self.projections[index]
-        count = self.counts.item(index)
-        code = (bisect.bisect_right(POPULARITY_THRESHOLDS, count)
-                | bisect.bisect_right(MEAN_THRESHOLDS, self.baseline(index)) << _LEVEL_BITS
-                | int((projection > 0) @ self._collab_pow2) << (2 * _LEVEL_BITS))
+        code = self.layout.code(self.counts.item(index), self.baseline(index), self.projections[index])
         if code != self.dynamic_codes.item(index):
             self.dynamic_codes[index] = code
-            self._write_dynamic_bits(self.bits[index: index + 1], np.array([code], dtype=np.uint32))
+            self.layout.write_dynamic(self.bits[index: index + 1], np.array([code], dtype=np.uint32))
             self._refresh_addresses(index)
-
-    def _write_dynamic_bits(self, rows: np.ndarray, codes: np.ndarray) -> None:
-        """Overwrite the stream-derived bit groups of ``rows`` (n, bits) from packed dynamic codes (n,)."""
-        codes = codes.astype(np.int64)
-        level_mask = (1 << _LEVEL_BITS) - 1
-        rows[:, self._pop_at: self._mean_at] = self._thermometer_rows_pop[codes & level_mask]
-        rows[:, self._mean_at: self._collab_at] = self._thermometer_rows_mean[(codes >> _LEVEL_BITS) & level_mask]
-        shifts = np.arange(self.config.collab_bits, dtype=np.int64) + 2 * _LEVEL_BITS
-        rows[:, self._collab_at: self._zero_bit] = (codes[:, None] >> shifts) & 1
 
     def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Z-neuron addresses (n, M) and Q channel bits (n,) of ``items`` as they were when their dynamic bits were
         ``codes`` (what :attr:`dynamic_codes` held then). Lets a user's memory be rebuilt exactly from its pairs."""
         rows = self.bits[items]
         if self.config.hybrid:
-            self._write_dynamic_bits(rows, codes)
-        addresses = (rows[:, self.tuples] @ self._pow2).astype(np.uint8)
-        channels = (rows[:, self.channel_bits] @ self._chan_pow2).astype(np.uint8)
-        return addresses, channels
+            self.layout.write_dynamic(rows, codes)
+        return self.wiring.addresses(rows), self.wiring.channels(rows)
 
     def valid_code(self, codes: np.ndarray) -> bool:
         """Whether packed dynamic codes are within the layout of this config."""
-        if not len(codes):
-            return True
-        codes = codes.astype(np.int64)
-        level_mask = (1 << _LEVEL_BITS) - 1
-        return bool((codes & level_mask).max() <= len(POPULARITY_THRESHOLDS)
-                    and ((codes >> _LEVEL_BITS) & level_mask).max() <= len(MEAN_THRESHOLDS)
-                    and (codes >> (2 * _LEVEL_BITS + self.config.collab_bits)).max() == 0
-                    and (self.config.hybrid or codes.max() == 0))
+        return self.layout.valid_code(codes)
 
     def _refresh_addresses(self, index: int) -> None:
         row = self.bits[index]
-        self.addresses[index] = row[self.tuples] @ self._pow2
+        self.addresses[index] = self.wiring.addresses(row)
         self.cell_base[index] = self._neuron_offsets + self.addresses[index]
         if self.config.n_state_bits:
-            self.channels[index] = row[self.channel_bits] @ self._chan_pow2
+            self.channels[index] = self.wiring.channels(row)
 
     def genre_bits(self, index: int) -> np.ndarray:
         """The item's genre slots (a view; do not modify)."""
@@ -374,9 +325,4 @@ class ItemSpace:
 
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
-        cfg, row = self.config, self.bits[index]
-        groups = {"genres": row[: cfg.n_genre_slots], "year": row[cfg.n_genre_slots: self._n_content]}
-        if cfg.hybrid:
-            groups.update(popularity=row[self._pop_at: self._mean_at], mean=row[self._mean_at: self._collab_at],
-                          collab=row[self._collab_at: self._zero_bit])
-        return {k: v.copy() for k, v in groups.items()}
+        return self.layout.groups(self.bits[index])

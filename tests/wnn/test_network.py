@@ -78,8 +78,8 @@ def test_forget_equals_never_learned(space, pairs, data):
     never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1:])
     assert forgotten.to_bytes() == never.to_bytes()
     assert forgotten.state == never.state
-    zeros = np.zeros_like(forgotten._table)
-    assert np.array_equal(forgotten._table, never._table if never._table is not None else zeros)
+    zeros = np.zeros_like(forgotten.memory.table)
+    assert np.array_equal(forgotten.memory.table, never.memory.table if never.memory.table is not None else zeros)
     for item in range(12):
         assert forgotten.predict_one(item) == never.predict_one(item)
 
@@ -244,7 +244,7 @@ def test_contributions_derive_what_learning_returned(space):
     """The centred ratings learning folded into the item statistics can be re-derived from the stored pairs."""
     model = UserWNN(space)
     rng = np.random.default_rng(5)
-    returned = [model.learn_index(int(rng.integers(0, space.n_items)), float(rng.integers(1, 6)), t, t)
+    returned = [model.learn_index(int(rng.integers(0, space.n_items)), float(rng.integers(1, 6)), t, t).centered
                 for t in range(60)]
     items, ratings, stamps, centered = model.contributions()
     assert centered.tolist() == returned and stamps.tolist() == list(range(60))
@@ -259,7 +259,7 @@ def test_a_taste_flip_stops_the_old_pairs_voting():
     flip = [(0, 5.0, t, t) for t in range(30)] + [(6, 1.0, 30 + t, 30 + t) for t in range(6)]
     with_window = learn_many(UserWNN(make_space()), flip)
     without = learn_many(UserWNN(make_space(config=WNNConfig(drift_threshold=None))), flip)
-    assert with_window._window.start > 0 and without._window.start == 0
+    assert with_window.window.start > 0 and without.window.start == 0
     assert with_window.predict_one(0).rating < 3.0 < without.predict_one(0).rating
     assert len(with_window.pairs()) == 36  # older pairs stay stored, listed and forgettable
 
@@ -274,11 +274,11 @@ def test_forget_equals_never_learned_across_taste_changes(pairs, data):
     forgotten = learn_many(UserWNN(space), seq)
     assert forgotten.forget(seq[drop][3])
     never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1:])
-    assert forgotten._window == never._window
+    assert forgotten.window == never.window
     assert forgotten.state == never.state
-    zeros = np.zeros_like(forgotten._table)
-    assert np.array_equal(forgotten._table, never._table if never._table is not None else zeros)
+    zeros = np.zeros_like(forgotten.memory.table)
+    assert np.array_equal(forgotten.memory.table, never.memory.table if never.memory.table is not None else zeros)
     loaded = UserWNN.from_bytes(forgotten.to_bytes(), space)
-    assert loaded._window == forgotten._window
+    assert loaded.window == forgotten.window
     for item in range(12):
         assert forgotten.predict_one(item) == never.predict_one(item) == loaded.predict_one(item)

@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wnn.network import RESIDUAL_QUANTUM
+from wnn.residuals import RESIDUAL_QUANTUM
 from wnn.taste_change import WindowState, restarted, scan, step
 
 PARAMS = dict(allowance=0.5, threshold=3.0, prior=6.0)

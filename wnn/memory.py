@@ -1,0 +1,120 @@
+"""The Z layer's counting memory: every RAM neuron's table cells, packed in one array per memory plane.
+
+A cell holds the number of pairs written to it (``COUNT``), the sum of their residual ratings (``RESIDUAL``) and the
+number of likes among them (``LIKES``). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
+read the Q layer have one block of ``2**tuple_size`` cells per Q state, the others one block, and the bias neuron
+(which reads no bits) one cell (:meth:`wnn.config.WNNConfig.neuron_offsets`).
+
+>>> from wnn.config import WNNConfig
+>>> memory = CountingMemory(WNNConfig())
+>>> base = memory.layout.cells(np.zeros(64, dtype=np.int64), 0)
+>>> memory.write(base, state=0, residual=0.5, liked=True)
+>>> float(memory.table[COUNT, 0]), float(memory.table[RESIDUAL, 0])
+(1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from wnn.config import WNNConfig
+
+#: The planes of the table.
+COUNT, RESIDUAL, LIKES = 0, 1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class TableLayout:
+    """Index arithmetic shared by every user of one config (computed once per config, not per user)."""
+
+    tuple_size: int
+    size: int                 # cells per plane
+    offsets: np.ndarray       # first table cell of each Z neuron
+    stateful: np.ndarray      # 1 for the Z neurons that also read Q
+    state_shift: np.ndarray   # (Q states, M): extra cell offset of each neuron in each Q state
+    state_cells: np.ndarray   # (Q states, 3, M): the same, per memory plane of the flat table
+    split: np.ndarray         # (M, 2): column 0 sums neurons 1..M-1, column 1 picks the bias neuron
+    pool_weights: np.ndarray  # (M,): 1/(M-1) for neurons 1..M-1, 0 for the bias neuron
+
+    def cells(self, addresses: np.ndarray, state: int | np.ndarray) -> np.ndarray:
+        """Flat cell indices of every Z neuron for item addresses (..., M) under Q state(s)."""
+        shift = np.asarray(state, dtype=np.int64) << self.tuple_size
+        if np.ndim(shift):
+            shift = shift[..., None]
+        return self.offsets + addresses + shift * self.stateful
+
+
+@functools.lru_cache(maxsize=16)
+def table_layout(cfg: WNNConfig) -> TableLayout:
+    """The layout of ``cfg``'s tables (cached: one per config)."""
+    m = cfg.n_neurons
+    first_cells, size = cfg.neuron_offsets()
+    offsets = np.array(first_cells, dtype=np.int64)
+    stateful = np.zeros(m, dtype=np.int64)
+    if cfg.n_state_bits:
+        stateful[1: 1 + cfg.n_state_neurons] = 1
+    state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << cfg.tuple_size) * stateful
+    state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
+    split = np.zeros((m, 2), dtype=np.float32)
+    split[1:, 0] = 1.0
+    split[0, 1] = 1.0
+    # Z neurons 1..M-1 vote with their shrunk mean deviation from the user's bias, averaged; the bias neuron sets
+    # the bias itself.
+    pool_weights = split[:, 0] / np.float32(m - 1)
+    for arr in (offsets, stateful, state_shift, state_cells, split, pool_weights):
+        arr.setflags(write=False)
+    return TableLayout(cfg.tuple_size, size, offsets, stateful, state_shift, state_cells, split, pool_weights)
+
+
+class CountingMemory:
+    """One user's Z tables: a (3, cells) float32 array, allocated on the first write.
+
+    Residuals are fixed-point (:data:`wnn.residuals.RESIDUAL_QUANTUM`), so every cell is a sum of exactly
+    representable numbers and does not depend on the order pairs were written.
+    """
+
+    def __init__(self, cfg: WNNConfig) -> None:
+        self.layout = table_layout(cfg)
+        self.n_neurons = cfg.n_neurons
+        self.table: np.ndarray | None = None
+        self.flat: np.ndarray | None = None
+        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.float32)
+
+    @property
+    def empty(self) -> bool:
+        return self.table is None
+
+    def _ensure(self) -> np.ndarray:
+        if self.table is None:
+            self.table = np.zeros((3, self.layout.size), dtype=np.float32)
+            self.flat = self.table.reshape(-1)
+        return self.table
+
+    def write(self, base: np.ndarray, state: int, residual: float, liked: bool) -> None:
+        """Count one pair in the cells it addresses: its item's cell base (``offsets + addresses``, one per neuron,
+        precomputed by the item space) under Q ``state``."""
+        self._ensure()
+        write = self._write_buffer
+        write[RESIDUAL] = residual
+        write[LIKES] = 1.0 if liked else 0.0
+        self.flat[base + self.layout.state_cells[state]] += write
+
+    def rebuild(self, cells: np.ndarray, residuals: np.ndarray, liked: np.ndarray) -> None:
+        """Set the tables to exactly the pairs given: ``cells`` (n, M), one residual and like flag per pair."""
+        table = self._ensure()
+        size, m = self.layout.size, self.n_neurons
+        flat_cells = cells.ravel()
+        table[COUNT] = np.bincount(flat_cells, minlength=size)
+        table[RESIDUAL] = np.bincount(flat_cells, weights=np.repeat(residuals, m), minlength=size)
+        table[LIKES] = np.bincount(flat_cells, weights=np.repeat(liked.astype(np.float64), m), minlength=size)
+
+    def gather(self, base: np.ndarray, state: int) -> np.ndarray:
+        """The (3, M) cells an item with cell base ``base`` addresses under Q ``state``."""
+        return self.flat.take(base + self.layout.state_cells[state])
+
+    @property
+    def nbytes(self) -> int:
+        return self.table.nbytes if self.table is not None else 0

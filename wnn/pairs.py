@@ -1,0 +1,125 @@
+"""A user's stored training pairs: the state a network is derived from, and what the user inspects and deletes.
+
+Columns in learning order (oldest first), grown by doubling so that an append costs O(1). The pair is the unit of
+forgetting: :meth:`PairLog.delete` removes pairs, and everything derived from them (tables, Q, taste window, the
+user's share of the global statistics) is derived again by the caller.
+
+>>> log = PairLog()
+>>> log.append(event_id=7, item=0, key="toy-story", rating=4.0, ts=100, residual=0.5, code=0)
+>>> log.n, log.knows(7), log.listing()
+(1, True, [{'event_id': 7, 'item': 'toy-story', 'rating': 4.0, 'ts': 100}])
+>>> log.delete([0])
+>>> log.n, log.knows(7)
+(0, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+#: Column name -> dtype. ``residuals`` and ``codes`` are what the pair wrote: its residual rating (in the memory's
+#: fixed-point step) and its item's dynamic code when it was learned, which with the item's static content bits give
+#: back exactly the addresses the pair wrote, in 4 bytes, not one per neuron.
+COLUMNS: dict[str, type] = {"event_ids": np.int64, "items": np.int64, "ratings": np.float32, "ts": np.int64,
+                            "residuals": np.float32, "codes": np.uint32}
+
+
+class PairLog:
+    """Columns of stored pairs, the item ids they refer to, and the set of their event ids."""
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.n = 0
+        self._columns = {name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
+        self.keys: list[Hashable] = []  # the pairs' item ids, kept for serialization and listings
+        self._seen: set[int] = set()
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], keys: list[Hashable]) -> "PairLog":
+        """A log holding given columns (each of length ``len(keys)``; the caller validated them)."""
+        log = cls()
+        log._columns = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
+        log.n = len(keys)
+        log.keys = list(keys)
+        log._seen = set(log._columns["event_ids"].tolist())
+        return log
+
+    def column(self, name: str) -> np.ndarray:
+        """The first ``n`` values of a column (a view: valid until the next append or delete)."""
+        return self._columns[name][: self.n]
+
+    @property
+    def event_ids(self) -> np.ndarray:
+        return self.column("event_ids")
+
+    @property
+    def items(self) -> np.ndarray:
+        """Dense item indices of the pairs' items in the shared item space."""
+        return self.column("items")
+
+    @property
+    def ratings(self) -> np.ndarray:
+        return self.column("ratings")
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self.column("ts")
+
+    @property
+    def residuals(self) -> np.ndarray:
+        return self.column("residuals")
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self.column("codes")
+
+    @property
+    def residual_buffer(self) -> np.ndarray:
+        """The whole residual column, past ``n`` included (what :func:`wnn.taste_change.restarted` may read)."""
+        return self._columns["residuals"]
+
+    def knows(self, event_id: int) -> bool:
+        return event_id in self._seen
+
+    def append(self, event_id: int, item: int, key: Hashable, rating: float, ts: int, residual: float,
+               code: int) -> None:
+        n = self.n
+        if n == len(self._columns["event_ids"]):
+            self._grow()
+        values = {"event_ids": event_id, "items": item, "ratings": rating, "ts": ts, "residuals": residual,
+                  "codes": code}
+        for name, value in values.items():
+            self._columns[name][n] = value
+        # Committed last, so a failure above leaves the pair unseen and a retry appends it.
+        self.keys.append(key)
+        self._seen.add(event_id)
+        self.n = n + 1
+
+    def _grow(self) -> None:
+        capacity = max(8, 2 * len(self._columns["event_ids"]))
+        for name, old in self._columns.items():
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            self._columns[name] = new
+
+    def positions_of(self, event_id: int) -> np.ndarray:
+        return np.flatnonzero(self.event_ids == event_id)
+
+    def delete(self, positions: Sequence[int] | np.ndarray) -> None:
+        """Remove the pairs at ``positions``; the rest keep their order."""
+        keep = np.ones(self.n, dtype=bool)
+        keep[np.asarray(positions, dtype=np.int64)] = False
+        self._columns = {name: column[: self.n][keep].copy() for name, column in self._columns.items()}
+        self.keys = [key for key, kept in zip(self.keys, keep.tolist()) if kept]
+        self.n = int(keep.sum())
+        self._seen = set(self._columns["event_ids"].tolist())
+
+    def listing(self) -> list[dict]:
+        """The pairs as the user sees them, oldest first."""
+        return [dict(event_id=e, item=i, rating=r, ts=t) for e, i, r, t in
+                zip(self.event_ids.tolist(), self.keys, self.ratings.tolist(), self.ts.tolist())]
+
+    @property
+    def capacity(self) -> int:
+        return len(self._columns["event_ids"])

@@ -1,0 +1,100 @@
+"""A user's network as bytes: msgpack of the stored pairs (the tables are derived), with the format version and the
+config fingerprint, sealed with a CRC-32 (:mod:`wnn.state_format`), so corrupt or truncated bytes raise
+:class:`StateError` instead of loading as a different state. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+import msgpack
+import numpy as np
+
+from wnn.pairs import COLUMNS, PairLog
+from wnn.residuals import centered_residuals
+from wnn.state_format import StateError, load_document, seal
+
+if TYPE_CHECKING:
+    from wnn.item_space import ItemSpace
+
+#: Version of the serialized state layout; bump on any change to :func:`encode`.
+FORMAT_VERSION = 3
+#: States written before the checksum (format 2) are still read.
+UNSEALED_FORMAT_VERSION = 2
+
+#: Stored field -> pair column, in the order they are written.
+_FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts", "residuals": "residuals", "codes": "codes"}
+
+
+def _document(data: bytes) -> dict:
+    return load_document(data, FORMAT_VERSION, UNSEALED_FORMAT_VERSION, "user state")
+
+
+def encode(log: PairLog, fingerprint: str) -> bytes:
+    """The bytes of a user's pairs under a config fingerprint."""
+    return seal(msgpack.packb({
+        "v": FORMAT_VERSION,
+        "cfg": fingerprint,
+        "n": log.n,
+        "event_ids": log.event_ids.tobytes(),
+        "items": log.keys,
+        "ratings": log.ratings.tobytes(),
+        "ts": log.ts.tobytes(),
+        "residuals": log.residuals.tobytes(),
+        "codes": log.codes.tobytes(),
+    }, use_bin_type=True))
+
+
+def decode(data: bytes, space: "ItemSpace") -> PairLog:
+    """The pairs of bytes written by :func:`encode`, checked field by field. Raises :class:`StateError` with the
+    reason if they are unusable."""
+    doc = _document(data)
+    fingerprint = space.config.fingerprint()
+    if doc.get("cfg") != fingerprint:
+        raise StateError("user state was written under a different WNN config (wiring fingerprint "
+                         f"{doc.get('cfg')!r}, expected {fingerprint!r})")
+    n = doc.get("n")
+    if not isinstance(n, int) or n < 0:
+        raise StateError(f"user state has an invalid pair count {n!r}")
+    columns = {}
+    for field, column in _FIELDS.items():
+        dtype = COLUMNS[column]
+        raw = doc.get(field)
+        expected = n * np.dtype(dtype).itemsize
+        if not isinstance(raw, bytes) or len(raw) != expected:
+            got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
+            raise StateError(f"user state field {field!r} is truncated or corrupt: expected {expected} bytes, "
+                             f"got {got}")
+        columns[column] = np.frombuffer(raw, dtype=dtype).copy()
+    items = doc.get("items")
+    if not isinstance(items, list) or len(items) != n:
+        raise StateError("user state field 'items' is missing or has the wrong length")
+    ratings, residuals = columns["ratings"], columns["residuals"]
+    if not (np.isfinite(ratings).all() and np.isfinite(residuals).all()):
+        raise StateError("user state holds non-finite ratings or residuals")
+    if n and (ratings.min() < 0 or ratings.max() > 10 or np.abs(residuals).max() > 10):
+        raise StateError("user state holds ratings or residuals outside any rating scale")
+    if not space.valid_code(columns["codes"]):
+        raise StateError("user state holds item codes outside this config's bit layout")
+    try:
+        columns["items"] = np.array([space.index(key) for key in items], dtype=np.int64)
+    except TypeError as exc:
+        raise StateError(f"user state holds an unusable item id: {exc}") from None
+    return PairLog.from_columns(columns, items)
+
+
+def stored_contributions(data: bytes, user_prior: float) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
+    """Item ids, ratings, times and centred ratings of a serialized state's pairs, oldest first, without
+    rebuilding the network (what recovery needs to re-derive the item statistics and next-item counts)."""
+    doc = _document(data)
+    try:
+        items, n = doc["items"], doc["n"]
+        if not isinstance(items, list) or len(items) != n:
+            raise ValueError("'items' is missing or has the wrong length")
+        ratings = np.frombuffer(doc["ratings"], dtype=np.float32, count=n)
+        stamps = np.frombuffer(doc["ts"], dtype=np.int64, count=n)
+        centered = centered_residuals(np.frombuffer(doc["residuals"], dtype=np.float32, count=n), user_prior)
+    except Exception as exc:  # includes a non-bytes value and a non-map document
+        raise StateError(f"user state is unreadable ({type(exc).__name__}: {exc})") from None
+    return items, ratings, stamps, centered
