@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     if token is None:
         log.warning("THE HTTP API RUNS WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches %s:%d can "
                     "read and delete every user's ratings", settings.web_bind, settings.web_port)
-    config = config or WNNConfig(max_pairs=settings.max_pairs_per_user or None)
+    config = config or WNNConfig(max_pairs=settings.max_pairs_per_user)
     processor = processor or StreamProcessor(
         config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
         catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,

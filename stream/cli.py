@@ -48,7 +48,7 @@ ENGINE_ARGS = (
     ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
     ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
     ("--max-pairs-per-user", "max_pairs_per_user", int, "a user's newest ratings kept; older ones are forgotten "
-                                                        "exactly (default 10000; 0 keeps all)"),
+                                                        "exactly (default 10000, at most 1000000)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
     ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
 )

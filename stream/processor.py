@@ -37,7 +37,8 @@ from stream.user_state import UserState
 from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
-from wnn.item_stats import ItemPartial, ShareBucket, shares_from_contributions
+from wnn.item_stats import Contributions, ItemPartial, ShareBucket
+from wnn.residuals import centred_ratings
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
 from wnn.contributions import ContributionChange, forget_events, learn_event
@@ -245,7 +246,7 @@ class StreamProcessor:
         if learned.change is not None:  # the size limit evicted old pairs: their contributions left the space
             self._mirror_change(message.partition, learned.change)
         else:  # the item space took the rating; the partition's share takes it when it is next needed
-            self._unfolded[message.partition].append((idx, event.rating, event.ts, learned.projection))
+            self._unfolded[message.partition].append((idx, learned.added))
         # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
         restarted = learned.restarted
         entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted,
@@ -325,39 +326,31 @@ class StreamProcessor:
     def _fold(self, partition: int) -> None:
         """Bring a partition's shares up to date with the ratings learned since the last fold.
 
-        Each rating already moved the item space directly (:meth:`ItemSpace.update`, the same path as the
-        in-process recommender); its partition's share is only needed to publish it or to take a rating back, so
-        shares are folded in vectorised steps, not rating by rating.
+        Each rating already moved the item space directly (:func:`wnn.contributions.learn_event`, the same path as
+        the in-process recommender); its partition's share is only needed to publish it or to take a rating back, so
+        shares are folded per item, not rating by rating (exact sums: the order does not matter).
         """
         pending = self._unfolded.pop(partition, None)
         if not pending:
             return
-        bits = self.config.collab_bits
-        items, ratings, stamps, projections = zip(*pending)
-        projections = np.stack(projections) if bits and projections[0] is not None else \
-            np.zeros((len(items), bits), dtype=np.int64)
-        delta = shares_from_contributions(np.array(items, dtype=np.int64), np.array(ratings), np.array(stamps),
-                                          projections, self.config.popularity_half_life_s)
+        delta: dict[int, ItemPartial] = {}
+        for idx, added in pending:
+            delta[idx] = delta[idx] + added if idx in delta else added
         shares, dirty = self.shares[partition], self._dirty[partition]
-        empty = ItemPartial.empty(bits)
         for idx, added in delta.items():
-            shares[idx] = shares.get(idx, empty).merged(added, self.config.popularity_half_life_s)
+            shares[idx] = shares[idx] + added if idx in shares else added
             dirty.add(self._bucket(idx))
 
     def _mirror_change(self, partition: int, change: ContributionChange) -> None:
         """Mirror a user's contribution change (already applied to the item space by :mod:`wnn.contributions`) on
-        the partition's shares, which this worker publishes: take back ``before``, add ``after`` (exact for counts,
-        sums and projections)."""
+        the partition's shares, which this worker publishes: take back ``before``, add ``after`` (exactly)."""
         self._fold(partition)
-        half_life = self.config.popularity_half_life_s
         shares, dirty = self.shares[partition], self._dirty[partition]
+        items = set(change.items)
+        old, new = change.before.shares(items), change.after.shares(items)
         empty = ItemPartial.empty(self.config.collab_bits)
-        for idx in change.items:
-            share = shares.get(idx) or empty
-            for side, sign in ((change.before, -1), (change.after, 1)):
-                for k in np.flatnonzero(side.items == idx).tolist():
-                    args = (float(side.ratings[k]), side.projections[k], int(side.stamps[k]), half_life)
-                    share = share.added(*args) if sign > 0 else share.removed(*args)
+        for idx in items:
+            share = shares.get(idx, empty) - old.get(idx, empty) + new.get(idx, empty)
             if share.count:
                 shares[idx] = share
             else:
@@ -412,13 +405,13 @@ class StreamProcessor:
         """Every partition's item shares derived from stored user states, the users read and the unreadable
         values; with ``count_sequences`` also re-count the next-item signal from the users' sequences."""
         space, cfg = self.space, self.config
-        rows: dict[int, list] = collections.defaultdict(list)
+        rows: dict[int, list[Contributions]] = collections.defaultdict(list)
         users = unreadable = 0
         for key, value in stored:
             if value is None:
                 continue
             try:
-                partition, (items, ratings, stamps, centered) = UserState.stored_contributions(value, cfg.user_prior)
+                partition, (items, ratings, stamps) = UserState.stored_pairs(value)
                 user = key.decode()
             except (StateError, UnicodeDecodeError):
                 unreadable += 1  # a corrupt value is reported (DLQ) when its user's next event arrives
@@ -426,10 +419,10 @@ class StreamProcessor:
             indices = np.array([space.index(k) for k in items], dtype=np.int64)
             if count_sequences:
                 space.add_sequence(indices)
-            rows[partition].append((indices, ratings, stamps, space.projection_of(user, centered)))
+            centred = centred_ratings(ratings, cfg.user_prior, cfg.prior_mean)
+            rows[partition].append(space.contributions(user, indices, ratings, stamps, centred))
             users += 1
-        derived = {p: shares_from_contributions(*(np.concatenate([r[k] for r in parts]) for k in range(4)),
-                                                cfg.popularity_half_life_s) for p, parts in rows.items()}
+        derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
         return derived, users, unreadable
 
     def derived_shares(self, stored: Iterable[tuple[bytes, bytes | None]]) -> dict[int, dict[int, ItemPartial]]:

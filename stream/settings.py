@@ -6,6 +6,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from wnn.config import MAX_PAIRS_LIMIT
+
 
 #: Environment variable of each setting that has one (the rest are WNNREC_<NAME>).
 ENV_NAMES = {"bootstrap": "KAFKA_BOOTSTRAP_SERVERS", "data": "WNNREC_DATA_FOLDER"}
@@ -97,7 +99,7 @@ class Settings:
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
     #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
-    #: time): bounds a user's state, about 37 bytes a rating. 0 keeps all.
+    #: time): bounds a user's state, about 25 bytes a rating. At most 1,000,000 (wnn.config.MAX_PAIRS_LIMIT).
     max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
     cache_mib: float = _setting("cache_mib", 256.0, float)
     processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
@@ -117,8 +119,8 @@ class Settings:
             raise ValueError(f"batch_max must be at least 1, got {self.batch_max}")
         if self.batch_linger_ms < 0 or self.fetch_max_wait_ms < 0:
             raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
-        if self.max_pairs_per_user < 0:
-            raise ValueError(f"max_pairs_per_user must not be negative, got {self.max_pairs_per_user}")
+        if not 1 <= self.max_pairs_per_user <= MAX_PAIRS_LIMIT:
+            raise ValueError(f"max_pairs_per_user must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs_per_user}")
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):

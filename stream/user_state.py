@@ -2,7 +2,7 @@
 
 The network's own bytes (:meth:`wnn.network.UserWNN.to_bytes`) travel inside, with the tombstones of forgotten
 event ids and the user's input partition. The user's drift signals are derived from the network's pairs
-(:mod:`wnn.drift`), so there is no drift state to store. :meth:`UserState.stored_contributions` reads what
+(:mod:`wnn.drift`), so there is no drift state to store. :meth:`UserState.stored_pairs` reads what
 recovery needs to re-derive the item statistics without rebuilding the network.
 """
 
@@ -15,6 +15,7 @@ import msgpack
 import numpy as np
 
 from wnn.item_space import ItemSpace
+from wnn import user_codec
 from wnn.network import UserWNN
 from wnn.state_format import StateError, load_document, seal
 
@@ -58,10 +59,10 @@ class UserState:
         return doc
 
     @classmethod
-    def stored_contributions(cls, data: bytes, user_prior: float) -> tuple[int, tuple]:
-        """The user's partition and the stored pairs' contributions, without rebuilding the network."""
+    def stored_pairs(cls, data: bytes) -> tuple[int, tuple]:
+        """The user's partition and the stored pairs' item ids, ratings and times, without building the network."""
         doc = cls._document(data)
-        return doc["p"], UserWNN.stored_contributions(doc.get("wnn"), user_prior)
+        return doc["p"], user_codec.stored_pairs(doc.get("wnn"))
 
     @classmethod
     def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":

@@ -11,6 +11,10 @@ import hashlib
 import json
 
 
+#: The largest ``max_pairs``: a table cell sums residuals of up to 4.5 stars in 1/256 steps in an int32.
+MAX_PAIRS_LIMIT = 1_000_000
+
+
 @dataclasses.dataclass(frozen=True)
 class WNNConfig:
     """Settings of the weightless recommender.
@@ -35,8 +39,10 @@ class WNNConfig:
         Length of each item's collaborative binary code (sign bits of a streaming random projection).
     n_genre_slots
         Genre bits; unseen genre strings are bucketed onto these slots deterministically.
-    item_prior
-        Pseudo-count pulling an item's running mean toward the global mean.
+    item_prior, prior_mean
+        An item's baseline is its mean rating shrunk toward ``prior_mean`` by ``item_prior`` pseudo-ratings. A
+        constant, not the running global mean: a global mean moves with every rating and would make every item's
+        baseline, and every stored pair's residual, depend on all other ratings.
     user_prior
         Pseudo-count pulling the user's bias (bias neuron) toward zero.
     interaction_prior
@@ -56,7 +62,8 @@ class WNNConfig:
         How many of the user's newest items the sequence context reads, and how fast their weight falls.
     max_pairs
         Sliding-window forgetting: when a user holds more pairs, the oldest are forgotten, down to ``max_pairs -
-        max_pairs // 10`` (so a user holds between 90% and 100% of it). None keeps all.
+        max_pairs // 10`` (so a user holds between 90% and 100% of it). At most :data:`MAX_PAIRS_LIMIT`: the
+        tables count in 32-bit integers, exact up to 1.8 million pairs in one cell.
     drift_threshold, drift_allowance
         Taste-change detection (:mod:`wnn.taste_change`): a two-sided CUSUM over the user's residuals, with this
         allowance per pair, restarts the network's window at the change point when either sum passes the threshold.
@@ -75,6 +82,7 @@ class WNNConfig:
     collab_bits: int = 4
     n_genre_slots: int = 19
     item_prior: float = 5.0
+    prior_mean: float = 3.5
     user_prior: float = 6.0
     interaction_prior: float = 3.0
     interaction_gain: float = 2.5
@@ -85,7 +93,7 @@ class WNNConfig:
     transition_weight: float = 0.5
     sequence_length: int = 20
     sequence_decay: float = 0.9
-    max_pairs: int | None = None
+    max_pairs: int = 100_000
     n_candidates: int | None = 200
     drift_threshold: float | None = 6.0
     drift_allowance: float = 0.5
@@ -105,8 +113,8 @@ class WNNConfig:
             raise ValueError("drift_threshold must be positive (or None) and drift_allowance non-negative")
         if self.sequence_length < 1 or not 0.0 <= self.sequence_decay <= 1.0:
             raise ValueError("sequence_length must be at least 1 and sequence_decay within [0, 1]")
-        if self.max_pairs is not None and self.max_pairs < 1:
-            raise ValueError("max_pairs must be positive or None")
+        if not 1 <= self.max_pairs <= MAX_PAIRS_LIMIT:
+            raise ValueError(f"max_pairs must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs}")
 
     @property
     def cells_per_neuron(self) -> int:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wnn.memory import COUNT, RESIDUAL
-from wnn.recurrence import states_before
 
 if TYPE_CHECKING:
     from wnn.network import Prediction, UserWNN
@@ -39,28 +38,27 @@ class Explanation:
 
 
 def explain(model: "UserWNN", item: Hashable, top: int = 5) -> Explanation:
-    """The ``top`` stored pairs and the neurons that drove ``model``'s predicted rating of ``item``."""
+    """The ``top`` stored pairs and the neurons that drove ``model``'s predicted rating of ``item`` (the model must be
+    reconciled: :meth:`wnn.network.UserWNN.explain` does that first)."""
     space, cfg = model.space, model.space.config
     idx = space.index(item)
     prediction = model.predict_index(idx)
     baseline = space.baseline(idx)
     log = model.pair_log
-    if not log.n:
+    if not log.n or model.memory.empty:
         return Explanation(item, prediction, baseline, 0.0, [], [])
     layout = model.memory.layout
-    candidate = layout.cells(space.addresses[idx], model.state)
-    cells = model.memory.table[:, candidate]
+    cells = model.memory.gather(space.cell_base[idx], model.state)
     user_bias = float(cells[RESIDUAL, 0] / (cells[COUNT, 0] + cfg.user_prior))
     start = model.window_start  # pairs before a taste change no longer vote
     window = slice(start, log.n)
-    addresses, channels = space.addresses_for(log.items[window], log.codes[window])
-    before, _ = states_before(log.ratings[window] >= cfg.like_threshold, channels, cfg.n_state_bits)
-    stored = layout.cells(addresses.astype(np.int64), before)
+    candidate = layout.cells(space.addresses[idx].astype(np.int64), model.state)
+    stored = layout.cells(space.addresses[log.items[window]].astype(np.int64), model.q_before())
     match = stored[:, 1:] == candidate[1:]
     shared = match.sum(axis=1)
     # The rating's interaction term is a sum over neurons of the cell's shrunk mean deviation; split it per pair.
     per_neuron = cfg.interaction_gain / (cfg.n_neurons - 1) / (cells[COUNT, 1:] + cfg.interaction_prior)
-    pull = (log.residuals[window] - np.float32(user_bias)) * (match @ per_neuron)
+    pull = (model.residuals()[window] - user_bias) * (match @ per_neuron)
     order = start + np.argsort(-np.abs(pull), kind="stable")[:top]
     pull = np.concatenate((np.zeros(start, dtype=pull.dtype), pull))
     shared = np.concatenate((np.zeros(start, dtype=shared.dtype), shared))

@@ -14,7 +14,7 @@ level, 3 for the mean level, then the collaborative bits. With the content bits 
 >>> layout = BitLayout(WNNConfig())
 >>> layout.n_feature_bits, layout.content_bits
 (40, 24)
->>> code = layout.code(count=5, mean=3.6, projection=np.array([1, -1, 2, 0]))
+>>> code = layout.code(count=5, mean=3.6, projection=[1.0, -1.0, 2.0, 0.0])
 >>> layout.levels(code)
 (2, 4, [1, 0, 1, 0])
 """
@@ -22,6 +22,7 @@ level, 3 for the mean level, then the collaborative bits. With the content bits 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,19 +48,21 @@ class BitLayout:
         self.pop_at = self.content_bits
         self.mean_at = self.pop_at + len(POPULARITY_THRESHOLDS)
         self.collab_at = self.mean_at + len(MEAN_THRESHOLDS)
-        self._collab_pow2 = np.array([1 << j for j in range(cfg.collab_bits)],
-                                     dtype=object if cfg.collab_bits > 62 else np.int64)
         self._pop_rows = thermometer(np.arange(len(POPULARITY_THRESHOLDS) + 1),
                                      np.arange(1, len(POPULARITY_THRESHOLDS) + 1))
         self._mean_rows = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1), np.arange(1, len(MEAN_THRESHOLDS) + 1))
         self._collab_shifts = np.arange(cfg.collab_bits, dtype=np.int64) + 2 * LEVEL_BITS
 
-    def code(self, count: float, mean: float, projection: np.ndarray) -> int:
+    def code(self, count: float, mean: float, projection: Sequence[float]) -> int:
         """The packed dynamic code of an item with ``count`` ratings, baseline ``mean`` and collaborative
         ``projection`` (its sign bits)."""
+        collab = 0
+        for j, value in enumerate(projection):
+            if value > 0:
+                collab |= 1 << j
         return (bisect.bisect_right(POPULARITY_THRESHOLDS, count)
                 | bisect.bisect_right(MEAN_THRESHOLDS, mean) << LEVEL_BITS
-                | int((projection > 0) @ self._collab_pow2) << (2 * LEVEL_BITS))
+                | collab << (2 * LEVEL_BITS))
 
     def levels(self, code: int) -> tuple[int, int, list[int]]:
         """A code's popularity level, mean level and collaborative bits."""

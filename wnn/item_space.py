@@ -1,41 +1,50 @@
-"""The global, shared side of the model: item bits, the neuron wiring and each item's precomputed addresses.
+"""The global, shared side of the model: item bits, the neuron wiring, each item's addresses and statistics.
 
 Every user's network reads items through one :class:`ItemSpace`. It holds
 
 * the static content bits of each item (genres, multi-hot with bucketing; release year, thermometer),
-* the global, stream-derived bits (``hybrid=True``): popularity so far and running mean so far (thermometers) and a
-  collaborative binary code, the sign bits of a streaming random projection of the item's centred ratings
-  (SimHash: items rated alike by the same users get codes with a small Hamming distance),
+* each item's exact rating statistics (:class:`~wnn.item_stats.ItemPartial` sums: count, rating total, fixed-point
+  collaborative projection, popularity accumulator), and everything derived from them: the baseline, the
+  stream-derived bits (``hybrid=True``: popularity level, mean level and a collaborative code, the sign bits of the
+  item-mean-centred projection; SimHash: items rated alike by the same users get codes at a small Hamming distance),
+  the RAM addresses and the item's place in the candidate order,
 * the wiring (which bits each RAM neuron reads) from one global seed, and
-* every item's RAM addresses, computed once when its bits change and then shared by all users.
+* the global next-item counts.
 
-Only the item that was just rated changes, so an update costs O(bits), not O(items).
+**Everything derived is a pure function of the statistics**, and the statistics are exact sums over the stored
+ratings: so the whole item side is a function of *which* ratings are stored, never of the order they arrived or
+were forgotten in. Only the item a rating touches is recomputed, in O(bits). Each change of an item's derived values
+advances the space's ``generation`` and is logged, so a user's network asks which of its items changed since it last
+read them (:meth:`wnn.network.UserWNN.reconcile`).
 
 >>> from wnn.config import WNNConfig
 >>> space = ItemSpace(WNNConfig(seed=1))
 >>> i = space.add_item(42, genres=("Comedy",), year=1994)
 >>> space.addresses[i].shape == (space.config.n_neurons,)
 True
->>> _ = space.update(i, rating=5.0, centered=1.0, user=7, ts=0)
->>> float(space.counts[i]), float(space.baseline(i))
-(1.0, 5.0)
+>>> _ = space.update(i, rating=5.0, centred=1.0, user=7, ts=0)
+>>> int(space.counts[i]), round(space.baseline(i), 4)
+(1, 3.75)
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
+from wnn import popularity
+from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
-from wnn.next_items import NextItemCounts
-from wnn.item_stats import PROJECTION_SCALE, ItemPartial
 from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import BitLayout
+from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial
+from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
 
-_LN2 = float(np.log(2.0))
+_LN2 = math.log(2.0)
 
 
 def stable_hash(key: Hashable) -> int:
@@ -43,24 +52,8 @@ def stable_hash(key: Hashable) -> int:
     return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _milestone(count: int) -> int:
-    """How many refresh points (:func:`_refresh_due`) lie in 1..count: powers of two, plus multiples of 64, minus the
-    powers of two that are multiples of 64 (counted twice)."""
-    if count <= 0:
-        return 0
-    bits = count.bit_length()
-    return bits + count // 64 - max(0, bits - 6)
-
-
-def _refresh_due(count: int) -> bool:
-    """Whether an item's stream-derived bits are re-read after its ``count``-th rating: at powers of two, then every
-    64 ratings. Codes of new items settle fast, and popular items keep stable addresses, so the addresses users stored
-    stay meaningful and are recomputed rarely."""
-    return count & (count - 1) == 0 or count % 64 == 0
-
-
 class ItemSpace:
-    """Shared item encoder, wiring and address cache. See the module docstring."""
+    """Shared item encoder, wiring, statistics and address cache. See the module docstring."""
 
     _GROW = 1.5
 
@@ -74,47 +67,68 @@ class ItemSpace:
         self.wiring = Wiring(cfg, self.layout)
         self.tuples, self.channel_bits = self.wiring.tuples, self.wiring.channel_bits
         self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
-
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
-        self._scaled_vectors: dict[Hashable, np.ndarray] = {}
-        self._candidate_cache: tuple | None = None
+        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        # Per item, as Python integers (exact, and cheaper than numpy for a few numbers): the collaborative sums and
+        # the popularity accumulator (wnn.item_stats, wnn.popularity).
+        self._projection: list[tuple[int, ...]] = []
+        self._vector: list[tuple[int, ...]] = []
+        self._centred: list[int] = []
+        self.popularity: list[int] = []
+        self.order = CandidateOrder()
+        self._code_parts: dict[int, np.ndarray] = {}
+        self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         self.n_items = 0
-        self._n_ratings = 0
-        self._sum_ratings = 0.0
+        #: How many changes of item-derived values there have been, and the items of the latest ones (a reader that
+        #: synced at generation g asks :meth:`changed_since` which items to read again).
+        self.generation = 0
+        self._changes: list[int] = []
+        self._changes_from = 0
         self._allocate(capacity)
 
     # ------------------------------------------------------------------ storage
     def _allocate(self, capacity: int) -> None:
         cfg = self.config
         old = self.n_items
-
-        def grow(arr: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray:
+        def grow(name: str, shape: tuple[int, ...], dtype) -> None:
             new = np.zeros(shape, dtype=dtype)
-            if arr is not None:
-                new[:old] = arr[:old]
-            return new
+            current = getattr(self, name, None)
+            if current is not None:
+                new[:old] = current[:old]
+            setattr(self, name, new)
 
-        g = getattr
-        self.bits = grow(g(self, "bits", None), (capacity, self.layout.width), np.uint8)
-        self.addresses = grow(g(self, "addresses", None), (capacity, cfg.n_neurons), np.uint8)
-        self.cell_base = grow(g(self, "cell_base", None), (capacity, cfg.n_neurons), np.int64)
-        self.dynamic_codes = grow(g(self, "dynamic_codes", None), (capacity,), np.uint32)
-        self.channels = grow(g(self, "channels", None), (capacity,), np.uint8)
-        self.counts = grow(g(self, "counts", None), (capacity,), np.float64)
-        self.sums = grow(g(self, "sums", None), (capacity,), np.float64)
-        # Fixed point (wnn.item_stats.PROJECTION_SCALE): sums of integers are exact in any order, so shares rebuilt
-        # from stored ratings equal the ones updated rating by rating, and a forgotten rating subtracts exactly.
-        self.projections = grow(g(self, "projections", None), (capacity, cfg.collab_bits), np.int64)
-        self.decayed_popularity = grow(g(self, "decayed_popularity", None), (capacity,), np.float64)
-        self.popularity_ts = grow(g(self, "popularity_ts", None), (capacity,), np.float64)
-        if getattr(self, "next_items", None) is None:
-            self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with capacity squared
+        grow("bits", (capacity, self.layout.width), np.uint8)
+        grow("addresses", (capacity, cfg.n_neurons), np.uint8)
+        grow("_static_addresses", (capacity, cfg.n_neurons), np.int64)
+        grow("cell_base", (capacity, cfg.n_neurons), np.int64)
+        grow("dynamic_codes", (capacity,), np.uint32)
+        grow("channels", (capacity,), np.uint8)
+        grow("tie_keys", (capacity,), np.uint64)
+        grow("catalogued", (capacity,), bool)
+        # The exact statistics (wnn.item_stats) and what is derived from them.
+        grow("counts", (capacity,), np.int64)
+        grow("sums", (capacity,), np.float64)
+        grow("log2_popularity", (capacity,), np.float64)
+        self.log2_popularity[old:] = -np.inf
         self.capacity = capacity
 
     def add_item(self, key: Hashable, genres: Iterable[str] = (), year: int | float | None = None) -> int:
-        """Register an item with its content features; returns its dense index. Re-adding updates the content bits."""
+        """Register an item of the catalogue with its content features; returns its dense index. Re-adding updates
+        the content bits. A catalogued item can be listed before anyone rated it."""
+        idx = self._register(key)
+        layout = self.layout
+        row = self.bits[idx].copy()
+        self.bits[idx, : layout.year_at] = self.bucketer.encode(genres)
+        y = float(year) if year is not None and year > 0 else -np.inf
+        self.bits[idx, layout.year_at: layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
+        if not self.catalogued[idx] or not np.array_equal(row, self.bits[idx]):
+            self.catalogued[idx] = True
+            self._refresh(idx, bits_changed=True)
+        return idx
+
+    def _register(self, key: Hashable) -> int:
         idx = self._index.get(key)
         if idx is None:
             idx = self.n_items
@@ -122,19 +136,22 @@ class ItemSpace:
                 self._allocate(int(self.capacity * self._GROW) + 1)
             self._index[key] = idx
             self._keys.append(key)
+            zeros = (0,) * self.config.collab_bits
+            self._projection.append(zeros)
+            self._vector.append(zeros)
+            self._centred.append(0)
+            self.popularity.append(0)
             self.n_items += 1
             self.bits[idx, self.layout.one_bit] = 1
-        layout = self.layout
-        self.bits[idx, : layout.year_at] = self.bucketer.encode(genres)
-        y = float(year) if year is not None and year > 0 else -np.inf
-        self.bits[idx, layout.year_at: layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
-        self._refresh_addresses(idx)
+            self.tie_keys[idx] = stable_hash(key)
+            self._refresh(idx, bits_changed=True)
         return idx
 
     def index(self, key: Hashable) -> int:
-        """Dense index of an item; an item never seen gets registered with empty content."""
+        """Dense index of an item; an item never seen gets registered with empty content (not catalogued: it is
+        listed only while it has ratings)."""
         idx = self._index.get(key)
-        return idx if idx is not None else self.add_item(key)
+        return idx if idx is not None else self._register(key)
 
     def find(self, key: Hashable) -> int | None:
         """Dense index of a known item, None for an item never seen (nothing is registered)."""
@@ -144,50 +161,103 @@ class ItemSpace:
         """The caller's id of a dense item index."""
         return self._keys[index]
 
-    # ------------------------------------------------------------------ global statistics
-    @property
-    def global_mean(self) -> float:
-        return self._sum_ratings / self._n_ratings if self._n_ratings else 3.5
+    def listable(self, items: np.ndarray | None = None) -> np.ndarray:
+        """Whether each item (of ``items``, else every item) may be listed: catalogued, or rated by someone.
 
+        An item known only from ratings that were all forgotten is not, so a forget leaves the lists a system that
+        never saw the ratings would show."""
+        if items is None:
+            items = slice(0, self.n_items)
+        return self.catalogued[items] | (self.counts[items] > 0)
+
+    # ------------------------------------------------------------------ derived from the statistics
     def baseline(self, index: int) -> float:
-        """The global prediction for an item: its running mean shrunk toward the global mean (hybrid), else the
-        global mean alone (content-only)."""
-        mu = self.global_mean
-        if not self.config.hybrid:
-            return mu
-        beta = self.config.item_prior
-        return (self.sums.item(index) + beta * mu) / (self.counts.item(index) + beta)
+        """The global prediction for an item: its mean rating shrunk toward ``prior_mean`` by ``item_prior``
+        pseudo-ratings (hybrid), else ``prior_mean`` alone (content-only)."""
+        cfg = self.config
+        if not cfg.hybrid:
+            return cfg.prior_mean
+        beta = cfg.item_prior
+        return (self.sums.item(index) + beta * cfg.prior_mean) / (self.counts.item(index) + beta)
 
     def baselines(self, items: np.ndarray | None = None) -> np.ndarray:
         """:meth:`baseline` of every item (or of ``items``), vectorised."""
+        cfg = self.config
         counts, sums = (self.counts[: self.n_items], self.sums[: self.n_items]) if items is None else \
             (self.counts[items], self.sums[items])
-        mu = self.global_mean
-        if not self.config.hybrid:
-            return np.full(len(counts), mu)
-        beta = self.config.item_prior
-        return (sums + beta * mu) / (counts + beta)
+        if not cfg.hybrid:
+            return np.full(len(counts), cfg.prior_mean)
+        beta = cfg.item_prior
+        return (sums + beta * cfg.prior_mean) / (counts + beta)
 
     def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
         """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
         if items is None:
             items = slice(0, self.n_items)
-        age = np.maximum(ts - self.popularity_ts[items], 0.0)
-        return self.decayed_popularity[items] * np.exp2(-age / self.config.popularity_half_life_s)
+        return np.exp2(self.log2_popularity[items] - ts / self.config.popularity_half_life_s)
 
     def candidates(self, ts: float, n: int) -> np.ndarray:
-        """The ``n`` items with the best global ranking score at ``ts`` (decayed popularity and baseline), best first.
+        """The ``n`` strongest listable items (decayed popularity and baseline), strongest first.
 
-        The global order is cached and recomputed after 256 rating updates or a day of event time, whichever comes
-        first, so a stream that refreshes a list per event pays for the sort rarely.
-        """
-        cached = self._candidate_cache
-        if (cached is None or cached[2] != self.n_items or not 0 <= ts - cached[0] < 86400.0
-                or self._n_ratings - cached[1] >= 256):
-            score = np.log1p(self.popularity_at(ts)) + self.config.rating_weight * self.baselines()
-            cached = self._candidate_cache = (ts, self._n_ratings, self.n_items, np.argsort(-score, kind="stable"))
-        return cached[3][:n]
+        The order is the same at every time ``ts`` (:mod:`wnn.candidates`), so it is kept up to date as the statistics
+        change instead of being sorted per list; ``ts`` is accepted for the callers' symmetry with the ranking."""
+        return self.order.top(n)
 
+    def collab_projection(self, index: int) -> list[float]:
+        """The item's item-mean-centred collaborative projection: ``sum over raters of (c - mean c) * v``, derived
+        from the exact sums (``projection - centred / count * vector``, in float64). Its signs are the collab bits."""
+        count = self.counts.item(index)
+        mean = self._centred[index] / count / PROJECTION_SCALE if count else 0.0
+        return [p - mean * v for p, v in zip(self._projection[index], self._vector[index])]
+
+    @property
+    def projections(self) -> np.ndarray:
+        """Every item's collaborative projection sum (n_items, collab_bits), fixed point (a copy)."""
+        return np.array(self._projection, dtype=np.int64).reshape(self.n_items, self.config.collab_bits)
+
+    def _refresh(self, index: int, bits_changed: bool = False) -> None:
+        """Recompute everything derived from the item's statistics (and, with ``bits_changed``, its content bits):
+        code, addresses, channels, candidate place; log the change."""
+        cfg = self.config
+        if bits_changed:  # content bits (and the constant ones): their share of the addresses, and the Q channels
+            row = self.bits[index]
+            self._static_addresses[index] = self.wiring.addresses(row)
+            if cfg.n_state_bits:
+                self.channels[index] = self.wiring.channels(row)
+        code = self.dynamic_codes.item(index)
+        if cfg.hybrid:
+            code = self.layout.code(self.counts.item(index), self.baseline(index), self.collab_projection(index))
+            if code != self.dynamic_codes.item(index):
+                self.dynamic_codes[index] = code
+                bits_changed = True
+        if bits_changed:
+            # An address is a sum of bit weights, so it splits into the content bits' part and the code's part.
+            addresses = self._static_addresses[index] + self._code_addresses(code)
+            self.addresses[index] = addresses
+            self.cell_base[index] = self._neuron_offsets + addresses
+        if self.catalogued.item(index) or self.counts.item(index) > 0:
+            strength = self.log2_popularity.item(index) * _LN2 + cfg.rating_weight * self.baseline(index)
+            self.order.set(index, strength, int(self.tie_keys[index]))
+        else:
+            self.order.discard(index)
+        self.generation += 1
+        changes = self._changes
+        changes.append(index)
+        if len(changes) > 2 * self.CHANGE_LOG:
+            del changes[: len(changes) - self.CHANGE_LOG]
+            self._changes_from = self.generation - len(changes)
+
+    #: Item changes remembered for :meth:`changed_since`.
+    CHANGE_LOG = 512
+
+    def changed_since(self, generation: int) -> list[int] | None:
+        """The items whose derived values (baseline, code, addresses) changed after ``generation``, or None when that
+        is further back than the change log reaches (then a reader must re-read all its items)."""
+        if generation < self._changes_from:
+            return None
+        return self._changes[generation - self._changes_from:]
+
+    # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:
         """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
         vec = self._user_vectors.get(user)
@@ -197,35 +267,74 @@ class ItemSpace:
             self._user_vectors[user] = vec
         return vec
 
-    def update(self, index: int, rating: float, centered: float, user: Hashable, ts: float) -> np.ndarray | None:
-        """Fold one rating into the global item statistics and refresh that item's bits and addresses.
+    def _scaled(self, user: Hashable) -> tuple[np.ndarray, tuple[float, ...], tuple[int, ...]]:
+        """The user's vector times the fixed-point scale (array and tuple), and rounded (the vector's contribution)."""
+        scaled = self._scaled_vectors.get(user)
+        if scaled is None:
+            vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
+            scaled = self._scaled_vectors[user] = (vector, tuple(vector.tolist()),
+                                                   tuple(np.rint(vector).astype(np.int64).tolist()))
+        return scaled
 
-        ``centered`` is the rating minus the user's own expectation; it drives the collaborative projection so that
-        codes reflect relative, not absolute, taste. This runs once per event, so it touches one item only and
-        recomputes that item's addresses only when one of its bits flipped. Returns the rating's projection
-        contribution (None for a content-only config), for a caller that also keeps per-partition shares.
-        """
-        cfg = self.config
-        self._n_ratings += 1
-        self._sum_ratings += rating
-        count = self.counts.item(index) + 1.0
-        self.counts[index] = count
-        self.sums[index] = self.sums.item(index) + rating
-        last = self.popularity_ts.item(index)
-        if ts >= last:
-            self.decayed_popularity[index] = self.decayed_popularity.item(index) * \
-                2.0 ** (-(ts - last) / cfg.popularity_half_life_s) + 1.0
-            self.popularity_ts[index] = ts
-        else:  # a late rating adds its decayed weight (as ItemPartial.added does)
-            self.decayed_popularity[index] += 2.0 ** (-(last - ts) / cfg.popularity_half_life_s)
-        if not cfg.hybrid:
-            return None
-        projection = self.projection_of(user, centered)
-        self.projections[index] += projection
-        if _refresh_due(int(count)):
-            self._refresh_dynamic_code(index)
-        return projection
+    def contributions(self, user: Hashable, items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray,
+                      centred: np.ndarray) -> Contributions:
+        """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
+        ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
+        vector, _, vector_units = self._scaled(user)
+        centred = np.asarray(centred, dtype=np.float64)
+        half_life = self.config.popularity_half_life_s
+        n = len(items)
+        return Contributions(
+            np.asarray(items, dtype=np.int64), np.asarray(ratings, dtype=np.float32),
+            np.rint(np.multiply.outer(centred, vector)).astype(np.int64),
+            np.broadcast_to(np.array(vector_units, dtype=np.int64), (n, len(vector_units))).copy(),
+            np.rint(centred * PROJECTION_SCALE).astype(np.int64),
+            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()])
 
+    def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> ItemPartial:
+        """Fold one rating into the item's statistics and refresh what derives from them; returns the rating's own
+        contribution (for a caller that also keeps per-partition shares)."""
+        _, vector, vector_units = self._scaled(user)
+        # The same integers as one row of contributions() (round and numpy's rint both round half to even).
+        added = ItemPartial(1, float(np.float32(rating)), tuple(round(centred * x) for x in vector), vector_units,
+                            round(centred * PROJECTION_SCALE),
+                            popularity.weight(ts, self.config.popularity_half_life_s))
+        self.apply(index, added)
+        return added
+
+    def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
+        """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""
+        if sign > 0:
+            self.counts[index] += delta.count
+            self.sums[index] += delta.total
+            self._projection[index] = tuple(a + b for a, b in zip(self._projection[index], delta.projection))
+            self._vector[index] = tuple(a + b for a, b in zip(self._vector[index], delta.vector))
+            self._centred[index] += delta.centred
+            accumulator = self.popularity[index] = self.popularity[index] + delta.popularity
+        else:
+            self.counts[index] -= delta.count
+            self.sums[index] -= delta.total
+            self._projection[index] = tuple(a - b for a, b in zip(self._projection[index], delta.projection))
+            self._vector[index] = tuple(a - b for a, b in zip(self._vector[index], delta.vector))
+            self._centred[index] -= delta.centred
+            accumulator = self.popularity[index] = self.popularity[index] - delta.popularity
+        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        self._refresh(index)
+
+    def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
+        """Swap one share of an item's statistics (a partition's, a user's) for a newer one."""
+        if old is not None:
+            if old == new:
+                return
+            new = new - old
+        self.apply(index, new)
+
+    def statistics(self, index: int) -> ItemPartial:
+        """The item's statistics."""
+        return ItemPartial(self.counts.item(index), self.sums.item(index), self._projection[index],
+                           self._vector[index], self._centred[index], self.popularity[index])
+
+    # ------------------------------------------------------------------ next-item signal
     def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
         """Count that a user rated ``index`` right after ``previous`` (the global next-item signal)."""
         self.next_items.add(previous, index, weight)
@@ -258,66 +367,27 @@ class ItemSpace:
                 dense[keys[inside]] += weight * np.log1p(values[inside] * scale)
         return dense if items is None else dense[items]
 
-    def projection_of(self, user: Hashable, centered: float | np.ndarray) -> np.ndarray:
-        """A rating's contribution to its item's collaborative projection, shape (bits,), or one per rating,
-        shape (n, bits), for an array of centred ratings: the same integers as
-        :func:`wnn.item_stats.projection_contribution`, with the user's vector scaled once (the scale is a power of
-        two, so scaling first changes no bit)."""
-        scaled = self._scaled_vectors.get(user)
-        if scaled is None:
-            scaled = self._scaled_vectors[user] = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-        return np.rint(np.multiply.outer(np.asarray(centered, dtype=np.float64), scaled)).astype(np.int64)
+    # ------------------------------------------------------------------ addresses
+    def _code_addresses(self, code: int) -> np.ndarray:
+        """The dynamic bits' part of every Z neuron's address for a packed dynamic code (cached per code)."""
+        part = self._code_parts.get(code)
+        if part is None:
+            row = np.zeros((1, self.layout.width), dtype=np.uint8)
+            if self.config.hybrid:
+                self.layout.write_dynamic(row, np.array([code], dtype=np.uint32))
+            part = self._code_parts[code] = self.wiring.addresses(row)[0].astype(np.int64)
+            part.setflags(write=False)
+        return part
 
-    def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
-        """Swap one partition's share of an item's statistics (see :mod:`wnn.item_stats`) for a newer one.
-
-        The owner of a partition calls it with its own shares as it processes ratings, and every other worker calls
-        it as the shares arrive, so all item spaces converge on the same totals.
-        """
-        cfg = self.config
-        old = old or ItemPartial.empty(cfg.collab_bits)
-        before = self.counts.item(index)
-        d_count, d_total = new.count - old.count, new.total - old.total
-        self._n_ratings += int(d_count)
-        self._sum_ratings += d_total
-        self.counts[index] = before + d_count
-        self.sums[index] = self.sums.item(index) + d_total
-        if cfg.hybrid:
-            self.projections[index] += new.projection - old.projection
-        at = max(self.popularity_ts.item(index), new.popularity_ts)
-        half_life = cfg.popularity_half_life_s
-        current = self.decayed_popularity.item(index) * 2.0 ** (-(at - self.popularity_ts.item(index)) / half_life)
-        self.decayed_popularity[index] = max(
-            current - old.popularity_at(at, half_life) + new.popularity_at(at, half_life), 0.0)
-        self.popularity_ts[index] = at
-        if cfg.hybrid and _milestone(int(self.counts.item(index))) != _milestone(int(before)):
-            self._refresh_dynamic_code(index)
-
-    def _refresh_dynamic_code(self, index: int) -> None:
-        code = self.layout.code(self.counts.item(index), self.baseline(index), self.projections[index])
-        if code != self.dynamic_codes.item(index):
-            self.dynamic_codes[index] = code
-            self.layout.write_dynamic(self.bits[index: index + 1], np.array([code], dtype=np.uint32))
-            self._refresh_addresses(index)
-
-    def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Z-neuron addresses (n, M) and Q channel bits (n,) of ``items`` as they were when their dynamic bits were
-        ``codes`` (what :attr:`dynamic_codes` held then). Lets a user's memory be rebuilt exactly from its pairs."""
-        rows = self.bits[items]
-        if self.config.hybrid:
-            self.layout.write_dynamic(rows, codes)
-        return self.wiring.addresses(rows), self.wiring.channels(rows)
+    def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Z-neuron addresses (n, M) of ``items`` if their dynamic codes were ``codes`` (what a user's pairs were
+        last read with: lets a network take a pair out of the cells it was written to)."""
+        return self._static_addresses[items] + np.stack([self._code_addresses(c) for c in codes.tolist()]) \
+            if len(items) else np.zeros((0, self.config.n_neurons), dtype=np.int64)
 
     def valid_code(self, codes: np.ndarray) -> bool:
         """Whether packed dynamic codes are within the layout of this config."""
         return self.layout.valid_code(codes)
-
-    def _refresh_addresses(self, index: int) -> None:
-        row = self.bits[index]
-        self.addresses[index] = self.wiring.addresses(row)
-        self.cell_base[index] = self._neuron_offsets + self.addresses[index]
-        if self.config.n_state_bits:
-            self.channels[index] = self.wiring.channels(row)
 
     def genre_bits(self, index: int) -> np.ndarray:
         """The item's genre slots (a view; do not modify)."""
@@ -325,4 +395,7 @@ class ItemSpace:
 
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
-        return self.layout.groups(self.bits[index])
+        row = self.bits[index: index + 1].copy()
+        if self.config.hybrid:
+            self.layout.write_dynamic(row, self.dynamic_codes[index: index + 1])
+        return self.layout.groups(row[0])

@@ -1,7 +1,9 @@
 """The Z layer's counting memory: every RAM neuron's table cells, packed in one array per memory plane.
 
-A cell holds the number of pairs written to it (``COUNT``), the sum of their residual ratings (``RESIDUAL``) and the
-number of likes among them (``LIKES``). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
+A cell holds the number of pairs written to it (``COUNT``), the sum of their residual ratings (``RESIDUAL``, in steps
+of 1/256 star) and the number of likes among them (``LIKES``), in float64: every value is a sum of exactly
+representable numbers far below 2**53, so every cell is exact, equal whatever order pairs were written, moved and
+removed in (float32 would be exact only up to about 16,000 pairs in one cell). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
 read the Q layer have one block of ``2**tuple_size`` cells per Q state, the others one block, and the bias neuron
 (which reads no bits) one cell (:meth:`wnn.config.WNNConfig.neuron_offsets`).
 
@@ -9,8 +11,8 @@ read the Q layer have one block of ``2**tuple_size`` cells per Q state, the othe
 >>> memory = CountingMemory(WNNConfig())
 >>> base = memory.layout.cells(np.zeros(64, dtype=np.int64), 0)
 >>> memory.write(base, state=0, residual=0.5, liked=True)
->>> float(memory.table[COUNT, 0]), float(memory.table[RESIDUAL, 0])
-(1.0, 0.5)
+>>> memory.gather(base, state=0)[:, 0].tolist()   # count, residual, likes
+[1.0, 0.5, 1.0]
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ class TableLayout:
     stateful: np.ndarray      # 1 for the Z neurons that also read Q
     state_shift: np.ndarray   # (Q states, M): extra cell offset of each neuron in each Q state
     state_cells: np.ndarray   # (Q states, 3, M): the same, per memory plane of the flat table
-    split: np.ndarray         # (M, 2): column 0 sums neurons 1..M-1, column 1 picks the bias neuron
-    pool_weights: np.ndarray  # (M,): 1/(M-1) for neurons 1..M-1, 0 for the bias neuron
 
     def cells(self, addresses: np.ndarray, state: int | np.ndarray) -> np.ndarray:
         """Flat cell indices of every Z neuron for item addresses (..., M) under Q state(s)."""
@@ -58,30 +58,21 @@ def table_layout(cfg: WNNConfig) -> TableLayout:
         stateful[1: 1 + cfg.n_state_neurons] = 1
     state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << cfg.tuple_size) * stateful
     state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
-    split = np.zeros((m, 2), dtype=np.float32)
-    split[1:, 0] = 1.0
-    split[0, 1] = 1.0
-    # Z neurons 1..M-1 vote with their shrunk mean deviation from the user's bias, averaged; the bias neuron sets
-    # the bias itself.
-    pool_weights = split[:, 0] / np.float32(m - 1)
-    for arr in (offsets, stateful, state_shift, state_cells, split, pool_weights):
+    for arr in (offsets, stateful, state_shift, state_cells):
         arr.setflags(write=False)
-    return TableLayout(cfg.tuple_size, size, offsets, stateful, state_shift, state_cells, split, pool_weights)
+    return TableLayout(cfg.tuple_size, size, offsets, stateful, state_shift, state_cells)
 
 
 class CountingMemory:
-    """One user's Z tables: a (3, cells) float32 array, allocated on the first write.
-
-    Residuals are fixed-point (:data:`wnn.residuals.RESIDUAL_QUANTUM`), so every cell is a sum of exactly
-    representable numbers and does not depend on the order pairs were written.
-    """
+    """One user's Z tables: a (3, cells) float64 array, allocated on the first write."""
 
     def __init__(self, cfg: WNNConfig) -> None:
         self.layout = table_layout(cfg)
         self.n_neurons = cfg.n_neurons
         self.table: np.ndarray | None = None
         self.flat: np.ndarray | None = None
-        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.float32)
+        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.float64)
+        self._planes = (np.arange(3, dtype=np.int64) * self.layout.size)[:, None]
 
     @property
     def empty(self) -> bool:
@@ -89,13 +80,13 @@ class CountingMemory:
 
     def _ensure(self) -> np.ndarray:
         if self.table is None:
-            self.table = np.zeros((3, self.layout.size), dtype=np.float32)
+            self.table = np.zeros((3, self.layout.size), dtype=np.float64)
             self.flat = self.table.reshape(-1)
         return self.table
 
     def write(self, base: np.ndarray, state: int, residual: float, liked: bool) -> None:
         """Count one pair in the cells it addresses: its item's cell base (``offsets + addresses``, one per neuron,
-        precomputed by the item space) under Q ``state``."""
+        precomputed by the item space) under Q ``state``, with its (fixed-point) residual."""
         self._ensure()
         write = self._write_buffer
         write[RESIDUAL] = residual
@@ -110,6 +101,20 @@ class CountingMemory:
         table[COUNT] = np.bincount(flat_cells, minlength=size)
         table[RESIDUAL] = np.bincount(flat_cells, weights=np.repeat(residuals, m), minlength=size)
         table[LIKES] = np.bincount(flat_cells, weights=np.repeat(liked.astype(np.float64), m), minlength=size)
+
+    def move(self, old_cells: np.ndarray, new_cells: np.ndarray, old_residuals: np.ndarray,
+             new_residuals: np.ndarray, liked: np.ndarray) -> None:
+        """Re-address pairs: take each pair out of its ``old_cells`` (k, M) with its old residual and put it in its
+        ``new_cells`` with its new one (their like flags unchanged), in one scatter."""
+        self._ensure()
+        m, size = self.n_neurons, self.layout.size
+        old, new = old_cells.ravel(), new_cells.ravel()
+        like = np.repeat(liked.astype(np.float64), m)
+        ones = np.ones(len(old), dtype=np.float64)
+        indices = np.concatenate((old, new, old + size, new + size, old + 2 * size, new + 2 * size))
+        values = np.concatenate((-ones, ones, -np.repeat(old_residuals, m), np.repeat(new_residuals, m), -like,
+                                 like))
+        np.add.at(self.flat, indices, values)
 
     def gather(self, base: np.ndarray, state: int) -> np.ndarray:
         """The (3, M) cells an item with cell base ``base`` addresses under Q ``state``."""

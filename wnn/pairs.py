@@ -5,7 +5,7 @@ forgetting: :meth:`PairLog.delete` removes pairs, and everything derived from th
 user's share of the global statistics) is derived again by the caller.
 
 >>> log = PairLog()
->>> log.append(event_id=7, item=0, key="toy-story", rating=4.0, ts=100, residual=0.5, code=0)
+>>> log.append(event_id=7, item=0, key="toy-story", rating=4.0, ts=100)
 >>> log.n, log.knows(7), log.listing()
 (1, True, [{'event_id': 7, 'item': 'toy-story', 'rating': 4.0, 'ts': 100}])
 >>> log.delete([0])
@@ -19,11 +19,9 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-#: Column name -> dtype. ``residuals`` and ``codes`` are what the pair wrote: its residual rating (in the memory's
-#: fixed-point step) and its item's dynamic code when it was learned, which with the item's static content bits give
-#: back exactly the addresses the pair wrote, in 4 bytes, not one per neuron.
-COLUMNS: dict[str, type] = {"event_ids": np.int64, "items": np.int64, "ratings": np.float32, "ts": np.int64,
-                            "residuals": np.float32, "codes": np.uint32}
+#: Column name -> dtype. Nothing that depends on the rest of the world is stored: residuals, addresses and tables
+#: are derived from these and the item space as it is now (:meth:`wnn.network.UserWNN.reconcile`).
+COLUMNS: dict[str, type] = {"event_ids": np.int64, "items": np.int64, "ratings": np.float32, "ts": np.int64}
 
 
 class PairLog:
@@ -66,29 +64,14 @@ class PairLog:
     def ts(self) -> np.ndarray:
         return self.column("ts")
 
-    @property
-    def residuals(self) -> np.ndarray:
-        return self.column("residuals")
-
-    @property
-    def codes(self) -> np.ndarray:
-        return self.column("codes")
-
-    @property
-    def residual_buffer(self) -> np.ndarray:
-        """The whole residual column, past ``n`` included (what :func:`wnn.taste_change.restarted` may read)."""
-        return self._columns["residuals"]
-
     def knows(self, event_id: int) -> bool:
         return event_id in self._seen
 
-    def append(self, event_id: int, item: int, key: Hashable, rating: float, ts: int, residual: float,
-               code: int) -> None:
+    def append(self, event_id: int, item: int, key: Hashable, rating: float, ts: int) -> None:
         n = self.n
         if n == len(self._columns["event_ids"]):
             self._grow()
-        values = {"event_ids": event_id, "items": item, "ratings": rating, "ts": ts, "residuals": residual,
-                  "codes": code}
+        values = {"event_ids": event_id, "items": item, "ratings": rating, "ts": ts}
         for name, value in values.items():
             self._columns[name][n] = value
         # Committed last, so a failure above leaves the pair unseen and a retry appends it.

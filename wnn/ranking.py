@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wnn.config import WNNConfig
-from wnn.memory import COUNT, RESIDUAL
 
 if TYPE_CHECKING:
     from wnn.network import UserWNN
@@ -31,51 +30,44 @@ if TYPE_CHECKING:
 
 def top_items(model: "UserWNN", ts: float | None = None, k: int = 10, exclude_rated: bool = True,
               use_candidates: bool = True) -> tuple[list[Hashable], np.ndarray]:
-    """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``)."""
+    """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``),
+    and so are items that cannot be listed (:meth:`wnn.item_space.ItemSpace.listable`). Equal scores are ordered by a
+    stable hash of the item id, so the list does not depend on the order items were registered in."""
     space, cfg = model.space, model.space.config
     n_pairs = model.n_pairs
     items = None
-    if use_candidates and cfg.n_candidates is not None and cfg.n_candidates + n_pairs < space.n_items:
+    if use_candidates and cfg.n_candidates is not None and cfg.n_candidates + n_pairs < len(space.order):
         items = space.candidates(model.list_time(ts), cfg.n_candidates + n_pairs)
     rank = rank_scores(model, ts, items)
+    dense = np.arange(space.n_items) if items is None else items
+    if items is None:
+        rank[~space.listable()] = -np.inf
     if exclude_rated and n_pairs:
-        rated = model.pair_log.items
-        if items is None:
-            rank[rated] = -np.inf
-        else:
-            is_rated = np.zeros(space.n_items, dtype=bool)
-            is_rated[rated] = True
-            rank[is_rated[items]] = -np.inf
+        rated = np.zeros(space.n_items, dtype=bool)
+        rated[model.pair_log.items] = True
+        rank[rated[dense]] = -np.inf
     k = min(k, len(rank))
-    top = np.argpartition(-rank, k - 1)[:k] if k < len(rank) else np.arange(len(rank))
-    top = top[np.argsort(-rank[top], kind="stable")]
-    top = top[np.isfinite(rank[top])]
-    dense = top if items is None else items[top]
-    return [space.key(int(i)) for i in dense], rank[top]
+    if not k:
+        return [], rank[:0]
+    # Every item scoring at least the k-th best (ties included), then ordered by score and the stable tie key.
+    threshold = np.partition(rank, len(rank) - k)[len(rank) - k]
+    best = np.flatnonzero(rank >= threshold)
+    best = best[np.lexsort((space.tie_keys[dense[best]], -rank[best]))][:k]
+    best = best[np.isfinite(rank[best])]
+    return [space.key(int(i)) for i in dense[best]], rank[best]
 
 
 def rank_scores(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
-    """Ranking score of every item of the space (dense index order), or of ``items`` only; rated items included."""
+    """Ranking score of every item of the space (dense index order), or of ``items`` only; rated items included
+    (the model must be reconciled: :meth:`wnn.network.UserWNN.rank_scores` does that first)."""
     space, cfg = model.space, model.space.config
-    layout = model.memory.layout
     popularity = np.log1p(space.popularity_at(model.list_time(ts), items))
-    baselines = space.baselines(items)
-    base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
     if model.n_pairs and cfg.transition_weight:
         recent = model.pair_log.items[-cfg.sequence_length:][::-1]
         popularity = popularity + space.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], items)
-    if model.memory.empty:
-        return popularity + cfg.rating_weight * baselines
-    table = model.memory.table
-    cells = base + layout.state_shift[model.state]
-    counts = table[COUNT].take(cells)
-    bias_count = float(table[COUNT, 0])
-    user_bias = float(table[RESIDUAL, 0]) / (bias_count + cfg.user_prior)
-    deviation = (table[RESIDUAL].take(cells) - counts * np.float32(user_bias)) / (counts
-                                                                                  + np.float32(cfg.interaction_prior))
-    rating = np.clip(baselines + user_bias + cfg.interaction_gain * (deviation @ layout.pool_weights), 1, 5)
-    count = counts @ layout.pool_weights
-    affinity = count / max(bias_count, 1.0)
+    rating, (count, _), window_pairs = model._predict_many(items)
+    # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
+    affinity = count / (cfg.n_neurons - 1) / max(window_pairs, 1.0)
     return popularity + cfg.affinity_weight * np.log1p(affinity) + cfg.rating_weight * rating
 
 

@@ -52,15 +52,23 @@ class WNNRecommender:
         return self.user(user).score(ts=ts, k=k)[0]
 
     def forget(self, user: Hashable, event_id: int) -> bool:
-        """Remove one rating from everything it fed: the user's network (exactly: its bytes equal never having
-        learned it), and its direct contributions to the global item statistics (count, sum, collaborative
-        projection, decayed popularity) and to the next-item counts. Returns False if the user holds no such rating.
-
-        Not undone: ratings learned after it by this user or by others were centred on baselines that included it
-        (``wnnrec audit unlearning`` measures what that leaves).
-        """
+        """Remove one rating from everything it fed: the user's pairs, the global item statistics and the next-item
+        counts. Everything else is derived from those, so afterwards the whole system equals one that never learned
+        the rating (:mod:`wnn.system_state`; tested by property, audited by ``wnnrec audit unlearning``). Returns
+        False if the user holds no such rating."""
         model = self.users.get(user)
         if model is None or not model.knows(event_id):
             return False
         forget_events(self.space, user, model, [event_id])
         return True
+
+    def forget_item(self, user: Hashable, item: Hashable) -> list[int]:
+        """Remove every rating the user gave ``item`` (see :meth:`forget`); returns their event ids (none if the
+        user never rated it)."""
+        model = self.users.get(user)
+        if model is None:
+            return []
+        event_ids = model.event_ids_of(item)
+        if event_ids:
+            forget_events(self.space, user, model, event_ids)
+        return event_ids

@@ -1,6 +1,9 @@
-"""A user's network as bytes: msgpack of the stored pairs (the tables are derived), with the format version and the
-config fingerprint, sealed with a CRC-32 (:mod:`wnn.state_format`), so corrupt or truncated bytes raise
+"""A user's network as bytes: msgpack of the stored pairs (everything else is derived), with the format version and
+the config fingerprint, sealed with a CRC-32 (:mod:`wnn.state_format`), so corrupt or truncated bytes raise
 :class:`StateError` instead of loading as a different state. Nothing is ever unpickled.
+
+Format 3 also stored each pair's residual and item code from when it was learned; those are derived now, so a
+format-3 state loads with them ignored (format 2, before the checksum, too).
 """
 
 from __future__ import annotations
@@ -12,23 +15,25 @@ import msgpack
 import numpy as np
 
 from wnn.pairs import COLUMNS, PairLog
-from wnn.residuals import centered_residuals
 from wnn.state_format import StateError, load_document, seal
+from wnn.validation import MAX_RATING, MAX_TS, MIN_RATING
 
 if TYPE_CHECKING:
     from wnn.item_space import ItemSpace
 
 #: Version of the serialized state layout; bump on any change to :func:`encode`.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+#: Sealed versions this build reads.
+READABLE_VERSIONS = (4, 3)
 #: States written before the checksum (format 2) are still read.
 UNSEALED_FORMAT_VERSION = 2
 
-#: Stored field -> pair column, in the order they are written.
-_FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts", "residuals": "residuals", "codes": "codes"}
+#: Stored field -> pair column, in the order they are checked.
+_FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts"}
 
 
 def _document(data: bytes) -> dict:
-    return load_document(data, FORMAT_VERSION, UNSEALED_FORMAT_VERSION, "user state")
+    return load_document(data, READABLE_VERSIONS, UNSEALED_FORMAT_VERSION, "user state")
 
 
 def encode(log: PairLog, fingerprint: str) -> bytes:
@@ -41,8 +46,6 @@ def encode(log: PairLog, fingerprint: str) -> bytes:
         "items": log.keys,
         "ratings": log.ratings.tobytes(),
         "ts": log.ts.tobytes(),
-        "residuals": log.residuals.tobytes(),
-        "codes": log.codes.tobytes(),
     }, use_bin_type=True))
 
 
@@ -70,13 +73,15 @@ def decode(data: bytes, space: "ItemSpace") -> PairLog:
     items = doc.get("items")
     if not isinstance(items, list) or len(items) != n:
         raise StateError("user state field 'items' is missing or has the wrong length")
-    ratings, residuals = columns["ratings"], columns["residuals"]
-    if not (np.isfinite(ratings).all() and np.isfinite(residuals).all()):
-        raise StateError("user state holds non-finite ratings or residuals")
-    if n and (ratings.min() < 0 or ratings.max() > 10 or np.abs(residuals).max() > 10):
-        raise StateError("user state holds ratings or residuals outside any rating scale")
-    if not space.valid_code(columns["codes"]):
-        raise StateError("user state holds item codes outside this config's bit layout")
+    ratings = columns["ratings"]
+    if not np.isfinite(ratings).all():
+        raise StateError("user state holds non-finite ratings")
+    if n and (ratings.min() < MIN_RATING or ratings.max() > MAX_RATING):
+        raise StateError(f"user state holds ratings outside {MIN_RATING:g}-{MAX_RATING:g}")
+    if n and (columns["ts"].min() < 0 or columns["ts"].max() > MAX_TS):
+        raise StateError("user state holds event times outside 0..10**11 (Unix seconds)")
+    if len(set(columns["event_ids"].tolist())) != n:
+        raise StateError("user state holds an event id twice")
     try:
         columns["items"] = np.array([space.index(key) for key in items], dtype=np.int64)
     except TypeError as exc:
@@ -84,9 +89,9 @@ def decode(data: bytes, space: "ItemSpace") -> PairLog:
     return PairLog.from_columns(columns, items)
 
 
-def stored_contributions(data: bytes, user_prior: float) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
-    """Item ids, ratings, times and centred ratings of a serialized state's pairs, oldest first, without
-    rebuilding the network (what recovery needs to re-derive the item statistics and next-item counts)."""
+def stored_pairs(data: bytes) -> tuple[list[Hashable], np.ndarray, np.ndarray]:
+    """Item ids, ratings and times of a serialized state's pairs, oldest first, without building a network (what
+    recovery needs to re-derive the item statistics and next-item counts)."""
     doc = _document(data)
     try:
         items, n = doc["items"], doc["n"]
@@ -94,7 +99,6 @@ def stored_contributions(data: bytes, user_prior: float) -> tuple[list[Hashable]
             raise ValueError("'items' is missing or has the wrong length")
         ratings = np.frombuffer(doc["ratings"], dtype=np.float32, count=n)
         stamps = np.frombuffer(doc["ts"], dtype=np.int64, count=n)
-        centered = centered_residuals(np.frombuffer(doc["residuals"], dtype=np.float32, count=n), user_prior)
     except Exception as exc:  # includes a non-bytes value and a non-map document
         raise StateError(f"user state is unreadable ({type(exc).__name__}: {exc})") from None
-    return items, ratings, stamps, centered
+    return items, ratings, stamps

@@ -2,7 +2,8 @@
 
 Z neuron ``n`` reads ``tuple_size`` distinct feature bits; its address is those bits as a binary number. Neuron 0 is
 the bias neuron: it reads the constant ZERO bit only, so its address is always 0. Q neuron ``j`` reads one channel
-bit; channel 0 is the constant ONE bit ("the last rating was a like").
+bit; channel 0 is the constant ONE bit ("the last rating was a like"), the others are content bits, so an item's Q
+channels never change with the stream (a user's Q states depend on their own pairs only).
 
 >>> from wnn.config import WNNConfig
 >>> from wnn.item_bits import BitLayout
@@ -31,6 +32,7 @@ class Wiring:
         self.tuples = tuples
         channels = rng.choice(bits.n_feature_bits, size=max(cfg.n_state_bits, 1), replace=False)
         channels[0] = bits.one_bit
+        channels[1:] %= bits.content_bits  # a stream-derived channel would make Q depend on other users' ratings
         self.channel_bits = channels[: cfg.n_state_bits]
         self._pow2 = (1 << np.arange(k)).astype(np.int64)
         self._chan_pow2 = (1 << np.arange(cfg.n_state_bits)).astype(np.int64)

@@ -53,9 +53,8 @@ def _recommender_digests(rec: WNNRecommender, at: int) -> dict[str, str]:
         "predictions": _digest([rec.predict_one(u, i).rating, rec.predict_one(u, i).like_probability]
                                for u in users for i in items),
         "top10": _digest(rec.recommend(u, 10, ts=at) for u in users),
-        "items": _digest([space.key(i), float(space.counts[i]), float(space.sums[i]), space.projections[i].tolist(),
-                          round(float(space.decayed_popularity[i]), 9), int(space.dynamic_codes[i]),
-                          space.addresses[i].tolist()] for i in range(space.n_items)),
+        "items": _digest([space.key(i), space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist()]
+                         for i in range(space.n_items)),
         "next_items": _digest(sorted((space.key(p), space.key(f), space.next_items.get(p, f))
                                      for p in range(space.n_items) for f in range(space.n_items)
                                      if space.next_items.get(p, f))),
@@ -103,7 +102,9 @@ def test_stream_processor_digests():
     assert digests == GOLDEN_STREAM
 
 
-GOLDEN_LIBRARY = {'bytes': 'dfd289c5d401e520', 'predictions': '40abd6563c305e51', 'top10': 'da139999a1345c73',
-                  'items': '84a350a35e50b23f', 'next_items': 'ce41967a4dfe9f51'}
-GOLDEN_STREAM = {'states': '0dc6f711a9ed03ce', 'lists': 'ecdbe7debfbc3682', 'drift': 'd7557deb0c8fadc3',
-                 'shares': 'f52639e1e3cbffd9', 'dead_letters': 0}
+# Updated with model v3 (issue 13): residuals and codes derived against the item space as it is now, user-local
+# centring, exact statistics and popularity, a constant prior mean, int tie-breaks by item key.
+GOLDEN_LIBRARY = {'bytes': '21dcfaa27df199e9', 'predictions': '522bf77928610ee5', 'top10': 'fae42073cddeeb14',
+                  'items': '1bd18ec751406531', 'next_items': 'ce41967a4dfe9f51'}
+GOLDEN_STREAM = {'states': '2df853e88adc9479', 'lists': 'c8104a50ea3759dd', 'drift': '8d9ee5e7d074c7d2',
+                 'shares': '81845e965d98af78', 'dead_letters': 0}

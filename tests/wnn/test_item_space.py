@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import make_space
 from wnn.config import WNNConfig
@@ -20,19 +22,33 @@ def test_bias_neuron_reads_no_bits(space):
 
 def test_addresses_are_cached_and_match_the_bits(space):
     pow2 = 1 << np.arange(space.config.tuple_size)
-    expected = space.bits[: space.n_items][:, space.tuples] @ pow2
-    assert np.array_equal(space.addresses[: space.n_items], expected)
+    for i in range(space.n_items):
+        groups = space.item_bits(i)
+        row = np.zeros(space.layout.width, dtype=np.uint8)
+        row[: space.layout.content_bits] = np.concatenate((groups["genres"], groups["year"]))
+        row[space.layout.pop_at: space.layout.zero_bit] = np.concatenate(
+            (groups["popularity"], groups["mean"], groups["collab"]))
+        row[space.layout.one_bit] = 1
+        assert np.array_equal(space.addresses[i], row[space.tuples] @ pow2)
 
 
 def test_update_moves_the_baseline_and_refreshes_addresses(space):
-    before = space.baseline(3)
+    before, addresses = space.baseline(3), space.addresses[3].copy()
     for ts in range(4):
-        space.update(3, 5.0, centered=1.0, user=f"u{ts}", ts=ts)
+        space.update(3, 5.0, centred=1.0, user=f"u{ts}", ts=ts)
     assert space.baseline(3) > before
     assert space.counts[3] == 4
-    pow2 = 1 << np.arange(space.config.tuple_size)
-    assert np.array_equal(space.addresses[3], space.bits[3][space.tuples] @ pow2)
     assert space.item_bits(3)["popularity"].sum() >= 2  # thermometer: count 4 passes thresholds 1 and 3
+    assert not np.array_equal(space.addresses[3], addresses)
+    assert np.array_equal(space.addresses_for(np.array([3]), space.dynamic_codes[3:4])[0], space.addresses[3])
+
+
+def test_q_channels_read_content_bits_only():
+    """Q's channels never change with the stream, so a user's Q states depend on their own pairs only."""
+    for seed in range(20):
+        space = make_space(config=WNNConfig(seed=seed))
+        assert (space.channel_bits[1:] < space.layout.content_bits).all()
+        assert space.channel_bits[0] == space.layout.one_bit
 
 
 def test_unknown_item_is_registered_on_first_use(space):
@@ -54,85 +70,82 @@ def test_content_only_space_has_no_global_bits():
     space = make_space(config=WNNConfig(hybrid=False))
     assert set(space.item_bits(0)) == {"genres", "year"}
     space.update(0, 5.0, 1.0, "u", 0)
-    assert space.baseline(0) == space.global_mean
+    assert space.baseline(0) == space.config.prior_mean  # content-only: the prior mean, whatever the ratings
 
 
 def test_popularity_decays_with_event_time(space):
     space.update(1, 4.0, 0.0, "u", ts=0)
     half_life = space.config.popularity_half_life_s
     assert np.isclose(space.popularity_at(half_life)[1], 0.5)
+    assert np.isclose(space.popularity_at(0.0)[1], 1.0)
 
 
 def test_stable_hash_is_stable():
     assert stable_hash("user-1") == stable_hash("user-1") != stable_hash("user-2")
 
 
+def statistics(space, i):
+    return (space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
+            float(space.log2_popularity[i]), space.baseline(i))
+
+
 def test_partials_reproduce_direct_updates():
-    """A worker applying its own shares gets the same item space as direct updates (the single-worker path)."""
+    """A worker applying shares gets the same item space as direct updates (the single-worker path), bit for bit."""
     from wnn.item_stats import ItemPartial
 
     direct, shared = make_space(), make_space()
-    partial = None
-    half_life = direct.config.popularity_half_life_s
+    partial = ItemPartial.empty(shared.config.collab_bits)
     for t in range(70):
-        rating, centered, user = float(1 + t % 5), (t % 5) - 2.0, f"u{t % 9}"
-        direct.update(2, rating, centered, user, ts=100 * t)
-        new = (partial or ItemPartial.empty(shared.config.collab_bits)).added(
-            rating, shared.projection_of(user, centered), 100 * t, half_life)
-        shared.replace_partial(2, partial, new)
-        partial = new
-    assert shared.counts[2] == direct.counts[2] and shared.sums[2] == direct.sums[2]
-    assert np.array_equal(shared.projections[2], direct.projections[2])
-    assert np.isclose(shared.decayed_popularity[2], direct.decayed_popularity[2])
-    assert shared.dynamic_codes[2] == direct.dynamic_codes[2]
-    assert np.array_equal(shared.addresses[2], direct.addresses[2])
-    assert shared.global_mean == direct.global_mean
+        rating, centred, user = float(1 + t % 5), (t % 5) - 2.0, f"u{t % 9}"
+        added = direct.update(2, rating, centred, user, ts=100 * t)
+        shared.replace_partial(2, partial, partial + added)
+        partial = partial + added
+    assert statistics(shared, 2) == statistics(direct, 2)
 
 
-def test_partials_of_two_partitions_merge_in_any_order():
-    from wnn.item_stats import ItemPartial
-
-    half_life = 1e9
-    ones = np.ones(4, np.int64)
-    a = ItemPartial.empty(4).added(5.0, ones, 10, half_life).added(4.0, ones, 20, half_life)
-    b = ItemPartial.empty(4).added(1.0, -ones, 15, half_life)
-    one, two = make_space(), make_space()
-    one.replace_partial(0, None, a); one.replace_partial(0, None, b)
-    two.replace_partial(0, None, b); two.replace_partial(0, None, a)
-    for space in (one, two):
-        assert space.counts[0] == 3 and space.sums[0] == 10.0
-    assert np.array_equal(one.projections[0], two.projections[0])
-    assert np.isclose(one.decayed_popularity[0], two.decayed_popularity[0])
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([1.0, 2.5, 4.0, 5.0]), st.integers(0, 10 ** 9)),
+                min_size=1, max_size=40), st.randoms())
+def test_statistics_are_a_function_of_the_set_of_ratings(ratings, rng):
+    """Adding ratings in any order, and removing some again, leaves the statistics (and everything derived from
+    them: code, addresses, popularity, candidate order) of a space that only ever added the rest."""
+    one, two = make_space(n_items=5), make_space(n_items=5)
+    added = [one.update(i, r, (r - 3) / 2, f"u{k % 3}", ts) for k, (i, r, ts) in enumerate(ratings)]
+    keep = [k for k in range(len(ratings)) if rng.random() < 0.6]
+    for k in sorted(set(range(len(ratings))) - set(keep), key=lambda _: rng.random()):
+        one.apply(ratings[k][0], added[k], sign=-1)
+    for k in sorted(keep, key=lambda _: rng.random()):
+        i, r, ts = ratings[k]
+        two.update(i, r, (r - 3) / 2, f"u{k % 3}", ts)
+    assert [statistics(one, i) for i in range(5)] == [statistics(two, i) for i in range(5)]
+    assert one.candidates(0, 5).tolist() == two.candidates(0, 5).tolist()
 
 
 def test_shares_derived_from_contributions_equal_the_incremental_ones():
     """Derived state: the shares rebuilt from stored ratings equal the ones built rating by rating, in any order,
     and removing a rating is the exact inverse of adding it."""
-    from wnn.item_stats import ItemPartial, projection_contribution, shares_from_contributions
+    from wnn.item_stats import Contributions, ItemPartial
 
     rng = np.random.default_rng(3)
-    n, half_life = 400, 5000.0
+    space = make_space()
+    n = 400
     items = rng.integers(0, 7, n)
-    ratings = rng.integers(1, 11, n) / 2.0
+    ratings = (rng.integers(1, 11, n) / 2.0).astype(np.float32)
     stamps = rng.integers(0, 100_000, n)
-    centered = np.round(rng.normal(0, 1, n) * 256) / 256
-    vectors = rng.standard_normal((n, 4)).astype(np.float32)
-    contributions = projection_contribution(centered, vectors)
+    centred = np.round(rng.normal(0, 1, n) * 256) / 256
+    contributions = Contributions.concatenate(
+        [space.contributions(f"u{k % 5}", items[k: k + 1], ratings[k: k + 1], stamps[k: k + 1], centred[k: k + 1])
+         for k in range(n)], space.config.collab_bits)
     incremental: dict[int, ItemPartial] = {}
     for k in rng.permutation(n):
         old = incremental.get(int(items[k]), ItemPartial.empty(4))
-        incremental[int(items[k])] = old.added(ratings[k], contributions[k], stamps[k], half_life)
-    derived = shares_from_contributions(items, ratings, stamps, contributions, half_life)
-    assert sorted(derived) == sorted(incremental)
-    assert all(derived[i].same_as(incremental[i]) for i in derived)
-    # forget the first rating of item items[0]: the inverse leaves exactly the share of the others
+        incremental[int(items[k])] = old + contributions.row(int(k))
+    assert contributions.shares() == incremental
     keep = np.arange(n) != 0
-    i0 = int(items[0])
-    after = incremental[i0].removed(ratings[0], contributions[0], stamps[0], half_life)
-    rebuilt = shares_from_contributions(items[keep], ratings[keep], stamps[keep], contributions[keep], half_life)
-    assert after.count == rebuilt[i0].count and after.total == rebuilt[i0].total
-    assert np.array_equal(after.projection, rebuilt[i0].projection)
-    assert after.popularity == pytest.approx(rebuilt[i0].popularity, rel=1e-9)
+    rebuilt = Contributions(items[keep], ratings[keep], contributions.projections[keep],
+                            contributions.vectors[keep], contributions.centred[keep],
+                            [w for w, kept in zip(contributions.popularity, keep) if kept]).shares()
+    assert incremental[int(items[0])] - contributions.row(0) == rebuilt[int(items[0])]
 
 
 def test_transition_scores_follow_the_counts(space):

@@ -160,11 +160,26 @@ def test_field_with_wrong_length_is_named(space):
         UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
 
 
-def test_out_of_range_addresses_are_rejected(space):
+@pytest.mark.parametrize("field, value, reason", [
+    ("ratings", np.array([9.0, 1, 1, 1], np.float32).tobytes(), "outside 0.5-5"),
+    ("ts", np.array([-5, 1, 2, 3], np.int64).tobytes(), "event times outside"),
+    ("event_ids", np.array([1, 1, 2, 3], np.int64).tobytes(), "event id twice"),
+])
+def test_out_of_range_fields_are_rejected(space, field, value, reason):
     doc = msgpack.unpackb(unseal(learn_many(UserWNN(space), events(4)).to_bytes()))
-    doc["codes"] = b"\xff" * len(doc["codes"])
-    with pytest.raises(StateError, match="outside this config"):
+    doc[field] = value
+    with pytest.raises(StateError, match=reason):
         UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
+
+
+def test_a_format_3_state_loads_with_its_stored_residuals_and_codes_ignored(space):
+    """Format 3 stored each pair's residual and item code from learning time; both are derived now."""
+    user = learn_many(UserWNN(space), events(8))
+    doc = msgpack.unpackb(unseal(user.to_bytes()))
+    doc.update(v=3, residuals=np.full(8, 9.0, np.float32).tobytes(), codes=np.full(8, 7, np.uint32).tobytes())
+    loaded = UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
+    assert loaded.to_bytes() == user.to_bytes()
+    assert [loaded.predict_one(i) for i in range(12)] == [user.predict_one(i) for i in range(12)]
 
 
 def test_a_state_written_before_the_checksum_still_loads(space):
@@ -233,25 +248,34 @@ def test_explain_names_the_pairs_that_drove_the_score(space):
     assert total == pytest.approx(explanation.prediction.rating, abs=1e-4)
 
 
-def test_reindex_on_a_frozen_space_changes_nothing(space):
-    user = learn_many(UserWNN(space), events(15))
-    state = user.to_bytes()
-    user.reindex()
-    assert user.to_bytes() == state
-
-
-def test_contributions_derive_what_learning_returned(space):
-    """The centred ratings learning folded into the item statistics can be re-derived from the stored pairs."""
+def test_user_centred_values_depend_on_the_users_own_ratings_only(space):
+    """What a rating adds to its item's collaborative projection is centred on the user's earlier ratings, so it is
+    derived from the stored pairs alone: learning returns what the stored pairs give back, after a reload too."""
     model = UserWNN(space)
     rng = np.random.default_rng(5)
-    returned = [model.learn_index(int(rng.integers(0, space.n_items)), float(rng.integers(1, 6)), t, t).centered
-                for t in range(60)]
-    items, ratings, stamps, centered = model.contributions()
-    assert centered.tolist() == returned and stamps.tolist() == list(range(60))
-    again = UserWNN.from_bytes(model.to_bytes(), space)
-    assert again.contributions()[3].tolist() == returned
-    keys, r2, t2, c2 = UserWNN.stored_contributions(model.to_bytes(), space.config.user_prior)
-    assert c2.tolist() == returned and r2.tolist() == ratings.tolist() and len(keys) == 60
+    expected = []
+    for t in range(60):
+        rating = float(rng.integers(1, 6))
+        expected.append(model.centred_rating(rating))
+        model.learn_index(int(rng.integers(0, space.n_items)), rating, t, t)
+    assert model.centred_ratings().tolist() == expected
+    assert UserWNN.from_bytes(model.to_bytes(), space).centred_ratings().tolist() == expected
+
+
+def test_derived_state_follows_the_item_space_exactly(space):
+    """Change the item statistics under a user (ratings by others): the reconciled network equals one rebuilt from
+    its pairs against the space as it is now, bit for bit."""
+    user = learn_many(UserWNN(space), events(40, seed=2))
+    rng = np.random.default_rng(9)
+    for t in range(300):
+        space.update(int(rng.integers(0, 12)), float(rng.integers(1, 6)), float(rng.normal()), f"o{t % 7}", t)
+        if t % 37 == 0:
+            user.learn_one(int(rng.integers(0, 12)), float(rng.integers(1, 6)), 1000 + t, 10_000 + t)
+        if t % 11 == 0:
+            fresh = UserWNN.from_bytes(user.to_bytes(), space)
+            for name, value in user.derived().items():
+                assert np.array_equal(value, fresh.derived()[name]), name
+            assert [user.predict_one(i) for i in range(12)] == [fresh.predict_one(i) for i in range(12)]
 
 
 def test_a_taste_flip_stops_the_old_pairs_voting():

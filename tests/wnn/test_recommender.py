@@ -4,6 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wnn.contributions import user_contributions
+from wnn.item_stats import Contributions
 from wnn.recommender import WNNRecommender
 
 ITEMS = ["a", "b", "c", "d"]
@@ -20,8 +22,7 @@ def learned(events) -> WNNRecommender:
 
 def global_aggregates(rec: WNNRecommender) -> dict:
     space = rec.space
-    return {str(space.key(i)): (int(space.counts[i]), float(space.sums[i]), space.projections[i].tolist())
-            for i in range(space.n_items)}
+    return {str(space.key(i)): space.statistics(i) for i in range(space.n_items)}
 
 
 event = st.tuples(st.sampled_from(["u1", "u2"]), st.sampled_from(ITEMS), st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0]))
@@ -38,7 +39,8 @@ def test_forget_takes_back_every_direct_contribution(events, data):
     counts = {item: sum(1 for k, (_, i, _) in enumerate(events) if i == item and k != target) for item in ITEMS}
     sums = {item: sum(r for k, (_, i, r) in enumerate(events) if i == item and k != target) for item in ITEMS}
     aggregates = global_aggregates(rec)
-    assert {item: aggregates[item][:2] for item in ITEMS} == {item: (counts[item], sums[item]) for item in ITEMS}
+    assert {item: (aggregates[item].count, aggregates[item].total) for item in ITEMS} == \
+        {item: (counts[item], sums[item]) for item in ITEMS}
     sequences: dict[str, list[str]] = {}
     for k, (user, item, _) in enumerate(events):
         if k != target:
@@ -54,11 +56,9 @@ def test_projections_equal_what_the_remaining_pairs_derive():
     rec = learned(events)
     rec.forget("u1", 0)
     space = rec.space
-    derived = np.zeros_like(space.projections[: space.n_items])
-    for user, model in rec.users.items():
-        items, _, _, centered = model.contributions()
-        np.add.at(derived, items, space.projection_of(user, centered))
-    assert np.array_equal(derived, space.projections[: space.n_items])
+    derived = Contributions.concatenate([user_contributions(space, user, model) for user, model in rec.users.items()],
+                                        space.config.collab_bits).shares()
+    assert all(space.statistics(i) == derived[i] for i in derived)
 
 
 def test_forget_of_an_unknown_rating_changes_nothing():

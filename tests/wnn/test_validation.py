@@ -27,7 +27,7 @@ def fingerprint(rec: WNNRecommender) -> tuple:
     """Everything a learn call could touch."""
     space = rec.space
     return (sorted(map(str, rec.users)), {str(u): m.to_bytes() for u, m in rec.users.items()}, space.n_items,
-            space.counts[: space.n_items].tobytes(), space.next_items._successors.copy(), space.global_mean)
+            space.counts[: space.n_items].tobytes(), space.next_items._successors.copy(), space.sums[: space.n_items].tobytes())
 
 
 def warmed() -> WNNRecommender:
