@@ -243,10 +243,10 @@ class StreamProcessor:
         prediction = model.predict_index(idx)
         n_before = model.n_pairs
         learned = learn_event(space, event.user, model, idx, event.rating, event.ts, event.event_id)
+        # The item space took the rating; the partition's share takes it when it is next needed.
+        self._unfolded[message.partition].append((idx, learned.added))
         if learned.change is not None:  # the size limit evicted old pairs: their contributions left the space
             self._mirror_change(message.partition, learned.change)
-        else:  # the item space took the rating; the partition's share takes it when it is next needed
-            self._unfolded[message.partition].append((idx, learned.added))
         # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
         restarted = learned.restarted
         entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted,

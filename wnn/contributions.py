@@ -69,8 +69,9 @@ def learn_event(space: ItemSpace, user: Hashable, model: UserWNN, idx: int, rati
 
     The item statistics take the rating first, so the pair's residual is against the item's baseline with the
     rating in it, as a network derived from scratch after it would have it. The returned :class:`Learned` carries
-    ``added`` (the rating's own contribution, for a caller that keeps per-partition shares) or, when the user's
-    size limit evicted old pairs, ``change`` (the user's whole contribution change, already applied here).
+    ``added`` (the rating's own contribution, for a caller that keeps per-partition shares) and, when the user's
+    size limit evicted old pairs, ``change``: the user's contribution with the new rating, swapped for what the
+    pairs left add up to (already applied here; a caller's share takes ``added`` first, then the change).
     Bad input raises :class:`wnn.validation.InvalidEvent` before anything changes.
     """
     rating, ts, event_id = check_rating_event(rating, ts, event_id)
@@ -90,7 +91,7 @@ def learn_event(space: ItemSpace, user: Hashable, model: UserWNN, idx: int, rati
     model.forget_many(evicted)
     change = ContributionChange(before, user_contributions(space, user, model))
     apply_change(space, change)
-    return Learned(evicted=evicted, change=change)
+    return Learned(evicted=evicted, added=added, change=change)
 
 
 def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: Iterable[int]) -> ContributionChange:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wnn.memory import COUNT, RESIDUAL
+from wnn.residuals import RESIDUAL_QUANTUM
 
 if TYPE_CHECKING:
     from wnn.network import Prediction, UserWNN
@@ -48,7 +49,8 @@ def explain(model: "UserWNN", item: Hashable, top: int = 5) -> Explanation:
     if not log.n or model.memory.empty:
         return Explanation(item, prediction, baseline, 0.0, [], [])
     layout = model.memory.layout
-    cells = model.memory.gather(space.cell_base[idx], model.state)
+    cells = model.memory.gather(space.cell_base[idx], model.state).astype(np.float64)
+    cells[RESIDUAL] *= RESIDUAL_QUANTUM
     user_bias = float(cells[RESIDUAL, 0] / (cells[COUNT, 0] + cfg.user_prior))
     start = model.window_start  # pairs before a taste change no longer vote
     window = slice(start, log.n)

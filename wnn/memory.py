@@ -1,18 +1,19 @@
 """The Z layer's counting memory: every RAM neuron's table cells, packed in one array per memory plane.
 
-A cell holds the number of pairs written to it (``COUNT``), the sum of their residual ratings (``RESIDUAL``, in steps
-of 1/256 star) and the number of likes among them (``LIKES``), in float64: every value is a sum of exactly
-representable numbers far below 2**53, so every cell is exact, equal whatever order pairs were written, moved and
-removed in (float32 would be exact only up to about 16,000 pairs in one cell). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
+A cell holds the number of pairs written to it (``COUNT``), the sum of their residual ratings in integer units of
+1/256 star (``RESIDUAL``) and the number of likes among them (``LIKES``), as 32-bit integers: every cell is an exact
+sum, equal whatever order pairs were written, moved and removed in, up to 1.8 million pairs in one cell
+(``max_pairs`` stays below; float32 cells would be exact only up to about 16,000, and float64 cells double the
+memory, which the reads pay for in cache misses). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
 read the Q layer have one block of ``2**tuple_size`` cells per Q state, the others one block, and the bias neuron
 (which reads no bits) one cell (:meth:`wnn.config.WNNConfig.neuron_offsets`).
 
 >>> from wnn.config import WNNConfig
 >>> memory = CountingMemory(WNNConfig())
 >>> base = memory.layout.cells(np.zeros(64, dtype=np.int64), 0)
->>> memory.write(base, state=0, residual=0.5, liked=True)
->>> memory.gather(base, state=0)[:, 0].tolist()   # count, residual, likes
-[1.0, 0.5, 1.0]
+>>> memory.write(base, state=0, units=128, liked=True)
+>>> memory.gather(base, state=0)[:, 0].tolist()   # count, residual (128 units: 0.5 star), likes
+[1, 128, 1]
 """
 
 from __future__ import annotations
@@ -64,14 +65,14 @@ def table_layout(cfg: WNNConfig) -> TableLayout:
 
 
 class CountingMemory:
-    """One user's Z tables: a (3, cells) float64 array, allocated on the first write."""
+    """One user's Z tables: a (3, cells) int32 array, allocated on the first write."""
 
     def __init__(self, cfg: WNNConfig) -> None:
         self.layout = table_layout(cfg)
         self.n_neurons = cfg.n_neurons
         self.table: np.ndarray | None = None
         self.flat: np.ndarray | None = None
-        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.float64)
+        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.int32)
         self._planes = (np.arange(3, dtype=np.int64) * self.layout.size)[:, None]
 
     @property
@@ -80,44 +81,45 @@ class CountingMemory:
 
     def _ensure(self) -> np.ndarray:
         if self.table is None:
-            self.table = np.zeros((3, self.layout.size), dtype=np.float64)
+            self.table = np.zeros((3, self.layout.size), dtype=np.int32)
             self.flat = self.table.reshape(-1)
         return self.table
 
-    def write(self, base: np.ndarray, state: int, residual: float, liked: bool) -> None:
+    def write(self, base: np.ndarray, state: int, units: int, liked: bool) -> None:
         """Count one pair in the cells it addresses: its item's cell base (``offsets + addresses``, one per neuron,
-        precomputed by the item space) under Q ``state``, with its (fixed-point) residual."""
+        precomputed by the item space) under Q ``state``, with its residual in integer ``units``."""
         self._ensure()
         write = self._write_buffer
-        write[RESIDUAL] = residual
-        write[LIKES] = 1.0 if liked else 0.0
+        write[RESIDUAL] = units
+        write[LIKES] = 1 if liked else 0
         self.flat[base + self.layout.state_cells[state]] += write
 
-    def rebuild(self, cells: np.ndarray, residuals: np.ndarray, liked: np.ndarray) -> None:
-        """Set the tables to exactly the pairs given: ``cells`` (n, M), one residual and like flag per pair."""
+    def rebuild(self, cells: np.ndarray, units: np.ndarray, liked: np.ndarray) -> None:
+        """Set the tables to exactly the pairs given: ``cells`` (n, M), one residual (units) and like flag per pair
+        (bincount's float64 sums of integers are exact)."""
         table = self._ensure()
         size, m = self.layout.size, self.n_neurons
         flat_cells = cells.ravel()
         table[COUNT] = np.bincount(flat_cells, minlength=size)
-        table[RESIDUAL] = np.bincount(flat_cells, weights=np.repeat(residuals, m), minlength=size)
+        table[RESIDUAL] = np.bincount(flat_cells, weights=np.repeat(units.astype(np.float64), m), minlength=size)
         table[LIKES] = np.bincount(flat_cells, weights=np.repeat(liked.astype(np.float64), m), minlength=size)
 
-    def move(self, old_cells: np.ndarray, new_cells: np.ndarray, old_residuals: np.ndarray,
-             new_residuals: np.ndarray, liked: np.ndarray) -> None:
-        """Re-address pairs: take each pair out of its ``old_cells`` (k, M) with its old residual and put it in its
-        ``new_cells`` with its new one (their like flags unchanged), in one scatter."""
+    def move(self, old_cells: np.ndarray, new_cells: np.ndarray, old_units: np.ndarray, new_units: np.ndarray,
+             liked: np.ndarray) -> None:
+        """Re-address pairs: take each pair out of its ``old_cells`` (k, M) with its old residual (units) and put it
+        in its ``new_cells`` with its new one (their like flags unchanged), in one scatter."""
         self._ensure()
         m, size = self.n_neurons, self.layout.size
         old, new = old_cells.ravel(), new_cells.ravel()
-        like = np.repeat(liked.astype(np.float64), m)
-        ones = np.ones(len(old), dtype=np.float64)
+        like = np.repeat(liked.astype(np.int32), m)
+        ones = np.ones(len(old), dtype=np.int32)
         indices = np.concatenate((old, new, old + size, new + size, old + 2 * size, new + 2 * size))
-        values = np.concatenate((-ones, ones, -np.repeat(old_residuals, m), np.repeat(new_residuals, m), -like,
-                                 like))
+        values = np.concatenate((-ones, ones, -np.repeat(old_units.astype(np.int32), m),
+                                 np.repeat(new_units.astype(np.int32), m), -like, like))
         np.add.at(self.flat, indices, values)
 
     def gather(self, base: np.ndarray, state: int) -> np.ndarray:
-        """The (3, M) cells an item with cell base ``base`` addresses under Q ``state``."""
+        """The (3, M) int32 cells an item with cell base ``base`` addresses under Q ``state`` (residuals in units)."""
         return self.flat.take(base + self.layout.state_cells[state])
 
     @property

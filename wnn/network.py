@@ -189,7 +189,7 @@ class UserWNN:
         before, self._state = states_before(liked, space.channels[items], cfg.n_state_bits)
         self._derived["q_before"][window] = before
         cells = self.memory.layout.cells(space.addresses[items].astype(np.int64), before)
-        self.memory.rebuild(cells, self._derived["units"][window] * RESIDUAL_QUANTUM, liked)
+        self.memory.rebuild(cells, self._derived["units"][window], liked)
 
     def _patch(self, changed: np.ndarray) -> None:
         """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
@@ -222,8 +222,7 @@ class UserWNN:
         layout = self.memory.layout
         old_cells = layout.cells(space.addresses_for(items, old_codes[inside]), q)
         new_cells = layout.cells(space.addresses[items].astype(np.int64), q)
-        self.memory.move(old_cells, new_cells, old_units[inside] * RESIDUAL_QUANTUM, units[inside] * RESIDUAL_QUANTUM,
-                         liked)
+        self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
 
     def _grow_derived(self) -> None:
         capacity = self.pair_log.capacity
@@ -276,7 +275,7 @@ class UserWNN:
         derived["units"][n], derived["codes"][n], derived["q_before"][n] = units, space.dynamic_codes[idx], q
         self._held[idx] += 1
         self._rating_total += rating
-        self.memory.write(space.cell_base[idx], q, units * RESIDUAL_QUANTUM, liked)
+        self.memory.write(space.cell_base[idx], q, units, liked)
         self._state = next_state(q, int(space.channels[idx]), liked)
         restarted = False
         if self._detect:
@@ -340,9 +339,10 @@ class UserWNN:
         cells = self.memory.gather(space.cell_base[idx], self._state)
         # Sums in a fixed order (numpy's own, not BLAS, whose order can depend on where an array sits in memory):
         # equal cells give bit-identical predictions.
-        count, residual_sum, likes = cells[:, 1:].sum(axis=1).tolist()
-        user_bias = float(cells[RESIDUAL, 0]) / (float(cells[COUNT, 0]) + cfg.user_prior)
-        deviation = (cells[RESIDUAL, 1:] - cells[COUNT, 1:] * user_bias) / (cells[COUNT, 1:] + cfg.interaction_prior)
+        count, _, likes = cells[:, 1:].sum(axis=1).tolist()
+        user_bias = int(cells[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (int(cells[COUNT, 0]) + cfg.user_prior)
+        deviation = (cells[RESIDUAL, 1:] * RESIDUAL_QUANTUM - cells[COUNT, 1:] * user_bias) / \
+            (cells[COUNT, 1:] + cfg.interaction_prior)
         rating = baseline + user_bias + cfg.interaction_gain * float(deviation.sum()) / (cfg.n_neurons - 1)
         rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
         prior = cfg.interaction_prior * (cfg.n_neurons - 1)
@@ -374,8 +374,9 @@ class UserWNN:
         cells = (base + layout.state_shift[self._state]).T[1:]
         counts = table[COUNT].take(cells)
         bias_count = float(table[COUNT, 0])
-        user_bias = float(table[RESIDUAL, 0]) / (bias_count + cfg.user_prior)
-        deviation = (table[RESIDUAL].take(cells) - counts * user_bias) / (counts + cfg.interaction_prior)
+        user_bias = int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (bias_count + cfg.user_prior)
+        deviation = (table[RESIDUAL].take(cells) * RESIDUAL_QUANTUM - counts * user_bias) / (counts
+                                                                                           + cfg.interaction_prior)
         rating = np.clip(baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=0) / (cfg.n_neurons - 1),
                          1.0, 5.0)
         return rating, (counts.sum(axis=0), table[LIKES].take(cells).sum(axis=0)), bias_count
@@ -412,7 +413,7 @@ class UserWNN:
         if self.memory.empty:
             return 0.0
         table = self.memory.table
-        return float(table[RESIDUAL, 0]) / (float(table[COUNT, 0]) + self._cfg.user_prior)
+        return int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (float(table[COUNT, 0]) + self._cfg.user_prior)
 
     @property
     def window_start(self) -> int:
@@ -437,7 +438,7 @@ class UserWNN:
         code and Q state before it, the tables, and the window and Q after the last pair. What an audit hashes."""
         self.reconcile()
         n, start = self.pair_log.n, self._window.start
-        table = self.memory.table if not self.memory.empty else np.zeros((3, self.memory.layout.size))
+        table = self.memory.table if not self.memory.empty else np.zeros((3, self.memory.layout.size), np.int32)
         return {"units": self._derived["units"][:n].copy(), "codes": self._derived["codes"][:n].copy(),
                 "q_before": self._derived["q_before"][start: n].copy(), "table": table.copy(),
                 "window": np.array(self._window, dtype=np.float64), "state": np.array([self._state])}

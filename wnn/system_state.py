@@ -12,7 +12,7 @@ everything is keyed by the callers' ids. :func:`digest` hashes a snapshot.
 >>> a.learn_one("u", "x", 4.0, ts=0, event_id=1); a.learn_one("u", "y", 2.0, ts=1, event_id=2)
 >>> b.learn_one("u", "y", 2.0, ts=1, event_id=2)
 >>> _ = a.forget("u", 1)
->>> digest(snapshot(a)) == digest(snapshot(b))
+>>> digest(snapshot(a.space, a.users)) == digest(snapshot(b.space, b.users))
 True
 """
 
@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING
 
 import msgpack
 import numpy as np
 
 if TYPE_CHECKING:
-    from wnn.recommender import WNNRecommender
+    from wnn.item_space import ItemSpace
+    from wnn.network import UserWNN
 
 
 def _canonical(value):
@@ -52,11 +53,11 @@ def digest(value) -> str:
     return hashlib.blake2b(msgpack.packb(_canonical(value), use_bin_type=True), digest_size=12).hexdigest()
 
 
-def snapshot(rec: "WNNRecommender", predictions: bool = True, lists_at: float | None = None,
-             users: list[Hashable] | None = None) -> dict:
-    """The system's state by id (see the module docstring). ``predictions`` adds every user's predicted rating and
-    like probability of every listable item; ``lists_at`` adds every user's top-10 at that event time."""
-    space = rec.space
+def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], predictions: bool = True,
+             lists_at: float | None = None) -> dict:
+    """The state by id of an item space and users' networks over it (see the module docstring). ``predictions`` adds
+    every user's predicted rating and like probability of every listable item; ``lists_at`` adds every user's top-10
+    at that event time."""
     listable = np.flatnonzero(space.listable())
     item_keys = [space.key(int(i)) for i in listable]
     items = {key: [space.statistics(int(i)), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
@@ -73,9 +74,8 @@ def snapshot(rec: "WNNRecommender", predictions: bool = True, lists_at: float | 
         "candidates": [space.key(int(i)) for i in space.order.top(len(space.order))],
         "users": {},
     }
-    for user in (rec.users if users is None else users):
-        model = rec.users.get(user)
-        if model is None or not model.n_pairs:  # a user whose every rating was forgotten holds nothing
+    for user, model in users.items():
+        if not model.n_pairs:  # a user whose every rating was forgotten holds nothing
             continue
         entry = {"pairs": model.to_bytes(), "derived": model.derived(), "taste_shift": model.taste_shift()}
         if predictions:
