@@ -64,13 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audits of the model's promises").add_subparsers(dest="target",
                                                                                           required=True)
     au = audit.add_parser("unlearning", help="forget a rating, compare with a recommender that never saw it",
-                          description="Each trial: recommender A learns the first --prefix ratings and forgets a "
-                                      "random one; B learns them without it. Compares the user's bytes, top-10 and "
-                                      "every item's predicted rating.")
+                          description="Each trial forgets one random rating from system A through the public API "
+                                      "and builds B, which learned the same ratings without it. Compares every "
+                                      "user's stored bytes, a digest of every derived value (tables, Q, taste "
+                                      "windows, item statistics, codes, addresses, next-item counts, candidates), "
+                                      "every user's top-10 and every predicted rating. --protocol prefix: A learns "
+                                      "the first --prefix ratings; full-stream: A learns all of them, B replays "
+                                      "from a checkpoint taken before the forgotten rating.")
     au.add_argument("--json", metavar="PATH", required=True)
     _add_data_arg(au)
+    au.add_argument("--protocol", choices=("prefix", "full-stream"), default="prefix",
+                    help="prefix (default): the first --prefix ratings; full-stream: all of them")
     au.add_argument("--trials", type=int, default=1000, help="ratings forgotten, one per trial (default 1000)")
-    au.add_argument("--prefix", type=int, default=2000, help="ratings learned per trial, time order (default 2000)")
+    au.add_argument("--prefix", type=int, default=2000,
+                    help="prefix protocol: ratings learned per trial, time order (default 2000)")
+    au.add_argument("--checkpoint-every", type=int, default=10_000,
+                    help="full-stream protocol: ratings between the checkpoints B replays from (default 10000)")
     au.add_argument("--seed", type=int, default=0)
     au.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -169,13 +178,14 @@ def _audit_unlearning(args) -> int:
     from wnn.audit import audit_unlearning
     from wnn.data import load_dataset
 
-    result = audit_unlearning(load_dataset(args.data), trials=args.trials, prefix=args.prefix, seed=args.seed,
+    result = audit_unlearning(load_dataset(args.data), trials=args.trials, protocol=args.protocol,
+                              prefix=args.prefix, seed=args.seed, checkpoint_every=args.checkpoint_every,
                               progress=not args.quiet)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    for key in ("trials", "identical_bytes_share", "identical_top10_share", "identical_predictions_share",
-                "max_abs_diff", "p99_abs_diff"):
-        print(f"{key:>28}: {result[key]}")
+    for key, value in result.items():
+        if key != "compared":
+            print(f"{key:>32}: {value}")
     print(f"wrote {args.json}")
     return 0
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from wnn.item_space import ItemSpace
 from wnn.item_stats import Contributions
-from wnn.network import Learned, UserWNN
+from wnn.network import DUPLICATE, Learned, UserWNN
 from wnn.validation import check_rating_event
 
 
@@ -76,12 +76,13 @@ def learn_event(space: ItemSpace, user: Hashable, model: UserWNN, idx: int, rati
     """
     rating, ts, event_id = check_rating_event(rating, ts, event_id)
     if model.knows(event_id):
-        return model.learn_index(idx, rating, ts, event_id)  # a duplicate: changes nothing
+        return DUPLICATE  # at-least-once delivery: changes nothing
+    rating = float(np.float32(rating))
     previous = model.last_item_index if model.n_pairs else None
     added = space.update(idx, rating, model.centred_rating(rating), user, ts)
     if previous is not None:
         space.add_transition(previous, idx)
-    learned = model.learn_index(idx, rating, ts, event_id, evict=False)
+    learned = model.learn_checked(idx, rating, ts, event_id, evict=False)
     evicted = model.eviction_due()
     if not evicted:
         return Learned(restarted=learned.restarted, added=added)

@@ -71,7 +71,6 @@ class CountingMemory:
         self.layout = table_layout(cfg)
         self.n_neurons = cfg.n_neurons
         self.table: np.ndarray | None = None
-        self.flat: np.ndarray | None = None
         self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.int32)
         self._planes = (np.arange(3, dtype=np.int64) * self.layout.size)[:, None]
 
@@ -79,10 +78,15 @@ class CountingMemory:
     def empty(self) -> bool:
         return self.table is None
 
+    @property
+    def flat(self) -> np.ndarray:
+        """The table as one flat array (a view: a property, not a second attribute, so a copy of the memory copies
+        one array)."""
+        return self.table.reshape(-1)
+
     def _ensure(self) -> np.ndarray:
         if self.table is None:
             self.table = np.zeros((3, self.layout.size), dtype=np.int32)
-            self.flat = self.table.reshape(-1)
         return self.table
 
     def write(self, base: np.ndarray, state: int, units: int, liked: bool) -> None:

@@ -259,11 +259,14 @@ class UserWNN:
         ``event_id`` changes nothing. Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing.
         """
         rating, ts, event_id = check_rating_event(rating, ts, event_id)
-        log = self.pair_log
-        if log.knows(event_id):
+        if self.pair_log.knows(event_id):
             return DUPLICATE
+        return self.learn_checked(idx, float(np.float32(rating)), ts, event_id, evict)
+
+    def learn_checked(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
+        """:meth:`learn_index` for a new event whose fields were already checked (a float32 rating value)."""
+        log = self.pair_log
         self.reconcile()
-        rating = float(np.float32(rating))
         space, n = self.space, log.n
         units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
         liked = rating >= self._like

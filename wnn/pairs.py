@@ -71,9 +71,11 @@ class PairLog:
         n = self.n
         if n == len(self._columns["event_ids"]):
             self._grow()
-        values = {"event_ids": event_id, "items": item, "ratings": rating, "ts": ts}
-        for name, value in values.items():
-            self._columns[name][n] = value
+        columns = self._columns
+        columns["event_ids"][n] = event_id
+        columns["items"][n] = item
+        columns["ratings"][n] = rating
+        columns["ts"][n] = ts
         # Committed last, so a failure above leaves the pair unseen and a retry appends it.
         self.keys.append(key)
         self._seen.add(event_id)

@@ -4,7 +4,7 @@ The unlearning contract (README, "Unlearning") says: once a forget has completed
 learned the same stream without the forgotten ratings. :func:`snapshot` is "the whole system": every user's stored
 pairs and everything derived from them (residuals, item codes read, Q states, tables, taste window, drift signal),
 every listable item's statistics, code and addresses, the next-item counts, the candidate order, and optionally every
-predicted rating and every top-10. Dense indices are internal (they depend on the order items were first seen), so
+predicted rating and like probability (an array per user, in ``item_order``) and every top-10. Dense indices are internal (they depend on the order items were first seen), so
 everything is keyed by the callers' ids. :func:`digest` hashes a snapshot.
 
 >>> from wnn.recommender import WNNRecommender
@@ -58,17 +58,20 @@ def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], prediction
     """The state by id of an item space and users' networks over it (see the module docstring). ``predictions`` adds
     every user's predicted rating and like probability of every listable item; ``lists_at`` adds every user's top-10
     at that event time."""
-    listable = np.flatnonzero(space.listable())
-    item_keys = [space.key(int(i)) for i in listable]
-    items = {key: [space.statistics(int(i)), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
-                   int(space.channels[i]), space.baseline(int(i)), float(space.log2_popularity[i])]
-             for key, i in zip(item_keys, listable.tolist())}
+    listable = [(space.key(int(i)), int(i)) for i in np.flatnonzero(space.listable())]
+    listable.sort(key=lambda pair: repr(pair[0]))
+    item_keys = [key for key, _ in listable]
+    order = np.array([i for _, i in listable], dtype=np.int64)
+    items = {key: [space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
+                   int(space.channels[i]), space.baseline(i), float(space.log2_popularity[i])]
+             for key, i in listable}
     next_items = {}
     for previous in range(space.n_items):
         followers, counts = space.next_items.successors(previous)
         for following, count in zip(followers.tolist(), counts.tolist()):
             next_items[(space.key(previous), space.key(following))] = count
     state = {
+        "item_order": item_keys,
         "items": items,
         "next_items": next_items,
         "candidates": [space.key(int(i)) for i in space.order.top(len(space.order))],
@@ -78,9 +81,8 @@ def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], prediction
         if not model.n_pairs:  # a user whose every rating was forgotten holds nothing
             continue
         entry = {"pairs": model.to_bytes(), "derived": model.derived(), "taste_shift": model.taste_shift()}
-        if predictions:
-            ratings, likes = model.predict_all(listable)
-            entry["predictions"] = {key: (r, p) for key, r, p in zip(item_keys, ratings.tolist(), likes.tolist())}
+        if predictions:  # in the order of state["item_order"]
+            entry["predictions"] = np.stack(model.predict_all(order))
         if lists_at is not None:
             entry["top10"] = model.score(ts=lists_at, k=10)[0]
         state["users"][user] = entry

@@ -66,3 +66,19 @@ def test_forget_of_an_unknown_rating_changes_nothing():
     before = global_aggregates(rec)
     assert not rec.forget("u1", 99) and not rec.forget("nobody", 0)
     assert global_aggregates(rec) == before and "nobody" not in rec.users
+
+
+def test_a_copy_of_a_system_goes_on_exactly_like_the_original():
+    """The full-stream audit restarts from copies of a running system: a copy must not share or split state."""
+    import copy
+
+    from wnn.system_state import differences, snapshot
+
+    rec = learned([(f"u{k % 3}", ITEMS[k % 4], float(1 + k % 5)) for k in range(30)])
+    twin = copy.deepcopy(rec)
+    for system in (rec, twin):
+        for k in range(30, 45):
+            system.learn_one(f"u{k % 3}", ITEMS[(3 * k) % 4], float(1 + (2 * k) % 5), ts=1_000 + 60 * k, event_id=k)
+        system.forget("u1", 4)
+    a, b = snapshot(rec.space, rec.users, lists_at=5_000), snapshot(twin.space, twin.users, lists_at=5_000)
+    assert not differences(a, b)
