@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from stream.schemas import forget_message
+from stream.schemas import forget_message, score_parts
 from wnn.network import Explanation
 from wnn.validation import InvalidEvent, check_event_id, check_id
 
@@ -82,18 +82,60 @@ def parse_event_id(text: str) -> int:
 
 
 def recommendation_body(user: str, items: list[Hashable], scores: list[float], titles: Mapping[str, str],
-                        n_ratings: int) -> dict:
-    """The JSON of ``GET /users/{id}/recommendations``."""
-    return {"user": user, "n_ratings": n_ratings, "items": [
+                        n_ratings: int, explained: list[dict] | None = None) -> dict:
+    """The JSON of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
+    split into its terms under ``why``."""
+    body = {"user": user, "n_ratings": n_ratings, "items": [
         {"item": str(item), "score": round(float(score), 4), **({"title": titles[str(item)]}
                                                                if str(item) in titles else {})}
         for item, score in zip(items, scores)]}
+    for listed, entry in zip(body["items"], explained or []):
+        listed["why"] = score_parts(entry, titles)
+    return body
 
 
-def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Hashable], str]) -> dict:
-    """``GET /users/{id}/explain?item=``: the numbers behind one item's predicted rating, and the same in words.
+def ordinal(n: int) -> str:
+    """``n`` as an English ordinal.
 
-    The predicted rating is the item's global baseline, plus the user's own bias, plus the pull of the stored
+    >>> [ordinal(n) for n in (1, 2, 3, 4, 11, 22)]
+    ['1st', '2nd', '3rd', '4th', '11th', '22nd']
+    """
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def list_reasons(entry: Mapping[str, Any], position: int | None, list_length: int,
+                 title_of: Callable[[Hashable], str]) -> list[str]:
+    """Why an item is in the user's list, or is not, in sentences, from its score terms (:func:`score_parts`).
+
+    >>> entry = {"popularity": 2.1, "sequence": 0.8, "affinity": 0.3, "rating": 2.05, "like": 1.4,
+    ...          "predicted_rating": 4.1, "like_probability": 0.7, "followed": [{"item": "50"}]}
+    >>> list_reasons(entry, 0, 10, lambda i: f"film {i}")[:2]
+    ['It is 1st in your list of 10.', 'Many people rated it lately (2.10 of its score).']
+    """
+    name_of = title_of
+    sentences = [f"It is {ordinal(position + 1)} in your list of {list_length}." if position is not None else
+                 f"It is not in your list of {list_length}: other items score higher."]
+    sentences.append(f"{'Many' if entry['popularity'] >= 1.5 else 'Few'} people rated it lately "
+                     f"({entry['popularity']:.2f} of its score).")
+    if entry["followed"]:
+        names = ", ".join(name_of(f["item"]) for f in entry["followed"])
+        sentences.append(f"People who rated {names} often rated it next ({entry['sequence']:.2f}).")
+    if entry["affinity"] > 0:
+        sentences.append(f"It shares neurons with the films you rated ({entry['affinity']:.2f}).")
+    sentences.append(f"We expect you to give it {entry['predicted_rating']:.1f} stars ({entry['rating']:.2f}) and "
+                     f"to like it with probability {entry['like_probability']:.0%} ({entry['like']:.2f}).")
+    return sentences
+
+
+def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Hashable], str],
+                     listed: tuple[dict, int | None, int] | None = None) -> dict:
+    """``GET /users/{id}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
+    predicted rating, both in words.
+
+    ``listed`` is the item's score terms (:func:`wnn.ranking.explain_items`), its position in the user's list (None
+    if not in it) and the list's length: ``why_listed`` says in sentences what put it there, ``score`` gives the
+    terms. The predicted rating is the item's global baseline, plus the user's own bias, plus the pull of the stored
     ratings whose neurons the item shares; ``because`` says which of those ratings pulled most, and how.
     """
     prediction = explanation.prediction
@@ -120,6 +162,10 @@ def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Ha
         "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)}
                     for pair in explanation.pairs],
         "neurons": explanation.neurons,
+        **({"in_list": listed[1] is not None, "position": listed[1], "why_listed": list_reasons(
+            listed[0], listed[1], listed[2], title_of), "score": {"total": round(listed[0]["score"], 4),
+                                                                   **score_parts(listed[0], {})}}
+           if listed is not None else {}),
     }
 
 
@@ -142,12 +188,16 @@ def openapi_document(version: str) -> dict:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": {
             "/users/{id}/recommendations": {"get": _user_path(
-                "The user's current top-N, best first, with titles where a catalogue is loaded",
-                **{"200": "`{user, n_ratings, items: [{item, score, title?}]}`"})},
+                "The user's current top-N, best first, with titles where a catalogue is loaded, and why each item is "
+                "there: its score split into terms that sum to it",
+                **{"200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, followed, "
+                          "affinity, rating, like, predicted_rating, like_probability}}]}`"})},
             "/users/{id}/explain": {"get": _user_path(
-                "Why the item gets its predicted rating: baseline, the user's bias, the stored ratings that pull it",
+                "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, the "
+                "user's bias, the stored ratings that pull it), in sentences and numbers",
                 [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
-                **{"200": "`{predicted_rating, like_probability, summary, because: [sentences], ratings, neurons}`"})},
+                **{"200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, like_probability, "
+                          "summary, because: [sentences], ratings, neurons}`"})},
             "/users/{id}/ratings": {"get": _user_path(
                 "The user's stored ratings, oldest first", **{"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"})},
             "/users/{id}/ratings/{event_id}": {"delete": _user_path(
@@ -217,7 +267,8 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
         async def get(self, request, user):
             user, state = user_state(user)
             items, scores = state.wnn.score(k=processor.top_n)
-            return self.json(recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs))
+            return self.json(recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs,
+                                                 state.wnn.explain_list(items)))
 
     @app.page("/users/{user}/explain")
     class Explain(faust.web.View):
@@ -231,7 +282,11 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
             if processor.space.find(item) is None:
                 raise ApiError(404, f"unknown item {item!r}")
             explanation = state.wnn.explain(item, top=10)
-            return self.json(explanation_body(user, explanation, title_of))
+            items, _ = state.wnn.score(k=processor.top_n)
+            key = processor.space.key(processor.space.find(item))
+            position = items.index(key) if key in items else None
+            listed = (state.wnn.explain_list([key])[0], position, len(items))
+            return self.json(explanation_body(user, explanation, title_of, listed))
 
     @app.page("/users/{user}/ratings")
     class Ratings(faust.web.View):

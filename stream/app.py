@@ -35,7 +35,7 @@ from stream.metrics import WorkerMetrics
 from stream.offsets import OffsetContinuity
 from stream.partition_context import acting_for
 from stream.processor import Incoming, StreamProcessor
-from stream.settings import Settings
+from stream.settings import Settings, changelog_topic_configs
 from stream.transport import first_offset_from, new_faust_app
 from wnn.config import WNNConfig
 from wnn.data import DataError, load_dataset
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
         catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
         max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
-        source_topic=settings.ratings_topic)
+        source_topic=settings.ratings_topic, explain_lists=settings.list_explanations)
     app = new_faust_app(
         settings.faust_id, settings,
         store=store,
@@ -104,12 +104,15 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
 
     # key_type/value_type bytes make faust use the raw codec for the tables and their changelogs.
     # A heavy user's state can outgrow Kafka's default 1 MB message: the changelog and the producer allow more.
+    # The changelogs roll and compact within changelog_compaction_lag_s, so a state superseded by a forget leaves
+    # them within a bound (README, "Where else a forgotten rating lives").
+    compaction = changelog_topic_configs(settings)
     users = app.Table("user-wnn", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
                       options=dict(store_options),
-                      extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES)})
+                      extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES), **compaction})
     item_stats = app.GlobalTable("item-stats", default=None, key_type=bytes, value_type=bytes,
                                  partitions=settings.partitions, options=dict(store_options),
-                                 on_changelog_event=on_share_event)
+                                 on_changelog_event=on_share_event, extra_topic_configs=compaction)
     app.users_table, app.item_stats_table = users, item_stats
     metrics = app.metrics = WorkerMetrics(lambda: {
         "ratings": processor.window.events_total, "dead_letters": dict(processor.dead_letter_reasons),

@@ -51,6 +51,8 @@ ENGINE_ARGS = (
                                                         "exactly (default 10000, at most 1000000)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
     ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
+    ("--changelog-compaction-lag-s", "changelog_compaction_lag_s", float,
+     "longest a superseded value stays in the tables' changelogs before it can be compacted away (default 3600)"),
 )
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
-                            drift_record, global_drift_message, parse_input, recommendation_message)
+                            drift_record, global_drift_message, parse_input, recommendation_message, score_parts)
 from stream.user_state import UserState
 from wnn.config import WNNConfig
 from wnn.data import Dataset
@@ -125,12 +125,14 @@ class StreamProcessor:
         Forgotten event ids remembered per user.
     max_message_bytes
         Larger input messages are refused.
+    explain_lists
+        Each listed item carries its score split into terms (:func:`wnn.ranking.explain_items`).
     """
 
     def __init__(self, config: WNNConfig | None = None, top_n: int = 10, cache_bytes: int = 256 << 20,
                  catalogue: Dataset | None = None, worker: str = "worker", share_buckets: int = 16,
                  max_tombstones: int = 10_000, max_message_bytes: int | None = 64 * 1024,
-                 source_topic: str = "ratings") -> None:
+                 source_topic: str = "ratings", explain_lists: bool = False) -> None:
         self.space = ItemSpace(config or WNNConfig())
         self.config = self.space.config
         self.top_n = top_n
@@ -139,6 +141,7 @@ class StreamProcessor:
         self.max_tombstones = max_tombstones
         self.max_message_bytes = max_message_bytes
         self.source_topic = source_topic
+        self.explain_lists = explain_lists
         self.cache: LRUCache = LRUCache(maxsize=cache_bytes, getsizeof=lambda state: state.memory_bytes)
         #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
         self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
@@ -298,9 +301,11 @@ class StreamProcessor:
                 pass
             event_time = entry.event_time if entry.event_time is not None else model.last_ts
             items, scores = model.score(ts=event_time, k=self.top_n)
+            why = [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)] if self.explain_lists \
+                else None
             out.recommendations.append((key, recommendation_message(
                 user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, state.partition, entry.events,
-                event_time, model.n_pairs)))
+                event_time, model.n_pairs, why)))
             if entry.records:
                 shift = model.taste_shift()
                 self.window.taste_shift += shift

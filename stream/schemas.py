@@ -182,8 +182,22 @@ def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool
     return doc
 
 
+def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict:
+    """One listed item's ranking score split into its terms (:func:`wnn.ranking.explain_items`), rounded for JSON:
+    ``popularity``, ``sequence`` (and ``followed``: which of the user's items it followed in everyone's
+    sequences), ``affinity``, ``rating`` and ``like`` (weighted terms that sum to the score), ``predicted_rating``
+    and ``like_probability``."""
+    parts = {key: round(float(entry[key]), 4) for key in ("popularity", "sequence", "affinity", "rating", "like",
+                                                           "predicted_rating", "like_probability")}
+    parts["followed"] = [{"item": str(f["item"]), **({"title": titles[str(f["item"])]}
+                                                      if str(f["item"]) in titles else {})}
+                         for f in entry["followed"]]
+    return parts
+
+
 def recommendation_message(user: str, items: list[str], scores: list[float], model_version: int, partition: int,
-                           events: list[dict], event_time: int | None, n_ratings: int) -> bytes:
+                           events: list[dict], event_time: int | None, n_ratings: int,
+                           why: list[dict] | None = None) -> bytes:
     """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs.
 
     Fields: ``v``; ``user``; ``items`` (``[{"item", "score"}]``, best first, none already rated); ``model_version``
@@ -191,11 +205,16 @@ def recommendation_message(user: str, items: list[str], scores: list[float], mod
     in order (``{"event_id", "offset", "cause"}``, ``cause`` being ``"rating"`` or ``"forget"``; ``"duplicate":
     true`` marks a redelivered input that changed nothing); ``event_time`` of the newest rating;
     ``n_ratings`` the user's stored training pairs. Downstream consumers dedupe by ``event_id``: after a crash
-    an input may be covered by a second list (at most one micro-batch per partition).
+    an input may be covered by a second list (at most one micro-batch per partition). With the worker's
+    ``list_explanations`` setting each item also carries ``why``, its score split into terms
+    (:func:`score_parts`).
     """
+    listed = [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)]
+    for entry, parts in zip(listed, why or []):
+        entry["why"] = parts
     return _encode({
         "v": OUTPUT_VERSION, "user": user,
-        "items": [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)],
+        "items": listed,
         "model_version": model_version, "partition": partition, "events": events, "event_time": event_time,
         "n_ratings": n_ratings,
     })

@@ -68,6 +68,14 @@ class Settings:
         Offsets are committed this often and after every ``batch_max`` events: what a crash can redeliver.
     ``processing_guarantee``
         ``at_least_once`` (default; duplicates are recognised by event id) or ``exactly_once`` (Kafka transactions).
+    ``list_explanations``
+        Each item of a ``recommendations`` message carries ``why``: its score split into terms (popularity,
+        sequence context and the items it followed, affinity, predicted rating, like probability). Off by default:
+        it makes list messages about 4 times larger (README, "Lists that explain themselves").
+    ``changelog_compaction_lag_s``
+        How long a superseded value may stay in the tables' changelogs (a forgotten rating's old user state
+        included): segments roll and become compactable after this long (``segment.ms``,
+        ``max.compaction.lag.ms``), so the log cleaner removes them within about twice this.
     """
 
     bootstrap: str = _setting("bootstrap", "127.0.0.1:9092", str)
@@ -98,6 +106,8 @@ class Settings:
     share_buckets: int = _setting("share_buckets", 16, int)
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
+    list_explanations: bool = _setting("list_explanations", False, _flag)
+    changelog_compaction_lag_s: float = _setting("changelog_compaction_lag_s", 3600.0, float)
     #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
     #: time): bounds a user's state, about 25 bytes a rating. At most 1,000,000 (wnn.config.MAX_PAIRS_LIMIT).
     max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
@@ -121,6 +131,8 @@ class Settings:
             raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
         if not 1 <= self.max_pairs_per_user <= MAX_PAIRS_LIMIT:
             raise ValueError(f"max_pairs_per_user must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs_per_user}")
+        if self.changelog_compaction_lag_s < 1:
+            raise ValueError(f"changelog_compaction_lag_s must be at least 1, got {self.changelog_compaction_lag_s}")
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):
@@ -239,3 +251,19 @@ class Settings:
     @property
     def dlq_topic(self) -> str:
         return self.topic("ratings-dlq")
+
+
+def changelog_topic_configs(settings: Settings) -> dict[str, str]:
+    """Topic settings of the tables' changelogs that bound how long a superseded value stays in them.
+
+    A changelog is compacted: only a key's newest value is kept, but the log cleaner never touches the active
+    segment, and by default a segment rolls after 7 days. Rolling segments after ``changelog_compaction_lag_s`` and
+    making them compactable by then means a user's state from before a forget is gone from the changelog within
+    about twice that (plus the cleaner's back-off of 15 s), and a deleted key's tombstone within a day.
+
+    >>> changelog_topic_configs(Settings(changelog_compaction_lag_s=600))["max.compaction.lag.ms"]
+    '600000'
+    """
+    lag_ms = str(int(settings.changelog_compaction_lag_s * 1000))
+    return {"segment.ms": lag_ms, "max.compaction.lag.ms": lag_ms, "min.cleanable.dirty.ratio": "0.01",
+            "delete.retention.ms": str(24 * 3600 * 1000)}

@@ -53,11 +53,11 @@ class WNNConfig:
         Ratings at or above it are likes (4 on a 1-5 scale).
     popularity_half_life_s
         Half-life of the time-decayed popularity used for ranking (event time, seconds).
-    affinity_weight, rating_weight, transition_weight
+    affinity_weight, rating_weight, like_weight, transition_weight
         Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating
-        + the sequence context: for each of the user's ``sequence_length`` newest items, newest first,
-        ``transition_weight * sequence_decay**j`` times the log share of that item's successors in everyone's
-        sequences (see ItemSpace.sequence_scores).
+        + like_weight * like probability + the sequence context: for each of the user's ``sequence_length`` newest
+        items, newest first, ``transition_weight * sequence_decay**j`` times the log share of that item's successors
+        in everyone's sequences (see ItemSpace.sequence_scores). See :mod:`wnn.ranking`.
     sequence_length, sequence_decay
         How many of the user's newest items the sequence context reads, and how fast their weight falls.
     max_pairs
@@ -91,6 +91,7 @@ class WNNConfig:
     affinity_weight: float = 2.0
     rating_weight: float = 0.5
     transition_weight: float = 0.5
+    like_weight: float = 2.0
     sequence_length: int = 20
     sequence_decay: float = 0.9
     max_pairs: int = 100_000

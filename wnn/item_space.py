@@ -77,7 +77,8 @@ class ItemSpace:
         self._vector: list[tuple[int, ...]] = []
         self._centred: list[int] = []
         self.popularity: list[int] = []
-        self.order = CandidateOrder()
+        self._order = CandidateOrder()
+        self._unplaced: set[int] = set()
         self._code_parts: dict[int, np.ndarray] = {}
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         self.n_items = 0
@@ -200,8 +201,22 @@ class ItemSpace:
         """The ``n`` strongest listable items (decayed popularity and baseline), strongest first.
 
         The order is the same at every time ``ts`` (:mod:`wnn.candidates`), so it is kept up to date as the statistics
-        change instead of being sorted per list; ``ts`` is accepted for the callers' symmetry with the ranking."""
-        return self.order.top(n)
+        change instead of being sorted per list (the items changed since the last read are placed when it is read);
+        ``ts`` is accepted for the callers' symmetry with the ranking."""
+        return self.candidate_order().top(n)
+
+    def candidate_order(self) -> CandidateOrder:
+        """Every listable item, strongest first (up to date)."""
+        if self._unplaced:
+            order, rating_weight = self._order, self.config.rating_weight
+            for index in self._unplaced:
+                if self.catalogued.item(index) or self.counts.item(index) > 0:
+                    strength = self.log2_popularity.item(index) * _LN2 + rating_weight * self.baseline(index)
+                    order.set(index, strength, int(self.tie_keys[index]))
+                else:
+                    order.discard(index)
+            self._unplaced.clear()
+        return self._order
 
     def collab_projection(self, index: int) -> list[float]:
         """The item's item-mean-centred collaborative projection: ``sum over raters of (c - mean c) * v``, derived
@@ -235,11 +250,7 @@ class ItemSpace:
             addresses = self._static_addresses[index] + self._code_addresses(code)
             self.addresses[index] = addresses
             self.cell_base[index] = self._neuron_offsets + addresses
-        if self.catalogued.item(index) or self.counts.item(index) > 0:
-            strength = self.log2_popularity.item(index) * _LN2 + cfg.rating_weight * self.baseline(index)
-            self.order.set(index, strength, int(self.tie_keys[index]))
-        else:
-            self.order.discard(index)
+        self._unplaced.add(index)  # placed in the candidate order when the order is next read
         self.generation += 1
         changes = self._changes
         changes.append(index)
@@ -382,8 +393,10 @@ class ItemSpace:
     def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Z-neuron addresses (n, M) of ``items`` if their dynamic codes were ``codes`` (what a user's pairs were
         last read with: lets a network take a pair out of the cells it was written to)."""
-        return self._static_addresses[items] + np.stack([self._code_addresses(c) for c in codes.tolist()]) \
-            if len(items) else np.zeros((0, self.config.n_neurons), dtype=np.int64)
+        unique, inverse = np.unique(codes, return_inverse=True)
+        parts = np.stack([self._code_addresses(c) for c in unique.tolist()]) if len(unique) else \
+            np.zeros((0, self.config.n_neurons), dtype=np.int64)
+        return self._static_addresses[items] + parts[inverse.reshape(-1)]
 
     def valid_code(self, codes: np.ndarray) -> bool:
         """Whether packed dynamic codes are within the layout of this config."""

@@ -216,6 +216,9 @@ class UserWNN:
         inside = changed >= self._window.start
         if not inside.any():
             return
+        if inside.sum() * 4 > self.pair_log.n - self._window.start:
+            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
+            return
         changed, items = changed[inside], items[inside]
         q = derived["q_before"][changed].astype(np.int64)
         liked = log.ratings[changed] >= self._like
@@ -395,6 +398,12 @@ class UserWNN:
         (:func:`wnn.ranking.rank_scores`)."""
         self.reconcile()
         return ranking.rank_scores(self, ts, items)
+
+    def explain_list(self, items: list[Hashable], ts: float | None = None) -> list[dict]:
+        """Why each of ``items`` is where it is in this user's list: its ranking score split into weighted terms
+        (:func:`wnn.ranking.explain_items`)."""
+        self.reconcile()
+        return ranking.explain_items(self, items, ts)
 
     def list_time(self, ts: float | None) -> float:
         """The event time a list is ranked at: ``ts``, else the newest stored pair's (0 without pairs)."""

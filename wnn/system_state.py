@@ -74,7 +74,7 @@ def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], prediction
         "item_order": item_keys,
         "items": items,
         "next_items": next_items,
-        "candidates": [space.key(int(i)) for i in space.order.top(len(space.order))],
+        "candidates": [space.key(int(i)) for i in space.candidate_order().top(len(space.candidate_order()))],
         "users": {},
     }
     for user, model in users.items():

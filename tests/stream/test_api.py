@@ -2,7 +2,8 @@
 
 import pytest
 
-from stream.api import ApiError, bearer_matches, explanation_body, openapi_document, parse_event_id, parse_user
+from stream.api import (ApiError, bearer_matches, explanation_body, openapi_document, parse_event_id, parse_user,
+                        recommendation_body)
 from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 
@@ -44,6 +45,38 @@ def test_the_explanation_names_the_ratings_that_pull_in_words():
     cited = [line for line in body["because"] if "Toy Story" in line]
     assert cited and "pulls it down" in cited[0] and "neurons" in cited[0]
     assert {r["event_id"] for r in body["ratings"]} == {100, 101, 102, 103}
+
+
+def test_a_list_explains_each_item_with_terms_that_sum_to_its_score():
+    space = make_space()
+    user = learn_many(UserWNN(space), [(0, 5.0, 0, 1), (1, 4.0, 60, 2)])
+    space.add_transition(1, 6)
+    items, scores = user.score(k=4, use_candidates=False)
+    body = recommendation_body("u1", items, scores.tolist(), {"6": "Heat"}, user.n_pairs, user.explain_list(items))
+    for listed in body["items"]:
+        why = listed["why"]
+        total = sum(why[term] for term in ("popularity", "sequence", "affinity", "rating", "like"))
+        assert total == pytest.approx(listed["score"], abs=1e-3)
+        assert 1 <= why["predicted_rating"] <= 5 and 0 <= why["like_probability"] <= 1
+    heat = next(listed for listed in body["items"] if listed["item"] == "6")
+    assert heat["why"]["followed"] == [{"item": "1"}] and heat["title"] == "Heat"
+
+
+def test_explain_says_why_an_item_is_in_the_list_or_not():
+    space = make_space()
+    user = learn_many(UserWNN(space), [(0, 5.0, 0, 1), (1, 4.0, 60, 2)])
+    space.add_transition(1, 6)
+    titles = {1: "Heat", 6: "Ronin"}
+    name = lambda item: titles.get(item, f"item {item}")  # noqa: E731
+    items, _ = user.score(k=3, use_candidates=False)
+    listed = explanation_body("u1", user.explain(items[0]), name, (user.explain_list([items[0]])[0], 0, 3))
+    assert listed["in_list"] and listed["position"] == 0 and listed["why_listed"][0] == "It is 1st in your list of 3."
+    assert any(line.startswith("We expect you to give it") for line in listed["why_listed"])
+    outside = next(i for i in range(12) if i not in items and i not in (0, 1))
+    body = explanation_body("u1", user.explain(outside), name, (user.explain_list([outside])[0], None, 3))
+    assert not body["in_list"] and body["why_listed"][0].startswith("It is not in your list")
+    ronin = explanation_body("u1", user.explain(6), name, (user.explain_list([6])[0], None, 3))
+    assert any("People who rated Heat often rated it next" in line for line in ronin["why_listed"])
 
 
 def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():

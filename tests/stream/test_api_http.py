@@ -88,8 +88,11 @@ def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served,
     ratings = call(port, f"/users/{user}/ratings", token)[1]["ratings"]
     # An item the user did not rate, explained by the stored ratings: pick the rating it cites first.
     candidates = call(port, f"/users/{user}/recommendations", token)[1]["items"]
+    assert all(set(c["why"]) >= {"popularity", "sequence", "followed", "affinity", "rating", "like",
+                                 "predicted_rating", "like_probability"} for c in candidates)
     explained = call(port, f"/users/{user}/explain?item={candidates[0]['item']}", token)[1]
     assert explained["because"] and explained["ratings"], explained
+    assert explained["in_list"] and explained["position"] == 0 and explained["why_listed"][0].startswith("It is 1st")
     victim = explained["ratings"][0]["event_id"]
     assert victim in {p["event_id"] for p in ratings}
     status, accepted = call(port, f"/users/{user}/ratings/{victim}", token, method="DELETE")

@@ -280,3 +280,16 @@ def test_the_cache_is_bounded_by_bytes():
     reads = table.reads
     table.run(p, [rating("u0", "2", 4.0, 100)])  # evicted: read back from the table, nothing lost
     assert table.reads == reads + 1 and p.user("u0", table.data[b"u0"]).wnn.n_pairs == 2
+
+
+def test_lists_carry_their_score_terms_only_when_asked():
+    stream = [rating("u", str(i), float(1 + i % 5), i) for i in range(6)]
+    plain = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5), stream).recommendations)[0]
+    explained = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5, explain_lists=True),
+                                 stream).recommendations)[0]
+    assert [i["item"] for i in plain["items"]] == [i["item"] for i in explained["items"]]
+    assert not any("why" in i for i in plain["items"])
+    for item in explained["items"]:
+        why = item["why"]
+        total = sum(why[t] for t in ("popularity", "sequence", "affinity", "rating", "like"))
+        assert total == pytest.approx(item["score"], abs=1e-3) and "followed" in why

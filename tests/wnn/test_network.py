@@ -306,3 +306,17 @@ def test_forget_equals_never_learned_across_taste_changes(pairs, data):
     assert loaded.window == forgotten.window
     for item in range(12):
         assert forgotten.predict_one(item) == never.predict_one(item) == loaded.predict_one(item)
+
+
+def test_a_listed_items_terms_add_up_to_its_ranking_score(space):
+    user = learn_many(UserWNN(space), [(0, 5.0, 0, 0), (1, 4.0, 60, 1), (3, 1.0, 120, 2), (0, 5.0, 180, 3)])
+    for (previous, following) in [(0, 6), (1, 6), (6, 7)]:
+        space.add_transition(previous, following)
+    keys, scores = user.score(k=5, use_candidates=False)
+    explained = user.explain_list(keys)
+    assert [e["item"] for e in explained] == keys
+    for entry, score in zip(explained, scores.tolist()):
+        assert entry["score"] == pytest.approx(score, abs=1e-9)
+        assert 1.0 <= entry["predicted_rating"] <= 5.0 and 0.0 <= entry["like_probability"] <= 1.0
+    six = user.explain_list([6])[0]
+    assert {f["item"] for f in six["followed"]} == {0, 1} and six["sequence"] > 0

@@ -48,8 +48,8 @@ def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:
     return {"hr_at_10": float(hit.mean()), "ndcg_at_10": float(gain.mean())}
 
 
-def top_k_rank(scores: np.ndarray, target: int, exclude: np.ndarray, k: int = 10) -> int:
-    """0-based position of ``target`` in the top-``k`` of ``scores`` without ``exclude``; -1 if it is not there.
+def top_k(scores: np.ndarray, exclude: np.ndarray, k: int = 10) -> np.ndarray:
+    """The indices of the top-``k`` of ``scores`` without ``exclude``, best first (only finite scores).
 
     Ties are broken by item index, the same way for every model.
     """
@@ -58,5 +58,10 @@ def top_k_rank(scores: np.ndarray, target: int, exclude: np.ndarray, k: int = 10
         scores[exclude] = -np.inf
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     top = top[np.lexsort((top, -scores[top]))]
-    hits = np.flatnonzero(top == target)
+    return top[np.isfinite(scores[top])]
+
+
+def top_k_rank(scores: np.ndarray, target: int, exclude: np.ndarray, k: int = 10) -> int:
+    """0-based position of ``target`` in :func:`top_k`; -1 if it is not there."""
+    hits = np.flatnonzero(top_k(scores, exclude, k) == target)
     return int(hits[0]) if len(hits) else -1

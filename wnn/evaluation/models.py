@@ -28,6 +28,10 @@ class WNNModel:
     def predict_one(self, user: Hashable, item: int) -> float:
         return self.recommender.predict_one(user, item).rating
 
+    def like_probabilities(self, user: Hashable, items: np.ndarray) -> np.ndarray:
+        """The user's like probability of each of ``items`` (dense indices)."""
+        return self.recommender.user(user).predict_all(items)[1]
+
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
         """Scores as the product ranks: only the candidate items when ``config.n_candidates`` is set."""
         model = self.recommender.user(user)

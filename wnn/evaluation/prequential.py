@@ -2,7 +2,8 @@
 
 For each event in timestamp order (stable for ties): the model predicts the rating, then, if the rating is a like,
 the item's position in the top-10 list the model would show the user right now (items the user already rated left
-out), then the model learns the event. Rating metrics come from the predictions; HR@10/NDCG@10 from the liked
+out), then the model learns the event. For a model that predicts like probabilities, ``listed_not_liked_share`` is
+the share of the items in those lists that the model itself expects the user not to like (probability below 0.5). Rating metrics come from the predictions; HR@10/NDCG@10 from the liked
 events. Every metric is also broken down by the user's number of prior ratings.
 
 The list is computed from the user's state just before the event, which is the state after their previous event:
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from wnn.data import Dataset
 from wnn.evaluation.drift_injection import SINCE_FLIP_BUCKETS, DriftMarks
-from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k_rank
+from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k
 from wnn.evaluation.models import make_model
 
 
@@ -33,6 +34,8 @@ def replay(model, dataset: Dataset, limit: int | None = None, rank: bool = True,
     predicted = np.empty(n)
     prior = np.empty(n, dtype=np.int64)
     ranks = np.full(n, -2, dtype=np.int64)  # -2: not a ranking event
+    listed = listed_not_liked = 0  # items of the lists shown, and those the model itself expects not to be liked
+    like_probabilities = getattr(model, "like_probabilities", None)
     rated: defaultdict[int, list[int]] = defaultdict(list)
     clock = time.perf_counter
     model_seconds = 0.0
@@ -42,14 +45,20 @@ def replay(model, dataset: Dataset, limit: int | None = None, rank: bool = True,
         prior[e] = len(history)
         if rank and rating >= LIKE_RATING:
             scores = model.rank_scores(user, ts)
-            ranks[e] = top_k_rank(scores, item, np.fromiter(history, dtype=np.int64, count=len(history)))
+            top = top_k(scores, np.fromiter(history, dtype=np.int64, count=len(history)))
+            hits = np.flatnonzero(top == item)
+            ranks[e] = int(hits[0]) if len(hits) else -1
+            if like_probabilities is not None:
+                listed += len(top)
+                listed_not_liked += int((like_probabilities(user, top) < 0.5).sum())
         start = clock()
         predicted[e] = model.predict_one(user, item)
         model.learn_one(user, item, rating, ts, e)
         model_seconds += clock() - start
         history.append(item)
     return {"predicted": predicted, "actual": dataset.ratings[:n].astype(np.float64), "prior": prior,
-            "ranks": ranks, "model_seconds": model_seconds}
+            "ranks": ranks, "model_seconds": model_seconds,
+            "listed_not_liked_share": listed_not_liked / listed if listed else None}
 
 
 def summarize(name: str, run: dict) -> list[dict]:
@@ -59,6 +68,8 @@ def summarize(name: str, run: dict) -> list[dict]:
     overall = {"model": name, "n_events": int(len(actual)), **rating_metrics(predicted, actual),
                **ranking_metrics(ranks[ranked]),
                "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None}
+    if run.get("listed_not_liked_share") is not None:
+        overall["listed_not_liked_share"] = run["listed_not_liked_share"]
     rows = [overall]
     for label, low, high in PRIOR_BUCKETS:
         mask = (prior >= low) & (prior <= high)
