@@ -315,16 +315,17 @@ class ItemSpace:
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""
+        # Scalar reads with .item() and plain stores: cheaper than numpy's in-place scalar arithmetic.
         if sign > 0:
-            self.counts[index] += delta.count
-            self.sums[index] += delta.total
+            self.counts[index] = self.counts.item(index) + delta.count
+            self.sums[index] = self.sums.item(index) + delta.total
             self._projection[index] = tuple(a + b for a, b in zip(self._projection[index], delta.projection))
             self._vector[index] = tuple(a + b for a, b in zip(self._vector[index], delta.vector))
             self._centred[index] += delta.centred
             accumulator = self.popularity[index] = self.popularity[index] + delta.popularity
         else:
-            self.counts[index] -= delta.count
-            self.sums[index] -= delta.total
+            self.counts[index] = self.counts.item(index) - delta.count
+            self.sums[index] = self.sums.item(index) - delta.total
             self._projection[index] = tuple(a - b for a, b in zip(self._projection[index], delta.projection))
             self._vector[index] = tuple(a - b for a, b in zip(self._vector[index], delta.vector))
             self._centred[index] -= delta.centred

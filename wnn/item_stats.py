@@ -38,22 +38,29 @@ FORMAT_VERSION = 3
 PROJECTION_SCALE = float(1 << 16)
 
 
-@dataclasses.dataclass(frozen=True)
 class ItemPartial:
     """Statistics of a set of ratings of one item (immutable: arithmetic returns a new one). Plain Python integers
-    and tuples: a handful of numbers per item, cheaper to add than small numpy arrays, and exact."""
+    and tuples in a slotted class: a handful of numbers per item, cheaper to build and add than small numpy arrays
+    or a frozen dataclass, and exact."""
 
-    count: int
-    total: float
-    projection: tuple[int, ...]
-    vector: tuple[int, ...]
-    centred: int
-    popularity: int
+    __slots__ = ("count", "total", "projection", "vector", "centred", "popularity")
+
+    def __init__(self, count: int, total: float, projection: tuple[int, ...], vector: tuple[int, ...],
+                 centred: int, popularity: int) -> None:
+        self.count = count
+        self.total = total
+        self.projection = projection
+        self.vector = vector
+        self.centred = centred
+        self.popularity = popularity
 
     @classmethod
     def empty(cls, collab_bits: int) -> "ItemPartial":
         zeros = (0,) * collab_bits
         return cls(0, 0.0, zeros, zeros, 0, 0)
+
+    def as_tuple(self) -> tuple:
+        return (self.count, self.total, self.projection, self.vector, self.centred, self.popularity)
 
     def __add__(self, other: "ItemPartial") -> "ItemPartial":
         return ItemPartial(self.count + other.count, self.total + other.total,
@@ -66,6 +73,15 @@ class ItemPartial:
                            tuple(a - b for a, b in zip(self.projection, other.projection)),
                            tuple(a - b for a, b in zip(self.vector, other.vector)), self.centred - other.centred,
                            self.popularity - other.popularity)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ItemPartial) and self.as_tuple() == other.as_tuple()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"ItemPartial(count={self.count}, total={self.total}, projection={self.projection}, "
+                f"vector={self.vector}, centred={self.centred}, popularity={self.popularity})")
 
 
 @dataclasses.dataclass(frozen=True)

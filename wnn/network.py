@@ -44,9 +44,9 @@ True
 from __future__ import annotations
 
 import collections
-import dataclasses
 import math
 from collections.abc import Hashable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,16 +65,14 @@ __all__ = ["FORMAT_VERSION", "UNSEALED_FORMAT_VERSION", "Explanation", "Learned"
            "UserWNN", "learn_many"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Prediction:
+class Prediction(NamedTuple):
     """A predicted rating and the probability that the user likes the item."""
 
     rating: float
     like_probability: float
 
 
-@dataclasses.dataclass(frozen=True)
-class Learned:
+class Learned(NamedTuple):
     """What learning one rating did.
 
     ``restarted``: it restarted the user's taste window (the stream's drift flag). ``evicted``: the event ids the size
@@ -342,14 +340,16 @@ class UserWNN:
             rating = 1.0 if baseline < 1.0 else 5.0 if baseline > 5.0 else baseline
             return Prediction(rating, 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5))))
         cfg = self._cfg
-        cells = self.memory.gather(space.cell_base[idx], self._state)
-        # Sums in a fixed order (numpy's own, not BLAS, whose order can depend on where an array sits in memory):
-        # equal cells give bit-identical predictions.
-        count, _, likes = cells[:, 1:].sum(axis=1).tolist()
-        user_bias = int(cells[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (int(cells[COUNT, 0]) + cfg.user_prior)
-        deviation = (cells[RESIDUAL, 1:] * RESIDUAL_QUANTUM - cells[COUNT, 1:] * user_bias) / \
-            (cells[COUNT, 1:] + cfg.interaction_prior)
-        rating = baseline + user_bias + cfg.interaction_gain * float(deviation.sum()) / (cfg.n_neurons - 1)
+        cells = self.memory.gather(space.cell_base[idx], self._state).astype(np.float64)
+        pooled = cells[:, 1:]  # every Z neuron but the bias neuron
+        count, _, likes = pooled.sum(axis=1).tolist()
+        user_bias = cells.item(RESIDUAL, 0) * RESIDUAL_QUANTUM / (cells.item(COUNT, 0) + cfg.user_prior)
+        # sum_n (S_n - N_n b) / (N_n + prior) = S.v - b N.v with v_n = 1 / (N_n + prior): one product. Always the
+        # same two rows of a fresh (3, M) array, so BLAS sums them in the same order for equal cells (a
+        # many-item product would not: see _predict_many).
+        weighted_count, weighted_units = (pooled[:2] @ (1.0 / (pooled[COUNT] + cfg.interaction_prior))).tolist()
+        deviation = weighted_units * RESIDUAL_QUANTUM - user_bias * weighted_count
+        rating = baseline + user_bias + cfg.interaction_gain * deviation / (cfg.n_neurons - 1)
         rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
         prior = cfg.interaction_prior * (cfg.n_neurons - 1)
         prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5)))

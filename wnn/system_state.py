@@ -18,13 +18,14 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING
 
 import msgpack
 import numpy as np
+
+from wnn.item_stats import ItemPartial
 
 if TYPE_CHECKING:
     from wnn.item_space import ItemSpace
@@ -35,8 +36,8 @@ def _canonical(value):
     """A msgpack-able, order-defined form of a snapshot value."""
     if isinstance(value, np.ndarray):
         return [str(value.dtype), list(value.shape), value.tobytes()]
-    if dataclasses.is_dataclass(value):
-        return _canonical(dataclasses.astuple(value))
+    if isinstance(value, ItemPartial):
+        return _canonical(value.as_tuple())
     if isinstance(value, dict):
         return [[_canonical(k), _canonical(v)] for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))]
     if isinstance(value, (list, tuple)):

@@ -87,3 +87,5 @@ def test_forgetting_equals_never_learning(config_name, events):
     a = snapshot(forgetting.space, forgetting.users, lists_at=last_ts)
     b = snapshot(never.space, never.users, lists_at=last_ts)
     assert not differences(a, b), differences(a, b)
+    for user in a["users"]:  # the one-item prediction path (drift records, the API) too
+        assert [forgetting.predict_one(user, i) for i in ITEMS] == [never.predict_one(user, i) for i in ITEMS]
