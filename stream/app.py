@@ -324,10 +324,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     def item_stats_body() -> dict:
         """The worker's live global item statistics (all partitions' shares added up): an audit view."""
         space = processor.space
+        stats = (space.statistics(i) for i in range(space.n_items))
         return {"owned_partitions": sorted(processor.owned), "items": {
-            str(space.key(i)): {"count": int(space.counts[i]), "sum": float(space.sums[i]),
-                                "projection": space.projections[i].tolist()}
-            for i in range(space.n_items) if space.counts[i]}}
+            str(space.key(i)): {"count": s.count, "sum": s.total, "projection": list(s.projection),
+                                "vector": list(s.vector), "centred": s.centred}
+            for i, s in enumerate(stats) if s.count}}
 
     try:
         package_version = version("wnnrec")

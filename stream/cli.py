@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from stream.settings import ApiTokenError, Settings
+from stream.settings import ApiTokenError, Settings, flag_value
 from wnn import cli as model_cli
 
 
@@ -51,6 +51,8 @@ ENGINE_ARGS = (
                                                         "exactly (default 10000, at most 1000000)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
     ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
+    ("--list-explanations", "list_explanations", flag_value,
+     "1: every item of a list message carries its score split into terms (default 0: off)"),
     ("--changelog-compaction-lag-s", "changelog_compaction_lag_s", float,
      "longest a superseded value stays in the tables' changelogs before it can be compacted away (default 3600)"),
 )

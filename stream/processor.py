@@ -192,39 +192,57 @@ class StreamProcessor:
 
     # ------------------------------------------------------------------ batches
     def process_batch(self, messages: Iterable[Incoming], load: Loader) -> BatchOutput:
-        """Apply a micro-batch; return the writes. See the module docstring."""
+        """Apply a micro-batch; return the writes. See the module docstring.
+
+        Every message is decoded first; then each user's inputs are applied together, in their order, users in the
+        order they first appear. A user's state is a function of their own inputs in order and of everyone's
+        ratings as a set (see :mod:`wnn.network`), so this leaves the states and item statistics that processing
+        the messages one by one leaves, while a user's network reads the item space once per batch instead of
+        once per rating (the drift records' predictions see the other users' ratings of the batch a little
+        earlier or later).
+        """
         out = BatchOutput()
         touched: dict[str, _Touched] = {}
+        by_user: dict[str, list[tuple[Incoming, RatingEvent | ForgetEvent]]] = {}
         for message in messages:
             self.owned.add(message.partition)  # a worker only receives the partitions it owns
             try:
                 event = parse_input(message.value, message.key, message.partition, message.offset,
                                     max_bytes=self.max_message_bytes, require_key=True)
-                entry = self._state(event.user, message.partition, load, touched,
-                                    create=isinstance(event, RatingEvent))
-                if entry is None:
-                    raise Refused(f"forget for unknown user {event.user!r}: nothing is stored for them")
-                if entry.state.partition != message.partition:
-                    raise Refused(f"user {event.user!r} lives on partition {entry.state.partition}, but this message "
-                                  f"came on partition {message.partition} (was it produced with another key or "
-                                  "partitioner?)")
-                if isinstance(event, RatingEvent):
-                    applied = self._rate(event, entry, message)
-                else:
-                    applied = self._forget(event, entry, message)
-                out.applied += applied
-                out.duplicates += not applied
             except SchemaError as exc:
                 self._dead(out, message, str(exc), "schema")
-            except StateError as exc:
-                self._dead(out, message, f"stored user state unusable: {exc}", "state")
-            except Refused as exc:
-                self._dead(out, message, str(exc), "refused")
-            except Exception as exc:  # a bug must cost one message, never the worker
-                log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
-                self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
+                continue
+            by_user.setdefault(event.user, []).append((message, event))
+        for inputs in by_user.values():
+            for message, event in inputs:
+                self._apply(message, event, load, touched, out)
         self._emit(touched, out)
         return out
+
+    def _apply(self, message: Incoming, event: RatingEvent | ForgetEvent, load: Loader,
+               touched: dict[str, _Touched], out: BatchOutput) -> None:
+        """One decoded input: learn or forget it, or dead-letter it with the reason (the worker carries on)."""
+        try:
+            entry = self._state(event.user, message.partition, load, touched, create=isinstance(event, RatingEvent))
+            if entry is None:
+                raise Refused(f"forget for unknown user {event.user!r}: nothing is stored for them")
+            if entry.state.partition != message.partition:
+                raise Refused(f"user {event.user!r} lives on partition {entry.state.partition}, but this message "
+                              f"came on partition {message.partition} (was it produced with another key or "
+                              "partitioner?)")
+            if isinstance(event, RatingEvent):
+                applied = self._rate(event, entry, message)
+            else:
+                applied = self._forget(event, entry, message)
+            out.applied += applied
+            out.duplicates += not applied
+        except StateError as exc:
+            self._dead(out, message, f"stored user state unusable: {exc}", "state")
+        except Refused as exc:
+            self._dead(out, message, str(exc), "refused")
+        except Exception as exc:  # a bug must cost one message, never the worker
+            log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
+            self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
 
     def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
         self.dead_letter_reasons[kind] += 1

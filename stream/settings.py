@@ -17,7 +17,8 @@ def env_name(field: str) -> str:
     return ENV_NAMES.get(field, f"WNNREC_{field.upper()}")
 
 
-def _flag(text: str) -> bool:
+def flag_value(text: str) -> bool:
+    """A yes/no setting from text (1, true, yes, on: yes)."""
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -91,7 +92,7 @@ class Settings:
     api_token: str | None = _setting("api_token", None, str)
     api_token_file: str | None = _setting("api_token_file", None, str)
     #: Serve the API without authentication (logged loudly; for a sealed-off test box only).
-    insecure_no_auth: bool = _setting("insecure_no_auth", False, _flag)
+    insecure_no_auth: bool = _setting("insecure_no_auth", False, flag_value)
     drift_interval_s: float = 5.0
     data: str | None = _setting("data", None, str)
     #: RocksDB block cache per table partition (faust's default is 2 GiB).
@@ -106,7 +107,7 @@ class Settings:
     share_buckets: int = _setting("share_buckets", 16, int)
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
-    list_explanations: bool = _setting("list_explanations", False, _flag)
+    list_explanations: bool = _setting("list_explanations", False, flag_value)
     changelog_compaction_lag_s: float = _setting("changelog_compaction_lag_s", 3600.0, float)
     #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
     #: time): bounds a user's state, about 25 bytes a rating. At most 1,000,000 (wnn.config.MAX_PAIRS_LIMIT).

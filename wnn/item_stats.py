@@ -153,7 +153,8 @@ class ShareBucket:
     shares: Mapping[Hashable, ItemPartial]
 
     def to_bytes(self) -> bytes:
-        keys = list(self.shares)
+        """The bucket as msgpack, items in a canonical order (equal buckets give equal bytes)."""
+        keys = sorted(self.shares, key=repr)
         parts = [self.shares[k] for k in keys]
         bits = len(parts[0].projection) if parts else 0
         return msgpack.packb({

@@ -51,11 +51,14 @@ WNN_VARIANTS: dict[str, WNNConfig] = {
     "wnn-no-q": WNNConfig(n_state_bits=0),
     "wnn-content-only": WNNConfig(hybrid=False),
     "wnn-no-drift": WNNConfig(drift_threshold=None),
-    # Ranking ablations (same predictions, only the list changes): without the network's affinity and predicted
-    # rating; then also without the user's sequence beyond their last item; then decayed popularity alone.
-    "wnn-rank-no-network": WNNConfig(affinity_weight=0.0, rating_weight=0.0),
-    "wnn-rank-last-item": WNNConfig(affinity_weight=0.0, rating_weight=0.0, sequence_length=1),
-    "wnn-rank-popularity": WNNConfig(affinity_weight=0.0, rating_weight=0.0, transition_weight=0.0),
+    # Ranking ablations (same predictions, only the list changes): without the like-probability term; without the
+    # network's affinity, predicted rating and like probability; then also without the user's sequence beyond their
+    # last item; then decayed popularity alone.
+    "wnn-rank-no-like": WNNConfig(like_weight=0.0),
+    "wnn-rank-no-network": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0),
+    "wnn-rank-last-item": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0, sequence_length=1),
+    "wnn-rank-popularity": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0,
+                                     transition_weight=0.0),
 }
 
 
