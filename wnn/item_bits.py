@@ -76,16 +76,6 @@ class BitLayout:
         rows[:, self.mean_at: self.collab_at] = self._mean_rows[(codes >> LEVEL_BITS) & _LEVEL_MASK]
         rows[:, self.collab_at: self.zero_bit] = (codes[:, None] >> self._collab_shifts) & 1
 
-    def valid_code(self, codes: np.ndarray) -> bool:
-        """Whether packed dynamic codes are within this layout."""
-        if not len(codes):
-            return True
-        codes = codes.astype(np.int64)
-        return bool((codes & _LEVEL_MASK).max() <= len(POPULARITY_THRESHOLDS)
-                    and ((codes >> LEVEL_BITS) & _LEVEL_MASK).max() <= len(MEAN_THRESHOLDS)
-                    and (codes >> (2 * LEVEL_BITS + self.config.collab_bits)).max() == 0
-                    and (self.config.hybrid or codes.max() == 0))
-
     def groups(self, row: np.ndarray) -> dict[str, np.ndarray]:
         """One item's bit vector split into its named groups (copies), for explanations and debugging."""
         groups = {"genres": row[: self.year_at], "year": row[self.year_at: self.content_bits]}

@@ -399,14 +399,6 @@ class ItemSpace:
             np.zeros((0, self.config.n_neurons), dtype=np.int64)
         return self._static_addresses[items] + parts[inverse.reshape(-1)]
 
-    def valid_code(self, codes: np.ndarray) -> bool:
-        """Whether packed dynamic codes are within the layout of this config."""
-        return self.layout.valid_code(codes)
-
-    def genre_bits(self, index: int) -> np.ndarray:
-        """The item's genre slots (a view; do not modify)."""
-        return self.bits[index, : self.config.n_genre_slots]
-
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
         row = self.bits[index: index + 1].copy()

@@ -481,10 +481,6 @@ class UserWNN:
         """Event time of the newest stored pair (None without pairs)."""
         return int(self.pair_log.ts[-1]) if self.pair_log.n else None
 
-    def item_indices(self) -> np.ndarray:
-        """Dense item indices of the stored pairs, oldest first (a copy)."""
-        return self.pair_log.items.copy()
-
     def event_ids_of(self, item: Hashable) -> list[int]:
         """The event ids of the user's stored ratings of ``item`` (by id; the same id as a string matches too, as
         ids arrive as strings on the wire)."""
