@@ -399,6 +399,14 @@ class ItemSpace:
             np.zeros((0, self.config.n_neurons), dtype=np.int64)
         return self._static_addresses[items] + parts[inverse.reshape(-1)]
 
+    def feature_bits(self) -> np.ndarray:
+        """Every item's input bit vector (n_items, n_feature_bits): content bits and the bits of its current code
+        (a copy; for models that read items as bit vectors, like the per-user MLP baseline)."""
+        rows = self.bits[: self.n_items].copy()
+        if self.config.hybrid:
+            self.layout.write_dynamic(rows, self.dynamic_codes[: self.n_items])
+        return rows[:, : self.n_feature_bits]
+
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
         row = self.bits[index: index + 1].copy()

@@ -53,7 +53,7 @@ def _mlp_predictions(wnn: WNNModel, dataset: Dataset, train_pairs: np.ndarray, t
                      seed: int) -> np.ndarray:
     """Per-user MLP over the hybrid WNN's item bits, fitted on each drawn user's training pairs only."""
     space = wnn.recommender.space
-    bits = space.bits[: space.n_items, : space.n_feature_bits].astype(np.float64)
+    bits = space.feature_bits().astype(np.float64)
     baselines = space.baselines()
     mlp = PerUserMLP(seed=seed)
     predicted = np.empty(len(test_pairs))
