@@ -346,7 +346,7 @@ class UserWNN:
         user_bias = cells.item(RESIDUAL, 0) * RESIDUAL_QUANTUM / (cells.item(COUNT, 0) + cfg.user_prior)
         # sum_n (S_n - N_n b) / (N_n + prior) = S.v - b N.v with v_n = 1 / (N_n + prior): one product. Always the
         # same two rows of a fresh (3, M) array, so BLAS sums them in the same order for equal cells (a
-        # many-item product would not: see _predict_many).
+        # many-item product would not: see pooled_predictions).
         weighted_count, weighted_units = (pooled[:2] @ (1.0 / (pooled[COUNT] + cfg.interaction_prior))).tolist()
         deviation = weighted_units * RESIDUAL_QUANTUM - user_bias * weighted_count
         rating = baseline + user_bias + cfg.interaction_gain * deviation / (cfg.n_neurons - 1)
@@ -359,15 +359,17 @@ class UserWNN:
         """:meth:`predict_index` of every item of the space (dense index order), or of ``items``, vectorised:
         predicted ratings and like probabilities (equal to the one-item path up to float rounding)."""
         self.reconcile()
-        rating, pooled, _ = self._predict_many(items)
+        rating, pooled, _ = self.pooled_predictions(items)
         count, likes = pooled
         prior = self._cfg.interaction_prior * (self._cfg.n_neurons - 1)
         prior_like = 1.0 / (1.0 + np.exp(-2.0 * (rating - self._like + 0.5)))
         return rating, (likes + prior * prior_like) / (count + prior)
 
-    def _predict_many(self, items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
+    def pooled_predictions(self, items: np.ndarray | None
+                           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
         """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
-        (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size)."""
+        (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size). The
+        caller reconciles first (:meth:`predict_all`, :func:`wnn.ranking.score_terms` through :meth:`score`)."""
         space, cfg = self.space, self._cfg
         baselines = space.baselines(items)
         if self.memory.empty:

@@ -78,7 +78,7 @@ def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | N
         sequence = space.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], items)
     else:
         sequence = np.zeros_like(popularity)
-    rating, (count, likes), window_pairs = model._predict_many(items)
+    rating, (count, likes), window_pairs = model.pooled_predictions(items)
     # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
     affinity = count / (cfg.n_neurons - 1) / max(window_pairs, 1.0)
     prior = cfg.interaction_prior * (cfg.n_neurons - 1)
