@@ -84,6 +84,10 @@ class CountingMemory:
         one array)."""
         return self.table.reshape(-1)
 
+    def clear(self) -> None:
+        """Back to no table at all, as before the first write."""
+        self.table = None
+
     def _ensure(self) -> np.ndarray:
         if self.table is None:
             self.table = np.zeros((3, self.layout.size), dtype=np.int32)

@@ -181,6 +181,10 @@ class UserWNN:
     def _rebuild_tables(self) -> None:
         """The tables and Q from the pairs of the taste window, with their current residuals and addresses."""
         log, space, cfg = self.pair_log, self.space, self._cfg
+        if not log.n:  # no pairs (all forgotten): the memory of a network that never learned anything
+            self.memory.clear()
+            self._state = 0
+            return
         window = slice(self._window.start, log.n)
         items = log.items[window]
         liked = log.ratings[window] >= self._like

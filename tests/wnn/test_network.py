@@ -320,3 +320,12 @@ def test_a_listed_items_terms_add_up_to_its_ranking_score(space):
         assert 1.0 <= entry["predicted_rating"] <= 5.0 and 0.0 <= entry["like_probability"] <= 1.0
     six = user.explain_list([6])[0]
     assert {f["item"] for f in six["followed"]} == {0, 1} and six["sequence"] > 0
+
+
+def test_a_user_whose_every_rating_is_forgotten_predicts_like_a_new_one(space):
+    user = learn_many(UserWNN(space), events(5))
+    for pair in user.pairs():
+        assert user.forget(pair["event_id"])
+    fresh = UserWNN(space)
+    assert [user.predict_one(i) for i in range(12)] == [fresh.predict_one(i) for i in range(12)]
+    assert user.memory.empty and user.state == 0
