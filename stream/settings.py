@@ -72,7 +72,7 @@ class Settings:
     ``list_explanations``
         Each item of a ``recommendations`` message carries ``why``: its score split into terms (popularity,
         sequence context and the items it followed, affinity, predicted rating, like probability). Off by default:
-        it makes list messages about 4 times larger (README, "Lists that explain themselves").
+        it makes list messages 1.7 times larger (README, "Lists that explain themselves").
     ``changelog_compaction_lag_s``
         How long a superseded value may stay in the tables' changelogs (a forgotten rating's old user state
         included): segments roll and become compactable after this long (``segment.ms``,

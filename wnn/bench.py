@@ -1,7 +1,8 @@
 """``wnnrec bench model``: speed and size of the WNN, against River's BiasedMF measured in the same run.
 
 ``score_all_*`` ranks the whole catalogue for a user and takes the top 10; ``score_candidates_*`` ranks only the
-``n_candidates`` globally strongest items, as the stream does.
+``n_candidates`` globally strongest items, as the stream does; ``explain_top10_*`` splits that list's scores into
+their terms (what ``--list-explanations`` adds to a list refresh).
 
 Everything runs pinned to one core with BLAS threads limited to one. The two models replay the same ML-100K
 stream (predict, then learn, per event) in alternating rounds, and each reports its best round, so that a noisy
@@ -66,13 +67,18 @@ def bench_model(dataset: Dataset, config: WNNConfig | None = None, rounds: int =
         users = list(recommender.users)
         last_ts = float(dataset.timestamps[n - 1])
         timings: dict[bool, list[float]] = {False: [], True: []}
+        explain_timings = []
         for user in rng.choice(len(users), size=score_samples, replace=True):
             model = recommender.users[users[user]]
             for use_candidates in (False, True):
                 start = time.perf_counter()
-                model.score(ts=last_ts, k=10, use_candidates=use_candidates)
+                items, _ = model.score(ts=last_ts, k=10, use_candidates=use_candidates)
                 timings[use_candidates].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.explain_list(items, ts=last_ts)
+            explain_timings.append(time.perf_counter() - start)
         all_ms, candidates_ms = np.array(timings[False]) * 1e3, np.array(timings[True]) * 1e3
+        explain_ms = np.array(explain_timings) * 1e3
 
         sizes = {10: [], 100: []}
         space = recommender.space
@@ -95,6 +101,8 @@ def bench_model(dataset: Dataset, config: WNNConfig | None = None, rounds: int =
         "score_all_p99_ms": float(np.percentile(all_ms, 99)),
         "score_candidates_p50_ms": float(np.percentile(candidates_ms, 50)),
         "score_candidates_p99_ms": float(np.percentile(candidates_ms, 99)),
+        "explain_top10_p50_ms": float(np.percentile(explain_ms, 50)),
+        "explain_top10_p99_ms": float(np.percentile(explain_ms, 99)),
         "state_bytes_at_10": float(np.median(sizes[10])) if sizes[10] else None,
         "state_bytes_at_100": float(np.median(sizes[100])) if sizes[100] else None,
         "rounds": {"wnn_events_per_s": wnn_rates, "biasedmf_events_per_s": bmf_rates},
