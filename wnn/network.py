@@ -381,17 +381,18 @@ class UserWNN:
             return np.clip(baselines, 1.0, 5.0), (zeros, zeros), 0.0
         layout, table = self.memory.layout, self.memory.table
         base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
-        # (neurons, items): the sums over neurons run down axis 0, one item per column, in the same order for every
-        # item wherever it sits (a BLAS product's order may depend on the row): equal cells, equal predictions.
-        cells = (base + layout.state_shift[self._state]).T[1:]
-        counts = table[COUNT].take(cells)
+        # One row of cells per item; the sums over a row's neurons (the bias neuron left out) run along the row, in
+        # the same order for every row wherever it sits (a BLAS product's order may depend on the row's position):
+        # equal cells, equal predictions.
+        cells = base + layout.state_shift[self._state]
+        counts = table[COUNT].take(cells)[:, 1:]
         bias_count = float(table[COUNT, 0])
         user_bias = int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (bias_count + cfg.user_prior)
-        deviation = (table[RESIDUAL].take(cells) * RESIDUAL_QUANTUM - counts * user_bias) / (counts
-                                                                                           + cfg.interaction_prior)
-        rating = np.clip(baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=0) / (cfg.n_neurons - 1),
+        deviation = (table[RESIDUAL].take(cells)[:, 1:] * RESIDUAL_QUANTUM - counts * user_bias) / (
+            counts + cfg.interaction_prior)
+        rating = np.clip(baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1),
                          1.0, 5.0)
-        return rating, (counts.sum(axis=0), table[LIKES].take(cells).sum(axis=0)), bias_count
+        return rating, (counts.sum(axis=1), table[LIKES].take(cells)[:, 1:].sum(axis=1)), bias_count
 
     def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
               ) -> tuple[list[Hashable], np.ndarray]:
