@@ -43,33 +43,25 @@ True
 
 from __future__ import annotations
 
-import collections
-import math
 from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from wnn import drift, ranking, taste_change, user_codec
+from wnn import drift, prediction, ranking, taste_change, user_codec
+from wnn.derivation import Derivation
 from wnn.explanation import Explanation, explain
 from wnn.item_space import ItemSpace
-from wnn.memory import COUNT, LIKES, RESIDUAL, CountingMemory
+from wnn.memory import COUNT, RESIDUAL, CountingMemory
 from wnn.pairs import PairLog
-from wnn.recurrence import next_state, states_before
-from wnn.residuals import RESIDUAL_QUANTUM, centred_rating, centred_ratings, residual_units
+from wnn.prediction import Prediction
+from wnn.residuals import RESIDUAL_QUANTUM, centred_rating, centred_ratings
 from wnn.state_format import StateError
 from wnn.user_codec import FORMAT_VERSION, UNSEALED_FORMAT_VERSION
 from wnn.validation import check_id, check_rating_event
 
 __all__ = ["FORMAT_VERSION", "UNSEALED_FORMAT_VERSION", "Explanation", "Learned", "Prediction", "StateError",
            "UserWNN", "learn_many"]
-
-
-class Prediction(NamedTuple):
-    """A predicted rating and the probability that the user likes the item."""
-
-    rating: float
-    like_probability: float
 
 
 class Learned(NamedTuple):
@@ -90,13 +82,12 @@ class Learned(NamedTuple):
 
 DUPLICATE = Learned(duplicate=True)
 
-#: Derived per-pair columns: the residual in 1/256 star against the item's baseline and the item's dynamic code when
-#: the pair was last read, and Q before the pair (within the taste window).
-_DERIVED = {"units": np.int32, "codes": np.uint32, "q_before": np.int8}
-
 
 class UserWNN:
     """Per-user recurrent WNN. River-style API: :meth:`learn_one`, :meth:`predict_one`, :meth:`score`.
+
+    The stored state is :attr:`pair_log`; everything else is :attr:`derived` (:mod:`wnn.derivation`), brought up to
+    date before every read.
 
     Parameters
     ----------
@@ -108,134 +99,22 @@ class UserWNN:
 
     def __init__(self, space: ItemSpace, pairs: PairLog | None = None) -> None:
         self.space = space
-        cfg = self._cfg = space.config
-        self.memory = CountingMemory(cfg)
-        self._like = cfg.like_threshold
-        self._detect = cfg.drift_threshold is not None
+        self._cfg = space.config
         self.pair_log = pairs if pairs is not None else PairLog()
-        self._derived = {name: np.zeros(self.pair_log.capacity, dtype=dtype) for name, dtype in _DERIVED.items()}
-        self._state = 0
-        # Taste-change window (wnn.taste_change): the tables hold the pairs from self._window.start on.
-        self._window = taste_change.WindowState()
-        # Sum of every stored rating (float64 of float32 values: exact), for the next rating's user-centred value.
-        self._rating_total = float(self.pair_log.ratings.astype(np.float64).sum())
-        self._synced = -1  # the space's generation the derived state was last brought up to date with
-        self._held: collections.Counter = collections.Counter()  # the pairs' items, for reconcile's lookups
-        self._stale = self.pair_log.n > 0  # derived state must be rebuilt from the pairs before the next read
+        self.derived_state = Derivation(space, self.pair_log)
 
     @property
     def n_pairs(self) -> int:
         return self.pair_log.n
 
-    # ------------------------------------------------------------------ derivation
+    @property
+    def memory(self) -> CountingMemory:
+        """The Z tables (up to date after :meth:`reconcile`)."""
+        return self.derived_state.memory
+
     def reconcile(self) -> None:
-        """Bring every derived value up to date with the pairs and the item space, exactly as :meth:`rebuild` would.
-
-        Only the pairs whose items changed since the last read are read again (the space logs which items changed):
-        their residuals and codes, then the taste window if a residual moved (a rescan of the residuals), then the
-        tables, by moving what the pair wrote to where and what it writes now. A moved window start, or a forget,
-        rebuilds the tables instead. Every read calls this first; it costs one integer comparison when nothing
-        changed, and a set lookup per changed item when something did.
-        """
-        space = self.space
-        if self._stale:
-            self.rebuild()
-            return
-        if self._synced == space.generation:
-            return
-        n = self.pair_log.n
-        if n:
-            changed_items = space.changed_since(self._synced)
-            if changed_items is None or len(changed_items) > 16 + n // 4:
-                # Long ago, or many changes: read every pair again (vectorised), cheaper than a lookup per change.
-                self._patch(np.arange(n))
-            else:
-                held = self._held
-                hits = {i for i in changed_items if i in held}
-                if hits:
-                    self._patch(np.flatnonzero(np.isin(self.pair_log.items, list(hits))))
-        self._synced = space.generation
-
-    def rebuild(self) -> None:
-        """Derive everything from the stored pairs and the item space as it is now."""
-        log, space, derived = self.pair_log, self.space, self._derived
-        n, items = log.n, log.items
-        derived["units"][:n] = residual_units(log.ratings, space.baselines(items))
-        derived["codes"][:n] = space.dynamic_codes[items]
-        self._held = collections.Counter(items.tolist())
-        self._rating_total = float(log.ratings.astype(np.float64).sum())
-        self._window = self._scan()
-        self._rebuild_tables()
-        self._synced, self._stale = space.generation, False
-
-    def _scan(self) -> taste_change.WindowState:
-        if not self._detect:
-            return taste_change.WindowState()
-        cfg = self._cfg
-        return taste_change.scan(self._derived["units"][: self.pair_log.n], cfg.drift_allowance, cfg.drift_threshold)
-
-    def _residuals(self, start: int, stop: int) -> np.ndarray:
-        """Residual ratings of pairs ``start..stop-1`` in stars (exact: units of 1/256)."""
-        return self._derived["units"][start: stop] * RESIDUAL_QUANTUM
-
-    def _rebuild_tables(self) -> None:
-        """The tables and Q from the pairs of the taste window, with their current residuals and addresses."""
-        log, space, cfg = self.pair_log, self.space, self._cfg
-        if not log.n:  # no pairs (all forgotten): the memory of a network that never learned anything
-            self.memory.clear()
-            self._state = 0
-            return
-        window = slice(self._window.start, log.n)
-        items = log.items[window]
-        liked = log.ratings[window] >= self._like
-        before, self._state = states_before(liked, space.channels[items], cfg.n_state_bits)
-        self._derived["q_before"][window] = before
-        cells = self.memory.layout.cells(space.addresses[items].astype(np.int64), before)
-        self.memory.rebuild(cells, self._derived["units"][window], liked)
-
-    def _patch(self, changed: np.ndarray) -> None:
-        """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
-        log, space, derived = self.pair_log, self.space, self._derived
-        items = log.items[changed]
-        units = residual_units(log.ratings[changed], space.baselines(items))
-        codes = space.dynamic_codes[items]
-        old_units, old_codes = derived["units"][changed], derived["codes"][changed]
-        moved = (units != old_units) | (codes != old_codes)
-        if not moved.any():
-            return
-        residual_moved = bool((units != old_units).any())
-        changed, items, units, codes = changed[moved], items[moved], units[moved], codes[moved]
-        old_units, old_codes = old_units[moved], old_codes[moved]
-        derived["units"][changed] = units
-        derived["codes"][changed] = codes
-        if residual_moved and self._detect:
-            window = self._scan()
-            start_moved = window.start != self._window.start
-            self._window = window
-            if start_moved:
-                self._rebuild_tables()
-                return
-        inside = changed >= self._window.start
-        if not inside.any():
-            return
-        if inside.sum() * 4 > self.pair_log.n - self._window.start:
-            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
-            return
-        changed, items = changed[inside], items[inside]
-        q = derived["q_before"][changed].astype(np.int64)
-        liked = log.ratings[changed] >= self._like
-        layout = self.memory.layout
-        old_cells = layout.cells(space.addresses_for(items, old_codes[inside]), q)
-        new_cells = layout.cells(space.addresses[items].astype(np.int64), q)
-        self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
-
-    def _grow_derived(self) -> None:
-        capacity = self.pair_log.capacity
-        for name, old in self._derived.items():
-            if len(old) < capacity:
-                new = np.zeros(capacity, dtype=old.dtype)
-                new[: len(old)] = old
-                self._derived[name] = new
+        """Bring every derived value up to date with the pairs and the item space (:meth:`Derivation.reconcile`)."""
+        self.derived_state.reconcile()
 
     # ------------------------------------------------------------------ learning
     def learn_one(self, item: Hashable, rating: float, ts: int, event_id: int) -> None:
@@ -252,8 +131,8 @@ class UserWNN:
         """The user-centred value the next rating would have (:func:`wnn.residuals.centred_rating`): what it adds,
         times the user's random vector, to its item's collaborative projection."""
         cfg = self._cfg
-        return centred_rating(float(np.float32(rating)), self._rating_total, self.pair_log.n, cfg.user_prior,
-                              cfg.prior_mean)
+        return centred_rating(float(np.float32(rating)), self.pair_log.rating_total, self.pair_log.n,
+                              cfg.user_prior, cfg.prior_mean)
 
     def learn_index(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
         """:meth:`learn_one` for a dense item index of the space; returns what happened (:class:`Learned`).
@@ -270,31 +149,10 @@ class UserWNN:
 
     def learn_checked(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
         """:meth:`learn_index` for a new event whose fields were already checked (a float32 rating value)."""
-        log = self.pair_log
-        self.reconcile()
-        space, n = self.space, log.n
-        units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
-        liked = rating >= self._like
-        q = self._state
-        log.append(event_id, idx, space.key(idx), rating, ts)
-        if log.capacity > len(self._derived["units"]):
-            self._grow_derived()
-        derived = self._derived
-        derived["units"][n], derived["codes"][n], derived["q_before"][n] = units, space.dynamic_codes[idx], q
-        self._held[idx] += 1
-        self._rating_total += rating
-        self.memory.write(space.cell_base[idx], q, units, liked)
-        self._state = next_state(q, int(space.channels[idx]), liked)
-        restarted = False
-        if self._detect:
-            cfg = self._cfg
-            window = taste_change.step(self._window, units, cfg.drift_allowance, cfg.drift_threshold,
-                                       derived["units"][: log.n])
-            restarted = window.start != self._window.start
-            self._window = window
-            if restarted:
-                self._rebuild_tables()
-        if evict and log.n > self._cfg.max_pairs:
+        self.derived_state.reconcile()
+        self.pair_log.append(event_id, idx, self.space.key(idx), rating, ts)
+        restarted = self.derived_state.append(idx, rating)
+        if evict and self.pair_log.n > self._cfg.max_pairs:
             evicted = self.eviction_due()
             self.forget_many(evicted)
             return Learned(restarted=False, evicted=evicted)
@@ -326,9 +184,7 @@ class UserWNN:
         keep = np.ones(self.pair_log.n, dtype=bool)
         keep[positions] = False
         self.pair_log.delete(positions)
-        self._rating_total = float(self.pair_log.ratings.astype(np.float64).sum())
-        self._derived = {name: column[: len(keep)][keep].copy() for name, column in self._derived.items()}
-        self._stale = True  # everything after the deleted pairs changes: derived again before the next read
+        self.derived_state.drop(keep)
 
     # ------------------------------------------------------------------ inference
     def predict_one(self, item: Hashable) -> Prediction:
@@ -337,62 +193,20 @@ class UserWNN:
 
     def predict_index(self, idx: int) -> Prediction:
         """:meth:`predict_one` for a dense item index of the space (skips the id lookup on the hot path)."""
-        self.reconcile()
-        space = self.space
-        baseline = space.baseline(idx)
-        if self.memory.empty:  # an empty memory: the same formula with every cell at zero
-            rating = 1.0 if baseline < 1.0 else 5.0 if baseline > 5.0 else baseline
-            return Prediction(rating, 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5))))
-        cfg = self._cfg
-        cells = self.memory.gather(space.cell_base[idx], self._state).astype(np.float64)
-        pooled = cells[:, 1:]  # every Z neuron but the bias neuron
-        count, _, likes = pooled.sum(axis=1).tolist()
-        user_bias = cells.item(RESIDUAL, 0) * RESIDUAL_QUANTUM / (cells.item(COUNT, 0) + cfg.user_prior)
-        # sum_n (S_n - N_n b) / (N_n + prior) = S.v - b N.v with v_n = 1 / (N_n + prior): one product. Always the
-        # same two rows of a fresh (3, M) array, so BLAS sums them in the same order for equal cells (a
-        # many-item product would not: see pooled_predictions).
-        weighted_count, weighted_units = (pooled[:2] @ (1.0 / (pooled[COUNT] + cfg.interaction_prior))).tolist()
-        deviation = weighted_units * RESIDUAL_QUANTUM - user_bias * weighted_count
-        rating = baseline + user_bias + cfg.interaction_gain * deviation / (cfg.n_neurons - 1)
-        rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
-        prior = cfg.interaction_prior * (cfg.n_neurons - 1)
-        prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - self._like + 0.5)))
-        return Prediction(rating, (likes + prior * prior_like) / (count + prior))
+        self.derived_state.reconcile()
+        return prediction.predict(self.derived_state, idx)
 
     def predict_all(self, items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_index` of every item of the space (dense index order), or of ``items``, vectorised:
         predicted ratings and like probabilities (equal to the one-item path up to float rounding)."""
-        self.reconcile()
-        rating, pooled, _ = self.pooled_predictions(items)
-        count, likes = pooled
-        prior = self._cfg.interaction_prior * (self._cfg.n_neurons - 1)
-        prior_like = 1.0 / (1.0 + np.exp(-2.0 * (rating - self._like + 0.5)))
-        return rating, (likes + prior * prior_like) / (count + prior)
+        self.derived_state.reconcile()
+        rating, (count, likes), _ = prediction.pooled(self.derived_state, items)
+        return rating, prediction.like_probabilities(rating, count, likes, self._cfg)
 
     def pooled_predictions(self, items: np.ndarray | None
                            ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
-        """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
-        (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size). The
-        caller reconciles first (:meth:`predict_all`, :func:`wnn.ranking.score_terms` through :meth:`score`)."""
-        space, cfg = self.space, self._cfg
-        baselines = space.baselines(items)
-        if self.memory.empty:
-            zeros = np.zeros(len(baselines))
-            return np.clip(baselines, 1.0, 5.0), (zeros, zeros), 0.0
-        layout, table = self.memory.layout, self.memory.table
-        base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
-        # One row of cells per item; the sums over a row's neurons (the bias neuron left out) run along the row, in
-        # the same order for every row wherever it sits (a BLAS product's order may depend on the row's position):
-        # equal cells, equal predictions.
-        cells = base + layout.state_shift[self._state]
-        counts = table[COUNT].take(cells)[:, 1:]
-        bias_count = float(table[COUNT, 0])
-        user_bias = int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (bias_count + cfg.user_prior)
-        deviation = (table[RESIDUAL].take(cells)[:, 1:] * RESIDUAL_QUANTUM - counts * user_bias) / (
-            counts + cfg.interaction_prior)
-        rating = np.clip(baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1),
-                         1.0, 5.0)
-        return rating, (counts.sum(axis=1), table[LIKES].take(cells)[:, 1:].sum(axis=1)), bias_count
+        """:func:`wnn.prediction.pooled` of this network (the caller reconciles first)."""
+        return prediction.pooled(self.derived_state, items)
 
     def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
               ) -> tuple[list[Hashable], np.ndarray]:
@@ -437,40 +251,40 @@ class UserWNN:
     @property
     def window_start(self) -> int:
         """Position of the first stored pair that still votes (0 until a taste change was detected)."""
-        self.reconcile()
-        return self._window.start
+        return self.window.start
 
     @property
     def window(self) -> taste_change.WindowState:
         """The taste-change detector's state after the stored pairs."""
         self.reconcile()
-        return self._window
+        return self.derived_state.window
 
     @property
     def state(self) -> int:
         """Current Q layer bits."""
         self.reconcile()
-        return self._state
+        return self.derived_state.state
 
     def derived(self) -> dict[str, np.ndarray]:
         """Everything derived from the pairs, brought up to date (copies): each pair's residual (1/256 star), item
         code and Q state before it, the tables, and the window and Q after the last pair. What an audit hashes."""
         self.reconcile()
-        n, start = self.pair_log.n, self._window.start
+        derived, start = self.derived_state, self.derived_state.window.start
         table = self.memory.table if not self.memory.empty else np.zeros((3, self.memory.layout.size), np.int32)
-        return {"units": self._derived["units"][:n].copy(), "codes": self._derived["codes"][:n].copy(),
-                "q_before": self._derived["q_before"][start: n].copy(), "table": table.copy(),
-                "window": np.array(self._window, dtype=np.float64), "state": np.array([self._state])}
+        return {"units": derived.column("units").copy(), "codes": derived.column("codes").copy(),
+                "q_before": derived.column("q_before")[start:].copy(), "table": table.copy(),
+                "window": np.array(derived.window, dtype=np.float64), "state": np.array([derived.state])}
 
     def residuals(self) -> np.ndarray:
         """Each stored pair's residual rating against its item's baseline now, in stars (a copy)."""
         self.reconcile()
-        return self._residuals(0, self.pair_log.n).copy()
+        return self.derived_state.residuals().copy()
 
     def q_before(self) -> np.ndarray:
         """Q before each pair of the taste window (a copy)."""
         self.reconcile()
-        return self._derived["q_before"][self._window.start: self.pair_log.n].astype(np.int64)
+        derived = self.derived_state
+        return derived.column("q_before")[derived.window.start:].astype(np.int64)
 
     def taste_shift(self) -> float:
         """JS divergence between the genre mix of the user's recent and all stored ratings (:func:`wnn.drift.

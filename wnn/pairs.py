@@ -32,6 +32,8 @@ class PairLog:
         self._columns = {name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
         self.keys: list[Hashable] = []  # the pairs' item ids, kept for serialization and listings
         self._seen: set[int] = set()
+        #: Sum of the stored ratings (float64 of float32 values: exact, in any order of appends and deletes).
+        self.rating_total = 0.0
 
     @classmethod
     def from_columns(cls, columns: dict[str, np.ndarray], keys: list[Hashable]) -> "PairLog":
@@ -41,6 +43,7 @@ class PairLog:
         log.n = len(keys)
         log.keys = list(keys)
         log._seen = set(log._columns["event_ids"].tolist())
+        log.rating_total = float(log.ratings.astype(np.float64).sum())
         return log
 
     def column(self, name: str) -> np.ndarray:
@@ -80,6 +83,7 @@ class PairLog:
         self.keys.append(key)
         self._seen.add(event_id)
         self.n = n + 1
+        self.rating_total += float(columns["ratings"][n])
 
     def _grow(self) -> None:
         capacity = max(8, 2 * len(self._columns["event_ids"]))
@@ -99,6 +103,7 @@ class PairLog:
         self.keys = [key for key, kept in zip(self.keys, keep.tolist()) if kept]
         self.n = int(keep.sum())
         self._seen = set(self._columns["event_ids"].tolist())
+        self.rating_total = float(self.ratings.astype(np.float64).sum())
 
     def listing(self) -> list[dict]:
         """The pairs as the user sees them, oldest first."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wnn.config import WNNConfig
+from wnn.prediction import like_probabilities
 
 if TYPE_CHECKING:
     from wnn.network import UserWNN
@@ -81,8 +82,7 @@ def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | N
     rating, (count, likes), window_pairs = model.pooled_predictions(items)
     # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
     affinity = count / (cfg.n_neurons - 1) / max(window_pairs, 1.0)
-    prior = cfg.interaction_prior * (cfg.n_neurons - 1)
-    like = (likes + prior / (1.0 + np.exp(-2.0 * (rating - cfg.like_threshold + 0.5)))) / (count + prior)
+    like = like_probabilities(rating, count, likes, cfg)
     return {"popularity": popularity, "sequence": sequence, "affinity": cfg.affinity_weight * np.log1p(affinity),
             "rating": cfg.rating_weight * rating, "like": cfg.like_weight * like,
             "predicted_rating": rating, "like_probability": like}

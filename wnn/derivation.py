@@ -1,0 +1,192 @@
+"""Everything a user's network derives from its stored pairs and the item space as it is now, kept up to date.
+
+A network stores its pairs only (:mod:`wnn.pairs`). From them and the item space it derives, per pair, the residual
+rating against the item's baseline (integer units of 1/256 star), the item's code (hence its addresses) and the Q
+state before it; then the taste window (:mod:`wnn.taste_change`), the Q state after the last pair and the Z tables
+(:mod:`wnn.memory`). :class:`Derivation` holds those values and keeps them equal to what :meth:`Derivation.rebuild`
+computes from scratch:
+
+* :meth:`~Derivation.reconcile`, before every read, re-reads the pairs whose items changed since the last read (the
+  item space logs which items changed): their residuals and codes; the taste window if a residual moved (a
+  vectorised rescan); the tables, by moving what each such pair wrote to where and what it writes now, or by
+  counting the window afresh when the window start moved or many pairs did. Integer tables make the patched state
+  equal the rebuilt one bit for bit (a hypothesis property checks it).
+* :meth:`~Derivation.append` folds in a pair just stored, with one step of the detector and one table write.
+* :meth:`~Derivation.drop` follows a deletion of pairs: everything is derived again before the next read.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from wnn import taste_change
+from wnn.item_space import ItemSpace
+from wnn.memory import CountingMemory
+from wnn.pairs import PairLog
+from wnn.recurrence import next_state, states_before
+from wnn.residuals import RESIDUAL_QUANTUM, residual_units
+
+#: Per-pair columns: the residual in 1/256 star against the item's baseline and the item's dynamic code when the pair
+#: was last read, and Q before the pair (within the taste window).
+COLUMNS = {"units": np.int32, "codes": np.uint32, "q_before": np.int8}
+
+
+class Derivation:
+    """The derived state of one network over ``pairs`` (read, never written, here)."""
+
+    def __init__(self, space: ItemSpace, pairs: PairLog) -> None:
+        self.space = space
+        cfg = self._cfg = space.config
+        self.pairs = pairs
+        self.memory = CountingMemory(cfg)
+        self._like = cfg.like_threshold
+        self._detect = cfg.drift_threshold is not None
+        self._columns = {name: np.zeros(pairs.capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
+        self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
+        self.state = 0  # Q after the last pair
+        self._synced = -1  # the space's generation the derived state was last brought up to date with
+        self._held: collections.Counter = collections.Counter()  # the pairs' items, for reconcile's lookups
+        self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
+
+    def column(self, name: str) -> np.ndarray:
+        """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
+        return self._columns[name][: self.pairs.n]
+
+    # ------------------------------------------------------------------ keeping up
+    def reconcile(self) -> None:
+        """Bring every derived value up to date, exactly as :meth:`rebuild` would. Costs one integer comparison when
+        nothing changed, and a set lookup per changed item when something did."""
+        space = self.space
+        if self._stale:
+            self.rebuild()
+            return
+        if self._synced == space.generation:
+            return
+        n = self.pairs.n
+        if n:
+            changed_items = space.changed_since(self._synced)
+            if changed_items is None or len(changed_items) > 16 + n // 4:
+                # Long ago, or many changes: read every pair again (vectorised), cheaper than a lookup per change.
+                self._patch(np.arange(n))
+            else:
+                held = self._held
+                hits = {i for i in changed_items if i in held}
+                if hits:
+                    self._patch(np.flatnonzero(np.isin(self.pairs.items, list(hits))))
+        self._synced = space.generation
+
+    def rebuild(self) -> None:
+        """Derive everything from the stored pairs and the item space as it is now."""
+        log, space, columns = self.pairs, self.space, self._columns
+        n, items = log.n, log.items
+        if len(columns["units"]) < log.capacity:
+            self._grow()
+        columns["units"][:n] = residual_units(log.ratings, space.baselines(items))
+        columns["codes"][:n] = space.dynamic_codes[items]
+        self._held = collections.Counter(items.tolist())
+        self.window = self._scan()
+        self._rebuild_tables()
+        self._synced, self._stale = space.generation, False
+
+    def drop(self, keep: np.ndarray) -> None:
+        """Follow a deletion of pairs (``keep``: which of the old pairs remain): derive again before the next read."""
+        self._columns = {name: column[: len(keep)][keep].copy() for name, column in self._columns.items()}
+        self._stale = True  # everything after the deleted pairs changes
+
+    def append(self, idx: int, rating: float) -> bool:
+        """Fold in the pair just appended to the pairs (item ``idx``, float32 ``rating``), against the item's
+        baseline now; the derived state must be reconciled before the pair was appended. Returns whether the pair
+        restarted the taste window."""
+        log, space = self.pairs, self.space
+        n = log.n - 1
+        if len(self._columns["units"]) < log.capacity:
+            self._grow()
+        units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
+        liked = rating >= self._like
+        q = self.state
+        columns = self._columns
+        columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
+        self._held[idx] += 1
+        self.memory.write(space.cell_base[idx], q, units, liked)
+        self.state = next_state(q, int(space.channels[idx]), liked)
+        if not self._detect:
+            return False
+        cfg = self._cfg
+        window = taste_change.step(self.window, units, cfg.drift_allowance, cfg.drift_threshold,
+                                   columns["units"][: log.n])
+        restarted = window.start != self.window.start
+        self.window = window
+        if restarted:
+            self._rebuild_tables()
+        return restarted
+
+    # ------------------------------------------------------------------ the pieces
+    def _grow(self) -> None:
+        capacity = self.pairs.capacity
+        for name, old in self._columns.items():
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: len(old)] = old
+            self._columns[name] = new
+
+    def _scan(self) -> taste_change.WindowState:
+        if not self._detect:
+            return taste_change.WindowState()
+        cfg = self._cfg
+        return taste_change.scan(self.column("units"), cfg.drift_allowance, cfg.drift_threshold)
+
+    def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Residual ratings of pairs ``start..stop-1`` in stars (exact: units of 1/256)."""
+        return self._columns["units"][start: self.pairs.n if stop is None else stop] * RESIDUAL_QUANTUM
+
+    def _rebuild_tables(self) -> None:
+        """The tables and Q from the pairs of the taste window, with their current residuals and addresses."""
+        log, space, cfg = self.pairs, self.space, self._cfg
+        if not log.n:  # no pairs (all forgotten): the memory of a network that never learned anything
+            self.memory.clear()
+            self.state = 0
+            return
+        window = slice(self.window.start, log.n)
+        items = log.items[window]
+        liked = log.ratings[window] >= self._like
+        before, self.state = states_before(liked, space.channels[items], cfg.n_state_bits)
+        self._columns["q_before"][window] = before
+        cells = self.memory.layout.cells(space.addresses[items].astype(np.int64), before)
+        self.memory.rebuild(cells, self._columns["units"][window], liked)
+
+    def _patch(self, changed: np.ndarray) -> None:
+        """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
+        log, space, columns = self.pairs, self.space, self._columns
+        items = log.items[changed]
+        units = residual_units(log.ratings[changed], space.baselines(items))
+        codes = space.dynamic_codes[items]
+        old_units, old_codes = columns["units"][changed], columns["codes"][changed]
+        moved = (units != old_units) | (codes != old_codes)
+        if not moved.any():
+            return
+        residual_moved = bool((units != old_units).any())
+        changed, items, units, codes = changed[moved], items[moved], units[moved], codes[moved]
+        old_units, old_codes = old_units[moved], old_codes[moved]
+        columns["units"][changed] = units
+        columns["codes"][changed] = codes
+        if residual_moved and self._detect:
+            window = self._scan()
+            start_moved = window.start != self.window.start
+            self.window = window
+            if start_moved:
+                self._rebuild_tables()
+                return
+        inside = changed >= self.window.start
+        if not inside.any():
+            return
+        if inside.sum() * 4 > log.n - self.window.start:
+            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
+            return
+        changed, items = changed[inside], items[inside]
+        q = columns["q_before"][changed].astype(np.int64)
+        liked = log.ratings[changed] >= self._like
+        layout = self.memory.layout
+        old_cells = layout.cells(space.addresses_for(items, old_codes[inside]), q)
+        new_cells = layout.cells(space.addresses[items].astype(np.int64), q)
+        self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
