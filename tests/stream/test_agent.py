@@ -116,3 +116,16 @@ def test_the_api_token_can_come_from_a_file(tmp_path):
     assert Settings(api_token_file=str(path)).resolved_api_token() == TOKEN
     with pytest.raises(ApiTokenError, match="cannot read"):
         Settings(api_token_file=str(tmp_path / "missing")).resolved_api_token()
+
+
+def test_the_tables_changelogs_roll_and_compact_within_the_configured_lag(tmp_path):
+    """A user's state from before a forget leaves the changelog within a bound (README, "Where else a forgotten
+    rating lives")."""
+    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", api_token=TOKEN,
+                              changelog_compaction_lag_s=600), store="memory://")
+    for table in (app.users_table, app.item_stats_table):
+        configs = table.changelog_topic.config
+        assert configs["segment.ms"] == configs["max.compaction.lag.ms"] == "600000"
+        assert configs["min.cleanable.dirty.ratio"] == "0.01"
+    with pytest.raises(ValueError, match="changelog_compaction_lag_s"):
+        Settings(changelog_compaction_lag_s=0)
