@@ -15,8 +15,11 @@ Tables (RocksDB through rocksdict, with changelogs, block cache bounded):
   the same global item signal without locks (see :mod:`wnn.item_stats`). A worker never trusts the buckets of the
   partitions it owns: it re-derives them from those partitions' user states on every recovery.
 
-The agent takes micro-batches (``Stream.take_events``) and hands them to :meth:`StreamProcessor.process_batch`;
-it only moves bytes between Kafka and the processor. The web views are the HTTP API of :mod:`stream.api`.
+The agent gets each partition's records of a consumer fetch as one event (:mod:`stream.faust_compat`; with
+``--batch-delivery 0`` it gathers single messages with ``Stream.take_events``) and hands them to
+:meth:`StreamProcessor.process_batch`; it only moves bytes between Kafka and the processor. It does not wait for a
+batch's outputs to be delivered before it takes the next; :mod:`stream.delivery` marks input processed once they are.
+The web views are the HTTP API of :mod:`stream.api`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from faust.types import TP
 from stream.api import register_api
 from stream.metrics import WorkerMetrics
 from stream.offsets import OffsetContinuity
-from stream.partition_context import acting_for
+from stream.delivery import DeliveryPipeline
+from stream.faust_compat import acting_for, records_of, write_table
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings, changelog_topic_configs
 from stream.transport import first_offset_from, new_faust_app
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         source_topic=settings.ratings_topic, explain_lists=settings.list_explanations)
     app = new_faust_app(
         settings.faust_id, settings,
+        batched_topics=frozenset({settings.ratings_topic}),
         store=store,
         datadir=str(settings.state_dir),
         web_port=settings.web_port,
@@ -124,6 +129,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         # The changelog message is the publication; the local copy of this worker's own buckets is never read.
         for partition, key, value in shares:
             item_stats.send_changelog(partition, key, value)
+        metrics.observe_changelog("item-stats", shares)
 
     @item_stats.on_recover
     async def load_other_partitions() -> None:
@@ -148,18 +154,21 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         assigned_at[0] = time.monotonic()
         processor.owned = {tp.partition for tp in assigned if tp.topic == settings.ratings_topic}
         continuity.reset()
+        delivery.reset()
         app.consumer.forget_progress()
 
     @app.on_partitions_revoked.connect
     async def drop_cache(sender, revoked: set[TP], **kwargs) -> None:
         processor.forget_cache()
         continuity.reset()
+        delivery.reset()
         app.consumer.forget_progress()
 
-    async def read_again(holes) -> None:
+    async def read_again(holes, from_marked: bool = False) -> None:
         """Read each hole's partition again from the first offset its log has there. Restarting the fetcher drops
         what it had fetched but not delivered on every partition, so all the others are read again too, each from
-        the next offset the agent expects of it."""
+        the next offset the agent expects of it, or (``from_marked``, after a failed delivery) from the last offset
+        marked processed, else the committed one."""
         again: dict[int, int] = {}
         for hole in holes:
             again[hole.partition] = await first_offset_from(settings.bootstrap, TP(settings.ratings_topic,
@@ -169,11 +178,14 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                         hole.partition, settings.ratings_topic, hole.start, hole.end, again[hole.partition])
         for tp in app.consumer.assignment():
             if tp.topic == settings.ratings_topic and tp.partition not in again:
-                next_offset = continuity.next_offset(tp.partition)
+                next_offset = (app.consumer.processed_offset(tp) if from_marked
+                               else continuity.next_offset(tp.partition))
                 again[tp.partition] = (next_offset if next_offset is not None
                                        else await app.consumer.start_offset(tp))
         for partition, offset in again.items():
             continuity.read_again_from(partition, offset)
+        if from_marked:
+            delivery.resume()  # whatever the agent admits from here on is at or after the marked offsets
         await app.consumer.read_again({TP(settings.ratings_topic, p): offset for p, offset in again.items()})
 
     skipped_in_rebalance: dict[int, int] = {}  # partition -> first offset a batch skipped during a rebalance
@@ -199,12 +211,17 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def read_again_if_stalled() -> None:
         """A watchdog: when nothing has reached the agent for STALL_S while an owned partition has input beyond
         what the agent expects, read every owned partition again from there. It logs the flow-control state it
-        found, since a stall means some fetch path stopped delivering."""
+        found, since a stall means some fetch path stopped delivering.
+
+        What it measures is the time since input last reached the agent, less the time the agent spent inside a
+        batch: processing it and waiting for room in the delivery pipeline (a broker outage holds deliveries, and
+        so the agent, there), up to BUSY_LIMIT_S. Deliveries still in flight while the agent waits for input are
+        not a stall of input and do not hold the watchdog back."""
         now = time.monotonic()
         if app.rebalancing or now - last_batch_at[0] < STALL_S:
             return
         if batch_since[0] is not None and now - batch_since[0] < BUSY_LIMIT_S:
-            return  # a slow batch (a broker outage holds its delivery) is not a stall
+            return  # a slow batch (or one waiting for room to deliver during a broker outage) is not a stall
         owned = [tp for tp in app.consumer.assignment() if tp.topic == settings.ratings_topic]
         if not owned:
             return
@@ -225,23 +242,37 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         last_batch_at[0] = time.monotonic()
         await read_again([])
 
+    def on_delivery_failure(error: BaseException) -> None:
+        log.error("an output of a processed batch was not delivered (%s: %s); reading the partitions of %s again "
+                  "from the last offsets whose outputs were", type(error).__name__, error, settings.ratings_topic)
+        if not app.rebalancing:
+            app.add_future(read_again([], from_marked=True))
+
+    delivery = app.delivery = DeliveryPipeline(
+        lambda partition, next_offset: app.consumer.mark_processed(TP(settings.ratings_topic, partition),
+                                                                   next_offset),
+        on_failure=on_delivery_failure, depth=settings.delivery_pipeline_depth)
+    # On the batch path every event is one fetch's records of a partition, processed as soon as it arrives; on the
+    # per-message path (and in test_context()) take_events gathers single messages into micro-batches.
+    events_per_step = 1 if app.consumer_batched_topics else settings.batch_max
+
     @app.agent(ratings)
     async def process(stream) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
+        async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
             last_batch_at[0] = time.monotonic()
+            records = [(event, record) for event in events for record in records_of(event)]
             if app.rebalancing:
                 # Until the rebalance ends, the tables may not be recovered and whatever arrives may be left over
                 # from the previous generation: it is not processed now. faust's post-recovery seek brings most of
                 # it again, but not what was fetched after that seek and before the rebalance ended: those
                 # partitions are sought again once it has (seek_skipped_partitions).
-                continuity.dropped_in_rebalance += len(events)
-                for event in events:
-                    partition, offset = event.message.partition, event.message.offset
+                continuity.dropped_in_rebalance += len(records)
+                for _, (partition, offset, _, _) in records:
                     skipped_in_rebalance[partition] = min(skipped_in_rebalance.get(partition, offset), offset)
                 continue
             batch_since[0] = time.monotonic()
             generation = app.consumer_generation_id
-            positions = [(event.message.partition, event.message.offset) for event in events]
+            positions = [(partition, offset) for _, (partition, offset, _, _) in records]
             starts = {partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
                       for partition in continuity.unknown_partitions(positions)}
             admitted, holes = continuity.admit(positions, starts.get)
@@ -252,10 +283,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             representative = {}  # partition -> one of its events: tables address partitions by the current event
             batch = []
             for index in admitted:
-                event = events[index]
-                message = event.message
-                representative[message.partition] = event
-                batch.append(Incoming(message.key, event.value, message.partition, message.offset))
+                event, (partition, offset, key, value) = records[index]
+                representative[partition] = event
+                batch.append(Incoming(key, value, partition, offset))
 
             def load(key: bytes, partition: int):
                 with acting_for(representative[partition]):
@@ -264,32 +294,27 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             started = time.perf_counter()
             out = processor.process_batch(batch, load)
             learned = time.perf_counter()
-            for partition, key, value in out.states:
-                with acting_for(representative[partition]):
-                    users[key] = value
+            outputs = [write_table(users, representative[partition], key, value)
+                       for partition, key, value in out.states]
             written = time.perf_counter()
-            last = None
+            metrics.observe_changelog("user-wnn", out.states)
             for topic, messages in ((recommendations, out.recommendations), (drift_metrics, out.drift),
                                     (dead_letters, [(k, v) for k, v, _ in out.dead_letters])):
                 for key, value in messages:
-                    last = topic.send_soon(key=key, value=value)
-            # Only input whose output (table changelogs included) is delivered may be committed. faust's buffer
-            # hands messages to the Kafka client in order, so once the batch's last message is delivered all of
-            # its messages have reached the client; the flush then waits until the client has delivered them all.
-            # Only then are the batch's unbroken runs marked processed. A crash before that redelivers the batch,
-            # whose ratings the processor recognises by event id.
-            if last is not None:
-                await last
-                await app.producer.flush()
-            delivered = time.perf_counter()
-            metrics.batch_events.observe(len(events))
+                    outputs.append(topic.send_soon(key=key, value=value))
+            # Only input whose outputs (table changelogs included) are delivered may be committed: the pipeline marks
+            # the batch's unbroken runs processed once its outputs and every earlier batch's are (stream.delivery).
+            # A crash before that redelivers the batch, whose ratings the processor recognises by event id.
+            if app.consumer_generation_id == generation:
+                delivery.add(processed, outputs)
+            sent = time.perf_counter()
+            await delivery.wait_for_room()
+            waited = time.perf_counter()
+            metrics.batch_events.observe(len(batch))
             metrics.lists_sent.inc(len(out.recommendations))
             for stage, seconds in (("learn", learned - started), ("table_write", written - learned),
-                                   ("deliver", delivered - written)):
+                                   ("send", sent - written), ("delivery_wait", waited - sent)):
                 metrics.stage_seconds.labels(stage).observe(seconds)
-            if app.consumer_generation_id == generation:
-                for partition, next_offset in processed.items():
-                    app.consumer.mark_processed(TP(settings.ratings_topic, partition), next_offset)
             batch_since[0] = None
             last_batch_at[0] = time.monotonic()
 
@@ -318,6 +343,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 "items": processor.space.n_items, "events_total": processor.window.events_total,
                 "offset_holes_read_again": continuity.holes, "stalls_read_again": continuity.stalls,
                 "stale_messages_skipped": continuity.stale_skipped,
+                "batches_delivering": delivery.in_flight, "delivery_failures": delivery.failures,
                 "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
                 "dead_letters": dict(processor.dead_letter_reasons)}
 

@@ -4,9 +4,13 @@ Each phase runs on fresh topics with one worker process:
 
 * throughput: all of ML-100K is produced first; then the worker starts and drains it. ``events_per_s`` is ratings
   covered by lists per second from the first list to the last (start-up and recovery excluded). In the same run,
-  on the same topic, a bare faust agent with the worker's consumer settings and ``take_events`` batching and no work
-  (:mod:`stream.ceiling`) drains it too: ``framework_ceiling_events_per_s``, measured from its first batch to its
-  last; and a plain aiokafka consumer reads it: ``raw_consume_events_per_s``, the physical reference.
+  on the same topic, a bare faust agent with the worker's consumer settings and no work (:mod:`stream.ceiling`)
+  drains it twice, measured from its first batch to its last: on faust's per-message path with ``take_events``
+  batching (``framework_ceiling_events_per_s``) and on the batch path the worker uses
+  (``batch_path_ceiling_events_per_s``); and a plain aiokafka consumer reads it: ``raw_consume_events_per_s``, the
+  physical reference. The worker's ``/metrics`` give ``changelog_bytes_per_rating`` (key and value bytes written
+  to the tables' changelogs per learned rating) and each batch stage's microseconds per rating
+  (``learn_us_per_rating``).
 * latency: after a warm-up, ratings offered at a fixed rate (1,000/s and 5,000/s by default); ``latency_p99_ms`` /
   ``latency_5k_p99_ms`` are from a rating's send to the arrival of the first list that covers it.
 """
@@ -212,9 +216,11 @@ def _wait_for_lists(collector: ListCollector, worker: subprocess.Popen, expected
             time.sleep(0.1)
 
 
-def _ceiling_rate(settings: Settings, n: int, timeout: float) -> float:
-    """events/s of the bare faust agent (:mod:`stream.ceiling`) draining the ratings topic under a fresh group."""
-    ceiling = dataclasses.replace(settings, app_id=f"{settings.app_id}-bare")
+def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bool) -> float:
+    """events/s of the bare faust agent (:mod:`stream.ceiling`) draining the ratings topic under a fresh group, on
+    the per-message path or the batch path."""
+    ceiling = dataclasses.replace(settings, app_id=f"{settings.app_id}-bare-{'batch' if batch_delivery else 'msg'}",
+                                  batch_delivery=batch_delivery)
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "ceiling.json")
         log = open(os.path.join(folder, "ceiling.log"), "wb")
@@ -235,21 +241,46 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float) -> float:
         return doc["events"] / (doc["last"] - doc["first"])
 
 
+def worker_costs(settings: Settings) -> dict:
+    """What a running worker's ``/metrics`` says each learned rating cost: microseconds in each batch stage, and
+    changelog bytes (key and value) our producer wrote, per table and in all."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    ratings, stage_s, changelog = 0.0, {}, {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "wnnrec_ratings_total":
+                ratings = sample.value
+            elif sample.name == "wnnrec_stage_seconds_sum":
+                stage_s[sample.labels["stage"]] = sample.value
+            elif sample.name == "wnnrec_changelog_bytes_total":
+                changelog[sample.labels["table"]] = sample.value
+    per = max(ratings, 1.0)
+    return {"ratings_learned": int(ratings),
+            "stage_us_per_rating": {stage: seconds * 1e6 / per for stage, seconds in sorted(stage_s.items())},
+            "changelog_bytes_per_rating_by_table": {table: b / per for table, b in sorted(changelog.items())},
+            "changelog_bytes_per_rating": sum(changelog.values()) / per}
+
+
 def drain(settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
-          ) -> tuple[list[float], float | None, "ListCollector"]:
+          ) -> tuple[list[float], float | None, "ListCollector", dict]:
     """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
-    all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, and
-    the collector. The worker is stopped; its state folder is left for the caller."""
+    all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, the
+    collector and :func:`worker_costs`. The worker is stopped; its state folder is left for the caller."""
     collector = ListCollector.started(settings, expected=n_events)
     worker = start_worker(settings, log_path)
     try:
         _wait_for_lists(collector, worker, set(range(n_events)), timeout, log_path, progress)
         rss = _process_rss_mib(worker.pid)
+        time.sleep(settings.share_publish_interval_s + 0.5)  # the item-statistics shares of the last batches
+        costs = worker_costs(settings)
     finally:
         stop_worker(worker)
         collector.stop_requested = True
         collector.join(10)
-    return [collector.arrivals[e] for e in range(n_events) if e in collector.arrivals], rss, collector
+    return [collector.arrivals[e] for e in range(n_events) if e in collector.arrivals], rss, collector, costs
 
 
 def covered_rate(covered: list[float]) -> float:
@@ -263,16 +294,18 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
     ensure_topics(settings, settings.topics, settings.partitions)
     stats = replay(settings, dataset, limit=n, progress=progress)
     try:
-        covered, rss, collector = drain(settings, n, max(300.0, n / 100), log_path, progress)
+        covered, rss, collector, costs = drain(settings, n, max(300.0, n / 100), log_path, progress)
     finally:
         shutil.rmtree(settings.state_dir, ignore_errors=True)
     rate = covered_rate(covered)
     timeline = np.bincount((np.array(covered) - min(covered)).astype(int)).tolist() if covered else []
-    ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100))
+    ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=False)
+    batch_ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=True)
     raw = asyncio.run(_raw_consume_rate(settings, n))
     return {"n_events": n, "ratings_covered": len(covered), "lists_received": collector.lists,
-            "events_per_s": rate, "framework_ceiling_events_per_s": ceiling, "raw_consume_events_per_s": raw,
-            "produce_events_per_s": stats.rate, "worker_rss_mib": rss, "covered_per_second": timeline}
+            "events_per_s": rate, "framework_ceiling_events_per_s": ceiling,
+            "batch_path_ceiling_events_per_s": batch_ceiling, "raw_consume_events_per_s": raw,
+            "produce_events_per_s": stats.rate, "worker_rss_mib": rss, **costs, "covered_per_second": timeline}
 
 
 def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
@@ -309,20 +342,29 @@ def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None,
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
     result: dict = {"partitions": base.partitions, "batch_max": base.batch_max,
                     "batch_linger_ms": base.batch_linger_ms, "fetch_max_wait_ms": base.fetch_max_wait_ms,
-                    "worker_log": log_path}
+                    "max_poll_records": base.max_poll_records, "batch_delivery": base.batch_delivery,
+                    "delivery_pipeline_depth": base.delivery_pipeline_depth, "worker_log": log_path}
     if "throughput" in phases:
         runs = [_throughput_phase(base, dataset, limit, progress, log_path) for _ in range(rounds)]
 
         def median(key: str) -> float:
             return float(np.median([run[key] for run in runs]))
 
-        rate, ceiling, raw = median("events_per_s"), median("framework_ceiling_events_per_s"), \
-            median("raw_consume_events_per_s")
+        rate, ceiling, batch_ceiling, raw = (median("events_per_s"), median("framework_ceiling_events_per_s"),
+                                             median("batch_path_ceiling_events_per_s"),
+                                             median("raw_consume_events_per_s"))
         result.update(events_per_s=rate, framework_ceiling_events_per_s=ceiling,
                       ratio_vs_framework_ceiling=rate / ceiling,
                       ratio_vs_framework_ceiling_by_round=[run["events_per_s"] / run["framework_ceiling_events_per_s"]
                                                            for run in runs],
+                      batch_path_ceiling_events_per_s=batch_ceiling,
+                      ratio_vs_batch_path_ceiling=rate / batch_ceiling,
+                      ratio_vs_batch_path_ceiling_by_round=[
+                          run["events_per_s"] / run["batch_path_ceiling_events_per_s"] for run in runs],
                       raw_consume_events_per_s=raw, ratio_vs_raw_consume=rate / raw,
+                      changelog_bytes_per_rating=median("changelog_bytes_per_rating"),
+                      learn_us_per_rating=float(np.median([run["stage_us_per_rating"].get("learn", 0.0)
+                                                           for run in runs])),
                       worker_rss_mib=median("worker_rss_mib"), throughput_runs=runs)
     if "latency" in phases:
         for rate in latency_rates:

@@ -2,7 +2,9 @@
 
 ``wnnrec bench pipeline`` runs it in the same run as the worker, on the same ratings topic, so the worker's rate is
 quoted against what faust itself can do on this machine with these settings (the same transport and fetch wait,
-poll size, commit cadence and ``take_events`` batching), not against a number from another day.
+poll size, commit cadence and batching), not against a number from another day. It runs twice: on the per-message
+path (``WNNREC_BATCH_DELIVERY=0``: one faust message per rating, gathered by ``take_events``) and on the batch path
+the worker uses (one message per partition per fetch, :mod:`stream.faust_compat`).
 
 Run as ``python -m stream.ceiling EXPECTED OUT.json`` with the worker's ``WNNREC_*`` environment: it consumes the
 ratings topic from the start under a fresh group, writes the wall-clock times of its first and its EXPECTED-th
@@ -18,21 +20,23 @@ import time
 import faust
 
 from stream.settings import Settings
+from stream.faust_compat import records_of
 from stream.transport import new_faust_app
 
 
 def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:
-    app = new_faust_app(f"{settings.faust_id}-ceiling", settings, store="memory://",
-                        datadir=str(settings.state_dir / "ceiling"), web_enabled=False)
+    app = new_faust_app(f"{settings.faust_id}-ceiling", settings, batched_topics=frozenset({settings.ratings_topic}),
+                        store="memory://", datadir=str(settings.state_dir / "ceiling"), web_enabled=False)
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "first": None}
+    events_per_step = 1 if app.consumer_batched_topics else settings.batch_max  # as the worker's agent
 
     @app.agent(ratings)
     async def count(stream) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_linger_ms / 1000.0):
+        async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
             if seen["first"] is None:
                 seen["first"] = time.time()
-            seen["n"] += len(events)
+            seen["n"] += sum(len(records_of(event)) for event in events)
             if seen["n"] >= expected:
                 with open(out_path, "w") as f:
                     json.dump({"events": seen["n"], "first": seen["first"], "last": time.time()}, f)

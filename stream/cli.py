@@ -41,6 +41,11 @@ ENGINE_ARGS = (
     ("--batch-max", "batch_max", int, "ratings per micro-batch (default 1000; 1 = one list per rating, lowest "
                                       "latency)"),
     ("--batch-linger-ms", "batch_linger_ms", float, "longest wait for a batch to fill (default 20)"),
+    ("--batch-delivery", "batch_delivery", flag_value,
+     "1 (default): each consumer fetch reaches the agent as one batch per partition; 0: one faust message per "
+     "rating, gathered by take_events (batch-max, batch-linger-ms)"),
+    ("--delivery-pipeline-depth", "delivery_pipeline_depth", int,
+     "batches whose outputs may still be in flight while the next is processed (default 8; 0: wait for each)"),
     ("--fetch-max-wait-ms", "fetch_max_wait_ms", int, "longest broker wait on a fetch without data (default 10; "
                                                       "faust's own is 1500)"),
     ("--max-poll-records", "max_poll_records", int, "records per consumer fetch (default 2000)"),

@@ -3,7 +3,8 @@
 For a machine without Java or Maven (so without a local broker): the same faust app and agent as ``wnnrec worker``,
 driven through faust's ``test_context()`` (the agent reads from an in-memory channel; the tables are in memory). Its
 outputs are caught where the agent hands them to the producer, and the broker-side calls the agent makes (the
-committed offset of a partition, the producer flush) are answered locally. The summary says "embedded, no Kafka": it
+committed offset of a partition) are answered locally (:func:`without_broker`, which the agent's unit tests use
+too). The summary says "embedded, no Kafka": it
 shows the model and the agent's logic at work, not the engine's throughput on a broker.
 """
 
@@ -14,7 +15,9 @@ import json
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -30,37 +33,68 @@ def embedded_job(dataset: Dataset, n: int) -> tuple[dict, list[dict], list[float
     return asyncio.run(_run(dataset, min(n, dataset.n_ratings)))
 
 
+#: Where :func:`without_broker` hands a write: (output topic name or ``changelog:<table>``, key, value, partition).
+Sink = Callable[[str, "bytes | None", bytes, "int | None"], None]
+
+
+def without_broker(app: Any, sink: Sink) -> None:
+    """Answer in this process every broker-side call the worker's agent makes, for ``test_context()``.
+
+    faust's ``test_context()`` feeds the agent from an in-memory channel and runs no consumer thread and no
+    producer. The output topics and the tables' changelog messages go to ``sink`` instead, each returning a future
+    that is already delivered (so the delivery pipeline marks the batch), and a partition's committed offset is 0.
+    """
+
+    def delivered() -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+    def send_to(name: str):
+        def send_soon(key=None, value=None, partition=None, **kwargs):
+            sink(name, key, value, partition)
+            return delivered()
+        return send_soon
+
+    def changelog_of(table: Any):
+        def send_changelog(partition, key, value, *args, **kwargs):
+            sink(f"changelog:{table.name}", key, value, partition)
+            return delivered()
+        return send_changelog
+
+    for name, topic in app.output_topics.items():
+        topic.send_soon = send_to(name)
+    for table in (app.users_table, app.item_stats_table):
+        table.send_changelog = changelog_of(table)
+
+    async def start_offset(tp: Any) -> int:  # nothing was committed: the in-memory channel starts at 0
+        return 0
+
+    app.consumer.start_offset = start_offset
+
+
 async def _run(dataset: Dataset, n: int):
     from stream.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="wnnrec-embedded-") as state_dir:
-        settings = Settings(state_dir=Path(state_dir), topic_prefix="embedded.", api_token=secrets.token_urlsafe(24))
+        # test_context() delivers single messages: the agent gathers them as on the per-message path.
+        settings = Settings(state_dir=Path(state_dir), topic_prefix="embedded.", api_token=secrets.token_urlsafe(24),
+                            batch_delivery=False)
         app = create_app(settings, store="memory://")
         outputs: dict[str, list[dict]] = {name: [] for name in app.output_topics}
         arrivals: dict[int, float] = {}
 
-        def catcher(name: str):
-            def send_soon(key=None, value=None, **kwargs):
-                doc = json.loads(value)
-                outputs[name].append(doc)
-                if name == "recommendations":
-                    now = time.perf_counter()
-                    for event in doc["events"]:
-                        arrivals.setdefault(event["event_id"], now)
-            return send_soon
+        def sink(name: str, key: bytes | None, value: bytes, partition: int | None) -> None:
+            if name not in outputs:
+                return  # table changelogs: the tables are in memory
+            doc = json.loads(value)
+            outputs[name].append(doc)
+            if name == "recommendations":
+                now = time.perf_counter()
+                for event in doc["events"]:
+                    arrivals.setdefault(event["event_id"], now)
 
-        for name, topic in app.output_topics.items():
-            topic.send_soon = catcher(name)
-
-        async def start_offset(tp):  # nothing was committed: the in-memory channel starts at 0
-            return 0
-
-        async def flush():  # no producer: the outputs were caught above
-            return None
-
-        app.consumer.start_offset = start_offset
-        app.producer.flush = flush
-        app.item_stats_table.send_changelog = lambda *args, **kwargs: None
+        without_broker(app, sink)
         users, items = dataset.user_ids, dataset.item_ids
         sent_at: dict[int, float] = {}
         agent = app.agents["stream.app.process"]

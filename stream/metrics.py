@@ -56,9 +56,16 @@ class WorkerMetrics:
                                        ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.batch_events = Histogram("wnnrec_batch_events", "Input messages per micro-batch",
                                       buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=self.registry)
+        self.changelog_bytes = Counter("wnnrec_changelog_bytes", "Key and value bytes written to the tables' changelogs",
+                                       ["table"], registry=self.registry)
         self.recovery_seconds = Gauge("wnnrec_table_recovery_seconds",
                                       "Seconds from the last partition assignment to the user table's recovery",
                                       registry=self.registry)
+
+    def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes]]) -> None:
+        """Count the bytes of ``(partition, key, value)`` changelog writes."""
+        if writes:
+            self.changelog_bytes.labels(table).inc(sum(len(key) + len(value) for _, key, value in writes))
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type."""

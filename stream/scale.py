@@ -84,13 +84,16 @@ def run_level(base: Settings, dataset: Dataset, n_users: int, n_events: int, pro
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     ensure_topics(settings, settings.topics, settings.partitions)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
-    covered, rss, _ = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
+    covered, rss, _, costs = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
     state_bytes = _folder_bytes(settings.state_dir) if settings.state_dir.exists() else 0
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     rate = covered_rate(covered)
     return {"users": n_users, "distinct_users_in_stream": events.distinct_users(), "n_events": n_events,
             "ratings_covered": len(covered), "events_per_s": rate, "worker_rss_mib": rss,
-            "state_folder_mib": state_bytes / (1 << 20), "produce_events_per_s": produce_rate}
+            "state_folder_mib": state_bytes / (1 << 20), "produce_events_per_s": produce_rate,
+            "changelog_bytes_per_rating": costs["changelog_bytes_per_rating"],
+            "changelog_bytes_per_rating_by_table": costs["changelog_bytes_per_rating_by_table"],
+            "stage_us_per_rating": costs["stage_us_per_rating"]}
 
 
 def bench_scale(base: Settings, dataset: Dataset, users: tuple[int, ...] = DEFAULT_USERS,

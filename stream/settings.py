@@ -49,9 +49,18 @@ class Settings:
         The agent takes up to ``batch_max`` ratings, or what arrived within ``batch_linger_ms``, as one micro-batch:
         one table write, one list and one drift message per user per batch. ``batch_max=1`` is the low-latency
         setting (one list per rating).
+    ``batch_delivery``
+        On (the default), faust hands the agent each partition's records of a consumer fetch as one message
+        (:mod:`stream.faust_compat`), and the agent processes each such batch as soon as it arrives
+        (``batch_max`` and ``batch_linger_ms`` then only shape ``test_context()`` and ``--embedded`` runs). Off,
+        every record is its own faust message and the agent gathers micro-batches with ``Stream.take_events``.
+    ``delivery_pipeline_depth``
+        Batches whose outputs may still be on their way to the broker while the agent processes the next one
+        (:mod:`stream.delivery`); input is marked processed, and so committed, only once its batch's outputs and
+        every earlier batch's are delivered. 0 waits for each batch's delivery before the next batch.
     ``fetch_max_wait_ms``
         How long the broker may hold a fetch that has no data. faust hard-codes 1,500 ms, which stalls the loop on
-        the worker's always-empty internal topics; see :mod:`stream.transport`.
+        the worker's always-empty internal topics; see :mod:`stream.faust_compat`.
     ``max_poll_records``
         Records per consumer fetch (faust's ``broker_max_poll_records``).
     ``session_timeout_s`` / ``heartbeat_s``
@@ -99,6 +108,8 @@ class Settings:
     block_cache_bytes: int = 8 << 20
     batch_max: int = _setting("batch_max", 1000, int)
     batch_linger_ms: float = _setting("batch_linger_ms", 20.0, float)
+    batch_delivery: bool = _setting("batch_delivery", True, flag_value)
+    delivery_pipeline_depth: int = _setting("delivery_pipeline_depth", 8, int)
     fetch_max_wait_ms: int = _setting("fetch_max_wait_ms", 10, int)
     max_poll_records: int = _setting("max_poll_records", 2000, int)
     session_timeout_s: float = _setting("session_timeout_s", 6.0, float)
@@ -130,6 +141,8 @@ class Settings:
             raise ValueError(f"batch_max must be at least 1, got {self.batch_max}")
         if self.batch_linger_ms < 0 or self.fetch_max_wait_ms < 0:
             raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
+        if self.delivery_pipeline_depth < 0:
+            raise ValueError(f"delivery_pipeline_depth must not be negative, got {self.delivery_pipeline_depth}")
         if not 1 <= self.max_pairs_per_user <= MAX_PAIRS_LIMIT:
             raise ValueError(f"max_pairs_per_user must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs_per_user}")
         if self.changelog_compaction_lag_s < 1:

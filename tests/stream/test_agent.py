@@ -5,6 +5,7 @@ import json
 import pytest
 
 from stream.app import create_app
+from stream.embedded import without_broker
 from stream.schemas import forget_message, rating_message
 from stream.settings import ApiTokenError, Settings
 
@@ -16,24 +17,16 @@ def app_and_sent(tmp_path, monkeypatch):
     app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1, api_token=TOKEN),
                      store="memory://")
     sent: list[tuple[str, bytes, dict]] = []
-    for name, topic in app.output_topics.items():
-        def send_soon(key=None, value=None, _name=name, **kwargs):
-            sent.append((_name, key, json.loads(value)))
-        monkeypatch.setattr(topic, "send_soon", send_soon)
     shares: list[tuple[int, bytes]] = []
-    monkeypatch.setattr(app.item_stats_table, "send_changelog",
-                        lambda partition, key, value, *a, **k: shares.append((partition, key)))
+
+    def sink(name, key, value, partition):
+        if name == "changelog:item-stats":
+            shares.append((partition, key))
+        elif not name.startswith("changelog:"):
+            sent.append((name, key, json.loads(value)))
+
+    without_broker(app, sink)
     app.shares_sent = shares
-
-    # test_context() runs no consumer thread and no producer: the broker-side calls the agent makes
-    async def start_offset(tp):
-        return 0
-
-    async def flush():
-        pass
-
-    monkeypatch.setattr(app.consumer, "start_offset", start_offset)
-    monkeypatch.setattr(app.producer, "flush", flush)
     return app, sent
 
 

@@ -1,0 +1,266 @@
+"""Everything this project relies on inside faust (and aiokafka under it), in one module.
+
+faust-streaming 0.15 has no public API for what a worker here needs, so these hooks reach into it. A faust upgrade
+has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which pins each behaviour below.
+
+* **Fetch wait.** faust's aiokafka driver builds its consumer with ``fetch_max_wait_ms=1500`` hard-coded. A worker
+  also consumes its internal topics (table changelogs, always empty while it processes), and a fetch that finds no
+  data waits that long; measured on one worker, such fetches held the loop for 11.9 s of a 21 s run.
+  :class:`ConsumerThread` sets the app's value on the consumer it builds (:func:`tune_consumer`).
+* **Commits.** :class:`Consumer` commits, on the input topic, only what the agent marked processed (its outputs
+  delivered), never faust's run of acknowledged offsets (:meth:`Consumer._new_offset`).
+* **Batch delivery.** faust hands every fetched record to the agent as its own message, event and stream step:
+  about 120-150 us a rating. On the topics in ``app.consumer_batched_topics`` :meth:`Consumer.getmany` yields one
+  :class:`BatchMessage` per partition per fetch instead, holding that fetch's records of the partition, so the
+  per-message cost is paid once per fetch. It stays faust's message: faust's read-offset bookkeeping sees the
+  batch's last offset, and the stream acknowledges it like any other.
+* **Reading again** from given offsets (:meth:`Consumer.read_again`): faust's fetcher is stopped first, and seeks
+  run on the consumer thread's own loop (:meth:`ConsumerThread.seek_in_thread`).
+* **Table partitions.** A table picks the partition of a read or write from faust's *current event*;
+  :func:`acting_for` sets it to an event of the right partition, and :func:`write_table` writes a value locally
+  and returns the changelog delivery's future, which ``Table.__setitem__`` drops.
+
+faust looks up transports by URL scheme, and third-party transports register under the ``faust.transports`` entry
+point (see ``pyproject.toml``): ``wnnkafka://host:port`` selects :class:`Transport` here. No installed package is
+edited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from faust import streams as faust_streams
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+log = logging.getLogger(__name__)
+
+#: URL scheme of this transport (``broker="wnnkafka://127.0.0.1:9092"``).
+SCHEME = "wnnkafka"
+#: faust's own value, used when the app does not say otherwise.
+FAUST_FETCH_MAX_WAIT_MS = 1500
+#: Log an error every this many seconds while a fetcher stop (before reading partitions again) has not returned.
+FETCHER_STOP_WARNING_S = 10.0
+
+
+def tune_consumer(consumer: Any, fetch_max_wait_ms: int) -> None:
+    """Set the fetch wait of an aiokafka consumer that has not started yet.
+
+    aiokafka reads it only when ``start()`` creates the fetcher, and keeps it in ``_fetch_max_wait_ms``; the driver
+    gives us the consumer before that, and offers no other way to pass the value. One place, tested.
+    """
+    if getattr(consumer, "_fetcher", None) is not None:
+        raise RuntimeError("the consumer has already started; its fetch wait can no longer change")
+    consumer._fetch_max_wait_ms = int(fetch_max_wait_ms)
+
+
+class BatchMessage(ConsumerMessage):
+    """One fetch's records of one partition, delivered to the agent as one faust message (see the module docstring).
+
+    Its offset is the last record's, so faust's read offset moves past the whole batch; its value is empty and the
+    records (faust's own messages, never tracked or acknowledged one by one) are in :attr:`records`.
+    """
+
+    def __init__(self, tp: TP, records: list[ConsumerMessage], generation_id: int | None) -> None:
+        last = records[-1]
+        super().__init__(tp.topic, tp.partition, last.offset, last.timestamp, last.timestamp_type, [], None, b"",
+                         None, 0, 0, tp, generation_id=generation_id)
+        self.records = records
+
+
+def records_of(event: Any) -> list[tuple[int, int, bytes | None, bytes | None]]:
+    """``(partition, offset, key, value)`` of every input record an event carries: a batch's records, or the one
+    message of a plain event (``test_context()`` and topics without batch delivery)."""
+    message = event.message
+    if isinstance(message, BatchMessage):
+        return [(r.partition, r.offset, r.key, r.value) for r in message.records]
+    return [(message.partition, message.offset, message.key, event.value)]
+
+
+@contextlib.contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Make ``event`` faust's current event inside the block, so that tables read and write its partition.
+
+    A batch from ``Stream.take_events`` holds events of several partitions, but the current event is only the last
+    one; a write for a user of another partition would land in the wrong RocksDB partition and changelog partition.
+    faust 0.15 has no public API to address a table partition, so this sets its private context variable and
+    restores it after.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
+def write_table(table: Any, event: Any, key: Any, value: Any) -> asyncio.Future:
+    """``table[key] = value`` for the partition of ``event``; returns the future of the changelog message's delivery.
+
+    ``Table.__setitem__`` writes the local store, then sends the changelog message and drops its future. Here the
+    two steps are taken apart (the store through ``table.data``, the message through the public
+    ``send_changelog``), so the caller can mark input processed when the change is durable.
+    """
+    with acting_for(event):
+        table.data[key] = value
+    return table.send_changelog(event.message.partition, key, value)
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's consumer thread; the worker's consumer gets the app's fetch wait."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        tune_consumer(consumer, getattr(self.app, "consumer_fetch_max_wait_ms", FAUST_FETCH_MAX_WAIT_MS))
+        return consumer
+
+    async def seek_in_thread(self, tp: Any, offset: int) -> None:
+        """Move the fetch position of ``tp``, on the consumer's own event loop.
+
+        faust's ``seek`` calls aiokafka's from the app's loop, in another thread; aiokafka then resolves a future of
+        the consumer thread's loop from the wrong thread, and the fault suite saw the consumer thread stop fetching
+        and heartbeating for good after such a seek.
+        """
+        consumer = self._ensure_consumer()
+
+        async def seek() -> None:
+            consumer.seek(tp, offset)
+
+        await self.call_thread(seek)
+
+    async def committed(self, tp: Any) -> int | None:
+        """The group's committed offset of ``tp``, asked of the broker (aiokafka caches none)."""
+        return await self.call_thread(self._ensure_consumer().committed, tp)
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """faust's consumer, with the tuned consumer thread, committing on guarded topics only what the agent says it
+    has processed.
+
+    faust commits the highest run of *acknowledged* offsets. But around a rebalance it also acknowledges messages
+    that never reached the agent (dropped while the flow is suspended), and it treats a hole in the offsets it
+    sees as a gap in the log that a commit may step over; either way a commit can pass input nobody processed, and
+    that input is lost for good (the fault suite lost up to 2,000 ratings so). On a guarded topic (the app's
+    ``consumer_guarded_topics``) this consumer commits exactly the offset :meth:`mark_processed` last gave for the
+    partition in this generation, and nothing before the agent has given one. The agent gives the next offset of
+    an unbroken run it has processed and whose output is delivered (see :mod:`stream.offsets`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._processed: dict[Any, int] = {}
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _seek(self, partition: Any, offset: int) -> None:
+        await self._thread.seek_in_thread(partition, offset)
+
+    @property
+    def guarded_topics(self) -> frozenset[str]:
+        return frozenset(getattr(self.app, "consumer_guarded_topics", ()))
+
+    @property
+    def batched_topics(self) -> frozenset[str]:
+        return frozenset(getattr(self.app, "consumer_batched_topics", ()))
+
+    async def getmany(self, timeout: float) -> Any:
+        """faust's fetch, with each partition of a batched topic yielded once per fetch, as a :class:`BatchMessage`.
+
+        faust's own ``getmany`` still does every check (flow control, paused partitions, the consumer generation),
+        record by record; a batch that a rebalance overtook while it was being gathered is dropped, as faust drops
+        the rest of such a fetch.
+        """
+        batched = self.batched_topics
+        if not batched:
+            async for item in super().getmany(timeout):
+                yield item
+            return
+        generation = self.app.consumer_generation_id
+        gathered: dict[TP, list] = {}
+        async for tp, message in super().getmany(timeout):
+            if tp.topic in batched:
+                gathered.setdefault(tp, []).append(message)
+            else:
+                yield tp, message
+        if self.app.consumer_generation_id != generation:
+            return
+        for tp, records in gathered.items():
+            yield tp, BatchMessage(tp, records, generation)
+
+    def mark_processed(self, tp: Any, next_offset: int) -> None:
+        """Everything of ``tp`` below ``next_offset`` (since the committed offset) is processed and delivered."""
+        if next_offset > self._processed.get(tp, -1):
+            self._processed[tp] = next_offset
+
+    def processed_offset(self, tp: Any) -> int | None:
+        """The last offset :meth:`mark_processed` gave for ``tp`` in this generation, if any."""
+        return self._processed.get(tp)
+
+    def forget_progress(self) -> None:
+        """Drop every mark (on a rebalance: the next generation starts again from the committed offsets)."""
+        self._processed.clear()
+
+    def _new_offset(self, tp: Any) -> int | None:
+        if tp.topic not in self.guarded_topics:
+            return super()._new_offset(tp)
+        # faust's own bookkeeping of acknowledged offsets and gaps is not used here; keep it from growing (a batch's
+        # offset steps over its records, which faust notes as a gap).
+        self._acked[tp].clear()
+        self._acked_index[tp].clear()
+        self._gap.pop(tp, None)
+        return self._processed.get(tp)
+
+    async def read_again(self, positions: dict[Any, int]) -> None:
+        """Make the fetcher read each partition of ``positions`` again from its offset.
+
+        The fetcher is stopped first (as faust does for a rebalance), so that nothing it fetched before the seek is
+        still on its way into the streams after it; faust's own read-offset check would otherwise drop the messages
+        read again. Whatever was already queued for the agent still arrives: :mod:`stream.offsets` skips it.
+        """
+        app = self.app
+        stopping = asyncio.ensure_future(app._stop_fetcher())
+        waited = 0.0
+        while True:  # an earlier stall looked like this stop never returning: say so if it happens again
+            done, _ = await asyncio.wait({stopping}, timeout=FETCHER_STOP_WARNING_S)
+            if done:
+                stopping.result()
+                break
+            waited += FETCHER_STOP_WARNING_S
+            log.error("faust's fetcher has not stopped after %.0f s (to read %s again); flow: %s", waited,
+                      sorted(str(tp) for tp in positions), self.flow_report())
+        for tp, offset in positions.items():
+            await self.seek(tp, offset)
+        await app._fetcher.maybe_start()
+
+    async def end_offsets(self, *tps: Any) -> dict[Any, int]:
+        """The log end offset of each of ``tps``, asked of the broker."""
+        return dict(await self._thread.highwaters(*tps))
+
+    def flow_report(self) -> dict[str, Any]:
+        """What faust's and aiokafka's flow control hold back now, for a stall's log line."""
+        app = self.app
+        thread_consumer = getattr(self._thread, "_consumer", None)
+        return {"fetcher": getattr(app._fetcher, "state", "?"), "flow_active": self.flow_active,
+                "active": sorted(str(tp) for tp in (self._active_partitions or ())),
+                "paused": sorted(str(tp) for tp in self._paused_partitions),
+                "buffered": sorted(str(tp) for tp in self._buffered_partitions),
+                "client_paused": sorted(str(tp) for tp in (thread_consumer.paused() if thread_consumer else ()))}
+
+    async def start_offset(self, tp: Any) -> int:
+        """Where this generation's reading of ``tp`` starts: the group's committed offset, or the log's first
+        offset when nothing is committed or retention has deleted what was."""
+        committed = await self._thread.committed(tp)
+        earliest = (await self._thread.earliest_offsets(tp)).get(tp, 0)
+        return earliest if committed is None or committed < earliest else committed
+
+
+class Transport(faust_aiokafka.Transport):
+    """faust's aiokafka transport with :class:`Consumer`."""
+
+    Consumer = Consumer

@@ -1,0 +1,186 @@
+"""Pins each behaviour of faust (and aiokafka) that :mod:`stream.faust_compat` relies on: a faust upgrade that
+breaks one of these breaks a test here first. The end-to-end behaviour on a broker is in test_integration.py."""
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from faust.streams import current_event
+from faust.types import TP
+
+from stream.faust_compat import (SCHEME, BatchMessage, Transport, acting_for, records_of, tune_consumer,
+                                 write_table)
+from stream.settings import Settings
+from stream.transport import new_faust_app
+
+
+def test_faust_resolves_our_scheme_to_our_transport():
+    from faust.transport import by_url
+
+    assert by_url(f"{SCHEME}://127.0.0.1:9092") is Transport
+
+
+def test_tune_consumer_sets_the_wait_the_fetcher_is_built_with():
+    async def build():
+        consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+        tune_consumer(consumer, 10)
+        # what start() passes to the Fetcher (aiokafka reads it from this attribute)
+        value = consumer._fetch_max_wait_ms
+        consumer._closed = True
+        return value
+
+    assert asyncio.run(build()) == 10
+
+
+def test_tune_consumer_refuses_a_started_consumer():
+    class Started:
+        _fetcher = object()
+
+    with pytest.raises(RuntimeError, match="already started"):
+        tune_consumer(Started(), 10)
+
+
+def bare_consumer(guarded=("ratings",)):
+    """Only the commit bookkeeping of faust's consumer, without a broker."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from stream.faust_compat import Consumer
+
+    consumer = Consumer.__new__(Consumer)
+    consumer.app = SimpleNamespace(consumer_guarded_topics=set(guarded))
+    consumer._processed = {}
+    consumer._acked = defaultdict(list)
+    consumer._acked_index = defaultdict(set)
+    consumer._gap = defaultdict(__import__("intervaltree").IntervalTree)
+    consumer._committed_offset = defaultdict(lambda: None)
+    return consumer
+
+
+def test_a_guarded_partition_commits_only_what_the_agent_marked_processed():
+    """faust would commit any run of acknowledged offsets, including messages it dropped in a rebalance."""
+    from faust.types import TP
+
+    consumer = bare_consumer()
+    tp = TP("ratings", 0)
+    consumer._acked[tp].extend(range(100, 150))  # acknowledged by faust, never processed
+    assert consumer._new_offset(tp) is None and not consumer._acked[tp]
+    consumer.mark_processed(tp, 120)
+    consumer.mark_processed(tp, 110)  # marks never go back
+    assert consumer._new_offset(tp) == 120
+    consumer.forget_progress()
+    assert consumer._new_offset(tp) is None
+
+
+def test_other_topics_keep_faust_commits():
+    from faust.types import TP
+
+    consumer = bare_consumer()
+    tp = TP("other", 0)
+    consumer._acked[tp].extend([5, 6, 7])
+    assert consumer._new_offset(tp) == 8
+
+
+def record(topic, partition, offset):
+    """What aiokafka's fetcher returns for one message (the fields faust's ``_to_message`` reads)."""
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, timestamp=1000, timestamp_type=0,
+                           headers=[], key=b"k%d" % offset, value=b"v%d" % offset, checksum=None,
+                           serialized_key_size=2, serialized_value_size=2)
+
+
+def fetching_consumer(records, batched=frozenset({"ratings"}), batch_delivery=True):
+    """Our consumer, unstarted, whose next fetch returns ``records``: faust's own getmany runs on them."""
+    app = new_faust_app("unit-compat", Settings(topic_prefix="unit.", batch_delivery=batch_delivery),
+                        batched_topics=batched, store="memory://")
+    consumer = app.consumer
+
+    async def wait_next_records(timeout):
+        return records, None
+
+    consumer._wait_next_records = wait_next_records
+    consumer.highwater = lambda tp: 100
+    return app, consumer
+
+
+async def fetched(consumer):
+    return [(tp, message) async for tp, message in consumer.getmany(timeout=1.0)]
+
+
+def test_a_fetch_reaches_the_agent_as_one_message_per_partition_of_a_batched_topic():
+    ratings0, ratings1, changelog = TP("ratings", 0), TP("ratings", 1), TP("changelog", 0)
+    _, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)],
+                                     ratings1: [record("ratings", 1, 9)], changelog: [record("changelog", 0, 1)]})
+    got = asyncio.run(fetched(consumer))
+    plain = [(tp, m) for tp, m in got if not isinstance(m, BatchMessage)]
+    batches = {tp: m for tp, m in got if isinstance(m, BatchMessage)}
+    assert [(tp, m.offset) for tp, m in plain] == [(changelog, 1)]  # other topics stay one message each
+    assert set(batches) == {ratings0, ratings1}
+    # faust's read offset moves past the whole batch; the records keep their own offsets, keys and values
+    assert batches[ratings0].offset == 6 and batches[ratings0].tp == ratings0
+    event = SimpleNamespace(message=batches[ratings0], value=b"")
+    assert records_of(event) == [(0, 5, b"k5", b"v5"), (0, 6, b"k6", b"v6")]
+
+
+def test_without_batch_delivery_every_record_is_its_own_message():
+    ratings0 = TP("ratings", 0)
+    _, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)]},
+                                    batch_delivery=False)
+    got = asyncio.run(fetched(consumer))
+    assert [m.offset for _, m in got] == [5, 6] and not any(isinstance(m, BatchMessage) for _, m in got)
+    event = SimpleNamespace(message=got[0][1], value=b"v5")
+    assert records_of(event) == [(0, 5, b"k5", b"v5")]
+
+
+def test_a_batch_overtaken_by_a_rebalance_is_dropped():
+    ratings0 = TP("ratings", 0)
+    app, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5)]})
+
+    async def rebalance_during_fetch(timeout):
+        app.consumer_generation_id = (app.consumer_generation_id or 0) + 1
+        return {ratings0: [record("ratings", 0, 5)]}, None
+
+    consumer._wait_next_records = rebalance_during_fetch
+    assert asyncio.run(fetched(consumer)) == []
+
+
+class Event:
+    """Stands in for a faust event: faust keeps a weak reference to it and tables read ``message.partition``."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
+
+
+def test_acting_for_sets_and_restores_the_current_event():
+    outer, inner = Event(1), Event(3)
+    with acting_for(outer):
+        assert current_event() is outer
+        with acting_for(inner):
+            assert current_event().message.partition == 3
+        assert current_event() is outer
+    assert current_event() is None
+
+
+def test_acting_for_restores_after_an_error():
+    event = Event(2)
+    with pytest.raises(KeyError):
+        with acting_for(event):
+            raise KeyError("x")
+    assert current_event() is None
+
+
+def test_write_table_writes_the_events_partition_and_returns_the_changelog_future():
+    app = new_faust_app("unit-compat-table", Settings(topic_prefix="unit."), store="memory://")
+    table = app.Table("t", default=None, key_type=bytes, value_type=bytes, partitions=4)
+    sent = []
+
+    def send_changelog(partition, key, value, *args, **kwargs):
+        sent.append((partition, key, value))
+        return "the future"
+
+    table.send_changelog = send_changelog
+    event = Event(3)
+    assert write_table(table, event, b"user", b"state") == "the future"
+    assert sent == [(3, b"user", b"state")]
+    with acting_for(event):
+        assert table[b"user"] == b"state"
