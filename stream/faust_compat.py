@@ -11,8 +11,8 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
   delivered), never faust's run of acknowledged offsets (:meth:`Consumer._new_offset`).
 * **Batch delivery.** faust hands every fetched record to the agent as its own message, event and stream step:
   about 120-150 us a rating. On the topics in ``app.consumer_batched_topics`` :meth:`Consumer.getmany` yields one
-  :class:`BatchMessage` per partition per fetch instead, holding that fetch's records of the partition, so the
-  per-message cost is paid once per fetch. It stays faust's message: faust's read-offset bookkeeping sees the
+  :class:`BatchMessage` per partition per fetch instead (split at ``app.consumer_batch_max`` records), holding that
+  fetch's records of the partition, so the per-message cost is paid once per fetch. It stays faust's message: faust's read-offset bookkeeping sees the
   batch's last offset, and the stream acknowledges it like any other.
 * **Reading again** from given offsets (:meth:`Consumer.read_again`): faust's fetcher is stopped first, and seeks
   run on the consumer thread's own loop (:meth:`ConsumerThread.seek_in_thread`).
@@ -170,7 +170,8 @@ class Consumer(faust_aiokafka.Consumer):
         return frozenset(getattr(self.app, "consumer_batched_topics", ()))
 
     async def getmany(self, timeout: float) -> Any:
-        """faust's fetch, with each partition of a batched topic yielded once per fetch, as a :class:`BatchMessage`.
+        """faust's fetch, with each partition of a batched topic yielded once per fetch, as a :class:`BatchMessage`
+        (or as several, of at most ``app.consumer_batch_max`` records each: what a crash can redeliver per batch).
 
         faust's own ``getmany`` still does every check (flow control, paused partitions, the consumer generation),
         record by record; a batch that a rebalance overtook while it was being gathered is dropped, as faust drops
@@ -190,8 +191,10 @@ class Consumer(faust_aiokafka.Consumer):
                 yield tp, message
         if self.app.consumer_generation_id != generation:
             return
+        limit = getattr(self.app, "consumer_batch_max", None) or None
         for tp, records in gathered.items():
-            yield tp, BatchMessage(tp, records, generation)
+            for start in range(0, len(records), limit or len(records)):
+                yield tp, BatchMessage(tp, records[start:start + limit] if limit else records, generation)
 
     def mark_processed(self, tp: Any, next_offset: int) -> None:
         """Everything of ``tp`` below ``next_offset`` (since the committed offset) is processed and delivered."""

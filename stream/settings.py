@@ -51,8 +51,8 @@ class Settings:
         setting (one list per rating).
     ``batch_delivery``
         On (the default), faust hands the agent each partition's records of a consumer fetch as one message
-        (:mod:`stream.faust_compat`), and the agent processes each such batch as soon as it arrives
-        (``batch_max`` and ``batch_linger_ms`` then only shape ``test_context()`` and ``--embedded`` runs). Off,
+        (:mod:`stream.faust_compat`), split at ``batch_max`` records, and the agent processes each such batch as
+        soon as it arrives (``batch_linger_ms`` then only shapes ``test_context()`` and ``--embedded`` runs). Off,
         every record is its own faust message and the agent gathers micro-batches with ``Stream.take_events``.
     ``delivery_pipeline_depth``
         Batches whose outputs may still be on their way to the broker while the agent processes the next one

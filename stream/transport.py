@@ -48,6 +48,7 @@ def new_faust_app(app_id: str, settings: Any, batched_topics: frozenset[str] = f
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.faust_compat.ConsumerThread
     app.consumer_batched_topics = batched  # read by stream.faust_compat.Consumer
+    app.consumer_batch_max = settings.batch_max  # ditto: the most records one delivered batch holds
     return app
 
 

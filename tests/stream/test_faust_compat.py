@@ -122,6 +122,15 @@ def test_a_fetch_reaches_the_agent_as_one_message_per_partition_of_a_batched_top
     assert records_of(event) == [(0, 5, b"k5", b"v5"), (0, 6, b"k6", b"v6")]
 
 
+def test_a_fetch_larger_than_batch_max_is_split():
+    ratings0 = TP("ratings", 0)
+    app, consumer = fetching_consumer({ratings0: [record("ratings", 0, o) for o in range(5)]})
+    app.consumer_batch_max = 2
+    got = asyncio.run(fetched(consumer))
+    assert [[r.offset for r in m.records] for _, m in got] == [[0, 1], [2, 3], [4]]
+    assert [m.offset for _, m in got] == [1, 3, 4]
+
+
 def test_without_batch_delivery_every_record_is_its_own_message():
     ratings0 = TP("ratings", 0)
     _, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)]},
