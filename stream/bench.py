@@ -56,6 +56,7 @@ class ListCollector(threading.Thread):
         self.settings, self.expected = settings, expected
         self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
         self.coverage: collections.Counter = collections.Counter()  # event id -> lists that covered it
+        self.repeats_by_partition: collections.Counter = collections.Counter()  # partition -> second coverings
         self.lists = 0
         self.ready = threading.Event()
         self.stop_requested = False
@@ -99,13 +100,15 @@ class ListCollector(threading.Thread):
             while not self.stop_requested and len(self.arrivals) < self.expected:
                 batches = await consumer.getmany(timeout_ms=100, max_records=5000)
                 now = time.perf_counter()
-                for records in batches.values():
+                for tp, records in batches.items():
                     self.lists += len(records)
                     for record in records:
                         for covered in json.loads(record.value).get("events", ()):
                             if covered["cause"] == "rating":
                                 self.arrivals.setdefault(covered["event_id"], now)
                                 self.coverage[covered["event_id"]] += 1
+                                if self.coverage[covered["event_id"]] > 1:
+                                    self.repeats_by_partition[tp.partition] += 1
         finally:
             await consumer.stop()
 

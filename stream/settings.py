@@ -75,7 +75,9 @@ class Settings:
     ``cache_mib``
         Memory budget of the live-network cache.
     ``commit_interval_s``
-        Offsets are committed this often and after every ``batch_max`` events: what a crash can redeliver.
+        Offsets marked processed are committed this often. A crash redelivers what was processed but not committed:
+        the batch being processed, up to ``delivery_pipeline_depth`` batches whose outputs are in flight, and what
+        was marked within the last interval (the fault suite asserts this bound).
     ``processing_guarantee``
         ``at_least_once`` (default; duplicates are recognised by event id) or ``exactly_once`` (Kafka transactions).
     ``list_explanations``

@@ -109,6 +109,24 @@ class Deployment:
             time.sleep(0.05)
         raise AssertionError("processing did not resume")
 
+    def wait_balanced(self, web_ports: list[int], timeout: float = 60.0) -> dict[int, list[int]]:
+        """Wait until the workers behind ``web_ports`` own disjoint, non-empty sets of partitions that cover them
+        all (a settled group); returns the partitions each owns."""
+        deadline = time.monotonic() + timeout
+        while True:
+            owned = {}
+            for port in web_ports:
+                try:
+                    owned[port] = self.item_stats(port)["owned_partitions"]
+                except Exception:  # not serving yet
+                    owned[port] = []
+            every = [p for parts in owned.values() for p in parts]
+            if all(owned.values()) and sorted(every) == list(range(self.settings.partitions)):
+                return owned
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the group did not settle within {timeout:.0f} s: {owned}")
+            time.sleep(0.2)
+
     def item_stats(self, web_port: int | None = None) -> dict:
         settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port)
         return api_get(settings, "/items/stats", timeout=30)

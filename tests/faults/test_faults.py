@@ -31,9 +31,12 @@ RESUME_TARGET_S = 15.0
 
 
 def redelivery_bound(settings) -> float:
-    """What a crash or a takeover may redeliver: a batch per partition not yet committed, plus what was processed
-    while the group rebalanced, until a heartbeat told the worker (the broker refuses commits in that window)."""
-    return settings.partitions * settings.batch_max + settings.heartbeat_s * RATE
+    """What a crash or a takeover may redeliver: every batch processed but not yet committed (the one being processed
+    and up to ``delivery_pipeline_depth`` whose outputs are in flight, each at most ``batch_max`` records), what was
+    marked within the last commit interval, and what was processed while the group rebalanced, until a heartbeat
+    told the worker (the broker refuses commits in that window)."""
+    in_flight = (settings.delivery_pipeline_depth + 1) * settings.batch_max
+    return in_flight + (settings.commit_interval_s + settings.heartbeat_s) * RATE
 
 
 def replay_in_background(deployment, events) -> threading.Thread:
@@ -85,9 +88,12 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     events = slice_events(movielens, N)
     deployment.start("w1", web_port=6303, state_dir=tmp_path / "w1")
     deployment.start("w2", web_port=6304, state_dir=tmp_path / "w2")
-    time.sleep(3)  # both join the group before the stream starts
+    settled_at = time.monotonic()
+    deployment.wait_balanced([6303, 6304])  # a kill in a settled group, not in the rebalance of w2's joining
+    settled_s = time.monotonic() - settled_at
     producer = replay_in_background(deployment, events)
     wait_until(deployment, N // 3)
+    killed_owned = deployment.item_stats(6304)["owned_partitions"]
     deployment.kill("w2")
     killed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
     takeover = deployment.resume_time(killed_at, covered)
@@ -97,7 +103,9 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     while len(deployment.item_stats(6303)["owned_partitions"]) < 4 and time.monotonic() < deadline:
         time.sleep(0.5)
     result = check_against_uninterrupted(deployment, events, web_port=6303, catalogue=movielens)
-    result.update(takeover_s=round(takeover, 2), duplicate_list_entries=duplicates(deployment))
+    result.update(takeover_s=round(takeover, 2), duplicate_list_entries=duplicates(deployment),
+                  killed_owned=killed_owned, settled_s=round(settled_s, 2),
+                  duplicates_by_partition=dict(sorted(deployment.collector.repeats_by_partition.items())))
     REPORT["two_workers_one_killed"] = result
     assert deployment.alive("w1")
     assert takeover <= RESUME_TARGET_S, result
