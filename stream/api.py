@@ -244,7 +244,7 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
 
     def user_state(user_text: str):
         user = parse_user(user_text)
-        state = processor.user(user, users.get(user.encode()))
+        state = processor.user(user, users.get)
         if state is None:
             if not ready():  # the user's partition may still be recovering: not known *yet*
                 raise ApiError(503, "this worker's tables are recovering after a rebalance; retry in a few seconds")

@@ -33,6 +33,7 @@ from importlib.metadata import PackageNotFoundError, version
 import faust
 from faust.types import TP
 
+from stream import crash_points
 from stream.api import register_api
 from stream.metrics import WorkerMetrics
 from stream.offsets import OffsetContinuity
@@ -41,6 +42,7 @@ from stream.faust_compat import acting_for, records_of, write_table
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings, changelog_topic_configs
 from stream.transport import first_offset_from, new_faust_app
+from stream.user_layout import split_key
 from wnn.config import WNNConfig
 from wnn.data import DataError, load_dataset
 
@@ -81,7 +83,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
         catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
         max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
-        source_topic=settings.ratings_topic, explain_lists=settings.list_explanations)
+        source_topic=settings.ratings_topic, explain_lists=settings.list_explanations,
+        segment_pairs=settings.segment_pairs)
     app = new_faust_app(
         settings.faust_id, settings,
         batched_topics=frozenset({settings.ratings_topic}),
@@ -138,7 +141,10 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
 
     @users.on_recover
     async def rederive_own_partitions() -> None:
-        info = processor.recover(processor.owned, users.items())
+        # RocksDB reads each partition in key order, which keeps each user's keys together (stream.user_layout);
+        # the memory store of unit tests keeps insertion order, so it is sorted.
+        stored = users.items() if store.startswith("rocksdb") else sorted(users.items())
+        info = processor.recover(processor.owned, stored)
         metrics.recovery_seconds.set(time.monotonic() - assigned_at[0])
         log.info("item statistics and next-item counts re-derived from %d stored users of partitions %s "
                  "(%d unreadable)", info["users"], info["partitions"], info["unreadable"])
@@ -163,6 +169,17 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         continuity.reset()
         delivery.reset()
         app.consumer.forget_progress()
+
+    async def crash_between_segment_and_manifest(writes, representative) -> None:
+        """The fault suite's crash point (stream.crash_points): on the n-th batch whose first user's writes include a
+        segment, deliver those writes up to the user's manifest, then die."""
+        kinds = [split_key(key)[1] for _, key, _ in writes]
+        first = kinds.index("manifest") if "manifest" in kinds else 0
+        if "segment" not in kinds[:first] or not crash_points.due(crash_points.BETWEEN_SEGMENT_AND_MANIFEST):
+            return
+        await asyncio.gather(*(write_table(users, representative[partition], key, value)
+                               for partition, key, value in writes[:first]))
+        crash_points.crash(crash_points.BETWEEN_SEGMENT_AND_MANIFEST)
 
     async def read_again(holes, from_marked: bool = False) -> None:
         """Read each hole's partition again from the first offset its log has there. Restarting the fetcher drops
@@ -294,6 +311,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             started = time.perf_counter()
             out = processor.process_batch(batch, load)
             learned = time.perf_counter()
+            if crash_points.ARMED:
+                await crash_between_segment_and_manifest(out.states, representative)
             outputs = [write_table(users, representative[partition], key, value)
                        for partition, key, value in out.states]
             written = time.perf_counter()

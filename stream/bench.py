@@ -133,10 +133,10 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
         await consumer.stop()
 
 
-def start_worker(settings: Settings, log_path: str) -> subprocess.Popen:
+def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``wnnrec worker`` as a child process with these settings (log level from $WNNREC_WORKER_LOGLEVEL, default
-    warning)."""
-    env = dict(os.environ, **settings.to_env())
+    warning) and any extra environment."""
+    env = dict(os.environ, **settings.to_env(), **(env or {}))
     log = open(log_path, "ab")
     return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning")], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

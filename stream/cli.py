@@ -52,6 +52,8 @@ ENGINE_ARGS = (
     ("--session-timeout-s", "session_timeout_s", float, "consumer-group session timeout (default 6, the broker's minimum)"),
     ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
     ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
+    ("--segment-pairs", "segment_pairs", int, "pairs per stored segment of a user's state; a batch writes only the "
+                                              "segments it changed (default 64)"),
     ("--max-pairs-per-user", "max_pairs_per_user", int, "a user's newest ratings kept; older ones are forgotten "
                                                         "exactly (default 10000, at most 1000000)"),
     ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),

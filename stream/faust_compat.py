@@ -100,14 +100,18 @@ def acting_for(event: Any) -> Iterator[None]:
 
 
 def write_table(table: Any, event: Any, key: Any, value: Any) -> asyncio.Future:
-    """``table[key] = value`` for the partition of ``event``; returns the future of the changelog message's delivery.
+    """``table[key] = value`` (``del table[key]`` when ``value`` is None) for the partition of ``event``; returns the
+    future of the changelog message's delivery (a None value is the changelog's tombstone for the key).
 
     ``Table.__setitem__`` writes the local store, then sends the changelog message and drops its future. Here the
     two steps are taken apart (the store through ``table.data``, the message through the public
     ``send_changelog``), so the caller can mark input processed when the change is durable.
     """
     with acting_for(event):
-        table.data[key] = value
+        if value is None:
+            table.data.pop(key, None)
+        else:
+            table.data[key] = value
     return table.send_changelog(event.message.partition, key, value)
 
 

@@ -65,7 +65,7 @@ class WorkerMetrics:
     def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes]]) -> None:
         """Count the bytes of ``(partition, key, value)`` changelog writes."""
         if writes:
-            self.changelog_bytes.labels(table).inc(sum(len(key) + len(value) for _, key, value in writes))
+            self.changelog_bytes.labels(table).inc(sum(len(key) + len(value or b"") for _, key, value in writes))
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type."""

@@ -33,6 +33,7 @@ from cachetools import LRUCache
 
 from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
                             drift_record, global_drift_message, parse_input, recommendation_message, score_parts)
+from stream.user_layout import SEGMENT_PAIRS, read_stored
 from stream.user_state import UserState
 from wnn.config import WNNConfig
 from wnn.data import Dataset
@@ -81,6 +82,8 @@ class _Touched:
     records: list = dataclasses.field(default_factory=list)
     event_time: int | None = None
     changed: bool = False
+    #: a redelivery came: write every segment again, since the changelog may lack what the local store has
+    rewrite: bool = False
 
 
 @dataclasses.dataclass
@@ -127,12 +130,15 @@ class StreamProcessor:
         Larger input messages are refused.
     explain_lists
         Each listed item carries its score split into terms (:func:`wnn.ranking.explain_items`).
+    segment_pairs
+        Pairs per stored segment of a user's state (:mod:`stream.user_layout`).
     """
 
     def __init__(self, config: WNNConfig | None = None, top_n: int = 10, cache_bytes: int = 256 << 20,
                  catalogue: Dataset | None = None, worker: str = "worker", share_buckets: int = 16,
                  max_tombstones: int = 10_000, max_message_bytes: int | None = 64 * 1024,
-                 source_topic: str = "ratings", explain_lists: bool = False) -> None:
+                 source_topic: str = "ratings", explain_lists: bool = False,
+                 segment_pairs: int = SEGMENT_PAIRS) -> None:
         self.space = ItemSpace(config or WNNConfig())
         self.config = self.space.config
         self.top_n = top_n
@@ -142,6 +148,9 @@ class StreamProcessor:
         self.max_message_bytes = max_message_bytes
         self.source_topic = source_topic
         self.explain_lists = explain_lists
+        self.segment_pairs = segment_pairs
+        #: user -> table keys no manifest names, found by recovery; the user's next write deletes them
+        self.orphans: dict[str, list[bytes]] = {}
         self.cache: LRUCache = LRUCache(maxsize=cache_bytes, getsizeof=lambda state: state.memory_bytes)
         #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
         self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
@@ -169,21 +178,20 @@ class StreamProcessor:
             return entry
         state = self.cache.get(user)
         if state is None:
-            stored = load(user.encode(), partition)
-            if stored is not None:
-                state = UserState.from_bytes(stored, self.space, self.max_tombstones)
-            elif not create:
-                return None
-            else:
+            state = UserState.load(lambda key: load(key, partition), user.encode(), self.space, self.max_tombstones)
+            if state is None:
+                if not create:
+                    return None
                 state = UserState.new(self.space, partition, self.max_tombstones)
+            state.orphans.extend(self.orphans.pop(user, ()))
         entry = touched[user] = _Touched(state)
         return entry
 
-    def user(self, user: str, stored: bytes | None) -> UserState | None:
-        """The live state of a user (cache, else the table value); None for an unknown user."""
+    def user(self, user: str, get: Callable[[bytes], "bytes | None"]) -> UserState | None:
+        """The live state of a user (cache, else read from the table with ``get``); None for an unknown user."""
         state = self.cache.get(user)
-        if state is None and stored is not None:
-            state = UserState.from_bytes(stored, self.space, self.max_tombstones)
+        if state is None:
+            state = UserState.load(get, user.encode(), self.space, self.max_tombstones)
         return state
 
     def forget_cache(self) -> None:
@@ -257,7 +265,7 @@ class StreamProcessor:
             entry.events.append(covered_event(event.event_id, message.offset, "rating", duplicate=True))
             # A redelivery means the last run stopped before its offsets were committed, maybe before the table's
             # changelog got the state the local store already has: write it again so the changelog catches up.
-            entry.changed = True
+            entry.rewrite = True
             return False
         model, space = state.wnn, self.space
         idx = space.index(event.item)
@@ -284,9 +292,11 @@ class StreamProcessor:
         state = entry.state
         model = state.wnn
         if event.event_id is not None:
-            if event.event_id in state.forgotten:
+            # Stored and tombstoned: a crash came after the forget's tombstones were written and before its manifest
+            # (stream.user_layout); the pair is still stored, so the forget is applied now.
+            if event.event_id in state.forgotten and not model.knows(event.event_id):
                 entry.events.append(covered_event(event.event_id, message.offset, "forget", duplicate=True))
-                entry.changed = True  # as for a redelivered rating: let the changelog catch up
+                entry.rewrite = True  # as for a redelivered rating: let the changelog catch up
                 return False
             if not model.knows(event.event_id):
                 raise Refused(f"forget: user {event.user!r} has no stored rating with event_id {event.event_id}")
@@ -296,7 +306,7 @@ class StreamProcessor:
             if not targets:
                 raise Refused(f"forget: user {event.user!r} has no stored rating of item {event.item!r}")
         change = forget_events(self.space, event.user, model, targets)
-        state.forgotten.extend(targets)
+        state.remember_forgotten(targets)
         self._mirror_change(message.partition, change)
         for event_id in targets:
             entry.events.append(covered_event(event_id, message.offset, "forget"))
@@ -311,8 +321,9 @@ class StreamProcessor:
                 continue
             key = user.encode()
             model = state.wnn
-            if entry.changed:
-                out.states.append((state.partition, key, state.to_bytes()))
+            if entry.changed or entry.rewrite:
+                out.states.extend((state.partition, k, v) for k, v in
+                                  state.writes(key, rewrite=entry.rewrite, segment_pairs=self.segment_pairs))
             try:
                 self.cache[user] = state
             except ValueError:  # larger than the whole cache budget: served from the table next time
@@ -423,27 +434,35 @@ class StreamProcessor:
         self._dirty.pop(partition, None)
         return True
 
-    def _stored_contributions(self, stored: Iterable[tuple[bytes, bytes | None]], count_sequences: bool
+    def _stored_contributions(self, stored: Iterable[tuple[bytes, bytes | None]], count_sequences: bool,
+                              orphans: dict[str, list[bytes]] | None = None
                               ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
-        """Every partition's item shares derived from stored user states, the users read and the unreadable
-        values; with ``count_sequences`` also re-count the next-item signal from the users' sequences."""
+        """Every partition's item shares derived from the stored users (a table's ``(key, value)`` pairs, each
+        user's keys together: :func:`stream.user_layout.read_stored`), the users read and the unreadable ones; with
+        ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the
+        keys no manifest names, by user."""
         space, cfg = self.space, self.config
         rows: dict[int, list[Contributions]] = collections.defaultdict(list)
         users = unreadable = 0
-        for key, value in stored:
-            if value is None:
-                continue
+        for user_key, user_stored, orphan_keys in read_stored(stored, space):
             try:
-                partition, (items, ratings, stamps) = UserState.stored_pairs(value)
-                user = key.decode()
-            except (StateError, UnicodeDecodeError):
+                user = user_key.decode()
+            except UnicodeDecodeError:
+                unreadable += 1
+                continue
+            if orphans is not None and orphan_keys:
+                orphans[user] = orphan_keys
+            if user_stored is None:
+                continue
+            if isinstance(user_stored, StateError):
                 unreadable += 1  # a corrupt value is reported (DLQ) when its user's next event arrives
                 continue
-            indices = np.array([space.index(k) for k in items], dtype=np.int64)
+            pairs = user_stored.pairs
             if count_sequences:
-                space.add_sequence(indices)
-            centred = centred_ratings(ratings, cfg.user_prior, cfg.prior_mean)
-            rows[partition].append(space.contributions(user, indices, ratings, stamps, centred))
+                space.add_sequence(pairs.items)
+            centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
+            rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts,
+                                                                    centred))
             users += 1
         derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
         return derived, users, unreadable
@@ -462,7 +481,8 @@ class StreamProcessor:
         self.space.next_items.clear()
         for partition in self.owned:
             self._fold(partition)  # the space holds them; the derived shares replace them below
-        derived, users, unreadable = self._stored_contributions(stored, count_sequences=True)
+        self.orphans = {}
+        derived, users, unreadable = self._stored_contributions(stored, count_sequences=True, orphans=self.orphans)
         empty = ItemPartial.empty(self.config.collab_bits)
         for partition in self.owned:
             fresh = derived.get(partition, {})

@@ -131,6 +131,8 @@ def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partiti
     if doc.v != SCHEMA_VERSION:
         raise SchemaError(f"unsupported schema version {doc.v!r}; this worker reads {SCHEMA_VERSION}")
     user = _identifier(doc.user, "user")
+    if "\x00" in user:  # the user table keys a user's segments by the user id and a NUL (stream.user_layout)
+        raise SchemaError("field 'user' contains a NUL character")
     if key is not None:
         key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
         if key_text != user:

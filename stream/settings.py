@@ -70,6 +70,9 @@ class Settings:
     ``share_buckets`` / ``share_publish_interval_s``
         Each partition's item-statistics shares are published for the other workers as this many messages (by
         item hash), the changed ones every ``share_publish_interval_s``.
+    ``segment_pairs``
+        A user's stored pairs lie in the user table in segments of at most this many (:mod:`stream.user_layout`);
+        a batch writes the segments it changed and the user's manifest, not the whole history.
     ``tombstones_per_user``
         Forgotten event ids remembered per user, so a redelivery or replay cannot bring a forgotten rating back.
     ``cache_mib``
@@ -120,6 +123,7 @@ class Settings:
     share_buckets: int = _setting("share_buckets", 16, int)
     share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
     tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
+    segment_pairs: int = _setting("segment_pairs", 64, int)
     list_explanations: bool = _setting("list_explanations", False, flag_value)
     changelog_compaction_lag_s: float = _setting("changelog_compaction_lag_s", 3600.0, float)
     #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
@@ -143,6 +147,8 @@ class Settings:
             raise ValueError(f"batch_max must be at least 1, got {self.batch_max}")
         if self.batch_linger_ms < 0 or self.fetch_max_wait_ms < 0:
             raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
+        if self.segment_pairs < 1:
+            raise ValueError(f"segment_pairs must be at least 1, got {self.segment_pairs}")
         if self.delivery_pipeline_depth < 0:
             raise ValueError(f"delivery_pipeline_depth must not be negative, got {self.delivery_pipeline_depth}")
         if not 1 <= self.max_pairs_per_user <= MAX_PAIRS_LIMIT:

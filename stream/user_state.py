@@ -1,39 +1,45 @@
-"""One value of the ``user-wnn`` table: what a worker keeps per user, and how it is read back.
+"""A user as a worker keeps it: the network, the forgotten event ids (tombstones) and the input partition the user
+lives on, and how it is read from and written to the ``user-wnn`` table (:mod:`stream.user_layout`: a manifest,
+segments of pairs, tombstones, each under its own key).
 
-The network's own bytes (:meth:`wnn.network.UserWNN.to_bytes`) travel inside, with the tombstones of forgotten
-event ids and the user's input partition. The user's drift signals are derived from the network's pairs
-(:mod:`wnn.drift`), so there is no drift state to store. :meth:`UserState.stored_pairs` reads what
-recovery needs to re-derive the item statistics without rebuilding the network.
+The user's drift signals and everything else the network needs are derived from the stored pairs, so the pairs and
+the tombstones are all there is to store. :meth:`UserState.writes` gives what a batch must write: only the segments
+that changed and the manifest.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Iterable
 
-import msgpack
 import numpy as np
-
-from wnn.item_space import ItemSpace
 from wnn import user_codec
+from wnn.item_space import ItemSpace
 from wnn.network import UserWNN
-from wnn.state_format import StateError, load_document, seal
+from wnn.state_format import StateError, load_document
 
-STATE_VERSION = 4
-#: Versions this build still reads: 3 also stored a River drift detector, which is now derived and ignored here;
-#: 2 was written before the checksum.
-READABLE_STATE_VERSIONS = (4, 3)
+from stream.user_layout import MANIFEST_VERSION, SEGMENT_PAIRS, Getter, Layout, Stored, plan_writes, read_segments
+
+#: Whole-state versions this build still reads under the user's key (rewritten as segments on the next write):
+#: 4 held the network's bytes and the tombstones in one value; 3 also stored a River drift detector, now derived.
+WHOLE_STATE_VERSIONS = (4, 3)
 UNSEALED_STATE_VERSION = 2
 
 
 @dataclasses.dataclass
 class UserState:
-    """One value of the ``user-wnn`` table: the user's network, forgotten event ids (tombstones) and the input
-    partition the user lives on (so recovery can re-derive that partition's item shares)."""
+    """A user's network, forgotten event ids (tombstones) and input partition (so recovery can re-derive that
+    partition's item shares), and what the table holds of them."""
 
     wnn: UserWNN
     partition: int
     forgotten: collections.deque
+    #: what the table holds (the last manifest written or read); None: nothing yet, or an older whole state
+    layout: Layout | None = None
+    #: keys no manifest names (a batch crashed before its manifest); the next write deletes them
+    orphans: list[bytes] = dataclasses.field(default_factory=list)
+    tombstones_changed: bool = False
 
     @classmethod
     def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
@@ -43,34 +49,54 @@ class UserState:
         """Learned, or forgotten: either way a redelivery must change nothing."""
         return self.wnn.knows(event_id) or event_id in self.forgotten
 
-    def to_bytes(self) -> bytes:
-        """msgpack, sealed with a CRC-32 (:mod:`wnn.state_format`): the network's bytes carry their own, and the
-        tombstones are covered here."""
-        return seal(msgpack.packb({"v": STATE_VERSION, "p": self.partition, "wnn": self.wnn.to_bytes(),
-                                   "forgotten": np.array(self.forgotten, dtype=np.int64).tobytes()},
-                                  use_bin_type=True))
+    def remember_forgotten(self, event_ids: Iterable[int]) -> None:
+        for event_id in event_ids:
+            if event_id not in self.forgotten:
+                self.forgotten.append(event_id)
+                self.tombstones_changed = True
+
+    def writes(self, user_key: bytes, rewrite: bool = False, segment_pairs: int = SEGMENT_PAIRS
+               ) -> list[tuple[bytes, bytes | None]]:
+        """The table writes that store the user as it is now (``(key, value)``, None deletes), in commit order;
+        afterwards the state assumes they were made. ``rewrite``: every segment again, not just the changed ones."""
+        writes, self.layout = plan_writes(user_key, self.partition, self.wnn.space.config.fingerprint(),
+                                          self.wnn.pair_log, list(self.forgotten), self.layout,
+                                          self.tombstones_changed, self.orphans, rewrite, segment_pairs)
+        self.orphans, self.tombstones_changed = [], False
+        return writes
 
     @staticmethod
-    def _document(data: bytes) -> dict:
-        doc = load_document(data, READABLE_STATE_VERSIONS, UNSEALED_STATE_VERSION, "user table value")
+    def read(get: Getter, user_key: bytes, space: ItemSpace) -> Stored | None:
+        """The user under ``user_key`` fetched with ``get`` (None if the table holds nothing there): a manifest and
+        what it names, or a whole state of an older version. Raises :class:`StateError` with the reason if
+        unusable."""
+        data = get(user_key)
+        if data is None:
+            return None
+        doc = load_document(data, (MANIFEST_VERSION, *WHOLE_STATE_VERSIONS), UNSEALED_STATE_VERSION,
+                            "user table value")
+        if doc["v"] == MANIFEST_VERSION:
+            return read_segments(doc, user_key, get, space)
         if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
                 or len(doc["forgotten"]) % 8:
             raise StateError("user table value lacks a valid partition or tombstone list")
-        return doc
+        forgotten = np.frombuffer(doc["forgotten"], dtype=np.int64).tolist()
+        return Stored(doc["p"], user_codec.decode(doc.get("wnn"), space), forgotten, None)
 
     @classmethod
-    def stored_pairs(cls, data: bytes) -> tuple[int, tuple]:
-        """The user's partition and the stored pairs' item ids, ratings and times, without building the network."""
-        doc = cls._document(data)
-        return doc["p"], user_codec.stored_pairs(doc.get("wnn"))
+    def load(cls, get: Getter, user_key: bytes, space: ItemSpace, max_tombstones: int) -> "UserState | None":
+        """The user under ``user_key``, or None if the table holds nothing for it."""
+        stored = cls.read(get, user_key, space)
+        return None if stored is None else cls.of(stored, space, max_tombstones)
 
     @classmethod
-    def from_bytes(cls, data: bytes, space: ItemSpace, max_tombstones: int) -> "UserState":
-        doc = cls._document(data)
-        forgotten = collections.deque(np.frombuffer(doc["forgotten"], dtype=np.int64).tolist(), maxlen=max_tombstones)
-        return cls(UserWNN.from_bytes(doc.get("wnn"), space), doc["p"], forgotten)
+    def of(cls, stored: Stored, space: ItemSpace, max_tombstones: int, orphans: list[bytes] | None = None
+           ) -> "UserState":
+        return cls(UserWNN(space, stored.pairs), stored.partition,
+                   collections.deque(stored.forgotten, maxlen=max_tombstones), stored.layout, list(orphans or ()))
 
     @property
     def memory_bytes(self) -> int:
         """Approximate memory of the live state (the cache budget counts this)."""
-        return self.wnn.memory_bytes + len(self.forgotten) * 40
+        layout = self.layout.event_ids.nbytes + 16 * len(self.layout.seqs) if self.layout is not None else 0
+        return self.wnn.memory_bytes + len(self.forgotten) * 40 + layout

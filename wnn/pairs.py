@@ -46,6 +46,19 @@ class PairLog:
         log.rating_total = float(log.ratings.astype(np.float64).sum())
         return log
 
+    @classmethod
+    def concatenate(cls, logs: Sequence["PairLog"]) -> "PairLog":
+        """The pairs of ``logs`` one after the other (a user's state read back from its stored segments)."""
+        if not logs:
+            return cls()
+        columns = {name: np.concatenate([log.column(name) for log in logs]) for name in COLUMNS}
+        return cls.from_columns(columns, [key for log in logs for key in log.keys])
+
+    def slice(self, start: int, stop: int) -> "PairLog":
+        """A copy of the pairs at positions ``start .. stop`` (one stored segment)."""
+        return PairLog.from_columns({name: self.column(name)[start:stop].copy() for name in COLUMNS},
+                                   self.keys[start:stop])
+
     def column(self, name: str) -> np.ndarray:
         """The first ``n`` values of a column (a view: valid until the next append or delete)."""
         return self._columns[name][: self.n]

@@ -28,8 +28,12 @@ READABLE_VERSIONS = (4, 3)
 #: States written before the checksum (format 2) are still read.
 UNSEALED_FORMAT_VERSION = 2
 
-#: Stored field -> pair column, in the order they are checked.
+#: Version of :func:`encode_segment`'s layout.
+SEGMENT_VERSION = 1
+
+#: Stored field -> pair column, in the order they are checked (whole states, then segments).
 _FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts"}
+_SEGMENT_FIELDS = {"e": "event_ids", "r": "ratings", "t": "ts"}
 
 
 def _document(data: bytes) -> dict:
@@ -57,35 +61,51 @@ def decode(data: bytes, space: "ItemSpace") -> PairLog:
     if doc.get("cfg") != fingerprint:
         raise StateError("user state was written under a different WNN config (wiring fingerprint "
                          f"{doc.get('cfg')!r}, expected {fingerprint!r})")
+    return _pairs_of(doc, space, "user state", _FIELDS, "items")
+
+
+def encode_segment(log: PairLog) -> bytes:
+    """The bytes of a run of a user's pairs stored on its own (one segment of :mod:`stream.user_layout`): the
+    fields of :func:`encode` without the fingerprint, which the segment's manifest carries."""
+    return seal(msgpack.packb({"v": SEGMENT_VERSION, "n": log.n, "e": log.event_ids.tobytes(), "i": log.keys,
+                               "r": log.ratings.tobytes(), "t": log.ts.tobytes()}, use_bin_type=True))
+
+
+def decode_segment(data: bytes, space: "ItemSpace") -> PairLog:
+    """The pairs of bytes written by :func:`encode_segment`, checked as :func:`decode` checks a whole state."""
+    return _pairs_of(load_document(data, SEGMENT_VERSION, None, "user state segment"), space, "user state segment",
+                     _SEGMENT_FIELDS, "i")
+
+
+def _pairs_of(doc: dict, space: "ItemSpace", what: str, fields: dict[str, str], items_field: str) -> PairLog:
     n = doc.get("n")
     if not isinstance(n, int) or n < 0:
-        raise StateError(f"user state has an invalid pair count {n!r}")
+        raise StateError(f"{what} has an invalid pair count {n!r}")
     columns = {}
-    for field, column in _FIELDS.items():
+    for field, column in fields.items():
         dtype = COLUMNS[column]
         raw = doc.get(field)
         expected = n * np.dtype(dtype).itemsize
         if not isinstance(raw, bytes) or len(raw) != expected:
             got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
-            raise StateError(f"user state field {field!r} is truncated or corrupt: expected {expected} bytes, "
-                             f"got {got}")
+            raise StateError(f"{what} field {field!r} is truncated or corrupt: expected {expected} bytes, got {got}")
         columns[column] = np.frombuffer(raw, dtype=dtype).copy()
-    items = doc.get("items")
+    items = doc.get(items_field)
     if not isinstance(items, list) or len(items) != n:
-        raise StateError("user state field 'items' is missing or has the wrong length")
+        raise StateError(f"{what} field {items_field!r} is missing or has the wrong length")
     ratings = columns["ratings"]
     if not np.isfinite(ratings).all():
-        raise StateError("user state holds non-finite ratings")
+        raise StateError(f"{what} holds non-finite ratings")
     if n and (ratings.min() < MIN_RATING or ratings.max() > MAX_RATING):
-        raise StateError(f"user state holds ratings outside {MIN_RATING:g}-{MAX_RATING:g}")
+        raise StateError(f"{what} holds ratings outside {MIN_RATING:g}-{MAX_RATING:g}")
     if n and (columns["ts"].min() < 0 or columns["ts"].max() > MAX_TS):
-        raise StateError("user state holds event times outside 0..10**11 (Unix seconds)")
+        raise StateError(f"{what} holds event times outside 0..10**11 (Unix seconds)")
     if len(set(columns["event_ids"].tolist())) != n:
-        raise StateError("user state holds an event id twice")
+        raise StateError(f"{what} holds an event id twice")
     try:
         columns["items"] = np.array([space.index(key) for key in items], dtype=np.int64)
     except TypeError as exc:
-        raise StateError(f"user state holds an unusable item id: {exc}") from None
+        raise StateError(f"{what} holds an unusable item id: {exc}") from None
     return PairLog.from_columns(columns, items)
 
 

@@ -23,7 +23,10 @@ import pytest
 
 from stream.bench import ListCollector, api_get, fresh_settings, start_worker, stop_worker
 from stream.processor import StreamProcessor
+from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
 from stream.user_state import UserState
+from wnn import user_codec
+from wnn.state_format import load_document
 from stream.replay import ensure_topics, make_producer
 from stream.run import read_topic
 from stream.schemas import rating_message
@@ -51,14 +54,14 @@ class Deployment:
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}
 
-    def start(self, name: str = "w1", web_port: int | None = None, state_dir: Path | None = None
-              ) -> subprocess.Popen:
+    def start(self, name: str = "w1", web_port: int | None = None, state_dir: Path | None = None,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
         import dataclasses
 
         settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port,
                                        state_dir=state_dir or self.settings.state_dir)
         self.logs[name] = str(self.tmp_path / f"{name}.log")
-        self.workers[name] = start_worker(settings, self.logs[name])
+        self.workers[name] = start_worker(settings, self.logs[name], env)
         return self.workers[name]
 
     def kill(self, name: str) -> None:
@@ -132,12 +135,38 @@ class Deployment:
         return api_get(settings, "/items/stats", timeout=30)
 
     def stored_users(self) -> dict[bytes, bytes]:
-        """The latest value of every key of the user table's changelog: what a recovery restores."""
+        """The latest value of every key of the user table's changelog (a key whose latest message is a tombstone is
+        absent): what a recovery restores."""
         topic = self.settings.changelog_topic("user-wnn")
         latest: dict[bytes, bytes] = {}
         for key, value in read_topic(self.settings, topic, raw=True):
-            latest[key] = value
+            if value is None:
+                latest.pop(key, None)
+            else:
+                latest[key] = value
         return latest
+
+    def writes_ahead_of_their_manifest(self) -> list[bytes]:
+        """Keys of the user table's changelog that hold more than their user's manifest names: a segment longer
+        than the manifest's count for it, or one the manifest does not name (what a crash between a segment write
+        and its manifest write leaves)."""
+        stored = self.stored_users()
+        space = StreamProcessor().space
+        ahead = []
+        for key, value in sorted(stored.items()):
+            user_key, kind, seq = split_key(key)
+            if kind != "segment":
+                continue
+            manifest = stored.get(user_key)
+            if manifest is None:
+                ahead.append(key)
+                continue
+            _, seqs, counts, _, _ = manifest_of(load_document(manifest, MANIFEST_VERSION, None, "manifest"),
+                                                space.config.fingerprint())
+            named = dict(zip(seqs, counts))
+            if seq not in named or user_codec.decode_segment(value, space).n > named[seq]:
+                ahead.append(key)
+        return ahead
 
     def dead_letters(self) -> list[dict]:
         return read_topic(self.settings, self.settings.dlq_topic)
@@ -158,9 +187,8 @@ def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[i
     stored = deployment.stored_users()
     lost = twice = resurrected = 0
     for user, wanted in expected.items():
-        value = stored.get(user.encode())
-        assert value is not None, f"user {user} has no stored state"
-        state = UserState.from_bytes(value, reference.space, 10 ** 6)
+        state = UserState.load(stored.get, user.encode(), reference.space, 10 ** 6)
+        assert state is not None, f"user {user} has no stored state"
         ids = [p["event_id"] for p in state.wnn.pairs()]
         twice += len(ids) - len(set(ids))
         lost += len(wanted - set(ids))
@@ -175,7 +203,7 @@ def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[i
     live = deployment.item_stats(web_port)["items"]
     count_diff = sum(counts[i] != live.get(i, {}).get("count", 0) for i in set(counts) | set(live))
     sum_diff = sum(sums[i] != live.get(i, {}).get("sum", 0.0) for i in set(sums) | set(live))
-    derived = reference.derived_shares(stored.items())
+    derived = reference.derived_shares(sorted(stored.items()))
     projection: dict[str, np.ndarray] = collections.defaultdict(lambda: np.zeros(reference.config.collab_bits,
                                                                                    dtype=np.int64))
     for shares in derived.values():

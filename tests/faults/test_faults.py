@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import subprocess
 import threading
 import time
 
 import pytest
 
+from stream import crash_points
 from stream.schemas import forget_message, rating_message
 from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of,
                                    slice_events)
@@ -26,6 +28,9 @@ rebalance = pytest.mark.rebalance
 N = 8000
 #: Offered rate while a fault strikes: slow enough that the fault lands mid-stream.
 RATE = 1500.0
+#: The batch (counting those that write a segment) at which the crash-point case's worker kills itself: about a
+#: third of the way into the stream at RATE.
+CRASH_AT_BATCH = 60
 #: What a restarted or surviving worker must resume within.
 RESUME_TARGET_S = 15.0
 
@@ -77,6 +82,33 @@ def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state
     result = check_against_uninterrupted(deployment, events, catalogue=movielens)
     result.update(resume_after_kill_s=round(resume, 2), duplicate_list_entries=duplicates(deployment))
     REPORT[f"kill_9_{'same_state' if keep_state else 'state_lost'}"] = result
+    assert deployment.alive("w1")
+    assert resume <= RESUME_TARGET_S, result
+    assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings), result
+
+
+@rebalance
+def test_crash_between_a_segment_write_and_its_manifest_write(deployment_factory, movielens):
+    """The worker kills itself (stream.crash_points) once a batch's first user's segment is delivered to the
+    changelog and its manifest is not; it restarts with its state folder deleted, so the changelog is the truth."""
+    deployment = deployment_factory("seg", web_port=6305)
+    events = slice_events(movielens, N)
+    deployment.start(env={"WNNREC_CRASH_AT": f"{crash_points.BETWEEN_SEGMENT_AND_MANIFEST}:{CRASH_AT_BATCH}"})
+    producer = replay_in_background(deployment, events)
+    died = deployment.workers["w1"].wait(120)
+    crashed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
+    assert died == -signal.SIGKILL, f"the worker ended with {died}, not at its crash point"
+    ahead = deployment.writes_ahead_of_their_manifest()
+    assert ahead, "the crash left no segment ahead of its manifest in the changelog"
+    shutil.rmtree(deployment.settings.state_dir)
+    deployment.start()
+    resume = deployment.resume_time(crashed_at, covered)
+    producer.join()
+    deployment.wait_covered([e for *_, e in events])
+    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    result.update(resume_after_crash_s=round(resume, 2), duplicate_list_entries=duplicates(deployment),
+                  segments_ahead_of_manifest_at_crash=len(ahead), covered_at_crash=covered)
+    REPORT["crash_between_segment_and_manifest"] = result
     assert deployment.alive("w1")
     assert resume <= RESUME_TARGET_S, result
     assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings), result

@@ -28,8 +28,24 @@ class Table:
     def run(self, processor: StreamProcessor, messages: list[Incoming]):
         out = processor.process_batch(messages, self.load)
         for _, key, value in out.states:
-            self.data[key] = value
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
         return out
+
+    def items(self):
+        """In key order, as RocksDB reads a partition (each user's keys together)."""
+        return sorted(self.data.items())
+
+    def user(self, processor: StreamProcessor, user: bytes) -> UserState:
+        return UserState.load(self.data.get, user, processor.space, processor.max_tombstones)
+
+    def users(self, processor: StreamProcessor) -> dict[bytes, tuple[bytes, list[int]]]:
+        """Every stored user as read back: the network's canonical bytes and the tombstones (the segments' keys
+        depend on how batches fell; what they hold does not)."""
+        return {key: (state.wnn.to_bytes(), list(state.forgotten)) for key in self.data if b"\x00" not in key
+                for state in [self.user(processor, key)]}
 
 
 def rating(user, item, value, t, partition=0, offset=None, key=None):
@@ -53,7 +69,8 @@ def test_rating_emits_a_list_without_rated_items_and_a_drift_message():
     assert rec["events"] == [{"event_id": 1, "offset": 1, "cause": "rating"}] and rec["n_ratings"] == 1
     [drift] = docs(out.drift)
     assert drift["records"][0]["n_ratings"] == 0 and drift["records"][0]["rating"] == 5.0
-    assert len(out.states) == 1 and not out.dead_letters and p.pending_shares()
+    assert [key for _, key, _ in out.states] == [b"u\x000", b"u"]  # a segment, then the manifest
+    assert not out.dead_letters and p.pending_shares()
 
 
 def test_a_batch_gives_one_write_list_and_drift_message_per_user_and_the_states_of_one_by_one():
@@ -64,11 +81,12 @@ def test_a_batch_gives_one_write_list_and_drift_message_per_user_and_the_states_
     out = table_b.run(batched, stream)
     for message in stream:
         table_1.run(one_by_one, [message])
-    assert len(out.states) == 3 and len(out.recommendations) == 3 and len(out.drift) == 3
+    manifests = [key for _, key, _ in out.states if b"\x00" not in key]
+    assert len(manifests) == 3 and len(out.recommendations) == 3 and len(out.drift) == 3
     lists = {d["user"]: d for d in docs(out.recommendations)}
     assert [e["event_id"] for e in lists["a"]["events"]] == [0, 2, 3, 6]
     assert [len(d["records"]) for d in docs(out.drift)] == [4, 2, 1]
-    assert table_b.data == table_1.data  # learning order is arrival order: identical user states
+    assert table_b.users(batched) == table_1.users(one_by_one)  # learning order is arrival order: identical users
     assert np.array_equal(batched.space.counts, one_by_one.space.counts)
     assert np.array_equal(batched.space.projections, one_by_one.space.projections)
 
@@ -77,7 +95,7 @@ def test_state_round_trips_through_the_table_value():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
     p.forget_cache()
-    state = UserState.from_bytes(table.data[b"u"], p.space, 10)
+    state = table.user(p, b"u")
     assert state.wnn.n_pairs == 6 and state.partition == 0
 
 
@@ -86,12 +104,21 @@ def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
 
     from wnn.state_format import seal, unseal
 
+    from wnn import user_codec
+
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
-    doc = msgpack.unpackb(unseal(table.data[b"u"]), raw=False)
-    old = seal(msgpack.packb({**doc, "v": 3, "drift": b"a River detector, now derived"}, use_bin_type=True))
-    state = UserState.from_bytes(old, p.space, 10)
-    assert state.wnn.n_pairs == 6 and state.to_bytes() == table.data[b"u"]
+    pairs = table.user(p, b"u").wnn.pair_log
+    old = seal(msgpack.packb({"v": 3, "p": 0, "wnn": user_codec.encode(pairs, p.config.fingerprint()),
+                              "forgotten": np.array([99], dtype=np.int64).tobytes(),
+                              "drift": b"a River detector, now derived"}, use_bin_type=True))
+    legacy, fresh = Table(), StreamProcessor(catalogue=catalogue())
+    legacy.data[b"u"] = old
+    state = legacy.user(fresh, b"u")
+    assert state.wnn.n_pairs == 6 and list(state.forgotten) == [99] and state.layout is None
+    legacy.run(fresh, [rating("u", "7", 3.0, 7)])  # the next write lays the user out in segments
+    assert legacy.user(fresh, b"u").wnn.n_pairs == 7 and list(legacy.user(fresh, b"u").forgotten) == [99]
+    assert sorted(legacy.data) == [b"u", b"u\x000", b"u\x00t"]
 
 
 def test_a_taste_flip_raises_the_drift_flag_at_the_rating_that_restarted_the_window():
@@ -101,7 +128,7 @@ def test_a_taste_flip_raises_the_drift_flag_at_the_rating_that_restarted_the_win
     [drift] = docs(out.drift)
     flags = [r["drift"] for r in drift["records"]]
     assert flags.count(True) == 1 and not any(flags[:1])
-    assert p.user("u", table.data[b"u"]).wnn.window_start > 0
+    assert p.user("u", table.data.get).wnn.window_start > 0
 
 
 def test_redelivered_rating_changes_nothing_and_is_marked_as_duplicate():
@@ -112,7 +139,7 @@ def test_redelivered_rating_changes_nothing_and_is_marked_as_duplicate():
     out = table.run(p, [rating("u", "3", 5.0, 1)])
     assert out.duplicates == 1 and not out.drift and not p.pending_shares()
     # the unchanged state is written again, so a changelog that missed the first write catches up
-    assert [value for _, _, value in out.states] == [before[b"u"]]
+    assert {key: value for _, key, value in out.states} == before
     assert docs(out.recommendations)[0]["events"][0]["duplicate"] is True
     assert table.data == before and p.space.counts[p.space.index("3")] == 1
 
@@ -131,7 +158,7 @@ def test_forget_takes_the_rating_out_of_everything_and_a_replay_cannot_bring_it_
     # every item's statistics equal those of a processor that never saw the rating, and what the stored users derive
     for item in ("3", "4", "5"):
         assert p.space.statistics(p.space.index(item)) == never.space.statistics(never.space.index(item))
-    derived = p.derived_shares(table.data.items())[0]
+    derived = p.derived_shares(table.items())[0]
     assert derived == p.shares[0]
     assert p.space.next_items.n_pairs == 1 and p.space.next_items.total(p.space.index("4")) == 1  # u: 4 -> 5 only
     replayed = table.run(p, stream)
@@ -144,7 +171,7 @@ def test_forget_by_item():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", "3", 1.0, 1), rating("u", "4", 5.0, 2)])
     table.run(p, [forget("u", item="3")])
-    assert [pair["item"] for pair in p.user("u", None).wnn.pairs()] == ["4"]
+    assert [pair["item"] for pair in p.user("u", table.data.get).wnn.pairs()] == ["4"]
 
 
 def test_forgets_that_match_nothing_go_to_the_dlq_and_store_nothing():
@@ -186,16 +213,19 @@ BAD = [
 @pytest.mark.parametrize("key,value,reason", BAD, ids=[r for _, _, r in BAD])
 def test_a_bad_message_goes_to_the_dlq_with_its_reason_and_leaves_no_trace(key, value, reason):
     p, table = StreamProcessor(catalogue=catalogue()), Table()
+    clean, clean_table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", "2", 4.0, 1)])
-    before, counts = dict(table.data), p.space.counts.copy()
+    clean_table.run(clean, [rating("u", "2", 4.0, 1)])
+    counts = p.space.counts.copy()
     out = table.run(p, [Incoming(key, value, 0, 7), rating("u", "4", 2.0, 8)])
+    clean_table.run(clean, [rating("u", "4", 2.0, 8)])
     [(dlq_key, dlq, kind)] = out.dead_letters
     doc = json.loads(dlq)
     assert reason in doc["reason"] and doc["offset"] == 7 and kind == "schema"
     assert doc["value_bytes"] == len(value) and len(dlq) < 40_000  # an oversized value is cut, with its size
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [8]  # the next good one is processed
     assert p.space.counts.sum() == counts.sum() + 1
-    assert before.keys() == table.data.keys()
+    assert table.data == clean_table.data  # byte for byte what the good messages alone leave
 
 
 def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monkeypatch):
@@ -213,7 +243,7 @@ def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monke
     out = table.run(p, [rating("u", "1", 4.0, 1), rating("u", "2", 4.0, 2), rating("u", "3", 4.0, 3)])
     assert [json.loads(v)["reason"] for _, v, _ in out.dead_letters] == ["internal error (RuntimeError: boom)"]
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [1, 3]
-    assert [pair["event_id"] for pair in p.user("u", None).wnn.pairs()] == [1, 3]
+    assert [pair["event_id"] for pair in p.user("u", table.data.get).wnn.pairs()] == [1, 3]
     assert p.dead_letter_reasons["internal"] == 1
 
 
@@ -236,8 +266,8 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
                             partition=int(movielens.users[10]) % 4)])
     live.pending_shares()  # brings the live shares up to date
     fresh = StreamProcessor(catalogue=movielens, share_buckets=4)
-    info = fresh.recover(range(4), table.data.items())
-    assert info["users"] == len(table.data) and info["unreadable"] == 0
+    info = fresh.recover(range(4), table.items())
+    assert info["users"] == len(table.users(live)) and info["unreadable"] == 0
     for partition in range(4):
         assert fresh.shares[partition] == live.shares[partition]
     assert [fresh.space.statistics(i) for i in range(fresh.space.n_items)] == \
@@ -279,7 +309,8 @@ def test_the_cache_is_bounded_by_bytes():
     assert p.cache.currsize <= 300_000 and len(p.cache) < 10
     reads = table.reads
     table.run(p, [rating("u0", "2", 4.0, 100)])  # evicted: read back from the table, nothing lost
-    assert table.reads == reads + 1 and p.user("u0", table.data[b"u0"]).wnn.n_pairs == 2
+    assert table.reads == reads + 2  # evicted: read back from the table (its manifest and one segment)
+    assert p.user("u0", table.data.get).wnn.n_pairs == 2
 
 
 def test_lists_carry_their_score_terms_only_when_asked():

@@ -1,0 +1,284 @@
+"""How a user's state lies in the ``user-wnn`` table: a manifest under the user's key, the stored pairs in segments
+under keys of their own, and the tombstones under a third key, so that a batch writes what changed (the segment new
+ratings went into, a segment a forget or an eviction shrank, the manifest) instead of the user's whole history.
+
+Keys (user ids cannot contain NUL: :mod:`stream.schemas` refuses them, so no user's key is another's segment key):
+
+* ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order,
+  the next sequence number, and how many tombstones are stored;
+* ``user + b"\\x00" + seq`` — one segment: a run of at most ``segment_pairs`` pairs, oldest first
+  (:func:`wnn.user_codec.encode_segment`);
+* ``user + b"\\x00t"`` — the forgotten event ids (tombstones).
+
+The manifest is the commit point. A batch writes, in this order: the tombstones (if a forget changed them), the
+changed segments, the manifest, then deletes of the segments the manifest no longer names. A segment that only
+gained pairs at its end is written again under its own key (the manifest's pair count says how much of it a reader
+reads); one that lost pairs is written under a sequence number no manifest has named. Whatever prefix of that
+reaches the changelog before a crash, a reader that follows the manifest sees the user's state before the batch or
+after it, never a mix:
+
+* a crash before the manifest leaves a segment longer than its manifest says, which reads as its committed prefix,
+  or *orphan* segments that no manifest names, which reads ignore. The batch is redelivered (its input was not
+  committed), and its rewrite reuses the same keys. Recovery (:func:`read_stored`) lists the orphans, and the
+  user's next write deletes them, so a forgotten rating does not outlive its forget in an orphan;
+* a crash after the tombstones but before the manifest leaves the pair stored *and* tombstoned: the redelivered
+  forget finds the pair and removes it (:meth:`stream.processor.StreamProcessor._forget`).
+
+>>> split_key(segment_key(b"alice", 7)), split_key(b"alice"), split_key(tombstones_key(b"alice"))
+((b'alice', 'segment', 7), (b'alice', 'manifest', None), (b'alice', 'tombstones', None))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+
+import msgpack
+import numpy as np
+
+from wnn import user_codec
+from wnn.item_space import ItemSpace
+from wnn.pairs import PairLog
+from wnn.state_format import StateError, load_document, seal
+
+#: Manifest format (the user key's value); values of version 4 and older are whole states (stream.user_state).
+MANIFEST_VERSION = 5
+TOMBSTONES_VERSION = 1
+#: Pairs per segment: a batch rewrites the segment its new ratings went into, so a write costs at most this many
+#: pairs plus the manifest (12 bytes per segment), whatever the user's history.
+SEGMENT_PAIRS = 64
+
+SEPARATOR = b"\x00"
+_TOMBSTONES_SUFFIX = b"t"
+
+#: How a reader fetches a table value by key (None when absent).
+Getter = Callable[[bytes], "bytes | None"]
+
+
+def segment_key(user_key: bytes, seq: int) -> bytes:
+    return user_key + SEPARATOR + str(seq).encode()
+
+
+def tombstones_key(user_key: bytes) -> bytes:
+    return user_key + SEPARATOR + _TOMBSTONES_SUFFIX
+
+
+def split_key(key: bytes) -> tuple[bytes, str, int | None] | None:
+    """``(user key, kind, sequence number)`` of a table key; kind is ``manifest``, ``segment`` or ``tombstones``.
+    None for a key no layout writes."""
+    user_key, separator, rest = bytes(key).partition(SEPARATOR)
+    if not separator:
+        return user_key, "manifest", None
+    if rest == _TOMBSTONES_SUFFIX:
+        return user_key, "tombstones", None
+    if rest.isdigit():
+        return user_key, "segment", int(rest)
+    return None
+
+
+@dataclasses.dataclass
+class Layout:
+    """What the table holds of a user, as the last manifest written or read names it."""
+
+    seqs: list[int]
+    counts: list[int]
+    #: event ids of the stored pairs, segment after segment (how a batch's changes are found)
+    event_ids: np.ndarray
+    next_seq: int
+    tombstones: int
+
+    @classmethod
+    def empty(cls) -> "Layout":
+        return cls([], [], np.zeros(0, dtype=np.int64), 0, 0)
+
+
+@dataclasses.dataclass
+class Stored:
+    """A user read back from the table."""
+
+    partition: int
+    pairs: PairLog
+    forgotten: list[int]
+    layout: Layout | None  # None: a whole state of an older version, rewritten as segments on the next write
+
+
+def encode_manifest(partition: int, fingerprint: str, layout: Layout) -> bytes:
+    return seal(msgpack.packb({"v": MANIFEST_VERSION, "p": partition, "cfg": fingerprint,
+                               "s": np.asarray(layout.seqs, dtype=np.int64).tobytes(),
+                               "c": np.asarray(layout.counts, dtype=np.int32).tobytes(),
+                               "next": layout.next_seq, "nt": layout.tombstones}, use_bin_type=True))
+
+
+def encode_tombstones(forgotten: Iterable[int]) -> bytes:
+    return seal(msgpack.packb({"v": TOMBSTONES_VERSION, "f": np.array(list(forgotten), dtype=np.int64).tobytes()},
+                              use_bin_type=True))
+
+
+def decode_tombstones(data: bytes | None) -> list[int]:
+    if data is None:
+        raise StateError("the user's tombstones named by the manifest are missing")
+    raw = load_document(data, TOMBSTONES_VERSION, None, "user tombstones").get("f")
+    if not isinstance(raw, bytes) or len(raw) % 8:
+        raise StateError("user tombstones are truncated or corrupt")
+    return np.frombuffer(raw, dtype=np.int64).tolist()
+
+
+def manifest_of(doc: dict, fingerprint: str) -> tuple[int, list[int], list[int], int, int]:
+    """``(partition, seqs, counts, next_seq, tombstones)`` of a manifest document, checked."""
+    if doc.get("cfg") != fingerprint:
+        raise StateError("user state was written under a different WNN config (wiring fingerprint "
+                         f"{doc.get('cfg')!r}, expected {fingerprint!r})")
+    seqs, counts = doc.get("s"), doc.get("c")
+    if not (isinstance(doc.get("p"), int) and isinstance(seqs, bytes) and isinstance(counts, bytes)
+            and len(seqs) % 8 == 0 and len(counts) * 2 == len(seqs) and isinstance(doc.get("next"), int)
+            and isinstance(doc.get("nt"), int) and doc["nt"] >= 0):
+        raise StateError("user manifest lacks a valid partition, segment list, next sequence or tombstone count")
+    seq_list = np.frombuffer(seqs, dtype=np.int64).tolist()
+    count_list = np.frombuffer(counts, dtype=np.int32).tolist()
+    if any(s < 0 or s >= doc["next"] for s in seq_list) or len(set(seq_list)) != len(seq_list) \
+            or any(c <= 0 for c in count_list):
+        raise StateError("user manifest names an invalid segment")
+    return doc["p"], seq_list, count_list, doc["next"], doc["nt"]
+
+
+def read_segments(doc: dict, user_key: bytes, get: Getter, space: ItemSpace) -> Stored:
+    """The user a manifest document names, its segments and tombstones fetched with ``get``."""
+    partition, seqs, counts, next_seq, n_tombstones = manifest_of(doc, space.config.fingerprint())
+    segments = []
+    for seq, count in zip(seqs, counts):
+        data = get(segment_key(user_key, seq))
+        if data is None:
+            raise StateError(f"segment {seq} named by the user's manifest is missing")
+        segment = user_codec.decode_segment(data, space)
+        if segment.n < count:
+            raise StateError(f"segment {seq} holds {segment.n} pairs; the manifest names {count}")
+        if segment.n > count:  # appended to by a batch that crashed before its manifest: read what was committed
+            segment = segment.slice(0, count)
+        segments.append(segment)
+    pairs = PairLog.concatenate(segments)
+    if len(set(pairs.event_ids.tolist())) != pairs.n:
+        raise StateError("user state holds an event id twice")
+    forgotten = decode_tombstones(get(tombstones_key(user_key))) if n_tombstones else []
+    layout = Layout(seqs, counts, pairs.event_ids.copy(), next_seq, len(forgotten))
+    return Stored(partition, pairs, forgotten, layout)
+
+
+def plan_writes(user_key: bytes, partition: int, fingerprint: str, pairs: PairLog, forgotten: list[int],
+                layout: Layout | None, tombstones_changed: bool = False, orphans: Iterable[bytes] = (),
+                rewrite: bool = False, segment_pairs: int = SEGMENT_PAIRS
+                ) -> tuple[list[tuple[bytes, bytes | None]], Layout]:
+    """The table writes (key, value; None deletes) that take the table from ``layout`` to ``pairs`` and
+    ``forgotten`` (rewritten if ``tombstones_changed``), in the commit order of the module docstring, and the
+    layout after them.
+
+    Pairs only ever leave a stored segment (forgets, evictions) or join at the end (learning), so each stored
+    segment keeps the pairs of it that remain, and new pairs fill the last segment and then new ones. A segment whose
+    pairs are unchanged is not written. ``rewrite`` writes every segment again under its own key (after a
+    redelivery: the changelog may lack what the local store has); ``orphans`` are deleted.
+    """
+    old = layout or Layout.empty()
+    ids = pairs.event_ids
+    starts, counts, seqs = _carry_over(old, ids) if layout is not None else (None, None, None)
+    if starts is None:  # no layout yet, or the pairs are not old segments plus new pairs: lay them all out anew
+        starts, counts, seqs = [], [], []
+    kept = sum(counts)
+    fresh: set[int] = set(range(len(seqs))) if rewrite else set()
+    for position, (seq, count) in enumerate(zip(seqs, counts)):
+        if seq is None:
+            fresh.add(position)
+    if kept < pairs.n and counts and counts[-1] < segment_pairs:  # the last segment takes new pairs first
+        room = min(segment_pairs - counts[-1], pairs.n - kept)
+        counts[-1] += room
+        kept += room
+        fresh.add(len(seqs) - 1)  # in place if it kept all its pairs: the manifest's count is what a reader reads
+    while kept < pairs.n:
+        size = min(segment_pairs, pairs.n - kept)
+        starts.append(kept)
+        counts.append(size)
+        seqs.append(None)
+        fresh.add(len(seqs) - 1)
+        kept += size
+    next_seq = old.next_seq
+    writes: list[tuple[bytes, bytes | None]] = []
+    if (tombstones_changed or rewrite or layout is None) and forgotten:
+        writes.append((tombstones_key(user_key), encode_tombstones(forgotten)))
+    for position in sorted(fresh):
+        if seqs[position] is None:
+            seqs[position], next_seq = next_seq, next_seq + 1
+        start = starts[position]
+        writes.append((segment_key(user_key, seqs[position]),
+                       user_codec.encode_segment(pairs.slice(start, start + counts[position]))))
+    new = Layout(list(seqs), list(counts), ids.copy(), next_seq, len(forgotten))
+    writes.append((user_key, encode_manifest(partition, fingerprint, new)))
+    written = {key for key, _ in writes}
+    dropped = [segment_key(user_key, seq) for seq in set(old.seqs) - set(new.seqs)]
+    writes.extend((key, None) for key in dict.fromkeys([*dropped, *orphans]) if key not in written)
+    return writes, new
+
+
+def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], list[int | None]] | tuple[None, ...]:
+    """Start, count and sequence number (None: to be written) of each stored segment that keeps pairs, if ``ids``
+    is the old segments' remaining pairs followed by new ones; else Nones."""
+    n_old = len(old.event_ids)
+    if len(ids) >= n_old and np.array_equal(ids[:n_old], old.event_ids):
+        remaining = np.ones(n_old, dtype=bool)
+    else:
+        remaining = np.isin(old.event_ids, ids)
+        if not np.array_equal(ids[: int(remaining.sum())], old.event_ids[remaining]):
+            return None, None, None
+    starts, counts, seqs = [], [], []
+    offset = position = 0
+    for seq, count in zip(old.seqs, old.counts):
+        left = int(remaining[offset: offset + count].sum())
+        offset += count
+        if left:
+            starts.append(position)
+            counts.append(left)
+            seqs.append(seq if left == count else None)
+            position += left
+    return starts, counts, seqs
+
+
+def read_stored(items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
+                ) -> Iterator[tuple[bytes, "Stored | StateError | None", list[bytes]]]:
+    """Every user of a table's ``(key, value)`` pairs: ``(user key, the user read back or the reason it cannot be,
+    orphan keys)``; a user whose keys are all orphans comes with None. Whole states of older versions come with a
+    None layout (:meth:`stream.user_state.UserState.read`).
+
+    Each user's keys must come together, as they do when each partition's store is read in key order (RocksDB
+    iterates so: a user key sorts right before its segment and tombstone keys); sort other tables. Users are read one
+    after another, so only one user's values are held at a time. Raises ValueError if a user's keys come apart (the
+    user would read as corrupt).
+    """
+    group_user, group, done = None, {}, set()
+    for key, value in items:
+        key = bytes(key)
+        parsed = split_key(key) if value is not None else None
+        if parsed is None:
+            continue
+        if parsed[0] != group_user:
+            if group_user is not None:
+                yield _read_group(group_user, group, space)
+                done.add(group_user)
+            if parsed[0] in done:
+                raise ValueError(f"the keys of user {parsed[0]!r} are not together; read the table in key order")
+            group_user, group = parsed[0], {}
+        group[key] = value
+    if group_user is not None:
+        yield _read_group(group_user, group, space)
+
+
+def _read_group(user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
+                ) -> tuple[bytes, "Stored | StateError | None", list[bytes]]:
+    if user_key not in values:
+        return user_key, None, sorted(values)
+    from stream.user_state import UserState  # whole states of older versions are read there
+
+    try:
+        stored = UserState.read(values.get, user_key, space)
+    except StateError as exc:
+        return user_key, exc, []
+    named = {user_key, tombstones_key(user_key)}
+    if stored.layout is not None:
+        named.update(segment_key(user_key, seq) for seq in stored.layout.seqs)
+    return user_key, stored, sorted(key for key in values if key not in named)
