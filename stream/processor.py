@@ -165,8 +165,7 @@ class StreamProcessor:
         self.titles: dict[str, str] = {}
         if catalogue is not None:
             self.titles = {str(key): title for key, title in zip(catalogue.item_ids, catalogue.item_titles)}
-            for index, key in enumerate(catalogue.item_ids):
-                self.space.add_item(key, genres=catalogue.item_genres[index], year=int(catalogue.item_years[index]))
+            self.space.add_catalogue(catalogue)
 
     # ------------------------------------------------------------------ users
     def _state(self, user: str, partition: int, load: Loader, touched: dict[str, _Touched],

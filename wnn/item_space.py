@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,6 +129,16 @@ class ItemSpace:
             self.catalogued[idx] = True
             self._refresh(idx, bits_changed=True)
         return idx
+
+    def add_catalogue(self, dataset: Any, keys: str = "id") -> None:
+        """Register every item of a :class:`wnn.data.Dataset` with its genres and year, keyed by its id
+        (``keys="id"``, as the stream and River see items) or by its dense index in the dataset (``"index"``, as the
+        evaluation protocols replay it)."""
+        if keys not in ("id", "index"):
+            raise ValueError(f"keys must be 'id' or 'index', got {keys!r}")
+        for index, item_id in enumerate(dataset.item_ids):
+            self.add_item(item_id if keys == "id" else index, genres=dataset.item_genres[index],
+                          year=int(dataset.item_years[index]))
 
     def _register(self, key: Hashable) -> int:
         idx = self._index.get(key)

@@ -18,9 +18,7 @@ class WNNModel:
 
     def __init__(self, dataset: Dataset, config: WNNConfig | None = None) -> None:
         self.recommender = WNNRecommender(config)
-        space = self.recommender.space
-        for index in range(dataset.n_items):
-            space.add_item(index, genres=dataset.item_genres[index], year=int(dataset.item_years[index]))
+        self.recommender.space.add_catalogue(dataset, keys="index")
 
     def learn_one(self, user: Hashable, item: int, rating: float, ts: int, event_id: int) -> None:
         self.recommender.learn_one(user, item, rating, ts, event_id)
