@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import gc
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -183,6 +185,9 @@ def _worker(args) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    # `kill -QUIT <pid>` writes every thread's stack to the log even when the event loop is stuck (faulthandler, in C);
+    # `kill -USR1` is mode's: the loop logs every thread's and task's stack, if it still runs.
+    faulthandler.register(signal.SIGQUIT, all_threads=True)
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0

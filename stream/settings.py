@@ -10,7 +10,7 @@ from wnn.config import MAX_PAIRS_LIMIT
 
 
 #: Environment variable of each setting that has one (the rest are WNNREC_<NAME>).
-ENV_NAMES = {"bootstrap": "KAFKA_BOOTSTRAP_SERVERS", "data": "WNNREC_DATA_FOLDER"}
+ENV_NAMES = {"bootstrap": "KAFKA_BOOTSTRAP_SERVERS", "data": "WNNREC_DATA"}
 
 
 def env_name(field: str) -> str:
@@ -43,7 +43,8 @@ class Settings:
     a live deployment.
 
     Every field with an environment variable takes its default from it: ``KAFKA_BOOTSTRAP_SERVERS``,
-    ``WNNREC_DATA_FOLDER``, and ``WNNREC_<NAME>`` in upper case for the others. The stream-engine settings:
+    ``WNNREC_DATA`` (the data folder, as for ``wnnrec data`` and the evaluation), and ``WNNREC_<NAME>`` in upper case
+    for the others. The stream-engine settings:
 
     ``batch_max`` / ``batch_linger_ms``
         The agent takes up to ``batch_max`` ratings, or what arrived within ``batch_linger_ms``, as one micro-batch:

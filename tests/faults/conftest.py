@@ -100,7 +100,12 @@ class Deployment:
                 return time.monotonic() - start
             time.sleep(0.2)
         missing = sorted(wanted - set(self.collector.arrivals))
-        tails = {name: open(log).read()[-1500:] for name, log in self.logs.items()}
+        for process in self.workers.values():  # a stuck worker writes its threads' and tasks' stacks to its log
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGQUIT)
+                os.kill(process.pid, signal.SIGUSR1)
+        time.sleep(2)
+        tails = {name: open(log).read()[-12000:] for name, log in self.logs.items()}
         raise AssertionError(f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); "
                              f"worker logs: {tails}")
 

@@ -82,6 +82,38 @@ def test_other_topics_keep_faust_commits():
     assert consumer._new_offset(tp) == 8
 
 
+async def test_a_commit_of_guarded_offsets_does_not_wait_for_a_producer_flush():
+    """Our marks mean "delivered" already; faust flushes the whole producer before a commit, which under load took
+    seconds. Other topics keep faust's commit, flush included."""
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    calls = []
+
+    async def flush():
+        calls.append("flush")
+
+    async def commit(offsets):
+        calls.append(("commit", dict(offsets)))
+        return True
+
+    consumer = bare_consumer()
+    ours, theirs = TP("ratings", 0), TP("other", 0)
+    consumer.app = SimpleNamespace(consumer_guarded_topics={"ratings"}, producer=SimpleNamespace(flush=flush),
+                                   tables=SimpleNamespace(on_commit=lambda offsets: calls.append("tables")),
+                                   monitor=SimpleNamespace(on_tp_commit=lambda offsets: None))
+    consumer._commit = commit
+    consumer.assignment = lambda: {ours, theirs}
+    consumer.log = SimpleNamespace(dev=lambda *a: None, info=lambda *a: None)
+    consumer.in_transaction = False
+    assert await consumer._commit_offsets({ours: 120})
+    assert calls == [("commit", {ours: 120}), "tables"] and consumer._committed_offset[ours] == 120
+    calls.clear()
+    assert await consumer._commit_offsets({theirs: 8})
+    assert calls[0] == "flush" and ("commit", {theirs: 8}) in calls
+
+
 def record(topic, partition, offset):
     """What aiokafka's fetcher returns for one message (the fields faust's ``_to_message`` reads)."""
     return SimpleNamespace(topic=topic, partition=partition, offset=offset, timestamp=1000, timestamp_type=0,
