@@ -124,7 +124,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     app.users_table, app.item_stats_table = users, item_stats
     metrics = app.metrics = WorkerMetrics(lambda: {
         "ratings": processor.window.events_total, "dead_letters": dict(processor.dead_letter_reasons),
-        "drift_flags": processor.window.drift_flags_total, "lag": consumer_lag()})
+        "drift_flags": processor.window.drift_flags_total, "forgets": processor.forgets_applied,
+        "lag": consumer_lag()})
     app.output_topics = {"recommendations": recommendations, "drift-metrics": drift_metrics,
                          "ratings-dlq": dead_letters}
 
@@ -284,12 +285,14 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 # it again, but not what was fetched after that seek and before the rebalance ended: those
                 # partitions are sought again once it has (seek_skipped_partitions).
                 continuity.dropped_in_rebalance += len(records)
-                for _, (partition, offset, _, _) in records:
-                    skipped_in_rebalance[partition] = min(skipped_in_rebalance.get(partition, offset), offset)
+                for _, record in records:
+                    skipped_in_rebalance[record.partition] = min(skipped_in_rebalance.get(record.partition,
+                                                                                          record.offset),
+                                                                 record.offset)
                 continue
             batch_since[0] = time.monotonic()
             generation = app.consumer_generation_id
-            positions = [(partition, offset) for _, (partition, offset, _, _) in records]
+            positions = [(record.partition, record.offset) for _, record in records]
             starts = {partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
                       for partition in continuity.unknown_partitions(positions)}
             admitted, holes = continuity.admit(positions, starts.get)
@@ -300,7 +303,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             representative = {}  # partition -> one of its events: tables address partitions by the current event
             batch = []
             for index in admitted:
-                event, (partition, offset, key, value) = records[index]
+                event, (partition, offset, key, value, _) = records[index]
                 representative[partition] = event
                 batch.append(Incoming(key, value, partition, offset))
 
@@ -327,6 +330,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             if app.consumer_generation_id == generation:
                 delivery.add(processed, outputs)
             sent = time.perf_counter()
+            now = time.time()
+            for index in admitted:  # each input's age as its output (its list, or its dead letter) goes out
+                metrics.input_age_seconds.observe(now - records[index][1].timestamp)
             await delivery.wait_for_room()
             waited = time.perf_counter()
             metrics.batch_events.observe(len(batch))

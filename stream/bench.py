@@ -184,6 +184,17 @@ def fresh_settings(base: Settings, tag: str) -> Settings:
                                state_dir=base.state_dir / run, api_token=token)
 
 
+def delete_topics_of(settings: Settings) -> None:
+    """Delete a finished run's topics (changelogs included), so benchmarks and tests leave the broker as they found
+    it: thousands of leftover partitions made a shared broker measurably slower."""
+    from stream.run import delete_run_topics
+
+    try:
+        delete_run_topics(settings)
+    except Exception as exc:  # a cleanup must not hide the run's own result or error
+        print(f"warning: could not delete the topics of {settings.topic_prefix}*: {exc}", file=sys.stderr)
+
+
 def api_get(settings: Settings, path: str, timeout: float = 10.0) -> Any:
     """GET one of a worker's API paths with its token; the decoded JSON answer."""
     request = urllib.request.Request(f"http://127.0.0.1:{settings.web_port}{path}")
@@ -302,9 +313,12 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
         shutil.rmtree(settings.state_dir, ignore_errors=True)
     rate = covered_rate(covered)
     timeline = np.bincount((np.array(covered) - min(covered)).astype(int)).tolist() if covered else []
-    ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=False)
-    batch_ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=True)
-    raw = asyncio.run(_raw_consume_rate(settings, n))
+    try:
+        ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=False)
+        batch_ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=True)
+        raw = asyncio.run(_raw_consume_rate(settings, n))
+    finally:
+        delete_topics_of(settings)
     return {"n_events": n, "ratings_covered": len(covered), "lists_received": collector.lists,
             "events_per_s": rate, "framework_ceiling_events_per_s": ceiling,
             "batch_path_ceiling_events_per_s": batch_ceiling, "raw_consume_events_per_s": raw,
@@ -327,6 +341,7 @@ def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progre
         collector.stop_requested = True
         collector.join(10)
         shutil.rmtree(settings.state_dir, ignore_errors=True)
+        delete_topics_of(settings)
     received = {e: t for e, t in collector.arrivals.items() if e in sent}
     latencies = np.array([received[e] - sent[e] for e in received]) * 1e3
     return {"n_events": n, "ratings_covered": len(received), "offered_rate": rate,

@@ -32,7 +32,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -74,13 +74,23 @@ class BatchMessage(ConsumerMessage):
         self.records = records
 
 
-def records_of(event: Any) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """``(partition, offset, key, value)`` of every input record an event carries: a batch's records, or the one
-    message of a plain event (``test_context()`` and topics without batch delivery)."""
+class InputRecord(NamedTuple):
+    """One input record as the agent sees it; ``timestamp`` is Kafka's (the producer's send time, Unix seconds)."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float
+
+
+def records_of(event: Any) -> list[InputRecord]:
+    """Every input record an event carries: a batch's records, or the one message of a plain event
+    (``test_context()`` and topics without batch delivery)."""
     message = event.message
     if isinstance(message, BatchMessage):
-        return [(r.partition, r.offset, r.key, r.value) for r in message.records]
-    return [(message.partition, message.offset, message.key, event.value)]
+        return [InputRecord(r.partition, r.offset, r.key, r.value, r.timestamp) for r in message.records]
+    return [InputRecord(message.partition, message.offset, message.key, event.value, message.timestamp)]
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ Counters the processor already keeps (ratings learned, dead letters by reason, d
 scrapes, so nothing is counted twice; the agent observes the per-stage latencies and the lists it sends, and the
 recovery callbacks the table recovery time. Each worker has its own registry (tests run several apps in a process).
 
->>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0, "lag": {0: 5}})
+>>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0, "forgets": 0,
+...                                   "lag": {0: 5}})
 >>> metrics.lists_sent.inc(2)
 >>> text = metrics.exposition()[0].decode()
 >>> "wnnrec_ratings_total 3.0" in text, 'wnnrec_consumer_lag{partition="0"} 5.0' in text
@@ -21,6 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 #: Latency buckets of the per-batch stages, in seconds (a batch takes milliseconds to a few seconds).
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Buckets of a rating's age when its list is sent, in seconds (the product's send-to-list latency).
+AGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class _Snapshot:
@@ -38,6 +41,8 @@ class _Snapshot:
         yield dead
         yield CounterMetricFamily("wnnrec_drift_flags", "Ratings at which a user's taste window restarted",
                                   value=now["drift_flags"])
+        yield CounterMetricFamily("wnnrec_forgets", "Ratings forgotten (a forget by item counts each rating)",
+                                  value=now["forgets"])
         lag = GaugeMetricFamily("wnnrec_consumer_lag", "Input messages of an owned partition not yet taken",
                                 labels=["partition"])
         for partition, behind in sorted(now["lag"].items()):
@@ -56,6 +61,11 @@ class WorkerMetrics:
                                        ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
         self.batch_events = Histogram("wnnrec_batch_events", "Input messages per micro-batch",
                                       buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=self.registry)
+        self.input_age_seconds = Histogram(
+            "wnnrec_input_age_seconds", "Seconds from an input's Kafka timestamp (its producer's send time) to the "
+            "send of its output (the list that covers it, or its dead letter): the send-to-list latency, queueing "
+            "included", buckets=AGE_BUCKETS,
+            registry=self.registry)
         self.changelog_bytes = Counter("wnnrec_changelog_bytes", "Key and value bytes written to the tables' changelogs",
                                        ["table"], registry=self.registry)
         self.recovery_seconds = Gauge("wnnrec_table_recovery_seconds",

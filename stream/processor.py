@@ -161,6 +161,7 @@ class StreamProcessor:
         self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter = collections.Counter()
+        self.forgets_applied = 0  # ratings forgotten
         #: item id -> title, for the API's answers (empty without a catalogue)
         self.titles: dict[str, str] = {}
         if catalogue is not None:
@@ -306,6 +307,7 @@ class StreamProcessor:
                 raise Refused(f"forget: user {event.user!r} has no stored rating of item {event.item!r}")
         change = forget_events(self.space, event.user, model, targets)
         state.remember_forgotten(targets)
+        self.forgets_applied += len(targets)
         self._mirror_change(message.partition, change)
         for event_id in targets:
             entry.events.append(covered_event(event_id, message.offset, "forget"))

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from stream.bench import covered_rate, drain, fresh_settings
+from stream.bench import covered_rate, delete_topics_of, drain, fresh_settings
 from stream.replay import ensure_topics, make_producer
 from stream.schemas import rating_message
 from stream.settings import Settings
@@ -84,9 +84,12 @@ def run_level(base: Settings, dataset: Dataset, n_users: int, n_events: int, pro
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     ensure_topics(settings, settings.topics, settings.partitions)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
-    covered, rss, _, costs = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
-    state_bytes = _folder_bytes(settings.state_dir) if settings.state_dir.exists() else 0
-    shutil.rmtree(settings.state_dir, ignore_errors=True)
+    try:
+        covered, rss, _, costs = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
+    finally:
+        state_bytes = _folder_bytes(settings.state_dir) if settings.state_dir.exists() else 0
+        shutil.rmtree(settings.state_dir, ignore_errors=True)
+        delete_topics_of(settings)
     rate = covered_rate(covered)
     return {"users": n_users, "distinct_users_in_stream": events.distinct_users(), "n_events": n_events,
             "ratings_covered": len(covered), "events_per_s": rate, "worker_rss_mib": rss,

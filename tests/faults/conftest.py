@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream.bench import ListCollector, api_get, fresh_settings, start_worker, stop_worker
+from stream.bench import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
 from stream.processor import StreamProcessor
 from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
 from stream.user_state import UserState
@@ -77,6 +77,7 @@ class Deployment:
             stop_worker(process)
         self.collector.stop_requested = True
         self.collector.join(10)
+        delete_topics_of(self.settings)
 
     def produce(self, messages, max_rate: float | None = None, **producer_options) -> None:
         """``(key bytes or None, value bytes)`` pairs onto the ratings topic, optionally paced."""

@@ -67,6 +67,29 @@ def test_every_user_path_needs_the_token(served, movielens):
     assert call(port, "/openapi.json", None)[1]["openapi"].startswith("3.")
 
 
+def test_every_metric_the_dashboard_queries_exists(served):
+    """deploy/grafana/wnnrec.json against a live worker's /metrics: a queried ``_total``/``_bucket`` name counts
+    as its family's, and a labelled family with no samples yet (no dead letters so far) still declares itself."""
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[2] / "deploy" / "grafana" / "wnnrec.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bwnnrec_[a-z_]+", target["expr"])}
+    status, text = call(served.settings.web_port, "/metrics", None)
+    assert status == 200
+    declared = set(re.findall(r"^# TYPE (wnnrec_[a-z_]+) ", text, flags=re.M))
+    sampled = set(re.findall(r"^(wnnrec_[a-z_]+)[{ ]", text, flags=re.M))
+
+    def exists(name: str) -> bool:
+        family = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        return name in sampled or family in declared or name in declared
+
+    assert len(queried) >= 10
+    assert {name for name in queried if not exists(name)} == set()
+    assert "wnnrec_input_age_seconds_bucket" in sampled  # the send-to-list latency, observed by the 600 ratings
+
+
 def test_recommendations_ratings_and_errors(served, movielens):
     port, token, user = served.settings.web_port, served.settings.api_token, busiest_user(movielens)
     status, body = call(port, f"/users/{user}/recommendations", token)

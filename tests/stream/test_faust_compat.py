@@ -151,7 +151,7 @@ def test_a_fetch_reaches_the_agent_as_one_message_per_partition_of_a_batched_top
     # faust's read offset moves past the whole batch; the records keep their own offsets, keys and values
     assert batches[ratings0].offset == 6 and batches[ratings0].tp == ratings0
     event = SimpleNamespace(message=batches[ratings0], value=b"")
-    assert records_of(event) == [(0, 5, b"k5", b"v5"), (0, 6, b"k6", b"v6")]
+    assert records_of(event) == [(0, 5, b"k5", b"v5", 1.0), (0, 6, b"k6", b"v6", 1.0)]  # Kafka's ms as seconds
 
 
 def test_a_fetch_larger_than_batch_max_is_split():
@@ -170,7 +170,7 @@ def test_without_batch_delivery_every_record_is_its_own_message():
     got = asyncio.run(fetched(consumer))
     assert [m.offset for _, m in got] == [5, 6] and not any(isinstance(m, BatchMessage) for _, m in got)
     event = SimpleNamespace(message=got[0][1], value=b"v5")
-    assert records_of(event) == [(0, 5, b"k5", b"v5")]
+    assert records_of(event) == [(0, 5, b"k5", b"v5", 1.0)]
 
 
 def test_a_batch_overtaken_by_a_rebalance_is_dropped():

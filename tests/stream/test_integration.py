@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import pytest
 
-from stream.bench import (WARMUP_USER, ListCollector, api_get, fresh_settings, start_worker, stop_worker,
-                          wait_until_serving)
+from stream.bench import (WARMUP_USER, ListCollector, api_get, delete_topics_of, fresh_settings, start_worker,
+                          stop_worker, wait_until_serving)
 from stream.replay import ensure_topics, make_producer, replay
 from stream.run import read_topic
 from stream.schemas import forget_message, rating_message
@@ -43,6 +43,7 @@ class Deployment:
             stop_worker(self.worker)
         self.collector.stop_requested = True
         self.collector.join(10)
+        delete_topics_of(self.settings)
 
     def lists(self) -> list[dict]:
         return [d for d in read_topic(self.settings, self.settings.recommendations_topic) if d["user"] != WARMUP_USER]
