@@ -63,6 +63,20 @@ def duplicates(deployment) -> int:
     return sum(n - 1 for n in deployment.collector.coverage.values())
 
 
+def restart_and_check(deployment, events, producer, catalogue, state_lost: bool) -> tuple[dict, float]:
+    """Start the stopped worker again (without its state folder if ``state_lost``), let the replay finish, wait until
+    every rating is covered and run the uninterrupted-run check; returns its counts and the seconds from now until
+    processing resumed."""
+    stopped_at, covered = time.monotonic(), len(deployment.collector.arrivals)
+    if state_lost:
+        shutil.rmtree(deployment.settings.state_dir)
+    deployment.start()
+    resume = deployment.resume_time(stopped_at, covered)
+    producer.join()
+    deployment.wait_covered([e for *_, e in events])
+    return check_against_uninterrupted(deployment, events, catalogue=catalogue), resume
+
+
 @rebalance
 @pytest.mark.parametrize("keep_state", [True, False], ids=["same-state-folder", "state-folder-lost"])
 def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state):
@@ -72,14 +86,7 @@ def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state
     producer = replay_in_background(deployment, events)
     wait_until(deployment, N // 3)
     deployment.kill("w1")
-    killed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
-    if not keep_state:
-        shutil.rmtree(deployment.settings.state_dir)
-    deployment.start()
-    resume = deployment.resume_time(killed_at, covered)
-    producer.join()
-    deployment.wait_covered([e for *_, e in events])
-    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    result, resume = restart_and_check(deployment, events, producer, movielens, state_lost=not keep_state)
     result.update(resume_after_kill_s=round(resume, 2), duplicate_list_entries=duplicates(deployment))
     REPORT[f"kill_9_{'same_state' if keep_state else 'state_lost'}"] = result
     assert deployment.alive("w1")
@@ -96,16 +103,11 @@ def test_crash_between_a_segment_write_and_its_manifest_write(deployment_factory
     deployment.start(env={"WNNREC_CRASH_AT": f"{crash_points.BETWEEN_SEGMENT_AND_MANIFEST}:{CRASH_AT_BATCH}"})
     producer = replay_in_background(deployment, events)
     died = deployment.workers["w1"].wait(120)
-    crashed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
+    covered = len(deployment.collector.arrivals)
     assert died == -signal.SIGKILL, f"the worker ended with {died}, not at its crash point"
     ahead = deployment.writes_ahead_of_their_manifest()
     assert ahead, "the crash left no segment ahead of its manifest in the changelog"
-    shutil.rmtree(deployment.settings.state_dir)
-    deployment.start()
-    resume = deployment.resume_time(crashed_at, covered)
-    producer.join()
-    deployment.wait_covered([e for *_, e in events])
-    result = check_against_uninterrupted(deployment, events, catalogue=movielens)
+    result, resume = restart_and_check(deployment, events, producer, movielens, state_lost=True)
     result.update(resume_after_crash_s=round(resume, 2), duplicate_list_entries=duplicates(deployment),
                   segments_ahead_of_manifest_at_crash=len(ahead), covered_at_crash=covered)
     REPORT["crash_between_segment_and_manifest"] = result
