@@ -286,9 +286,8 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
                 # partitions are sought again once it has (seek_skipped_partitions).
                 continuity.dropped_in_rebalance += len(records)
                 for _, record in records:
-                    skipped_in_rebalance[record.partition] = min(skipped_in_rebalance.get(record.partition,
-                                                                                          record.offset),
-                                                                 record.offset)
+                    first = skipped_in_rebalance.get(record.partition, record.offset)
+                    skipped_in_rebalance[record.partition] = min(first, record.offset)
                 continue
             batch_since[0] = time.monotonic()
             generation = app.consumer_generation_id

@@ -28,7 +28,6 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-import numpy as np
 from cachetools import LRUCache
 
 from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
@@ -292,8 +291,8 @@ class StreamProcessor:
         state = entry.state
         model = state.wnn
         if event.event_id is not None:
-            # Stored and tombstoned: a crash came after the forget's tombstones were written and before its manifest
-            # (stream.user_layout); the pair is still stored, so the forget is applied now.
+            # A tombstoned id is a repeated forget, unless its pair is still stored: a crash came after the forget's
+            # tombstones were written and before its manifest (stream.user_layout), so the forget is applied now.
             if event.event_id in state.forgotten and not model.knows(event.event_id):
                 entry.events.append(covered_event(event.event_id, message.offset, "forget", duplicate=True))
                 entry.rewrite = True  # as for a redelivered rating: let the changelog catch up

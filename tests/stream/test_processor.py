@@ -102,7 +102,7 @@ def test_state_round_trips_through_the_table_value():
 def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
     import msgpack
 
-    from wnn.state_format import seal, unseal
+    from wnn.state_format import seal
 
     from wnn import user_codec
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from stream.processor import Incoming, StreamProcessor
 from stream.schemas import forget_message, rating_message
-from stream.user_layout import Layout, plan_writes, read_stored, segment_key, split_key, tombstones_key
+from stream.user_layout import plan_writes, read_stored, segment_key, split_key, tombstones_key
 from stream.user_state import UserState
 from wnn import user_codec
 from wnn.config import WNNConfig
