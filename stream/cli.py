@@ -179,6 +179,13 @@ def _worker(args) -> int:
     ensure_topics(settings, settings.topics, settings.partitions)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    # faust creates the tables' changelogs as it starts and subscribes at once; on a fresh deployment the consumer's
+    # metadata could miss a new changelog, faust then ignored it and the table's recovery never ended (the fault
+    # suite saw a worker make no progress for 120 s). Created here first, with faust's own settings, they exist.
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        ensure_topics(settings, [changelog.get_topic_name()], changelog.partitions,
+                      {"cleanup.policy": "compact", **changelog.config}, retention_ms=None)
     quiet_kafka_client_logs()
     # Each event allocates many short-lived objects; with faust's large heap the default cyclic-GC thresholds made
     # collection a large share of a worker's CPU. Objects from start-up are frozen out of it.

@@ -51,8 +51,10 @@ def make_producer(settings: Settings, **overrides):
 RATINGS_MAX_MESSAGE_BYTES = 4 << 20
 
 
-def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None) -> None:
-    """Create the topics if they do not exist (event-time retention off: MovieLens timestamps are from 1997)."""
+def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None,
+                  retention_ms: str | None = "-1") -> None:
+    """Create the topics if they do not exist (event-time retention off by default: MovieLens timestamps are from
+    1997; ``retention_ms=None`` leaves the broker's)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -63,8 +65,9 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int, config:
         raise BrokerUnavailable(broker_hint(settings)) from None
     try:
         existing = set(admin.list_topics())
+        retention = {"retention.ms": retention_ms} if retention_ms else {}
         missing = [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                            topic_configs={"retention.ms": "-1", **(config or {}),
+                            topic_configs={**retention, **(config or {}),
                                            **({"max.message.bytes": str(RATINGS_MAX_MESSAGE_BYTES)}
                                               if n == settings.ratings_topic else {})})
                    for n in names if n not in existing]
