@@ -171,9 +171,10 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         delivery.reset()
         app.consumer.forget_progress()
 
-    async def crash_between_segment_and_manifest(writes, representative) -> None:
-        """The fault suite's crash point (stream.crash_points): on the n-th batch whose first user's writes include a
-        segment, deliver those writes up to the user's manifest, then die."""
+    async def crash_between_segment_and_manifest(writes, representative, inputs: int) -> None:
+        """The fault suite's crash point (stream.crash_points): once enough inputs were processed, on the first batch
+        whose first user's writes include a segment, deliver those writes up to the user's manifest, then die."""
+        crash_points.processed(crash_points.BETWEEN_SEGMENT_AND_MANIFEST, inputs)
         kinds = [split_key(key)[1] for _, key, _ in writes]
         first = kinds.index("manifest") if "manifest" in kinds else 0
         if "segment" not in kinds[:first] or not crash_points.due(crash_points.BETWEEN_SEGMENT_AND_MANIFEST):
@@ -314,7 +315,7 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             out = processor.process_batch(batch, load)
             learned = time.perf_counter()
             if crash_points.ARMED:
-                await crash_between_segment_and_manifest(out.states, representative)
+                await crash_between_segment_and_manifest(out.states, representative, len(batch))
             outputs = [write_table(users, representative[partition], key, value)
                        for partition, key, value in out.states]
             written = time.perf_counter()

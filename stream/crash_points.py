@@ -1,6 +1,8 @@
 """Crash points for the fault suite: a worker started with ``WNNREC_CRASH_AT=<point>:<n>`` kills itself with
-SIGKILL (no shutdown, no flush, no commit: what ``kill -9`` does) the n-th time it reaches ``<point>``. Points sit
-where a signal sent from outside could not land reliably, such as between two writes of one batch.
+SIGKILL (no shutdown, no flush, no commit: what ``kill -9`` does) the first time it reaches ``<point>`` after it
+has processed ``n`` inputs. Points sit where a signal sent from outside could not land reliably, such as between two
+writes of one batch. Counting inputs, not visits, makes the crash land at the same place in a stream however the
+stream was cut into batches.
 
 Without the variable (always, outside the fault suite) :data:`ARMED` is empty and the agent checks nothing else.
 
@@ -22,21 +24,24 @@ BETWEEN_SEGMENT_AND_MANIFEST = "between-segment-and-manifest"
 
 def _armed() -> dict[str, int]:
     spec = os.environ.get("WNNREC_CRASH_AT", "")
-    point, _, nth = spec.partition(":")
-    return {point: int(nth or 1)} if point else {}
+    point, _, after = spec.partition(":")
+    return {point: int(after or 0)} if point else {}
 
 
-#: point -> the visit that crashes; empty unless $WNNREC_CRASH_AT is set
+#: point -> the inputs to process before it crashes; empty unless $WNNREC_CRASH_AT is set
 ARMED = _armed()
-_reached: collections.Counter = collections.Counter()
+_processed: collections.Counter = collections.Counter()
+
+
+def processed(point: str, inputs: int) -> None:
+    """Count inputs processed on the way to ``point``."""
+    if point in ARMED:
+        _processed[point] += inputs
 
 
 def due(point: str) -> bool:
-    """Count a visit of ``point``; True on the visit the environment names."""
-    if point not in ARMED:
-        return False
-    _reached[point] += 1
-    return _reached[point] == ARMED[point]
+    """Whether reaching ``point`` now is to crash: it is armed, and enough inputs were processed."""
+    return point in ARMED and _processed[point] >= ARMED[point]
 
 
 def crash(point: str) -> None:

@@ -28,9 +28,6 @@ rebalance = pytest.mark.rebalance
 N = 8000
 #: Offered rate while a fault strikes: slow enough that the fault lands mid-stream.
 RATE = 1500.0
-#: The batch (counting those that write a segment) at which the crash-point case's worker kills itself: about a
-#: third of the way into the stream at RATE.
-CRASH_AT_BATCH = 60
 #: What a restarted or surviving worker must resume within.
 RESUME_TARGET_S = 15.0
 
@@ -100,9 +97,12 @@ def test_crash_between_a_segment_write_and_its_manifest_write(deployment_factory
     changelog and its manifest is not; it restarts with its state folder deleted, so the changelog is the truth."""
     deployment = deployment_factory("seg", web_port=6305)
     events = slice_events(movielens, N)
-    deployment.start(env={"WNNREC_CRASH_AT": f"{crash_points.BETWEEN_SEGMENT_AND_MANIFEST}:{CRASH_AT_BATCH}"})
+    deployment.start(env={"WNNREC_CRASH_AT": f"{crash_points.BETWEEN_SEGMENT_AND_MANIFEST}:{N // 3}"})
     producer = replay_in_background(deployment, events)
-    died = deployment.workers["w1"].wait(120)
+    try:
+        died = deployment.workers["w1"].wait(120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the worker did not reach its crash point within 120 s") from None
     covered = len(deployment.collector.arrivals)
     assert died == -signal.SIGKILL, f"the worker ended with {died}, not at its crash point"
     ahead = deployment.writes_ahead_of_their_manifest()
