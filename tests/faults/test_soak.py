@@ -1,0 +1,20 @@
+"""The soak's summary (pure; runs in ``make test``)."""
+
+from tests.faults.soak import summarise
+
+
+def run(number, passed, lost=0, resume=5.0):
+    return {"run": number, "passed": passed, "report": {"kill_9_state_lost": {"lost": lost, "resume_after_kill_s": resume}}}
+
+
+def test_the_longest_streak_restarts_after_a_failure_and_worst_values_are_kept():
+    summary = summarise([run(1, True), run(2, False, lost=3, resume=9.5), run(3, True), run(4, True), run(5, True)])
+    assert (summary["runs"], summary["passed"], summary["longest_consecutive_passes"]) == (5, 4, 3)
+    assert summary["failed_runs"] == [2]
+    case = summary["cases"]["kill_9_state_lost"]
+    assert (case["runs"], case["max_lost"], case["max_resume_after_kill_s"]) == (5, 3, 9.5)
+
+
+def test_a_case_without_a_report_is_not_counted():
+    summary = summarise([{"run": 1, "passed": False, "report": {}}])
+    assert summary["cases"] == {} and summary["longest_consecutive_passes"] == 0
