@@ -12,65 +12,25 @@ import signal
 import sys
 from pathlib import Path
 
-from stream.settings import ApiTokenError, Settings, flag_value
+from stream.settings import ENGINE, KAFKA, SECURITY, WORKER, ApiTokenError, Settings, declarations
 from wnn import cli as model_cli
 
 
-def _add_kafka_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS "
-                                                     "or 127.0.0.1:9092)")
-    p.add_argument("--topic-prefix", default=None, help="prefix of every topic name (default $WNNREC_TOPIC_PREFIX)")
-    p.add_argument("--partitions", type=int, default=None, help="partitions of new topics (default 4)")
-    security = p.add_argument_group("Kafka security (each also from $WNNREC_<NAME>, e.g. WNNREC_SASL_USERNAME)")
-    for flag, field, text in SECURITY_ARGS:
-        security.add_argument(flag, dest=field, default=None, help=text)
-
-
-#: Kafka security flags: (flag, Settings field, help). Passed to faust, aiokafka and kafka-python alike.
-SECURITY_ARGS = (
-    ("--security-protocol", "security_protocol", "PLAINTEXT (default), SASL_PLAINTEXT, SASL_SSL or SSL"),
-    ("--sasl-mechanism", "sasl_mechanism", "PLAIN (default), SCRAM-SHA-256 or SCRAM-SHA-512"),
-    ("--sasl-username", "sasl_username", "SASL user name"),
-    ("--sasl-password-file", "sasl_password_file", "file holding the SASL password (or $WNNREC_SASL_PASSWORD)"),
-    ("--ssl-cafile", "ssl_cafile", "CA bundle to verify the broker with"),
-    ("--ssl-certfile", "ssl_certfile", "client certificate (mutual TLS)"),
-    ("--ssl-keyfile", "ssl_keyfile", "client certificate's key"),
-)
-
-
-#: Stream-engine settings a worker (and the benchmark's worker) takes as flags: (flag, Settings field, type, help).
-ENGINE_ARGS = (
-    ("--batch-max", "batch_max", int, "ratings per micro-batch (default 1000; 1 = one list per rating, lowest "
-                                      "latency)"),
-    ("--batch-linger-ms", "batch_linger_ms", float, "longest wait for a batch to fill (default 20)"),
-    ("--batch-delivery", "batch_delivery", flag_value,
-     "1 (default): each consumer fetch reaches the agent as one batch per partition; 0: one faust message per "
-     "rating, gathered by take_events (batch-max, batch-linger-ms)"),
-    ("--delivery-pipeline-depth", "delivery_pipeline_depth", int,
-     "batches whose outputs may still be in flight while the next is processed (default 8; 0: wait for each)"),
-    ("--fetch-max-wait-ms", "fetch_max_wait_ms", int, "longest broker wait on a fetch without data (default 10; "
-                                                      "faust's own is 1500)"),
-    ("--max-poll-records", "max_poll_records", int, "records per consumer fetch (default 2000)"),
-    ("--session-timeout-s", "session_timeout_s", float, "consumer-group session timeout (default 6, the broker's minimum)"),
-    ("--max-message-bytes", "max_message_bytes", int, "larger inputs go to the DLQ (default 65536)"),
-    ("--cache-mib", "cache_mib", float, "memory budget of the live user-state cache (default 256)"),
-    ("--segment-pairs", "segment_pairs", int, "pairs per stored segment of a user's state; a batch writes only the "
-                                              "segments it changed (default 64)"),
-    ("--max-pairs-per-user", "max_pairs_per_user", int, "a user's newest ratings kept; older ones are forgotten "
-                                                        "exactly (default 10000, at most 1000000)"),
-    ("--processing-guarantee", "processing_guarantee", str, "at_least_once (default) or exactly_once"),
-    ("--commit-interval-s", "commit_interval_s", float, "offset commit interval (default 0.1)"),
-    ("--list-explanations", "list_explanations", flag_value,
-     "1: every item of a list message carries its score split into terms (default 0: off)"),
-    ("--changelog-compaction-lag-s", "changelog_compaction_lag_s", float,
-     "longest a superseded value stays in the tables' changelogs before it can be compacted away (default 3600)"),
-)
-
-
-def _add_engine_args(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("stream engine (also WNNREC_<NAME> environment variables)")
-    for flag, field, kind, text in ENGINE_ARGS:
-        group.add_argument(flag, dest=field, type=kind, default=None, help=text)
+def add_setting_args(parser: argparse.ArgumentParser, *groups: str) -> None:
+    """The flags of every setting declared in ``groups`` (see :func:`stream.settings.setting`), with their help,
+    default and environment variable; they all default to None, so that only what was given overrides
+    :class:`Settings`."""
+    for group in groups:
+        arguments = parser.add_argument_group(f"{group} settings (each also from its environment variable)")
+        for name, declaration in declarations().items():
+            if declaration.group != group:
+                continue
+            if declaration.switch:
+                arguments.add_argument(declaration.flag, dest=name, action="store_true", default=None,
+                                       help=declaration.described())
+            else:
+                arguments.add_argument(declaration.flag, dest=name, type=declaration.cast, default=None,
+                                       metavar=declaration.metavar, help=declaration.described())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="produce MovieLens ratings to Kafka in timestamp order",
                         description="Replays the dataset as rating events keyed by user, event time = rating time.")
     model_cli._add_data_arg(rp)
-    _add_kafka_args(rp)
+    add_setting_args(rp, KAFKA, SECURITY)
     rp.add_argument("--speed", type=float, default=None,
                     help="event-time compression, e.g. 86400 replays one day of ratings per second (default: no "
                          "pacing)")
@@ -90,21 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     wk = sub.add_parser("worker", help="run the Faust worker (per-user WNN state in RocksDB)",
                         description="Consumes ratings, updates each user's WNN, emits lists and drift metrics.")
-    _add_kafka_args(wk)
-    wk.add_argument("--state-dir", default=None, help="RocksDB folder (default $WNNREC_STATE_DIR or .wnnrec-state)")
-    wk.add_argument("--app-id", default=None, help="Faust app id / consumer group (default wnnrec)")
-    wk.add_argument("--web-port", type=int, default=None, help="port of the HTTP API (default 6066)")
-    wk.add_argument("--web-bind", default=None, metavar="ADDRESS",
-                    help="interface the HTTP API listens on (default 127.0.0.1; 0.0.0.0 opens every interface)")
-    wk.add_argument("--api-token-file", default=None, metavar="PATH",
-                    help="file holding the API's bearer token (default: $WNNREC_API_TOKEN)")
-    wk.add_argument("--insecure-no-auth", action="store_true", default=None,
-                    help="serve the API without authentication (refused by default: every user's ratings would be "
-                         "readable and deletable by anyone who reaches the port)")
-    wk.add_argument("--catalogue", default=None, metavar="DIR",
-                    help="MovieLens folder for item genres/years (default: the fetched ML-100K, if present)")
+    add_setting_args(wk, KAFKA, SECURITY)
     wk.add_argument("--loglevel", default="info")
-    _add_engine_args(wk)
+    add_setting_args(wk, WORKER, ENGINE)
 
     run = sub.add_parser("run", help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
                          description="Starts the broker (unless one answers), one worker and a replay of all of "
@@ -123,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
     bp.add_argument("--json", metavar="PATH", required=True)
     model_cli._add_data_arg(bp)
-    _add_kafka_args(bp)
+    add_setting_args(bp, KAFKA, SECURITY)
     bp.add_argument("--limit", type=int, default=None, help="only the first N ratings in the throughput run")
     bp.add_argument("--latency-rates", type=model_cli._csv(float), default=[1000.0, 5000.0],
                     help="offered ratings/s of the latency runs, comma-separated (default 1000,5000)")
     bp.add_argument("--latency-events", type=int, default=20000, help="ratings in each latency run")
-    _add_engine_args(bp)
+    add_setting_args(bp, ENGINE)
     bp.add_argument("--phases", type=lambda t: tuple(x for x in t.split(",") if x), default=("throughput", "latency"),
                     help="comma-separated: throughput, latency (default both)")
     bp.add_argument("--rounds", type=int, default=3, help="throughput rounds, medians reported (default 3)")
@@ -140,30 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
                                       "worker. Each level gets max(--min-events, users) events.")
     sc.add_argument("--json", metavar="PATH", required=True)
     model_cli._add_data_arg(sc)
-    _add_kafka_args(sc)
+    add_setting_args(sc, KAFKA, SECURITY)
     sc.add_argument("--users", type=model_cli._csv(int), default=[1000, 10000, 100000, 1000000],
                     help="user counts, comma-separated (default 1000,10000,100000,1000000)")
     sc.add_argument("--min-events", type=int, default=100_000, help="events per level at least (default 100000)")
     sc.add_argument("--zipf-s", type=float, default=1.0, help="Zipf exponent of user activity (default 1.0)")
-    _add_engine_args(sc)
+    add_setting_args(sc, ENGINE)
     sc.add_argument("--quiet", action="store_true")
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    overrides = {}
-    for arg, field in (("bootstrap", "bootstrap"), ("topic_prefix", "topic_prefix"), ("partitions", "partitions"),
-                       ("state_dir", "state_dir"), ("app_id", "app_id"), ("web_port", "web_port"),
-                       ("web_bind", "web_bind"), ("api_token_file", "api_token_file"),
-                       ("insecure_no_auth", "insecure_no_auth"),
-                       *((field, field) for _, field, _ in SECURITY_ARGS),
-                       ("catalogue", "data"), ("data", "data"),
-                       *((field, field) for _, field, _, _ in ENGINE_ARGS)):
-        value = getattr(args, arg, None)
-        if value is not None:
-            overrides[field] = Path(value) if field == "state_dir" else value
-    return dataclasses.replace(settings, **overrides)
+    """:class:`Settings` from the environment, with what the command line gave on top."""
+    given = {name: getattr(args, name) for name in declarations() if getattr(args, name, None) is not None}
+    return dataclasses.replace(Settings(), **given)
 
 
 def _worker(args) -> int:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wnn.config import MAX_PAIRS_LIMIT
 
 
-#: Environment variable of each setting that has one (the rest are WNNREC_<NAME>).
-ENV_NAMES = {"bootstrap": "KAFKA_BOOTSTRAP_SERVERS", "data": "WNNREC_DATA"}
-
-
-def env_name(field: str) -> str:
-    return ENV_NAMES.get(field, f"WNNREC_{field.upper()}")
+#: Command-line groups a setting's flag belongs to; each command adds the groups it needs (see stream/cli.py).
+KAFKA, SECURITY, WORKER, ENGINE = "Kafka", "Kafka security", "worker", "stream engine"
 
 
 def flag_value(text: str) -> bool:
-    """A yes/no setting from text (1, true, yes, on: yes)."""
+    """A yes/no setting from text (1, true, yes, on: yes).
+
+    >>> flag_value("Yes"), flag_value("0")
+    (True, False)
+    """
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -26,122 +28,154 @@ class ApiTokenError(ValueError):
     """The worker has no usable API token and was not told to run without one."""
 
 
-def _setting(field: str, default, cast):
-    """A dataclass field whose default comes from its environment variable when that is set."""
-    def factory():
-        text = os.environ.get(env_name(field))
-        return cast(text) if text else default
-    return dataclasses.field(default_factory=factory)
+@dataclasses.dataclass(frozen=True)
+class Declaration:
+    """Everything about one setting besides its name and type: the single source of its default, its environment
+    variable, its command-line flag and its help (``wnnrec worker --help`` and this module's docs are made from it).
+    """
+
+    default: Any
+    help: str
+    cast: Callable[[str], Any]
+    env: str
+    #: The command-line group (:data:`KAFKA`, :data:`SECURITY`, :data:`WORKER`, :data:`ENGINE`); None: no flag.
+    group: str | None
+    flag: str | None
+    #: A flag that takes no value and turns the setting on.
+    switch: bool = False
+    metavar: str | None = None
+
+    def described(self) -> str:
+        shown = next((text for value, text in ((None, "none"), (False, "off"), (True, "on")) if self.default is value),
+                     "empty" if self.default == "" else self.default)
+        return f"{self.help} (default {shown}; ${self.env})"
+
+
+def setting(name: str, default: Any, help: str, *, group: str | None, cast: Callable[[str], Any] | None = None,
+            env: str | None = None, flag: str | None = "", switch: bool = False, metavar: str | None = None) -> Any:
+    """A :class:`Settings` field declared once. Its default comes from ``env`` (``WNNREC_<NAME>`` unless given)
+    when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only)."""
+    cast = cast or (flag_value if isinstance(default, bool) else type(default) if default is not None else str)
+    declaration = Declaration(default=default, help=help, cast=cast, env=env or f"WNNREC_{name.upper()}",
+                              group=group if flag is not None else None,
+                              flag=None if flag is None else flag or "--" + name.replace("_", "-"),
+                              switch=switch, metavar=metavar or ("1|0" if cast is flag_value else None))
+
+    def from_environment():
+        text = os.environ.get(declaration.env)
+        return declaration.cast(text) if text else default
+
+    return dataclasses.field(default_factory=from_environment, metadata={"declaration": declaration})
+
+
+def declarations() -> dict[str, Declaration]:
+    """Each declared setting's :class:`Declaration`, by field name, in declaration order."""
+    return {field.name: field.metadata["declaration"] for field in dataclasses.fields(Settings)
+            if "declaration" in field.metadata}
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Everything a worker, the replayer and the pipeline benchmark need to find each other.
+    """Everything a worker, the replayer and the pipeline benchmark need to find each other, and the stream engine's
+    knobs. Each field is declared once, with :func:`setting`: default, environment variable, flag and help.
 
     ``topic_prefix`` namespaces every topic, the tables' changelogs and the consumer group included (their names
     start with :attr:`faust_id`, the prefix plus ``app_id``), so tests and benchmarks can run on fresh topics beside
     a live deployment.
 
-    Every field with an environment variable takes its default from it: ``KAFKA_BOOTSTRAP_SERVERS``,
-    ``WNNREC_DATA`` (the data folder, as for ``wnnrec data`` and the evaluation), and ``WNNREC_<NAME>`` in upper case
-    for the others. The stream-engine settings:
-
-    ``batch_max`` / ``batch_linger_ms``
-        The agent takes up to ``batch_max`` ratings, or what arrived within ``batch_linger_ms``, as one micro-batch:
-        one table write, one list and one drift message per user per batch. ``batch_max=1`` is the low-latency
-        setting (one list per rating).
-    ``batch_delivery``
-        On (the default), faust hands the agent each partition's records of a consumer fetch as one message
-        (:mod:`stream.faust_compat`), split at ``batch_max`` records, and the agent processes each such batch as
-        soon as it arrives (``batch_linger_ms`` then only shapes ``test_context()`` and ``--embedded`` runs). Off,
-        every record is its own faust message and the agent gathers micro-batches with ``Stream.take_events``.
-    ``delivery_pipeline_depth``
-        Batches whose outputs may still be on their way to the broker while the agent processes the next one
-        (:mod:`stream.delivery`); input is marked processed, and so committed, only once its batch's outputs and
-        every earlier batch's are delivered. 0 waits for each batch's delivery before the next batch.
-    ``fetch_max_wait_ms``
-        How long the broker may hold a fetch that has no data. faust hard-codes 1,500 ms, which stalls the loop on
-        the worker's always-empty internal topics; see :mod:`stream.faust_compat`.
-    ``max_poll_records``
-        Records per consumer fetch (faust's ``broker_max_poll_records``).
-    ``session_timeout_s`` / ``heartbeat_s``
-        Consumer-group liveness: a dead worker's partitions move after ``session_timeout_s``.
-    ``max_message_bytes``
-        Larger input messages go to the dead-letter topic unread.
-    ``share_buckets`` / ``share_publish_interval_s``
-        Each partition's item-statistics shares are published for the other workers as this many messages (by
-        item hash), the changed ones every ``share_publish_interval_s``.
-    ``segment_pairs``
-        A user's stored pairs lie in the user table in segments of at most this many (:mod:`stream.user_layout`);
-        a batch writes the segments it changed and the user's manifest, not the whole history.
-    ``tombstones_per_user``
-        Forgotten event ids remembered per user, so a redelivery or replay cannot bring a forgotten rating back.
-    ``cache_mib``
-        Memory budget of the live-network cache.
-    ``commit_interval_s``
-        Offsets marked processed are committed this often. A crash redelivers what was processed but not committed:
-        the batch being processed, up to ``delivery_pipeline_depth`` batches whose outputs are in flight, and what
-        was marked within the last interval (the fault suite asserts this bound).
-    ``processing_guarantee``
-        ``at_least_once`` (default; duplicates are recognised by event id) or ``exactly_once`` (Kafka transactions).
-    ``list_explanations``
-        Each item of a ``recommendations`` message carries ``why``: its score split into terms (popularity,
-        sequence context and the items it followed, affinity, predicted rating, like probability). Off by default:
-        it makes list messages 1.7 times larger (README, "Lists that explain themselves").
-    ``changelog_compaction_lag_s``
-        How long a superseded value may stay in the tables' changelogs (a forgotten rating's old user state
-        included): segments roll and become compactable after this long (``segment.ms``,
-        ``max.compaction.lag.ms``), so the log cleaner removes them within about twice this.
+    >>> Settings(batch_max=1).batch_max
+    1
     """
 
-    bootstrap: str = _setting("bootstrap", "127.0.0.1:9092", str)
-    app_id: str = _setting("app_id", "wnnrec", str)
-    topic_prefix: str = _setting("topic_prefix", "", str)
-    partitions: int = _setting("partitions", 4, int)
-    state_dir: Path = _setting("state_dir", Path(".wnnrec-state"), Path)
+    bootstrap: str = setting("bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers", group=KAFKA,
+                             env="KAFKA_BOOTSTRAP_SERVERS")
+    topic_prefix: str = setting("topic_prefix", "", "prefix of every topic name, the changelogs and the consumer "
+                                "group included", group=KAFKA)
+    partitions: int = setting("partitions", 4, "partitions of the topics the worker or the replay creates",
+                              group=KAFKA)
+    security_protocol: str = setting("security_protocol", "PLAINTEXT", "PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL; "
+                                     "passed to faust, aiokafka and kafka-python alike", group=SECURITY)
+    sasl_mechanism: str = setting("sasl_mechanism", "PLAIN", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                                  group=SECURITY)
+    sasl_username: str | None = setting("sasl_username", None, "SASL user name", group=SECURITY)
+    sasl_password: str | None = setting("sasl_password", None, "SASL password (environment only, so that it never "
+                                        "shows in a process list)", group=SECURITY, flag=None)
+    sasl_password_file: str | None = setting("sasl_password_file", None, "file holding the SASL password",
+                                             group=SECURITY, metavar="PATH")
+    ssl_cafile: str | None = setting("ssl_cafile", None, "CA bundle to verify the broker with", group=SECURITY,
+                                     metavar="PATH")
+    ssl_certfile: str | None = setting("ssl_certfile", None, "client certificate (mutual TLS)", group=SECURITY,
+                                       metavar="PATH")
+    ssl_keyfile: str | None = setting("ssl_keyfile", None, "the client certificate's key", group=SECURITY,
+                                      metavar="PATH")
+    app_id: str = setting("app_id", "wnnrec", "faust app id: the consumer group, and the first part of every "
+                          "changelog's name", group=WORKER)
+    state_dir: Path = setting("state_dir", Path(".wnnrec-state"), "RocksDB folder of the tables", group=WORKER,
+                              cast=Path, metavar="DIR")
+    web_port: int = setting("web_port", 6066, "port of the HTTP API", group=WORKER)
+    web_bind: str = setting("web_bind", "127.0.0.1", "interface the HTTP API listens on (0.0.0.0 opens every "
+                            "interface)", group=WORKER, metavar="ADDRESS")
+    api_token: str | None = setting("api_token", None, "bearer token every API request but /health and /metrics "
+                                    "must carry, at least 16 characters (environment only)", group=WORKER, flag=None)
+    api_token_file: str | None = setting("api_token_file", None, "file holding the API's bearer token",
+                                         group=WORKER, metavar="PATH")
+    insecure_no_auth: bool = setting("insecure_no_auth", False, "serve the API without authentication (refused "
+                                     "unless asked: every user's ratings would be readable and deletable by anyone "
+                                     "who reaches the port)", group=WORKER, switch=True)
+    data: str | None = setting("data", None, "MovieLens folder for item titles, genres and years; none: the "
+                               "fetched ML-100K, if present", group=WORKER, flag="--catalogue", metavar="DIR")
+    batch_max: int = setting("batch_max", 1000, "ratings per micro-batch: one table write, one list and one drift "
+                             "message per user per batch (1: one list per rating, the lowest latency)", group=ENGINE)
+    batch_linger_ms: float = setting("batch_linger_ms", 20.0, "longest wait for a micro-batch to fill, where the "
+                                     "agent gathers batches itself (batch delivery off, test_context, --embedded)",
+                                     group=ENGINE)
+    batch_delivery: bool = setting("batch_delivery", True, "on: each partition's records of a consumer fetch reach "
+                                   "the agent as one faust message, split at batch_max (stream.faust_compat); off: "
+                                   "one message per rating, gathered by Stream.take_events", group=ENGINE)
+    delivery_pipeline_depth: int = setting("delivery_pipeline_depth", 8, "batches whose outputs may still be on "
+                                           "their way to the broker while the next is processed; input is committed "
+                                           "only once its batch's and every earlier batch's outputs are delivered "
+                                           "(0: wait for each batch)", group=ENGINE)
+    fetch_max_wait_ms: int = setting("fetch_max_wait_ms", 10, "longest the broker may hold a fetch without data "
+                                     "(faust hard-codes 1500, which stalls the loop on always-empty internal "
+                                     "topics)", group=ENGINE)
+    max_poll_records: int = setting("max_poll_records", 2000, "records per consumer fetch", group=ENGINE)
+    session_timeout_s: float = setting("session_timeout_s", 6.0, "consumer-group session timeout: a dead worker's "
+                                       "partitions move after this long (6 is the broker's minimum)", group=ENGINE)
+    heartbeat_s: float = setting("heartbeat_s", 2.0, "consumer-group heartbeat interval", group=ENGINE)
+    max_message_bytes: int = setting("max_message_bytes", 64 * 1024, "larger input messages go to the dead-letter "
+                                     "topic unread", group=ENGINE)
+    share_buckets: int = setting("share_buckets", 16, "messages (by item hash) each partition's item-statistics "
+                                 "shares are published in for the other workers", group=ENGINE)
+    share_publish_interval_s: float = setting("share_publish_interval_s", 1.0, "the changed share buckets are "
+                                              "published this often", group=ENGINE)
+    tombstones_per_user: int = setting("tombstones_per_user", 10_000, "forgotten event ids remembered per user, so "
+                                       "that a redelivery or replay cannot bring a forgotten rating back",
+                                       group=ENGINE)
+    segment_pairs: int = setting("segment_pairs", 64, "pairs per stored segment of a user's state; a batch writes "
+                                 "the segments it changed and the user's manifest, not the whole history "
+                                 "(stream.user_layout)", group=ENGINE)
+    list_explanations: bool = setting("list_explanations", False, "every item of a list message carries its score "
+                                      "split into terms (popularity, sequence context, affinity, predicted rating, "
+                                      "like probability); makes list messages 1.7 times larger", group=ENGINE)
+    changelog_compaction_lag_s: float = setting("changelog_compaction_lag_s", 3600.0, "longest a superseded value "
+                                                "(a forgotten rating's old user state included) stays in the tables' "
+                                                "changelogs before the log cleaner may remove it: segments roll and "
+                                                "become compactable after this long", group=ENGINE)
+    max_pairs_per_user: int = setting("max_pairs_per_user", 10_000, "a user's newest ratings kept; older ones are "
+                                      f"forgotten exactly, item statistics included, a tenth at a time (at most "
+                                      f"{MAX_PAIRS_LIMIT:,}, about 25 bytes a rating)", group=ENGINE)
+    cache_mib: float = setting("cache_mib", 256.0, "memory budget of the live user-network cache", group=ENGINE)
+    processing_guarantee: str = setting("processing_guarantee", "at_least_once", "at_least_once (duplicates are "
+                                        "recognised by event id) or exactly_once (Kafka transactions)", group=ENGINE)
+    commit_interval_s: float = setting("commit_interval_s", 0.1, "offsets marked processed are committed this "
+                                       "often; a crash redelivers the batch in hand, the batches in flight and "
+                                       "what was marked within the last interval", group=ENGINE)
+    #: Fixed for every deployment (no flag, no variable).
     top_n: int = 10
-    web_port: int = _setting("web_port", 6066, int)
-    #: Interface the HTTP API listens on; only this machine by default.
-    web_bind: str = _setting("web_bind", "127.0.0.1", str)
-    #: Bearer token every API request but /health and /metrics must carry (or a file holding it).
-    api_token: str | None = _setting("api_token", None, str)
-    api_token_file: str | None = _setting("api_token_file", None, str)
-    #: Serve the API without authentication (logged loudly; for a sealed-off test box only).
-    insecure_no_auth: bool = _setting("insecure_no_auth", False, flag_value)
     drift_interval_s: float = 5.0
-    data: str | None = _setting("data", None, str)
     #: RocksDB block cache per table partition (faust's default is 2 GiB).
     block_cache_bytes: int = 8 << 20
-    batch_max: int = _setting("batch_max", 1000, int)
-    batch_linger_ms: float = _setting("batch_linger_ms", 20.0, float)
-    batch_delivery: bool = _setting("batch_delivery", True, flag_value)
-    delivery_pipeline_depth: int = _setting("delivery_pipeline_depth", 8, int)
-    fetch_max_wait_ms: int = _setting("fetch_max_wait_ms", 10, int)
-    max_poll_records: int = _setting("max_poll_records", 2000, int)
-    session_timeout_s: float = _setting("session_timeout_s", 6.0, float)
-    heartbeat_s: float = _setting("heartbeat_s", 2.0, float)
-    max_message_bytes: int = _setting("max_message_bytes", 64 * 1024, int)
-    share_buckets: int = _setting("share_buckets", 16, int)
-    share_publish_interval_s: float = _setting("share_publish_interval_s", 1.0, float)
-    tombstones_per_user: int = _setting("tombstones_per_user", 10_000, int)
-    segment_pairs: int = _setting("segment_pairs", 64, int)
-    list_explanations: bool = _setting("list_explanations", False, flag_value)
-    changelog_compaction_lag_s: float = _setting("changelog_compaction_lag_s", 3600.0, float)
-    #: A user's newest ratings kept (older ones are forgotten exactly, item statistics included, a tenth at a
-    #: time): bounds a user's state, about 25 bytes a rating. At most 1,000,000 (wnn.config.MAX_PAIRS_LIMIT).
-    max_pairs_per_user: int = _setting("max_pairs_per_user", 10_000, int)
-    cache_mib: float = _setting("cache_mib", 256.0, float)
-    processing_guarantee: str = _setting("processing_guarantee", "at_least_once", str)
-    #: Kafka security, passed to faust, aiokafka and kafka-python alike (see :meth:`kafka_python_options`).
-    security_protocol: str = _setting("security_protocol", "PLAINTEXT", str)
-    sasl_mechanism: str = _setting("sasl_mechanism", "PLAIN", str)
-    sasl_username: str | None = _setting("sasl_username", None, str)
-    sasl_password: str | None = _setting("sasl_password", None, str)
-    sasl_password_file: str | None = _setting("sasl_password_file", None, str)
-    ssl_cafile: str | None = _setting("ssl_cafile", None, str)
-    ssl_certfile: str | None = _setting("ssl_certfile", None, str)
-    ssl_keyfile: str | None = _setting("ssl_keyfile", None, str)
-    commit_interval_s: float = _setting("commit_interval_s", 0.1, float)
 
     def __post_init__(self) -> None:
         if self.batch_max < 1:
@@ -238,9 +272,8 @@ class Settings:
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (a child worker process reads them back)."""
-        return {env_name(f.name): str(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) is not None and f.name not in ("top_n", "drift_interval_s",
-                                                                        "block_cache_bytes")}
+        return {declaration.env: str(getattr(self, name)) for name, declaration in declarations().items()
+                if getattr(self, name) is not None}
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

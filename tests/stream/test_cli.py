@@ -34,3 +34,43 @@ def test_the_topic_prefix_also_isolates_the_changelogs_and_the_consumer_group():
     a, b = Settings(topic_prefix="a."), Settings(topic_prefix="b.")
     assert a.faust_id == "a.wnnrec" and a.changelog_topic("user-wnn") == "a.wnnrec-user-wnn-changelog"
     assert {a.faust_id, a.changelog_topic("user-wnn")}.isdisjoint({b.faust_id, b.changelog_topic("user-wnn")})
+
+
+def test_every_declared_setting_has_one_flag_one_variable_and_its_help_on_the_worker(monkeypatch):
+    """Settings are declared once (stream.settings.setting): the worker's flags, the environment variables, the
+    defaults and the help all come from that declaration."""
+    from stream.settings import Settings, declarations
+
+    worker = cli.build_parser()._subparsers._group_actions[0].choices["worker"]
+    flags = {action.dest: action for action in worker._actions}
+    for name, declaration in declarations().items():
+        assert declaration.env.startswith(("WNNREC_", "KAFKA_")), name
+        if declaration.flag is None:
+            assert name not in flags and declaration.env in ("WNNREC_SASL_PASSWORD", "WNNREC_API_TOKEN"), name
+            continue
+        action = flags[name]
+        assert action.option_strings == [declaration.flag] and action.default is None, name
+        assert declaration.help in action.help and f"${declaration.env}" in action.help, name
+        assert getattr(Settings(), name) == declaration.default, name
+    assert len({d.env for d in declarations().values()}) == len(declarations())
+
+
+def test_a_flag_overrides_its_variable_which_overrides_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("WNNREC_BATCH_MAX", "7")
+    monkeypatch.setenv("WNNREC_LIST_EXPLANATIONS", "yes")
+    monkeypatch.setenv("WNNREC_DATA", str(tmp_path))
+    settings = cli.settings_from(cli.build_parser().parse_args(["worker"]))
+    assert (settings.batch_max, settings.list_explanations, settings.data) == (7, True, str(tmp_path))
+    settings = cli.settings_from(cli.build_parser().parse_args(["worker", "--batch-max", "3", "--list-explanations",
+                                                               "0", "--insecure-no-auth", "--catalogue", "x"]))
+    assert (settings.batch_max, settings.list_explanations, settings.insecure_no_auth, settings.data) == (
+        3, False, True, "x")
+
+
+def test_settings_travel_to_a_child_process_through_their_variables(monkeypatch):
+    from stream.settings import Settings
+
+    sent = Settings(batch_max=5, topic_prefix="t.", sasl_username="u", security_protocol="SASL_PLAINTEXT")
+    for variable, value in sent.to_env().items():
+        monkeypatch.setenv(variable, value)
+    assert Settings() == sent
