@@ -81,14 +81,28 @@ def parse_event_id(text: str) -> int:
         raise ApiError(400, f"malformed event id {text[:40]!r}: expected a 64-bit integer") from None
 
 
-def recommendation_body(user: str, items: list[Hashable], scores: list[float], titles: Mapping[str, str],
-                        n_ratings: int, explained: list[dict] | None = None) -> dict:
+def recommendation_body(
+    user: str,
+    items: list[Hashable],
+    scores: list[float],
+    titles: Mapping[str, str],
+    n_ratings: int,
+    explained: list[dict] | None = None,
+) -> dict:
     """The JSON of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
     split into its terms under ``why``."""
-    body = {"user": user, "n_ratings": n_ratings, "items": [
-        {"item": str(item), "score": round(float(score), 4), **({"title": titles[str(item)]}
-                                                               if str(item) in titles else {})}
-        for item, score in zip(items, scores)]}
+    body = {
+        "user": user,
+        "n_ratings": n_ratings,
+        "items": [
+            {
+                "item": str(item),
+                "score": round(float(score), 4),
+                **({"title": titles[str(item)]} if str(item) in titles else {}),
+            }
+            for item, score in zip(items, scores)
+        ],
+    }
     for listed, entry in zip(body["items"], explained or []):
         listed["why"] = score_parts(entry, titles)
     return body
@@ -104,8 +118,9 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def list_reasons(entry: Mapping[str, Any], position: int | None, list_length: int,
-                 title_of: Callable[[Hashable], str]) -> list[str]:
+def list_reasons(
+    entry: Mapping[str, Any], position: int | None, list_length: int, title_of: Callable[[Hashable], str]
+) -> list[str]:
     """Why an item is in the user's list, or is not, in sentences, from its score terms (:func:`score_parts`).
 
     >>> entry = {"popularity": 2.1, "sequence": 0.8, "affinity": 0.3, "rating": 2.05, "like": 1.4,
@@ -114,22 +129,33 @@ def list_reasons(entry: Mapping[str, Any], position: int | None, list_length: in
     ['It is 1st in your list of 10.', 'Many people rated it lately (2.10 of its score).']
     """
     name_of = title_of
-    sentences = [f"It is {ordinal(position + 1)} in your list of {list_length}." if position is not None else
-                 f"It is not in your list of {list_length}: other items score higher."]
-    sentences.append(f"{'Many' if entry['popularity'] >= 1.5 else 'Few'} people rated it lately "
-                     f"({entry['popularity']:.2f} of its score).")
+    sentences = [
+        f"It is {ordinal(position + 1)} in your list of {list_length}."
+        if position is not None
+        else f"It is not in your list of {list_length}: other items score higher."
+    ]
+    sentences.append(
+        f"{'Many' if entry['popularity'] >= 1.5 else 'Few'} people rated it lately "
+        f"({entry['popularity']:.2f} of its score)."
+    )
     if entry["followed"]:
         names = ", ".join(name_of(f["item"]) for f in entry["followed"])
         sentences.append(f"People who rated {names} often rated it next ({entry['sequence']:.2f}).")
     if entry["affinity"] > 0:
         sentences.append(f"It shares neurons with the films you rated ({entry['affinity']:.2f}).")
-    sentences.append(f"We expect you to give it {entry['predicted_rating']:.1f} stars ({entry['rating']:.2f}) and "
-                     f"to like it with probability {entry['like_probability']:.0%} ({entry['like']:.2f}).")
+    sentences.append(
+        f"We expect you to give it {entry['predicted_rating']:.1f} stars ({entry['rating']:.2f}) and "
+        f"to like it with probability {entry['like_probability']:.0%} ({entry['like']:.2f})."
+    )
     return sentences
 
 
-def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Hashable], str],
-                     listed: tuple[dict, int | None, int] | None = None) -> dict:
+def explanation_body(
+    user: str,
+    explanation: Explanation,
+    title_of: Callable[[Hashable], str],
+    listed: tuple[dict, int | None, int] | None = None,
+) -> dict:
     """``GET /users/{id}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
     predicted rating, both in words.
 
@@ -142,87 +168,154 @@ def explanation_body(user: str, explanation: Explanation, title_of: Callable[[Ha
     name = title_of(explanation.item)
     because = [
         f"Everyone's ratings put {name} at {explanation.baseline:.2f} stars.",
-        (f"You rate {abs(explanation.user_bias):.2f} stars {'above' if explanation.user_bias >= 0 else 'below'} "
-         "what others give the films you rated." if explanation.pairs or explanation.user_bias else
-         "You have no ratings yet, so nothing of yours moves it."),
+        (
+            f"You rate {abs(explanation.user_bias):.2f} stars {'above' if explanation.user_bias >= 0 else 'below'} "
+            "what others give the films you rated."
+            if explanation.pairs or explanation.user_bias
+            else "You have no ratings yet, so nothing of yours moves it."
+        ),
     ]
     for pair in explanation.pairs:
         direction = "up" if pair["pull"] >= 0 else "down"
-        because.append(f"Your {pair['rating']:g}-star rating of {title_of(pair['item'])} (event {pair['event_id']}) "
-                       f"pulls it {direction} by {abs(pair['pull']):.2f}: it shares {pair['shared_neurons']} "
-                       "neurons with this item.")
+        because.append(
+            f"Your {pair['rating']:g}-star rating of {title_of(pair['item'])} (event {pair['event_id']}) "
+            f"pulls it {direction} by {abs(pair['pull']):.2f}: it shares {pair['shared_neurons']} "
+            "neurons with this item."
+        )
     return {
-        "user": user, "item": str(explanation.item), "title": name,
-        "predicted_rating": round(prediction.rating, 3), "like_probability": round(prediction.like_probability, 3),
-        "summary": (f"Predicted {prediction.rating:.1f} stars for {name}, "
-                    f"{'a likely like' if prediction.like_probability >= 0.5 else 'probably not a like'} "
-                    f"({prediction.like_probability:.0%})."),
+        "user": user,
+        "item": str(explanation.item),
+        "title": name,
+        "predicted_rating": round(prediction.rating, 3),
+        "like_probability": round(prediction.like_probability, 3),
+        "summary": (
+            f"Predicted {prediction.rating:.1f} stars for {name}, "
+            f"{'a likely like' if prediction.like_probability >= 0.5 else 'probably not a like'} "
+            f"({prediction.like_probability:.0%})."
+        ),
         "because": because,
-        "baseline": round(explanation.baseline, 4), "user_bias": round(explanation.user_bias, 4),
-        "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)}
-                    for pair in explanation.pairs],
+        "baseline": round(explanation.baseline, 4),
+        "user_bias": round(explanation.user_bias, 4),
+        "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)} for pair in explanation.pairs],
         "neurons": explanation.neurons,
-        **({"in_list": listed[1] is not None, "position": listed[1], "why_listed": list_reasons(
-            listed[0], listed[1], listed[2], title_of), "score": {"total": round(listed[0]["score"], 4),
-                                                                   **score_parts(listed[0], {})}}
-           if listed is not None else {}),
+        **(
+            {
+                "in_list": listed[1] is not None,
+                "position": listed[1],
+                "why_listed": list_reasons(listed[0], listed[1], listed[2], title_of),
+                "score": {"total": round(listed[0]["score"], 4), **score_parts(listed[0], {})},
+            }
+            if listed is not None
+            else {}
+        ),
     }
 
 
 def _user_path(summary: str, extra: list[dict] | None = None, **responses: str) -> dict:
     params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}]
-    return {"summary": summary, "security": [{"bearer": []}], "parameters": params + (extra or []),
-            "responses": {"400": {"description": "malformed id"}, "401": {"description": "no or wrong token"},
-                          "404": {"description": "unknown user (or rating)"},
-                          "503": {"description": "the user's partition is recovering; retry"},
-                          **{code: {"description": text} for code, text in responses.items()}}}
+    return {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": params + (extra or []),
+        "responses": {
+            "400": {"description": "malformed id"},
+            "401": {"description": "no or wrong token"},
+            "404": {"description": "unknown user (or rating)"},
+            "503": {"description": "the user's partition is recovering; retry"},
+            **{code: {"description": text} for code, text in responses.items()},
+        },
+    }
 
 
 def openapi_document(version: str) -> dict:
     """The OpenAPI 3.1 description of this API (served at ``/openapi.json``)."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "wnnrec worker API", "version": version,
-                 "description": "Per-user weightless-network recommendations. Every /users path needs "
-                                "`Authorization: Bearer <token>`; any worker answers for every user."},
+        "info": {
+            "title": "wnnrec worker API",
+            "version": version,
+            "description": "Per-user weightless-network recommendations. Every /users path needs "
+            "`Authorization: Bearer <token>`; any worker answers for every user.",
+        },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": {
-            "/users/{id}/recommendations": {"get": _user_path(
-                "The user's current top-N, best first, with titles where a catalogue is loaded, and why each item is "
-                "there: its score split into terms that sum to it",
-                **{"200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, followed, "
-                          "affinity, rating, like, predicted_rating, like_probability}}]}`"})},
-            "/users/{id}/explain": {"get": _user_path(
-                "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, the "
-                "user's bias, the stored ratings that pull it), in sentences and numbers",
-                [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
-                **{"200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, like_probability, "
-                          "summary, because: [sentences], ratings, neurons}`"})},
-            "/users/{id}/ratings": {"get": _user_path(
-                "The user's stored ratings, oldest first", **{"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"})},
-            "/users/{id}/ratings/{event_id}": {"delete": _user_path(
-                "Forget one rating: a forget is produced onto the ratings topic, ordered with the user's ratings",
-                [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                **{"202": "`{user, event_ids, topic, partition, offset}`"})},
-            "/users/{id}/items/{item}": {"delete": _user_path(
-                "Forget every rating the user gave this item (as above)",
-                [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
-                **{"202": "`{user, event_ids, topic, partition, offset}`"})},
-            "/items/stats": {"get": {"summary": "This worker's global item statistics (an audit view)",
-                                     "security": [{"bearer": []}],
-                                     "responses": {"200": {"description": "`{owned_partitions, items}`"},
-                                                   "401": {"description": "no or wrong token"}}}},
-            "/health": {"get": {"summary": "Liveness and readiness (503 while tables recover)",
-                                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
-            "/metrics": {"get": {"summary": "Prometheus text format",
-                                 "responses": {"200": {"description": "metrics"}}}},
+            "/users/{id}/recommendations": {
+                "get": _user_path(
+                    "The user's current top-N, best first, with titles where a catalogue is loaded, and why each item is "
+                    "there: its score split into terms that sum to it",
+                    **{
+                        "200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, followed, "
+                        "affinity, rating, like, predicted_rating, like_probability}}]}`"
+                    },
+                )
+            },
+            "/users/{id}/explain": {
+                "get": _user_path(
+                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, the "
+                    "user's bias, the stored ratings that pull it), in sentences and numbers",
+                    [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    **{
+                        "200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, like_probability, "
+                        "summary, because: [sentences], ratings, neurons}`"
+                    },
+                )
+            },
+            "/users/{id}/ratings": {
+                "get": _user_path(
+                    "The user's stored ratings, oldest first",
+                    **{"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"},
+                )
+            },
+            "/users/{id}/ratings/{event_id}": {
+                "delete": _user_path(
+                    "Forget one rating: a forget is produced onto the ratings topic, ordered with the user's ratings",
+                    [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    **{"202": "`{user, event_ids, topic, partition, offset}`"},
+                )
+            },
+            "/users/{id}/items/{item}": {
+                "delete": _user_path(
+                    "Forget every rating the user gave this item (as above)",
+                    [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    **{"202": "`{user, event_ids, topic, partition, offset}`"},
+                )
+            },
+            "/items/stats": {
+                "get": {
+                    "summary": "This worker's global item statistics (an audit view)",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {"description": "`{owned_partitions, items}`"},
+                        "401": {"description": "no or wrong token"},
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness and readiness (503 while tables recover)",
+                    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                }
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}}
+            },
         },
     }
 
 
-def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token: str | None,
-                 titles: Mapping[str, str], ready: Callable[[], bool], health: Callable[[], dict],
-                 item_stats: Callable[[], dict], metrics_text: Callable[[], tuple[bytes, str]], version: str) -> None:
+def register_api(
+    app: Any,
+    users: Any,
+    ratings_topic: Any,
+    processor: Any,
+    token: str | None,
+    titles: Mapping[str, str],
+    ready: Callable[[], bool],
+    health: Callable[[], dict],
+    item_stats: Callable[[], dict],
+    metrics_text: Callable[[], tuple[bytes, str]],
+    version: str,
+) -> None:
     """Add the API's views to ``app``: ``users`` is the user table, ``ratings_topic`` the input topic; the
     callables give the readiness, the health fields, the item-statistics audit view and the metrics text."""
     import faust
@@ -232,14 +325,19 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
 
     def guarded(handler):
         """Refuse without the token, answer an :class:`ApiError` with its status, before routing or reading."""
+
         async def view(self, request, **match):
             if not bearer_matches(request.headers.get("Authorization"), token):
-                return self.json({"error": "missing or wrong bearer token"}, status=401,
-                                 headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'})
+                return self.json(
+                    {"error": "missing or wrong bearer token"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'},
+                )
             try:
                 return await handler(self, request, **match)
             except ApiError as exc:
                 return self.json({"error": exc.message}, status=exc.status)
+
         return view
 
     def user_state(user_text: str):
@@ -253,10 +351,22 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
 
     async def produce_forget(user: str, event_ids: list[int], **target: Any) -> dict:
         metadata = await (await ratings_topic.send(key=user.encode(), value=forget_message(user, **target)))
-        log.info("API forget of user %r (%s) written to %s[%d] at offset %d", user, target, metadata.topic,
-                 metadata.partition, metadata.offset)
-        return {"user": user, "event_ids": event_ids, "topic": metadata.topic, "partition": metadata.partition,
-                "offset": metadata.offset, "status": "accepted: applied when the worker reaches that offset"}
+        log.info(
+            "API forget of user %r (%s) written to %s[%d] at offset %d",
+            user,
+            target,
+            metadata.topic,
+            metadata.partition,
+            metadata.offset,
+        )
+        return {
+            "user": user,
+            "event_ids": event_ids,
+            "topic": metadata.topic,
+            "partition": metadata.partition,
+            "offset": metadata.offset,
+            "status": "accepted: applied when the worker reaches that offset",
+        }
 
     route = app.table_route(table=users, match_info="user")
 
@@ -267,8 +377,11 @@ def register_api(app: Any, users: Any, ratings_topic: Any, processor: Any, token
         async def get(self, request, user):
             user, state = user_state(user)
             items, scores = state.wnn.score(k=processor.top_n)
-            return self.json(recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs,
-                                                 state.wnn.explain_list(items)))
+            return self.json(
+                recommendation_body(
+                    user, items, scores.tolist(), titles, state.wnn.n_pairs, state.wnn.explain_list(items)
+                )
+            )
 
     @app.page("/users/{user}/explain")
     class Explain(faust.web.View):

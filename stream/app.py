@@ -67,8 +67,12 @@ def load_catalogue(settings: Settings):
         return None
 
 
-def create_app(settings: Settings | None = None, config: WNNConfig | None = None,
-               processor: StreamProcessor | None = None, store: str = "rocksdb://") -> faust.App:
+def create_app(
+    settings: Settings | None = None,
+    config: WNNConfig | None = None,
+    processor: StreamProcessor | None = None,
+    store: str = "rocksdb://",
+) -> faust.App:
     """Build the app. Everything is a closure over one :class:`StreamProcessor`, exposed as ``app.processor``.
 
     ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
@@ -76,17 +80,29 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     settings = settings or Settings()
     token = settings.resolved_api_token()  # refuses to build a worker whose API would be open by accident
     if token is None:
-        log.warning("THE HTTP API RUNS WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches %s:%d can "
-                    "read and delete every user's ratings", settings.web_bind, settings.web_port)
+        log.warning(
+            "THE HTTP API RUNS WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches %s:%d can "
+            "read and delete every user's ratings",
+            settings.web_bind,
+            settings.web_port,
+        )
     config = config or WNNConfig(max_pairs=settings.max_pairs_per_user)
     processor = processor or StreamProcessor(
-        config, top_n=settings.top_n, cache_bytes=int(settings.cache_mib * (1 << 20)),
-        catalogue=load_catalogue(settings), worker=settings.app_id, share_buckets=settings.share_buckets,
-        max_tombstones=settings.tombstones_per_user, max_message_bytes=settings.max_message_bytes,
-        source_topic=settings.ratings_topic, explain_lists=settings.list_explanations,
-        segment_pairs=settings.segment_pairs)
+        config,
+        top_n=settings.top_n,
+        cache_bytes=int(settings.cache_mib * (1 << 20)),
+        catalogue=load_catalogue(settings),
+        worker=settings.app_id,
+        share_buckets=settings.share_buckets,
+        max_tombstones=settings.tombstones_per_user,
+        max_message_bytes=settings.max_message_bytes,
+        source_topic=settings.ratings_topic,
+        explain_lists=settings.list_explanations,
+        segment_pairs=settings.segment_pairs,
+    )
     app = new_faust_app(
-        settings.faust_id, settings,
+        settings.faust_id,
+        settings,
         batched_topics=frozenset({settings.ratings_topic}),
         store=store,
         datadir=str(settings.state_dir),
@@ -104,8 +120,11 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     recommendations = app.topic(settings.recommendations_topic, **raw)
     drift_metrics = app.topic(settings.drift_topic, **raw)
     dead_letters = app.topic(settings.dlq_topic, **raw)
-    store_options = {"driver": "rocksdict", "block_cache_size": settings.block_cache_bytes,
-                     "block_cache_compressed_size": settings.block_cache_bytes // 4}
+    store_options = {
+        "driver": "rocksdict",
+        "block_cache_size": settings.block_cache_bytes,
+        "block_cache_compressed_size": settings.block_cache_bytes // 4,
+    }
 
     async def on_share_event(event) -> None:
         processor.on_share(event.key, event.value)
@@ -115,19 +134,40 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     # The changelogs roll and compact within changelog_compaction_lag_s, so a state superseded by a forget leaves
     # them within a bound (README, "Where else a forgotten rating lives").
     compaction = changelog_topic_configs(settings)
-    users = app.Table("user-wnn", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
-                      options=dict(store_options),
-                      extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES), **compaction})
-    item_stats = app.GlobalTable("item-stats", default=None, key_type=bytes, value_type=bytes,
-                                 partitions=settings.partitions, options=dict(store_options),
-                                 on_changelog_event=on_share_event, extra_topic_configs=compaction)
+    users = app.Table(
+        "user-wnn",
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options=dict(store_options),
+        extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES), **compaction},
+    )
+    item_stats = app.GlobalTable(
+        "item-stats",
+        default=None,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.partitions,
+        options=dict(store_options),
+        on_changelog_event=on_share_event,
+        extra_topic_configs=compaction,
+    )
     app.users_table, app.item_stats_table = users, item_stats
-    metrics = app.metrics = WorkerMetrics(lambda: {
-        "ratings": processor.window.events_total, "dead_letters": dict(processor.dead_letter_reasons),
-        "drift_flags": processor.window.drift_flags_total, "forgets": processor.forgets_applied,
-        "lag": consumer_lag()})
-    app.output_topics = {"recommendations": recommendations, "drift-metrics": drift_metrics,
-                         "ratings-dlq": dead_letters}
+    metrics = app.metrics = WorkerMetrics(
+        lambda: {
+            "ratings": processor.window.events_total,
+            "dead_letters": dict(processor.dead_letter_reasons),
+            "drift_flags": processor.window.drift_flags_total,
+            "forgets": processor.forgets_applied,
+            "lag": consumer_lag(),
+        }
+    )
+    app.output_topics = {
+        "recommendations": recommendations,
+        "drift-metrics": drift_metrics,
+        "ratings-dlq": dead_letters,
+    }
 
     def publish_shares(shares) -> None:
         # The changelog message is the publication; the local copy of this worker's own buckets is never read.
@@ -147,8 +187,12 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         stored = users.items() if store.startswith("rocksdb") else sorted(users.items())
         info = processor.recover(processor.owned, stored)
         metrics.recovery_seconds.set(time.monotonic() - assigned_at[0])
-        log.info("item statistics and next-item counts re-derived from %d stored users of partitions %s "
-                 "(%d unreadable)", info["users"], info["partitions"], info["unreadable"])
+        log.info(
+            "item statistics and next-item counts re-derived from %d stored users of partitions %s (%d unreadable)",
+            info["users"],
+            info["partitions"],
+            info["unreadable"],
+        )
 
     continuity = app.offset_continuity = OffsetContinuity()
 
@@ -179,8 +223,9 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         first = kinds.index("manifest") if "manifest" in kinds else 0
         if "segment" not in kinds[:first] or not crash_points.due(crash_points.BETWEEN_SEGMENT_AND_MANIFEST):
             return
-        await asyncio.gather(*(write_table(users, representative[partition], key, value)
-                               for partition, key, value in writes[:first]))
+        await asyncio.gather(
+            *(write_table(users, representative[partition], key, value) for partition, key, value in writes[:first])
+        )
         crash_points.crash(crash_points.BETWEEN_SEGMENT_AND_MANIFEST)
 
     async def read_again(holes, from_marked: bool = False) -> None:
@@ -190,17 +235,24 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         marked processed, else the committed one."""
         again: dict[int, int] = {}
         for hole in holes:
-            again[hole.partition] = await first_offset_from(settings.bootstrap, TP(settings.ratings_topic,
-                                                                                   hole.partition), hole.start,
-                                                            **settings.aiokafka_options())
-            log.warning("partition %d of %s: offsets %d..%d did not arrive; reading it again from %d",
-                        hole.partition, settings.ratings_topic, hole.start, hole.end, again[hole.partition])
+            again[hole.partition] = await first_offset_from(
+                settings.bootstrap,
+                TP(settings.ratings_topic, hole.partition),
+                hole.start,
+                **settings.aiokafka_options(),
+            )
+            log.warning(
+                "partition %d of %s: offsets %d..%d did not arrive; reading it again from %d",
+                hole.partition,
+                settings.ratings_topic,
+                hole.start,
+                hole.end,
+                again[hole.partition],
+            )
         for tp in app.consumer.assignment():
             if tp.topic == settings.ratings_topic and tp.partition not in again:
-                next_offset = (app.consumer.processed_offset(tp) if from_marked
-                               else continuity.next_offset(tp.partition))
-                again[tp.partition] = (next_offset if next_offset is not None
-                                       else await app.consumer.start_offset(tp))
+                next_offset = app.consumer.processed_offset(tp) if from_marked else continuity.next_offset(tp.partition)
+                again[tp.partition] = next_offset if next_offset is not None else await app.consumer.start_offset(tp)
         for partition, offset in again.items():
             continuity.read_again_from(partition, offset)
         if from_marked:
@@ -213,14 +265,20 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
     async def seek_skipped_partitions() -> None:
         if not skipped_in_rebalance or app.rebalancing:
             return
-        skipped = {partition: offset for partition, offset in skipped_in_rebalance.items()
-                   if continuity.expected.get(partition, -1) <= offset}  # the others were read again since
+        skipped = {
+            partition: offset
+            for partition, offset in skipped_in_rebalance.items()
+            if continuity.expected.get(partition, -1) <= offset
+        }  # the others were read again since
         skipped_in_rebalance.clear()
         if skipped:
             # Every owned partition goes back to where the agent expects it (or to its committed offset), which is
             # at or before what was skipped: seeking to the skipped offset itself would step over what came before.
-            log.info("partitions %s of %s: reading again, input was skipped during the rebalance", sorted(skipped),
-                     settings.ratings_topic)
+            log.info(
+                "partitions %s of %s: reading again, input was skipped during the rebalance",
+                sorted(skipped),
+                settings.ratings_topic,
+            )
             await read_again([])
 
     last_batch_at = [time.monotonic()]
@@ -249,28 +307,43 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         except asyncio.TimeoutError:
             log.warning("stall check: the consumer thread did not answer within %.0f s", STALL_S)
             return
-        starts = {tp.partition: await app.consumer.start_offset(tp) for tp in owned
-                  if continuity.next_offset(tp.partition) is None}
+        starts = {
+            tp.partition: await app.consumer.start_offset(tp)
+            for tp in owned
+            if continuity.next_offset(tp.partition) is None
+        }
         behind = continuity.behind({tp.partition: end for tp, end in ends.items()}, starts.get)
         if not behind:
             return
         continuity.stalls += 1
-        log.warning("no input reached the agent for %.0f s while partitions %s of %s have more (next expected, log "
-                    "end: %s); reading them again. Flow: %s", time.monotonic() - last_batch_at[0], sorted(behind),
-                    settings.ratings_topic, behind, app.consumer.flow_report())
+        log.warning(
+            "no input reached the agent for %.0f s while partitions %s of %s have more (next expected, log "
+            "end: %s); reading them again. Flow: %s",
+            time.monotonic() - last_batch_at[0],
+            sorted(behind),
+            settings.ratings_topic,
+            behind,
+            app.consumer.flow_report(),
+        )
         last_batch_at[0] = time.monotonic()
         await read_again([])
 
     def on_delivery_failure(error: BaseException) -> None:
-        log.error("an output of a processed batch was not delivered (%s: %s); reading the partitions of %s again "
-                  "from the last offsets whose outputs were", type(error).__name__, error, settings.ratings_topic)
+        log.error(
+            "an output of a processed batch was not delivered (%s: %s); reading the partitions of %s again "
+            "from the last offsets whose outputs were",
+            type(error).__name__,
+            error,
+            settings.ratings_topic,
+        )
         if not app.rebalancing:
             app.add_future(read_again([], from_marked=True))
 
     delivery = app.delivery = DeliveryPipeline(
-        lambda partition, next_offset: app.consumer.mark_processed(TP(settings.ratings_topic, partition),
-                                                                   next_offset),
-        on_failure=on_delivery_failure, depth=settings.delivery_pipeline_depth)
+        lambda partition, next_offset: app.consumer.mark_processed(TP(settings.ratings_topic, partition), next_offset),
+        on_failure=on_delivery_failure,
+        depth=settings.delivery_pipeline_depth,
+    )
     # On the batch path every event is one fetch's records of a partition, processed as soon as it arrives; on the
     # per-message path (and in test_context()) take_events gathers single messages into micro-batches.
     events_per_step = 1 if app.consumer_batched_topics else settings.batch_max
@@ -293,13 +366,18 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             batch_since[0] = time.monotonic()
             generation = app.consumer_generation_id
             positions = [(record.partition, record.offset) for _, record in records]
-            starts = {partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
-                      for partition in continuity.unknown_partitions(positions)}
+            starts = {
+                partition: await app.consumer.start_offset(TP(settings.ratings_topic, partition))
+                for partition in continuity.unknown_partitions(positions)
+            }
             admitted, holes = continuity.admit(positions, starts.get)
             if holes and app.consumer_generation_id == generation:
                 await read_again(holes)
-            processed = {partition: continuity.expected[partition] for partition, _ in positions
-                         if partition in continuity.expected}
+            processed = {
+                partition: continuity.expected[partition]
+                for partition, _ in positions
+                if partition in continuity.expected
+            }
             representative = {}  # partition -> one of its events: tables address partitions by the current event
             batch = []
             for index in admitted:
@@ -316,12 +394,16 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             learned = time.perf_counter()
             if crash_points.ARMED:
                 await crash_between_segment_and_manifest(out.states, representative, len(batch))
-            outputs = [write_table(users, representative[partition], key, value)
-                       for partition, key, value in out.states]
+            outputs = [
+                write_table(users, representative[partition], key, value) for partition, key, value in out.states
+            ]
             written = time.perf_counter()
             metrics.observe_changelog("user-wnn", out.states)
-            for topic, messages in ((recommendations, out.recommendations), (drift_metrics, out.drift),
-                                    (dead_letters, [(k, v) for k, v, _ in out.dead_letters])):
+            for topic, messages in (
+                (recommendations, out.recommendations),
+                (drift_metrics, out.drift),
+                (dead_letters, [(k, v) for k, v, _ in out.dead_letters]),
+            ):
                 for key, value in messages:
                     outputs.append(topic.send_soon(key=key, value=value))
             # Only input whose outputs (table changelogs included) are delivered may be committed: the pipeline marks
@@ -337,8 +419,12 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
             waited = time.perf_counter()
             metrics.batch_events.observe(len(batch))
             metrics.lists_sent.inc(len(out.recommendations))
-            for stage, seconds in (("learn", learned - started), ("table_write", written - learned),
-                                   ("send", sent - written), ("delivery_wait", waited - sent)):
+            for stage, seconds in (
+                ("learn", learned - started),
+                ("table_write", written - learned),
+                ("send", sent - written),
+                ("delivery_wait", waited - sent),
+            ):
                 metrics.stage_seconds.labels(stage).observe(seconds)
             batch_since[0] = None
             last_batch_at[0] = time.monotonic()
@@ -363,31 +449,57 @@ def create_app(settings: Settings | None = None, config: WNNConfig | None = None
         return lag
 
     def health_fields() -> dict:
-        return {"rebalancing": bool(app.rebalancing), "recovering": bool(getattr(app, "in_recovery", False)),
-                "owned_partitions": sorted(processor.owned), "users_cached": len(processor.cache),
-                "items": processor.space.n_items, "events_total": processor.window.events_total,
-                "offset_holes_read_again": continuity.holes, "stalls_read_again": continuity.stalls,
-                "stale_messages_skipped": continuity.stale_skipped,
-                "batches_delivering": delivery.in_flight, "delivery_failures": delivery.failures,
-                "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
-                "dead_letters": dict(processor.dead_letter_reasons)}
+        return {
+            "rebalancing": bool(app.rebalancing),
+            "recovering": bool(getattr(app, "in_recovery", False)),
+            "owned_partitions": sorted(processor.owned),
+            "users_cached": len(processor.cache),
+            "items": processor.space.n_items,
+            "events_total": processor.window.events_total,
+            "offset_holes_read_again": continuity.holes,
+            "stalls_read_again": continuity.stalls,
+            "stale_messages_skipped": continuity.stale_skipped,
+            "batches_delivering": delivery.in_flight,
+            "delivery_failures": delivery.failures,
+            "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
+            "dead_letters": dict(processor.dead_letter_reasons),
+        }
 
     def item_stats_body() -> dict:
         """The worker's live global item statistics (all partitions' shares added up): an audit view."""
         space = processor.space
         stats = (space.statistics(i) for i in range(space.n_items))
-        return {"owned_partitions": sorted(processor.owned), "items": {
-            str(space.key(i)): {"count": s.count, "sum": s.total, "projection": list(s.projection),
-                                "vector": list(s.vector), "centred": s.centred}
-            for i, s in enumerate(stats) if s.count}}
+        return {
+            "owned_partitions": sorted(processor.owned),
+            "items": {
+                str(space.key(i)): {
+                    "count": s.count,
+                    "sum": s.total,
+                    "projection": list(s.projection),
+                    "vector": list(s.vector),
+                    "centred": s.centred,
+                }
+                for i, s in enumerate(stats)
+                if s.count
+            },
+        }
 
     try:
         package_version = version("wnnrec")
     except PackageNotFoundError:
         package_version = "0+unknown"
-    register_api(app, users, ratings, processor, token, processor.titles,
-                 ready=lambda: not app.rebalancing and not getattr(app, "in_recovery", False),
-                 health=health_fields, item_stats=item_stats_body, metrics_text=metrics.exposition,
-                 version=package_version)
+    register_api(
+        app,
+        users,
+        ratings,
+        processor,
+        token,
+        processor.titles,
+        ready=lambda: not app.rebalancing and not getattr(app, "in_recovery", False),
+        health=health_fields,
+        item_stats=item_stats_body,
+        metrics_text=metrics.exposition,
+        version=package_version,
+    )
 
     return app

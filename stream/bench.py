@@ -86,9 +86,14 @@ class ListCollector(threading.Thread):
 
         # No consumer group: the partitions are assigned by hand, so a run leaves no group behind (and the first
         # run on a fresh broker logs no group-coordinator errors).
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False, group_id=None, fetch_max_wait_ms=5,
-                                    **self.settings.aiokafka_options())
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            fetch_max_wait_ms=5,
+            **self.settings.aiokafka_options(),
+        )
         await consumer.start()
         try:
             topic = self.settings.recommendations_topic
@@ -117,9 +122,14 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
     """Messages per second of a bare aiokafka consumer reading the ratings topic from the beginning."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(settings.ratings_topic, bootstrap_servers=settings.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=f"bench-raw-{uuid.uuid4().hex[:8]}", **settings.aiokafka_options())
+    consumer = AIOKafkaConsumer(
+        settings.ratings_topic,
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        **settings.aiokafka_options(),
+    )
     await consumer.start()
     try:
         count, start = 0, None
@@ -138,8 +148,20 @@ def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None =
     warning) and any extra environment."""
     env = dict(os.environ, **settings.to_env(), **(env or {}))
     log = open(log_path, "ab")
-    return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", "--loglevel", os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning")], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stream.cli",
+            "worker",
+            "--loglevel",
+            os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_worker(process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -153,8 +175,9 @@ def stop_worker(process: subprocess.Popen, timeout: float = 30.0) -> None:
         process.wait()
 
 
-def wait_until_serving(settings: Settings, process: subprocess.Popen, collector: ListCollector,
-                       timeout: float = 120.0) -> None:
+def wait_until_serving(
+    settings: Settings, process: subprocess.Popen, collector: ListCollector, timeout: float = 120.0
+) -> None:
     """Send a warm-up rating until its list comes back: the worker is then assigned, recovered and processing."""
     producer = make_producer(settings)
     deadline = time.monotonic() + timeout
@@ -162,8 +185,11 @@ def wait_until_serving(settings: Settings, process: subprocess.Popen, collector:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the worker exited with code {process.returncode} before serving")
-        producer.send(settings.ratings_topic, key=WARMUP_USER.encode(),
-                      value=rating_message(WARMUP_USER, "__warmup_item__", 3.0, 0, event_id=warm_id))
+        producer.send(
+            settings.ratings_topic,
+            key=WARMUP_USER.encode(),
+            value=rating_message(WARMUP_USER, "__warmup_item__", 3.0, 0, event_id=warm_id),
+        )
         producer.flush()
         for _ in range(20):
             if warm_id in collector.arrivals:
@@ -180,8 +206,9 @@ def fresh_settings(base: Settings, tag: str) -> Settings:
     a fresh API token unless ``base`` has one."""
     run = f"{tag}-{uuid.uuid4().hex[:8]}"
     token = base.api_token or (None if base.api_token_file or base.insecure_no_auth else secrets.token_urlsafe(24))
-    return dataclasses.replace(base, app_id=f"wnnrec-{run}", topic_prefix=f"{run}.",
-                               state_dir=base.state_dir / run, api_token=token)
+    return dataclasses.replace(
+        base, app_id=f"wnnrec-{run}", topic_prefix=f"{run}.", state_dir=base.state_dir / run, api_token=token
+    )
 
 
 def delete_topics_of(settings: Settings) -> None:
@@ -216,8 +243,14 @@ def _process_rss_mib(pid: int) -> float | None:
     return None
 
 
-def _wait_for_lists(collector: ListCollector, worker: subprocess.Popen, expected: set[int], timeout: float,
-                    log_path: str, progress: bool) -> None:
+def _wait_for_lists(
+    collector: ListCollector,
+    worker: subprocess.Popen,
+    expected: set[int],
+    timeout: float,
+    log_path: str,
+    progress: bool,
+) -> None:
     deadline = time.monotonic() + timeout
     with tqdm(total=len(expected), desc="lists", unit="ev", disable=not progress, mininterval=0.5) as bar:
         while time.monotonic() < deadline:
@@ -233,20 +266,27 @@ def _wait_for_lists(collector: ListCollector, worker: subprocess.Popen, expected
 def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bool) -> float:
     """events/s of the bare faust agent (:mod:`stream.ceiling`) draining the ratings topic under a fresh group, on
     the per-message path or the batch path."""
-    ceiling = dataclasses.replace(settings, app_id=f"{settings.app_id}-bare-{'batch' if batch_delivery else 'msg'}",
-                                  batch_delivery=batch_delivery)
+    ceiling = dataclasses.replace(
+        settings, app_id=f"{settings.app_id}-bare-{'batch' if batch_delivery else 'msg'}", batch_delivery=batch_delivery
+    )
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "ceiling.json")
         log = open(os.path.join(folder, "ceiling.log"), "wb")
-        process = subprocess.Popen([sys.executable, "-m", "stream.ceiling", str(n), out],
-                                   env=dict(os.environ, **ceiling.to_env()), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stream.ceiling", str(n), out],
+            env=dict(os.environ, **ceiling.to_env()),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + timeout
             while not os.path.exists(out):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the bare faust agent did not finish: "
-                                       + open(os.path.join(folder, "ceiling.log")).read()[-2000:])
+                    raise RuntimeError(
+                        "the bare faust agent did not finish: "
+                        + open(os.path.join(folder, "ceiling.log")).read()[-2000:]
+                    )
                 time.sleep(0.1)
             time.sleep(0.05)
             doc = json.loads(open(out).read())
@@ -272,14 +312,17 @@ def worker_costs(settings: Settings) -> dict:
             elif sample.name == "wnnrec_changelog_bytes_total":
                 changelog[sample.labels["table"]] = sample.value
     per = max(ratings, 1.0)
-    return {"ratings_learned": int(ratings),
-            "stage_us_per_rating": {stage: seconds * 1e6 / per for stage, seconds in sorted(stage_s.items())},
-            "changelog_bytes_per_rating_by_table": {table: b / per for table, b in sorted(changelog.items())},
-            "changelog_bytes_per_rating": sum(changelog.values()) / per}
+    return {
+        "ratings_learned": int(ratings),
+        "stage_us_per_rating": {stage: seconds * 1e6 / per for stage, seconds in sorted(stage_s.items())},
+        "changelog_bytes_per_rating_by_table": {table: b / per for table, b in sorted(changelog.items())},
+        "changelog_bytes_per_rating": sum(changelog.values()) / per,
+    }
 
 
-def drain(settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
-          ) -> tuple[list[float], float | None, "ListCollector", dict]:
+def drain(
+    settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
+) -> tuple[list[float], float | None, "ListCollector", dict]:
     """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
     all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, the
     collector and :func:`worker_costs`. The worker is stopped; its state folder is left for the caller."""
@@ -319,22 +362,32 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
         raw = asyncio.run(_raw_consume_rate(settings, n))
     finally:
         delete_topics_of(settings)
-    return {"n_events": n, "ratings_covered": len(covered), "lists_received": collector.lists,
-            "events_per_s": rate, "framework_ceiling_events_per_s": ceiling,
-            "batch_path_ceiling_events_per_s": batch_ceiling, "raw_consume_events_per_s": raw,
-            "produce_events_per_s": stats.rate, "worker_rss_mib": rss, **costs, "covered_per_second": timeline}
+    return {
+        "n_events": n,
+        "ratings_covered": len(covered),
+        "lists_received": collector.lists,
+        "events_per_s": rate,
+        "framework_ceiling_events_per_s": ceiling,
+        "batch_path_ceiling_events_per_s": batch_ceiling,
+        "raw_consume_events_per_s": raw,
+        "produce_events_per_s": stats.rate,
+        "worker_rss_mib": rss,
+        **costs,
+        "covered_per_second": timeline,
+    }
 
 
 def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
     settings = fresh_settings(base, "lat")
     ensure_topics(settings, settings.topics, settings.partitions)
-    collector = ListCollector.started(settings, expected=10 ** 12)
+    collector = ListCollector.started(settings, expected=10**12)
     worker = start_worker(settings, log_path)
     try:
         wait_until_serving(settings, worker, collector)
         sent: dict[int, float] = {}
-        replay(settings, dataset, limit=n, max_rate=rate, progress=progress,
-               on_send=lambda e, t: sent.__setitem__(e, t))
+        replay(
+            settings, dataset, limit=n, max_rate=rate, progress=progress, on_send=lambda e, t: sent.__setitem__(e, t)
+        )
         _wait_for_lists(collector, worker, set(sent), max(120.0, n / 200), log_path, progress=False)
     finally:
         stop_worker(worker)
@@ -344,50 +397,75 @@ def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progre
         delete_topics_of(settings)
     received = {e: t for e, t in collector.arrivals.items() if e in sent}
     latencies = np.array([received[e] - sent[e] for e in received]) * 1e3
-    return {"n_events": n, "ratings_covered": len(received), "offered_rate": rate,
-            "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
-            "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None}
+    return {
+        "n_events": n,
+        "ratings_covered": len(received),
+        "offered_rate": rate,
+        "latency_p50_ms": float(np.percentile(latencies, 50)) if len(latencies) else None,
+        "latency_p99_ms": float(np.percentile(latencies, 99)) if len(latencies) else None,
+    }
 
 
-def bench_pipeline(base: Settings, dataset: Dataset, limit: int | None = None,
-                   latency_rates: tuple[float, ...] = (1000.0, 5000.0), latency_events: int = 20000,
-                   progress: bool = True, phases: tuple[str, ...] = PHASES, rounds: int = 3) -> dict:
+def bench_pipeline(
+    base: Settings,
+    dataset: Dataset,
+    limit: int | None = None,
+    latency_rates: tuple[float, ...] = (1000.0, 5000.0),
+    latency_events: int = 20000,
+    progress: bool = True,
+    phases: tuple[str, ...] = PHASES,
+    rounds: int = 3,
+) -> dict:
     """Run the phases; returns the JSON document (the issue's keys, plus each phase's details).
 
     The throughput phase runs ``rounds`` times (the worker, then the bare agent, on the round's own topics) and
     reports medians: this machine's speed varies by a third from minute to minute, the ratio within a round less.
     """
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
-    result: dict = {"partitions": base.partitions, "batch_max": base.batch_max,
-                    "batch_linger_ms": base.batch_linger_ms, "fetch_max_wait_ms": base.fetch_max_wait_ms,
-                    "max_poll_records": base.max_poll_records, "batch_delivery": base.batch_delivery,
-                    "delivery_pipeline_depth": base.delivery_pipeline_depth, "worker_log": log_path}
+    result: dict = {
+        "partitions": base.partitions,
+        "batch_max": base.batch_max,
+        "batch_linger_ms": base.batch_linger_ms,
+        "fetch_max_wait_ms": base.fetch_max_wait_ms,
+        "max_poll_records": base.max_poll_records,
+        "batch_delivery": base.batch_delivery,
+        "delivery_pipeline_depth": base.delivery_pipeline_depth,
+        "worker_log": log_path,
+    }
     if "throughput" in phases:
         runs = [_throughput_phase(base, dataset, limit, progress, log_path) for _ in range(rounds)]
 
         def median(key: str) -> float:
             return float(np.median([run[key] for run in runs]))
 
-        rate, ceiling, batch_ceiling, raw = (median("events_per_s"), median("framework_ceiling_events_per_s"),
-                                             median("batch_path_ceiling_events_per_s"),
-                                             median("raw_consume_events_per_s"))
-        result.update(events_per_s=rate, framework_ceiling_events_per_s=ceiling,
-                      ratio_vs_framework_ceiling=rate / ceiling,
-                      ratio_vs_framework_ceiling_by_round=[run["events_per_s"] / run["framework_ceiling_events_per_s"]
-                                                           for run in runs],
-                      batch_path_ceiling_events_per_s=batch_ceiling,
-                      ratio_vs_batch_path_ceiling=rate / batch_ceiling,
-                      ratio_vs_batch_path_ceiling_by_round=[
-                          run["events_per_s"] / run["batch_path_ceiling_events_per_s"] for run in runs],
-                      raw_consume_events_per_s=raw, ratio_vs_raw_consume=rate / raw,
-                      changelog_bytes_per_rating=median("changelog_bytes_per_rating"),
-                      learn_us_per_rating=float(np.median([run["stage_us_per_rating"].get("learn", 0.0)
-                                                           for run in runs])),
-                      worker_rss_mib=median("worker_rss_mib"), throughput_runs=runs)
+        rate, ceiling, batch_ceiling, raw = (
+            median("events_per_s"),
+            median("framework_ceiling_events_per_s"),
+            median("batch_path_ceiling_events_per_s"),
+            median("raw_consume_events_per_s"),
+        )
+        result.update(
+            events_per_s=rate,
+            framework_ceiling_events_per_s=ceiling,
+            ratio_vs_framework_ceiling=rate / ceiling,
+            ratio_vs_framework_ceiling_by_round=[
+                run["events_per_s"] / run["framework_ceiling_events_per_s"] for run in runs
+            ],
+            batch_path_ceiling_events_per_s=batch_ceiling,
+            ratio_vs_batch_path_ceiling=rate / batch_ceiling,
+            ratio_vs_batch_path_ceiling_by_round=[
+                run["events_per_s"] / run["batch_path_ceiling_events_per_s"] for run in runs
+            ],
+            raw_consume_events_per_s=raw,
+            ratio_vs_raw_consume=rate / raw,
+            changelog_bytes_per_rating=median("changelog_bytes_per_rating"),
+            learn_us_per_rating=float(np.median([run["stage_us_per_rating"].get("learn", 0.0) for run in runs])),
+            worker_rss_mib=median("worker_rss_mib"),
+            throughput_runs=runs,
+        )
     if "latency" in phases:
         for rate in latency_rates:
-            run = _latency_phase(base, dataset, min(latency_events, limit or latency_events), rate, progress,
-                                 log_path)
+            run = _latency_phase(base, dataset, min(latency_events, limit or latency_events), rate, progress, log_path)
             prefix = "latency" if rate == 1000.0 else f"latency_{rate / 1000:g}k"
             result[f"{prefix}_p50_ms"] = run["latency_p50_ms"]
             result[f"{prefix}_p99_ms"] = run["latency_p99_ms"]

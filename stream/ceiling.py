@@ -25,8 +25,14 @@ from stream.transport import new_faust_app
 
 
 def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:
-    app = new_faust_app(f"{settings.faust_id}-ceiling", settings, batched_topics=frozenset({settings.ratings_topic}),
-                        store="memory://", datadir=str(settings.state_dir / "ceiling"), web_enabled=False)
+    app = new_faust_app(
+        f"{settings.faust_id}-ceiling",
+        settings,
+        batched_topics=frozenset({settings.ratings_topic}),
+        store="memory://",
+        datadir=str(settings.state_dir / "ceiling"),
+        web_enabled=False,
+    )
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "first": None}
     events_per_step = 1 if app.consumer_batched_topics else settings.batch_max  # as the worker's agent
@@ -40,7 +46,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
             if seen["n"] >= expected:
                 with open(out_path, "w") as f:
                     json.dump({"events": seen["n"], "first": seen["first"], "last": time.time()}, f)
-                seen["n"] = -10 ** 12  # report once
+                seen["n"] = -(10**12)  # report once
 
     return app
 

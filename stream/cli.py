@@ -26,46 +26,72 @@ def add_setting_args(parser: argparse.ArgumentParser, *groups: str) -> None:
             if declaration.group != group:
                 continue
             if declaration.switch:
-                arguments.add_argument(declaration.flag, dest=name, action="store_true", default=None,
-                                       help=declaration.described())
+                arguments.add_argument(
+                    declaration.flag, dest=name, action="store_true", default=None, help=declaration.described()
+                )
             else:
-                arguments.add_argument(declaration.flag, dest=name, type=declaration.cast, default=None,
-                                       metavar=declaration.metavar, help=declaration.described())
+                arguments.add_argument(
+                    declaration.flag,
+                    dest=name,
+                    type=declaration.cast,
+                    default=None,
+                    metavar=declaration.metavar,
+                    help=declaration.described(),
+                )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = model_cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
-    rp = sub.add_parser("replay", help="produce MovieLens ratings to Kafka in timestamp order",
-                        description="Replays the dataset as rating events keyed by user, event time = rating time.")
+    rp = sub.add_parser(
+        "replay",
+        help="produce MovieLens ratings to Kafka in timestamp order",
+        description="Replays the dataset as rating events keyed by user, event time = rating time.",
+    )
     model_cli._add_data_arg(rp)
     add_setting_args(rp, KAFKA, SECURITY)
-    rp.add_argument("--speed", type=float, default=None,
-                    help="event-time compression, e.g. 86400 replays one day of ratings per second (default: no "
-                         "pacing)")
+    rp.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="event-time compression, e.g. 86400 replays one day of ratings per second (default: no pacing)",
+    )
     rp.add_argument("--max-rate", type=float, default=None, help="at most this many ratings per second")
     rp.add_argument("--limit", type=int, default=None, help="only the first N ratings")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    wk = sub.add_parser("worker", help="run the Faust worker (per-user WNN state in RocksDB)",
-                        description="Consumes ratings, updates each user's WNN, emits lists and drift metrics.")
+    wk = sub.add_parser(
+        "worker",
+        help="run the Faust worker (per-user WNN state in RocksDB)",
+        description="Consumes ratings, updates each user's WNN, emits lists and drift metrics.",
+    )
     add_setting_args(wk, KAFKA, SECURITY)
     wk.add_argument("--loglevel", default="info")
     add_setting_args(wk, WORKER, ENGINE)
 
-    run = sub.add_parser("run", help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
-                         description="Starts the broker (unless one answers), one worker and a replay of all of "
-                                     "ML-100K; prints a summary of what came out and writes a report folder "
-                                     "(summary.json, report.md, plots); stops what it started and deletes the run's "
-                                     "topics, Ctrl-C included.")
+    run = sub.add_parser(
+        "run",
+        help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
+        description="Starts the broker (unless one answers), one worker and a replay of all of "
+        "ML-100K; prints a summary of what came out and writes a report folder "
+        "(summary.json, report.md, plots); stops what it started and deletes the run's "
+        "topics, Ctrl-C included.",
+    )
     model_cli._add_data_arg(run)
     run.add_argument("--limit", type=int, default=None, help="only the first N ratings")
-    run.add_argument("--report", metavar="DIR", default=None,
-                     help="report folder (default runs/<date>-<time>; runs/ is not tracked by git)")
-    run.add_argument("--embedded", action="store_true",
-                     help="no Kafka: the same agent in this process (faust test_context), on the first 5,000 "
-                          "ratings unless --limit says otherwise")
+    run.add_argument(
+        "--report",
+        metavar="DIR",
+        default=None,
+        help="report folder (default runs/<date>-<time>; runs/ is not tracked by git)",
+    )
+    run.add_argument(
+        "--embedded",
+        action="store_true",
+        help="no Kafka: the same agent in this process (faust test_context), on the first 5,000 "
+        "ratings unless --limit says otherwise",
+    )
 
     bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
@@ -73,24 +99,39 @@ def build_parser() -> argparse.ArgumentParser:
     model_cli._add_data_arg(bp)
     add_setting_args(bp, KAFKA, SECURITY)
     bp.add_argument("--limit", type=int, default=None, help="only the first N ratings in the throughput run")
-    bp.add_argument("--latency-rates", type=model_cli._csv(float), default=[1000.0, 5000.0],
-                    help="offered ratings/s of the latency runs, comma-separated (default 1000,5000)")
+    bp.add_argument(
+        "--latency-rates",
+        type=model_cli._csv(float),
+        default=[1000.0, 5000.0],
+        help="offered ratings/s of the latency runs, comma-separated (default 1000,5000)",
+    )
     bp.add_argument("--latency-events", type=int, default=20000, help="ratings in each latency run")
     add_setting_args(bp, ENGINE)
-    bp.add_argument("--phases", type=lambda t: tuple(x for x in t.split(",") if x), default=("throughput", "latency"),
-                    help="comma-separated: throughput, latency (default both)")
+    bp.add_argument(
+        "--phases",
+        type=lambda t: tuple(x for x in t.split(",") if x),
+        default=("throughput", "latency"),
+        help="comma-separated: throughput, latency (default both)",
+    )
     bp.add_argument("--rounds", type=int, default=3, help="throughput rounds, medians reported (default 3)")
     bp.add_argument("--quiet", action="store_true")
 
-    sc = bench.add_parser("scale", help="events/s, RSS and state size of one worker at 1k..1M synthetic users",
-                          description="For each user count: a synthetic stream (Zipf user activity, items and "
-                                      "ratings drawn from real MovieLens ratings) on fresh topics, drained by one "
-                                      "worker. Each level gets max(--min-events, users) events.")
+    sc = bench.add_parser(
+        "scale",
+        help="events/s, RSS and state size of one worker at 1k..1M synthetic users",
+        description="For each user count: a synthetic stream (Zipf user activity, items and "
+        "ratings drawn from real MovieLens ratings) on fresh topics, drained by one "
+        "worker. Each level gets max(--min-events, users) events.",
+    )
     sc.add_argument("--json", metavar="PATH", required=True)
     model_cli._add_data_arg(sc)
     add_setting_args(sc, KAFKA, SECURITY)
-    sc.add_argument("--users", type=model_cli._csv(int), default=[1000, 10000, 100000, 1000000],
-                    help="user counts, comma-separated (default 1000,10000,100000,1000000)")
+    sc.add_argument(
+        "--users",
+        type=model_cli._csv(int),
+        default=[1000, 10000, 100000, 1000000],
+        help="user counts, comma-separated (default 1000,10000,100000,1000000)",
+    )
     sc.add_argument("--min-events", type=int, default=100_000, help="events per level at least (default 100000)")
     sc.add_argument("--zipf-s", type=float, default=1.0, help="Zipf exponent of user activity (default 1.0)")
     add_setting_args(sc, ENGINE)
@@ -122,8 +163,13 @@ def _worker(args) -> int:
     # suite saw a worker make no progress for 120 s). Created here first, with faust's own settings, they exist.
     for table in app.tables.values():
         changelog = table.changelog_topic
-        ensure_topics(settings, [changelog.get_topic_name()], changelog.partitions,
-                      {"cleanup.policy": "compact", **changelog.config}, retention_ms=None)
+        ensure_topics(
+            settings,
+            [changelog.get_topic_name()],
+            changelog.partitions,
+            {"cleanup.policy": "compact", **changelog.config},
+            retention_ms=None,
+        )
     quiet_kafka_client_logs()
     # Each event allocates many short-lived objects; with faust's large heap the default cyclic-GC thresholds made
     # collection a large share of a worker's CPU. Objects from start-up are frozen out of it.
@@ -143,10 +189,18 @@ def _replay(args) -> int:
     from wnn.data import load_dataset
 
     settings = settings_from(args)
-    stats = replay(settings, load_dataset(args.data), speed=args.speed, max_rate=args.max_rate, limit=args.limit,
-                   progress=not args.quiet)
-    print(f"replayed {stats.sent:,} ratings to {settings.ratings_topic} at {settings.bootstrap} in "
-          f"{stats.seconds:.1f} s ({stats.rate:,.0f}/s)")
+    stats = replay(
+        settings,
+        load_dataset(args.data),
+        speed=args.speed,
+        max_rate=args.max_rate,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    print(
+        f"replayed {stats.sent:,} ratings to {settings.ratings_topic} at {settings.bootstrap} in "
+        f"{stats.seconds:.1f} s ({stats.rate:,.0f}/s)"
+    )
     return 0
 
 
@@ -155,14 +209,29 @@ def _bench_pipeline(args) -> int:
     from wnn.data import load_dataset
 
     settings = settings_from(args)
-    result = bench_pipeline(settings, load_dataset(args.data), limit=args.limit,
-                            latency_rates=tuple(args.latency_rates), latency_events=args.latency_events,
-                            progress=not args.quiet, phases=args.phases, rounds=args.rounds)
+    result = bench_pipeline(
+        settings,
+        load_dataset(args.data),
+        limit=args.limit,
+        latency_rates=tuple(args.latency_rates),
+        latency_events=args.latency_events,
+        progress=not args.quiet,
+        phases=args.phases,
+        rounds=args.rounds,
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    for key in ("events_per_s", "framework_ceiling_events_per_s", "ratio_vs_framework_ceiling",
-                "raw_consume_events_per_s", "ratio_vs_raw_consume", "latency_p50_ms", "latency_p99_ms",
-                "latency_5k_p50_ms", "latency_5k_p99_ms"):
+    for key in (
+        "events_per_s",
+        "framework_ceiling_events_per_s",
+        "ratio_vs_framework_ceiling",
+        "raw_consume_events_per_s",
+        "ratio_vs_raw_consume",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "latency_5k_p50_ms",
+        "latency_5k_p99_ms",
+    ):
         if result.get(key) is not None:
             print(f"{key:>31}: {result[key]:,.3f}")
     print(f"wrote {args.json}")
@@ -173,16 +242,25 @@ def _bench_scale(args) -> int:
     from stream.scale import bench_scale
     from wnn.data import load_dataset
 
-    result = bench_scale(settings_from(args), load_dataset(args.data), users=tuple(args.users),
-                         min_events=args.min_events, zipf_s=args.zipf_s, progress=not args.quiet)
+    result = bench_scale(
+        settings_from(args),
+        load_dataset(args.data),
+        users=tuple(args.users),
+        min_events=args.min_events,
+        zipf_s=args.zipf_s,
+        progress=not args.quiet,
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} "
-          f"{'state MiB':>9}")
+    print(
+        f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} {'state MiB':>9}"
+    )
     for level in result["levels"]:
-        print(f"{level['users']:>10,} {level['distinct_users_in_stream']:>9,} {level['n_events']:>9,} "
-              f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
-              f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f}")
+        print(
+            f"{level['users']:>10,} {level['distinct_users_in_stream']:>9,} {level['n_events']:>9,} "
+            f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
+            f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f}"
+        )
     print(f"wrote {args.json}")
     return 0
 
@@ -190,8 +268,9 @@ def _bench_scale(args) -> int:
 def _run(args) -> int:
     from stream.run import main_job
 
-    return main_job(settings_from(args), data=args.data, limit=args.limit, report_dir=args.report,
-                    embedded=args.embedded)
+    return main_job(
+        settings_from(args), data=args.data, limit=args.limit, report_dir=args.report, embedded=args.embedded
+    )
 
 
 def dispatch(args: argparse.Namespace) -> int:

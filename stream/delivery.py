@@ -64,8 +64,9 @@ class DeliveryPipeline:
         beyond that. 0: the agent waits for each batch's delivery.
     """
 
-    def __init__(self, mark: Callable[[int, int], None], on_failure: Callable[[BaseException], None],
-                 depth: int = 8) -> None:
+    def __init__(
+        self, mark: Callable[[int, int], None], on_failure: Callable[[BaseException], None], depth: int = 8
+    ) -> None:
         self._mark = mark
         self._on_failure = on_failure
         self.depth = depth

@@ -54,12 +54,14 @@ def without_broker(app: Any, sink: Sink) -> None:
         def send_soon(key=None, value=None, partition=None, **kwargs):
             sink(name, key, value, partition)
             return delivered()
+
         return send_soon
 
     def changelog_of(table: Any):
         def send_changelog(partition, key, value, *args, **kwargs):
             sink(f"changelog:{table.name}", key, value, partition)
             return delivered()
+
         return send_changelog
 
     for name, topic in app.output_topics.items():
@@ -78,8 +80,12 @@ async def _run(dataset: Dataset, n: int):
 
     with tempfile.TemporaryDirectory(prefix="wnnrec-embedded-") as state_dir:
         # test_context() delivers single messages: the agent gathers them as on the per-message path.
-        settings = Settings(state_dir=Path(state_dir), topic_prefix="embedded.", api_token=secrets.token_urlsafe(24),
-                            batch_delivery=False)
+        settings = Settings(
+            state_dir=Path(state_dir),
+            topic_prefix="embedded.",
+            api_token=secrets.token_urlsafe(24),
+            batch_delivery=False,
+        )
         app = create_app(settings, store="memory://")
         outputs: dict[str, list[dict]] = {name: [] for name in app.output_topics}
         arrivals: dict[int, float] = {}
@@ -103,16 +109,32 @@ async def _run(dataset: Dataset, n: int):
             for e in tqdm(range(n), desc="embedded", unit="rating", mininterval=0.5):
                 user = users[dataset.users[e]]
                 sent_at[e] = time.perf_counter()
-                await context.put(rating_message(user, items[dataset.items[e]], float(dataset.ratings[e]),
-                                                 int(dataset.timestamps[e]), event_id=e), key=user.encode())
+                await context.put(
+                    rating_message(
+                        user, items[dataset.items[e]], float(dataset.ratings[e]), int(dataset.timestamps[e]), event_id=e
+                    ),
+                    key=user.encode(),
+                )
             for _ in range(3000):  # the last batch is processed after put returns
                 if len(arrivals) >= n:
                     break
                 await asyncio.sleep(0.01)
-        records = [{**record, "user": doc["user"]} for doc in outputs["drift-metrics"] if doc.get("kind") == "user"
-                   for record in doc["records"]]
+        records = [
+            {**record, "user": doc["user"]}
+            for doc in outputs["drift-metrics"]
+            if doc.get("kind") == "user"
+            for record in doc["records"]
+        ]
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
-        summary = summarize(records, outputs["ratings-dlq"], n, len(arrivals), len(outputs["recommendations"]),
-                            [ms for _, ms in latencies], max(arrivals.values(), default=first) - first,
-                            prequential_mae(dataset, n), embedded=True)
+        summary = summarize(
+            records,
+            outputs["ratings-dlq"],
+            n,
+            len(arrivals),
+            len(outputs["recommendations"]),
+            [ms for _, ms in latencies],
+            max(arrivals.values(), default=first) - first,
+            prequential_mae(dataset, n),
+            embedded=True,
+        )
         return summary, records, list(arrivals.values()), latencies

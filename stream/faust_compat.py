@@ -69,8 +69,21 @@ class BatchMessage(ConsumerMessage):
 
     def __init__(self, tp: TP, records: list[ConsumerMessage], generation_id: int | None) -> None:
         last = records[-1]
-        super().__init__(tp.topic, tp.partition, last.offset, last.timestamp, last.timestamp_type, [], None, b"",
-                         None, 0, 0, tp, generation_id=generation_id)
+        super().__init__(
+            tp.topic,
+            tp.partition,
+            last.offset,
+            last.timestamp,
+            last.timestamp_type,
+            [],
+            None,
+            b"",
+            None,
+            0,
+            0,
+            tp,
+            generation_id=generation_id,
+        )
         self.records = records
 
 
@@ -208,7 +221,7 @@ class Consumer(faust_aiokafka.Consumer):
         limit = getattr(self.app, "consumer_batch_max", None) or None
         for tp, records in gathered.items():
             for start in range(0, len(records), limit or len(records)):
-                yield tp, BatchMessage(tp, records[start:start + limit] if limit else records, generation)
+                yield tp, BatchMessage(tp, records[start : start + limit] if limit else records, generation)
 
     def mark_processed(self, tp: Any, next_offset: int) -> None:
         """Everything of ``tp`` below ``next_offset`` (since the committed offset) is processed and delivered."""
@@ -270,8 +283,12 @@ class Consumer(faust_aiokafka.Consumer):
                 stopping.result()
                 break
             waited += FETCHER_STOP_WARNING_S
-            log.error("faust's fetcher has not stopped after %.0f s (to read %s again); flow: %s", waited,
-                      sorted(str(tp) for tp in positions), self.flow_report())
+            log.error(
+                "faust's fetcher has not stopped after %.0f s (to read %s again); flow: %s",
+                waited,
+                sorted(str(tp) for tp in positions),
+                self.flow_report(),
+            )
         for tp, offset in positions.items():
             await self.seek(tp, offset)
         await app._fetcher.maybe_start()
@@ -284,11 +301,14 @@ class Consumer(faust_aiokafka.Consumer):
         """What faust's and aiokafka's flow control hold back now, for a stall's log line."""
         app = self.app
         thread_consumer = getattr(self._thread, "_consumer", None)
-        return {"fetcher": getattr(app._fetcher, "state", "?"), "flow_active": self.flow_active,
-                "active": sorted(str(tp) for tp in (self._active_partitions or ())),
-                "paused": sorted(str(tp) for tp in self._paused_partitions),
-                "buffered": sorted(str(tp) for tp in self._buffered_partitions),
-                "client_paused": sorted(str(tp) for tp in (thread_consumer.paused() if thread_consumer else ()))}
+        return {
+            "fetcher": getattr(app._fetcher, "state", "?"),
+            "flow_active": self.flow_active,
+            "active": sorted(str(tp) for tp in (self._active_partitions or ())),
+            "paused": sorted(str(tp) for tp in self._paused_partitions),
+            "buffered": sorted(str(tp) for tp in self._buffered_partitions),
+            "client_paused": sorted(str(tp) for tp in (thread_consumer.paused() if thread_consumer else ())),
+        }
 
     async def start_offset(self, tp: Any) -> int:
         """Where this generation's reading of ``tp`` starts: the group's committed offset, or the log's first

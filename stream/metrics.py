@@ -39,12 +39,15 @@ class _Snapshot:
         for reason, count in sorted(now["dead_letters"].items()):
             dead.add_metric([reason], count)
         yield dead
-        yield CounterMetricFamily("wnnrec_drift_flags", "Ratings at which a user's taste window restarted",
-                                  value=now["drift_flags"])
-        yield CounterMetricFamily("wnnrec_forgets", "Ratings forgotten (a forget by item counts each rating)",
-                                  value=now["forgets"])
-        lag = GaugeMetricFamily("wnnrec_consumer_lag", "Input messages of an owned partition not yet taken",
-                                labels=["partition"])
+        yield CounterMetricFamily(
+            "wnnrec_drift_flags", "Ratings at which a user's taste window restarted", value=now["drift_flags"]
+        )
+        yield CounterMetricFamily(
+            "wnnrec_forgets", "Ratings forgotten (a forget by item counts each rating)", value=now["forgets"]
+        )
+        lag = GaugeMetricFamily(
+            "wnnrec_consumer_lag", "Input messages of an owned partition not yet taken", labels=["partition"]
+        )
         for partition, behind in sorted(now["lag"].items()):
             lag.add_metric([str(partition)], behind)
         yield lag
@@ -57,20 +60,38 @@ class WorkerMetrics:
         self.registry = CollectorRegistry()
         self.registry.register(_Snapshot(read))
         self.lists_sent = Counter("wnnrec_lists", "Recommendation lists sent", registry=self.registry)
-        self.stage_seconds = Histogram("wnnrec_stage_seconds", "Time of each stage of a micro-batch",
-                                       ["stage"], buckets=STAGE_BUCKETS, registry=self.registry)
-        self.batch_events = Histogram("wnnrec_batch_events", "Input messages per micro-batch",
-                                      buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=self.registry)
+        self.stage_seconds = Histogram(
+            "wnnrec_stage_seconds",
+            "Time of each stage of a micro-batch",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_events = Histogram(
+            "wnnrec_batch_events",
+            "Input messages per micro-batch",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=self.registry,
+        )
         self.input_age_seconds = Histogram(
-            "wnnrec_input_age_seconds", "Seconds from an input's Kafka timestamp (its producer's send time) to the "
+            "wnnrec_input_age_seconds",
+            "Seconds from an input's Kafka timestamp (its producer's send time) to the "
             "send of its output (the list that covers it, or its dead letter): the send-to-list latency, queueing "
-            "included", buckets=AGE_BUCKETS,
-            registry=self.registry)
-        self.changelog_bytes = Counter("wnnrec_changelog_bytes", "Key and value bytes written to the tables' changelogs",
-                                       ["table"], registry=self.registry)
-        self.recovery_seconds = Gauge("wnnrec_table_recovery_seconds",
-                                      "Seconds from the last partition assignment to the user table's recovery",
-                                      registry=self.registry)
+            "included",
+            buckets=AGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.changelog_bytes = Counter(
+            "wnnrec_changelog_bytes",
+            "Key and value bytes written to the tables' changelogs",
+            ["table"],
+            registry=self.registry,
+        )
+        self.recovery_seconds = Gauge(
+            "wnnrec_table_recovery_seconds",
+            "Seconds from the last partition assignment to the user table's recovery",
+            registry=self.registry,
+        )
 
     def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes]]) -> None:
         """Count the bytes of ``(partition, key, value)`` changelog writes."""

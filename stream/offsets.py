@@ -90,8 +90,9 @@ class OffsetContinuity:
         self.holes += 1
         return Hole(partition, expected, offset - 1)
 
-    def admit(self, positions: list[tuple[int, int]], start: Callable[[int], int | None]
-              ) -> tuple[list[int], list[Hole]]:
+    def admit(
+        self, positions: list[tuple[int, int]], start: Callable[[int], int | None]
+    ) -> tuple[list[int], list[Hole]]:
         """Sort a batch's ``(partition, offset)`` positions: the indices to process now, and the holes found (the
         rest of a partition's batch after its hole is not processed; it comes again). ``start(partition)`` gives
         the offset a partition's first message of this generation is expected at (the committed one); see

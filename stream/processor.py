@@ -30,8 +30,19 @@ from collections.abc import Callable, Iterable
 
 from cachetools import LRUCache
 
-from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, covered_event, dead_letter_message, drift_message,
-                            drift_record, global_drift_message, parse_input, recommendation_message, score_parts)
+from stream.schemas import (
+    ForgetEvent,
+    RatingEvent,
+    SchemaError,
+    covered_event,
+    dead_letter_message,
+    drift_message,
+    drift_record,
+    global_drift_message,
+    parse_input,
+    recommendation_message,
+    score_parts,
+)
 from stream.user_layout import SEGMENT_PAIRS, read_stored
 from stream.user_state import UserState
 from wnn.config import WNNConfig
@@ -44,6 +55,7 @@ from wnn.network import StateError
 from wnn.contributions import ContributionChange, forget_events, learn_event
 
 log = logging.getLogger(__name__)
+
 
 class Refused(Exception):
     """An input that is well formed but cannot be applied (for example a forget of a rating that is not stored)."""
@@ -133,11 +145,20 @@ class StreamProcessor:
         Pairs per stored segment of a user's state (:mod:`stream.user_layout`).
     """
 
-    def __init__(self, config: WNNConfig | None = None, top_n: int = 10, cache_bytes: int = 256 << 20,
-                 catalogue: Dataset | None = None, worker: str = "worker", share_buckets: int = 16,
-                 max_tombstones: int = 10_000, max_message_bytes: int | None = 64 * 1024,
-                 source_topic: str = "ratings", explain_lists: bool = False,
-                 segment_pairs: int = SEGMENT_PAIRS) -> None:
+    def __init__(
+        self,
+        config: WNNConfig | None = None,
+        top_n: int = 10,
+        cache_bytes: int = 256 << 20,
+        catalogue: Dataset | None = None,
+        worker: str = "worker",
+        share_buckets: int = 16,
+        max_tombstones: int = 10_000,
+        max_message_bytes: int | None = 64 * 1024,
+        source_topic: str = "ratings",
+        explain_lists: bool = False,
+        segment_pairs: int = SEGMENT_PAIRS,
+    ) -> None:
         self.space = ItemSpace(config or WNNConfig())
         self.config = self.space.config
         self.top_n = top_n
@@ -168,8 +189,9 @@ class StreamProcessor:
             self.space.add_catalogue(catalogue)
 
     # ------------------------------------------------------------------ users
-    def _state(self, user: str, partition: int, load: Loader, touched: dict[str, _Touched],
-               create: bool) -> _Touched | None:
+    def _state(
+        self, user: str, partition: int, load: Loader, touched: dict[str, _Touched], create: bool
+    ) -> _Touched | None:
         """The user's live state in this batch: pinned while the batch runs, so the cache cannot evict it before
         it is written."""
         entry = touched.get(user)
@@ -214,8 +236,14 @@ class StreamProcessor:
         for message in messages:
             self.owned.add(message.partition)  # a worker only receives the partitions it owns
             try:
-                event = parse_input(message.value, message.key, message.partition, message.offset,
-                                    max_bytes=self.max_message_bytes, require_key=True)
+                event = parse_input(
+                    message.value,
+                    message.key,
+                    message.partition,
+                    message.offset,
+                    max_bytes=self.max_message_bytes,
+                    require_key=True,
+                )
             except SchemaError as exc:
                 self._dead(out, message, str(exc), "schema")
                 continue
@@ -226,17 +254,25 @@ class StreamProcessor:
         self._emit(touched, out)
         return out
 
-    def _apply(self, message: Incoming, event: RatingEvent | ForgetEvent, load: Loader,
-               touched: dict[str, _Touched], out: BatchOutput) -> None:
+    def _apply(
+        self,
+        message: Incoming,
+        event: RatingEvent | ForgetEvent,
+        load: Loader,
+        touched: dict[str, _Touched],
+        out: BatchOutput,
+    ) -> None:
         """One decoded input: learn or forget it, or dead-letter it with the reason (the worker carries on)."""
         try:
             entry = self._state(event.user, message.partition, load, touched, create=isinstance(event, RatingEvent))
             if entry is None:
                 raise Refused(f"forget for unknown user {event.user!r}: nothing is stored for them")
             if entry.state.partition != message.partition:
-                raise Refused(f"user {event.user!r} lives on partition {entry.state.partition}, but this message "
-                              f"came on partition {message.partition} (was it produced with another key or "
-                              "partitioner?)")
+                raise Refused(
+                    f"user {event.user!r} lives on partition {entry.state.partition}, but this message "
+                    f"came on partition {message.partition} (was it produced with another key or "
+                    "partitioner?)"
+                )
             if isinstance(event, RatingEvent):
                 applied = self._rate(event, entry, message)
             else:
@@ -253,9 +289,15 @@ class StreamProcessor:
 
     def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
         self.dead_letter_reasons[kind] += 1
-        out.dead_letters.append((message.key, dead_letter_message(message.value, reason, message.partition,
-                                                                  message.offset, message.key, self.source_topic),
-                                 kind))
+        out.dead_letters.append(
+            (
+                message.key,
+                dead_letter_message(
+                    message.value, reason, message.partition, message.offset, message.key, self.source_topic
+                ),
+                kind,
+            )
+        )
 
     def _rate(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
         """Predict (for the drift record), learn, update the partition's item share. False for a redelivery."""
@@ -277,8 +319,9 @@ class StreamProcessor:
             self._mirror_change(message.partition, learned.change)
         # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
         restarted = learned.restarted
-        entry.records.append(drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted,
-                                          n_before))
+        entry.records.append(
+            drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted, n_before)
+        )
         self._observe(event.user, abs(prediction.rating - event.rating), restarted)
         entry.events.append(covered_event(event.event_id, message.offset, "rating"))
         entry.event_time = event.ts
@@ -322,19 +365,33 @@ class StreamProcessor:
             key = user.encode()
             model = state.wnn
             if entry.changed or entry.rewrite:
-                out.states.extend((state.partition, k, v) for k, v in
-                                  state.writes(key, rewrite=entry.rewrite, segment_pairs=self.segment_pairs))
+                out.states.extend(
+                    (state.partition, k, v)
+                    for k, v in state.writes(key, rewrite=entry.rewrite, segment_pairs=self.segment_pairs)
+                )
             try:
                 self.cache[user] = state
             except ValueError:  # larger than the whole cache budget: served from the table next time
                 pass
             event_time = entry.event_time if entry.event_time is not None else model.last_ts
             items, scores = model.score(ts=event_time, k=self.top_n)
-            why = [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)] if self.explain_lists \
-                else None
-            out.recommendations.append((key, recommendation_message(
-                user, [str(i) for i in items], scores.tolist(), MODEL_FORMAT_VERSION, state.partition, entry.events,
-                event_time, model.n_pairs, why)))
+            why = [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)] if self.explain_lists else None
+            out.recommendations.append(
+                (
+                    key,
+                    recommendation_message(
+                        user,
+                        [str(i) for i in items],
+                        scores.tolist(),
+                        MODEL_FORMAT_VERSION,
+                        state.partition,
+                        entry.events,
+                        event_time,
+                        model.n_pairs,
+                        why,
+                    ),
+                )
+            )
             if entry.records:
                 shift = model.taste_shift()
                 self.window.taste_shift += shift
@@ -434,9 +491,12 @@ class StreamProcessor:
         self._dirty.pop(partition, None)
         return True
 
-    def _stored_contributions(self, stored: Iterable[tuple[bytes, bytes | None]], count_sequences: bool,
-                              orphans: dict[str, list[bytes]] | None = None
-                              ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
+    def _stored_contributions(
+        self,
+        stored: Iterable[tuple[bytes, bytes | None]],
+        count_sequences: bool,
+        orphans: dict[str, list[bytes]] | None = None,
+    ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
         """Every partition's item shares derived from the stored users (a table's ``(key, value)`` pairs, each
         user's keys together: :func:`stream.user_layout.read_stored`), the users read and the unreadable ones; with
         ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the
@@ -461,8 +521,7 @@ class StreamProcessor:
             if count_sequences:
                 space.add_sequence(pairs.items)
             centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
-            rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts,
-                                                                    centred))
+            rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts, centred))
             users += 1
         derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
         return derived, users, unreadable
@@ -509,10 +568,15 @@ class StreamProcessor:
         if not w.events:
             return None
         report = {
-            "worker": self.worker, "window_s": round(time.monotonic() - w.started, 3), "events": w.events,
-            "mae": round(w.abs_error / w.events, 5), "rmse": round(math.sqrt(w.sq_error / w.events), 5),
-            "drift_flags": w.drift_flags, "users_drifting": len(w.users_drifting),
-            "mean_taste_shift": round(w.taste_shift / max(w.taste_reports, 1), 5), "events_total": w.events_total,
+            "worker": self.worker,
+            "window_s": round(time.monotonic() - w.started, 3),
+            "events": w.events,
+            "mae": round(w.abs_error / w.events, 5),
+            "rmse": round(math.sqrt(w.sq_error / w.events), 5),
+            "drift_flags": w.drift_flags,
+            "users_drifting": len(w.users_drifting),
+            "mean_taste_shift": round(w.taste_shift / max(w.taste_reports, 1), 5),
+            "events_total": w.events_total,
             "drift_flags_total": w.drift_flags_total,
         }
         self.window = DriftWindow(events_total=w.events_total, drift_flags_total=w.drift_flags_total)

@@ -27,8 +27,10 @@ class BrokerUnavailable(RuntimeError):
 
 
 def broker_hint(settings: Settings) -> str:
-    return (f"cannot reach a Kafka broker at {settings.bootstrap}. Start one with `deploy/kafka/start` "
-            "(or `make broker-start`), or point KAFKA_BOOTSTRAP_SERVERS / --bootstrap at yours.")
+    return (
+        f"cannot reach a Kafka broker at {settings.bootstrap}. Start one with `deploy/kafka/start` "
+        "(or `make broker-start`), or point KAFKA_BOOTSTRAP_SERVERS / --bootstrap at yours."
+    )
 
 
 def make_producer(settings: Settings, **overrides):
@@ -36,9 +38,16 @@ def make_producer(settings: Settings, **overrides):
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
-    options = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, batch_size=256 * 1024, acks=1,
-                   request_timeout_ms=15000, max_block_ms=15000, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                   **settings.kafka_python_options())
+    options = dict(
+        bootstrap_servers=settings.bootstrap,
+        linger_ms=5,
+        batch_size=256 * 1024,
+        acks=1,
+        request_timeout_ms=15000,
+        max_block_ms=15000,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        **settings.kafka_python_options(),
+    )
     options.update(overrides)
     try:
         return KafkaProducer(**options)
@@ -51,26 +60,40 @@ def make_producer(settings: Settings, **overrides):
 RATINGS_MAX_MESSAGE_BYTES = 4 << 20
 
 
-def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict | None = None,
-                  retention_ms: str | None = "-1") -> None:
+def ensure_topics(
+    settings: Settings, names: list[str], partitions: int, config: dict | None = None, retention_ms: str | None = "-1"
+) -> None:
     """Create the topics if they do not exist (event-time retention off by default: MovieLens timestamps are from
     1997; ``retention_ms=None`` leaves the broker's)."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000,
-                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, **settings.kafka_python_options())
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            request_timeout_ms=15000,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **settings.kafka_python_options(),
+        )
     except KafkaError:
         raise BrokerUnavailable(broker_hint(settings)) from None
     try:
         existing = set(admin.list_topics())
         retention = {"retention.ms": retention_ms} if retention_ms else {}
-        missing = [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                            topic_configs={**retention, **(config or {}),
-                                           **({"max.message.bytes": str(RATINGS_MAX_MESSAGE_BYTES)}
-                                              if n == settings.ratings_topic else {})})
-                   for n in names if n not in existing]
+        missing = [
+            NewTopic(
+                n,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={
+                    **retention,
+                    **(config or {}),
+                    **({"max.message.bytes": str(RATINGS_MAX_MESSAGE_BYTES)} if n == settings.ratings_topic else {}),
+                },
+            )
+            for n in names
+            if n not in existing
+        ]
         if missing:
             try:
                 admin.create_topics(missing)
@@ -92,8 +115,7 @@ class ReplayStats:
         return self.sent / self.seconds if self.seconds else float("inf")
 
 
-def pacing_due(start: float, k: int, event_seconds: float, speed: float | None, max_rate: float | None
-               ) -> float | None:
+def pacing_due(start: float, k: int, event_seconds: float, speed: float | None, max_rate: float | None) -> float | None:
     """When the ``k``-th message may be sent (perf_counter seconds), or None to send at once: event time compressed
     by ``speed``, and at most ``max_rate`` messages per second since ``start``; the later of the two."""
     due = None
@@ -104,9 +126,17 @@ def pacing_due(start: float, k: int, event_seconds: float, speed: float | None, 
     return due
 
 
-def replay(settings: Settings, dataset: Dataset, speed: float | None = None, max_rate: float | None = None,
-           limit: int | None = None, offset: int = 0, progress: bool = True, producer=None,
-           on_send=None) -> ReplayStats:
+def replay(
+    settings: Settings,
+    dataset: Dataset,
+    speed: float | None = None,
+    max_rate: float | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    progress: bool = True,
+    producer=None,
+    on_send=None,
+) -> ReplayStats:
     """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
     ensure_topics(settings, [settings.ratings_topic], settings.partitions)
     own = producer is None

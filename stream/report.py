@@ -18,18 +18,29 @@ import numpy as np
 from wnn.evaluation.metrics import PRIOR_BUCKETS, prior_bucket
 
 #: The plots of a report folder, by file name.
-PLOTS = {"mae_over_time.png": "MAE of the stream's pre-learning predictions over event time",
-         "drift_flags.png": "Taste-window restarts (drift flags) over event time",
-         "cold_start.png": "MAE and like-accuracy by the user's number of ratings before the event",
-         "throughput_latency.png": "Lists per second and send-to-list latency over the run"}
+PLOTS = {
+    "mae_over_time.png": "MAE of the stream's pre-learning predictions over event time",
+    "drift_flags.png": "Taste-window restarts (drift flags) over event time",
+    "cold_start.png": "MAE and like-accuracy by the user's number of ratings before the event",
+    "throughput_latency.png": "Lists per second and send-to-list latency over the run",
+}
 
 
 def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
-def summarize(records: list[dict], dead_letters: list[dict], n_replayed: int, covered: int, lists: int,
-              latencies_ms: list[float], seconds: float, evaluate_mae: float | None, embedded: bool = False) -> dict:
+def summarize(
+    records: list[dict],
+    dead_letters: list[dict],
+    n_replayed: int,
+    covered: int,
+    lists: int,
+    latencies_ms: list[float],
+    seconds: float,
+    evaluate_mae: float | None,
+    embedded: bool = False,
+) -> dict:
     """The run's numbers. ``records`` are the per-rating drift records read back (each with its ``user``),
     ``latencies_ms`` the send-to-first-list time of each covered rating, ``seconds`` from the first send to the last
     list, ``evaluate_mae`` what ``wnnrec evaluate`` (in process, same ratings) gives, for comparison."""
@@ -37,15 +48,20 @@ def summarize(records: list[dict], dead_letters: list[dict], n_replayed: int, co
     flagged = Counter(r["user"] for r in records if r["drift"])
     return {
         "mode": "embedded, no Kafka" if embedded else "Kafka",
-        "ratings_replayed": n_replayed, "ratings_covered_by_lists": covered, "lists_emitted": lists,
+        "ratings_replayed": n_replayed,
+        "ratings_covered_by_lists": covered,
+        "lists_emitted": lists,
         "dead_letters": len(dead_letters),
         "dead_letters_by_reason": dict(Counter(d.get("reason", "?").split(":")[0] for d in dead_letters)),
-        "drift_records": len(records), "drift_flags": sum(flagged.values()), "users_flagged": len(flagged),
+        "drift_records": len(records),
+        "drift_flags": sum(flagged.values()),
+        "users_flagged": len(flagged),
         "most_flagged_users": dict(flagged.most_common(5)),
         "stream_mae": round(float(np.mean(errors)), 4) if errors else None,
         "evaluate_mae": None if evaluate_mae is None else round(evaluate_mae, 4),
         "ratings_per_s": round(covered / seconds, 1) if seconds > 0 else None,
-        "latency_p50_ms": _percentile(latencies_ms, 50), "latency_p99_ms": _percentile(latencies_ms, 99),
+        "latency_p50_ms": _percentile(latencies_ms, 50),
+        "latency_p99_ms": _percentile(latencies_ms, 99),
         "seconds": round(seconds, 1),
     }
 
@@ -70,9 +86,11 @@ def summary_text(summary: dict) -> str:
         f"  drift flags: {s['drift_flags']} over {s['users_flagged']} users",
     ]
     if s["ratings_per_s"] is not None:
-        lines.append(f"  {s['ratings_per_s']:,.0f} ratings/s end to end; send-to-list latency p50 "
-                     f"{s['latency_p50_ms']} ms, p99 {s['latency_p99_ms']} ms (the replay runs at full speed beside "
-                     "the worker, so latency here includes queueing)")
+        lines.append(
+            f"  {s['ratings_per_s']:,.0f} ratings/s end to end; send-to-list latency p50 "
+            f"{s['latency_p50_ms']} ms, p99 {s['latency_p99_ms']} ms (the replay runs at full speed beside "
+            "the worker, so latency here includes queueing)"
+        )
     return "\n".join(lines)
 
 
@@ -86,8 +104,14 @@ def _cold_start(records: list[dict]) -> list[dict]:
         if mine:
             errors = [abs(r["error"]) for r in mine]
             likes = [(r["predicted"] >= 3.5) == (r["rating"] >= 4) for r in mine]
-            rows.append({"prior_ratings": label, "n": len(mine), "mae": round(float(np.mean(errors)), 4),
-                         "like_acc": round(float(np.mean(likes)), 4)})
+            rows.append(
+                {
+                    "prior_ratings": label,
+                    "n": len(mine),
+                    "mae": round(float(np.mean(errors)), 4),
+                    "like_acc": round(float(np.mean(likes)), 4),
+                }
+            )
     return rows
 
 
@@ -100,8 +124,9 @@ def _by_day(records: list[dict], value) -> tuple[np.ndarray, np.ndarray]:
     return unique - unique[0], np.bincount(inverse, weights=values) / np.maximum(np.bincount(inverse), 1)
 
 
-def _plots(folder: Path, records: list[dict], cold: list[dict], arrivals: list[float],
-           latencies: list[tuple[float, float]]) -> None:
+def _plots(
+    folder: Path, records: list[dict], cold: list[dict], arrivals: list[float], latencies: list[tuple[float, float]]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,8 +181,9 @@ def _plots(folder: Path, records: list[dict], cold: list[dict], arrivals: list[f
         buckets = (sent / width).astype(np.int64)
         xs = np.unique(buckets)
         for q, style in ((50, "-"), (99, "--")):
-            bottom.plot(xs * width, [np.percentile(lat[buckets == x], q) for x in xs], style, marker=".", lw=1,
-                        label=f"p{q}")
+            bottom.plot(
+                xs * width, [np.percentile(lat[buckets == x], q) for x in xs], style, marker=".", lw=1, label=f"p{q}"
+            )
         bottom.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     top.set(ylabel="ratings covered per second", title=PLOTS["throughput_latency.png"])
     bottom.set(xlabel="seconds since the first send", ylabel="send-to-list latency (ms)")
@@ -166,8 +192,9 @@ def _plots(folder: Path, records: list[dict], cold: list[dict], arrivals: list[f
     save(fig, "throughput_latency.png")
 
 
-def write_report(folder: str | Path, summary: dict, records: list[dict], arrivals: list[float],
-                 latencies: list[tuple[float, float]]) -> Path:
+def write_report(
+    folder: str | Path, summary: dict, records: list[dict], arrivals: list[float], latencies: list[tuple[float, float]]
+) -> Path:
     """Write ``summary.json``, ``report.md`` and the PNGs of :data:`PLOTS` into ``folder``. ``arrivals`` are the
     arrival times of the lists, ``latencies`` (send time, ms) per covered rating."""
     folder = Path(folder)

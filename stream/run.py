@@ -17,8 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stream.bench import (WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker,
-                          wait_until_serving)
+from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
 from stream.replay import BrokerUnavailable, ensure_topics, replay
 from stream.report import prequential_mae, summarize
 from stream.settings import Settings
@@ -32,8 +31,12 @@ def broker_answers(settings: Settings) -> bool:
     from kafka.errors import KafkaError
 
     try:
-        KafkaAdminClient(bootstrap_servers=settings.bootstrap, bootstrap_timeout_ms=3000,
-                         request_timeout_ms=3000, **settings.kafka_python_options()).close()
+        KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            bootstrap_timeout_ms=3000,
+            request_timeout_ms=3000,
+            **settings.kafka_python_options(),
+        ).close()
         return True
     except KafkaError:
         return False
@@ -44,9 +47,13 @@ def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
     order."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False, group_id=None,
-                             **settings.kafka_python_options(),
-                             consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        **settings.kafka_python_options(),
+        consumer_timeout_ms=2000,
+    )
     partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or [])]
     consumer.assign(partitions)
     consumer.seek_to_beginning()
@@ -64,8 +71,9 @@ def delete_run_topics(settings: Settings) -> list[str]:
     internal topics too, see :attr:`Settings.faust_id`). Returns the deleted names."""
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=15000,
-                             **settings.kafka_python_options())
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, request_timeout_ms=15000, **settings.kafka_python_options()
+    )
     try:
         mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
         if mine:
@@ -81,8 +89,14 @@ def _can_start_a_broker() -> str | None:
     return None if not missing else f"{' and '.join(missing)} not found on PATH"
 
 
-def main_job(base: Settings, data: str | None = None, limit: int | None = None, report_dir: str | None = None,
-             embedded: bool = False, before_cleanup: Callable[[Settings], None] | None = None) -> int:
+def main_job(
+    base: Settings,
+    data: str | None = None,
+    limit: int | None = None,
+    report_dir: str | None = None,
+    embedded: bool = False,
+    before_cleanup: Callable[[Settings], None] | None = None,
+) -> int:
     """Run the main job and write its report; returns 0 when every rating was covered by a list.
     ``before_cleanup`` is called with the run's settings before its topics are deleted (tests read them there)."""
     from stream.report import summary_text, write_report
@@ -113,7 +127,8 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
             raise BrokerUnavailable(
                 f"no Kafka broker at {base.bootstrap}, and none can be started here ({missing}; install Java 17+ "
                 "and Maven, e.g. `apt install openjdk-17-jre-headless maven`). `wnnrec run --embedded` runs the "
-                f"same agents in-process on {EMBEDDED_RATINGS:,} ratings, without Kafka.")
+                f"same agents in-process on {EMBEDDED_RATINGS:,} ratings, without Kafka."
+            )
         print(f"no broker at {base.bootstrap}: starting one with {DEPLOY / 'start'}", flush=True)
         subprocess.run([str(DEPLOY / "start")], check=True, stdout=subprocess.DEVNULL)
         started_broker = True
@@ -141,13 +156,25 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
         arrivals = {e: t for e, t in collector.arrivals.items() if e not in warm}
         stop_worker(worker)
         worker = None
-        records = [{**record, "user": doc["user"]} for doc in read_topic(settings, settings.drift_topic)
-                   if doc.get("kind") == "user" and doc["user"] != WARMUP_USER for record in doc["records"]]
+        records = [
+            {**record, "user": doc["user"]}
+            for doc in read_topic(settings, settings.drift_topic)
+            if doc.get("kind") == "user" and doc["user"] != WARMUP_USER
+            for record in doc["records"]
+        ]
         dead = read_topic(settings, settings.dlq_topic)
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
         last = max(arrivals.values(), default=stats.first_send)
-        summary = summarize(records, dead, n, len(arrivals), collector.lists - len(warm), [ms for _, ms in latencies],
-                            last - stats.first_send, prequential_mae(dataset, n))
+        summary = summarize(
+            records,
+            dead,
+            n,
+            len(arrivals),
+            collector.lists - len(warm),
+            [ms for _, ms in latencies],
+            last - stats.first_send,
+            prequential_mae(dataset, n),
+        )
         summary.update(topic_prefix=settings.topic_prefix, worker_log=log_path)
         if before_cleanup is not None:
             before_cleanup(settings)

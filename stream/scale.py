@@ -48,8 +48,9 @@ class SyntheticEvents:
         return int(np.unique(self.users).size)
 
 
-def synthetic_events(n_users: int, n_events: int, real_items: np.ndarray, real_ratings: np.ndarray,
-                     zipf_s: float = 1.0, seed: int = 0) -> SyntheticEvents:
+def synthetic_events(
+    n_users: int, n_events: int, real_items: np.ndarray, real_ratings: np.ndarray, zipf_s: float = 1.0, seed: int = 0
+) -> SyntheticEvents:
     """``n_events`` events of ``n_users`` Zipf-active users, each an (item, rating) of a random real rating."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_users + 1) ** zipf_s
@@ -69,16 +70,28 @@ def produce(settings: Settings, events: SyntheticEvents, item_ids, progress: boo
     start = time.perf_counter()
     for e in tqdm(range(events.users.size), desc="produce", unit="ev", disable=not progress, mininterval=0.5):
         user = f"s{events.users[e]}"
-        producer.send(settings.ratings_topic, key=user.encode(),
-                      value=rating_message(user, item_ids[events.items[e]], float(events.ratings[e]), 880_000_000 + e,
-                                           event_id=e))
+        producer.send(
+            settings.ratings_topic,
+            key=user.encode(),
+            value=rating_message(
+                user, item_ids[events.items[e]], float(events.ratings[e]), 880_000_000 + e, event_id=e
+            ),
+        )
     producer.flush()
     producer.close()
     return events.users.size / (time.perf_counter() - start)
 
 
-def run_level(base: Settings, dataset: Dataset, n_users: int, n_events: int, progress: bool, log_path: str,
-              zipf_s: float = 1.0, seed: int = 0) -> dict:
+def run_level(
+    base: Settings,
+    dataset: Dataset,
+    n_users: int,
+    n_events: int,
+    progress: bool,
+    log_path: str,
+    zipf_s: float = 1.0,
+    seed: int = 0,
+) -> dict:
     """One user count: produce its stream, let one worker drain it, measure."""
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
@@ -91,23 +104,41 @@ def run_level(base: Settings, dataset: Dataset, n_users: int, n_events: int, pro
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         delete_topics_of(settings)
     rate = covered_rate(covered)
-    return {"users": n_users, "distinct_users_in_stream": events.distinct_users(), "n_events": n_events,
-            "ratings_covered": len(covered), "events_per_s": rate, "worker_rss_mib": rss,
-            "state_folder_mib": state_bytes / (1 << 20), "produce_events_per_s": produce_rate,
-            "changelog_bytes_per_rating": costs["changelog_bytes_per_rating"],
-            "changelog_bytes_per_rating_by_table": costs["changelog_bytes_per_rating_by_table"],
-            "stage_us_per_rating": costs["stage_us_per_rating"]}
+    return {
+        "users": n_users,
+        "distinct_users_in_stream": events.distinct_users(),
+        "n_events": n_events,
+        "ratings_covered": len(covered),
+        "events_per_s": rate,
+        "worker_rss_mib": rss,
+        "state_folder_mib": state_bytes / (1 << 20),
+        "produce_events_per_s": produce_rate,
+        "changelog_bytes_per_rating": costs["changelog_bytes_per_rating"],
+        "changelog_bytes_per_rating_by_table": costs["changelog_bytes_per_rating_by_table"],
+        "stage_us_per_rating": costs["stage_us_per_rating"],
+    }
 
 
-def bench_scale(base: Settings, dataset: Dataset, users: tuple[int, ...] = DEFAULT_USERS,
-                min_events: int = 100_000, zipf_s: float = 1.0, progress: bool = True) -> dict:
+def bench_scale(
+    base: Settings,
+    dataset: Dataset,
+    users: tuple[int, ...] = DEFAULT_USERS,
+    min_events: int = 100_000,
+    zipf_s: float = 1.0,
+    progress: bool = True,
+) -> dict:
     """Every level; each gets ``max(min_events, users)`` events, so every level's stream is at least as long as
     its population. Returns the JSON document."""
     log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"wnnrec-scale-worker-{os.getpid()}.log")
-    levels = [run_level(base, dataset, n, max(min_events, n), progress, log_path, zipf_s)
-              for n in users]
+    levels = [run_level(base, dataset, n, max(min_events, n), progress, log_path, zipf_s) for n in users]
     smallest = levels[0]["events_per_s"]
     for level in levels:
         level["events_per_s_vs_smallest"] = level["events_per_s"] / smallest if smallest else None
-    return {"zipf_s": zipf_s, "partitions": base.partitions, "batch_max": base.batch_max,
-            "cache_mib": base.cache_mib, "worker_log": log_path, "levels": levels}
+    return {
+        "zipf_s": zipf_s,
+        "partitions": base.partitions,
+        "batch_max": base.batch_max,
+        "cache_mib": base.cache_mib,
+        "worker_log": log_path,
+        "levels": levels,
+    }

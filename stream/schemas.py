@@ -86,7 +86,7 @@ _encode = msgspec.json.Encoder().encode
 def _identifier(value: str | int | None, field: str) -> str:
     if value is None or value == "":
         raise SchemaError(f"field {field!r} must be a non-empty string or integer, got {_shown(value)}")
-    if isinstance(value, int) and abs(value) >= 10 ** MAX_ID_LENGTH:
+    if isinstance(value, int) and abs(value) >= 10**MAX_ID_LENGTH:
         raise SchemaError(f"field {field!r} is longer than {MAX_ID_LENGTH} characters")
     text = str(value)
     if len(text) > MAX_ID_LENGTH:
@@ -100,8 +100,14 @@ def _event_id(value: int | None) -> int | None:
     return value
 
 
-def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partition: int = 0, offset: int = 0,
-                max_bytes: int | None = None, require_key: bool = False) -> RatingEvent | ForgetEvent:
+def parse_input(
+    raw: bytes | str | None,
+    key: bytes | str | None = None,
+    partition: int = 0,
+    offset: int = 0,
+    max_bytes: int | None = None,
+    require_key: bool = False,
+) -> RatingEvent | ForgetEvent:
     """Validate one message of the ``ratings`` topic. Raises :class:`SchemaError` with the reason.
 
     Every field is checked before anything uses it: ratings finite and within the scale, ``ts`` an event time in
@@ -136,8 +142,9 @@ def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partiti
     if key is not None:
         key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
         if key_text != user:
-            raise SchemaError(f"message key {_shown(key_text)} differs from its user {user!r}: it would land on the "
-                              "wrong partition")
+            raise SchemaError(
+                f"message key {_shown(key_text)} differs from its user {user!r}: it would land on the wrong partition"
+            )
     if doc.type == "rating":
         rating = doc.rating
         if rating is None or not math.isfinite(rating):
@@ -148,8 +155,13 @@ def parse_input(raw: bytes | str | None, key: bytes | str | None = None, partiti
         if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
             raise SchemaError(f"field 'ts' = {_shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")
         event_id = _event_id(doc.event_id)
-        return RatingEvent(user, _identifier(doc.item, "item"), rating, int(ts),
-                           event_id if event_id is not None else event_id_from_offset(partition, offset))
+        return RatingEvent(
+            user,
+            _identifier(doc.item, "item"),
+            rating,
+            int(ts),
+            event_id if event_id is not None else event_id_from_offset(partition, offset),
+        )
     if doc.type == "forget":
         event_id = _event_id(doc.event_id)
         item = _identifier(doc.item, "item") if doc.item is not None else None
@@ -189,17 +201,28 @@ def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict:
     ``popularity``, ``sequence`` (and ``followed``: which of the user's items it followed in everyone's
     sequences), ``affinity``, ``rating`` and ``like`` (weighted terms that sum to the score), ``predicted_rating``
     and ``like_probability``."""
-    parts = {key: round(float(entry[key]), 4) for key in ("popularity", "sequence", "affinity", "rating", "like",
-                                                           "predicted_rating", "like_probability")}
-    parts["followed"] = [{"item": str(f["item"]), **({"title": titles[str(f["item"])]}
-                                                      if str(f["item"]) in titles else {})}
-                         for f in entry["followed"]]
+    parts = {
+        key: round(float(entry[key]), 4)
+        for key in ("popularity", "sequence", "affinity", "rating", "like", "predicted_rating", "like_probability")
+    }
+    parts["followed"] = [
+        {"item": str(f["item"]), **({"title": titles[str(f["item"])]} if str(f["item"]) in titles else {})}
+        for f in entry["followed"]
+    ]
     return parts
 
 
-def recommendation_message(user: str, items: list[str], scores: list[float], model_version: int, partition: int,
-                           events: list[dict], event_time: int | None, n_ratings: int,
-                           why: list[dict] | None = None) -> bytes:
+def recommendation_message(
+    user: str,
+    items: list[str],
+    scores: list[float],
+    model_version: int,
+    partition: int,
+    events: list[dict],
+    event_time: int | None,
+    n_ratings: int,
+    why: list[dict] | None = None,
+) -> bytes:
     """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs.
 
     Fields: ``v``; ``user``; ``items`` (``[{"item", "score"}]``, best first, none already rated); ``model_version``
@@ -214,19 +237,31 @@ def recommendation_message(user: str, items: list[str], scores: list[float], mod
     listed = [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)]
     for entry, parts in zip(listed, why or []):
         entry["why"] = parts
-    return _encode({
-        "v": OUTPUT_VERSION, "user": user,
-        "items": listed,
-        "model_version": model_version, "partition": partition, "events": events, "event_time": event_time,
-        "n_ratings": n_ratings,
-    })
+    return _encode(
+        {
+            "v": OUTPUT_VERSION,
+            "user": user,
+            "items": listed,
+            "model_version": model_version,
+            "partition": partition,
+            "events": events,
+            "event_time": event_time,
+            "n_ratings": n_ratings,
+        }
+    )
 
 
-def drift_record(event_id: int, event_time: int, predicted: float, rating: float, drift: bool,
-                 n_ratings: int) -> dict:
+def drift_record(event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int) -> dict:
     """One rating's entry in a :func:`drift_message`."""
-    return {"event_id": event_id, "event_time": event_time, "predicted": round(predicted, 4), "rating": rating,
-            "error": round(predicted - rating, 4), "drift": drift, "n_ratings": n_ratings}
+    return {
+        "event_id": event_id,
+        "event_time": event_time,
+        "predicted": round(predicted, 4),
+        "rating": rating,
+        "error": round(predicted - rating, 4),
+        "drift": drift,
+        "n_ratings": n_ratings,
+    }
 
 
 def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
@@ -237,8 +272,9 @@ def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
     of the user's taste and restart its window, :mod:`wnn.taste_change`), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
     long-run genre mix after the batch, 0..1.
     """
-    return _encode({"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records,
-                    "taste_shift": round(taste_shift, 5)})
+    return _encode(
+        {"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records, "taste_shift": round(taste_shift, 5)}
+    )
 
 
 def global_drift_message(window: Mapping[str, Any]) -> bytes:
@@ -255,13 +291,15 @@ def global_drift_message(window: Mapping[str, Any]) -> bytes:
 DLQ_VALUE_LIMIT = 16 * 1024
 
 
-def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: int, key: bytes | None,
-                        source_topic: str = "ratings") -> bytes:
+def dead_letter_message(
+    raw: bytes | None, reason: str, partition: int, offset: int, key: bytes | None, source_topic: str = "ratings"
+) -> bytes:
     """``ratings-dlq`` value: the original bytes (text if UTF-8, else base64) and why they were refused.
 
     ``value_bytes`` is the original size; a value over :data:`DLQ_VALUE_LIMIT` is cut there and marked
     ``"truncated": true``.
     """
+
     def text(data: bytes | None) -> tuple[str | None, str]:
         if data is None:
             return None, "none"
@@ -273,11 +311,18 @@ def dead_letter_message(raw: bytes | None, reason: str, partition: int, offset: 
     size = None if raw is None else len(raw)
     truncated = size is not None and size > DLQ_VALUE_LIMIT
     value, value_encoding = text(raw[:DLQ_VALUE_LIMIT] if truncated else raw)
-    key_text, key_encoding = text(key[:MAX_ID_LENGTH * 4] if key is not None else None)
+    key_text, key_encoding = text(key[: MAX_ID_LENGTH * 4] if key is not None else None)
     doc = {
-        "v": SCHEMA_VERSION, "reason": reason, "source_topic": source_topic, "partition": partition,
-        "offset": offset, "key": key_text, "key_encoding": key_encoding, "value": value,
-        "value_encoding": value_encoding, "value_bytes": size,
+        "v": SCHEMA_VERSION,
+        "reason": reason,
+        "source_topic": source_topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key_text,
+        "key_encoding": key_encoding,
+        "value": value,
+        "value_encoding": value_encoding,
+        "value_bytes": size,
     }
     if truncated:
         doc["truncated"] = True

@@ -46,20 +46,38 @@ class Declaration:
     metavar: str | None = None
 
     def described(self) -> str:
-        shown = next((text for value, text in ((None, "none"), (False, "off"), (True, "on")) if self.default is value),
-                     "empty" if self.default == "" else self.default)
+        shown = next(
+            (text for value, text in ((None, "none"), (False, "off"), (True, "on")) if self.default is value),
+            "empty" if self.default == "" else self.default,
+        )
         return f"{self.help} (default {shown}; ${self.env})"
 
 
-def setting(name: str, default: Any, help: str, *, group: str | None, cast: Callable[[str], Any] | None = None,
-            env: str | None = None, flag: str | None = "", switch: bool = False, metavar: str | None = None) -> Any:
+def setting(
+    name: str,
+    default: Any,
+    help: str,
+    *,
+    group: str | None,
+    cast: Callable[[str], Any] | None = None,
+    env: str | None = None,
+    flag: str | None = "",
+    switch: bool = False,
+    metavar: str | None = None,
+) -> Any:
     """A :class:`Settings` field declared once. Its default comes from ``env`` (``WNNREC_<NAME>`` unless given)
     when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only)."""
     cast = cast or (flag_value if isinstance(default, bool) else type(default) if default is not None else str)
-    declaration = Declaration(default=default, help=help, cast=cast, env=env or f"WNNREC_{name.upper()}",
-                              group=group if flag is not None else None,
-                              flag=None if flag is None else flag or "--" + name.replace("_", "-"),
-                              switch=switch, metavar=metavar or ("1|0" if cast is flag_value else None))
+    declaration = Declaration(
+        default=default,
+        help=help,
+        cast=cast,
+        env=env or f"WNNREC_{name.upper()}",
+        group=group if flag is not None else None,
+        flag=None if flag is None else flag or "--" + name.replace("_", "-"),
+        switch=switch,
+        metavar=metavar or ("1|0" if cast is flag_value else None),
+    )
 
     def from_environment():
         text = os.environ.get(declaration.env)
@@ -70,8 +88,11 @@ def setting(name: str, default: Any, help: str, *, group: str | None, cast: Call
 
 def declarations() -> dict[str, Declaration]:
     """Each declared setting's :class:`Declaration`, by field name, in declaration order."""
-    return {field.name: field.metadata["declaration"] for field in dataclasses.fields(Settings)
-            if "declaration" in field.metadata}
+    return {
+        field.name: field.metadata["declaration"]
+        for field in dataclasses.fields(Settings)
+        if "declaration" in field.metadata
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,90 +108,197 @@ class Settings:
     1
     """
 
-    bootstrap: str = setting("bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers", group=KAFKA,
-                             env="KAFKA_BOOTSTRAP_SERVERS")
-    topic_prefix: str = setting("topic_prefix", "", "prefix of every topic name, the changelogs and the consumer "
-                                "group included", group=KAFKA)
-    partitions: int = setting("partitions", 4, "partitions of the topics the worker or the replay creates",
-                              group=KAFKA)
-    security_protocol: str = setting("security_protocol", "PLAINTEXT", "PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL; "
-                                     "passed to faust, aiokafka and kafka-python alike", group=SECURITY)
-    sasl_mechanism: str = setting("sasl_mechanism", "PLAIN", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
-                                  group=SECURITY)
+    bootstrap: str = setting(
+        "bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers", group=KAFKA, env="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    topic_prefix: str = setting(
+        "topic_prefix", "", "prefix of every topic name, the changelogs and the consumer group included", group=KAFKA
+    )
+    partitions: int = setting("partitions", 4, "partitions of the topics the worker or the replay creates", group=KAFKA)
+    security_protocol: str = setting(
+        "security_protocol",
+        "PLAINTEXT",
+        "PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL; passed to faust, aiokafka and kafka-python alike",
+        group=SECURITY,
+    )
+    sasl_mechanism: str = setting("sasl_mechanism", "PLAIN", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", group=SECURITY)
     sasl_username: str | None = setting("sasl_username", None, "SASL user name", group=SECURITY)
-    sasl_password: str | None = setting("sasl_password", None, "SASL password (environment only, so that it never "
-                                        "shows in a process list)", group=SECURITY, flag=None)
-    sasl_password_file: str | None = setting("sasl_password_file", None, "file holding the SASL password",
-                                             group=SECURITY, metavar="PATH")
-    ssl_cafile: str | None = setting("ssl_cafile", None, "CA bundle to verify the broker with", group=SECURITY,
-                                     metavar="PATH")
-    ssl_certfile: str | None = setting("ssl_certfile", None, "client certificate (mutual TLS)", group=SECURITY,
-                                       metavar="PATH")
-    ssl_keyfile: str | None = setting("ssl_keyfile", None, "the client certificate's key", group=SECURITY,
-                                      metavar="PATH")
-    app_id: str = setting("app_id", "wnnrec", "faust app id: the consumer group, and the first part of every "
-                          "changelog's name", group=WORKER)
-    state_dir: Path = setting("state_dir", Path(".wnnrec-state"), "RocksDB folder of the tables", group=WORKER,
-                              cast=Path, metavar="DIR")
+    sasl_password: str | None = setting(
+        "sasl_password",
+        None,
+        "SASL password (environment only, so that it never shows in a process list)",
+        group=SECURITY,
+        flag=None,
+    )
+    sasl_password_file: str | None = setting(
+        "sasl_password_file", None, "file holding the SASL password", group=SECURITY, metavar="PATH"
+    )
+    ssl_cafile: str | None = setting(
+        "ssl_cafile", None, "CA bundle to verify the broker with", group=SECURITY, metavar="PATH"
+    )
+    ssl_certfile: str | None = setting(
+        "ssl_certfile", None, "client certificate (mutual TLS)", group=SECURITY, metavar="PATH"
+    )
+    ssl_keyfile: str | None = setting(
+        "ssl_keyfile", None, "the client certificate's key", group=SECURITY, metavar="PATH"
+    )
+    app_id: str = setting(
+        "app_id",
+        "wnnrec",
+        "faust app id: the consumer group, and the first part of every changelog's name",
+        group=WORKER,
+    )
+    state_dir: Path = setting(
+        "state_dir", Path(".wnnrec-state"), "RocksDB folder of the tables", group=WORKER, cast=Path, metavar="DIR"
+    )
     web_port: int = setting("web_port", 6066, "port of the HTTP API", group=WORKER)
-    web_bind: str = setting("web_bind", "127.0.0.1", "interface the HTTP API listens on (0.0.0.0 opens every "
-                            "interface)", group=WORKER, metavar="ADDRESS")
-    api_token: str | None = setting("api_token", None, "bearer token every API request but /health and /metrics "
-                                    "must carry, at least 16 characters (environment only)", group=WORKER, flag=None)
-    api_token_file: str | None = setting("api_token_file", None, "file holding the API's bearer token",
-                                         group=WORKER, metavar="PATH")
-    insecure_no_auth: bool = setting("insecure_no_auth", False, "serve the API without authentication (refused "
-                                     "unless asked: every user's ratings would be readable and deletable by anyone "
-                                     "who reaches the port)", group=WORKER, switch=True)
-    data: str | None = setting("data", None, "MovieLens folder for item titles, genres and years; none: the "
-                               "fetched ML-100K, if present", group=WORKER, flag="--catalogue", metavar="DIR")
-    batch_max: int = setting("batch_max", 1000, "ratings per micro-batch: one table write, one list and one drift "
-                             "message per user per batch (1: one list per rating, the lowest latency)", group=ENGINE)
-    batch_linger_ms: float = setting("batch_linger_ms", 20.0, "longest wait for a micro-batch to fill, where the "
-                                     "agent gathers batches itself (batch delivery off, test_context, --embedded)",
-                                     group=ENGINE)
-    batch_delivery: bool = setting("batch_delivery", True, "on: each partition's records of a consumer fetch reach "
-                                   "the agent as one faust message, split at batch_max (stream.faust_compat); off: "
-                                   "one message per rating, gathered by Stream.take_events", group=ENGINE)
-    delivery_pipeline_depth: int = setting("delivery_pipeline_depth", 8, "batches whose outputs may still be on "
-                                           "their way to the broker while the next is processed; input is committed "
-                                           "only once its batch's and every earlier batch's outputs are delivered "
-                                           "(0: wait for each batch)", group=ENGINE)
-    fetch_max_wait_ms: int = setting("fetch_max_wait_ms", 10, "longest the broker may hold a fetch without data "
-                                     "(faust hard-codes 1500, which stalls the loop on always-empty internal "
-                                     "topics)", group=ENGINE)
+    web_bind: str = setting(
+        "web_bind",
+        "127.0.0.1",
+        "interface the HTTP API listens on (0.0.0.0 opens every interface)",
+        group=WORKER,
+        metavar="ADDRESS",
+    )
+    api_token: str | None = setting(
+        "api_token",
+        None,
+        "bearer token every API request but /health and /metrics must carry, at least 16 characters (environment only)",
+        group=WORKER,
+        flag=None,
+    )
+    api_token_file: str | None = setting(
+        "api_token_file", None, "file holding the API's bearer token", group=WORKER, metavar="PATH"
+    )
+    insecure_no_auth: bool = setting(
+        "insecure_no_auth",
+        False,
+        "serve the API without authentication (refused "
+        "unless asked: every user's ratings would be readable and deletable by anyone "
+        "who reaches the port)",
+        group=WORKER,
+        switch=True,
+    )
+    data: str | None = setting(
+        "data",
+        None,
+        "MovieLens folder for item titles, genres and years; none: the fetched ML-100K, if present",
+        group=WORKER,
+        flag="--catalogue",
+        metavar="DIR",
+    )
+    batch_max: int = setting(
+        "batch_max",
+        1000,
+        "ratings per micro-batch: one table write, one list and one drift "
+        "message per user per batch (1: one list per rating, the lowest latency)",
+        group=ENGINE,
+    )
+    batch_linger_ms: float = setting(
+        "batch_linger_ms",
+        20.0,
+        "longest wait for a micro-batch to fill, where the "
+        "agent gathers batches itself (batch delivery off, test_context, --embedded)",
+        group=ENGINE,
+    )
+    batch_delivery: bool = setting(
+        "batch_delivery",
+        True,
+        "on: each partition's records of a consumer fetch reach "
+        "the agent as one faust message, split at batch_max (stream.faust_compat); off: "
+        "one message per rating, gathered by Stream.take_events",
+        group=ENGINE,
+    )
+    delivery_pipeline_depth: int = setting(
+        "delivery_pipeline_depth",
+        8,
+        "batches whose outputs may still be on "
+        "their way to the broker while the next is processed; input is committed "
+        "only once its batch's and every earlier batch's outputs are delivered "
+        "(0: wait for each batch)",
+        group=ENGINE,
+    )
+    fetch_max_wait_ms: int = setting(
+        "fetch_max_wait_ms",
+        10,
+        "longest the broker may hold a fetch without data "
+        "(faust hard-codes 1500, which stalls the loop on always-empty internal "
+        "topics)",
+        group=ENGINE,
+    )
     max_poll_records: int = setting("max_poll_records", 2000, "records per consumer fetch", group=ENGINE)
-    session_timeout_s: float = setting("session_timeout_s", 6.0, "consumer-group session timeout: a dead worker's "
-                                       "partitions move after this long (6 is the broker's minimum)", group=ENGINE)
+    session_timeout_s: float = setting(
+        "session_timeout_s",
+        6.0,
+        "consumer-group session timeout: a dead worker's partitions move after this long (6 is the broker's minimum)",
+        group=ENGINE,
+    )
     heartbeat_s: float = setting("heartbeat_s", 2.0, "consumer-group heartbeat interval", group=ENGINE)
-    max_message_bytes: int = setting("max_message_bytes", 64 * 1024, "larger input messages go to the dead-letter "
-                                     "topic unread", group=ENGINE)
-    share_buckets: int = setting("share_buckets", 16, "messages (by item hash) each partition's item-statistics "
-                                 "shares are published in for the other workers", group=ENGINE)
-    share_publish_interval_s: float = setting("share_publish_interval_s", 1.0, "the changed share buckets are "
-                                              "published this often", group=ENGINE)
-    tombstones_per_user: int = setting("tombstones_per_user", 10_000, "forgotten event ids remembered per user, so "
-                                       "that a redelivery or replay cannot bring a forgotten rating back",
-                                       group=ENGINE)
-    segment_pairs: int = setting("segment_pairs", 64, "pairs per stored segment of a user's state; a batch writes "
-                                 "the segments it changed and the user's manifest, not the whole history "
-                                 "(stream.user_layout)", group=ENGINE)
-    list_explanations: bool = setting("list_explanations", False, "every item of a list message carries its score "
-                                      "split into terms (popularity, sequence context, affinity, predicted rating, "
-                                      "like probability); makes list messages 1.7 times larger", group=ENGINE)
-    changelog_compaction_lag_s: float = setting("changelog_compaction_lag_s", 3600.0, "longest a superseded value "
-                                                "(a forgotten rating's old user state included) stays in the tables' "
-                                                "changelogs before the log cleaner may remove it: segments roll and "
-                                                "become compactable after this long", group=ENGINE)
-    max_pairs_per_user: int = setting("max_pairs_per_user", 10_000, "a user's newest ratings kept; older ones are "
-                                      f"forgotten exactly, item statistics included, a tenth at a time (at most "
-                                      f"{MAX_PAIRS_LIMIT:,}, about 25 bytes a rating)", group=ENGINE)
+    max_message_bytes: int = setting(
+        "max_message_bytes", 64 * 1024, "larger input messages go to the dead-letter topic unread", group=ENGINE
+    )
+    share_buckets: int = setting(
+        "share_buckets",
+        16,
+        "messages (by item hash) each partition's item-statistics shares are published in for the other workers",
+        group=ENGINE,
+    )
+    share_publish_interval_s: float = setting(
+        "share_publish_interval_s", 1.0, "the changed share buckets are published this often", group=ENGINE
+    )
+    tombstones_per_user: int = setting(
+        "tombstones_per_user",
+        10_000,
+        "forgotten event ids remembered per user, so that a redelivery or replay cannot bring a forgotten rating back",
+        group=ENGINE,
+    )
+    segment_pairs: int = setting(
+        "segment_pairs",
+        64,
+        "pairs per stored segment of a user's state; a batch writes "
+        "the segments it changed and the user's manifest, not the whole history "
+        "(stream.user_layout)",
+        group=ENGINE,
+    )
+    list_explanations: bool = setting(
+        "list_explanations",
+        False,
+        "every item of a list message carries its score "
+        "split into terms (popularity, sequence context, affinity, predicted rating, "
+        "like probability); makes list messages 1.7 times larger",
+        group=ENGINE,
+    )
+    changelog_compaction_lag_s: float = setting(
+        "changelog_compaction_lag_s",
+        3600.0,
+        "longest a superseded value "
+        "(a forgotten rating's old user state included) stays in the tables' "
+        "changelogs before the log cleaner may remove it: segments roll and "
+        "become compactable after this long",
+        group=ENGINE,
+    )
+    max_pairs_per_user: int = setting(
+        "max_pairs_per_user",
+        10_000,
+        "a user's newest ratings kept; older ones are "
+        f"forgotten exactly, item statistics included, a tenth at a time (at most "
+        f"{MAX_PAIRS_LIMIT:,}, about 25 bytes a rating)",
+        group=ENGINE,
+    )
     cache_mib: float = setting("cache_mib", 256.0, "memory budget of the live user-network cache", group=ENGINE)
-    processing_guarantee: str = setting("processing_guarantee", "at_least_once", "at_least_once (duplicates are "
-                                        "recognised by event id) or exactly_once (Kafka transactions)", group=ENGINE)
-    commit_interval_s: float = setting("commit_interval_s", 0.1, "offsets marked processed are committed this "
-                                       "often; a crash redelivers the batch in hand, the batches in flight and "
-                                       "what was marked within the last interval", group=ENGINE)
+    processing_guarantee: str = setting(
+        "processing_guarantee",
+        "at_least_once",
+        "at_least_once (duplicates are recognised by event id) or exactly_once (Kafka transactions)",
+        group=ENGINE,
+    )
+    commit_interval_s: float = setting(
+        "commit_interval_s",
+        0.1,
+        "offsets marked processed are committed this "
+        "often; a crash redelivers the batch in hand, the batches in flight and "
+        "what was marked within the last interval",
+        group=ENGINE,
+    )
     #: Fixed for every deployment (no flag, no variable).
     top_n: int = 10
     drift_interval_s: float = 5.0
@@ -193,13 +321,15 @@ class Settings:
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):
-            raise ValueError(f"security_protocol must be PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL, got "
-                             f"{self.security_protocol!r}")
+            raise ValueError(
+                f"security_protocol must be PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL, got {self.security_protocol!r}"
+            )
         if self.security_protocol.startswith("SASL") and not self.sasl_username:
             raise ValueError(f"security_protocol {self.security_protocol} needs a SASL username (and password)")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
-            raise ValueError(f"processing_guarantee must be at_least_once or exactly_once, got "
-                             f"{self.processing_guarantee!r}")
+            raise ValueError(
+                f"processing_guarantee must be at_least_once or exactly_once, got {self.processing_guarantee!r}"
+            )
 
     def _sasl_password(self) -> str | None:
         if self.sasl_password or not self.sasl_password_file:
@@ -222,12 +352,23 @@ class Settings:
         if self.security_protocol != "PLAINTEXT":
             options["security_protocol"] = self.security_protocol
         if self.security_protocol.startswith("SASL"):
-            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
-                           sasl_plain_password=self._sasl_password())
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self._sasl_password(),
+            )
         if self.security_protocol.endswith("SSL"):
-            options.update({key: value for key, value in (("ssl_cafile", self.ssl_cafile),
-                                                          ("ssl_certfile", self.ssl_certfile),
-                                                          ("ssl_keyfile", self.ssl_keyfile)) if value})
+            options.update(
+                {
+                    key: value
+                    for key, value in (
+                        ("ssl_cafile", self.ssl_cafile),
+                        ("ssl_certfile", self.ssl_certfile),
+                        ("ssl_keyfile", self.ssl_keyfile),
+                    )
+                    if value
+                }
+            )
         return options
 
     def aiokafka_options(self) -> dict:
@@ -243,8 +384,12 @@ class Settings:
         import faust
 
         if self.security_protocol.startswith("SASL"):
-            return faust.SASLCredentials(username=self.sasl_username, password=self._sasl_password(),
-                                         mechanism=self.sasl_mechanism, ssl_context=self._ssl_context())
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=self._sasl_password(),
+                mechanism=self.sasl_mechanism,
+                ssl_context=self._ssl_context(),
+            )
         if self.security_protocol == "SSL":
             return faust.SSLCredentials(self._ssl_context())
         return None
@@ -266,14 +411,19 @@ class Settings:
             return token
         if self.insecure_no_auth:
             return None
-        raise ApiTokenError("the HTTP API needs a token: set WNNREC_API_TOKEN or --api-token-file (at least 16 "
-                            "characters), or pass --insecure-no-auth to serve every user's data to anyone who "
-                            "can reach the port")
+        raise ApiTokenError(
+            "the HTTP API needs a token: set WNNREC_API_TOKEN or --api-token-file (at least 16 "
+            "characters), or pass --insecure-no-auth to serve every user's data to anyone who "
+            "can reach the port"
+        )
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (a child worker process reads them back)."""
-        return {declaration.env: str(getattr(self, name)) for name, declaration in declarations().items()
-                if getattr(self, name) is not None}
+        return {
+            declaration.env: str(getattr(self, name))
+            for name, declaration in declarations().items()
+            if getattr(self, name) is not None
+        }
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -321,5 +471,9 @@ def changelog_topic_configs(settings: Settings) -> dict[str, str]:
     '600000'
     """
     lag_ms = str(int(settings.changelog_compaction_lag_s * 1000))
-    return {"segment.ms": lag_ms, "max.compaction.lag.ms": lag_ms, "min.cleanable.dirty.ratio": "0.01",
-            "delete.retention.ms": str(24 * 3600 * 1000)}
+    return {
+        "segment.ms": lag_ms,
+        "max.compaction.lag.ms": lag_ms,
+        "min.cleanable.dirty.ratio": "0.01",
+        "delete.retention.ms": str(24 * 3600 * 1000),
+    }

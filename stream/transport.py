@@ -52,16 +52,22 @@ def new_faust_app(app_id: str, settings: Any, batched_topics: frozenset[str] = f
     return app
 
 
-async def first_offset_from(bootstrap: str, tp: Any, offset: int, timeout_s: float = 10.0, **client_options: Any
-                            ) -> int:
+async def first_offset_from(
+    bootstrap: str, tp: Any, offset: int, timeout_s: float = 10.0, **client_options: Any
+) -> int:
     """The first offset at or after ``offset`` that the log of ``tp`` really has (a hole in what a consumer saw can
     be real: transaction markers and compaction leave them). Asked with a short-lived consumer outside any group,
     since the worker's consumer is the one that cannot be trusted here."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     partition = TopicPartition(tp.topic, tp.partition)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             isolation_level="read_committed", **client_options)
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+        **client_options,
+    )
     await probe.start()
     try:
         probe.assign([partition])

@@ -103,15 +103,28 @@ class Stored:
 
 
 def encode_manifest(partition: int, fingerprint: str, layout: Layout) -> bytes:
-    return seal(msgpack.packb({"v": MANIFEST_VERSION, "p": partition, "cfg": fingerprint,
-                               "s": np.asarray(layout.seqs, dtype=np.int64).tobytes(),
-                               "c": np.asarray(layout.counts, dtype=np.int32).tobytes(),
-                               "next": layout.next_seq, "nt": layout.tombstones}, use_bin_type=True))
+    return seal(
+        msgpack.packb(
+            {
+                "v": MANIFEST_VERSION,
+                "p": partition,
+                "cfg": fingerprint,
+                "s": np.asarray(layout.seqs, dtype=np.int64).tobytes(),
+                "c": np.asarray(layout.counts, dtype=np.int32).tobytes(),
+                "next": layout.next_seq,
+                "nt": layout.tombstones,
+            },
+            use_bin_type=True,
+        )
+    )
 
 
 def encode_tombstones(forgotten: Iterable[int]) -> bytes:
-    return seal(msgpack.packb({"v": TOMBSTONES_VERSION, "f": np.array(list(forgotten), dtype=np.int64).tobytes()},
-                              use_bin_type=True))
+    return seal(
+        msgpack.packb(
+            {"v": TOMBSTONES_VERSION, "f": np.array(list(forgotten), dtype=np.int64).tobytes()}, use_bin_type=True
+        )
+    )
 
 
 def decode_tombstones(data: bytes | None) -> list[int]:
@@ -126,17 +139,29 @@ def decode_tombstones(data: bytes | None) -> list[int]:
 def manifest_of(doc: dict, fingerprint: str) -> tuple[int, list[int], list[int], int, int]:
     """``(partition, seqs, counts, next_seq, tombstones)`` of a manifest document, checked."""
     if doc.get("cfg") != fingerprint:
-        raise StateError("user state was written under a different WNN config (wiring fingerprint "
-                         f"{doc.get('cfg')!r}, expected {fingerprint!r})")
+        raise StateError(
+            "user state was written under a different WNN config (wiring fingerprint "
+            f"{doc.get('cfg')!r}, expected {fingerprint!r})"
+        )
     seqs, counts = doc.get("s"), doc.get("c")
-    if not (isinstance(doc.get("p"), int) and isinstance(seqs, bytes) and isinstance(counts, bytes)
-            and len(seqs) % 8 == 0 and len(counts) * 2 == len(seqs) and isinstance(doc.get("next"), int)
-            and isinstance(doc.get("nt"), int) and doc["nt"] >= 0):
+    if not (
+        isinstance(doc.get("p"), int)
+        and isinstance(seqs, bytes)
+        and isinstance(counts, bytes)
+        and len(seqs) % 8 == 0
+        and len(counts) * 2 == len(seqs)
+        and isinstance(doc.get("next"), int)
+        and isinstance(doc.get("nt"), int)
+        and doc["nt"] >= 0
+    ):
         raise StateError("user manifest lacks a valid partition, segment list, next sequence or tombstone count")
     seq_list = np.frombuffer(seqs, dtype=np.int64).tolist()
     count_list = np.frombuffer(counts, dtype=np.int32).tolist()
-    if any(s < 0 or s >= doc["next"] for s in seq_list) or len(set(seq_list)) != len(seq_list) \
-            or any(c <= 0 for c in count_list):
+    if (
+        any(s < 0 or s >= doc["next"] for s in seq_list)
+        or len(set(seq_list)) != len(seq_list)
+        or any(c <= 0 for c in count_list)
+    ):
         raise StateError("user manifest names an invalid segment")
     return doc["p"], seq_list, count_list, doc["next"], doc["nt"]
 
@@ -163,10 +188,18 @@ def read_segments(doc: dict, user_key: bytes, get: Getter, space: ItemSpace) -> 
     return Stored(partition, pairs, forgotten, layout)
 
 
-def plan_writes(user_key: bytes, partition: int, fingerprint: str, pairs: PairLog, forgotten: list[int],
-                layout: Layout | None, tombstones_changed: bool = False, orphans: Iterable[bytes] = (),
-                rewrite: bool = False, segment_pairs: int = SEGMENT_PAIRS
-                ) -> tuple[list[tuple[bytes, bytes | None]], Layout]:
+def plan_writes(
+    user_key: bytes,
+    partition: int,
+    fingerprint: str,
+    pairs: PairLog,
+    forgotten: list[int],
+    layout: Layout | None,
+    tombstones_changed: bool = False,
+    orphans: Iterable[bytes] = (),
+    rewrite: bool = False,
+    segment_pairs: int = SEGMENT_PAIRS,
+) -> tuple[list[tuple[bytes, bytes | None]], Layout]:
     """The table writes (key, value; None deletes) that take the table from ``layout`` to ``pairs`` and
     ``forgotten`` (rewritten if ``tombstones_changed``), in the commit order of the module docstring, and the
     layout after them.
@@ -206,8 +239,12 @@ def plan_writes(user_key: bytes, partition: int, fingerprint: str, pairs: PairLo
         if seqs[position] is None:
             seqs[position], next_seq = next_seq, next_seq + 1
         start = starts[position]
-        writes.append((segment_key(user_key, seqs[position]),
-                       user_codec.encode_segment(pairs.slice(start, start + counts[position]))))
+        writes.append(
+            (
+                segment_key(user_key, seqs[position]),
+                user_codec.encode_segment(pairs.slice(start, start + counts[position])),
+            )
+        )
     new = Layout(list(seqs), list(counts), ids.copy(), next_seq, len(forgotten))
     writes.append((user_key, encode_manifest(partition, fingerprint, new)))
     written = {key for key, _ in writes}
@@ -229,7 +266,7 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
     starts, counts, seqs = [], [], []
     offset = position = 0
     for seq, count in zip(old.seqs, old.counts):
-        left = int(remaining[offset: offset + count].sum())
+        left = int(remaining[offset : offset + count].sum())
         offset += count
         if left:
             starts.append(position)
@@ -239,8 +276,9 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
     return starts, counts, seqs
 
 
-def read_stored(items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
-                ) -> Iterator[tuple[bytes, "Stored | StateError | None", list[bytes]]]:
+def read_stored(
+    items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
+) -> Iterator[tuple[bytes, "Stored | StateError | None", list[bytes]]]:
     """Every user of a table's ``(key, value)`` pairs: ``(user key, the user read back or the reason it cannot be,
     orphan keys)``; a user whose keys are all orphans comes with None. Whole states of older versions come with a
     None layout (:meth:`stream.user_state.UserState.read`).
@@ -268,8 +306,9 @@ def read_stored(items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
         yield _read_group(group_user, group, space)
 
 
-def _read_group(user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
-                ) -> tuple[bytes, "Stored | StateError | None", list[bytes]]:
+def _read_group(
+    user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
+) -> tuple[bytes, "Stored | StateError | None", list[bytes]]:
     if user_key not in values:
         return user_key, None, sorted(values)
     from stream.user_state import UserState  # whole states of older versions are read there

@@ -55,13 +55,23 @@ class UserState:
                 self.forgotten.append(event_id)
                 self.tombstones_changed = True
 
-    def writes(self, user_key: bytes, rewrite: bool = False, segment_pairs: int = SEGMENT_PAIRS
-               ) -> list[tuple[bytes, bytes | None]]:
+    def writes(
+        self, user_key: bytes, rewrite: bool = False, segment_pairs: int = SEGMENT_PAIRS
+    ) -> list[tuple[bytes, bytes | None]]:
         """The table writes that store the user as it is now (``(key, value)``, None deletes), in commit order;
         afterwards the state assumes they were made. ``rewrite``: every segment again, not just the changed ones."""
-        writes, self.layout = plan_writes(user_key, self.partition, self.wnn.space.config.fingerprint(),
-                                          self.wnn.pair_log, list(self.forgotten), self.layout,
-                                          self.tombstones_changed, self.orphans, rewrite, segment_pairs)
+        writes, self.layout = plan_writes(
+            user_key,
+            self.partition,
+            self.wnn.space.config.fingerprint(),
+            self.wnn.pair_log,
+            list(self.forgotten),
+            self.layout,
+            self.tombstones_changed,
+            self.orphans,
+            rewrite,
+            segment_pairs,
+        )
         self.orphans, self.tombstones_changed = [], False
         return writes
 
@@ -73,12 +83,14 @@ class UserState:
         data = get(user_key)
         if data is None:
             return None
-        doc = load_document(data, (MANIFEST_VERSION, *WHOLE_STATE_VERSIONS), UNSEALED_STATE_VERSION,
-                            "user table value")
+        doc = load_document(data, (MANIFEST_VERSION, *WHOLE_STATE_VERSIONS), UNSEALED_STATE_VERSION, "user table value")
         if doc["v"] == MANIFEST_VERSION:
             return read_segments(doc, user_key, get, space)
-        if not isinstance(doc.get("p"), int) or not isinstance(doc.get("forgotten"), bytes) \
-                or len(doc["forgotten"]) % 8:
+        if (
+            not isinstance(doc.get("p"), int)
+            or not isinstance(doc.get("forgotten"), bytes)
+            or len(doc["forgotten"]) % 8
+        ):
             raise StateError("user table value lacks a valid partition or tombstone list")
         forgotten = np.frombuffer(doc["forgotten"], dtype=np.int64).tolist()
         return Stored(doc["p"], user_codec.decode(doc.get("wnn"), space), forgotten, None)
@@ -90,10 +102,16 @@ class UserState:
         return None if stored is None else cls.of(stored, space, max_tombstones)
 
     @classmethod
-    def of(cls, stored: Stored, space: ItemSpace, max_tombstones: int, orphans: list[bytes] | None = None
-           ) -> "UserState":
-        return cls(UserWNN(space, stored.pairs), stored.partition,
-                   collections.deque(stored.forgotten, maxlen=max_tombstones), stored.layout, list(orphans or ()))
+    def of(
+        cls, stored: Stored, space: ItemSpace, max_tombstones: int, orphans: list[bytes] | None = None
+    ) -> "UserState":
+        return cls(
+            UserWNN(space, stored.pairs),
+            stored.partition,
+            collections.deque(stored.forgotten, maxlen=max_tombstones),
+            stored.layout,
+            list(orphans or ()),
+        )
 
     @property
     def memory_bytes(self) -> int:

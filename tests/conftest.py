@@ -32,10 +32,15 @@ def synthetic_dataset(n_users: int = 40, n_items: int = 30, n_ratings: int = 150
     taste = (users % 2) == (items % 2)
     ratings = np.clip(np.where(taste, 4.3, 2.3) + rng.normal(0, 0.6, n_ratings), 1, 5).round().astype(np.float32)
     return Dataset(
-        name="synthetic", users=users, items=items, ratings=ratings,
+        name="synthetic",
+        users=users,
+        items=items,
+        ratings=ratings,
         timestamps=np.arange(n_ratings, dtype=np.int64) * 3600,
-        user_ids=[str(u) for u in range(n_users)], item_ids=[str(i) for i in range(n_items)],
-        item_titles=[f"item {i}" for i in range(n_items)], item_years=np.full(n_items, 1990, dtype=np.int32),
+        user_ids=[str(u) for u in range(n_users)],
+        item_ids=[str(i) for i in range(n_items)],
+        item_titles=[f"item {i}" for i in range(n_items)],
+        item_years=np.full(n_items, 1990, dtype=np.int32),
         item_genres=[(GENRES[i % len(GENRES)],) for i in range(n_items)],
     )
 
@@ -86,8 +91,10 @@ def kafka_bootstrap():
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    message = ("no Kafka broker: set KAFKA_BOOTSTRAP_SERVERS (deploy/kafka/start prints it) or run a Docker daemon "
-               "for testcontainers")
+    message = (
+        "no Kafka broker: set KAFKA_BOOTSTRAP_SERVERS (deploy/kafka/start prints it) or run a Docker daemon "
+        "for testcontainers"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)

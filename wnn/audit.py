@@ -58,23 +58,40 @@ def compare(a: WNNRecommender, b: WNNRecommender, at: float) -> dict:
                 parts.append(np.abs(ra - rb))
             else:  # align by item id; an item listable in one system only counts as a difference
                 da, db = dict(zip(sa["item_order"], ra.tolist())), dict(zip(sb["item_order"], rb.tolist()))
-                parts.append(np.array([abs(da[i] - db[i]) if i in da and i in db else np.inf
-                                       for i in set(da) | set(db)]))
+                parts.append(
+                    np.array([abs(da[i] - db[i]) if i in da and i in db else np.inf for i in set(da) | set(db)])
+                )
         else:  # a user only one system holds: every prediction counts as different
             parts.append(np.full(len((ua.get(u) or ub[u])["predictions"][0]), np.inf))
     diffs = np.concatenate(parts) if parts else np.zeros(0)
-    identical_predictions = same_users and sa["item_order"] == sb["item_order"] and all(
-        np.array_equal(ua[u]["predictions"], ub[u]["predictions"]) for u in users)
+    identical_predictions = (
+        same_users
+        and sa["item_order"] == sb["item_order"]
+        and all(np.array_equal(ua[u]["predictions"], ub[u]["predictions"]) for u in users)
+    )
     for side in (sa, sb):
         for entry in side["users"].values():
             entry.pop("predictions"), entry.pop("top10")
-    return {"bytes": identical_bytes, "derived": digest(sa) == digest(sb), "top10": identical_top10,
-            "predictions": identical_predictions, "diffs": diffs, "users": len(users)}
+    return {
+        "bytes": identical_bytes,
+        "derived": digest(sa) == digest(sb),
+        "top10": identical_top10,
+        "predictions": identical_predictions,
+        "diffs": diffs,
+        "users": len(users),
+    }
 
 
-def audit_unlearning(dataset: Dataset, trials: int = 1000, protocol: str = "prefix", prefix: int = 2000,
-                     seed: int = 0, checkpoint_every: int = 10_000, replays_timed: int = 3,
-                     progress: bool = True) -> dict:
+def audit_unlearning(
+    dataset: Dataset,
+    trials: int = 1000,
+    protocol: str = "prefix",
+    prefix: int = 2000,
+    seed: int = 0,
+    checkpoint_every: int = 10_000,
+    replays_timed: int = 3,
+    progress: bool = True,
+) -> dict:
     """Run the trials; returns the JSON document (keys in the module docstring and the README)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -89,22 +106,24 @@ def audit_unlearning(dataset: Dataset, trials: int = 1000, protocol: str = "pref
     learned = None
     if protocol == "full-stream":  # one run of A, with copies of it every checkpoint_every ratings
         learned = WNNModel(dataset)
-        for start in tqdm(range(0, len(order), checkpoint_every), desc="learning the stream", unit="checkpoint",
-                          disable=not progress):
+        for start in tqdm(
+            range(0, len(order), checkpoint_every), desc="learning the stream", unit="checkpoint", disable=not progress
+        ):
             checkpoints[start] = copy.deepcopy(learned)
-            _learn(learned, dataset, order[start: start + checkpoint_every])
+            _learn(learned, dataset, order[start : start + checkpoint_every])
         for model in learned.recommender.users.values():  # each copy starts with every user read up to date
             model.reconcile()
 
     verdicts = {"bytes": 0, "derived": 0, "top10": 0, "predictions": 0}
     maxima, samples, forget_ms, reconcile_ms, replay_ms, rebuild_ms = [], [], [], [], [], []
-    for trial, position in enumerate(tqdm(picks.tolist(), desc=f"unlearning audit ({protocol})", unit="trial",
-                                          disable=not progress)):
+    for trial, position in enumerate(
+        tqdm(picks.tolist(), desc=f"unlearning audit ({protocol})", unit="trial", disable=not progress)
+    ):
         target = int(order[position])
         user = int(dataset.users[target])
         forgetting = copy.deepcopy(learned) if learned is not None else _learn(WNNModel(dataset), dataset, order)
         for model in forgetting.recommender.users.values():  # up to date before the forget, so the timing below
-            model.reconcile()                                  # is the forget's own cost
+            model.reconcile()  # is the forget's own cost
         start = time.perf_counter()
         assert forgetting.recommender.forget(user, target)
         forget_ms.append((time.perf_counter() - start) * 1e3)
@@ -132,7 +151,9 @@ def audit_unlearning(dataset: Dataset, trials: int = 1000, protocol: str = "pref
 
     pooled = np.concatenate(samples) if samples else np.zeros(1)
     doc = {
-        "protocol": protocol, "trials": trials, "seed": seed,
+        "protocol": protocol,
+        "trials": trials,
+        "seed": seed,
         "ratings_learned": int(len(order)),
         "identical_bytes_share": verdicts["bytes"] / trials,
         "identical_derived_state_share": verdicts["derived"] / trials,
@@ -141,7 +162,7 @@ def audit_unlearning(dataset: Dataset, trials: int = 1000, protocol: str = "pref
         "max_abs_diff": float(max(maxima)) if maxima else 0.0,
         "p99_abs_diff": float(np.percentile(pooled, 99)),
         "compared": "every user of both systems; every listable item's predicted rating for each (p99 over a "
-                    "sample of up to 20,000 differences per trial)",
+        "sample of up to 20,000 differences per trial)",
         "forget_p50_ms": float(np.percentile(forget_ms, 50)),
         "forget_p99_ms": float(np.percentile(forget_ms, 99)),
         "reconcile_all_users_p50_ms": float(np.percentile(reconcile_ms, 50)),

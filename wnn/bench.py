@@ -47,8 +47,15 @@ def _stream_rate(make: Callable[[], object], dataset: Dataset, n: int) -> tuple[
     return n / (time.perf_counter() - start), model
 
 
-def bench_model(dataset: Dataset, config: WNNConfig | None = None, rounds: int = 3, limit: int | None = None,
-                score_samples: int = 2000, seed: int = 0, progress: Callable[[str], None] = print) -> dict:
+def bench_model(
+    dataset: Dataset,
+    config: WNNConfig | None = None,
+    rounds: int = 3,
+    limit: int | None = None,
+    score_samples: int = 2000,
+    seed: int = 0,
+    progress: Callable[[str], None] = print,
+) -> dict:
     """Run the model benchmark; returns the JSON document (keys of MISSION.md plus context)."""
     cpu = pin_to_one_core()
     n = min(limit or dataset.n_ratings, dataset.n_ratings)

@@ -19,9 +19,13 @@ def _csv(kind):
 
 
 def _add_data_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="DIR", default=None,
-                   help="dataset folder: RecBole ml-100k, GroupLens ml-100k (u.data/u.item) or ml-latest-small "
-                        "(ratings.csv/movies.csv). Default: $WNNREC_DATA or ~/.cache/wnnrec, ml-100k inside.")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="dataset folder: RecBole ml-100k, GroupLens ml-100k (u.data/u.item) or ml-latest-small "
+        "(ratings.csv/movies.csv). Default: $WNNREC_DATA or ~/.cache/wnnrec, ml-100k inside.",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,31 +33,46 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wnnrec",
         description="Streaming recommender with one weightless neural network per user.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Start with `wnnrec data fetch`, then `wnnrec evaluate --protocol prequential --json out.json`.")
+        epilog="Start with `wnnrec data fetch`, then `wnnrec evaluate --protocol prequential --json out.json`.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="fetch or inspect MovieLens").add_subparsers(dest="action", required=True)
     fetch = data.add_parser("fetch", help="download MovieLens-100K (from the recbole==1.2.1 wheel on PyPI)")
-    fetch.add_argument("--dest", metavar="DIR", default=None, help="cache folder (default $WNNREC_DATA or ~/.cache/wnnrec)")
+    fetch.add_argument(
+        "--dest", metavar="DIR", default=None, help="cache folder (default $WNNREC_DATA or ~/.cache/wnnrec)"
+    )
     fetch.add_argument("--force", action="store_true", help="download again even if the files are intact")
     info = data.add_parser("info", help="load a dataset and print its size")
     _add_data_arg(info)
 
-    ev = sub.add_parser("evaluate", help="run an evaluation protocol with the WNN, its ablations and the baselines",
-                        description="Prequential: replay every rating in time order, predict then learn. "
-                                    "Per-user split: the paper's protocol, N ratings per user, 80% train.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="run an evaluation protocol with the WNN, its ablations and the baselines",
+        description="Prequential: replay every rating in time order, predict then learn. "
+        "Per-user split: the paper's protocol, N ratings per user, 80% train.",
+    )
     ev.add_argument("--protocol", choices=PROTOCOLS, required=True)
     ev.add_argument("--json", metavar="PATH", required=True, help="write results here")
     ev.add_argument("--plot", metavar="PNG", default=None, help="also draw accuracy against number of ratings")
     _add_data_arg(ev)
-    ev.add_argument("--models", type=_csv(str), default=None,
-                    help="comma-separated model names (default: all of the protocol's models)")
+    ev.add_argument(
+        "--models",
+        type=_csv(str),
+        default=None,
+        help="comma-separated model names (default: all of the protocol's models)",
+    )
     ev.add_argument("--limit", type=int, default=None, help="prequential: only the first N events")
     ev.add_argument("--no-rank", action="store_true", help="prequential: skip HR@10/NDCG@10 (much faster)")
-    ev.add_argument("--drift-injection", type=float, default=None, metavar="FRACTION",
-                    help="prequential: invert the later ratings (r -> 6-r, after each one's own time midpoint) of "
-                         "this share of the users with 60+ ratings, and add rows for those changed ratings "
-                         "(subset=flipped, by since_flip) and for all other events (subset=stable)")
+    ev.add_argument(
+        "--drift-injection",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="prequential: invert the later ratings (r -> 6-r, after each one's own time midpoint) of "
+        "this share of the users with 60+ ratings, and add rows for those changed ratings "
+        "(subset=flipped, by since_flip) and for all other events (subset=stable)",
+    )
     ev.add_argument("--drift-seed", type=int, default=0, help="which users --drift-injection flips (default 0)")
     ev.add_argument("--ns", type=_csv(int), default=None, help="per-user split: N values (default 5,10,25,100,200)")
     ev.add_argument("--users", type=int, default=250, help="per-user split: users drawn per N (default 250)")
@@ -61,31 +80,43 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    audit = sub.add_parser("audit", help="audits of the model's promises").add_subparsers(dest="target",
-                                                                                          required=True)
-    au = audit.add_parser("unlearning", help="forget a rating, compare with a recommender that never saw it",
-                          description="Each trial forgets one random rating from system A through the public API "
-                                      "and builds B, which learned the same ratings without it. Compares every "
-                                      "user's stored bytes, a digest of every derived value (tables, Q, taste "
-                                      "windows, item statistics, codes, addresses, next-item counts, candidates), "
-                                      "every user's top-10 and every predicted rating. --protocol prefix: A learns "
-                                      "the first --prefix ratings; full-stream: A learns all of them, B replays "
-                                      "from a checkpoint taken before the forgotten rating.")
+    audit = sub.add_parser("audit", help="audits of the model's promises").add_subparsers(dest="target", required=True)
+    au = audit.add_parser(
+        "unlearning",
+        help="forget a rating, compare with a recommender that never saw it",
+        description="Each trial forgets one random rating from system A through the public API "
+        "and builds B, which learned the same ratings without it. Compares every "
+        "user's stored bytes, a digest of every derived value (tables, Q, taste "
+        "windows, item statistics, codes, addresses, next-item counts, candidates), "
+        "every user's top-10 and every predicted rating. --protocol prefix: A learns "
+        "the first --prefix ratings; full-stream: A learns all of them, B replays "
+        "from a checkpoint taken before the forgotten rating.",
+    )
     au.add_argument("--json", metavar="PATH", required=True)
     _add_data_arg(au)
-    au.add_argument("--protocol", choices=("prefix", "full-stream"), default="prefix",
-                    help="prefix (default): the first --prefix ratings; full-stream: all of them")
+    au.add_argument(
+        "--protocol",
+        choices=("prefix", "full-stream"),
+        default="prefix",
+        help="prefix (default): the first --prefix ratings; full-stream: all of them",
+    )
     au.add_argument("--trials", type=int, default=1000, help="ratings forgotten, one per trial (default 1000)")
-    au.add_argument("--prefix", type=int, default=2000,
-                    help="prefix protocol: ratings learned per trial, time order (default 2000)")
-    au.add_argument("--checkpoint-every", type=int, default=10_000,
-                    help="full-stream protocol: ratings between the checkpoints B replays from (default 10000)")
+    au.add_argument(
+        "--prefix", type=int, default=2000, help="prefix protocol: ratings learned per trial, time order (default 2000)"
+    )
+    au.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10_000,
+        help="full-stream protocol: ratings between the checkpoints B replays from (default 10000)",
+    )
     au.add_argument("--seed", type=int, default=0)
     au.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="target", required=True)
-    bm = bench.add_parser("model", help="WNN learn+predict rate vs River BiasedMF (same run, one core), "
-                                        "score-all latency, state size")
+    bm = bench.add_parser(
+        "model", help="WNN learn+predict rate vs River BiasedMF (same run, one core), score-all latency, state size"
+    )
     bm.add_argument("--json", metavar="PATH", required=True)
     _add_data_arg(bm)
     bm.add_argument("--rounds", type=int, default=3, help="alternating rounds per model; the best counts (default 3)")
@@ -124,8 +155,9 @@ def _evaluate(args) -> int:
 
     unknown = [name for name in args.models or () if name not in MODEL_NAMES]
     if unknown:
-        raise SystemExit(f"wnnrec evaluate: unknown model {', '.join(map(repr, unknown))}; "
-                         f"choose from {', '.join(MODEL_NAMES)}")
+        raise SystemExit(
+            f"wnnrec evaluate: unknown model {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_NAMES)}"
+        )
     if args.protocol == "prequential":
         models = args.models or list(PREQUENTIAL_MODELS)
         marks = None
@@ -137,15 +169,16 @@ def _evaluate(args) -> int:
                 dataset, marks = inject_drift(dataset, args.drift_injection, args.drift_seed)
             except ValueError as exc:
                 raise SystemExit(f"--drift-injection: {exc}") from None
-            extra.update(drift_injection=args.drift_injection, drift_seed=args.drift_seed,
-                         flipped_users=len(marks.flipped_users))
-        rows = run_prequential(dataset, models, limit=args.limit, rank=not args.no_rank, progress=progress,
-                               drift=marks)
+            extra.update(
+                drift_injection=args.drift_injection, drift_seed=args.drift_seed, flipped_users=len(marks.flipped_users)
+            )
+        rows = run_prequential(dataset, models, limit=args.limit, rank=not args.no_rank, progress=progress, drift=marks)
     else:
         models = args.models or list(SPLIT_MODELS)
         ns = args.ns or list(DEFAULT_NS)
-        rows = run_per_user_split(dataset, models, ns=ns, n_users=args.users, repeats=args.repeats,
-                                  seed=args.seed, progress=progress)
+        rows = run_per_user_split(
+            dataset, models, ns=ns, n_users=args.users, repeats=args.repeats, seed=args.seed, progress=progress
+        )
         extra = {"n_users": args.users, "repeats": args.repeats, "seed": args.seed}
     write_json(args.json, args.protocol, dataset.name, rows, **extra)
     _print_rows(rows)
@@ -165,8 +198,15 @@ def _bench_model(args) -> int:
     result = bench_model(load_dataset(args.data), rounds=args.rounds, limit=args.limit)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    for key in ("events_per_s", "biasedmf_events_per_s", "speed_ratio_vs_biasedmf", "score_all_p50_ms",
-                "score_all_p99_ms", "state_bytes_at_10", "state_bytes_at_100"):
+    for key in (
+        "events_per_s",
+        "biasedmf_events_per_s",
+        "speed_ratio_vs_biasedmf",
+        "score_all_p50_ms",
+        "score_all_p99_ms",
+        "state_bytes_at_10",
+        "state_bytes_at_100",
+    ):
         print(f"{key:>26}: {result[key]:,.3f}")
     print(f"wrote {args.json}")
     return 0
@@ -178,9 +218,15 @@ def _audit_unlearning(args) -> int:
     from wnn.audit import audit_unlearning
     from wnn.data import load_dataset
 
-    result = audit_unlearning(load_dataset(args.data), trials=args.trials, protocol=args.protocol,
-                              prefix=args.prefix, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                              progress=not args.quiet)
+    result = audit_unlearning(
+        load_dataset(args.data),
+        trials=args.trials,
+        protocol=args.protocol,
+        prefix=args.prefix,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        progress=not args.quiet,
+    )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
@@ -236,8 +282,12 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
     return args
 
 
-def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None, dispatch=None,
-         user_errors: tuple[type[BaseException], ...] = ()) -> int:
+def main(
+    argv: list[str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+    dispatch=None,
+    user_errors: tuple[type[BaseException], ...] = (),
+) -> int:
     """Parse and run; errors the user can fix (missing data, no broker) print one clear line and exit 2.
 
     ``stream.cli`` reuses this with its larger parser, its own ``dispatch`` and its own user errors.
@@ -253,8 +303,11 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
         return 2
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in EVAL_MODULES:
-            print(f"wnnrec: {args.command} needs the evaluation extras ({exc.name} is missing): "
-                  "pip install 'wnnrec[eval]'", file=sys.stderr)
+            print(
+                f"wnnrec: {args.command} needs the evaluation extras ({exc.name} is missing): "
+                "pip install 'wnnrec[eval]'",
+                file=sys.stderr,
+            )
             return 2
         raise
     except KeyboardInterrupt:

@@ -129,8 +129,10 @@ class WNNConfig:
         bias neuron (which reads no bits) one cell. Packing the neurons this way holds the same cells as one
         full-width block each, in about a third of the memory (5,569 cells instead of 16,384 by default).
         """
-        widths = [1] + [self.cells_per_neuron if 1 <= n <= self.n_state_neurons and self.n_state_bits
-                        else 1 << self.tuple_size for n in range(1, self.n_neurons)]
+        widths = [1] + [
+            self.cells_per_neuron if 1 <= n <= self.n_state_neurons and self.n_state_bits else 1 << self.tuple_size
+            for n in range(1, self.n_neurons)
+        ]
         offsets = [0]
         for width in widths[:-1]:
             offsets.append(offsets[-1] + width)
@@ -138,6 +140,17 @@ class WNNConfig:
 
     def fingerprint(self) -> str:
         """Short hash of the settings that shape a user's state, stored in serialized state to catch mismatches."""
-        shape = {k: getattr(self, k) for k in ("seed", "n_neurons", "tuple_size", "n_state_bits",
-                                                "n_state_neurons", "hybrid", "collab_bits", "n_genre_slots")}
+        shape = {
+            k: getattr(self, k)
+            for k in (
+                "seed",
+                "n_neurons",
+                "tuple_size",
+                "n_state_bits",
+                "n_state_neurons",
+                "hybrid",
+                "collab_bits",
+                "n_genre_slots",
+            )
+        }
         return hashlib.blake2b(json.dumps(shape, sort_keys=True).encode(), digest_size=6).hexdigest()

@@ -63,8 +63,9 @@ def apply_change(space: ItemSpace, change: ContributionChange) -> None:
             space.apply(idx, new[idx])
 
 
-def learn_event(space: ItemSpace, user: Hashable, model: UserWNN, idx: int, rating: float, ts: int,
-                event_id: int) -> Learned:
+def learn_event(
+    space: ItemSpace, user: Hashable, model: UserWNN, idx: int, rating: float, ts: int, event_id: int
+) -> Learned:
     """Learn one new rating everywhere it goes: the item statistics, the next-item counts and the user's network.
 
     The item statistics take the rating first, so the pair's residual is against the item's baseline with the

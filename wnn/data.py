@@ -128,9 +128,7 @@ def default_data_dir() -> Path:
 # ---------------------------------------------------------------------------------------
 
 
-def fetch_movielens_100k(
-    dest: Path | None = None, *, progress: bool = True, force: bool = False
-) -> Path:
+def fetch_movielens_100k(dest: Path | None = None, *, progress: bool = True, force: bool = False) -> Path:
     """Download MovieLens-100K into ``dest/ml-100k`` and return that folder.
 
     The files come out of the ``recbole==1.2.1`` wheel, fetched from PyPI by pip (package
@@ -248,9 +246,7 @@ def _extract_ml100k(wheel: Path, folder: Path, *, progress: bool) -> None:
                         "Point --data at a folder that holds MovieLens-100K instead."
                     ) from None
             total = sum(m.file_size for m in members)
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc="Extracting ml-100k", disable=not progress
-            ) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc="Extracting ml-100k", disable=not progress) as bar:
                 for member in members:
                     name = member.filename.rsplit("/", 1)[-1]
                     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
@@ -352,8 +348,7 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (
-            f"Dataset(name={self.name!r}, n_users={self.n_users}, "
-            f"n_items={self.n_items}, n_ratings={self.n_ratings})"
+            f"Dataset(name={self.name!r}, n_users={self.n_users}, n_items={self.n_items}, n_ratings={self.n_ratings})"
         )
 
 
@@ -383,9 +378,7 @@ def load_dataset(path: str | Path | None = None) -> Dataset:
     if not folder.exists():
         raise DataError(f"The MovieLens data folder {folder} does not exist. {_FETCH_HINT}")
     if not folder.is_dir():
-        raise DataError(
-            f"{folder} is a file, not a folder. Point --data at a folder holding {_LAYOUTS_HINT}."
-        )
+        raise DataError(f"{folder} is a file, not a folder. Point --data at a folder holding {_LAYOUTS_HINT}.")
     layout = _detect_layout(folder)
     if layout is None:
         for sub in ("ml-100k", "ml-latest-small"):
@@ -480,7 +473,13 @@ def _read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
 
 
 def _split_columns(
-    path: Path, lines: Sequence[str], start: int, sep: str, n_fields: int, expected: str, quoted: bool = False,
+    path: Path,
+    lines: Sequence[str],
+    start: int,
+    sep: str,
+    n_fields: int,
+    expected: str,
+    quoted: bool = False,
     what: str = "fields",
 ) -> tuple[list[list[str]], list[int]]:
     """Parse data lines into columns, checking the field count; skip blank lines.
@@ -501,10 +500,18 @@ def _split_columns(
         return _garbled(path, linenos[k], f"expected {n_fields} {what} ({expected}), got {got}: {data[k][:120]!r}")
 
     def parse(engine: str, empty_is_missing: bool):
-        return pd.read_csv(io.StringIO("\n".join(data)), sep=sep, header=None, names=range(n_fields),
-                           index_col=False, dtype=str, keep_default_na=False,
-                           na_values=[""] if empty_is_missing else None, engine=engine,
-                           quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+        return pd.read_csv(
+            io.StringIO("\n".join(data)),
+            sep=sep,
+            header=None,
+            names=range(n_fields),
+            index_col=False,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""] if empty_is_missing else None,
+            engine=engine,
+            quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+        )
 
     try:
         frame = parse("c", empty_is_missing=True)
@@ -520,8 +527,10 @@ def _split_columns(
         k = int(np.flatnonzero(short)[0])
         raise wrong_count(k, int(frame.iloc[k].notna().sum()))
     if len(frame) != len(data):  # a quoted field spanning lines: the line numbers no longer match
-        raise DataError(f"{path}: {len(frame)} rows parsed from {len(data)} lines; a quoted field spans lines. "
-                        "Point --data at an intact copy.")
+        raise DataError(
+            f"{path}: {len(frame)} rows parsed from {len(data)} lines; a quoted field spans lines. "
+            "Point --data at an intact copy."
+        )
     return [frame[c].tolist() for c in range(n_fields)], linenos
 
 
@@ -657,8 +666,7 @@ def _recbole_header(path: Path, lines: list[str], required: Sequence[str]) -> di
         raise _garbled(
             path,
             1,
-            f"bad header {lines[0][:200]!r}; expected tab-separated 'name:type' fields "
-            f"including {', '.join(required)}",
+            f"bad header {lines[0][:200]!r}; expected tab-separated 'name:type' fields including {', '.join(required)}",
         )
     return {n: k for k, n in enumerate(names)}
 
@@ -746,8 +754,9 @@ def _read_csv(path: Path, required: Sequence[str]) -> tuple[dict[str, int], list
     names = [h.strip().lstrip("\ufeff") for h in next(csv.reader([lines[0]]))]
     if any(r not in names for r in required):
         raise _garbled(path, 1, f"bad header {lines[0][:200]!r}; expected columns {','.join(required)}")
-    columns, linenos = _split_columns(path, lines[1:], 2, ",", len(names), ",".join(names), quoted=True,
-                                      what="comma-separated fields")
+    columns, linenos = _split_columns(
+        path, lines[1:], 2, ",", len(names), ",".join(names), quoted=True, what="comma-separated fields"
+    )
     return {n: k for k, n in enumerate(names)}, columns, linenos
 
 

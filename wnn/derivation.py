@@ -114,8 +114,9 @@ class Derivation:
         if not self._detect:
             return False
         cfg = self._cfg
-        window = taste_change.step(self.window, units, cfg.drift_allowance, cfg.drift_threshold,
-                                   columns["units"][: log.n])
+        window = taste_change.step(
+            self.window, units, cfg.drift_allowance, cfg.drift_threshold, columns["units"][: log.n]
+        )
         restarted = window.start != self.window.start
         self.window = window
         if restarted:
@@ -138,7 +139,7 @@ class Derivation:
 
     def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Residual ratings of pairs ``start..stop-1`` in stars (exact: units of 1/256)."""
-        return self._columns["units"][start: self.pairs.n if stop is None else stop] * RESIDUAL_QUANTUM
+        return self._columns["units"][start : self.pairs.n if stop is None else stop] * RESIDUAL_QUANTUM
 
     def _rebuild_tables(self) -> None:
         """The tables and Q from the pairs of the taste window, with their current residuals and addresses."""

@@ -25,13 +25,36 @@ import numpy as np
 
 #: The 19 MovieLens-100K genres, in GroupLens order: the default vocabulary.
 MOVIELENS_GENRES: tuple[str, ...] = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 #: Spelling variants across MovieLens releases, folded before lookup.
-_GENRE_ALIASES = {"children": "children's", "childrens": "children's", "sci fi": "sci-fi", "scifi": "sci-fi",
-                  "film noir": "film-noir", "(no genres listed)": "unknown"}
+_GENRE_ALIASES = {
+    "children": "children's",
+    "childrens": "children's",
+    "sci fi": "sci-fi",
+    "scifi": "sci-fi",
+    "film noir": "film-noir",
+    "(no genres listed)": "unknown",
+}
 
 
 def _normalise(value: str) -> str:

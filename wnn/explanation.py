@@ -64,9 +64,21 @@ def explain(model: "UserWNN", item: Hashable, top: int = 5) -> Explanation:
     order = start + np.argsort(-np.abs(pull), kind="stable")[:top]
     pull = np.concatenate((np.zeros(start, dtype=pull.dtype), pull))
     shared = np.concatenate((np.zeros(start, dtype=shared.dtype), shared))
-    pairs = [dict(event_id=int(log.event_ids[p]), item=log.keys[p], rating=float(log.ratings[p]),
-                  ts=int(log.ts[p]), shared_neurons=int(shared[p]), pull=float(pull[p]))
-             for p in order if shared[p] > 0]
-    neurons = [dict(neuron=i, count=float(c[COUNT]), mean_residual=float(c[RESIDUAL] / c[COUNT]))
-               for i, c in enumerate(cells.T) if c[COUNT] > 0]
+    pairs = [
+        dict(
+            event_id=int(log.event_ids[p]),
+            item=log.keys[p],
+            rating=float(log.ratings[p]),
+            ts=int(log.ts[p]),
+            shared_neurons=int(shared[p]),
+            pull=float(pull[p]),
+        )
+        for p in order
+        if shared[p] > 0
+    ]
+    neurons = [
+        dict(neuron=i, count=float(c[COUNT]), mean_residual=float(c[RESIDUAL] / c[COUNT]))
+        for i, c in enumerate(cells.T)
+        if c[COUNT] > 0
+    ]
     return Explanation(item, prediction, baseline, user_bias, pairs, neurons)

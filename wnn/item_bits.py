@@ -48,8 +48,9 @@ class BitLayout:
         self.pop_at = self.content_bits
         self.mean_at = self.pop_at + len(POPULARITY_THRESHOLDS)
         self.collab_at = self.mean_at + len(MEAN_THRESHOLDS)
-        self._pop_rows = thermometer(np.arange(len(POPULARITY_THRESHOLDS) + 1),
-                                     np.arange(1, len(POPULARITY_THRESHOLDS) + 1))
+        self._pop_rows = thermometer(
+            np.arange(len(POPULARITY_THRESHOLDS) + 1), np.arange(1, len(POPULARITY_THRESHOLDS) + 1)
+        )
         self._mean_rows = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1), np.arange(1, len(MEAN_THRESHOLDS) + 1))
         self._collab_shifts = np.arange(cfg.collab_bits, dtype=np.int64) + 2 * LEVEL_BITS
 
@@ -60,26 +61,34 @@ class BitLayout:
         for j, value in enumerate(projection):
             if value > 0:
                 collab |= 1 << j
-        return (bisect.bisect_right(POPULARITY_THRESHOLDS, count)
-                | bisect.bisect_right(MEAN_THRESHOLDS, mean) << LEVEL_BITS
-                | collab << (2 * LEVEL_BITS))
+        return (
+            bisect.bisect_right(POPULARITY_THRESHOLDS, count)
+            | bisect.bisect_right(MEAN_THRESHOLDS, mean) << LEVEL_BITS
+            | collab << (2 * LEVEL_BITS)
+        )
 
     def levels(self, code: int) -> tuple[int, int, list[int]]:
         """A code's popularity level, mean level and collaborative bits."""
-        return (code & _LEVEL_MASK, (code >> LEVEL_BITS) & _LEVEL_MASK,
-                [(code >> int(s)) & 1 for s in self._collab_shifts])
+        return (
+            code & _LEVEL_MASK,
+            (code >> LEVEL_BITS) & _LEVEL_MASK,
+            [(code >> int(s)) & 1 for s in self._collab_shifts],
+        )
 
     def write_dynamic(self, rows: np.ndarray, codes: np.ndarray) -> None:
         """Overwrite the stream-derived groups of ``rows`` (n, width) from packed dynamic codes (n,)."""
         codes = codes.astype(np.int64)
-        rows[:, self.pop_at: self.mean_at] = self._pop_rows[codes & _LEVEL_MASK]
-        rows[:, self.mean_at: self.collab_at] = self._mean_rows[(codes >> LEVEL_BITS) & _LEVEL_MASK]
-        rows[:, self.collab_at: self.zero_bit] = (codes[:, None] >> self._collab_shifts) & 1
+        rows[:, self.pop_at : self.mean_at] = self._pop_rows[codes & _LEVEL_MASK]
+        rows[:, self.mean_at : self.collab_at] = self._mean_rows[(codes >> LEVEL_BITS) & _LEVEL_MASK]
+        rows[:, self.collab_at : self.zero_bit] = (codes[:, None] >> self._collab_shifts) & 1
 
     def groups(self, row: np.ndarray) -> dict[str, np.ndarray]:
         """One item's bit vector split into its named groups (copies), for explanations and debugging."""
-        groups = {"genres": row[: self.year_at], "year": row[self.year_at: self.content_bits]}
+        groups = {"genres": row[: self.year_at], "year": row[self.year_at : self.content_bits]}
         if self.config.hybrid:
-            groups.update(popularity=row[self.pop_at: self.mean_at], mean=row[self.mean_at: self.collab_at],
-                          collab=row[self.collab_at: self.zero_bit])
+            groups.update(
+                popularity=row[self.pop_at : self.mean_at],
+                mean=row[self.mean_at : self.collab_at],
+                collab=row[self.collab_at : self.zero_bit],
+            )
         return {k: v.copy() for k, v in groups.items()}

@@ -58,8 +58,9 @@ class ItemSpace:
 
     _GROW = 1.5
 
-    def __init__(self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES,
-                 capacity: int = 2048) -> None:
+    def __init__(
+        self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES, capacity: int = 2048
+    ) -> None:
         self.config = config or WNNConfig()
         cfg = self.config
         self.bucketer = CategoryBucketer(genre_vocabulary, cfg.n_genre_slots)
@@ -94,6 +95,7 @@ class ItemSpace:
     def _allocate(self, capacity: int) -> None:
         cfg = self.config
         old = self.n_items
+
         def grow(name: str, shape: tuple[int, ...], dtype) -> None:
             new = np.zeros(shape, dtype=dtype)
             current = getattr(self, name, None)
@@ -124,7 +126,7 @@ class ItemSpace:
         row = self.bits[idx].copy()
         self.bits[idx, : layout.year_at] = self.bucketer.encode(genres)
         y = float(year) if year is not None and year > 0 else -np.inf
-        self.bits[idx, layout.year_at: layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
+        self.bits[idx, layout.year_at : layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
         if not self.catalogued[idx] or not np.array_equal(row, self.bits[idx]):
             self.catalogued[idx] = True
             self._refresh(idx, bits_changed=True)
@@ -137,8 +139,11 @@ class ItemSpace:
         if keys not in ("id", "index"):
             raise ValueError(f"keys must be 'id' or 'index', got {keys!r}")
         for index, item_id in enumerate(dataset.item_ids):
-            self.add_item(item_id if keys == "id" else index, genres=dataset.item_genres[index],
-                          year=int(dataset.item_years[index]))
+            self.add_item(
+                item_id if keys == "id" else index,
+                genres=dataset.item_genres[index],
+                year=int(dataset.item_years[index]),
+            )
 
     def _register(self, key: Hashable) -> int:
         idx = self._index.get(key)
@@ -195,8 +200,11 @@ class ItemSpace:
     def baselines(self, items: np.ndarray | None = None) -> np.ndarray:
         """:meth:`baseline` of every item (or of ``items``), vectorised."""
         cfg = self.config
-        counts, sums = (self.counts[: self.n_items], self.sums[: self.n_items]) if items is None else \
-            (self.counts[items], self.sums[items])
+        counts, sums = (
+            (self.counts[: self.n_items], self.sums[: self.n_items])
+            if items is None
+            else (self.counts[items], self.sums[items])
+        )
         if not cfg.hybrid:
             return np.full(len(counts), cfg.prior_mean)
         beta = cfg.item_prior
@@ -277,7 +285,7 @@ class ItemSpace:
         is further back than the change log reaches (then a reader must re-read all its items)."""
         if generation < self._changes_from:
             return None
-        return self._changes[generation - self._changes_from:]
+        return self._changes[generation - self._changes_from :]
 
     # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:
@@ -294,12 +302,16 @@ class ItemSpace:
         scaled = self._scaled_vectors.get(user)
         if scaled is None:
             vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-            scaled = self._scaled_vectors[user] = (vector, tuple(vector.tolist()),
-                                                   tuple(np.rint(vector).astype(np.int64).tolist()))
+            scaled = self._scaled_vectors[user] = (
+                vector,
+                tuple(vector.tolist()),
+                tuple(np.rint(vector).astype(np.int64).tolist()),
+            )
         return scaled
 
-    def contributions(self, user: Hashable, items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray,
-                      centred: np.ndarray) -> Contributions:
+    def contributions(
+        self, user: Hashable, items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray, centred: np.ndarray
+    ) -> Contributions:
         """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
         ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
         vector, _, vector_units = self._scaled(user)
@@ -307,20 +319,27 @@ class ItemSpace:
         half_life = self.config.popularity_half_life_s
         n = len(items)
         return Contributions(
-            np.asarray(items, dtype=np.int64), np.asarray(ratings, dtype=np.float32),
+            np.asarray(items, dtype=np.int64),
+            np.asarray(ratings, dtype=np.float32),
             np.rint(np.multiply.outer(centred, vector)).astype(np.int64),
             np.broadcast_to(np.array(vector_units, dtype=np.int64), (n, len(vector_units))).copy(),
             np.rint(centred * PROJECTION_SCALE).astype(np.int64),
-            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()])
+            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()],
+        )
 
     def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> ItemPartial:
         """Fold one rating into the item's statistics and refresh what derives from them; returns the rating's own
         contribution (for a caller that also keeps per-partition shares)."""
         _, vector, vector_units = self._scaled(user)
         # The same integers as one row of contributions() (round and numpy's rint both round half to even).
-        added = ItemPartial(1, float(np.float32(rating)), tuple(round(centred * x) for x in vector), vector_units,
-                            round(centred * PROJECTION_SCALE),
-                            popularity.weight(ts, self.config.popularity_half_life_s))
+        added = ItemPartial(
+            1,
+            float(np.float32(rating)),
+            tuple(round(centred * x) for x in vector),
+            vector_units,
+            round(centred * PROJECTION_SCALE),
+            popularity.weight(ts, self.config.popularity_half_life_s),
+        )
         self.apply(index, added)
         return added
 
@@ -354,8 +373,14 @@ class ItemSpace:
 
     def statistics(self, index: int) -> ItemPartial:
         """The item's statistics."""
-        return ItemPartial(self.counts.item(index), self.sums.item(index), self._projection[index],
-                           self._vector[index], self._centred[index], self.popularity[index])
+        return ItemPartial(
+            self.counts.item(index),
+            self.sums.item(index),
+            self._projection[index],
+            self._vector[index],
+            self._centred[index],
+            self.popularity[index],
+        )
 
     # ------------------------------------------------------------------ next-item signal
     def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
@@ -375,8 +400,7 @@ class ItemSpace:
             row = row[items]
         return np.log1p(row * (100.0 / max(self.next_items.total(previous), 1.0)))
 
-    def sequence_scores(self, recent: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None
-                        ) -> np.ndarray:
+    def sequence_scores(self, recent: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """``sum_j weights[j] * transition_scores(recent[j])`` for every item (or each of ``items``): what tends to
         follow the user's recent items in everyone's sequences. One sparse row per recent item is added into one
         dense array; no dense row is built per item."""
@@ -406,8 +430,11 @@ class ItemSpace:
         """Z-neuron addresses (n, M) of ``items`` if their dynamic codes were ``codes`` (what a user's pairs were
         last read with: lets a network take a pair out of the cells it was written to)."""
         unique, inverse = np.unique(codes, return_inverse=True)
-        parts = np.stack([self._code_addresses(c) for c in unique.tolist()]) if len(unique) else \
-            np.zeros((0, self.config.n_neurons), dtype=np.int64)
+        parts = (
+            np.stack([self._code_addresses(c) for c in unique.tolist()])
+            if len(unique)
+            else np.zeros((0, self.config.n_neurons), dtype=np.int64)
+        )
         return self._static_addresses[items] + parts[inverse.reshape(-1)]
 
     def feature_bits(self) -> np.ndarray:
@@ -420,7 +447,7 @@ class ItemSpace:
 
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""
-        row = self.bits[index: index + 1].copy()
+        row = self.bits[index : index + 1].copy()
         if self.config.hybrid:
-            self.layout.write_dynamic(row, self.dynamic_codes[index: index + 1])
+            self.layout.write_dynamic(row, self.dynamic_codes[index : index + 1])
         return self.layout.groups(row[0])

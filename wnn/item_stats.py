@@ -45,8 +45,15 @@ class ItemPartial:
 
     __slots__ = ("count", "total", "projection", "vector", "centred", "popularity")
 
-    def __init__(self, count: int, total: float, projection: tuple[int, ...], vector: tuple[int, ...],
-                 centred: int, popularity: int) -> None:
+    def __init__(
+        self,
+        count: int,
+        total: float,
+        projection: tuple[int, ...],
+        vector: tuple[int, ...],
+        centred: int,
+        popularity: int,
+    ) -> None:
         self.count = count
         self.total = total
         self.projection = projection
@@ -63,16 +70,24 @@ class ItemPartial:
         return (self.count, self.total, self.projection, self.vector, self.centred, self.popularity)
 
     def __add__(self, other: "ItemPartial") -> "ItemPartial":
-        return ItemPartial(self.count + other.count, self.total + other.total,
-                           tuple(a + b for a, b in zip(self.projection, other.projection)),
-                           tuple(a + b for a, b in zip(self.vector, other.vector)), self.centred + other.centred,
-                           self.popularity + other.popularity)
+        return ItemPartial(
+            self.count + other.count,
+            self.total + other.total,
+            tuple(a + b for a, b in zip(self.projection, other.projection)),
+            tuple(a + b for a, b in zip(self.vector, other.vector)),
+            self.centred + other.centred,
+            self.popularity + other.popularity,
+        )
 
     def __sub__(self, other: "ItemPartial") -> "ItemPartial":
-        return ItemPartial(self.count - other.count, self.total - other.total,
-                           tuple(a - b for a, b in zip(self.projection, other.projection)),
-                           tuple(a - b for a, b in zip(self.vector, other.vector)), self.centred - other.centred,
-                           self.popularity - other.popularity)
+        return ItemPartial(
+            self.count - other.count,
+            self.total - other.total,
+            tuple(a - b for a, b in zip(self.projection, other.projection)),
+            tuple(a - b for a, b in zip(self.vector, other.vector)),
+            self.centred - other.centred,
+            self.popularity - other.popularity,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ItemPartial) and self.as_tuple() == other.as_tuple()
@@ -80,8 +95,10 @@ class ItemPartial:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (f"ItemPartial(count={self.count}, total={self.total}, projection={self.projection}, "
-                f"vector={self.vector}, centred={self.centred}, popularity={self.popularity})")
+        return (
+            f"ItemPartial(count={self.count}, total={self.total}, projection={self.projection}, "
+            f"vector={self.vector}, centred={self.centred}, popularity={self.popularity})"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,33 +106,50 @@ class Contributions:
     """What some ratings add to the item statistics, one row per rating: dense item index, rating, projection and
     vector rows, centred value and popularity weight (all fixed point, see the module docstring)."""
 
-    items: np.ndarray        # int64 (n,)
-    ratings: np.ndarray      # float32 (n,)
+    items: np.ndarray  # int64 (n,)
+    ratings: np.ndarray  # float32 (n,)
     projections: np.ndarray  # int64 (n, bits)
-    vectors: np.ndarray      # int64 (n, bits)
-    centred: np.ndarray      # int64 (n,)
+    vectors: np.ndarray  # int64 (n, bits)
+    centred: np.ndarray  # int64 (n,)
     popularity: list[int]
 
     @classmethod
     def empty(cls, collab_bits: int) -> "Contributions":
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, collab_bits), np.int64),
-                   np.zeros((0, collab_bits), np.int64), np.zeros(0, np.int64), [])
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.float32),
+            np.zeros((0, collab_bits), np.int64),
+            np.zeros((0, collab_bits), np.int64),
+            np.zeros(0, np.int64),
+            [],
+        )
 
     @classmethod
     def concatenate(cls, parts: list["Contributions"], collab_bits: int) -> "Contributions":
         if not parts:
             return cls.empty(collab_bits)
-        return cls(np.concatenate([p.items for p in parts]), np.concatenate([p.ratings for p in parts]),
-                   np.concatenate([p.projections for p in parts]), np.concatenate([p.vectors for p in parts]),
-                   np.concatenate([p.centred for p in parts]), [w for p in parts for w in p.popularity])
+        return cls(
+            np.concatenate([p.items for p in parts]),
+            np.concatenate([p.ratings for p in parts]),
+            np.concatenate([p.projections for p in parts]),
+            np.concatenate([p.vectors for p in parts]),
+            np.concatenate([p.centred for p in parts]),
+            [w for p in parts for w in p.popularity],
+        )
 
     def __len__(self) -> int:
         return len(self.items)
 
     def row(self, k: int) -> ItemPartial:
         """Rating ``k``'s own contribution."""
-        return ItemPartial(1, float(self.ratings[k]), tuple(self.projections[k].tolist()),
-                           tuple(self.vectors[k].tolist()), int(self.centred[k]), self.popularity[k])
+        return ItemPartial(
+            1,
+            float(self.ratings[k]),
+            tuple(self.projections[k].tolist()),
+            tuple(self.vectors[k].tolist()),
+            int(self.centred[k]),
+            self.popularity[k],
+        )
 
     def shares(self, only: set[int] | None = None) -> dict[int, ItemPartial]:
         """The statistics of these ratings per item (of the items in ``only``, if given). Vectorised for the array
@@ -137,10 +171,18 @@ class Contributions:
         popularity: dict[int, int] = {}
         for item, w in zip(self.items.tolist(), self.popularity):
             popularity[item] = popularity.get(item, 0) + w
-        return {i: ItemPartial(c, s, tuple(p), tuple(v), k, popularity[i])
-                for i, c, s, p, v, k in zip(unique.tolist(), counts.tolist(), totals.tolist(), projections.tolist(),
-                                            vectors.tolist(), centred.tolist())
-                if only is None or i in only}
+        return {
+            i: ItemPartial(c, s, tuple(p), tuple(v), k, popularity[i])
+            for i, c, s, p, v, k in zip(
+                unique.tolist(),
+                counts.tolist(),
+                totals.tolist(),
+                projections.tolist(),
+                vectors.tolist(),
+                centred.tolist(),
+            )
+            if only is None or i in only
+        }
 
 
 @dataclasses.dataclass
@@ -157,15 +199,20 @@ class ShareBucket:
         keys = sorted(self.shares, key=repr)
         parts = [self.shares[k] for k in keys]
         bits = len(parts[0].projection) if parts else 0
-        return msgpack.packb({
-            "v": FORMAT_VERSION, "items": keys, "bits": bits,
-            "n": np.array([p.count for p in parts], dtype=np.int64).tobytes(),
-            "s": np.array([p.total for p in parts], dtype=np.float64).tobytes(),
-            "p": np.array([p.projection for p in parts], dtype=np.int64).tobytes(),
-            "u": np.array([p.vector for p in parts], dtype=np.int64).tobytes(),
-            "k": np.array([p.centred for p in parts], dtype=np.int64).tobytes(),
-            "pop": [popularity_weights.to_bytes(p.popularity) for p in parts],
-        }, use_bin_type=True)
+        return msgpack.packb(
+            {
+                "v": FORMAT_VERSION,
+                "items": keys,
+                "bits": bits,
+                "n": np.array([p.count for p in parts], dtype=np.int64).tobytes(),
+                "s": np.array([p.total for p in parts], dtype=np.float64).tobytes(),
+                "p": np.array([p.projection for p in parts], dtype=np.int64).tobytes(),
+                "u": np.array([p.vector for p in parts], dtype=np.int64).tobytes(),
+                "k": np.array([p.centred for p in parts], dtype=np.int64).tobytes(),
+                "pop": [popularity_weights.to_bytes(p.popularity) for p in parts],
+            },
+            use_bin_type=True,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "ShareBucket":
@@ -182,11 +229,26 @@ class ShareBucket:
             vectors = np.frombuffer(doc["u"], dtype=np.int64, count=n * bits).reshape(n, bits)
             centred = np.frombuffer(doc["k"], dtype=np.int64, count=n)
             popularity = [popularity_weights.from_bytes(b) for b in doc["pop"]]
-            if len(popularity) != n or (counts < 0).any() or not np.isfinite(totals).all() \
-                    or any(w < 0 for w in popularity):
+            if (
+                len(popularity) != n
+                or (counts < 0).any()
+                or not np.isfinite(totals).all()
+                or any(w < 0 for w in popularity)
+            ):
                 raise ValueError("negative counts or popularity, or non-finite sums")
         except Exception as exc:
             raise ValueError(f"item statistics bucket is corrupt ({type(exc).__name__}: {exc})") from None
-        return cls({k: ItemPartial(int(c), float(s), tuple(p), tuple(u), int(q), w)
-                    for k, c, s, p, u, q, w in zip(keys, counts.tolist(), totals.tolist(), projections.tolist(),
-                                                   vectors.tolist(), centred.tolist(), popularity)})
+        return cls(
+            {
+                k: ItemPartial(int(c), float(s), tuple(p), tuple(u), int(q), w)
+                for k, c, s, p, u, q, w in zip(
+                    keys,
+                    counts.tolist(),
+                    totals.tolist(),
+                    projections.tolist(),
+                    vectors.tolist(),
+                    centred.tolist(),
+                    popularity,
+                )
+            }
+        )

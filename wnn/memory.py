@@ -34,11 +34,11 @@ class TableLayout:
     """Index arithmetic shared by every user of one config (computed once per config, not per user)."""
 
     tuple_size: int
-    size: int                 # cells per plane
-    offsets: np.ndarray       # first table cell of each Z neuron
-    stateful: np.ndarray      # 1 for the Z neurons that also read Q
-    state_shift: np.ndarray   # (Q states, M): extra cell offset of each neuron in each Q state
-    state_cells: np.ndarray   # (Q states, 3, M): the same, per memory plane of the flat table
+    size: int  # cells per plane
+    offsets: np.ndarray  # first table cell of each Z neuron
+    stateful: np.ndarray  # 1 for the Z neurons that also read Q
+    state_shift: np.ndarray  # (Q states, M): extra cell offset of each neuron in each Q state
+    state_cells: np.ndarray  # (Q states, 3, M): the same, per memory plane of the flat table
 
     def cells(self, addresses: np.ndarray, state: int | np.ndarray) -> np.ndarray:
         """Flat cell indices of every Z neuron for item addresses (..., M) under Q state(s)."""
@@ -56,7 +56,7 @@ def table_layout(cfg: WNNConfig) -> TableLayout:
     offsets = np.array(first_cells, dtype=np.int64)
     stateful = np.zeros(m, dtype=np.int64)
     if cfg.n_state_bits:
-        stateful[1: 1 + cfg.n_state_neurons] = 1
+        stateful[1 : 1 + cfg.n_state_neurons] = 1
     state_shift = (np.arange(1 << cfg.n_state_bits, dtype=np.int64)[:, None] << cfg.tuple_size) * stateful
     state_cells = state_shift[:, None, :] + (np.arange(3, dtype=np.int64) * size)[None, :, None]
     for arr in (offsets, stateful, state_shift, state_cells):
@@ -112,8 +112,14 @@ class CountingMemory:
         table[RESIDUAL] = np.bincount(flat_cells, weights=np.repeat(units.astype(np.float64), m), minlength=size)
         table[LIKES] = np.bincount(flat_cells, weights=np.repeat(liked.astype(np.float64), m), minlength=size)
 
-    def move(self, old_cells: np.ndarray, new_cells: np.ndarray, old_units: np.ndarray, new_units: np.ndarray,
-             liked: np.ndarray) -> None:
+    def move(
+        self,
+        old_cells: np.ndarray,
+        new_cells: np.ndarray,
+        old_units: np.ndarray,
+        new_units: np.ndarray,
+        liked: np.ndarray,
+    ) -> None:
         """Re-address pairs: take each pair out of its ``old_cells`` (k, M) with its old residual (units) and put it
         in its ``new_cells`` with its new one (their like flags unchanged), in one scatter."""
         self._ensure()
@@ -122,8 +128,16 @@ class CountingMemory:
         like = np.repeat(liked.astype(np.int32), m)
         ones = np.ones(len(old), dtype=np.int32)
         indices = np.concatenate((old, new, old + size, new + size, old + 2 * size, new + 2 * size))
-        values = np.concatenate((-ones, ones, -np.repeat(old_units.astype(np.int32), m),
-                                 np.repeat(new_units.astype(np.int32), m), -like, like))
+        values = np.concatenate(
+            (
+                -ones,
+                ones,
+                -np.repeat(old_units.astype(np.int32), m),
+                np.repeat(new_units.astype(np.int32), m),
+                -like,
+                like,
+            )
+        )
         np.add.at(self.flat, indices, values)
 
     def gather(self, base: np.ndarray, state: int) -> np.ndarray:

@@ -60,8 +60,16 @@ from wnn.state_format import StateError
 from wnn.user_codec import FORMAT_VERSION, UNSEALED_FORMAT_VERSION
 from wnn.validation import check_id, check_rating_event
 
-__all__ = ["FORMAT_VERSION", "UNSEALED_FORMAT_VERSION", "Explanation", "Learned", "Prediction", "StateError",
-           "UserWNN", "learn_many"]
+__all__ = [
+    "FORMAT_VERSION",
+    "UNSEALED_FORMAT_VERSION",
+    "Explanation",
+    "Learned",
+    "Prediction",
+    "StateError",
+    "UserWNN",
+    "learn_many",
+]
 
 
 class Learned(NamedTuple):
@@ -131,8 +139,9 @@ class UserWNN:
         """The user-centred value the next rating would have (:func:`wnn.residuals.centred_rating`): what it adds,
         times the user's random vector, to its item's collaborative projection."""
         cfg = self._cfg
-        return centred_rating(float(np.float32(rating)), self.pair_log.rating_total, self.pair_log.n,
-                              cfg.user_prior, cfg.prior_mean)
+        return centred_rating(
+            float(np.float32(rating)), self.pair_log.rating_total, self.pair_log.n, cfg.user_prior, cfg.prior_mean
+        )
 
     def learn_index(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
         """:meth:`learn_one` for a dense item index of the space; returns what happened (:class:`Learned`).
@@ -203,13 +212,13 @@ class UserWNN:
         rating, (count, likes), _ = prediction.pooled(self.derived_state, items)
         return rating, prediction.like_probabilities(rating, count, likes, self._cfg)
 
-    def pooled_predictions(self, items: np.ndarray | None
-                           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
+    def pooled_predictions(self, items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
         """:func:`wnn.prediction.pooled` of this network (the caller reconciles first)."""
         return prediction.pooled(self.derived_state, items)
 
-    def score(self, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
-              ) -> tuple[list[Hashable], np.ndarray]:
+    def score(
+        self, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
+    ) -> tuple[list[Hashable], np.ndarray]:
         """The top-``k`` item ids for this user and their ranking scores, best first (:func:`wnn.ranking.top_items`)."""
         self.reconcile()
         return ranking.top_items(self, ts, k, exclude_rated, use_candidates)
@@ -271,9 +280,14 @@ class UserWNN:
         self.reconcile()
         derived, start = self.derived_state, self.derived_state.window.start
         table = self.memory.table if not self.memory.empty else np.zeros((3, self.memory.layout.size), np.int32)
-        return {"units": derived.column("units").copy(), "codes": derived.column("codes").copy(),
-                "q_before": derived.column("q_before")[start:].copy(), "table": table.copy(),
-                "window": np.array(derived.window, dtype=np.float64), "state": np.array([derived.state])}
+        return {
+            "units": derived.column("units").copy(),
+            "codes": derived.column("codes").copy(),
+            "q_before": derived.column("q_before")[start:].copy(),
+            "table": table.copy(),
+            "window": np.array(derived.window, dtype=np.float64),
+            "state": np.array([derived.state]),
+        }
 
     def residuals(self) -> np.ndarray:
         """Each stored pair's residual rating against its item's baseline now, in stars (a copy)."""
@@ -284,7 +298,7 @@ class UserWNN:
         """Q before each pair of the taste window (a copy)."""
         self.reconcile()
         derived = self.derived_state
-        return derived.column("q_before")[derived.window.start:].astype(np.int64)
+        return derived.column("q_before")[derived.window.start :].astype(np.int64)
 
     def taste_shift(self) -> float:
         """JS divergence between the genre mix of the user's recent and all stored ratings (:func:`wnn.drift.

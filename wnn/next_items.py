@@ -67,8 +67,10 @@ class NextItemCounts:
         arrays = self._arrays.get(previous)
         if arrays is None:
             successors = self._successors.get(previous, {})
-            arrays = (np.fromiter(successors.keys(), dtype=np.int64, count=len(successors)),
-                      np.fromiter(successors.values(), dtype=np.float64, count=len(successors)))
+            arrays = (
+                np.fromiter(successors.keys(), dtype=np.int64, count=len(successors)),
+                np.fromiter(successors.values(), dtype=np.float64, count=len(successors)),
+            )
             self._arrays[previous] = arrays
         return arrays
 
@@ -91,5 +93,8 @@ class NextItemCounts:
         return sum(len(row) for row in self._successors.values())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NextItemCounts) and self._successors == other._successors \
+        return (
+            isinstance(other, NextItemCounts)
+            and self._successors == other._successors
             and self._totals == other._totals
+        )

@@ -56,8 +56,9 @@ class PairLog:
 
     def slice(self, start: int, stop: int) -> "PairLog":
         """A copy of the pairs at positions ``start .. stop`` (one stored segment)."""
-        return PairLog.from_columns({name: self.column(name)[start:stop].copy() for name in COLUMNS},
-                                   self.keys[start:stop])
+        return PairLog.from_columns(
+            {name: self.column(name)[start:stop].copy() for name in COLUMNS}, self.keys[start:stop]
+        )
 
     def column(self, name: str) -> np.ndarray:
         """The first ``n`` values of a column (a view: valid until the next append or delete)."""
@@ -120,8 +121,10 @@ class PairLog:
 
     def listing(self) -> list[dict]:
         """The pairs as the user sees them, oldest first."""
-        return [dict(event_id=e, item=i, rating=r, ts=t) for e, i, r, t in
-                zip(self.event_ids.tolist(), self.keys, self.ratings.tolist(), self.ts.tolist())]
+        return [
+            dict(event_id=e, item=i, rating=r, ts=t)
+            for e, i, r, t in zip(self.event_ids.tolist(), self.keys, self.ratings.tolist(), self.ts.tolist())
+        ]
 
     @property
     def capacity(self) -> int:

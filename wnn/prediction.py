@@ -58,8 +58,7 @@ def predict(derived: "Derivation", idx: int) -> Prediction:
     return Prediction(rating, (likes + prior * prior_like) / (count + prior))
 
 
-def pooled(derived: "Derivation", items: np.ndarray | None
-           ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
+def pooled(derived: "Derivation", items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
     """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
     (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size), from
     reconciled derived state."""
@@ -75,9 +74,11 @@ def pooled(derived: "Derivation", items: np.ndarray | None
     bias_count = float(table[COUNT, 0])
     user_bias = int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (bias_count + cfg.user_prior)
     deviation = (table[RESIDUAL].take(cells)[:, 1:] * RESIDUAL_QUANTUM - counts * user_bias) / (
-        counts + cfg.interaction_prior)
-    rating = np.clip(baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1),
-                     1.0, 5.0)
+        counts + cfg.interaction_prior
+    )
+    rating = np.clip(
+        baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1), 1.0, 5.0
+    )
     return rating, (counts.sum(axis=1), table[LIKES].take(cells)[:, 1:].sum(axis=1)), bias_count
 
 

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from wnn.network import UserWNN
 
 
-def top_items(model: "UserWNN", ts: float | None = None, k: int = 10, exclude_rated: bool = True,
-              use_candidates: bool = True) -> tuple[list[Hashable], np.ndarray]:
+def top_items(
+    model: "UserWNN", ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
+) -> tuple[list[Hashable], np.ndarray]:
     """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``),
     and so are items that cannot be listed (:meth:`wnn.item_space.ItemSpace.listable`). Equal scores are ordered by a
     stable hash of the item id, so the list does not depend on the order items were registered in."""
@@ -66,8 +67,7 @@ def top_items(model: "UserWNN", ts: float | None = None, k: int = 10, exclude_ra
 TERMS = ("popularity", "sequence", "affinity", "rating", "like")
 
 
-def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None
-                ) -> dict[str, np.ndarray]:
+def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each weighted term of the ranking score of every item of the space (dense index order), or of ``items``;
     rated items included. The score is their sum (:func:`rank_scores`). Also returns the unweighted
     ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
@@ -75,7 +75,7 @@ def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | N
     space, cfg = model.space, model.space.config
     popularity = np.log1p(space.popularity_at(model.list_time(ts), items))
     if model.n_pairs and cfg.transition_weight:
-        recent = model.pair_log.items[-cfg.sequence_length:][::-1]
+        recent = model.pair_log.items[-cfg.sequence_length :][::-1]
         sequence = space.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], items)
     else:
         sequence = np.zeros_like(popularity)
@@ -83,9 +83,15 @@ def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | N
     # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
     affinity = count / (cfg.n_neurons - 1) / max(window_pairs, 1.0)
     like = like_probabilities(rating, count, likes, cfg)
-    return {"popularity": popularity, "sequence": sequence, "affinity": cfg.affinity_weight * np.log1p(affinity),
-            "rating": cfg.rating_weight * rating, "like": cfg.like_weight * like,
-            "predicted_rating": rating, "like_probability": like}
+    return {
+        "popularity": popularity,
+        "sequence": sequence,
+        "affinity": cfg.affinity_weight * np.log1p(affinity),
+        "rating": cfg.rating_weight * rating,
+        "like": cfg.like_weight * like,
+        "predicted_rating": rating,
+        "like_probability": like,
+    }
 
 
 def rank_scores(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
@@ -100,7 +106,7 @@ def followed(model: "UserWNN", index: int, top: int = 3) -> list[tuple[Hashable,
     space, cfg = model.space, model.space.config
     if not model.n_pairs or not cfg.transition_weight:
         return []
-    recent = model.pair_log.items[-cfg.sequence_length:][::-1]
+    recent = model.pair_log.items[-cfg.sequence_length :][::-1]
     weights = sequence_weights(cfg)[: len(recent)]
     parts: dict[int, float] = {}
     for previous, weight in zip(recent.tolist(), weights.tolist()):

@@ -45,8 +45,9 @@ def centred_ratings(ratings: np.ndarray, user_prior: float, prior_mean: float) -
     n = len(ratings)
     values = ratings.astype(np.float64)
     before = np.concatenate(([0.0], np.cumsum(values)[:-1])) if n else values
-    return quantize_residual(values - (before + user_prior * prior_mean) / (np.arange(n, dtype=np.float64)
-                                                                         + user_prior))
+    return quantize_residual(
+        values - (before + user_prior * prior_mean) / (np.arange(n, dtype=np.float64) + user_prior)
+    )
 
 
 def centred_rating(rating: float, rating_total: float, n: int, user_prior: float, prior_mean: float) -> float:

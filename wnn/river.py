@@ -63,8 +63,9 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
         self._arrivals = 0
 
     @classmethod
-    def from_dataset(cls, dataset: "Dataset", config: WNNConfig | None = None, seed: int | None = None,
-                     keys: str = "id") -> "WNNRanker":
+    def from_dataset(
+        cls, dataset: "Dataset", config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
+    ) -> "WNNRanker":
         """A ranker with ``dataset``'s catalogue registered, each item with its genres and year, keyed by its id, or
         (``keys="index"``) by its dense index, as ``wnnrec evaluate`` replays the dataset."""
         ranker = cls(config, seed)
@@ -101,4 +102,3 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
         """Remove one learned rating exactly (:meth:`wnn.recommender.WNNRecommender.forget`): River's learners
         cannot do this."""
         return self.recommender.forget(user, event_id)
-

@@ -54,8 +54,9 @@ def digest(value) -> str:
     return hashlib.blake2b(msgpack.packb(_canonical(value), use_bin_type=True), digest_size=12).hexdigest()
 
 
-def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], predictions: bool = True,
-             lists_at: float | None = None) -> dict:
+def snapshot(
+    space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], predictions: bool = True, lists_at: float | None = None
+) -> dict:
     """The state by id of an item space and users' networks over it (see the module docstring). ``predictions`` adds
     every user's predicted rating and like probability of every listable item; ``lists_at`` adds every user's top-10
     at that event time."""
@@ -63,9 +64,17 @@ def snapshot(space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], prediction
     listable.sort(key=lambda pair: repr(pair[0]))
     item_keys = [key for key, _ in listable]
     order = np.array([i for _, i in listable], dtype=np.int64)
-    items = {key: [space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
-                   int(space.channels[i]), space.baseline(i), float(space.log2_popularity[i])]
-             for key, i in listable}
+    items = {
+        key: [
+            space.statistics(i),
+            int(space.dynamic_codes[i]),
+            space.addresses[i].tolist(),
+            int(space.channels[i]),
+            space.baseline(i),
+            float(space.log2_popularity[i]),
+        ]
+        for key, i in listable
+    }
     next_items = {}
     for previous in range(space.n_items):
         followers, counts = space.next_items.successors(previous)

@@ -71,11 +71,17 @@ class WindowState(NamedTuple):
 
 def _restart(start: int, seen: int, units: np.ndarray) -> WindowState:
     """A window restarted at ``start`` after ``seen`` pairs: it holds pairs ``start..seen-1``, statistics at zero."""
-    return WindowState(start, int(units[start: seen].sum()), seen - start, 0.0, 0.0, 0.0, 0.0, seen, seen, seen)
+    return WindowState(start, int(units[start:seen].sum()), seen - start, 0.0, 0.0, 0.0, 0.0, seen, seen, seen)
 
 
-def step(state: WindowState, residual_units: int, allowance: float, threshold: float, units: np.ndarray,
-         prior: float = REFERENCE_PRIOR) -> WindowState:
+def step(
+    state: WindowState,
+    residual_units: int,
+    allowance: float,
+    threshold: float,
+    units: np.ndarray,
+    prior: float = REFERENCE_PRIOR,
+) -> WindowState:
     """Fold in the next pair's residual (integer units of 1/256 star). ``units`` holds every residual so far (read
     only when the window restarts, to sum the new window)."""
     start, total, count, rise, rise_min, fall, fall_min, rise_from, fall_from, seen = state
@@ -91,8 +97,9 @@ def step(state: WindowState, residual_units: int, allowance: float, threshold: f
     seen += 1
     if rise - rise_min > threshold or fall - fall_min > threshold:
         return _restart(rise_from if rise - rise_min > threshold else fall_from, seen, units)
-    return WindowState(start, total + residual_units, count + 1, rise, rise_min, fall, fall_min, rise_from,
-                       fall_from, seen)
+    return WindowState(
+        start, total + residual_units, count + 1, rise, rise_min, fall, fall_min, rise_from, fall_from, seen
+    )
 
 
 def scan(units: np.ndarray, allowance: float, threshold: float, prior: float = REFERENCE_PRIOR) -> WindowState:
@@ -104,8 +111,9 @@ def scan(units: np.ndarray, allowance: float, threshold: float, prior: float = R
     return state
 
 
-def _scan_window(state: WindowState, units: np.ndarray, allowance: float, threshold: float,
-                 prior: float) -> WindowState:
+def _scan_window(
+    state: WindowState, units: np.ndarray, allowance: float, threshold: float, prior: float
+) -> WindowState:
     """Run the detector from ``state`` until the window restarts or the residuals end (vectorised)."""
     start, total, count, rise0, rise_min0, fall0, fall_min0, rise_from0, fall_from0, seen = state
     u = units[seen:]
@@ -125,5 +133,15 @@ def _scan_window(state: WindowState, units: np.ndarray, allowance: float, thresh
         t = int(fired[0])
         restart_at = rise_from[t] if rise_stat[t + 1] > threshold else fall_from[t]
         return _restart(int(restart_at), seen + t + 1, units)
-    return WindowState(start, total + int(u.sum()), count + n, float(rise[-1]), float(rise_min[-1]),
-                       float(fall[-1]), float(fall_min[-1]), int(rise_from[-1]), int(fall_from[-1]), seen + n)
+    return WindowState(
+        start,
+        total + int(u.sum()),
+        count + n,
+        float(rise[-1]),
+        float(rise_min[-1]),
+        float(fall[-1]),
+        float(fall_min[-1]),
+        int(rise_from[-1]),
+        int(fall_from[-1]),
+        seen + n,
+    )

@@ -42,15 +42,20 @@ def _document(data: bytes) -> dict:
 
 def encode(log: PairLog, fingerprint: str) -> bytes:
     """The bytes of a user's pairs under a config fingerprint."""
-    return seal(msgpack.packb({
-        "v": FORMAT_VERSION,
-        "cfg": fingerprint,
-        "n": log.n,
-        "event_ids": log.event_ids.tobytes(),
-        "items": log.keys,
-        "ratings": log.ratings.tobytes(),
-        "ts": log.ts.tobytes(),
-    }, use_bin_type=True))
+    return seal(
+        msgpack.packb(
+            {
+                "v": FORMAT_VERSION,
+                "cfg": fingerprint,
+                "n": log.n,
+                "event_ids": log.event_ids.tobytes(),
+                "items": log.keys,
+                "ratings": log.ratings.tobytes(),
+                "ts": log.ts.tobytes(),
+            },
+            use_bin_type=True,
+        )
+    )
 
 
 def decode(data: bytes, space: "ItemSpace") -> PairLog:
@@ -59,22 +64,40 @@ def decode(data: bytes, space: "ItemSpace") -> PairLog:
     doc = _document(data)
     fingerprint = space.config.fingerprint()
     if doc.get("cfg") != fingerprint:
-        raise StateError("user state was written under a different WNN config (wiring fingerprint "
-                         f"{doc.get('cfg')!r}, expected {fingerprint!r})")
+        raise StateError(
+            "user state was written under a different WNN config (wiring fingerprint "
+            f"{doc.get('cfg')!r}, expected {fingerprint!r})"
+        )
     return _pairs_of(doc, space, "user state", _FIELDS, "items")
 
 
 def encode_segment(log: PairLog) -> bytes:
     """The bytes of a run of a user's pairs stored on its own (one segment of :mod:`stream.user_layout`): the
     fields of :func:`encode` without the fingerprint, which the segment's manifest carries."""
-    return seal(msgpack.packb({"v": SEGMENT_VERSION, "n": log.n, "e": log.event_ids.tobytes(), "i": log.keys,
-                               "r": log.ratings.tobytes(), "t": log.ts.tobytes()}, use_bin_type=True))
+    return seal(
+        msgpack.packb(
+            {
+                "v": SEGMENT_VERSION,
+                "n": log.n,
+                "e": log.event_ids.tobytes(),
+                "i": log.keys,
+                "r": log.ratings.tobytes(),
+                "t": log.ts.tobytes(),
+            },
+            use_bin_type=True,
+        )
+    )
 
 
 def decode_segment(data: bytes, space: "ItemSpace") -> PairLog:
     """The pairs of bytes written by :func:`encode_segment`, checked as :func:`decode` checks a whole state."""
-    return _pairs_of(load_document(data, SEGMENT_VERSION, None, "user state segment"), space, "user state segment",
-                     _SEGMENT_FIELDS, "i")
+    return _pairs_of(
+        load_document(data, SEGMENT_VERSION, None, "user state segment"),
+        space,
+        "user state segment",
+        _SEGMENT_FIELDS,
+        "i",
+    )
 
 
 def _pairs_of(doc: dict, space: "ItemSpace", what: str, fields: dict[str, str], items_field: str) -> PairLog:

@@ -27,9 +27,9 @@ from typing import Any
 #: The rating scale every model here reads (MovieLens' 0.5-5 stars; ML-100K uses 1-5).
 MIN_RATING, MAX_RATING = 0.5, 5.0
 #: Event times are Unix seconds within [0, MAX_TS] (year 5138): anything else is a unit or encoding error.
-MAX_TS = 10 ** 11
+MAX_TS = 10**11
 #: Event ids, and integer item ids, are signed 64-bit integers (what the stored state can hold).
-MIN_INT64, MAX_INT64 = -(2 ** 63), 2 ** 63 - 1
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 #: Longest string item or user id, in characters.
 MAX_ID_LENGTH = 256
 
@@ -58,7 +58,7 @@ def check_rating(rating: Any) -> float:
 def check_ts(ts: Any) -> int:
     if type(ts) is int and 0 <= ts <= MAX_TS:
         return ts
-    if (not _is_real(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TS or int(ts) != ts):
+    if not _is_real(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TS or int(ts) != ts:
         raise InvalidEvent("ts", ts, f"must be an integral number of Unix seconds within 0..{MAX_TS}")
     return int(ts)
 
@@ -66,8 +66,11 @@ def check_ts(ts: Any) -> int:
 def check_event_id(event_id: Any) -> int:
     if type(event_id) is int and MIN_INT64 <= event_id <= MAX_INT64:
         return event_id
-    if not isinstance(event_id, numbers.Integral) or isinstance(event_id, bool) or \
-            not MIN_INT64 <= event_id <= MAX_INT64:
+    if (
+        not isinstance(event_id, numbers.Integral)
+        or isinstance(event_id, bool)
+        or not MIN_INT64 <= event_id <= MAX_INT64
+    ):
         raise InvalidEvent("event_id", event_id, "must be a signed 64-bit integer")
     return int(event_id)
 
@@ -97,12 +100,20 @@ def check_rating_event(rating: Any, ts: Any, event_id: Any) -> tuple[float, int,
 def check_learn_call(user: Any, item: Any, rating: Any, ts: Any, event_id: Any) -> tuple[float, int, int]:
     """All of :meth:`wnn.recommender.WNNRecommender.learn_one`'s arguments in one call (it runs on every event, so
     the common case is one expression); returns ``(rating, ts, event_id)`` normalised."""
-    if (type(rating) is float and MIN_RATING <= rating <= MAX_RATING and type(ts) is int and 0 <= ts <= MAX_TS
-            and type(event_id) is int and MIN_INT64 <= event_id <= MAX_INT64
-            and (type(user) is int and MIN_INT64 <= user <= MAX_INT64
-                 or type(user) is str and 0 < len(user) <= MAX_ID_LENGTH)
-            and (type(item) is int and MIN_INT64 <= item <= MAX_INT64
-                 or type(item) is str and 0 < len(item) <= MAX_ID_LENGTH)):
+    if (
+        type(rating) is float
+        and MIN_RATING <= rating <= MAX_RATING
+        and type(ts) is int
+        and 0 <= ts <= MAX_TS
+        and type(event_id) is int
+        and MIN_INT64 <= event_id <= MAX_INT64
+        and (
+            type(user) is int and MIN_INT64 <= user <= MAX_INT64 or type(user) is str and 0 < len(user) <= MAX_ID_LENGTH
+        )
+        and (
+            type(item) is int and MIN_INT64 <= item <= MAX_INT64 or type(item) is str and 0 < len(item) <= MAX_ID_LENGTH
+        )
+    ):
         return rating, ts, event_id
     check_id(user, "user")
     check_id(item)

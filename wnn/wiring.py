@@ -26,8 +26,9 @@ class Wiring:
     def __init__(self, cfg: WNNConfig, bits: BitLayout) -> None:
         rng = np.random.default_rng(cfg.seed)
         k = cfg.tuple_size
-        tuples = np.stack([rng.choice(bits.n_feature_bits, size=k, replace=False)
-                           for _ in range(cfg.n_neurons)]).astype(np.int64)
+        tuples = np.stack(
+            [rng.choice(bits.n_feature_bits, size=k, replace=False) for _ in range(cfg.n_neurons)]
+        ).astype(np.int64)
         tuples[0] = bits.zero_bit  # neuron 0 is the bias neuron: its address is always 0
         self.tuples = tuples
         channels = rng.choice(bits.n_feature_bits, size=max(cfg.n_state_bits, 1), replace=False)

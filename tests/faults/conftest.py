@@ -37,29 +37,49 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
 def slice_events(dataset, n: int, start: int = 0) -> list[tuple[str, str, float, int, int]]:
     """``(user, item, rating, ts, event_id)`` of ratings ``start .. start+n`` in time order."""
-    return [(dataset.user_ids[dataset.users[e]], dataset.item_ids[dataset.items[e]], float(dataset.ratings[e]),
-             int(dataset.timestamps[e]), e) for e in range(start, start + n)]
+    return [
+        (
+            dataset.user_ids[dataset.users[e]],
+            dataset.item_ids[dataset.items[e]],
+            float(dataset.ratings[e]),
+            int(dataset.timestamps[e]),
+            e,
+        )
+        for e in range(start, start + n)
+    ]
 
 
 class Deployment:
     """Fresh topics, a collector of every list, and worker processes that can be killed."""
 
     def __init__(self, bootstrap: str, tmp_path: Path, tag: str, web_port: int, batch_max: int = 200) -> None:
-        base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=4,
-                        batch_max=batch_max, data=None)
+        base = Settings(
+            bootstrap=bootstrap,
+            state_dir=tmp_path / "state",
+            web_port=web_port,
+            partitions=4,
+            batch_max=batch_max,
+            data=None,
+        )
         self.settings = fresh_settings(base, tag)
         self.tmp_path = tmp_path
         ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
-        self.collector = ListCollector.started(self.settings, expected=10 ** 12)
+        self.collector = ListCollector.started(self.settings, expected=10**12)
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}
 
-    def start(self, name: str = "w1", web_port: int | None = None, state_dir: Path | None = None,
-              env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start(
+        self,
+        name: str = "w1",
+        web_port: int | None = None,
+        state_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen:
         import dataclasses
 
-        settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port,
-                                       state_dir=state_dir or self.settings.state_dir)
+        settings = dataclasses.replace(
+            self.settings, web_port=web_port or self.settings.web_port, state_dir=state_dir or self.settings.state_dir
+        )
         self.logs[name] = str(self.tmp_path / f"{name}.log")
         self.workers[name] = start_worker(settings, self.logs[name], env)
         return self.workers[name]
@@ -107,8 +127,9 @@ class Deployment:
                 os.kill(process.pid, signal.SIGUSR1)
         time.sleep(2)
         tails = {name: open(log).read()[-12000:] for name, log in self.logs.items()}
-        raise AssertionError(f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); "
-                             f"worker logs: {tails}")
+        raise AssertionError(
+            f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); worker logs: {tails}"
+        )
 
     def resume_time(self, since: float, covered_before: int, timeout: float = 120.0) -> float:
         """Seconds from ``since`` (time.monotonic) until a list covers a rating not covered before."""
@@ -167,8 +188,9 @@ class Deployment:
             if manifest is None:
                 ahead.append(key)
                 continue
-            _, seqs, counts, _, _ = manifest_of(load_document(manifest, MANIFEST_VERSION, None, "manifest"),
-                                                space.config.fingerprint())
+            _, seqs, counts, _, _ = manifest_of(
+                load_document(manifest, MANIFEST_VERSION, None, "manifest"), space.config.fingerprint()
+            )
             named = dict(zip(seqs, counts))
             if seq not in named or user_codec.decode_segment(value, space).n > named[seq]:
                 ahead.append(key)
@@ -182,8 +204,9 @@ def ratings_of(events) -> list[tuple[bytes, bytes]]:
     return [(user.encode(), rating_message(user, item, rating, ts, event_id=e)) for user, item, rating, ts, e in events]
 
 
-def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[int] = frozenset(),
-                                web_port: int | None = None, catalogue=None) -> dict:
+def check_against_uninterrupted(
+    deployment: Deployment, events, forgotten: set[int] = frozenset(), web_port: int | None = None, catalogue=None
+) -> dict:
     """The end state must be what an uninterrupted run ends with. Returns the counts it checked."""
     expected: dict[str, set[int]] = collections.defaultdict(set)
     for user, _, _, _, e in events:
@@ -193,7 +216,7 @@ def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[i
     stored = deployment.stored_users()
     lost = twice = resurrected = 0
     for user, wanted in expected.items():
-        state = UserState.load(stored.get, user.encode(), reference.space, 10 ** 6)
+        state = UserState.load(stored.get, user.encode(), reference.space, 10**6)
         assert state is not None, f"user {user} has no stored state"
         ids = [p["event_id"] for p in state.wnn.pairs()]
         twice += len(ids) - len(set(ids))
@@ -210,15 +233,23 @@ def check_against_uninterrupted(deployment: Deployment, events, forgotten: set[i
     count_diff = sum(counts[i] != live.get(i, {}).get("count", 0) for i in set(counts) | set(live))
     sum_diff = sum(sums[i] != live.get(i, {}).get("sum", 0.0) for i in set(sums) | set(live))
     derived = reference.derived_shares(sorted(stored.items()))
-    projection: dict[str, np.ndarray] = collections.defaultdict(lambda: np.zeros(reference.config.collab_bits,
-                                                                                   dtype=np.int64))
+    projection: dict[str, np.ndarray] = collections.defaultdict(
+        lambda: np.zeros(reference.config.collab_bits, dtype=np.int64)
+    )
     for shares in derived.values():
         for idx, share in shares.items():
             projection[str(reference.space.key(idx))] += share.projection
     projection_diff = sum(not np.array_equal(projection[i], np.array(live[i]["projection"])) for i in live)
-    result = {"users": len(expected), "ratings": sum(map(len, expected.values())), "lost": lost,
-              "learned_twice": twice, "resurrected": resurrected, "item_count_differences": count_diff,
-              "item_sum_differences": sum_diff, "item_projection_differences": projection_diff}
+    result = {
+        "users": len(expected),
+        "ratings": sum(map(len, expected.values())),
+        "lost": lost,
+        "learned_twice": twice,
+        "resurrected": resurrected,
+        "item_count_differences": count_diff,
+        "item_sum_differences": sum_diff,
+        "item_projection_differences": projection_diff,
+    }
     assert (lost, twice, resurrected, count_diff, sum_diff, projection_diff) == (0, 0, 0, 0, 0, 0), result
     return result
 

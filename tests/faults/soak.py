@@ -24,8 +24,14 @@ from pathlib import Path
 DEFAULT_CASES = "kill_9_mid_replay or segment_write or two_workers_one_killed"
 
 #: Per-case counts that must stay 0 in every run.
-DATA_KEYS = ("lost", "learned_twice", "resurrected", "item_count_differences", "item_sum_differences",
-             "item_projection_differences")
+DATA_KEYS = (
+    "lost",
+    "learned_twice",
+    "resurrected",
+    "item_count_differences",
+    "item_sum_differences",
+    "item_projection_differences",
+)
 
 #: Per-case seconds from the kill (or crash) to the first list after it.
 RESUME_KEYS = ("resume_after_kill_s", "resume_after_crash_s", "takeover_s")
@@ -64,24 +70,50 @@ def run_once(number: int, cases: str, timeout_s: float) -> dict:
         started = time.monotonic()
         try:
             completed = subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "faults", "tests/faults",
-                 "-k", cases], env=env, capture_output=True, text=True, timeout=timeout_s)
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-m",
+                    "faults",
+                    "tests/faults",
+                    "-k",
+                    cases,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
             returncode, tail = completed.returncode, (completed.stdout + completed.stderr)[-3000:]
         except subprocess.TimeoutExpired as timeout:
             returncode, tail = -1, f"timed out after {timeout_s:.0f} s"
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return {"run": number, "passed": returncode == 0, "returncode": returncode,
-            "seconds": round(time.monotonic() - started, 1), "report": report,
-            **({} if returncode == 0 else {"output_tail": tail})}
+    return {
+        "run": number,
+        "passed": returncode == 0,
+        "returncode": returncode,
+        "seconds": round(time.monotonic() - started, 1),
+        "report": report,
+        **({} if returncode == 0 else {"output_tail": tail}),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=30, help="how many runs in a row (default 30)")
     parser.add_argument("--json", type=Path, required=True, help="where the summary goes; rewritten after each run")
-    parser.add_argument("-k", dest="cases", default=DEFAULT_CASES,
-                        help=f"pytest -k expression choosing the cases (default: {DEFAULT_CASES!r})")
+    parser.add_argument(
+        "-k",
+        dest="cases",
+        default=DEFAULT_CASES,
+        help=f"pytest -k expression choosing the cases (default: {DEFAULT_CASES!r})",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds one run may take (default 900)")
     parser.add_argument("--keep-going", action="store_true", help="do not stop at the first failed run")
     args = parser.parse_args(argv)
@@ -92,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
         last = runs[-1]
-        print(f"run {number}/{args.runs}: {'passed' if last['passed'] else 'FAILED'} in {last['seconds']} s "
-              f"({summary['passed']}/{summary['runs']} passed)", flush=True)
+        print(
+            f"run {number}/{args.runs}: {'passed' if last['passed'] else 'FAILED'} in {last['seconds']} s "
+            f"({summary['passed']}/{summary['runs']} passed)",
+            flush=True,
+        )
         if not last["passed"] and not args.keep_going:
             print(last["output_tail"], file=sys.stderr)
             return 1

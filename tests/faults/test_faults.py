@@ -16,8 +16,7 @@ import pytest
 
 from stream import crash_points
 from stream.schemas import forget_message, rating_message
-from tests.faults.conftest import (DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of,
-                                   slice_events)
+from tests.faults.conftest import DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of, slice_events
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
 
@@ -42,8 +41,9 @@ def redelivery_bound(settings) -> float:
 
 
 def replay_in_background(deployment, events) -> threading.Thread:
-    thread = threading.Thread(target=deployment.produce, args=(ratings_of(events),), kwargs={"max_rate": RATE},
-                              daemon=True)
+    thread = threading.Thread(
+        target=deployment.produce, args=(ratings_of(events),), kwargs={"max_rate": RATE}, daemon=True
+    )
     thread.start()
     return thread
 
@@ -108,8 +108,12 @@ def test_crash_between_a_segment_write_and_its_manifest_write(deployment_factory
     ahead = deployment.writes_ahead_of_their_manifest()
     assert ahead, "the crash left no segment ahead of its manifest in the changelog"
     result, resume = restart_and_check(deployment, events, producer, movielens, state_lost=True)
-    result.update(resume_after_crash_s=round(resume, 2), duplicate_list_entries=duplicates(deployment),
-                  segments_ahead_of_manifest_at_crash=len(ahead), covered_at_crash=covered)
+    result.update(
+        resume_after_crash_s=round(resume, 2),
+        duplicate_list_entries=duplicates(deployment),
+        segments_ahead_of_manifest_at_crash=len(ahead),
+        covered_at_crash=covered,
+    )
     REPORT["crash_between_segment_and_manifest"] = result
     assert deployment.alive("w1")
     assert resume <= RESUME_TARGET_S, result
@@ -137,9 +141,13 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     while len(deployment.item_stats(6303)["owned_partitions"]) < 4 and time.monotonic() < deadline:
         time.sleep(0.5)
     result = check_against_uninterrupted(deployment, events, web_port=6303, catalogue=movielens)
-    result.update(takeover_s=round(takeover, 2), duplicate_list_entries=duplicates(deployment),
-                  killed_owned=killed_owned, settled_s=round(settled_s, 2),
-                  duplicates_by_partition=dict(sorted(deployment.collector.repeats_by_partition.items())))
+    result.update(
+        takeover_s=round(takeover, 2),
+        duplicate_list_entries=duplicates(deployment),
+        killed_owned=killed_owned,
+        settled_s=round(settled_s, 2),
+        duplicates_by_partition=dict(sorted(deployment.collector.repeats_by_partition.items())),
+    )
     REPORT["two_workers_one_killed"] = result
     assert deployment.alive("w1")
     assert takeover <= RESUME_TARGET_S, result
@@ -153,18 +161,20 @@ def test_poison_messages_interleaved_with_good_ones(deployment_factory, movielen
     rng = random.Random(7)
     big = b'{"user": "1", "item": "1", "rating": 4, "ts": 5, "pad": "' + b"x" * (1 << 20) + b'"}'
     poison = [
-        (b"1", b"{not json"), (b"1", b'{"user": "1", "item": "1", "rating": NaN, "ts": 5}'),
+        (b"1", b"{not json"),
+        (b"1", b'{"user": "1", "item": "1", "rating": NaN, "ts": 5}'),
         (b"1", b'{"user": "1", "item": "1", "rating": 1e999, "ts": 5}'),
         (b"1", b'{"user": "1", "item": "1", "rating": 4, "ts": -1e20}'),
         (b"1", b'{"user": "1", "item": "1", "rating": 9, "ts": 5}'),
         (b"1", b'{"user": "1", "item": "1", "rating": 4, "ts": 5, "event_id": 1e30}'),
         (b"1", b'{"user": "1", "item": ' + b"9" * 400 + b', "rating": 4, "ts": 5}'),
         (b"1", b'{"user": "1", "type": "teleport"}'),
-        (b"1", forget_message("1", event_id=10 ** 15)),  # a forget of a rating that does not exist
+        (b"1", forget_message("1", event_id=10**15)),  # a forget of a rating that does not exist
         (b"ghost-user", forget_message("ghost-user", item="50")),  # a forget for a user nobody has seen
         (None, rating_message("1", "1", 4.0, 5)),  # no key
         (b"2", rating_message("1", "1", 4.0, 5)),  # key differs from the user
-        (b"1", big), (b"1", big + b"x" * (1 << 19)),  # 1 and 1.5 MB
+        (b"1", big),
+        (b"1", big + b"x" * (1 << 19)),  # 1 and 1.5 MB
     ]
     bad = [poison[k % len(poison)] for k in range(1100)]
     stream = good + bad
@@ -179,8 +189,12 @@ def test_poison_messages_interleaved_with_good_ones(deployment_factory, movielen
         dead = deployment.dead_letters()
     result = check_against_uninterrupted(deployment, events, catalogue=movielens)
     reasons = [d["reason"] for d in dead]
-    result.update(poison_messages=len(bad), dead_letters=len(dead), without_reason=sum(not r for r in reasons),
-                  truncated=sum(bool(d.get("truncated")) for d in dead))
+    result.update(
+        poison_messages=len(bad),
+        dead_letters=len(dead),
+        without_reason=sum(not r for r in reasons),
+        truncated=sum(bool(d.get("truncated")) for d in dead),
+    )
     REPORT["poison_messages"] = result
     assert deployment.alive("w1")
     assert len(dead) == len(bad) and all(reasons), result
@@ -200,8 +214,9 @@ def test_forget_then_replay_of_the_same_ratings(deployment_factory, movielens):
     deployment.produce(ratings_of(events))  # the same ratings, again: none of the forgotten may come back
     deployment.produce([(b"__probe__", rating_message("__probe__", "1", 4.0, 1, event_id=-7))])
     deployment.wait_covered([-7])
-    result = check_against_uninterrupted(deployment, events + [("__probe__", "1", 4.0, 1, -7)], forgotten,
-                                         catalogue=movielens)
+    result = check_against_uninterrupted(
+        deployment, events + [("__probe__", "1", 4.0, 1, -7)], forgotten, catalogue=movielens
+    )
     REPORT["forget_then_replay"] = result
     assert not deployment.dead_letters()
 

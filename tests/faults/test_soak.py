@@ -4,7 +4,11 @@ from tests.faults.soak import summarise
 
 
 def run(number, passed, lost=0, resume=5.0):
-    return {"run": number, "passed": passed, "report": {"kill_9_state_lost": {"lost": lost, "resume_after_kill_s": resume}}}
+    return {
+        "run": number,
+        "passed": passed,
+        "report": {"kill_9_state_lost": {"lost": lost, "resume_after_kill_s": resume}},
+    }
 
 
 def test_the_longest_streak_restarts_after_a_failure_and_worst_values_are_kept():

@@ -14,8 +14,9 @@ TOKEN = "unit-test-token-0123456789"
 
 @pytest.fixture
 def app_and_sent(tmp_path, monkeypatch):
-    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1, api_token=TOKEN),
-                     store="memory://")
+    app = create_app(
+        Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1, api_token=TOKEN), store="memory://"
+    )
     sent: list[tuple[str, bytes, dict]] = []
     shares: list[tuple[int, bytes]] = []
 
@@ -114,8 +115,10 @@ def test_the_api_token_can_come_from_a_file(tmp_path):
 def test_the_tables_changelogs_roll_and_compact_within_the_configured_lag(tmp_path):
     """A user's state from before a forget leaves the changelog within a bound (README, "Where else a forgotten
     rating lives")."""
-    app = create_app(Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", api_token=TOKEN,
-                              changelog_compaction_lag_s=600), store="memory://")
+    app = create_app(
+        Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", api_token=TOKEN, changelog_compaction_lag_s=600),
+        store="memory://",
+    )
     for table in (app.users_table, app.item_stats_table):
         configs = table.changelog_topic.config
         assert configs["segment.ms"] == configs["max.compaction.lag.ms"] == "600000"

@@ -2,18 +2,34 @@
 
 import pytest
 
-from stream.api import (ApiError, bearer_matches, explanation_body, openapi_document, parse_event_id, parse_user,
-                        recommendation_body)
+from stream.api import (
+    ApiError,
+    bearer_matches,
+    explanation_body,
+    openapi_document,
+    parse_event_id,
+    parse_user,
+    recommendation_body,
+)
 from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 
 TOKEN = "a-token-of-24-characters"
 
 
-@pytest.mark.parametrize("header, ok", [
-    (f"Bearer {TOKEN}", True), (f"bearer  {TOKEN} ", True), (None, False), ("", False), (TOKEN, False),
-    (f"Basic {TOKEN}", False), (f"Bearer {TOKEN[:-1]}", False), (f"Bearer {TOKEN}x", False),
-])
+@pytest.mark.parametrize(
+    "header, ok",
+    [
+        (f"Bearer {TOKEN}", True),
+        (f"bearer  {TOKEN} ", True),
+        (None, False),
+        ("", False),
+        (TOKEN, False),
+        (f"Basic {TOKEN}", False),
+        (f"Bearer {TOKEN[:-1]}", False),
+        (f"Bearer {TOKEN}x", False),
+    ],
+)
 def test_only_the_exact_bearer_token_passes(header, ok):
     assert bearer_matches(header, TOKEN) is ok
 
@@ -29,7 +45,7 @@ def test_malformed_user_ids_are_400(text):
     assert error.value.status == 400 and "malformed user id" in error.value.message
 
 
-@pytest.mark.parametrize("text", ["abc", "1.5", str(2 ** 70)])
+@pytest.mark.parametrize("text", ["abc", "1.5", str(2**70)])
 def test_malformed_event_ids_are_400(text):
     with pytest.raises(ApiError) as error:
         parse_event_id(text)
@@ -82,7 +98,13 @@ def test_explain_says_why_an_item_is_in_the_list_or_not():
 def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():
     document = openapi_document("1.2.3")
     assert document["openapi"].startswith("3.") and document["info"]["version"] == "1.2.3"
-    assert {"/users/{id}/recommendations", "/users/{id}/explain", "/users/{id}/ratings",
-            "/users/{id}/ratings/{event_id}", "/users/{id}/items/{item}", "/health", "/metrics"} <= set(
-        document["paths"])
+    assert {
+        "/users/{id}/recommendations",
+        "/users/{id}/explain",
+        "/users/{id}/ratings",
+        "/users/{id}/ratings/{event_id}",
+        "/users/{id}/items/{item}",
+        "/health",
+        "/metrics",
+    } <= set(document["paths"])
     assert document["paths"]["/users/{id}/ratings/{event_id}"]["delete"]["security"] == [{"bearer": []}]

@@ -40,8 +40,9 @@ def served(kafka_bootstrap, movielens, tmp_path_factory):
     try:
         deployment.start()
         replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)
-        deployment.wait_for(lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)),
-                            what="lists covering 600 ratings")
+        deployment.wait_for(
+            lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)), what="lists covering 600 ratings"
+        )
         yield deployment
     finally:
         deployment.close()
@@ -54,8 +55,12 @@ def busiest_user(movielens) -> str:
 
 def test_every_user_path_needs_the_token(served, movielens):
     port, user = served.settings.web_port, busiest_user(movielens)
-    for path in (f"/users/{user}/recommendations", f"/users/{user}/ratings", f"/users/{user}/explain?item=1",
-                 "/items/stats"):
+    for path in (
+        f"/users/{user}/recommendations",
+        f"/users/{user}/ratings",
+        f"/users/{user}/explain?item=1",
+        "/items/stats",
+    ):
         status, body = call(port, path, None)
         assert status == 401 and "token" in body["error"]
         assert call(port, path, "a-wrong-token-of-some-length")[0] == 401
@@ -63,7 +68,11 @@ def test_every_user_path_needs_the_token(served, movielens):
     assert status == 401
     assert call(port, "/health", None)[0] == 200  # liveness and metrics stay open
     status, text = call(port, "/metrics", None)
-    assert status == 200 and "wnnrec_ratings_total" in text and 'wnnrec_stage_seconds_bucket{le="0.001",stage="learn"}' in text
+    assert (
+        status == 200
+        and "wnnrec_ratings_total" in text
+        and 'wnnrec_stage_seconds_bucket{le="0.001",stage="learn"}' in text
+    )
     assert call(port, "/openapi.json", None)[1]["openapi"].startswith("3.")
 
 
@@ -74,8 +83,12 @@ def test_every_metric_the_dashboard_queries_exists(served):
     from pathlib import Path
 
     dashboard = json.loads((Path(__file__).parents[2] / "deploy" / "grafana" / "wnnrec.json").read_text())
-    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
-               for name in re.findall(r"\bwnnrec_[a-z_]+", target["expr"])}
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bwnnrec_[a-z_]+", target["expr"])
+    }
     status, text = call(served.settings.web_port, "/metrics", None)
     assert status == 200
     declared = set(re.findall(r"^# TYPE (wnnrec_[a-z_]+) ", text, flags=re.M))
@@ -111,8 +124,11 @@ def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served,
     ratings = call(port, f"/users/{user}/ratings", token)[1]["ratings"]
     # An item the user did not rate, explained by the stored ratings: pick the rating it cites first.
     candidates = call(port, f"/users/{user}/recommendations", token)[1]["items"]
-    assert all(set(c["why"]) >= {"popularity", "sequence", "followed", "affinity", "rating", "like",
-                                 "predicted_rating", "like_probability"} for c in candidates)
+    assert all(
+        set(c["why"])
+        >= {"popularity", "sequence", "followed", "affinity", "rating", "like", "predicted_rating", "like_probability"}
+        for c in candidates
+    )
     explained = call(port, f"/users/{user}/explain?item={candidates[0]['item']}", token)[1]
     assert explained["because"] and explained["ratings"], explained
     assert explained["in_list"] and explained["position"] == 0 and explained["why_listed"][0].startswith("It is 1st")
@@ -135,12 +151,16 @@ def test_a_request_to_either_worker_is_answered_by_the_owner_of_the_user(kafka_b
     second = None
     try:
         first.start()
-        second_settings = dataclasses.replace(first.settings, web_port=6174,
-                                              state_dir=first.settings.state_dir.with_name("second"))
+        second_settings = dataclasses.replace(
+            first.settings, web_port=6174, state_dir=first.settings.state_dir.with_name("second")
+        )
         second = start_worker(second_settings, str(tmp_path / "second.log"))
         replay(first.settings, movielens, limit=N_REPLAY, progress=False)
-        first.wait_for(lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)), timeout=180,
-                       what="lists covering 600 ratings")
+        first.wait_for(
+            lambda docs: {e for e, _ in covered(docs)} >= set(range(N_REPLAY)),
+            timeout=180,
+            what="lists covering 600 ratings",
+        )
         token = first.settings.api_token
         deadline = time.monotonic() + 60
         while True:  # both workers own partitions once the group has settled

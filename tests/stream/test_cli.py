@@ -20,11 +20,28 @@ def test_replay_without_a_broker_is_a_clear_error(movielens, monkeypatch, capsys
 
 
 def test_settings_from_arguments(tmp_path):
-    args = cli.build_parser().parse_args(["worker", "--bootstrap", "h:1", "--topic-prefix", "x.", "--partitions", "2",
-                                          "--state-dir", str(tmp_path), "--app-id", "a"])
+    args = cli.build_parser().parse_args(
+        [
+            "worker",
+            "--bootstrap",
+            "h:1",
+            "--topic-prefix",
+            "x.",
+            "--partitions",
+            "2",
+            "--state-dir",
+            str(tmp_path),
+            "--app-id",
+            "a",
+        ]
+    )
     settings = cli.settings_from(args)
-    assert (settings.bootstrap, settings.ratings_topic, settings.partitions, settings.app_id) == ("h:1", "x.ratings",
-                                                                                                   2, "a")
+    assert (settings.bootstrap, settings.ratings_topic, settings.partitions, settings.app_id) == (
+        "h:1",
+        "x.ratings",
+        2,
+        "a",
+    )
     assert settings.state_dir == tmp_path
 
 
@@ -61,10 +78,17 @@ def test_a_flag_overrides_its_variable_which_overrides_the_default(monkeypatch, 
     monkeypatch.setenv("WNNREC_DATA", str(tmp_path))
     settings = cli.settings_from(cli.build_parser().parse_args(["worker"]))
     assert (settings.batch_max, settings.list_explanations, settings.data) == (7, True, str(tmp_path))
-    settings = cli.settings_from(cli.build_parser().parse_args(["worker", "--batch-max", "3", "--list-explanations",
-                                                               "0", "--insecure-no-auth", "--catalogue", "x"]))
+    settings = cli.settings_from(
+        cli.build_parser().parse_args(
+            ["worker", "--batch-max", "3", "--list-explanations", "0", "--insecure-no-auth", "--catalogue", "x"]
+        )
+    )
     assert (settings.batch_max, settings.list_explanations, settings.insecure_no_auth, settings.data) == (
-        3, False, True, "x")
+        3,
+        False,
+        True,
+        "x",
+    )
 
 
 def test_settings_travel_to_a_child_process_through_their_variables(monkeypatch):

@@ -9,8 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.streams import current_event
 from faust.types import TP
 
-from stream.faust_compat import (SCHEME, BatchMessage, Transport, acting_for, records_of, tune_consumer,
-                                 write_table)
+from stream.faust_compat import SCHEME, BatchMessage, Transport, acting_for, records_of, tune_consumer, write_table
 from stream.settings import Settings
 from stream.transport import new_faust_app
 
@@ -100,9 +99,12 @@ async def test_a_commit_of_guarded_offsets_does_not_wait_for_a_producer_flush():
 
     consumer = bare_consumer()
     ours, theirs = TP("ratings", 0), TP("other", 0)
-    consumer.app = SimpleNamespace(consumer_guarded_topics={"ratings"}, producer=SimpleNamespace(flush=flush),
-                                   tables=SimpleNamespace(on_commit=lambda offsets: calls.append("tables")),
-                                   monitor=SimpleNamespace(on_tp_commit=lambda offsets: None))
+    consumer.app = SimpleNamespace(
+        consumer_guarded_topics={"ratings"},
+        producer=SimpleNamespace(flush=flush),
+        tables=SimpleNamespace(on_commit=lambda offsets: calls.append("tables")),
+        monitor=SimpleNamespace(on_tp_commit=lambda offsets: None),
+    )
     consumer._commit = commit
     consumer.assignment = lambda: {ours, theirs}
     consumer.log = SimpleNamespace(dev=lambda *a: None, info=lambda *a: None)
@@ -116,15 +118,29 @@ async def test_a_commit_of_guarded_offsets_does_not_wait_for_a_producer_flush():
 
 def record(topic, partition, offset):
     """What aiokafka's fetcher returns for one message (the fields faust's ``_to_message`` reads)."""
-    return SimpleNamespace(topic=topic, partition=partition, offset=offset, timestamp=1000, timestamp_type=0,
-                           headers=[], key=b"k%d" % offset, value=b"v%d" % offset, checksum=None,
-                           serialized_key_size=2, serialized_value_size=2)
+    return SimpleNamespace(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=1000,
+        timestamp_type=0,
+        headers=[],
+        key=b"k%d" % offset,
+        value=b"v%d" % offset,
+        checksum=None,
+        serialized_key_size=2,
+        serialized_value_size=2,
+    )
 
 
 def fetching_consumer(records, batched=frozenset({"ratings"}), batch_delivery=True):
     """Our consumer, unstarted, whose next fetch returns ``records``: faust's own getmany runs on them."""
-    app = new_faust_app("unit-compat", Settings(topic_prefix="unit.", batch_delivery=batch_delivery),
-                        batched_topics=batched, store="memory://")
+    app = new_faust_app(
+        "unit-compat",
+        Settings(topic_prefix="unit.", batch_delivery=batch_delivery),
+        batched_topics=batched,
+        store="memory://",
+    )
     consumer = app.consumer
 
     async def wait_next_records(timeout):
@@ -141,8 +157,13 @@ async def fetched(consumer):
 
 def test_a_fetch_reaches_the_agent_as_one_message_per_partition_of_a_batched_topic():
     ratings0, ratings1, changelog = TP("ratings", 0), TP("ratings", 1), TP("changelog", 0)
-    _, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)],
-                                     ratings1: [record("ratings", 1, 9)], changelog: [record("changelog", 0, 1)]})
+    _, consumer = fetching_consumer(
+        {
+            ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)],
+            ratings1: [record("ratings", 1, 9)],
+            changelog: [record("changelog", 0, 1)],
+        }
+    )
     got = asyncio.run(fetched(consumer))
     plain = [(tp, m) for tp, m in got if not isinstance(m, BatchMessage)]
     batches = {tp: m for tp, m in got if isinstance(m, BatchMessage)}
@@ -165,8 +186,9 @@ def test_a_fetch_larger_than_batch_max_is_split():
 
 def test_without_batch_delivery_every_record_is_its_own_message():
     ratings0 = TP("ratings", 0)
-    _, consumer = fetching_consumer({ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)]},
-                                    batch_delivery=False)
+    _, consumer = fetching_consumer(
+        {ratings0: [record("ratings", 0, 5), record("ratings", 0, 6)]}, batch_delivery=False
+    )
     got = asyncio.run(fetched(consumer))
     assert [m.offset for _, m in got] == [5, 6] and not any(isinstance(m, BatchMessage) for _, m in got)
     event = SimpleNamespace(message=got[0][1], value=b"v5")

@@ -8,8 +8,16 @@ from collections import defaultdict
 
 import pytest
 
-from stream.bench import (WARMUP_USER, ListCollector, api_get, delete_topics_of, fresh_settings, start_worker,
-                          stop_worker, wait_until_serving)
+from stream.bench import (
+    WARMUP_USER,
+    ListCollector,
+    api_get,
+    delete_topics_of,
+    fresh_settings,
+    start_worker,
+    stop_worker,
+    wait_until_serving,
+)
 from stream.replay import ensure_topics, make_producer, replay
 from stream.run import read_topic
 from stream.schemas import forget_message, rating_message
@@ -28,7 +36,7 @@ class Deployment:
         self.settings = fresh_settings(base, tag)
         ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
         self.log = str(tmp_path / f"{tag}-worker.log")
-        self.collector = ListCollector.started(self.settings, expected=10 ** 9)
+        self.collector = ListCollector.started(self.settings, expected=10**9)
         self.worker = None
 
     def start(self) -> None:
@@ -80,8 +88,10 @@ def replayed(kafka_bootstrap, movielens, tmp_path_factory):
     try:
         deployment.start()
         replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)
-        deployment.wait_for(lambda docs: len({e for e, _ in covered(docs)} & set(range(N_REPLAY))) == N_REPLAY,
-                            what="lists covering 2,000 ratings")
+        deployment.wait_for(
+            lambda docs: len({e for e, _ in covered(docs)} & set(range(N_REPLAY))) == N_REPLAY,
+            what="lists covering 2,000 ratings",
+        )
         yield deployment
     finally:
         deployment.close()
@@ -120,8 +130,9 @@ def test_forget_end_to_end_changes_the_list(replayed):
     pairs = replayed.pairs(user)
     victim = max(pairs, key=lambda p: p["rating"])
     replayed.send(user, forget_message(user, event_id=victim["event_id"]))
-    docs = replayed.wait_for(lambda ds: any(d["user"] == user for _, d in covered(ds, "forget")),
-                             what="the list after the forget")
+    docs = replayed.wait_for(
+        lambda ds: any(d["user"] == user for _, d in covered(ds, "forget")), what="the list after the forget"
+    )
     after = next(d for _, d in covered(docs, "forget") if d["user"] == user)
     assert after["n_ratings"] == before["n_ratings"] - 1
     assert victim["event_id"] not in {p["event_id"] for p in replayed.pairs(user)}
@@ -131,7 +142,7 @@ def test_forget_end_to_end_changes_the_list(replayed):
 def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(replayed):
     replayed.send("dlq-user", b'{"user": "dlq-user", "item": "1", "rating": 11, "ts": 5}')
     replayed.send("dlq-user", b"\xff\xfe not json")
-    replayed.send("dlq-user", rating_message("dlq-user", "50", 5.0, 893286638, event_id=10 ** 9))
+    replayed.send("dlq-user", rating_message("dlq-user", "50", 5.0, 893286638, event_id=10**9))
     replayed.wait_for(lambda ds: any(d["user"] == "dlq-user" for d in ds), what="the good event's list")
     dead = read_topic(replayed.settings, replayed.settings.dlq_topic)
     reasons = [d["reason"] for d in dead]
@@ -149,14 +160,18 @@ def test_state_survives_a_worker_restart(kafka_bootstrap, movielens, tmp_path):
         deployment.stop()
         deployment.start()  # same state dir: RocksDB
         deployment.send("r-user", rating_message("r-user", "6", 4.0, 106, event_id=5))
-        deployment.wait_for(lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 6 for d in ds),
-                            what="a list continuing from the stored state")
+        deployment.wait_for(
+            lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 6 for d in ds),
+            what="a list continuing from the stored state",
+        )
         deployment.stop()
         shutil.rmtree(deployment.settings.state_dir)  # now only the changelog has it
         deployment.start()
         deployment.send("r-user", rating_message("r-user", "7", 4.0, 107, event_id=6))
-        deployment.wait_for(lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 7 for d in ds),
-                            what="a list after recovery from the changelog")
+        deployment.wait_for(
+            lambda ds: any(d["user"] == "r-user" and d["n_ratings"] == 7 for d in ds),
+            what="a list after recovery from the changelog",
+        )
         assert [p["item"] for p in deployment.pairs("r-user")] == [str(i) for i in range(1, 8)]
     finally:
         deployment.close()

@@ -34,8 +34,11 @@ def test_behind_names_partitions_whose_log_has_more():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.integers(0, 3), st.tuples(st.integers(0, 50), st.integers(1, 40)), min_size=1),
-       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 39), st.integers(1, 10)), max_size=4), st.data())
+@given(
+    st.dictionaries(st.integers(0, 3), st.tuples(st.integers(0, 50), st.integers(1, 40)), min_size=1),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 39), st.integers(1, 10)), max_size=4),
+    st.data(),
+)
 def test_whatever_the_consumer_skips_every_offset_is_processed_and_read_has_no_hole(logs, skips, data):
     """``logs``: partition -> (committed offset, messages). The consumer delivers each partition's log in order, but
     drops the runs in ``skips`` (a rebalance, a seek) and, after a re-read, may still deliver messages fetched before
@@ -72,7 +75,7 @@ def test_whatever_the_consumer_skips_every_offset_is_processed_and_read_has_no_h
         for hole in holes:
             committed, n = logs[hole.partition]
             guard.read_again_from(hole.partition, hole.start)
-            stale = [o for o in pending[hole.partition] if o > hole.start][:data.draw(st.integers(0, 3))]
+            stale = [o for o in pending[hole.partition] if o > hole.start][: data.draw(st.integers(0, 3))]
             pending[hole.partition] = stale + list(range(hole.start, committed + n))  # the re-read log
     for p, (committed, n) in logs.items():
         assert processed[p] == set(range(committed, committed + n))

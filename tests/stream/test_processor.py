@@ -44,13 +44,21 @@ class Table:
     def users(self, processor: StreamProcessor) -> dict[bytes, tuple[bytes, list[int]]]:
         """Every stored user as read back: the network's canonical bytes and the tombstones (the segments' keys
         depend on how batches fell; what they hold does not)."""
-        return {key: (state.wnn.to_bytes(), list(state.forgotten)) for key in self.data if b"\x00" not in key
-                for state in [self.user(processor, key)]}
+        return {
+            key: (state.wnn.to_bytes(), list(state.forgotten))
+            for key in self.data
+            if b"\x00" not in key
+            for state in [self.user(processor, key)]
+        }
 
 
 def rating(user, item, value, t, partition=0, offset=None, key=None):
-    return Incoming(user.encode() if key is None else key, rating_message(user, item, value, t, event_id=t),
-                    partition, t if offset is None else offset)
+    return Incoming(
+        user.encode() if key is None else key,
+        rating_message(user, item, value, t, event_id=t),
+        partition,
+        t if offset is None else offset,
+    )
 
 
 def forget(user, event_id=None, item=None, partition=0, offset=0):
@@ -74,8 +82,10 @@ def test_rating_emits_a_list_without_rated_items_and_a_drift_message():
 
 
 def test_a_batch_gives_one_write_list_and_drift_message_per_user_and_the_states_of_one_by_one():
-    stream = [rating(u, str(i), float(1 + (i * 7 + len(u)) % 5), t) for t, (u, i) in
-              enumerate([("a", 1), ("b", 2), ("a", 3), ("a", 4), ("b", 5), ("c", 6), ("a", 7)])]
+    stream = [
+        rating(u, str(i), float(1 + (i * 7 + len(u)) % 5), t)
+        for t, (u, i) in enumerate([("a", 1), ("b", 2), ("a", 3), ("a", 4), ("b", 5), ("c", 6), ("a", 7)])
+    ]
     batched, one_by_one = StreamProcessor(catalogue=catalogue()), StreamProcessor(catalogue=catalogue())
     table_b, table_1 = Table(), Table()
     out = table_b.run(batched, stream)
@@ -109,9 +119,18 @@ def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
     pairs = table.user(p, b"u").wnn.pair_log
-    old = seal(msgpack.packb({"v": 3, "p": 0, "wnn": user_codec.encode(pairs, p.config.fingerprint()),
-                              "forgotten": np.array([99], dtype=np.int64).tobytes(),
-                              "drift": b"a River detector, now derived"}, use_bin_type=True))
+    old = seal(
+        msgpack.packb(
+            {
+                "v": 3,
+                "p": 0,
+                "wnn": user_codec.encode(pairs, p.config.fingerprint()),
+                "forgotten": np.array([99], dtype=np.int64).tobytes(),
+                "drift": b"a River detector, now derived",
+            },
+            use_bin_type=True,
+        )
+    )
     legacy, fresh = Table(), StreamProcessor(catalogue=catalogue())
     legacy.data[b"u"] = old
     state = legacy.user(fresh, b"u")
@@ -197,10 +216,14 @@ BAD = [
     (b"u", b'{"user": "u", "rating": 4, "ts": 5}', "'item'"),
     (b"u", b'{"user": "u", "item": "1", "rating": "4", "ts": 5}', "rating"),
     (b"u", b'{"user": "u", "item": "1", "rating": 4}', "event time"),
-    (b"u", b'{"user": "u", "item": 1000000000000000000000000000000000000000000000000000000000000000000000000000000'
-           b'00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'
-           b'00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000'
-           b'00000, "rating": 4, "ts": 5}', "longer than"),
+    (
+        b"u",
+        b'{"user": "u", "item": 1000000000000000000000000000000000000000000000000000000000000000000000000000000'
+        b"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        b"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        b'00000, "rating": 4, "ts": 5}',
+        "longer than",
+    ),
     (b"u", b'{"user": "u", "item": "' + b"i" * 300 + b'", "rating": 4, "ts": 5}', "longer than"),
     (b"u", b'{"user": "u", "type": "teleport"}', "unknown event type"),
     (None, rating_message("u", "1", 4.0, 5), "no key"),
@@ -256,22 +279,34 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
     for e in range(n):
         user = movielens.user_ids[movielens.users[e]]
         partition = int(movielens.users[e]) % 4
-        messages.append(Incoming(user.encode(), rating_message(user, movielens.item_ids[movielens.items[e]],
-                                                               float(movielens.ratings[e]),
-                                                               int(movielens.timestamps[e]), event_id=e),
-                                 partition, e))
+        messages.append(
+            Incoming(
+                user.encode(),
+                rating_message(
+                    user,
+                    movielens.item_ids[movielens.items[e]],
+                    float(movielens.ratings[e]),
+                    int(movielens.timestamps[e]),
+                    event_id=e,
+                ),
+                partition,
+                e,
+            )
+        )
     for start in range(0, n, 500):
-        table.run(live, messages[start:start + 500])
-    table.run(live, [forget(movielens.user_ids[movielens.users[10]], event_id=10,
-                            partition=int(movielens.users[10]) % 4)])
+        table.run(live, messages[start : start + 500])
+    table.run(
+        live, [forget(movielens.user_ids[movielens.users[10]], event_id=10, partition=int(movielens.users[10]) % 4)]
+    )
     live.pending_shares()  # brings the live shares up to date
     fresh = StreamProcessor(catalogue=movielens, share_buckets=4)
     info = fresh.recover(range(4), table.items())
     assert info["users"] == len(table.users(live)) and info["unreadable"] == 0
     for partition in range(4):
         assert fresh.shares[partition] == live.shares[partition]
-    assert [fresh.space.statistics(i) for i in range(fresh.space.n_items)] == \
-        [live.space.statistics(i) for i in range(live.space.n_items)]
+    assert [fresh.space.statistics(i) for i in range(fresh.space.n_items)] == [
+        live.space.statistics(i) for i in range(live.space.n_items)
+    ]
     assert fresh.space.next_items == live.space.next_items
     # every bucket of every owned partition is republished
     assert len(fresh.pending_shares()) == 4 * 4
@@ -316,8 +351,9 @@ def test_the_cache_is_bounded_by_bytes():
 def test_lists_carry_their_score_terms_only_when_asked():
     stream = [rating("u", str(i), float(1 + i % 5), i) for i in range(6)]
     plain = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5), stream).recommendations)[0]
-    explained = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5, explain_lists=True),
-                                 stream).recommendations)[0]
+    explained = docs(
+        Table().run(StreamProcessor(catalogue=catalogue(), top_n=5, explain_lists=True), stream).recommendations
+    )[0]
     assert [i["item"] for i in plain["items"]] == [i["item"] for i in explained["items"]]
     assert not any("why" in i for i in plain["items"])
     for item in explained["items"]:

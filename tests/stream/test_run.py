@@ -23,10 +23,14 @@ def test_the_main_job_reports_what_is_on_its_topics_and_leaves_none_behind(kafka
     def read_back(settings):
         lists = read_topic(settings, settings.recommendations_topic)
         seen["lists"] = len(lists)
-        seen["covered"] = len({e["event_id"] for doc in lists for e in doc["events"]
-                               if e["cause"] == "rating" and e["event_id"] >= 0})
-        seen["records"] = sum(len(d["records"]) for d in read_topic(settings, settings.drift_topic)
-                              if d.get("kind") == "user" and d["user"] != "__warmup__")
+        seen["covered"] = len(
+            {e["event_id"] for doc in lists for e in doc["events"] if e["cause"] == "rating" and e["event_id"] >= 0}
+        )
+        seen["records"] = sum(
+            len(d["records"])
+            for d in read_topic(settings, settings.drift_topic)
+            if d.get("kind") == "user" and d["user"] != "__warmup__"
+        )
         seen["dead"] = len(read_topic(settings, settings.dlq_topic))
 
     report = tmp_path / "report"

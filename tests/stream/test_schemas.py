@@ -2,8 +2,17 @@ import json
 
 import pytest
 
-from stream.schemas import (ForgetEvent, RatingEvent, SchemaError, dead_letter_message, event_id_from_offset,
-                            forget_message, parse_input, rating_message, recommendation_message)
+from stream.schemas import (
+    ForgetEvent,
+    RatingEvent,
+    SchemaError,
+    dead_letter_message,
+    event_id_from_offset,
+    forget_message,
+    parse_input,
+    rating_message,
+    recommendation_message,
+)
 
 
 def test_rating_round_trip():
@@ -22,21 +31,24 @@ def test_forget_by_event_or_item():
     assert parse_input(forget_message("7", item="42")) == ForgetEvent("7", None, "42")
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (None, "tombstone"),
-    (b"\xff\xfe", "not JSON"),
-    (b"not json", "not JSON"),
-    (b"[1, 2]", "Expected `object`"),
-    (b'{"v": 2, "user": "1", "item": "2", "rating": 3, "ts": 1}', "schema version"),
-    (b'{"user": "1", "item": "2", "rating": 9, "ts": 1}', "outside"),
-    (b'{"user": "1", "item": "2", "rating": "five", "ts": 1}', r"got `str` - at `\$.rating`"),
-    (b'{"user": "1", "item": "2", "rating": NaN, "ts": 1}', "not JSON"),
-    (b'{"user": "1", "rating": 3, "ts": 1}', "'item'"),
-    (b'{"user": true, "item": "2", "rating": 3, "ts": 1}', "user"),
-    (b'{"user": "1", "item": "2", "rating": 3}', "'ts'"),
-    (b'{"type": "like", "user": "1"}', "unknown event type"),
-    (b'{"type": "forget", "user": "1"}', "exactly one"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (None, "tombstone"),
+        (b"\xff\xfe", "not JSON"),
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "Expected `object`"),
+        (b'{"v": 2, "user": "1", "item": "2", "rating": 3, "ts": 1}', "schema version"),
+        (b'{"user": "1", "item": "2", "rating": 9, "ts": 1}', "outside"),
+        (b'{"user": "1", "item": "2", "rating": "five", "ts": 1}', r"got `str` - at `\$.rating`"),
+        (b'{"user": "1", "item": "2", "rating": NaN, "ts": 1}', "not JSON"),
+        (b'{"user": "1", "rating": 3, "ts": 1}', "'item'"),
+        (b'{"user": true, "item": "2", "rating": 3, "ts": 1}', "user"),
+        (b'{"user": "1", "item": "2", "rating": 3}', "'ts'"),
+        (b'{"type": "like", "user": "1"}', "unknown event type"),
+        (b'{"type": "forget", "user": "1"}', "exactly one"),
+    ],
+)
 def test_bad_input_is_refused_with_a_reason(raw, reason):
     with pytest.raises(SchemaError, match=reason):
         parse_input(raw)
@@ -59,8 +71,10 @@ def test_recommendation_message_fields():
     events = [covered_event(9, 4, "rating"), covered_event(8, 5, "forget", duplicate=True)]
     doc = json.loads(recommendation_message("7", ["1", "2"], [0.9, 0.5], 1, 0, events, 100, 3))
     assert doc["items"] == [{"item": "1", "score": 0.9}, {"item": "2", "score": 0.5}]
-    assert doc["events"] == [{"event_id": 9, "offset": 4, "cause": "rating"},
-                             {"event_id": 8, "offset": 5, "cause": "forget", "duplicate": True}]
+    assert doc["events"] == [
+        {"event_id": 9, "offset": 4, "cause": "rating"},
+        {"event_id": 8, "offset": 5, "cause": "forget", "duplicate": True},
+    ]
     assert doc["event_time"] == 100 and doc["model_version"] == 1 and doc["v"] == 2
 
 

@@ -33,16 +33,23 @@ CONFIGS = {
     "restarting": WNNConfig(drift_threshold=0.4, drift_allowance=0.05),
 }
 
-rating_event = st.tuples(st.just("rate"), st.sampled_from(USERS), st.sampled_from(ITEMS),
-                         st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0, 2.5]), st.integers(0, 4))
+rating_event = st.tuples(
+    st.just("rate"),
+    st.sampled_from(USERS),
+    st.sampled_from(ITEMS),
+    st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0, 2.5]),
+    st.integers(0, 4),
+)
 other_event = st.tuples(st.sampled_from(["forget", "forget-item", "redeliver"]), st.integers(0, 10_000))
-stream = st.integers(1, 80).flatmap(lambda n: st.lists(
-    st.one_of(rating_event, rating_event, rating_event, other_event), min_size=n, max_size=n))
+stream = st.integers(1, 80).flatmap(
+    lambda n: st.lists(st.one_of(rating_event, rating_event, rating_event, other_event), min_size=n, max_size=n)
+)
 
 
 def processor(config: WNNConfig) -> StreamProcessor:
-    return StreamProcessor(config=config, catalogue=synthetic_dataset(n_users=2, n_items=6, n_ratings=2),
-                           share_buckets=2, top_n=5)
+    return StreamProcessor(
+        config=config, catalogue=synthetic_dataset(n_users=2, n_items=6, n_ratings=2), share_buckets=2, top_n=5
+    )
 
 
 def partition_of(user: str) -> int:
@@ -64,8 +71,12 @@ def messages_of(events) -> list[Incoming]:
             event_id = event[1] % len(ratings)
             user, item = ratings[event_id]
             if event[0] == "redeliver":
-                value = next(m.value for m in messages if json.loads(m.value).get("event_id") == event_id
-                             and json.loads(m.value).get("type", "rating") == "rating")
+                value = next(
+                    m.value
+                    for m in messages
+                    if json.loads(m.value).get("event_id") == event_id
+                    and json.loads(m.value).get("type", "rating") == "rating"
+                )
             elif event[0] == "forget":
                 value = forget_message(user, event_id=event_id)
             else:
@@ -82,7 +93,7 @@ def run(p: StreamProcessor, messages: list[Incoming], cuts: list[int]) -> tuple[
     bounds = sorted({0, len(messages), *[c % (len(messages) + 1) for c in cuts]})
     by_offset = {m.offset: m for m in messages}
     for start, stop in zip(bounds, bounds[1:]):
-        out = p.process_batch(messages[start: stop], lambda key, partition: table.get(key))
+        out = p.process_batch(messages[start:stop], lambda key, partition: table.get(key))
         for _, key, value in out.states:
             if value is None:
                 table.pop(key, None)
@@ -104,8 +115,11 @@ def state_of(p: StreamProcessor, table: dict[bytes, bytes], last_ts: int) -> dic
     users = {key.decode(): state.wnn for key, state in stored_users(p, table).items()}
     p.pending_shares()  # folds the shares
     state = snapshot(p.space, users, lists_at=last_ts)
-    state["shares"] = {partition: {p.space.key(i): share for i, share in shares.items()}
-                       for partition, shares in p.shares.items() if shares}
+    state["shares"] = {
+        partition: {p.space.key(i): share for i, share in shares.items()}
+        for partition, shares in p.shares.items()
+        if shares
+    }
     return state
 
 
@@ -118,16 +132,21 @@ def test_forgetting_equals_never_learning_through_the_processor(config_name, eve
         return
     forgetting = processor(config)
     table, applied = run(forgetting, messages, cuts)
-    kept = {(key.decode(), pair["event_id"]) for key, state in stored_users(forgetting, table).items()
-            for pair in state.wnn.pairs()}
+    kept = {
+        (key.decode(), pair["event_id"])
+        for key, state in stored_users(forgetting, table).items()
+        for pair in state.wnn.pairs()
+    }
     last = {}  # the last time each kept rating was applied (an evicted rating redelivered is learned again)
     for k, doc in enumerate(applied):
         if (doc["user"], doc["event_id"]) in kept:
             last[(doc["user"], doc["event_id"])] = (k, doc)
     survivors = [doc for _, doc in sorted(last.values(), key=lambda pair: pair[0])]
     never = processor(config)
-    never_messages = [Incoming(d["user"].encode(), json.dumps(d).encode(), partition_of(d["user"]), k)
-                      for k, d in enumerate(survivors)]
+    never_messages = [
+        Incoming(d["user"].encode(), json.dumps(d).encode(), partition_of(d["user"]), k)
+        for k, d in enumerate(survivors)
+    ]
     never_table, _ = run(never, never_messages, [])
     last_ts = max(json.loads(m.value).get("ts", 0) for m in messages)
     a, b = state_of(forgetting, table, last_ts), state_of(never, never_table, last_ts)

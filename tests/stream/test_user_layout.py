@@ -37,14 +37,15 @@ def read(table: dict[bytes, bytes], user: bytes = b"u"):
 
 
 # One batch of operations on a user: learn k new pairs, forget pairs at given positions, evict the oldest k.
-operation = st.one_of(st.tuples(st.just("learn"), st.integers(1, 40)),
-                      st.tuples(st.just("forget"), st.lists(st.integers(0, 10 ** 6), min_size=1, max_size=3)),
-                      st.tuples(st.just("evict"), st.integers(1, 30)))
+operation = st.one_of(
+    st.tuples(st.just("learn"), st.integers(1, 40)),
+    st.tuples(st.just("forget"), st.lists(st.integers(0, 10**6), min_size=1, max_size=3)),
+    st.tuples(st.just("evict"), st.integers(1, 30)),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(operation, min_size=1, max_size=3), min_size=1, max_size=12), st.integers(1, 9),
-       st.data())
+@given(st.lists(st.lists(operation, min_size=1, max_size=3), min_size=1, max_size=12), st.integers(1, 9), st.data())
 def test_any_prefix_of_a_batchs_writes_reads_as_the_state_before_or_after_it(batches, segment_pairs, data):
     pairs, forgotten, layout, table, next_id = PairLog(), [], None, {}, 0
     for batch in batches:
@@ -52,8 +53,7 @@ def test_any_prefix_of_a_batchs_writes_reads_as_the_state_before_or_after_it(bat
         for op, arg in batch:
             if op == "learn":
                 for _ in range(arg):
-                    pairs.append(next_id, SPACE.index(str(next_id % 7)), str(next_id % 7), 1.0 + next_id % 5,
-                                 next_id)
+                    pairs.append(next_id, SPACE.index(str(next_id % 7)), str(next_id % 7), 1.0 + next_id % 5, next_id)
                     next_id += 1
             elif pairs.n:
                 positions = sorted({p % pairs.n for p in arg}) if op == "forget" else list(range(min(arg, pairs.n)))
@@ -62,8 +62,9 @@ def test_any_prefix_of_a_batchs_writes_reads_as_the_state_before_or_after_it(bat
                     tombstones_changed = True
                 pairs.delete(positions)
         before = read(table)
-        writes, new_layout = plan_writes(b"u", 0, FINGERPRINT, pairs, list(forgotten), layout, tombstones_changed,
-                                         segment_pairs=segment_pairs)
+        writes, new_layout = plan_writes(
+            b"u", 0, FINGERPRINT, pairs, list(forgotten), layout, tombstones_changed, segment_pairs=segment_pairs
+        )
         after = (pairs.listing(), list(forgotten))
         if layout is not None:  # a segment already stored is written again under its key only to append to it
             for key, value in writes:
@@ -122,16 +123,19 @@ def test_a_segment_a_crash_appended_to_reads_as_its_committed_prefix():
 def test_recovery_lists_orphans_and_the_next_write_deletes_them():
     p = StreamProcessor()
     table: dict[bytes, bytes] = {}
-    out = p.process_batch([Incoming(b"u", rating_message("u", str(i), 4.0, i, event_id=i), 0, i) for i in range(3)],
-                          lambda key, partition: table.get(key))
+    out = p.process_batch(
+        [Incoming(b"u", rating_message("u", str(i), 4.0, i, event_id=i), 0, i) for i in range(3)],
+        lambda key, partition: table.get(key),
+    )
     apply(table, [(k, v) for _, k, v in out.states])
     table[segment_key(b"u", 7)] = b"a segment of a batch that crashed before its manifest"
     table[segment_key(b"ghost", 0)] = b"the first batch of a user, crashed before its manifest"
     fresh = StreamProcessor()
     info = fresh.recover([0], sorted(table.items()))
     assert info["users"] == 1 and fresh.orphans == {"u": [segment_key(b"u", 7)], "ghost": [segment_key(b"ghost", 0)]}
-    out = fresh.process_batch([Incoming(b"u", rating_message("u", "9", 3.0, 9, event_id=9), 0, 9)],
-                              lambda key, partition: table.get(key))
+    out = fresh.process_batch(
+        [Incoming(b"u", rating_message("u", "9", 3.0, 9, event_id=9), 0, 9)], lambda key, partition: table.get(key)
+    )
     apply(table, [(k, v) for _, k, v in out.states])
     assert segment_key(b"u", 7) not in table and fresh.user("u", table.get).wnn.n_pairs == 4
 
@@ -149,8 +153,9 @@ def test_read_stored_refuses_a_table_whose_user_keys_come_apart():
 def test_a_missing_segment_is_reported_not_read_as_a_shorter_history():
     p = StreamProcessor()
     table: dict[bytes, bytes] = {}
-    out = p.process_batch([Incoming(b"u", rating_message("u", "1", 4.0, 1, event_id=1), 0, 1)],
-                          lambda key, partition: table.get(key))
+    out = p.process_batch(
+        [Incoming(b"u", rating_message("u", "1", 4.0, 1, event_id=1), 0, 1)], lambda key, partition: table.get(key)
+    )
     apply(table, [(k, v) for _, k, v in out.states])
     del table[segment_key(b"u", 0)]
     try:
@@ -163,9 +168,14 @@ def test_a_missing_segment_is_reported_not_read_as_a_shorter_history():
 
 # ---------------------------------------------------------------- the processor across a crash mid-write
 USERS = ["u0", "u1", "u2"]
-events = st.lists(st.one_of(st.tuples(st.just("rate"), st.sampled_from(USERS), st.integers(0, 6),
-                                      st.integers(1, 5)),
-                            st.tuples(st.just("forget"), st.integers(0, 10 ** 6))), min_size=1, max_size=60)
+events = st.lists(
+    st.one_of(
+        st.tuples(st.just("rate"), st.sampled_from(USERS), st.integers(0, 6), st.integers(1, 5)),
+        st.tuples(st.just("forget"), st.integers(0, 10**6)),
+    ),
+    min_size=1,
+    max_size=60,
+)
 
 
 def messages_of(draw_events) -> list[Incoming]:
@@ -192,9 +202,11 @@ def processor() -> StreamProcessor:
 def stored_view(p: StreamProcessor, table: dict[bytes, bytes]) -> dict:
     users = {key: UserState.load(table.get, key, p.space, p.max_tombstones) for key in table if b"\x00" not in key}
     p.pending_shares()
-    return {"users": {k: (s.wnn.to_bytes(), sorted(s.forgotten)) for k, s in users.items()},
-            "counts": {p.space.key(i): int(p.space.counts[i]) for i in range(p.space.n_items) if p.space.counts[i]},
-            "shares": {k: {p.space.key(i): v for i, v in s.items()} for k, s in p.shares.items() if s}}
+    return {
+        "users": {k: (s.wnn.to_bytes(), sorted(s.forgotten)) for k, s in users.items()},
+        "counts": {p.space.key(i): int(p.space.counts[i]) for i in range(p.space.n_items) if p.space.counts[i]},
+        "shares": {k: {p.space.key(i): v for i, v in s.items()} for k, s in p.shares.items() if s},
+    }
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -203,7 +215,7 @@ def test_a_crash_mid_write_then_recovery_and_redelivery_ends_as_the_uninterrupte
     messages = messages_of(draw_events)
     if not messages:
         return
-    batches = [messages[i: i + batch] for i in range(0, len(messages), batch)]
+    batches = [messages[i : i + batch] for i in range(0, len(messages), batch)]
     crash_batch = data.draw(st.integers(0, len(batches) - 1), label="batch the crash interrupts")
 
     def run(p, table, which):

@@ -28,8 +28,23 @@ def test_console_script_help():
 @pytest.mark.data
 def test_evaluate_writes_json(movielens, tmp_path):
     path = tmp_path / "p.json"
-    assert main(["evaluate", "--protocol", "prequential", "--json", str(path), "--limit", "3000",
-                 "--models", "wnn,biasedmf", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--protocol",
+                "prequential",
+                "--json",
+                str(path),
+                "--limit",
+                "3000",
+                "--models",
+                "wnn,biasedmf",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(path.read_text())
     assert doc["dataset"] == "ml-100k" and doc["n_events"] == 3000
     assert {r["model"] for r in doc["results"]} == {"wnn", "biasedmf"}
@@ -40,18 +55,30 @@ def test_bench_model_writes_the_keys(movielens, tmp_path):
     path = tmp_path / "b.json"
     assert main(["bench", "model", "--json", str(path), "--rounds", "1", "--limit", "20000"]) == 0
     doc = json.loads(path.read_text())
-    for key in ("events_per_s", "biasedmf_events_per_s", "score_all_p50_ms", "score_all_p99_ms",
-                "state_bytes_at_10", "state_bytes_at_100"):
+    for key in (
+        "events_per_s",
+        "biasedmf_events_per_s",
+        "score_all_p50_ms",
+        "score_all_p99_ms",
+        "state_bytes_at_10",
+        "state_bytes_at_100",
+    ):
         assert doc[key] is not None and doc[key] > 0
 
 
-@pytest.mark.parametrize("argv, where, what", [
-    (["--frobnicate"], "wnnrec:", "unrecognized arguments: --frobnicate"),
-    (["evaluate", "--protocol", "prequential", "--json", "x.json", "--speeed", "3"], "wnnrec evaluate:",
-     "unrecognized arguments: --speeed 3"),
-    (["data"], "wnnrec data:", "choose one of: fetch, info"),
-    ([], "wnnrec:", "choose one of: data"),
-])
+@pytest.mark.parametrize(
+    "argv, where, what",
+    [
+        (["--frobnicate"], "wnnrec:", "unrecognized arguments: --frobnicate"),
+        (
+            ["evaluate", "--protocol", "prequential", "--json", "x.json", "--speeed", "3"],
+            "wnnrec evaluate:",
+            "unrecognized arguments: --speeed 3",
+        ),
+        (["data"], "wnnrec data:", "choose one of: fetch, info"),
+        ([], "wnnrec:", "choose one of: data"),
+    ],
+)
 def test_usage_mistakes_are_reported_by_the_command_they_belong_to(argv, where, what, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)

@@ -87,8 +87,7 @@ def csv_folder(root: Path) -> Path:
     folder = root / "ml-latest-small"
     write(
         folder / "ratings.csv",
-        "userId,movieId,rating,timestamp\n"
-        "1,1,4.0,964982703\n1,3,4.5,964981247\n2,1,0.5,964982224\n3,6,3.5,964981247\n",
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n2,1,0.5,964982224\n3,6,3.5,964981247\n",
     )
     write(
         folder / "movies.csv",

@@ -19,8 +19,9 @@ def test_unseen_genre_maps_onto_a_known_slot_deterministically():
     assert bucketer.slot("afrofuturism ") == slot
     # Same slot in a fresh interpreter: Python's salted str hash must not be involved.
     code = "from wnn.encoding import CategoryBucketer; print(CategoryBucketer().slot('Afrofuturism'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "12345"})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "12345"}
+    )
     assert int(out.stdout) == slot
 
 

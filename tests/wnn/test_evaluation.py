@@ -14,8 +14,8 @@ def test_rating_metrics_by_hand():
     m = rating_metrics(np.array([4.0, 2.0, 3.6]), np.array([5.0, 4.0, 3.0]))
     assert m["mae"] == pytest.approx((1 + 2 + 0.6) / 3)
     assert m["rmse"] == pytest.approx(np.sqrt((1 + 4 + 0.36) / 3))
-    assert m["like_acc"] == pytest.approx(1 / 3)      # 4.0 vs 5 right, 2.0 vs 4 wrong, 3.6 vs 3 wrong
-    assert m["within1_acc"] == pytest.approx(2 / 3)   # stars 4, 2, 4 against 5, 4, 3
+    assert m["like_acc"] == pytest.approx(1 / 3)  # 4.0 vs 5 right, 2.0 vs 4 wrong, 3.6 vs 3 wrong
+    assert m["within1_acc"] == pytest.approx(2 / 3)  # stars 4, 2, 4 against 5, 4, 3
 
 
 def test_ranking_metrics_by_hand():
@@ -32,8 +32,17 @@ def test_top_k_rank_excludes_rated_items_and_breaks_ties_by_index():
 
 
 def test_prior_buckets_cover_every_count():
-    assert [prior_bucket(p) for p in (0, 1, 4, 5, 9, 10, 19, 20, 500)] == \
-        ["0", "1", "4", "5-9", "5-9", "10-19", "10-19", "20+", "20+"]
+    assert [prior_bucket(p) for p in (0, 1, 4, 5, 9, 10, 19, 20, 500)] == [
+        "0",
+        "1",
+        "4",
+        "5-9",
+        "5-9",
+        "10-19",
+        "10-19",
+        "20+",
+        "20+",
+    ]
 
 
 def test_prequential_rows_and_breakdown():
@@ -64,10 +73,12 @@ def test_per_user_split_never_trains_on_test_pairs():
 
 def test_per_user_split_rows():
     dataset = synthetic_dataset()
-    rows = run_per_user_split(dataset, ["wnn", "constant-4", "mlp-per-user"], ns=(5, 10), n_users=10, repeats=2,
-                              progress=False)
-    assert {(r["model"], r["n_ratings"]) for r in rows} == {(m, n) for m in ("wnn", "constant-4", "mlp-per-user")
-                                                             for n in (5, 10)}
+    rows = run_per_user_split(
+        dataset, ["wnn", "constant-4", "mlp-per-user"], ns=(5, 10), n_users=10, repeats=2, progress=False
+    )
+    assert {(r["model"], r["n_ratings"]) for r in rows} == {
+        (m, n) for m in ("wnn", "constant-4", "mlp-per-user") for n in (5, 10)
+    }
     assert all(r["n_test"] == 2 * 10 * (1 if r["n_ratings"] == 5 else 2) for r in rows)
 
 
@@ -117,8 +128,7 @@ def test_drift_injection_inverts_the_later_ratings_of_the_chosen_users():
 def test_drifted_prequential_rows():
     from wnn.evaluation.drift_injection import inject_drift
 
-    drifted, marks = inject_drift(synthetic_dataset(n_users=20, n_ratings=3000), fraction=0.5, seed=1,
-                                  min_ratings=100)
+    drifted, marks = inject_drift(synthetic_dataset(n_users=20, n_ratings=3000), fraction=0.5, seed=1, min_ratings=100)
     rows = run_prequential(drifted, ["wnn", "wnn-no-drift", "biasedmf"], rank=False, progress=False, drift=marks)
     for model in ("wnn", "wnn-no-drift", "biasedmf"):
         mine = [r for r in rows if r["model"] == model]

@@ -51,14 +51,22 @@ def _recommender_digests(rec: WNNRecommender, at: int) -> dict[str, str]:
     items = [space.key(i) for i in range(space.n_items)]
     return {
         "bytes": _digest(rec.users[u].to_bytes() for u in users),
-        "predictions": _digest([rec.predict_one(u, i).rating, rec.predict_one(u, i).like_probability]
-                               for u in users for i in items),
+        "predictions": _digest(
+            [rec.predict_one(u, i).rating, rec.predict_one(u, i).like_probability] for u in users for i in items
+        ),
         "top10": _digest(rec.recommend(u, 10, ts=at) for u in users),
-        "items": _digest([space.key(i), space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist()]
-                         for i in range(space.n_items)),
-        "next_items": _digest(sorted((space.key(p), space.key(f), space.next_items.get(p, f))
-                                     for p in range(space.n_items) for f in range(space.n_items)
-                                     if space.next_items.get(p, f))),
+        "items": _digest(
+            [space.key(i), space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist()]
+            for i in range(space.n_items)
+        ),
+        "next_items": _digest(
+            sorted(
+                (space.key(p), space.key(f), space.next_items.get(p, f))
+                for p in range(space.n_items)
+                for f in range(space.n_items)
+                if space.next_items.get(p, f)
+            )
+        ),
     }
 
 
@@ -83,12 +91,15 @@ def test_stream_processor_digests():
     table: dict[bytes, bytes] = {}
     messages = []
     for offset, (kind, user, item, rating, ts, event_id) in enumerate(_stream()):
-        value = rating_message(user, item.lstrip("i"), rating, ts, event_id=event_id) if kind == "rate" else \
-            forget_message(user, event_id=event_id)
+        value = (
+            rating_message(user, item.lstrip("i"), rating, ts, event_id=event_id)
+            if kind == "rate"
+            else forget_message(user, event_id=event_id)
+        )
         messages.append(Incoming(user.encode(), value, int(user[1:]) % 3, offset))
     outputs, states = [], []
     for start in range(0, len(messages), 50):
-        out = processor.process_batch(messages[start: start + 50], lambda key, partition: table.get(key))
+        out = processor.process_batch(messages[start : start + 50], lambda key, partition: table.get(key))
         for _, key, value in out.states:
             if value is None:
                 table.pop(key, None)
@@ -97,8 +108,13 @@ def test_stream_processor_digests():
         outputs.append(out)
         # each written user as read back (network bytes, tombstones, partition): independent of the table's layout
         written = sorted({key for _, key, _ in out.states if b"\x00" not in key})
-        states.append([(key, state.wnn.to_bytes(), list(state.forgotten), state.partition) for key in written
-                       for state in [UserState.load(table.get, key, processor.space, processor.max_tombstones)]])
+        states.append(
+            [
+                (key, state.wnn.to_bytes(), list(state.forgotten), state.partition)
+                for key in written
+                for state in [UserState.load(table.get, key, processor.space, processor.max_tombstones)]
+            ]
+        )
     shares = processor.pending_shares()
     digests = {
         "states": _digest(states),
@@ -113,9 +129,19 @@ def test_stream_processor_digests():
 # Updated with model v3 (issue 13): residuals and codes derived against the item space as it is now, user-local
 # centring, exact statistics and popularity, a constant prior mean, tie-breaks by item key; the like term in the
 # ranking (like_weight 2).
-GOLDEN_LIBRARY = {'bytes': '21dcfaa27df199e9', 'predictions': '336fa3ba307a4bb4', 'top10': 'fcd264aa125d7481',
-                  'items': '1bd18ec751406531', 'next_items': 'ce41967a4dfe9f51'}
+GOLDEN_LIBRARY = {
+    "bytes": "21dcfaa27df199e9",
+    "predictions": "336fa3ba307a4bb4",
+    "top10": "fcd264aa125d7481",
+    "items": "1bd18ec751406531",
+    "next_items": "ce41967a4dfe9f51",
+}
 # The states digest is of each written user as read back since the user table's segmented layout (issue 14): the
 # previous code's users, read back the same way, give the same digest; lists, drift and shares kept theirs.
-GOLDEN_STREAM = {'states': '759d0124d0779e6a', 'lists': '23ed1d30dc785f1d', 'drift': 'eab2e16ddd257635',
-                 'shares': '9e134abe63613d6a', 'dead_letters': 0}
+GOLDEN_STREAM = {
+    "states": "759d0124d0779e6a",
+    "lists": "23ed1d30dc785f1d",
+    "drift": "eab2e16ddd257635",
+    "shares": "9e134abe63613d6a",
+    "dead_letters": 0,
+}

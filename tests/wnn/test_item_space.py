@@ -26,8 +26,9 @@ def test_addresses_are_cached_and_match_the_bits(space):
         groups = space.item_bits(i)
         row = np.zeros(space.layout.width, dtype=np.uint8)
         row[: space.layout.content_bits] = np.concatenate((groups["genres"], groups["year"]))
-        row[space.layout.pop_at: space.layout.zero_bit] = np.concatenate(
-            (groups["popularity"], groups["mean"], groups["collab"]))
+        row[space.layout.pop_at : space.layout.zero_bit] = np.concatenate(
+            (groups["popularity"], groups["mean"], groups["collab"])
+        )
         row[space.layout.one_bit] = 1
         assert np.array_equal(space.addresses[i], row[space.tuples] @ pow2)
 
@@ -85,8 +86,13 @@ def test_stable_hash_is_stable():
 
 
 def statistics(space, i):
-    return (space.statistics(i), int(space.dynamic_codes[i]), space.addresses[i].tolist(),
-            float(space.log2_popularity[i]), space.baseline(i))
+    return (
+        space.statistics(i),
+        int(space.dynamic_codes[i]),
+        space.addresses[i].tolist(),
+        float(space.log2_popularity[i]),
+        space.baseline(i),
+    )
 
 
 def test_partials_reproduce_direct_updates():
@@ -104,8 +110,14 @@ def test_partials_reproduce_direct_updates():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([1.0, 2.5, 4.0, 5.0]), st.integers(0, 10 ** 9)),
-                min_size=1, max_size=40), st.randoms())
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.sampled_from([1.0, 2.5, 4.0, 5.0]), st.integers(0, 10**9)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(),
+)
 def test_statistics_are_a_function_of_the_set_of_ratings(ratings, rng):
     """Adding ratings in any order, and removing some again, leaves the statistics (and everything derived from
     them: code, addresses, popularity, candidate order) of a space that only ever added the rest."""
@@ -134,17 +146,28 @@ def test_shares_derived_from_contributions_equal_the_incremental_ones():
     stamps = rng.integers(0, 100_000, n)
     centred = np.round(rng.normal(0, 1, n) * 256) / 256
     contributions = Contributions.concatenate(
-        [space.contributions(f"u{k % 5}", items[k: k + 1], ratings[k: k + 1], stamps[k: k + 1], centred[k: k + 1])
-         for k in range(n)], space.config.collab_bits)
+        [
+            space.contributions(
+                f"u{k % 5}", items[k : k + 1], ratings[k : k + 1], stamps[k : k + 1], centred[k : k + 1]
+            )
+            for k in range(n)
+        ],
+        space.config.collab_bits,
+    )
     incremental: dict[int, ItemPartial] = {}
     for k in rng.permutation(n):
         old = incremental.get(int(items[k]), ItemPartial.empty(4))
         incremental[int(items[k])] = old + contributions.row(int(k))
     assert contributions.shares() == incremental
     keep = np.arange(n) != 0
-    rebuilt = Contributions(items[keep], ratings[keep], contributions.projections[keep],
-                            contributions.vectors[keep], contributions.centred[keep],
-                            [w for w, kept in zip(contributions.popularity, keep) if kept]).shares()
+    rebuilt = Contributions(
+        items[keep],
+        ratings[keep],
+        contributions.projections[keep],
+        contributions.vectors[keep],
+        contributions.centred[keep],
+        [w for w, kept in zip(contributions.popularity, keep) if kept],
+    ).shares()
     assert incremental[int(items[0])] - contributions.row(0) == rebuilt[int(items[0])]
 
 

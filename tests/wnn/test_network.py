@@ -75,7 +75,7 @@ def test_forget_equals_never_learned(space, pairs, data):
     drop = data.draw(st.integers(0, len(seq) - 1))
     forgotten = learn_many(UserWNN(space), seq)
     assert forgotten.forget(seq[drop][3])
-    never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1:])
+    never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1 :])
     assert forgotten.to_bytes() == never.to_bytes()
     assert forgotten.state == never.state
     assert np.array_equal(forgotten.derived()["table"], never.derived()["table"])
@@ -127,19 +127,22 @@ def test_round_trip_into_a_space_with_other_indices():
 
 
 def test_state_size_at_100_ratings_is_small(space):
-    user = learn_many(UserWNN(space), [(t % 12, float(1 + t % 5), 1_600_000_000 + t, 10 ** 9 + t) for t in range(100)])
+    user = learn_many(UserWNN(space), [(t % 12, float(1 + t % 5), 1_600_000_000 + t, 10**9 + t) for t in range(100)])
     assert user.nbytes <= 8 * 1024
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (b"", "failed its checksum"),
-    (b"\xc1\xc1\xc1", "failed its checksum"),
-    (seal(b"\xc1\xc1\xc1"), "not valid msgpack"),
-    (seal(msgpack.packb([1, 2, 3])), "must be a msgpack map"),
-    (seal(msgpack.packb({"v": FORMAT_VERSION + 1})), "format version"),
-    (seal(msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"})), "different WNN config"),
-    (msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"}), "failed its checksum"),  # current format, unsealed
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (b"", "failed its checksum"),
+        (b"\xc1\xc1\xc1", "failed its checksum"),
+        (seal(b"\xc1\xc1\xc1"), "not valid msgpack"),
+        (seal(msgpack.packb([1, 2, 3])), "must be a msgpack map"),
+        (seal(msgpack.packb({"v": FORMAT_VERSION + 1})), "format version"),
+        (seal(msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"})), "different WNN config"),
+        (msgpack.packb({"v": FORMAT_VERSION, "cfg": "other"}), "failed its checksum"),  # current format, unsealed
+    ],
+)
 def test_corrupt_state_raises_a_clear_error(space, bad, reason):
     with pytest.raises(StateError, match=reason):
         UserWNN.from_bytes(bad, space)
@@ -159,11 +162,14 @@ def test_field_with_wrong_length_is_named(space):
         UserWNN.from_bytes(seal(msgpack.packb(doc)), space)
 
 
-@pytest.mark.parametrize("field, value, reason", [
-    ("ratings", np.array([9.0, 1, 1, 1], np.float32).tobytes(), "outside 0.5-5"),
-    ("ts", np.array([-5, 1, 2, 3], np.int64).tobytes(), "event times outside"),
-    ("event_ids", np.array([1, 1, 2, 3], np.int64).tobytes(), "event id twice"),
-])
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        ("ratings", np.array([9.0, 1, 1, 1], np.float32).tobytes(), "outside 0.5-5"),
+        ("ts", np.array([-5, 1, 2, 3], np.int64).tobytes(), "event times outside"),
+        ("event_ids", np.array([1, 1, 2, 3], np.int64).tobytes(), "event id twice"),
+    ],
+)
 def test_out_of_range_fields_are_rejected(space, field, value, reason):
     doc = msgpack.unpackb(unseal(learn_many(UserWNN(space), events(4)).to_bytes()))
     doc[field] = value
@@ -206,7 +212,7 @@ def test_random_corruption_never_crashes_inside_numpy(space, data):
     state = learn_many(UserWNN(space), events(12)).to_bytes()
     pos = data.draw(st.integers(0, len(state) - 1))
     value = data.draw(st.integers(0, 255))
-    corrupted = state[:pos] + bytes([value]) + state[pos + 1:]
+    corrupted = state[:pos] + bytes([value]) + state[pos + 1 :]
     try:
         loaded = UserWNN.from_bytes(corrupted, space)
     except StateError:
@@ -296,7 +302,7 @@ def test_forget_equals_never_learned_across_taste_changes(pairs, data):
     drop = data.draw(st.integers(0, len(seq) - 1))
     forgotten = learn_many(UserWNN(space), seq)
     assert forgotten.forget(seq[drop][3])
-    never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1:])
+    never = learn_many(UserWNN(space), seq[:drop] + seq[drop + 1 :])
     assert forgotten.window == never.window
     assert forgotten.state == never.state
     assert np.array_equal(forgotten.derived()["table"], never.derived()["table"])
@@ -308,7 +314,7 @@ def test_forget_equals_never_learned_across_taste_changes(pairs, data):
 
 def test_a_listed_items_terms_add_up_to_its_ranking_score(space):
     user = learn_many(UserWNN(space), [(0, 5.0, 0, 0), (1, 4.0, 60, 1), (3, 1.0, 120, 2), (0, 5.0, 180, 3)])
-    for (previous, following) in [(0, 6), (1, 6), (6, 7)]:
+    for previous, following in [(0, 6), (1, 6), (6, 7)]:
         space.add_transition(previous, following)
     keys, scores = user.score(k=5, use_candidates=False)
     explained = user.explain_list(keys)

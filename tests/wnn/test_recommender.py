@@ -39,8 +39,9 @@ def test_forget_takes_back_every_direct_contribution(events, data):
     counts = {item: sum(1 for k, (_, i, _) in enumerate(events) if i == item and k != target) for item in ITEMS}
     sums = {item: sum(r for k, (_, i, r) in enumerate(events) if i == item and k != target) for item in ITEMS}
     aggregates = global_aggregates(rec)
-    assert {item: (aggregates[item].count, aggregates[item].total) for item in ITEMS} == \
-        {item: (counts[item], sums[item]) for item in ITEMS}
+    assert {item: (aggregates[item].count, aggregates[item].total) for item in ITEMS} == {
+        item: (counts[item], sums[item]) for item in ITEMS
+    }
     sequences: dict[str, list[str]] = {}
     for k, (user, item, _) in enumerate(events):
         if k != target:
@@ -56,8 +57,9 @@ def test_projections_equal_what_the_remaining_pairs_derive():
     rec = learned(events)
     rec.forget("u1", 0)
     space = rec.space
-    derived = Contributions.concatenate([user_contributions(space, user, model) for user, model in rec.users.items()],
-                                        space.config.collab_bits).shares()
+    derived = Contributions.concatenate(
+        [user_contributions(space, user, model) for user, model in rec.users.items()], space.config.collab_bits
+    ).shares()
     assert all(space.statistics(i) == derived[i] for i in derived)
 
 

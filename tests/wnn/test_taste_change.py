@@ -30,7 +30,7 @@ def test_the_window_sum_is_the_sum_of_its_residuals(steps):
     state = scan(units, **PARAMS)
     assert 0 <= state.start < len(units) or state.start == 0
     assert state.count == len(units) - state.start
-    assert state.total == int(units[state.start:].sum())
+    assert state.total == int(units[state.start :].sum())
 
 
 def test_the_statistics_are_the_cusum_recursion():

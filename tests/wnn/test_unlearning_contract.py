@@ -28,11 +28,17 @@ CONFIGS = {
     "both": WNNConfig(max_pairs=3, drift_threshold=0.5, drift_allowance=0.05),
 }
 
-rating_event = st.tuples(st.just("rate"), st.sampled_from(USERS), st.sampled_from(ITEMS),
-                         st.sampled_from([1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 0.5, 3.7]), st.integers(0, 5))
+rating_event = st.tuples(
+    st.just("rate"),
+    st.sampled_from(USERS),
+    st.sampled_from(ITEMS),
+    st.sampled_from([1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 0.5, 3.7]),
+    st.integers(0, 5),
+)
 forget_event = st.tuples(st.sampled_from(["forget", "forget-item"]), st.integers(0, 10_000))
-stream = st.integers(1, 90).flatmap(lambda n: st.lists(st.one_of(rating_event, rating_event, rating_event, forget_event),
-                                                       min_size=n, max_size=n))
+stream = st.integers(1, 90).flatmap(
+    lambda n: st.lists(st.one_of(rating_event, rating_event, rating_event, forget_event), min_size=n, max_size=n)
+)
 
 
 def system(config: WNNConfig) -> WNNRecommender:
@@ -77,9 +83,11 @@ def test_forgetting_equals_never_learning(config_name, events):
     forgetting, learned, forgotten, last_ts = run(config, events)
     kept = {p["event_id"] for model in forgetting.users.values() for p in model.pairs()}
     evicted = {e[-1] for e in learned} - kept - forgotten
-    event(f"{config_name}: {'evicted' if evicted else 'no eviction'}, "
-          f"{'a window restarted' if any(m.window_start for m in forgetting.users.values()) else 'no restart'}, "
-          f"{'forgets' if forgotten else 'no forget'}")
+    event(
+        f"{config_name}: {'evicted' if evicted else 'no eviction'}, "
+        f"{'a window restarted' if any(m.window_start for m in forgetting.users.values()) else 'no restart'}, "
+        f"{'forgets' if forgotten else 'no forget'}"
+    )
     never = system(config)
     for user, item, rating, ts, event_id in learned:  # s - S - E, in the same order
         if event_id in kept:

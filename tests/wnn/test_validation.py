@@ -10,24 +10,46 @@ from wnn.recommender import WNNRecommender
 from wnn.validation import MAX_RATING, MAX_TS, MIN_RATING, InvalidEvent
 
 BAD_CASES = [
-    ("rating", dict(rating=float("nan"))), ("rating", dict(rating=float("inf"))), ("rating", dict(rating=0.0)),
-    ("rating", dict(rating=6.0)), ("rating", dict(rating=-1.0)), ("rating", dict(rating=11)),
-    ("rating", dict(rating="4")), ("rating", dict(rating=True)), ("rating", dict(rating=None)),
-    ("ts", dict(ts=-1e20)), ("ts", dict(ts=-1)), ("ts", dict(ts=float("nan"))), ("ts", dict(ts=1.5)),
-    ("ts", dict(ts=MAX_TS + 1)), ("ts", dict(ts="881250949")),
-    ("event_id", dict(event_id=1e30)), ("event_id", dict(event_id=2 ** 63)), ("event_id", dict(event_id=1.0)),
+    ("rating", dict(rating=float("nan"))),
+    ("rating", dict(rating=float("inf"))),
+    ("rating", dict(rating=0.0)),
+    ("rating", dict(rating=6.0)),
+    ("rating", dict(rating=-1.0)),
+    ("rating", dict(rating=11)),
+    ("rating", dict(rating="4")),
+    ("rating", dict(rating=True)),
+    ("rating", dict(rating=None)),
+    ("ts", dict(ts=-1e20)),
+    ("ts", dict(ts=-1)),
+    ("ts", dict(ts=float("nan"))),
+    ("ts", dict(ts=1.5)),
+    ("ts", dict(ts=MAX_TS + 1)),
+    ("ts", dict(ts="881250949")),
+    ("event_id", dict(event_id=1e30)),
+    ("event_id", dict(event_id=2**63)),
+    ("event_id", dict(event_id=1.0)),
     ("event_id", dict(event_id=None)),
-    ("item", dict(item=10 ** 30)), ("item", dict(item="x" * 300)), ("item", dict(item="")),
-    ("item", dict(item=(1, 2))), ("item", dict(item=None)),
-    ("user", dict(user=10 ** 30)), ("user", dict(user=[1])),
+    ("item", dict(item=10**30)),
+    ("item", dict(item="x" * 300)),
+    ("item", dict(item="")),
+    ("item", dict(item=(1, 2))),
+    ("item", dict(item=None)),
+    ("user", dict(user=10**30)),
+    ("user", dict(user=[1])),
 ]
 
 
 def fingerprint(rec: WNNRecommender) -> tuple:
     """Everything a learn call could touch."""
     space = rec.space
-    return (sorted(map(str, rec.users)), {str(u): m.to_bytes() for u, m in rec.users.items()}, space.n_items,
-            space.counts[: space.n_items].tobytes(), space.next_items._successors.copy(), space.sums[: space.n_items].tobytes())
+    return (
+        sorted(map(str, rec.users)),
+        {str(u): m.to_bytes() for u, m in rec.users.items()},
+        space.n_items,
+        space.counts[: space.n_items].tobytes(),
+        space.next_items._successors.copy(),
+        space.sums[: space.n_items].tobytes(),
+    )
 
 
 def warmed() -> WNNRecommender:
@@ -51,16 +73,25 @@ def test_a_bad_field_raises_naming_it_and_changes_nothing(field, bad):
 
 
 @settings(max_examples=300, deadline=None)
-@given(rating=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 20)),
-       ts=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 12, 10 ** 12)),
-       event_id=st.one_of(st.integers(-2 ** 70, 2 ** 70), st.floats()))
+@given(
+    rating=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 20)),
+    ts=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**12), 10**12)),
+    event_id=st.one_of(st.integers(-(2**70), 2**70), st.floats()),
+)
 def test_any_input_is_learned_or_refused_without_a_trace(rating, ts, event_id):
     rec = warmed()
     before = fingerprint(rec)
-    valid = (MIN_RATING <= rating <= MAX_RATING and isinstance(ts, int) and 0 <= ts <= MAX_TS
-             or isinstance(ts, float) and math.isfinite(ts) and ts.is_integer() and 0 <= ts <= MAX_TS
-             and MIN_RATING <= rating <= MAX_RATING)
-    valid = valid and isinstance(event_id, int) and -2 ** 63 <= event_id < 2 ** 63
+    valid = (
+        MIN_RATING <= rating <= MAX_RATING
+        and isinstance(ts, int)
+        and 0 <= ts <= MAX_TS
+        or isinstance(ts, float)
+        and math.isfinite(ts)
+        and ts.is_integer()
+        and 0 <= ts <= MAX_TS
+        and MIN_RATING <= rating <= MAX_RATING
+    )
+    valid = valid and isinstance(event_id, int) and -(2**63) <= event_id < 2**63
     try:
         rec.learn_one("u1", "c", rating, ts, event_id)
     except InvalidEvent:

@@ -12,5 +12,14 @@ from wnn.baselines.popularity import Popularity
 from wnn.baselines.svd import BatchSVD, NightlySVD, fit_svd
 from wnn.baselines.user_mean import UserMean
 
-__all__ = ["BatchSVD", "Constant", "NightlySVD", "PerUserMLP", "Popularity", "Recommender", "RiverBiasedMF", "UserMean",
-           "fit_svd"]
+__all__ = [
+    "BatchSVD",
+    "Constant",
+    "NightlySVD",
+    "PerUserMLP",
+    "Popularity",
+    "Recommender",
+    "RiverBiasedMF",
+    "UserMean",
+    "fit_svd",
+]

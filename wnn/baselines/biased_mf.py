@@ -10,9 +10,13 @@ from river import optim, reco
 
 def make_biased_mf(seed: int = 73) -> reco.BiasedMF:
     """The anchor configuration of MISSION.md: 10 factors, SGD 0.025 on biases and 0.05 on latents."""
-    return reco.BiasedMF(n_factors=10, bias_optimizer=optim.SGD(0.025), latent_optimizer=optim.SGD(0.05),
-                         weight_initializer=optim.initializers.Zeros(),
-                         latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed))
+    return reco.BiasedMF(
+        n_factors=10,
+        bias_optimizer=optim.SGD(0.025),
+        latent_optimizer=optim.SGD(0.05),
+        weight_initializer=optim.initializers.Zeros(),
+        latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed),
+    )
 
 
 class RiverBiasedMF:

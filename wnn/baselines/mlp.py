@@ -26,8 +26,9 @@ class PerUserMLP:
         """Fit on one user's training pairs; return predicted residuals of the test items."""
         if len(train_bits) < 2:
             return np.full(len(test_bits), float(train_residuals.mean()) if len(train_residuals) else 0.0)
-        model = MLPRegressor(hidden_layer_sizes=self.hidden, alpha=self.alpha, solver="lbfgs", max_iter=500,
-                             random_state=self.seed)
+        model = MLPRegressor(
+            hidden_layer_sizes=self.hidden, alpha=self.alpha, solver="lbfgs", max_iter=500, random_state=self.seed
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(train_bits, train_residuals)

@@ -12,8 +12,13 @@ import numpy as np
 from surprise import SVD, Dataset, Reader
 
 
-def fit_svd(users: Sequence[Hashable], items: Sequence[int], ratings: Sequence[float], seed: int = 0,
-            rating_scale: tuple[float, float] = (1.0, 5.0)) -> SVD:
+def fit_svd(
+    users: Sequence[Hashable],
+    items: Sequence[int],
+    ratings: Sequence[float],
+    seed: int = 0,
+    rating_scale: tuple[float, float] = (1.0, 5.0),
+) -> SVD:
     """Train Surprise SVD (its defaults: 100 factors, 20 epochs) on the given ratings."""
     import pandas as pd
 

@@ -8,5 +8,14 @@ from wnn.evaluation.models import PREQUENTIAL_MODELS, SPLIT_MODELS, WNNModel, ma
 from wnn.evaluation.per_user_split import run_per_user_split
 from wnn.evaluation.prequential import run_prequential
 
-__all__ = ["PREQUENTIAL_MODELS", "PRIOR_BUCKETS", "SPLIT_MODELS", "WNNModel", "make_model", "prior_bucket",
-           "rating_metrics", "run_per_user_split", "run_prequential"]
+__all__ = [
+    "PREQUENTIAL_MODELS",
+    "PRIOR_BUCKETS",
+    "SPLIT_MODELS",
+    "WNNModel",
+    "make_model",
+    "prior_bucket",
+    "rating_metrics",
+    "run_per_user_split",
+    "run_prequential",
+]

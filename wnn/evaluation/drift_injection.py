@@ -25,8 +25,12 @@ import numpy as np
 from wnn.data import Dataset
 
 #: Buckets of "events since the user's flip" for the breakdown of the changed ratings.
-SINCE_FLIP_BUCKETS: tuple[tuple[str, int, float], ...] = (("0-4", 0, 4), ("5-9", 5, 9), ("10-19", 10, 19),
-                                                         ("20+", 20, np.inf))
+SINCE_FLIP_BUCKETS: tuple[tuple[str, int, float], ...] = (
+    ("0-4", 0, 4),
+    ("5-9", 5, 9),
+    ("10-19", 10, 19),
+    ("20+", 20, np.inf),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +47,9 @@ class DriftMarks:
     flipped_users: np.ndarray
 
 
-def inject_drift(dataset: Dataset, fraction: float, seed: int, min_ratings: int = 60,
-                 scale: tuple[float, float] = (1.0, 5.0)) -> tuple[Dataset, DriftMarks]:
+def inject_drift(
+    dataset: Dataset, fraction: float, seed: int, min_ratings: int = 60, scale: tuple[float, float] = (1.0, 5.0)
+) -> tuple[Dataset, DriftMarks]:
     """A copy of ``dataset`` with a seeded share of its users' later ratings inverted, and the marks of what changed.
 
     Raises ValueError for a fraction outside (0, 1]. The original dataset is not modified.

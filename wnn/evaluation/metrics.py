@@ -6,11 +6,17 @@ import numpy as np
 
 #: Buckets of "ratings the user had before this event" for the prequential breakdown.
 PRIOR_BUCKETS: tuple[tuple[str, int, float], ...] = (
-    ("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4", 4, 4), ("5-9", 5, 9), ("10-19", 10, 19),
+    ("0", 0, 0),
+    ("1", 1, 1),
+    ("2", 2, 2),
+    ("3", 3, 3),
+    ("4", 4, 4),
+    ("5-9", 5, 9),
+    ("10-19", 10, 19),
     ("20+", 20, np.inf),
 )
 
-LIKE_RATING = 4.0      # an actual rating at or above this is a like
+LIKE_RATING = 4.0  # an actual rating at or above this is a like
 LIKE_PREDICTION = 3.5  # a predicted rating at or above this predicts a like
 
 
@@ -32,7 +38,7 @@ def rating_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float
     stars = np.clip(np.rint(predicted), 1, 5)
     return {
         "mae": float(np.abs(error).mean()),
-        "rmse": float(np.sqrt((error ** 2).mean())),
+        "rmse": float(np.sqrt((error**2).mean())),
         "like_acc": float(((predicted >= LIKE_PREDICTION) == (actual >= LIKE_RATING)).mean()),
         "within1_acc": float((np.abs(stars - actual) <= 1).mean()),
     }

@@ -55,8 +55,7 @@ WNN_VARIANTS: dict[str, WNNConfig] = {
     "wnn-rank-no-like": WNNConfig(like_weight=0.0),
     "wnn-rank-no-network": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0),
     "wnn-rank-last-item": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0, sequence_length=1),
-    "wnn-rank-popularity": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0,
-                                     transition_weight=0.0),
+    "wnn-rank-popularity": WNNConfig(affinity_weight=0.0, rating_weight=0.0, like_weight=0.0, transition_weight=0.0),
 }
 
 
@@ -75,11 +74,29 @@ _FACTORIES: dict[str, Callable[[Dataset], object]] = {
 }
 
 #: Models of the prequential protocol, in report order.
-PREQUENTIAL_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "wnn-no-drift", "constant-4", "user-mean", "popularity", "biasedmf",
-                      "svd-nightly")
+PREQUENTIAL_MODELS = (
+    "wnn",
+    "wnn-no-q",
+    "wnn-content-only",
+    "wnn-no-drift",
+    "constant-4",
+    "user-mean",
+    "popularity",
+    "biasedmf",
+    "svd-nightly",
+)
 #: Models of the per-user split; ``mlp-per-user`` is fitted per user by the protocol itself.
-SPLIT_MODELS = ("wnn", "wnn-no-q", "wnn-content-only", "constant-4", "user-mean", "popularity", "biasedmf", "svd",
-                "mlp-per-user")
+SPLIT_MODELS = (
+    "wnn",
+    "wnn-no-q",
+    "wnn-content-only",
+    "constant-4",
+    "user-mean",
+    "popularity",
+    "biasedmf",
+    "svd",
+    "mlp-per-user",
+)
 
 
 #: Every name ``--models`` accepts.
@@ -91,8 +108,11 @@ def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None):
     if name in WNN_VARIANTS and config is not None:
         variant = WNN_VARIANTS[name]
         default = WNNConfig()
-        overrides = {field.name: getattr(variant, field.name) for field in dataclasses.fields(WNNConfig)
-                     if getattr(variant, field.name) != getattr(default, field.name)}
+        overrides = {
+            field.name: getattr(variant, field.name)
+            for field in dataclasses.fields(WNNConfig)
+            if getattr(variant, field.name) != getattr(default, field.name)
+        }
         return WNNModel(dataset, dataclasses.replace(config, **overrides))
     try:
         return _FACTORIES[name](dataset)

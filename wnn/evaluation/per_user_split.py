@@ -22,8 +22,9 @@ from wnn.evaluation.models import WNNModel, make_model
 DEFAULT_NS = (5, 10, 25, 100, 200)
 
 
-def draw_split(dataset: Dataset, n: int, n_users: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def draw_split(
+    dataset: Dataset, n: int, n_users: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Event indices: (training stream, drawn users' training pairs, drawn users' test pairs)."""
     counts = np.bincount(dataset.users, minlength=dataset.n_users)
     eligible = np.flatnonzero(counts >= n)
@@ -49,8 +50,9 @@ def _train(model, dataset: Dataset, stream: np.ndarray) -> None:
         model.learn_one(user, item, rating, ts, e)
 
 
-def _mlp_predictions(wnn: WNNModel, dataset: Dataset, train_pairs: np.ndarray, test_pairs: np.ndarray,
-                     seed: int) -> np.ndarray:
+def _mlp_predictions(
+    wnn: WNNModel, dataset: Dataset, train_pairs: np.ndarray, test_pairs: np.ndarray, seed: int
+) -> np.ndarray:
     """Per-user MLP over the hybrid WNN's item bits, fitted on each drawn user's training pairs only."""
     space = wnn.recommender.space
     bits = space.feature_bits().astype(np.float64)
@@ -69,8 +71,16 @@ def _mlp_predictions(wnn: WNNModel, dataset: Dataset, train_pairs: np.ndarray, t
     return predicted
 
 
-def run_per_user_split(dataset: Dataset, models: Sequence[str], ns: Sequence[int] = DEFAULT_NS, n_users: int = 250,
-                       repeats: int = 3, seed: int = 0, progress: bool = True, config=None) -> list[dict]:
+def run_per_user_split(
+    dataset: Dataset,
+    models: Sequence[str],
+    ns: Sequence[int] = DEFAULT_NS,
+    n_users: int = 250,
+    repeats: int = 3,
+    seed: int = 0,
+    progress: bool = True,
+    config=None,
+) -> list[dict]:
     """Rows with ``n_ratings`` and the pooled test metrics of every model at every N."""
     rows: list[dict] = []
     steps = [(n, r) for n in ns for r in range(repeats)]
@@ -88,8 +98,12 @@ def run_per_user_split(dataset: Dataset, models: Sequence[str], ns: Sequence[int
             _train(model, dataset, stream)
             if hasattr(model, "refit"):
                 model.refit()
-            predicted = np.array([model.predict_one(u, i) for u, i in
-                                  zip(dataset.users[test_pairs].tolist(), dataset.items[test_pairs].tolist())])
+            predicted = np.array(
+                [
+                    model.predict_one(u, i)
+                    for u, i in zip(dataset.users[test_pairs].tolist(), dataset.items[test_pairs].tolist())
+                ]
+            )
             preds, acts = collected.setdefault((n, name), ([], []))
             preds.append(predicted)
             acts.append(actual)
@@ -108,6 +122,13 @@ def run_per_user_split(dataset: Dataset, models: Sequence[str], ns: Sequence[int
                 continue
             preds, acts = collected[(n, name)]
             predicted, actual = np.concatenate(preds), np.concatenate(acts)
-            rows.append({"model": name, "n_ratings": n, "n_users": drawn_users[n], "n_test": int(len(actual)),
-                         **rating_metrics(predicted, actual)})
+            rows.append(
+                {
+                    "model": name,
+                    "n_ratings": n,
+                    "n_users": drawn_users[n],
+                    "n_test": int(len(actual)),
+                    **rating_metrics(predicted, actual),
+                }
+            )
     return rows

@@ -25,8 +25,9 @@ from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, 
 from wnn.evaluation.models import make_model
 
 
-def replay(model, dataset: Dataset, limit: int | None = None, rank: bool = True, progress: bool = True,
-           desc: str = "") -> dict[str, np.ndarray | float]:
+def replay(
+    model, dataset: Dataset, limit: int | None = None, rank: bool = True, progress: bool = True, desc: str = ""
+) -> dict[str, np.ndarray | float]:
     """Run one model over the stream; returns per-event arrays and the time spent in learn+predict."""
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     users, items = dataset.users[:n].tolist(), dataset.items[:n].tolist()
@@ -56,27 +57,42 @@ def replay(model, dataset: Dataset, limit: int | None = None, rank: bool = True,
         model.learn_one(user, item, rating, ts, e)
         model_seconds += clock() - start
         history.append(item)
-    return {"predicted": predicted, "actual": dataset.ratings[:n].astype(np.float64), "prior": prior,
-            "ranks": ranks, "model_seconds": model_seconds,
-            "listed_not_liked_share": listed_not_liked / listed if listed else None}
+    return {
+        "predicted": predicted,
+        "actual": dataset.ratings[:n].astype(np.float64),
+        "prior": prior,
+        "ranks": ranks,
+        "model_seconds": model_seconds,
+        "listed_not_liked_share": listed_not_liked / listed if listed else None,
+    }
 
 
 def summarize(name: str, run: dict) -> list[dict]:
     """Overall row (with events/s) and one row per prior-ratings bucket."""
     predicted, actual, prior, ranks = run["predicted"], run["actual"], run["prior"], run["ranks"]
     ranked = ranks > -2
-    overall = {"model": name, "n_events": int(len(actual)), **rating_metrics(predicted, actual),
-               **ranking_metrics(ranks[ranked]),
-               "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None}
+    overall = {
+        "model": name,
+        "n_events": int(len(actual)),
+        **rating_metrics(predicted, actual),
+        **ranking_metrics(ranks[ranked]),
+        "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None,
+    }
     if run.get("listed_not_liked_share") is not None:
         overall["listed_not_liked_share"] = run["listed_not_liked_share"]
     rows = [overall]
     for label, low, high in PRIOR_BUCKETS:
         mask = (prior >= low) & (prior <= high)
         if mask.any():
-            rows.append({"model": name, "prior_ratings": label, "n_events": int(mask.sum()),
-                         **rating_metrics(predicted[mask], actual[mask]),
-                         **ranking_metrics(ranks[mask & ranked])})
+            rows.append(
+                {
+                    "model": name,
+                    "prior_ratings": label,
+                    "n_events": int(mask.sum()),
+                    **rating_metrics(predicted[mask], actual[mask]),
+                    **ranking_metrics(ranks[mask & ranked]),
+                }
+            )
     return rows
 
 
@@ -87,21 +103,47 @@ def summarize_drift(name: str, run: dict, marks: DriftMarks) -> list[dict]:
     predicted, actual = run["predicted"], run["actual"]
     n = len(actual)
     changed, since_flip = marks.changed[:n], marks.since_flip[:n]
-    rows = [{"model": name, "subset": "flipped", "n_events": int(changed.sum()),
-             **rating_metrics(predicted[changed], actual[changed])}]
+    rows = [
+        {
+            "model": name,
+            "subset": "flipped",
+            "n_events": int(changed.sum()),
+            **rating_metrics(predicted[changed], actual[changed]),
+        }
+    ]
     for label, low, high in SINCE_FLIP_BUCKETS:
         mask = changed & (since_flip >= low) & (since_flip <= high)
         if mask.any():
-            rows.append({"model": name, "subset": "flipped", "since_flip": label, "n_events": int(mask.sum()),
-                         **rating_metrics(predicted[mask], actual[mask])})
+            rows.append(
+                {
+                    "model": name,
+                    "subset": "flipped",
+                    "since_flip": label,
+                    "n_events": int(mask.sum()),
+                    **rating_metrics(predicted[mask], actual[mask]),
+                }
+            )
     stable = ~changed
-    rows.append({"model": name, "subset": "stable", "n_events": int(stable.sum()),
-                 **rating_metrics(predicted[stable], actual[stable])})
+    rows.append(
+        {
+            "model": name,
+            "subset": "stable",
+            "n_events": int(stable.sum()),
+            **rating_metrics(predicted[stable], actual[stable]),
+        }
+    )
     return rows
 
 
-def run_prequential(dataset: Dataset, models: Sequence[str], limit: int | None = None, rank: bool = True,
-                    progress: bool = True, config=None, drift: DriftMarks | None = None) -> list[dict]:
+def run_prequential(
+    dataset: Dataset,
+    models: Sequence[str],
+    limit: int | None = None,
+    rank: bool = True,
+    progress: bool = True,
+    config=None,
+    drift: DriftMarks | None = None,
+) -> list[dict]:
     """Replay the stream through each named model in turn (same process, same data) and report rows.
 
     With ``drift`` (the marks of a log built by :func:`wnn.evaluation.drift_injection.inject_drift`), each model

@@ -38,14 +38,25 @@ def plot(path: str | Path, protocol: str, rows: list[dict]) -> None:
     styles = ["-", "--", "-.", ":"]
     for ax, (metric, title) in zip(axes, panels):
         for i, model in enumerate(models):
-            pts = [(r[key], r[metric]) for r in rows
-                   if r["model"] == model and key in r and "subset" not in r and r.get(metric) is not None]
+            pts = [
+                (r[key], r[metric])
+                for r in rows
+                if r["model"] == model and key in r and "subset" not in r and r.get(metric) is not None
+            ]
             if not pts:
                 continue
             xs = [xs_of[x] if xs_of else x for x, _ in pts]
             # Marker and dash pattern both differ, so that close lines (wnn and its ablations) stay apart.
-            ax.plot(xs, [y for _, y in pts], marker=markers[i % len(markers)], linestyle=styles[i % len(styles)],
-                    label=model, linewidth=2.4 if model == "wnn" else 1.2, markersize=5, alpha=0.9)
+            ax.plot(
+                xs,
+                [y for _, y in pts],
+                marker=markers[i % len(markers)],
+                linestyle=styles[i % len(styles)],
+                label=model,
+                linewidth=2.4 if model == "wnn" else 1.2,
+                markersize=5,
+                alpha=0.9,
+            )
         if xs_of:
             ax.set_xticks(range(len(xs_of)), list(xs_of))
             ax.set_xlabel("ratings the user had before the event")
