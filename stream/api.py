@@ -241,22 +241,22 @@ def openapi_document(version: str) -> dict:
         "paths": {
             "/users/{id}/recommendations": {
                 "get": _user_path(
-                    "The user's current top-N, best first, with titles where a catalogue is loaded, and why each item is "
-                    "there: its score split into terms that sum to it",
+                    "The user's current top-N, best first, with titles where a catalogue is loaded, and why each "
+                    "item is there: its score split into terms that sum to it",
                     **{
-                        "200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, followed, "
-                        "affinity, rating, like, predicted_rating, like_probability}}]}`"
+                        "200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, "
+                        "followed, affinity, rating, like, predicted_rating, like_probability}}]}`"
                     },
                 )
             },
             "/users/{id}/explain": {
                 "get": _user_path(
-                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, the "
-                    "user's bias, the stored ratings that pull it), in sentences and numbers",
+                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating "
+                    "(baseline, the user's bias, the stored ratings that pull it), in sentences and numbers",
                     [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
                     **{
-                        "200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, like_probability, "
-                        "summary, because: [sentences], ratings, neurons}`"
+                        "200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, "
+                        "like_probability, summary, because: [sentences], ratings, neurons}`"
                     },
                 )
             },

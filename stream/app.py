@@ -35,10 +35,10 @@ from faust.types import TP
 
 from stream import crash_points
 from stream.api import register_api
-from stream.metrics import WorkerMetrics
-from stream.offsets import OffsetContinuity
 from stream.delivery import DeliveryPipeline
 from stream.faust_compat import acting_for, records_of, write_table
+from stream.metrics import WorkerMetrics
+from stream.offsets import OffsetContinuity
 from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings, changelog_topic_configs
 from stream.transport import first_offset_from, new_faust_app
@@ -304,7 +304,7 @@ def create_app(
             return
         try:
             ends = await asyncio.wait_for(app.consumer.end_offsets(*owned), timeout=STALL_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("stall check: the consumer thread did not answer within %.0f s", STALL_S)
             return
         starts = {
@@ -385,7 +385,7 @@ def create_app(
                 representative[partition] = event
                 batch.append(Incoming(key, value, partition, offset))
 
-            def load(key: bytes, partition: int):
+            def load(key: bytes, partition: int, representative=representative):
                 with acting_for(representative[partition]):
                     return users.get(key)
 

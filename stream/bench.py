@@ -42,7 +42,6 @@ from stream.schemas import rating_message
 from stream.settings import Settings
 from wnn.data import Dataset
 
-
 PHASES = ("throughput", "latency")
 #: The user of the ratings that probe whether a worker is serving; never part of a measurement.
 WARMUP_USER = "__warmup__"
@@ -63,7 +62,7 @@ class ListCollector(threading.Thread):
         self.error: BaseException | None = None
 
     @classmethod
-    def started(cls, settings: Settings, expected: int) -> "ListCollector":
+    def started(cls, settings: Settings, expected: int) -> ListCollector:
         """A collector that is already consuming (or raises what stopped it)."""
         collector = cls(settings, expected)
         collector.start()
@@ -80,9 +79,7 @@ class ListCollector(threading.Thread):
             self.ready.set()
 
     async def _consume(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        from aiokafka import TopicPartition
+        from aiokafka import AIOKafkaConsumer, TopicPartition
 
         # No consumer group: the partitions are assigned by hand, so a run leaves no group behind (and the first
         # run on a fresh broker logs no group-coordinator errors).
@@ -322,7 +319,7 @@ def worker_costs(settings: Settings) -> dict:
 
 def drain(
     settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
-) -> tuple[list[float], float | None, "ListCollector", dict]:
+) -> tuple[list[float], float | None, ListCollector, dict]:
     """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
     all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, the
     collector and :func:`worker_costs`. The worker is stopped; its state folder is left for the caller."""

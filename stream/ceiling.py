@@ -19,8 +19,8 @@ import time
 
 import faust
 
-from stream.settings import Settings
 from stream.faust_compat import records_of
+from stream.settings import Settings
 from stream.transport import new_faust_app
 
 

@@ -12,7 +12,8 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
 * **Batch delivery.** faust hands every fetched record to the agent as its own message, event and stream step:
   about 120-150 us a rating. On the topics in ``app.consumer_batched_topics`` :meth:`Consumer.getmany` yields one
   :class:`BatchMessage` per partition per fetch instead (split at ``app.consumer_batch_max`` records), holding that
-  fetch's records of the partition, so the per-message cost is paid once per fetch. It stays faust's message: faust's read-offset bookkeeping sees the
+  fetch's records of the partition, so the per-message cost is paid once per fetch. It stays faust's message: faust's
+  read-offset bookkeeping sees the
   batch's last offset, and the stream acknowledges it like any other.
 * **Reading again** from given offsets (:meth:`Consumer.read_again`): faust's fetcher is stopped first, and seeks
   run on the consumer thread's own loop (:meth:`ConsumerThread.seek_in_thread`).

@@ -22,6 +22,7 @@ as bounded tombstones in the user's state, so no redelivery or replay can bring 
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import math
@@ -46,13 +47,13 @@ from stream.schemas import (
 from stream.user_layout import SEGMENT_PAIRS, read_stored
 from stream.user_state import UserState
 from wnn.config import WNNConfig
+from wnn.contributions import ContributionChange, forget_events, learn_event
 from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import Contributions, ItemPartial, ShareBucket
-from wnn.residuals import centred_ratings
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
-from wnn.contributions import ContributionChange, forget_events, learn_event
+from wnn.residuals import centred_ratings
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class StreamProcessor:
         entry = touched[user] = _Touched(state)
         return entry
 
-    def user(self, user: str, get: Callable[[bytes], "bytes | None"]) -> UserState | None:
+    def user(self, user: str, get: Callable[[bytes], bytes | None]) -> UserState | None:
         """The live state of a user (cache, else read from the table with ``get``); None for an unknown user."""
         state = self.cache.get(user)
         if state is None:
@@ -369,10 +370,8 @@ class StreamProcessor:
                     (state.partition, k, v)
                     for k, v in state.writes(key, rewrite=entry.rewrite, segment_pairs=self.segment_pairs)
                 )
-            try:
+            with contextlib.suppress(ValueError):  # larger than the whole cache budget: served from the table next time
                 self.cache[user] = state
-            except ValueError:  # larger than the whole cache budget: served from the table next time
-                pass
             event_time = entry.event_time if entry.event_time is not None else model.last_ts
             items, scores = model.score(ts=event_time, k=self.top_n)
             why = [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)] if self.explain_lists else None

@@ -61,8 +61,9 @@ class RepeatFilter(logging.Filter):
 def quiet_kafka_client_logs(window_s: float = 60.0) -> int:
     """Install :class:`RepeatFilter` on the Kafka client loggers (call it after the clients are imported: a
     filter acts on its own logger only, not on records its children propagate). Returns how many loggers."""
-    import aiokafka.consumer.fetcher  # noqa: F401  (make sure the module loggers exist)
-    import aiokafka.consumer.group_coordinator  # noqa: F401
+    # Imported so that their module loggers exist before the filters go on.
+    import aiokafka.consumer.fetcher
+    import aiokafka.consumer.group_coordinator
     import aiokafka.producer.sender  # noqa: F401
 
     names = [name for name in list(logging.root.manager.loggerDict) if name.startswith(NOISY_PREFIXES)]

@@ -8,6 +8,7 @@ caps messages per second; without either, it sends as fast as the broker takes t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -16,7 +17,6 @@ from tqdm import tqdm
 from stream.schemas import rating_message
 from stream.settings import Settings
 from wnn.data import Dataset
-
 
 #: How long a client waits for the first broker to answer before giving up with a clear error.
 BOOTSTRAP_TIMEOUT_MS = 10000
@@ -95,10 +95,8 @@ def ensure_topics(
             if n not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 

@@ -269,7 +269,8 @@ def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
 
     ``records`` has one entry per new rating, in order: ``predicted`` (the WNN's rating before learning it),
     ``rating``, ``error`` (predicted minus actual), ``drift`` (learning this rating made the network detect a change
-    of the user's taste and restart its window, :mod:`wnn.taste_change`), ``n_ratings`` (before it). ``taste_shift`` is the JS divergence of the user's recent vs
+    of the user's taste and restart its window, :mod:`wnn.taste_change`), ``n_ratings`` (before it). ``taste_shift``
+    is the JS divergence of the user's recent vs
     long-run genre mix after the batch, 0..1.
     """
     return _encode(

@@ -10,6 +10,7 @@ from typing import Any
 
 from wnn.config import MAX_PAIRS_LIMIT
 
+DEFAULT_STATE_DIR = Path(".wnnrec-state")
 
 #: Command-line groups a setting's flag belongs to; each command adds the groups it needs (see stream/cli.py).
 KAFKA, SECURITY, WORKER, ENGINE = "Kafka", "Kafka security", "worker", "stream engine"
@@ -149,7 +150,7 @@ class Settings:
         group=WORKER,
     )
     state_dir: Path = setting(
-        "state_dir", Path(".wnnrec-state"), "RocksDB folder of the tables", group=WORKER, cast=Path, metavar="DIR"
+        "state_dir", DEFAULT_STATE_DIR, "RocksDB folder of the tables", group=WORKER, cast=Path, metavar="DIR"
     )
     web_port: int = setting("web_port", 6066, "port of the HTTP API", group=WORKER)
     web_bind: str = setting(

@@ -88,7 +88,7 @@ class Layout:
     tombstones: int
 
     @classmethod
-    def empty(cls) -> "Layout":
+    def empty(cls) -> Layout:
         return cls([], [], np.zeros(0, dtype=np.int64), 0, 0)
 
 
@@ -216,7 +216,7 @@ def plan_writes(
         starts, counts, seqs = [], [], []
     kept = sum(counts)
     fresh: set[int] = set(range(len(seqs))) if rewrite else set()
-    for position, (seq, count) in enumerate(zip(seqs, counts)):
+    for position, seq in enumerate(seqs):
         if seq is None:
             fresh.add(position)
     if kept < pairs.n and counts and counts[-1] < segment_pairs:  # the last segment takes new pairs first
@@ -278,7 +278,7 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
 
 def read_stored(
     items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
-) -> Iterator[tuple[bytes, "Stored | StateError | None", list[bytes]]]:
+) -> Iterator[tuple[bytes, Stored | StateError | None, list[bytes]]]:
     """Every user of a table's ``(key, value)`` pairs: ``(user key, the user read back or the reason it cannot be,
     orphan keys)``; a user whose keys are all orphans comes with None. Whole states of older versions come with a
     None layout (:meth:`stream.user_state.UserState.read`).
@@ -308,7 +308,7 @@ def read_stored(
 
 def _read_group(
     user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
-) -> tuple[bytes, "Stored | StateError | None", list[bytes]]:
+) -> tuple[bytes, Stored | StateError | None, list[bytes]]:
     if user_key not in values:
         return user_key, None, sorted(values)
     from stream.user_state import UserState  # whole states of older versions are read there

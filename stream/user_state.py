@@ -14,12 +14,12 @@ import dataclasses
 from collections.abc import Iterable
 
 import numpy as np
+
+from stream.user_layout import MANIFEST_VERSION, SEGMENT_PAIRS, Getter, Layout, Stored, plan_writes, read_segments
 from wnn import user_codec
 from wnn.item_space import ItemSpace
 from wnn.network import UserWNN
 from wnn.state_format import StateError, load_document
-
-from stream.user_layout import MANIFEST_VERSION, SEGMENT_PAIRS, Getter, Layout, Stored, plan_writes, read_segments
 
 #: Whole-state versions this build still reads under the user's key (rewritten as segments on the next write):
 #: 4 held the network's bytes and the tombstones in one value; 3 also stored a River drift detector, now derived.
@@ -42,7 +42,7 @@ class UserState:
     tombstones_changed: bool = False
 
     @classmethod
-    def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> "UserState":
+    def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> UserState:
         return cls(UserWNN(space), partition, collections.deque(maxlen=max_tombstones))
 
     def knows(self, event_id: int) -> bool:
@@ -96,15 +96,13 @@ class UserState:
         return Stored(doc["p"], user_codec.decode(doc.get("wnn"), space), forgotten, None)
 
     @classmethod
-    def load(cls, get: Getter, user_key: bytes, space: ItemSpace, max_tombstones: int) -> "UserState | None":
+    def load(cls, get: Getter, user_key: bytes, space: ItemSpace, max_tombstones: int) -> UserState | None:
         """The user under ``user_key``, or None if the table holds nothing for it."""
         stored = cls.read(get, user_key, space)
         return None if stored is None else cls.of(stored, space, max_tombstones)
 
     @classmethod
-    def of(
-        cls, stored: Stored, space: ItemSpace, max_tombstones: int, orphans: list[bytes] | None = None
-    ) -> "UserState":
+    def of(cls, stored: Stored, space: ItemSpace, max_tombstones: int, orphans: list[bytes] | None = None) -> UserState:
         return cls(
             UserWNN(space, stored.pairs),
             stored.partition,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from wnn.config import WNNConfig
-from wnn.data import Dataset, DataError, default_data_dir, fetch_movielens_100k, load_dataset
+from wnn.data import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
 from wnn.item_space import ItemSpace
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]

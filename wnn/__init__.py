@@ -14,6 +14,6 @@ True
 
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
-from wnn.network import Prediction, UserWNN, StateError
+from wnn.network import Prediction, StateError, UserWNN
 
 __all__ = ["ItemSpace", "Prediction", "StateError", "UserWNN", "WNNConfig"]

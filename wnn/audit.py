@@ -12,7 +12,8 @@ Two protocols:
 * ``full-stream``: A learns all of ML-100K and forgets a random rating; B restarts from a checkpoint of A's run taken
   before that rating (a copy of the system after the first ``k * checkpoint_every`` ratings) and learns the rest
   without it. It also times the forget (the public call, after which every read answers as B would; and the eager
-  reconciliation of every user it changed) and, for the first trials, the cost of replaying the 99,999 other ratings from
+  reconciliation of every user it changed) and, for the first trials, the cost of replaying the 99,999 other ratings
+  from
   nothing: the comparison Amnesia and caboose report.
 """
 
@@ -154,7 +155,7 @@ def audit_unlearning(
         "protocol": protocol,
         "trials": trials,
         "seed": seed,
-        "ratings_learned": int(len(order)),
+        "ratings_learned": len(order),
         "identical_bytes_share": verdicts["bytes"] / trials,
         "identical_derived_state_share": verdicts["derived"] / trials,
         "identical_top10_share": verdicts["top10"] / trials,

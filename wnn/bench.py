@@ -89,7 +89,7 @@ def bench_model(
 
         sizes = {10: [], 100: []}
         space = recommender.space
-        for user, model in recommender.users.items():
+        for model in recommender.users.values():
             if model.n_pairs < 100:
                 continue
             pairs = model.pairs()

@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 
-
 #: The largest ``max_pairs``: a table cell sums residuals of up to 4.5 stars in 1/256 steps in an int32.
 MAX_PAIRS_LIMIT = 1_000_000
 

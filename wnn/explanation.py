@@ -31,14 +31,14 @@ class Explanation:
     """
 
     item: Hashable
-    prediction: "Prediction"
+    prediction: Prediction
     baseline: float
     user_bias: float
     pairs: list[dict]
     neurons: list[dict]
 
 
-def explain(model: "UserWNN", item: Hashable, top: int = 5) -> Explanation:
+def explain(model: UserWNN, item: Hashable, top: int = 5) -> Explanation:
     """The ``top`` stored pairs and the neurons that drove ``model``'s predicted rating of ``item`` (the model must be
     reconciled: :meth:`wnn.network.UserWNN.explain` does that first)."""
     space, cfg = model.space, model.space.config

@@ -43,7 +43,7 @@ class ItemPartial:
     and tuples in a slotted class: a handful of numbers per item, cheaper to build and add than small numpy arrays
     or a frozen dataclass, and exact."""
 
-    __slots__ = ("count", "total", "projection", "vector", "centred", "popularity")
+    __slots__ = ("centred", "count", "popularity", "projection", "total", "vector")
 
     def __init__(
         self,
@@ -62,14 +62,14 @@ class ItemPartial:
         self.popularity = popularity
 
     @classmethod
-    def empty(cls, collab_bits: int) -> "ItemPartial":
+    def empty(cls, collab_bits: int) -> ItemPartial:
         zeros = (0,) * collab_bits
         return cls(0, 0.0, zeros, zeros, 0, 0)
 
     def as_tuple(self) -> tuple:
         return (self.count, self.total, self.projection, self.vector, self.centred, self.popularity)
 
-    def __add__(self, other: "ItemPartial") -> "ItemPartial":
+    def __add__(self, other: ItemPartial) -> ItemPartial:
         return ItemPartial(
             self.count + other.count,
             self.total + other.total,
@@ -79,7 +79,7 @@ class ItemPartial:
             self.popularity + other.popularity,
         )
 
-    def __sub__(self, other: "ItemPartial") -> "ItemPartial":
+    def __sub__(self, other: ItemPartial) -> ItemPartial:
         return ItemPartial(
             self.count - other.count,
             self.total - other.total,
@@ -114,7 +114,7 @@ class Contributions:
     popularity: list[int]
 
     @classmethod
-    def empty(cls, collab_bits: int) -> "Contributions":
+    def empty(cls, collab_bits: int) -> Contributions:
         return cls(
             np.zeros(0, np.int64),
             np.zeros(0, np.float32),
@@ -125,7 +125,7 @@ class Contributions:
         )
 
     @classmethod
-    def concatenate(cls, parts: list["Contributions"], collab_bits: int) -> "Contributions":
+    def concatenate(cls, parts: list[Contributions], collab_bits: int) -> Contributions:
         if not parts:
             return cls.empty(collab_bits)
         return cls(
@@ -215,7 +215,7 @@ class ShareBucket:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "ShareBucket":
+    def from_bytes(cls, data: bytes) -> ShareBucket:
         """Raises ValueError with the reason for anything that is not a bucket of this format."""
         try:
             doc = msgpack.unpackb(data, raw=False, strict_map_key=False)

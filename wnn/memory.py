@@ -4,7 +4,8 @@ A cell holds the number of pairs written to it (``COUNT``), the sum of their res
 1/256 star (``RESIDUAL``) and the number of likes among them (``LIKES``), as 32-bit integers: every cell is an exact
 sum, equal whatever order pairs were written, moved and removed in, up to 1.8 million pairs in one cell
 (``max_pairs`` stays below; float32 cells would be exact only up to about 16,000, and float64 cells double the
-memory, which the reads pay for in cache misses). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons that also
+memory, which the reads pay for in cache misses). Neuron ``n``'s block starts at ``layout.offsets[n]``; the neurons
+that also
 read the Q layer have one block of ``2**tuple_size`` cells per Q state, the others one block, and the bias neuron
 (which reads no bits) one cell (:meth:`wnn.config.WNNConfig.neuron_offsets`).
 

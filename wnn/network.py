@@ -347,7 +347,7 @@ class UserWNN:
         return user_codec.encode(self.pair_log, self._cfg.fingerprint())
 
     @classmethod
-    def from_bytes(cls, data: bytes, space: ItemSpace) -> "UserWNN":
+    def from_bytes(cls, data: bytes, space: ItemSpace) -> UserWNN:
         """Load a state written by :meth:`to_bytes`. Raises :class:`StateError` with the reason if it is unusable."""
         return cls(space, user_codec.decode(data, space))
 

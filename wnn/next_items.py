@@ -18,6 +18,7 @@ whose count returns to zero is dropped.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,7 +53,7 @@ class NextItemCounts:
     def add_sequence(self, indices: Sequence[int] | np.ndarray, weight: float = 1.0) -> None:
         """Count every consecutive pair of one user's rating sequence."""
         items = [int(i) for i in indices]
-        for previous, following in zip(items[:-1], items[1:]):
+        for previous, following in itertools.pairwise(items):
             self.add(previous, following, weight)
 
     def get(self, previous: int, following: int) -> float:

@@ -36,7 +36,7 @@ class PairLog:
         self.rating_total = 0.0
 
     @classmethod
-    def from_columns(cls, columns: dict[str, np.ndarray], keys: list[Hashable]) -> "PairLog":
+    def from_columns(cls, columns: dict[str, np.ndarray], keys: list[Hashable]) -> PairLog:
         """A log holding given columns (each of length ``len(keys)``; the caller validated them)."""
         log = cls()
         log._columns = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
@@ -47,14 +47,14 @@ class PairLog:
         return log
 
     @classmethod
-    def concatenate(cls, logs: Sequence["PairLog"]) -> "PairLog":
+    def concatenate(cls, logs: Sequence[PairLog]) -> PairLog:
         """The pairs of ``logs`` one after the other (a user's state read back from its stored segments)."""
         if not logs:
             return cls()
         columns = {name: np.concatenate([log.column(name) for log in logs]) for name in COLUMNS}
         return cls.from_columns(columns, [key for log in logs for key in log.keys])
 
-    def slice(self, start: int, stop: int) -> "PairLog":
+    def slice(self, start: int, stop: int) -> PairLog:
         """A copy of the pairs at positions ``start .. stop`` (one stored segment)."""
         return PairLog.from_columns(
             {name: self.column(name)[start:stop].copy() for name in COLUMNS}, self.keys[start:stop]

@@ -36,7 +36,7 @@ def _prior_like(rating, like_threshold: float):
     return 1.0 / (1.0 + np.exp(-2.0 * (rating - like_threshold + 0.5)))
 
 
-def predict(derived: "Derivation", idx: int) -> Prediction:
+def predict(derived: Derivation, idx: int) -> Prediction:
     """The prediction for one item (dense index), from reconciled derived state."""
     space, cfg = derived.space, derived.space.config
     baseline = space.baseline(idx)
@@ -58,7 +58,7 @@ def predict(derived: "Derivation", idx: int) -> Prediction:
     return Prediction(rating, (likes + prior * prior_like) / (count + prior))
 
 
-def pooled(derived: "Derivation", items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
+def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
     """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
     (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size), from
     reconciled derived state."""

@@ -12,7 +12,8 @@ The ranking score of an item for a user is
   and cut the share of listed items the model expects not to be liked from 13.0% to 10.6%; a gate that drops items
   below a like probability of 0.5 cut that share to 3.5% but HR@10 to 0.1519),
 
-weighted by the config; :func:`explain_items` gives each listed item's terms. With ``n_candidates`` set, only that many globally strongest items (popularity and baseline,
+weighted by the config; :func:`explain_items` gives each listed item's terms. With ``n_candidates`` set, only that
+many globally strongest items (popularity and baseline,
 :meth:`wnn.item_space.ItemSpace.candidates`) are scored per user: the usual candidate-generation-then-ranking
 split, which keeps a list refresh cheap on a large catalogue. Vectorised over items: one gather per memory plane on
 one user's tables, no loop over items or neurons.
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 
 def top_items(
-    model: "UserWNN", ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
+    model: UserWNN, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
 ) -> tuple[list[Hashable], np.ndarray]:
     """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``),
     and so are items that cannot be listed (:meth:`wnn.item_space.ItemSpace.listable`). Equal scores are ordered by a
@@ -67,7 +68,7 @@ def top_items(
 TERMS = ("popularity", "sequence", "affinity", "rating", "like")
 
 
-def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each weighted term of the ranking score of every item of the space (dense index order), or of ``items``;
     rated items included. The score is their sum (:func:`rank_scores`). Also returns the unweighted
     ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
@@ -94,13 +95,13 @@ def score_terms(model: "UserWNN", ts: float | None = None, items: np.ndarray | N
     }
 
 
-def rank_scores(model: "UserWNN", ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
+def rank_scores(model: UserWNN, ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
     """Ranking score of every item of the space (dense index order), or of ``items`` only; rated items included."""
     terms = score_terms(model, ts, items)
     return terms["popularity"] + terms["sequence"] + terms["affinity"] + terms["rating"] + terms["like"]
 
 
-def followed(model: "UserWNN", index: int, top: int = 3) -> list[tuple[Hashable, float]]:
+def followed(model: UserWNN, index: int, top: int = 3) -> list[tuple[Hashable, float]]:
     """Which of the user's newest items the item followed in everyone's sequences: up to ``top`` (item id, share
     of the item's sequence term) pairs, strongest first."""
     space, cfg = model.space, model.space.config
@@ -118,7 +119,7 @@ def followed(model: "UserWNN", index: int, top: int = 3) -> list[tuple[Hashable,
     return [(space.key(i), value) for i, value in best]
 
 
-def explain_items(model: "UserWNN", keys: list[Hashable], ts: float | None = None) -> list[dict]:
+def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None) -> list[dict]:
     """Why each of ``keys`` (known items) has the ranking score it has for this user: the weighted terms (which sum
     to ``score``), the predicted rating and like probability, and which of the user's items it followed."""
     space = model.space

@@ -64,8 +64,8 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
 
     @classmethod
     def from_dataset(
-        cls, dataset: "Dataset", config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
-    ) -> "WNNRanker":
+        cls, dataset: Dataset, config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
+    ) -> WNNRanker:
         """A ranker with ``dataset``'s catalogue registered, each item with its genres and year, keyed by its id, or
         (``keys="index"``) by its dense index, as ``wnnrec evaluate`` replays the dataset."""
         ranker = cls(config, seed)

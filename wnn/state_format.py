@@ -42,7 +42,8 @@ def unseal(data: bytes) -> bytes | None:
 
 def load_document(data: bytes, version: int | tuple[int, ...], unsealed_version: int | None, what: str) -> dict:
     """The msgpack map of stored bytes: sealed with format ``version`` (or any of a tuple of sealed versions this
-    build still reads), or (if ``unsealed_version`` is given) an older value written before the checksum. Raises :class:`StateError` naming ``what`` and the reason.
+    build still reads), or (if ``unsealed_version`` is given) an older value written before the checksum. Raises
+    :class:`StateError` naming ``what`` and the reason.
 
     >>> load_document(seal(msgpack.packb({"v": 3})), 3, 2, "user state")
     {'v': 3}

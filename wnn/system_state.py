@@ -4,7 +4,8 @@ The unlearning contract (README, "Unlearning") says: once a forget has completed
 learned the same stream without the forgotten ratings. :func:`snapshot` is "the whole system": every user's stored
 pairs and everything derived from them (residuals, item codes read, Q states, tables, taste window, drift signal),
 every listable item's statistics, code and addresses, the next-item counts, the candidate order, and optionally every
-predicted rating and like probability (an array per user, in ``item_order``) and every top-10. Dense indices are internal (they depend on the order items were first seen), so
+predicted rating and like probability (an array per user, in ``item_order``) and every top-10. Dense indices are
+internal (they depend on the order items were first seen), so
 everything is keyed by the callers' ids. :func:`digest` hashes a snapshot.
 
 >>> from wnn.recommender import WNNRecommender
@@ -55,7 +56,7 @@ def digest(value) -> str:
 
 
 def snapshot(
-    space: "ItemSpace", users: Mapping[Hashable, "UserWNN"], predictions: bool = True, lists_at: float | None = None
+    space: ItemSpace, users: Mapping[Hashable, UserWNN], predictions: bool = True, lists_at: float | None = None
 ) -> dict:
     """The state by id of an item space and users' networks over it (see the module docstring). ``predictions`` adds
     every user's predicted rating and like probability of every listable item; ``lists_at`` adds every user's top-10

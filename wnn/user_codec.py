@@ -58,7 +58,7 @@ def encode(log: PairLog, fingerprint: str) -> bytes:
     )
 
 
-def decode(data: bytes, space: "ItemSpace") -> PairLog:
+def decode(data: bytes, space: ItemSpace) -> PairLog:
     """The pairs of bytes written by :func:`encode`, checked field by field. Raises :class:`StateError` with the
     reason if they are unusable."""
     doc = _document(data)
@@ -89,7 +89,7 @@ def encode_segment(log: PairLog) -> bytes:
     )
 
 
-def decode_segment(data: bytes, space: "ItemSpace") -> PairLog:
+def decode_segment(data: bytes, space: ItemSpace) -> PairLog:
     """The pairs of bytes written by :func:`encode_segment`, checked as :func:`decode` checks a whole state."""
     return _pairs_of(
         load_document(data, SEGMENT_VERSION, None, "user state segment"),
@@ -100,7 +100,7 @@ def decode_segment(data: bytes, space: "ItemSpace") -> PairLog:
     )
 
 
-def _pairs_of(doc: dict, space: "ItemSpace", what: str, fields: dict[str, str], items_field: str) -> PairLog:
+def _pairs_of(doc: dict, space: ItemSpace, what: str, fields: dict[str, str], items_field: str) -> PairLog:
     n = doc.get("n")
     if not isinstance(n, int) or n < 0:
         raise StateError(f"{what} has an invalid pair count {n!r}")

@@ -78,7 +78,7 @@ def check_event_id(event_id: Any) -> int:
 def check_id(value: Any, field: str = "item") -> Hashable:
     """An item (or user) id must be a string of at most MAX_ID_LENGTH characters or a 64-bit integer."""
     kind = type(value)
-    if kind is int and MIN_INT64 <= value <= MAX_INT64 or kind is str and 0 < len(value) <= MAX_ID_LENGTH:
+    if (kind is int and MIN_INT64 <= value <= MAX_INT64) or (kind is str and 0 < len(value) <= MAX_ID_LENGTH):
         return value  # the common cases, cheaply
     if isinstance(value, str):
         if not value or len(value) > MAX_ID_LENGTH:
@@ -108,10 +108,12 @@ def check_learn_call(user: Any, item: Any, rating: Any, ts: Any, event_id: Any) 
         and type(event_id) is int
         and MIN_INT64 <= event_id <= MAX_INT64
         and (
-            type(user) is int and MIN_INT64 <= user <= MAX_INT64 or type(user) is str and 0 < len(user) <= MAX_ID_LENGTH
+            (type(user) is int and MIN_INT64 <= user <= MAX_INT64)
+            or (type(user) is str and 0 < len(user) <= MAX_ID_LENGTH)
         )
         and (
-            type(item) is int and MIN_INT64 <= item <= MAX_INT64 or type(item) is str and 0 < len(item) <= MAX_ID_LENGTH
+            (type(item) is int and MIN_INT64 <= item <= MAX_INT64)
+            or (type(item) is str and 0 < len(item) <= MAX_ID_LENGTH)
         )
     ):
         return rating, ts, event_id

@@ -23,14 +23,14 @@ import pytest
 
 from stream.bench import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
 from stream.processor import StreamProcessor
-from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
-from stream.user_state import UserState
-from wnn import user_codec
-from wnn.state_format import load_document
 from stream.replay import ensure_topics, make_producer
 from stream.run import read_topic
 from stream.schemas import rating_message
 from stream.settings import Settings
+from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
+from stream.user_state import UserState
+from wnn import user_codec
+from wnn.state_format import load_document
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 
@@ -225,7 +225,7 @@ def check_against_uninterrupted(
     # item statistics: counts and sums against the ratings, projections against what the stored users derive
     counts: collections.Counter = collections.Counter()
     sums: collections.Counter = collections.Counter()
-    for user, item, rating, _, e in events:
+    for _, item, rating, _, e in events:
         if e not in forgotten:
             counts[item] += 1
             sums[item] += rating

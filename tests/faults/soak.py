@@ -89,7 +89,7 @@ def run_once(number: int, cases: str, timeout_s: float) -> dict:
                 timeout=timeout_s,
             )
             returncode, tail = completed.returncode, (completed.stdout + completed.stderr)[-3000:]
-        except subprocess.TimeoutExpired as timeout:
+        except subprocess.TimeoutExpired:
             returncode, tail = -1, f"timed out after {timeout_s:.0f} s"
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
     return {

@@ -226,9 +226,8 @@ def test_acting_for_sets_and_restores_the_current_event():
 
 def test_acting_for_restores_after_an_error():
     event = Event(2)
-    with pytest.raises(KeyError):
-        with acting_for(event):
-            raise KeyError("x")
+    with pytest.raises(KeyError), acting_for(event):
+        raise KeyError("x")
     assert current_event() is None
 
 

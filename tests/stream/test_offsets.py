@@ -48,7 +48,7 @@ def test_whatever_the_consumer_skips_every_offset_is_processed_and_read_has_no_h
     guard = OffsetContinuity()
     pending = {p: list(range(c, c + n)) for p, (c, n) in logs.items()}
     for p, at, length in skips:
-        if p in pending and pending[p]:
+        if pending.get(p):
             start = pending[p][0] + at % len(pending[p])
             pending[p] = [o for o in pending[p] if not start <= o < start + length]
     processed: dict[int, set[int]] = {p: set() for p in logs}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from stream.processor import Incoming, StreamProcessor, parse_share_key
-from stream.user_state import UserState
 from stream.schemas import forget_message, rating_message
+from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
 from wnn.item_stats import ShareBucket
 
@@ -112,9 +112,8 @@ def test_state_round_trips_through_the_table_value():
 def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
     import msgpack
 
-    from wnn.state_format import seal
-
     from wnn import user_codec
+    from wnn.state_format import seal
 
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", str(t), 4.0, t) for t in range(6)])
@@ -242,7 +241,7 @@ def test_a_bad_message_goes_to_the_dlq_with_its_reason_and_leaves_no_trace(key, 
     counts = p.space.counts.copy()
     out = table.run(p, [Incoming(key, value, 0, 7), rating("u", "4", 2.0, 8)])
     clean_table.run(clean, [rating("u", "4", 2.0, 8)])
-    [(dlq_key, dlq, kind)] = out.dead_letters
+    [(_, dlq, kind)] = out.dead_letters
     doc = json.loads(dlq)
     assert reason in doc["reason"] and doc["offset"] == 7 and kind == "schema"
     assert doc["value_bytes"] == len(value) and len(dlq) < 40_000  # an oversized value is cut, with its size

@@ -10,6 +10,7 @@ its user table.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -92,7 +93,7 @@ def run(p: StreamProcessor, messages: list[Incoming], cuts: list[int]) -> tuple[
     applied = []
     bounds = sorted({0, len(messages), *[c % (len(messages) + 1) for c in cuts]})
     by_offset = {m.offset: m for m in messages}
-    for start, stop in zip(bounds, bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         out = p.process_batch(messages[start:stop], lambda key, partition: table.get(key))
         for _, key, value in out.states:
             if value is None:

@@ -338,7 +338,7 @@ def test_empty_recbole_ratings(tmp_path, content):
     folder = tmp_path / "r"
     write(folder / "ml-100k.inter", content)
     write(folder / "ml-100k.item", ITEM_HEADER + "\n")
-    with pytest.raises(DataError, match="empty|no ratings"):
+    with pytest.raises(DataError, match=r"empty|no ratings"):
         load_dataset(folder)
 
 
@@ -489,7 +489,7 @@ def test_fetch_corrupt_wheel_leaves_nothing_that_looks_valid(tmp_path, fake_pip)
 def test_fetch_wheel_without_data(tmp_path, fake_pip):
     _, files = fake_pip
     del files["ml-100k.item"]
-    with pytest.raises(DataError, match="has no recbole/dataset_example/ml-100k/ml-100k.item"):
+    with pytest.raises(DataError, match=r"has no recbole/dataset_example/ml-100k/ml-100k\.item"):
         fetch_movielens_100k(tmp_path, progress=False)
     assert list((tmp_path / "ml-100k").iterdir()) == []
 

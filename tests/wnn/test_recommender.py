@@ -1,6 +1,5 @@
 """WNNRecommender.forget takes a rating back out of everything it fed, not only the user's own network."""
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, event, given, settings
+import hypothesis
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wnn.config import WNNConfig
@@ -83,7 +84,7 @@ def test_forgetting_equals_never_learning(config_name, events):
     forgetting, learned, forgotten, last_ts = run(config, events)
     kept = {p["event_id"] for model in forgetting.users.values() for p in model.pairs()}
     evicted = {e[-1] for e in learned} - kept - forgotten
-    event(
+    hypothesis.event(
         f"{config_name}: {'evicted' if evicted else 'no eviction'}, "
         f"{'a window restarted' if any(m.window_start for m in forgetting.users.values()) else 'no restart'}, "
         f"{'forgets' if forgotten else 'no forget'}"

@@ -59,7 +59,7 @@ def warmed() -> WNNRecommender:
     return rec
 
 
-@pytest.mark.parametrize("field, bad", BAD_CASES, ids=[f"{f}={list(b.values())[0]!r:.20}" for f, b in BAD_CASES])
+@pytest.mark.parametrize("field, bad", BAD_CASES, ids=[f"{f}={next(iter(b.values()))!r:.20}" for f, b in BAD_CASES])
 def test_a_bad_field_raises_naming_it_and_changes_nothing(field, bad):
     rec = warmed()
     before = fingerprint(rec)
@@ -81,11 +81,8 @@ def test_a_bad_field_raises_naming_it_and_changes_nothing(field, bad):
 def test_any_input_is_learned_or_refused_without_a_trace(rating, ts, event_id):
     rec = warmed()
     before = fingerprint(rec)
-    valid = (
-        MIN_RATING <= rating <= MAX_RATING
-        and isinstance(ts, int)
-        and 0 <= ts <= MAX_TS
-        or isinstance(ts, float)
+    valid = (MIN_RATING <= rating <= MAX_RATING and isinstance(ts, int) and 0 <= ts <= MAX_TS) or (
+        isinstance(ts, float)
         and math.isfinite(ts)
         and ts.is_integer()
         and 0 <= ts <= MAX_TS

@@ -60,7 +60,7 @@ def inject_drift(
     counts = np.bincount(users, minlength=len(dataset.user_ids))
     eligible = np.flatnonzero(counts >= min_ratings)
     rng = np.random.default_rng(seed)
-    n_flipped = int(round(fraction * len(eligible)))
+    n_flipped = round(fraction * len(eligible))
     flipped_users = np.sort(rng.choice(eligible, size=n_flipped, replace=False)) if n_flipped else eligible[:0]
 
     first = np.full(len(counts), np.iinfo(np.int64).max)

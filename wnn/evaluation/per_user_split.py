@@ -31,7 +31,7 @@ def draw_split(
     drawn = rng.choice(eligible, size=min(n_users, len(eligible)), replace=False)
     is_drawn = np.zeros(dataset.n_users, dtype=bool)
     is_drawn[drawn] = True
-    n_train = max(1, int(round(0.8 * n)))
+    n_train = max(1, round(0.8 * n))
     train_pairs, test_pairs = [], []
     for user in drawn:
         events = np.flatnonzero(dataset.users == user)
@@ -127,7 +127,7 @@ def run_per_user_split(
                     "model": name,
                     "n_ratings": n,
                     "n_users": drawn_users[n],
-                    "n_test": int(len(actual)),
+                    "n_test": len(actual),
                     **rating_metrics(predicted, actual),
                 }
             )

@@ -3,7 +3,8 @@
 For each event in timestamp order (stable for ties): the model predicts the rating, then, if the rating is a like,
 the item's position in the top-10 list the model would show the user right now (items the user already rated left
 out), then the model learns the event. For a model that predicts like probabilities, ``listed_not_liked_share`` is
-the share of the items in those lists that the model itself expects the user not to like (probability below 0.5). Rating metrics come from the predictions; HR@10/NDCG@10 from the liked
+the share of the items in those lists that the model itself expects the user not to like (probability below 0.5).
+Rating metrics come from the predictions; HR@10/NDCG@10 from the liked
 events. Every metric is also broken down by the user's number of prior ratings.
 
 The list is computed from the user's state just before the event, which is the state after their previous event:
@@ -73,7 +74,7 @@ def summarize(name: str, run: dict) -> list[dict]:
     ranked = ranks > -2
     overall = {
         "model": name,
-        "n_events": int(len(actual)),
+        "n_events": len(actual),
         **rating_metrics(predicted, actual),
         **ranking_metrics(ranks[ranked]),
         "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None,
