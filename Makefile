@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
 
-.PHONY: install test test-fast test-faults run evaluate bench clean broker-start broker-stop
+.PHONY: install test test-fast test-faults lint run evaluate bench clean broker-start broker-stop
 
 $(BIN)/wnnrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ FAULTS_JSON ?= $(or $(TMPDIR),/tmp)/wnnrec-faults.json
 test-faults: install
 	$(BIN)/wnnrec data fetch
 	WNNREC_FAULTS_JSON=$(FAULTS_JSON) deploy/kafka/with-broker $(BIN)/pytest -q -rs -m faults tests/faults
+
+# Style and types: ruff (lint and format) over the code and the tests, mypy over wnn/ (strict) and stream/.
+lint: install
+	$(BIN)/ruff check wnn stream tests
+	$(BIN)/ruff format --check wnn stream tests
+	$(BIN)/mypy
 
 test-fast: install
 	$(BIN)/pytest -q -m "not data and not broker and not faults"

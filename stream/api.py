@@ -91,7 +91,7 @@ def recommendation_body(
 ) -> dict:
     """The JSON of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
     split into its terms under ``why``."""
-    body = {
+    body: dict[str, Any] = {
         "user": user,
         "n_ratings": n_ratings,
         "items": [
@@ -211,7 +211,7 @@ def explanation_body(
     }
 
 
-def _user_path(summary: str, extra: list[dict] | None = None, **responses: str) -> dict:
+def _user_path(summary: str, extra: list[dict] | None = None, responses: dict[str, str] | None = None) -> dict:
     params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}]
     return {
         "summary": summary,
@@ -222,7 +222,7 @@ def _user_path(summary: str, extra: list[dict] | None = None, **responses: str) 
             "401": {"description": "no or wrong token"},
             "404": {"description": "unknown user (or rating)"},
             "503": {"description": "the user's partition is recovering; retry"},
-            **{code: {"description": text} for code, text in responses.items()},
+            **{code: {"description": text} for code, text in (responses or {}).items()},
         },
     }
 
@@ -243,7 +243,7 @@ def openapi_document(version: str) -> dict:
                 "get": _user_path(
                     "The user's current top-N, best first, with titles where a catalogue is loaded, and why each "
                     "item is there: its score split into terms that sum to it",
-                    **{
+                    responses={
                         "200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, "
                         "followed, affinity, rating, like, predicted_rating, like_probability}}]}`"
                     },
@@ -254,7 +254,7 @@ def openapi_document(version: str) -> dict:
                     "Why the item is (or is not) in the user's list, and why it gets its predicted rating "
                     "(baseline, the user's bias, the stored ratings that pull it), in sentences and numbers",
                     [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
-                    **{
+                    responses={
                         "200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, "
                         "like_probability, summary, because: [sentences], ratings, neurons}`"
                     },
@@ -263,21 +263,21 @@ def openapi_document(version: str) -> dict:
             "/users/{id}/ratings": {
                 "get": _user_path(
                     "The user's stored ratings, oldest first",
-                    **{"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"},
+                    responses={"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"},
                 )
             },
             "/users/{id}/ratings/{event_id}": {
                 "delete": _user_path(
                     "Forget one rating: a forget is produced onto the ratings topic, ordered with the user's ratings",
                     [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                    **{"202": "`{user, event_ids, topic, partition, offset}`"},
+                    responses={"202": "`{user, event_ids, topic, partition, offset}`"},
                 )
             },
             "/users/{id}/items/{item}": {
                 "delete": _user_path(
                     "Forget every rating the user gave this item (as above)",
                     [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    **{"202": "`{user, event_ids, topic, partition, offset}`"},
+                    responses={"202": "`{user, event_ids, topic, partition, offset}`"},
                 )
             },
             "/items/stats": {

@@ -219,7 +219,7 @@ def create_app(
         """The fault suite's crash point (stream.crash_points): once enough inputs were processed, on the first batch
         whose first user's writes include a segment, deliver those writes up to the user's manifest, then die."""
         crash_points.processed(crash_points.BETWEEN_SEGMENT_AND_MANIFEST, inputs)
-        kinds = [split_key(key)[1] for _, key, _ in writes]
+        kinds = [parsed[1] if (parsed := split_key(key)) else "" for _, key, _ in writes]
         first = kinds.index("manifest") if "manifest" in kinds else 0
         if "segment" not in kinds[:first] or not crash_points.due(crash_points.BETWEEN_SEGMENT_AND_MANIFEST):
             return
@@ -312,7 +312,7 @@ def create_app(
             for tp in owned
             if continuity.next_offset(tp.partition) is None
         }
-        behind = continuity.behind({tp.partition: end for tp, end in ends.items()}, starts.get)
+        behind = continuity.behind({tp.partition: end for tp, end in ends.items()}, starts.__getitem__)
         if not behind:
             return
         continuity.stalls += 1

@@ -129,10 +129,10 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
     )
     await consumer.start()
     try:
-        count, start = 0, None
+        count, start = 0, 0.0
         while count < expected:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10000)
-            if start is None and batches:
+            if not start and batches:
                 start = time.perf_counter()
             count += sum(len(r) for r in batches.values())
         return count / (time.perf_counter() - start)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import faust
 
@@ -34,7 +35,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
         web_enabled=False,
     )
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
-    seen = {"n": 0, "first": None}
+    seen: dict[str, Any] = {"n": 0, "first": None}
     events_per_step = 1 if app.consumer_batched_topics else settings.batch_max  # as the worker's agent
 
     @app.agent(ratings)

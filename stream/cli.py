@@ -23,7 +23,7 @@ def add_setting_args(parser: argparse.ArgumentParser, *groups: str) -> None:
     for group in groups:
         arguments = parser.add_argument_group(f"{group} settings (each also from its environment variable)")
         for name, declaration in declarations().items():
-            if declaration.group != group:
+            if declaration.group != group or declaration.flag is None:
                 continue
             if declaration.switch:
                 arguments.add_argument(

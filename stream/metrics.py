@@ -93,7 +93,7 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
-    def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes]]) -> None:
+    def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes | None]]) -> None:
         """Count the bytes of ``(partition, key, value)`` changelog writes."""
         if writes:
             self.changelog_bytes.labels(table).inc(sum(len(key) + len(value or b"") for _, key, value in writes))

@@ -77,7 +77,7 @@ class BatchOutput:
     """What the agent writes for one micro-batch. ``states`` carry their partition. (Item-statistics buckets are
     published separately, at an interval: :meth:`StreamProcessor.pending_shares`.)"""
 
-    states: list[tuple[int, bytes, bytes]] = dataclasses.field(default_factory=list)
+    states: list[tuple[int, bytes, bytes | None]] = dataclasses.field(default_factory=list)
     recommendations: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
     drift: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
     dead_letters: list[tuple[bytes | None, bytes, str]] = dataclasses.field(default_factory=list)

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -58,7 +59,7 @@ def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
     consumer.assign(partitions)
     consumer.seek_to_beginning()
     end = consumer.end_offsets(partitions)
-    values = []
+    values: list[Any] = []
     while any(consumer.position(tp) < end[tp] for tp in partitions):
         for records in consumer.poll(timeout_ms=1000).values():
             values.extend((r.key, r.value) if raw else json.loads(r.value) for r in records)

@@ -201,7 +201,7 @@ def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict:
     ``popularity``, ``sequence`` (and ``followed``: which of the user's items it followed in everyone's
     sequences), ``affinity``, ``rating`` and ``like`` (weighted terms that sum to the score), ``predicted_rating``
     and ``like_probability``."""
-    parts = {
+    parts: dict[str, Any] = {
         key: round(float(entry[key]), 4)
         for key in ("popularity", "sequence", "affinity", "rating", "like", "predicted_rating", "like_probability")
     }
@@ -311,7 +311,7 @@ def dead_letter_message(
 
     size = None if raw is None else len(raw)
     truncated = size is not None and size > DLQ_VALUE_LIMIT
-    value, value_encoding = text(raw[:DLQ_VALUE_LIMIT] if truncated else raw)
+    value, value_encoding = text(raw[:DLQ_VALUE_LIMIT] if raw is not None and truncated else raw)
     key_text, key_encoding = text(key[: MAX_ID_LENGTH * 4] if key is not None else None)
     doc = {
         "v": SCHEMA_VERSION,

@@ -211,9 +211,9 @@ def plan_writes(
     """
     old = layout or Layout.empty()
     ids = pairs.event_ids
-    starts, counts, seqs = _carry_over(old, ids) if layout is not None else (None, None, None)
-    if starts is None:  # no layout yet, or the pairs are not old segments plus new pairs: lay them all out anew
-        starts, counts, seqs = [], [], []
+    carried = _carry_over(old, ids) if layout is not None else None
+    # No layout yet, or the pairs are not old segments plus new pairs: lay them all out anew.
+    starts, counts, seqs = carried if carried is not None else ([], [], [])
     kept = sum(counts)
     fresh: set[int] = set(range(len(seqs))) if rewrite else set()
     for position, seq in enumerate(seqs):
@@ -236,16 +236,19 @@ def plan_writes(
     if (tombstones_changed or rewrite or layout is None) and forgotten:
         writes.append((tombstones_key(user_key), encode_tombstones(forgotten)))
     for position in sorted(fresh):
-        if seqs[position] is None:
-            seqs[position], next_seq = next_seq, next_seq + 1
+        seq = seqs[position]
+        if seq is None:
+            seq, next_seq = next_seq, next_seq + 1
+            seqs[position] = seq
         start = starts[position]
         writes.append(
             (
-                segment_key(user_key, seqs[position]),
+                segment_key(user_key, seq),
                 user_codec.encode_segment(pairs.slice(start, start + counts[position])),
             )
         )
-    new = Layout(list(seqs), list(counts), ids.copy(), next_seq, len(forgotten))
+    numbered = [seq for seq in seqs if seq is not None]  # every segment without a number was fresh: all have one
+    new = Layout(numbered, list(counts), ids.copy(), next_seq, len(forgotten))
     writes.append((user_key, encode_manifest(partition, fingerprint, new)))
     written = {key for key, _ in writes}
     dropped = [segment_key(user_key, seq) for seq in set(old.seqs) - set(new.seqs)]
@@ -253,7 +256,7 @@ def plan_writes(
     return writes, new
 
 
-def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], list[int | None]] | tuple[None, ...]:
+def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], list[int | None]] | None:
     """Start, count and sequence number (None: to be written) of each stored segment that keeps pairs, if ``ids``
     is the old segments' remaining pairs followed by new ones; else Nones."""
     n_old = len(old.event_ids)
@@ -262,7 +265,7 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
     else:
         remaining = np.isin(old.event_ids, ids)
         if not np.array_equal(ids[: int(remaining.sum())], old.event_ids[remaining]):
-            return None, None, None
+            return None
     starts, counts, seqs = [], [], []
     offset = position = 0
     for seq, count in zip(old.seqs, old.counts):
@@ -288,11 +291,13 @@ def read_stored(
     after another, so only one user's values are held at a time. Raises ValueError if a user's keys come apart (the
     user would read as corrupt).
     """
-    group_user, group, done = None, {}, set()
+    group_user: bytes | None = None
+    group: dict[bytes, bytes] = {}
+    done: set[bytes] = set()
     for key, value in items:
         key = bytes(key)
-        parsed = split_key(key) if value is not None else None
-        if parsed is None:
+        parsed = split_key(key)
+        if value is None or parsed is None:
             continue
         if parsed[0] != group_user:
             if group_user is not None:
@@ -317,6 +322,8 @@ def _read_group(
         stored = UserState.read(values.get, user_key, space)
     except StateError as exc:
         return user_key, exc, []
+    if stored is None:
+        return user_key, None, sorted(values)
     named = {user_key, tombstones_key(user_key)}
     if stored.layout is not None:
         named.update(segment_key(user_key, seq) for seq in stored.layout.seqs)

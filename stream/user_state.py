@@ -93,7 +93,9 @@ class UserState:
         ):
             raise StateError("user table value lacks a valid partition or tombstone list")
         forgotten = np.frombuffer(doc["forgotten"], dtype=np.int64).tolist()
-        return Stored(doc["p"], user_codec.decode(doc.get("wnn"), space), forgotten, None)
+        if not isinstance(doc.get("wnn"), bytes):
+            raise StateError("user table value lacks the network's pairs")
+        return Stored(doc["p"], user_codec.decode(doc["wnn"], space), forgotten, None)
 
     @classmethod
     def load(cls, get: Getter, user_key: bytes, space: ItemSpace, max_tombstones: int) -> UserState | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -42,7 +43,7 @@ def _learn(model: WNNModel, dataset: Dataset, events: np.ndarray, skip: int | No
     return model
 
 
-def compare(a: WNNRecommender, b: WNNRecommender, at: float) -> dict:
+def compare(a: WNNRecommender, b: WNNRecommender, at: float) -> dict[str, Any]:
     """One trial's verdicts and prediction differences, over every user of either system."""
     sa = snapshot(a.space, a.users, predictions=True, lists_at=at)
     sb = snapshot(b.space, b.users, predictions=True, lists_at=at)
@@ -92,7 +93,7 @@ def audit_unlearning(
     checkpoint_every: int = 10_000,
     replays_timed: int = 3,
     progress: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """Run the trials; returns the JSON document (keys in the module docstring and the README)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")

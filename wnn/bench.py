@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -35,7 +36,7 @@ def pin_to_one_core() -> int | None:
         return None
 
 
-def _stream_rate(make: Callable[[], object], dataset: Dataset, n: int) -> tuple[float, object]:
+def _stream_rate(make: Callable[[], Any], dataset: Dataset, n: int) -> tuple[float, Any]:
     users, items = dataset.users[:n].tolist(), dataset.items[:n].tolist()
     ratings, stamps = dataset.ratings[:n].tolist(), dataset.timestamps[:n].tolist()
     model = make()
@@ -55,12 +56,12 @@ def bench_model(
     score_samples: int = 2000,
     seed: int = 0,
     progress: Callable[[str], None] = print,
-) -> dict:
+) -> dict[str, Any]:
     """Run the model benchmark; returns the JSON document (keys of MISSION.md plus context)."""
     cpu = pin_to_one_core()
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     wnn_rates, bmf_rates = [], []
-    wnn_model = None
+    wnn_model: Any = None
     with threadpool_limits(limits=1):
         for r in range(rounds):
             rate, wnn_model = _stream_rate(lambda: WNNModel(dataset, config), dataset, n)
@@ -87,7 +88,7 @@ def bench_model(
         all_ms, candidates_ms = np.array(timings[False]) * 1e3, np.array(timings[True]) * 1e3
         explain_ms = np.array(explain_timings) * 1e3
 
-        sizes = {10: [], 100: []}
+        sizes: dict[int, list[int]] = {10: [], 100: []}
         space = recommender.space
         for model in recommender.users.values():
             if model.n_pairs < 100:

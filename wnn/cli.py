@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PROTOCOLS = ("prequential", "per-user-split")
 #: Modules of the ``eval`` extras (the peers and the plots), which a worker's install leaves out.
 EVAL_MODULES = {"river", "sklearn", "surprise", "matplotlib"}
 
 
-def _csv(kind):
+def _csv(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     return lambda text: [kind(x) for x in text.split(",") if x]
 
 
@@ -124,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_rows(rows: list[dict]) -> None:
+def _print_rows(rows: list[dict[str, Any]]) -> None:
     keys = ("mae", "rmse", "like_acc", "within1_acc", "hr_at_10", "ndcg_at_10", "events_per_s")
     overall = [r for r in rows if "prior_ratings" not in r]
     group = "n_ratings" if any("n_ratings" in r for r in overall) else None
@@ -141,7 +143,7 @@ def _print_rows(rows: list[dict]) -> None:
         print("  ".join(cells))
 
 
-def _evaluate(args) -> int:
+def _evaluate(args: argparse.Namespace) -> int:
     from wnn.data import load_dataset
     from wnn.evaluation import PREQUENTIAL_MODELS, SPLIT_MODELS, run_per_user_split, run_prequential
     from wnn.evaluation.per_user_split import DEFAULT_NS
@@ -189,7 +191,7 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _bench_model(args) -> int:
+def _bench_model(args: argparse.Namespace) -> int:
     import json
 
     from wnn.bench import bench_model
@@ -212,7 +214,7 @@ def _bench_model(args) -> int:
     return 0
 
 
-def _audit_unlearning(args) -> int:
+def _audit_unlearning(args: argparse.Namespace) -> int:
     import json
 
     from wnn.audit import audit_unlearning
@@ -285,7 +287,7 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
 def main(
     argv: list[str] | None = None,
     parser: argparse.ArgumentParser | None = None,
-    dispatch=None,
+    dispatch: Callable[[argparse.Namespace], int] | None = None,
     user_errors: tuple[type[BaseException], ...] = (),
 ) -> int:
     """Parse and run; errors the user can fix (missing data, no broker) print one clear line and exit 2.
@@ -296,9 +298,10 @@ def main(
 
     parser = parser or build_parser()
     args = parse_args(parser, argv)
+    errors: tuple[type[BaseException], ...] = (DataError, *user_errors)
     try:
         return (dispatch or run)(args)
-    except (DataError, *user_errors) as exc:
+    except errors as exc:
         print(f"wnnrec: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:

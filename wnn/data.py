@@ -499,7 +499,7 @@ def _split_columns(
     def wrong_count(k: int, got: int | str) -> DataError:
         return _garbled(path, linenos[k], f"expected {n_fields} {what} ({expected}), got {got}: {data[k][:120]!r}")
 
-    def parse(engine: str, empty_is_missing: bool):
+    def parse(engine: str, empty_is_missing: bool) -> pd.DataFrame:
         return pd.read_csv(
             io.StringIO("\n".join(data)),
             sep=sep,

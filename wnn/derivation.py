@@ -47,7 +47,7 @@ class Derivation:
         self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
         self.state = 0  # Q after the last pair
         self._synced = -1  # the space's generation the derived state was last brought up to date with
-        self._held: collections.Counter = collections.Counter()  # the pairs' items, for reconcile's lookups
+        self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
 
     def column(self, name: str) -> np.ndarray:
@@ -114,6 +114,7 @@ class Derivation:
         if not self._detect:
             return False
         cfg = self._cfg
+        assert cfg.drift_threshold is not None  # _detect
         window = taste_change.step(
             self.window, units, cfg.drift_allowance, cfg.drift_threshold, columns["units"][: log.n]
         )
@@ -135,6 +136,7 @@ class Derivation:
         if not self._detect:
             return taste_change.WindowState()
         cfg = self._cfg
+        assert cfg.drift_threshold is not None  # _detect
         return taste_change.scan(self.column("units"), cfg.drift_allowance, cfg.drift_threshold)
 
     def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:

@@ -96,7 +96,7 @@ class CategoryBucketer:
         return bits
 
 
-def thermometer(value: float | np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
+def thermometer(value: float | np.ndarray, thresholds: Sequence[float] | np.ndarray) -> np.ndarray:
     """Thermometer code: bit j is set when ``value >= thresholds[j]``. Vectorised over an array of values."""
     v = np.asarray(value, dtype=np.float64)
     return (v[..., None] >= np.asarray(thresholds, dtype=np.float64)).astype(np.uint8)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +34,8 @@ class Explanation:
     prediction: Prediction
     baseline: float
     user_bias: float
-    pairs: list[dict]
-    neurons: list[dict]
+    pairs: list[dict[str, Any]]
+    neurons: list[dict[str, Any]]
 
 
 def explain(model: UserWNN, item: Hashable, top: int = 5) -> Explanation:

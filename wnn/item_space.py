@@ -58,6 +58,19 @@ class ItemSpace:
 
     _GROW = 1.5
 
+    # Per-item arrays, allocated and grown together by _allocate.
+    bits: np.ndarray
+    addresses: np.ndarray
+    _static_addresses: np.ndarray
+    cell_base: np.ndarray
+    dynamic_codes: np.ndarray
+    channels: np.ndarray
+    tie_keys: np.ndarray
+    catalogued: np.ndarray
+    counts: np.ndarray
+    sums: np.ndarray
+    log2_popularity: np.ndarray
+
     def __init__(
         self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES, capacity: int = 2048
     ) -> None:
@@ -72,7 +85,7 @@ class ItemSpace:
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
-        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, tuple[float, ...], tuple[int, ...]]] = {}
         # Per item, as Python integers (exact, and cheaper than numpy for a few numbers): the collaborative sums and
         # the popularity accumulator (wnn.item_stats, wnn.popularity).
         self._projection: list[tuple[int, ...]] = []
@@ -96,8 +109,8 @@ class ItemSpace:
         cfg = self.config
         old = self.n_items
 
-        def grow(name: str, shape: tuple[int, ...], dtype) -> None:
-            new = np.zeros(shape, dtype=dtype)
+        def grow(name: str, shape: tuple[int, ...], dtype: type) -> None:
+            new: np.ndarray = np.zeros(shape, dtype=dtype)
             current = getattr(self, name, None)
             if current is not None:
                 new[:old] = current[:old]
@@ -183,9 +196,8 @@ class ItemSpace:
 
         An item known only from ratings that were all forgotten is not, so a forget leaves the lists a system that
         never saw the ratings would show."""
-        if items is None:
-            items = slice(0, self.n_items)
-        return self.catalogued[items] | (self.counts[items] > 0)
+        chosen = slice(0, self.n_items) if items is None else items
+        return self.catalogued[chosen] | (self.counts[chosen] > 0)
 
     # ------------------------------------------------------------------ derived from the statistics
     def baseline(self, index: int) -> float:
@@ -212,9 +224,8 @@ class ItemSpace:
 
     def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
         """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
-        if items is None:
-            items = slice(0, self.n_items)
-        return np.exp2(self.log2_popularity[items] - ts / self.config.popularity_half_life_s)
+        chosen = slice(0, self.n_items) if items is None else items
+        return np.exp2(self.log2_popularity[chosen] - ts / self.config.popularity_half_life_s)
 
     def candidates(self, ts: float, n: int) -> np.ndarray:
         """The ``n`` strongest listable items (decayed popularity and baseline), strongest first.

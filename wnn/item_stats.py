@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Mapping
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -66,7 +67,7 @@ class ItemPartial:
         zeros = (0,) * collab_bits
         return cls(0, 0.0, zeros, zeros, 0, 0)
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[Any, ...]:
         return (self.count, self.total, self.projection, self.vector, self.centred, self.popularity)
 
     def __add__(self, other: ItemPartial) -> ItemPartial:

@@ -83,7 +83,7 @@ class CountingMemory:
     def flat(self) -> np.ndarray:
         """The table as one flat array (a view: a property, not a second attribute, so a copy of the memory copies
         one array)."""
-        return self.table.reshape(-1)
+        return self._ensure().reshape(-1)
 
     def clear(self) -> None:
         """Back to no table at all, as before the first write."""

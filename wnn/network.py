@@ -44,7 +44,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -59,6 +59,10 @@ from wnn.residuals import RESIDUAL_QUANTUM, centred_rating, centred_ratings
 from wnn.state_format import StateError
 from wnn.user_codec import FORMAT_VERSION, UNSEALED_FORMAT_VERSION
 from wnn.validation import check_id, check_rating_event
+
+if TYPE_CHECKING:  # wnn.contributions imports this module
+    from wnn.contributions import ContributionChange
+    from wnn.item_stats import ItemPartial
 
 __all__ = [
     "FORMAT_VERSION",
@@ -84,8 +88,8 @@ class Learned(NamedTuple):
     restarted: bool = False
     evicted: tuple[int, ...] = ()
     duplicate: bool = False
-    added: object | None = None
-    change: object | None = None
+    added: ItemPartial | None = None
+    change: ContributionChange | None = None
 
 
 DUPLICATE = Learned(duplicate=True)
@@ -229,7 +233,7 @@ class UserWNN:
         self.reconcile()
         return ranking.rank_scores(self, ts, items)
 
-    def explain_list(self, items: list[Hashable], ts: float | None = None) -> list[dict]:
+    def explain_list(self, items: list[Hashable], ts: float | None = None) -> list[dict[str, Any]]:
         """Why each of ``items`` is where it is in this user's list: its ranking score split into weighted terms
         (:func:`wnn.ranking.explain_items`)."""
         self.reconcile()
@@ -239,7 +243,8 @@ class UserWNN:
         """The event time a list is ranked at: ``ts``, else the newest stored pair's (0 without pairs)."""
         if ts is not None:
             return float(ts)
-        return float(self.last_ts) if self.n_pairs else 0.0
+        last = self.last_ts
+        return float(last) if self.n_pairs and last is not None else 0.0
 
     def explain(self, item: Hashable, top: int = 5) -> Explanation:
         """The stored pairs and the neurons that drove the item's predicted rating (:mod:`wnn.explanation`)."""
@@ -252,9 +257,9 @@ class UserWNN:
         """The bias neuron's shrunk mean residual over the taste window: what the network adds to every item's
         baseline for this user."""
         self.reconcile()
-        if self.memory.empty:
-            return 0.0
         table = self.memory.table
+        if table is None:
+            return 0.0
         return int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (float(table[COUNT, 0]) + self._cfg.user_prior)
 
     @property
@@ -279,7 +284,9 @@ class UserWNN:
         code and Q state before it, the tables, and the window and Q after the last pair. What an audit hashes."""
         self.reconcile()
         derived, start = self.derived_state, self.derived_state.window.start
-        table = self.memory.table if not self.memory.empty else np.zeros((3, self.memory.layout.size), np.int32)
+        table = self.memory.table
+        if table is None:
+            table = np.zeros((3, self.memory.layout.size), np.int32)
         return {
             "units": derived.column("units").copy(),
             "codes": derived.column("codes").copy(),
@@ -325,7 +332,7 @@ class UserWNN:
     def rated_items(self) -> list[Hashable]:
         return list(self.pair_log.keys)
 
-    def pairs(self) -> list[dict]:
+    def pairs(self) -> list[dict[str, Any]]:
         """The stored training pairs, oldest first: what the user can inspect and delete."""
         return self.pair_log.listing()
 

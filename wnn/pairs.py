@@ -16,6 +16,7 @@ user's share of the global statistics) is derived again by the caller.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ class PairLog:
 
     def __init__(self, capacity: int = 0) -> None:
         self.n = 0
-        self._columns = {name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
+        self._columns: dict[str, np.ndarray] = {
+            name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()
+        }
         self.keys: list[Hashable] = []  # the pairs' item ids, kept for serialization and listings
         self._seen: set[int] = set()
         #: Sum of the stored ratings (float64 of float32 values: exact, in any order of appends and deletes).
@@ -119,7 +122,7 @@ class PairLog:
         self._seen = set(self._columns["event_ids"].tolist())
         self.rating_total = float(self.ratings.astype(np.float64).sum())
 
-    def listing(self) -> list[dict]:
+    def listing(self) -> list[dict[str, Any]]:
         """The pairs as the user sees them, oldest first."""
         return [
             dict(event_id=e, item=i, rating=r, ts=t)

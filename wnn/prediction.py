@@ -14,7 +14,7 @@ product's order may depend on a row's position).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from wnn.memory import COUNT, LIKES, RESIDUAL
 from wnn.residuals import RESIDUAL_QUANTUM
 
 if TYPE_CHECKING:
+    from wnn.config import WNNConfig
     from wnn.derivation import Derivation
 
 
@@ -32,7 +33,7 @@ class Prediction(NamedTuple):
     like_probability: float
 
 
-def _prior_like(rating, like_threshold: float):
+def _prior_like(rating: np.ndarray | float, like_threshold: float) -> Any:
     return 1.0 / (1.0 + np.exp(-2.0 * (rating - like_threshold + 0.5)))
 
 
@@ -64,10 +65,10 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
     reconciled derived state."""
     space, cfg = derived.space, derived.space.config
     baselines = space.baselines(items)
-    if derived.memory.empty:
+    layout, table = derived.memory.layout, derived.memory.table
+    if table is None:  # no pairs: the baselines alone
         zeros = np.zeros(len(baselines))
         return np.clip(baselines, 1.0, 5.0), (zeros, zeros), 0.0
-    layout, table = derived.memory.layout, derived.memory.table
     base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
     cells = base + layout.state_shift[derived.state]
     counts = table[COUNT].take(cells)[:, 1:]
@@ -82,7 +83,7 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
     return rating, (counts.sum(axis=1), table[LIKES].take(cells)[:, 1:].sum(axis=1)), bias_count
 
 
-def like_probabilities(rating: np.ndarray, count: np.ndarray, likes: np.ndarray, cfg) -> np.ndarray:
+def like_probabilities(rating: np.ndarray, count: np.ndarray, likes: np.ndarray, cfg: WNNConfig) -> np.ndarray:
     """Like probabilities from predicted ratings and the pooled cells' counts and likes (as :func:`pooled` gives)."""
     prior = cfg.interaction_prior * (cfg.n_neurons - 1)
     return (likes + prior * _prior_like(rating, cfg.like_threshold)) / (count + prior)

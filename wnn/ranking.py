@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -119,7 +119,7 @@ def followed(model: UserWNN, index: int, top: int = 3) -> list[tuple[Hashable, f
     return [(space.key(i), value) for i, value in best]
 
 
-def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None) -> list[dict]:
+def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None) -> list[dict[str, Any]]:
     """Why each of ``keys`` (known items) has the ranking score it has for this user: the weighted terms (which sum
     to ``score``), the predicted rating and like probability, and which of the user's items it followed."""
     space = model.space
@@ -127,7 +127,7 @@ def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None)
     terms = score_terms(model, ts, indices)
     out = []
     for k, key in enumerate(keys):
-        entry = {"item": key, "score": float(sum(terms[t][k] for t in TERMS))}
+        entry: dict[str, Any] = {"item": key, "score": float(sum(terms[t][k] for t in TERMS))}
         entry.update({t: float(terms[t][k]) for t in TERMS})
         entry["predicted_rating"] = float(terms["predicted_rating"][k])
         entry["like_probability"] = float(terms["like_probability"][k])

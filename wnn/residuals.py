@@ -19,12 +19,18 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 #: The fixed-point step of residuals (exact in float32 for sums of up to about 16,000 pairs).
 RESIDUAL_QUANTUM = 1.0 / 256.0
 
 
+@overload
+def quantize_residual(residual: float) -> float: ...
+@overload
+def quantize_residual(residual: np.ndarray) -> np.ndarray: ...
 def quantize_residual(residual: float | np.ndarray) -> float | np.ndarray:
     """Round a residual rating to the memory's fixed-point step."""
     if isinstance(residual, np.ndarray):

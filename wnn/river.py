@@ -27,7 +27,7 @@ what to show next.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 try:
     from river.reco.base import Ranker as _RiverRanker
 except ImportError:  # River is optional: this module must import without it (its doctests are collected)
-    _RiverRanker = None
+    _RiverRanker = None  # type: ignore[assignment,misc]
 
 
 class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
@@ -72,18 +72,18 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
         ranker.recommender.space.add_catalogue(dataset, keys)
         return ranker
 
-    def learn_one(self, user: Hashable, item: Hashable, y: float, x: dict | None = None) -> None:
+    def learn_one(self, user: Hashable, item: Hashable, y: float, x: dict[str, Any] | None = None) -> None:
         """Learn that ``user`` rated ``item`` ``y``; ``x`` may carry ``ts`` and ``event_id``. A repeated event id
         changes nothing; bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing."""
         x = x or {}
         self._arrivals += 1
         self.recommender.learn_one(user, item, y, x.get("ts", self._arrivals), x.get("event_id", self._arrivals))
 
-    def predict_one(self, user: Hashable, item: Hashable, x: dict | None = None) -> float:
+    def predict_one(self, user: Hashable, item: Hashable, x: dict[str, Any] | None = None) -> float:
         """The expected rating of ``item`` by ``user``."""
         return self.recommender.predict_one(user, item).rating
 
-    def rank(self, user: Hashable, items: set[Hashable], x: dict | None = None) -> list[Hashable]:
+    def rank(self, user: Hashable, items: set[Hashable], x: dict[str, Any] | None = None) -> list[Hashable]:
         """``items`` best first by the product's ranking score at ``x["ts"]`` (else the user's newest rating's
         time), ties by item id; items the space has never seen come last, by id (ranking them registers nothing)."""
         x = x or {}

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import msgpack
 
@@ -40,7 +41,9 @@ def unseal(data: bytes) -> bytes | None:
     return payload
 
 
-def load_document(data: bytes, version: int | tuple[int, ...], unsealed_version: int | None, what: str) -> dict:
+def load_document(
+    data: bytes, version: int | tuple[int, ...], unsealed_version: int | None, what: str
+) -> dict[str, Any]:
     """The msgpack map of stored bytes: sealed with format ``version`` (or any of a tuple of sealed versions this
     build still reads), or (if ``unsealed_version`` is given) an older value written before the checksum. Raises
     :class:`StateError` naming ``what`` and the reason.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import numpy as np
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from wnn.network import UserWNN
 
 
-def _canonical(value):
+def _canonical(value: Any) -> Any:
     """A msgpack-able, order-defined form of a snapshot value."""
     if isinstance(value, np.ndarray):
         return [str(value.dtype), list(value.shape), value.tobytes()]
@@ -50,14 +50,14 @@ def _canonical(value):
     return value
 
 
-def digest(value) -> str:
+def digest(value: Any) -> str:
     """A short hash of a snapshot (or any part of one); equal snapshots, and only those, give equal digests."""
     return hashlib.blake2b(msgpack.packb(_canonical(value), use_bin_type=True), digest_size=12).hexdigest()
 
 
 def snapshot(
     space: ItemSpace, users: Mapping[Hashable, UserWNN], predictions: bool = True, lists_at: float | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The state by id of an item space and users' networks over it (see the module docstring). ``predictions`` adds
     every user's predicted rating and like probability of every listable item; ``lists_at`` adds every user's top-10
     at that event time."""
@@ -81,7 +81,7 @@ def snapshot(
         followers, counts = space.next_items.successors(previous)
         for following, count in zip(followers.tolist(), counts.tolist()):
             next_items[(space.key(previous), space.key(following))] = count
-    state = {
+    state: dict[str, Any] = {
         "item_order": item_keys,
         "items": items,
         "next_items": next_items,
@@ -100,7 +100,7 @@ def snapshot(
     return state
 
 
-def differences(a: dict, b: dict, path: str = "") -> list[str]:
+def differences(a: dict[str, Any], b: dict[str, Any], path: str = "") -> list[str]:
     """Where two snapshots differ, as readable paths (at most a few per branch), for test failures and audits."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []

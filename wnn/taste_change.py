@@ -51,7 +51,7 @@ class WindowState(NamedTuple):
 
     start: int = 0
     total: int = 0
-    count: int = 0
+    pairs: int = 0
     rise: float = 0.0
     rise_min: float = 0.0
     fall: float = 0.0

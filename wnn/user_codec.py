@@ -9,7 +9,7 @@ format-3 state loads with them ignored (format 2, before the checksum, too).
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import numpy as np
@@ -36,7 +36,7 @@ _FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts"}
 _SEGMENT_FIELDS = {"e": "event_ids", "r": "ratings", "t": "ts"}
 
 
-def _document(data: bytes) -> dict:
+def _document(data: bytes) -> dict[str, Any]:
     return load_document(data, READABLE_VERSIONS, UNSEALED_FORMAT_VERSION, "user state")
 
 
@@ -100,11 +100,11 @@ def decode_segment(data: bytes, space: ItemSpace) -> PairLog:
     )
 
 
-def _pairs_of(doc: dict, space: ItemSpace, what: str, fields: dict[str, str], items_field: str) -> PairLog:
+def _pairs_of(doc: dict[str, Any], space: ItemSpace, what: str, fields: dict[str, str], items_field: str) -> PairLog:
     n = doc.get("n")
     if not isinstance(n, int) or n < 0:
         raise StateError(f"{what} has an invalid pair count {n!r}")
-    columns = {}
+    columns: dict[str, np.ndarray] = {}
     for field, column in fields.items():
         dtype = COLUMNS[column]
         raw = doc.get(field)

@@ -69,7 +69,7 @@ def check_event_id(event_id: Any) -> int:
     if (
         not isinstance(event_id, numbers.Integral)
         or isinstance(event_id, bool)
-        or not MIN_INT64 <= event_id <= MAX_INT64
+        or not MIN_INT64 <= int(event_id) <= MAX_INT64
     ):
         raise InvalidEvent("event_id", event_id, "must be a signed 64-bit integer")
     return int(event_id)
@@ -85,7 +85,7 @@ def check_id(value: Any, field: str = "item") -> Hashable:
             raise InvalidEvent(field, value, f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        if not MIN_INT64 <= value <= MAX_INT64:
+        if not MIN_INT64 <= int(value) <= MAX_INT64:
             raise InvalidEvent(field, value, "an integer id must fit in 64 bits")
         return int(value)
     raise InvalidEvent(field, value, "must be a string or an integer")

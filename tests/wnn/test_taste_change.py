@@ -29,7 +29,7 @@ def test_the_window_sum_is_the_sum_of_its_residuals(steps):
     units = np.array(steps, dtype=np.int64)
     state = scan(units, **PARAMS)
     assert 0 <= state.start < len(units) or state.start == 0
-    assert state.count == len(units) - state.start
+    assert state.pairs == len(units) - state.start
     assert state.total == int(units[state.start :].sum())
 
 
@@ -39,7 +39,7 @@ def test_the_statistics_are_the_cusum_recursion():
     units = rng.integers(-300, 300, 50)
     state, rise = WindowState(), 0.0
     for i, value in enumerate(units.tolist()):
-        excess = value / 256 - (state.total / 256) / (state.count + 1.0)
+        excess = value / 256 - (state.total / 256) / (state.pairs + 1.0)
         rise = max(0.0, rise + excess - 0.5)
         state = step(state, value, 0.5, 1e9, units[: i + 1])
         assert abs(state.rise_statistic - rise) < 1e-9

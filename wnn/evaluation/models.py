@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable
+from typing import Protocol
 
 import numpy as np
 
@@ -11,6 +12,16 @@ from wnn.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiase
 from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.recommender import WNNRecommender
+
+
+class EvaluatedModel(Protocol):
+    """What the evaluation protocols ask of a model: predict an event's rating, then learn it."""
+
+    def predict_one(self, user: Hashable, item: int) -> float: ...
+
+    def learn_one(self, user: Hashable, item: int, rating: float, ts: int, event_id: int) -> None: ...
+
+    def rank_scores(self, user: Hashable, ts: int) -> np.ndarray: ...
 
 
 class WNNModel:
@@ -63,7 +74,7 @@ def _wnn(config: WNNConfig) -> Callable[[Dataset], WNNModel]:
     return lambda dataset: WNNModel(dataset, config)
 
 
-_FACTORIES: dict[str, Callable[[Dataset], object]] = {
+_FACTORIES: dict[str, Callable[[Dataset], EvaluatedModel]] = {
     **{name: _wnn(config) for name, config in WNN_VARIANTS.items()},
     "constant-4": lambda d: Constant(4.0, d.n_items),
     "user-mean": lambda d: UserMean(d.n_items),
@@ -103,7 +114,7 @@ SPLIT_MODELS = (
 MODEL_NAMES = tuple(_FACTORIES) + ("mlp-per-user",)
 
 
-def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None):
+def make_model(name: str, dataset: Dataset, config: WNNConfig | None = None) -> EvaluatedModel:
     """A fresh model by report name; ``config`` overrides the WNN variant's settings (same ablation switches)."""
     if name in WNN_VARIANTS and config is not None:
         variant = WNN_VARIANTS[name]

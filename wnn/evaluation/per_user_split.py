@@ -10,14 +10,16 @@ test pairs pooled, since N=5 leaves one test rating per user.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from wnn.baselines import PerUserMLP
+from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.evaluation.metrics import rating_metrics
-from wnn.evaluation.models import WNNModel, make_model
+from wnn.evaluation.models import EvaluatedModel, WNNModel, make_model
 
 DEFAULT_NS = (5, 10, 25, 100, 200)
 
@@ -43,7 +45,7 @@ def draw_split(
     return stream, train_pairs_arr, np.concatenate(test_pairs)
 
 
-def _train(model, dataset: Dataset, stream: np.ndarray) -> None:
+def _train(model: EvaluatedModel, dataset: Dataset, stream: np.ndarray) -> None:
     users, items = dataset.users[stream].tolist(), dataset.items[stream].tolist()
     ratings, stamps = dataset.ratings[stream].tolist(), dataset.timestamps[stream].tolist()
     for e, user, item, rating, ts in zip(stream.tolist(), users, items, ratings, stamps):
@@ -79,12 +81,12 @@ def run_per_user_split(
     repeats: int = 3,
     seed: int = 0,
     progress: bool = True,
-    config=None,
-) -> list[dict]:
+    config: WNNConfig | None = None,
+) -> list[dict[str, Any]]:
     """Rows with ``n_ratings`` and the pooled test metrics of every model at every N."""
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     steps = [(n, r) for n in ns for r in range(repeats)]
-    collected: dict[tuple[int, str], tuple[list, list]] = {}
+    collected: dict[tuple[int, str], tuple[list[Any], list[Any]]] = {}
     drawn_users: dict[int, int] = {}
     for n, r in tqdm(steps, desc="per-user split", disable=not progress, unit="draw"):
         rng = np.random.default_rng((seed, n, r))
@@ -114,6 +116,7 @@ def run_per_user_split(
                 trained_wnn = make_model("wnn", dataset, config)
                 _train(trained_wnn, dataset, stream)
             preds, acts = collected.setdefault((n, "mlp-per-user"), ([], []))
+            assert isinstance(trained_wnn, WNNModel)
             preds.append(_mlp_predictions(trained_wnn, dataset, train_pairs, test_pairs, seed=r))
             acts.append(actual)
     for n in ns:

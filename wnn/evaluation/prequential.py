@@ -16,19 +16,26 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.evaluation.drift_injection import SINCE_FLIP_BUCKETS, DriftMarks
 from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k
-from wnn.evaluation.models import make_model
+from wnn.evaluation.models import EvaluatedModel, make_model
 
 
 def replay(
-    model, dataset: Dataset, limit: int | None = None, rank: bool = True, progress: bool = True, desc: str = ""
-) -> dict[str, np.ndarray | float]:
+    model: EvaluatedModel,
+    dataset: Dataset,
+    limit: int | None = None,
+    rank: bool = True,
+    progress: bool = True,
+    desc: str = "",
+) -> dict[str, Any]:
     """Run one model over the stream; returns per-event arrays and the time spent in learn+predict."""
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     users, items = dataset.users[:n].tolist(), dataset.items[:n].tolist()
@@ -68,7 +75,7 @@ def replay(
     }
 
 
-def summarize(name: str, run: dict) -> list[dict]:
+def summarize(name: str, run: dict[str, Any]) -> list[dict[str, Any]]:
     """Overall row (with events/s) and one row per prior-ratings bucket."""
     predicted, actual, prior, ranks = run["predicted"], run["actual"], run["prior"], run["ranks"]
     ranked = ranks > -2
@@ -97,7 +104,7 @@ def summarize(name: str, run: dict) -> list[dict]:
     return rows
 
 
-def summarize_drift(name: str, run: dict, marks: DriftMarks) -> list[dict]:
+def summarize_drift(name: str, run: dict[str, Any], marks: DriftMarks) -> list[dict[str, Any]]:
     """Rows of a drifted replay (:mod:`wnn.evaluation.drift_injection`): the flipped users' changed ratings
     (``subset="flipped"``), those by events since the flip (``since_flip``), and every other event
     (``subset="stable"``)."""
@@ -142,15 +149,15 @@ def run_prequential(
     limit: int | None = None,
     rank: bool = True,
     progress: bool = True,
-    config=None,
+    config: WNNConfig | None = None,
     drift: DriftMarks | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Replay the stream through each named model in turn (same process, same data) and report rows.
 
     With ``drift`` (the marks of a log built by :func:`wnn.evaluation.drift_injection.inject_drift`), each model
     also gets the flipped/stable rows of :func:`summarize_drift`.
     """
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for name in models:
         model = make_model(name, dataset, config)
         run = replay(model, dataset, limit=limit, rank=rank, progress=progress, desc=name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from wnn.evaluation.metrics import PRIOR_BUCKETS
 
 
-def write_json(path: str | Path, protocol: str, dataset: str, rows: list[dict], **extra) -> None:
+def write_json(path: str | Path, protocol: str, dataset: str, rows: list[dict[str, Any]], **extra: Any) -> None:
     """``{"protocol", "dataset", "results": [{"model", ...}], ...extra}``; NaN becomes null."""
     clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
     doc = {"protocol": protocol, "dataset": dataset, "results": clean, **extra}
@@ -18,7 +19,7 @@ def write_json(path: str | Path, protocol: str, dataset: str, rows: list[dict], 
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def plot(path: str | Path, protocol: str, rows: list[dict]) -> None:
+def plot(path: str | Path, protocol: str, rows: list[dict[str, Any]]) -> None:
     """One line per model: within-1 and like accuracy against N (per-user split), or like-accuracy and MAE against
     prior ratings (prequential)."""
     import matplotlib
