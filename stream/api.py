@@ -20,7 +20,12 @@ import logging
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+import msgspec
+import numpy as np
+
+from stream.catalogue import ItemRecord
 from stream.schemas import forget_message, score_parts
+from wnn.item_space import ItemSpace
 from wnn.network import Explanation
 from wnn.validation import InvalidEvent, check_event_id, check_id
 
@@ -54,19 +59,24 @@ def bearer_matches(header: str | None, token: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
-def parse_user(text: str) -> str:
-    """A user id from a path, as the ratings topic keys it; :class:`ApiError` 400 if it could never be one.
+def parse_user(text: str, field: str = "user") -> str:
+    """A user (or item) id from a path, as the topics key it; :class:`ApiError` 400 if it could never be one.
 
     >>> parse_user("196")
     '196'
     """
     if not text or any(ord(ch) < 32 for ch in text):
-        raise ApiError(400, "malformed user id: empty or with control characters")
+        raise ApiError(400, f"malformed {field} id: empty or with control characters")
     try:
-        check_id(text, "user")
+        check_id(text, field)
     except InvalidEvent as exc:
-        raise ApiError(400, f"malformed user id: {exc}") from None
+        raise ApiError(400, f"malformed {field} id: {exc}") from None
     return text
+
+
+def parse_item_id(text: str) -> str:
+    """An item id from a path; :class:`ApiError` 400 if it could never be one."""
+    return parse_user(text, "item")
 
 
 def parse_event_id(text: str) -> int:
@@ -155,6 +165,7 @@ def explanation_body(
     explanation: Explanation,
     title_of: Callable[[Hashable], str],
     listed: tuple[dict, int | None, int] | None = None,
+    description: ItemRecord | None = None,
 ) -> dict:
     """``GET /users/{id}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
     predicted rating, both in words.
@@ -163,6 +174,8 @@ def explanation_body(
     if not in it) and the list's length: ``why_listed`` says in sentences what put it there, ``score`` gives the
     terms. The predicted rating is the item's global baseline, plus the user's own bias, plus the pull of the stored
     ratings whose neurons the item shares; ``because`` says which of those ratings pulled most, and how.
+    ``genres``, ``year`` and ``attributes`` are the item's description from the catalogue (empty or None without
+    one): the content bits the network reads.
     """
     prediction = explanation.prediction
     name = title_of(explanation.item)
@@ -196,6 +209,9 @@ def explanation_body(
         "because": because,
         "baseline": round(explanation.baseline, 4),
         "user_bias": round(explanation.user_bias, 4),
+        "genres": list(description.genres) if description else [],
+        "year": description.year if description else None,
+        "attributes": dict(description.attributes) if description else {},
         "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)} for pair in explanation.pairs],
         "neurons": explanation.neurons,
         **(
@@ -208,6 +224,32 @@ def explanation_body(
             if listed is not None
             else {}
         ),
+    }
+
+
+def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord]) -> dict | None:
+    """``GET /items/{id}``: the item's description from the catalogue and what the worker knows of it, or None for
+    an item neither described nor rated.
+
+    ``description`` is the latest ``items`` message (None if the item was never described or was withdrawn);
+    ``listable`` whether lists may show it (described or rated, and not withdrawn); ``ratings`` and
+    ``mean_rating`` its live statistics; ``baseline`` the global prediction every user's starts from;
+    ``category_slots`` the category bits its genres and attributes set (an unseen string is hashed onto one).
+    """
+    index = space.find(item)
+    record = descriptions.get(item)
+    if index is None and record is None:
+        return None
+    count = int(space.counts[index]) if index is not None else 0
+    return {
+        "item": item,
+        "description": msgspec.structs.asdict(record) if record is not None else None,
+        "withdrawn": bool(space.withdrawn[index]) if index is not None else False,
+        "listable": bool(space.listable(np.array([index]))[0]) if index is not None else False,
+        "ratings": count,
+        "mean_rating": round(float(space.sums[index]) / count, 4) if index is not None and count else None,
+        "baseline": round(space.baseline(index), 4) if index is not None else None,
+        "category_slots": np.flatnonzero(space.item_bits(index)["genres"]).tolist() if index is not None else [],
     }
 
 
@@ -279,6 +321,24 @@ def openapi_document(version: str) -> dict:
                     [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
                     responses={"202": "`{user, event_ids, topic, partition, offset}`"},
                 )
+            },
+            "/items/{id}": {
+                "get": {
+                    "summary": "The item's description from the catalogue (the items topic) and its live statistics",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "`{item, description: {item, v, title, year, genres, attributes} | null, "
+                            "withdrawn, listable, ratings, mean_rating, baseline}`"
+                        },
+                        "400": {"description": "malformed id"},
+                        "401": {"description": "no or wrong token"},
+                        "404": {"description": "neither in the catalogue nor rated"},
+                    },
+                }
             },
             "/items/stats": {
                 "get": {
@@ -399,7 +459,8 @@ def register_api(
             key = processor.space.key(processor.space.find(item))
             position = items.index(key) if key in items else None
             listed = (state.wnn.explain_list([key])[0], position, len(items))
-            return self.json(explanation_body(user, explanation, title_of, listed))
+            description = processor.descriptions.get(str(key))
+            return self.json(explanation_body(user, explanation, title_of, listed, description))
 
     @app.page("/users/{user}/ratings")
     class Ratings(faust.web.View):
@@ -436,6 +497,15 @@ def register_api(
         @guarded
         async def get(self, request):
             return self.json(item_stats())
+
+    @app.page("/items/{item}")
+    class Item(faust.web.View):
+        @guarded
+        async def get(self, request, item):
+            body = item_body(parse_item_id(item), processor.space, processor.descriptions)
+            if body is None:
+                raise ApiError(404, f"unknown item {item!r}: neither in the catalogue nor rated")
+            return self.json(body)
 
     @app.page("/health")
     async def health_view(web, request):

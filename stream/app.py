@@ -25,6 +25,7 @@ The web views are the HTTP API of :mod:`stream.api`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import time
@@ -33,7 +34,7 @@ from importlib.metadata import PackageNotFoundError, version
 import faust
 from faust.types import TP
 
-from stream import crash_points
+from stream import catalogue, crash_points
 from stream.api import register_api
 from stream.delivery import DeliveryPipeline
 from stream.faust_compat import acting_for, records_of, write_table
@@ -44,7 +45,6 @@ from stream.settings import Settings, changelog_topic_configs
 from stream.transport import first_offset_from, new_faust_app
 from stream.user_layout import split_key
 from wnn.config import WNNConfig
-from wnn.data import DataError, load_dataset
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +58,22 @@ STALL_CHECK_S = 1.0
 BUSY_LIMIT_S = 60.0
 
 
-def load_catalogue(settings: Settings):
-    """Item metadata for the content bits, if a MovieLens folder is available; the worker runs without it."""
-    try:
-        return load_dataset(settings.data)
-    except DataError as exc:
-        log.warning("no item catalogue (%s); items get empty content bits", str(exc).splitlines()[0])
-        return None
-
-
 def create_app(
     settings: Settings | None = None,
     config: WNNConfig | None = None,
     processor: StreamProcessor | None = None,
     store: str = "rocksdb://",
+    follow_catalogue: bool | None = None,
 ) -> faust.App:
     """Build the app. Everything is a closure over one :class:`StreamProcessor`, exposed as ``app.processor``.
 
     ``store`` is the table store; unit tests pass ``"memory://"`` to run agents through ``test_context()``.
+    ``follow_catalogue`` (default: with a RocksDB store, i.e. a real worker) reads the ``items`` topic before the
+    first rating and follows it; without it the caller gives the processor its catalogue.
     """
     settings = settings or Settings()
+    if follow_catalogue is None:
+        follow_catalogue = store.startswith("rocksdb")
     token = settings.resolved_api_token()  # refuses to build a worker whose API would be open by accident
     if token is None:
         log.warning(
@@ -91,12 +87,12 @@ def create_app(
         config,
         top_n=settings.top_n,
         cache_bytes=int(settings.cache_mib * (1 << 20)),
-        catalogue=load_catalogue(settings),
         worker=settings.app_id,
         share_buckets=settings.share_buckets,
         max_tombstones=settings.tombstones_per_user,
         max_message_bytes=settings.max_message_bytes,
         source_topic=settings.ratings_topic,
+        items_topic=settings.items_topic,
         explain_lists=settings.list_explanations,
         segment_pairs=settings.segment_pairs,
     )
@@ -153,6 +149,7 @@ def create_app(
         on_changelog_event=on_share_event,
         extra_topic_configs=compaction,
     )
+
     app.users_table, app.item_stats_table = users, item_stats
     metrics = app.metrics = WorkerMetrics(
         lambda: {
@@ -348,10 +345,39 @@ def create_app(
     # per-message path (and in test_context()) take_events gathers single messages into micro-batches.
     events_per_step = 1 if app.consumer_batched_topics else settings.batch_max
 
+    # The catalogue (stream.catalogue): read whole before the first rating is processed, then followed. Without a
+    # broker (test_context(), --embedded) there is nothing to follow: the caller applies the items itself.
+    catalogue_ready = asyncio.Event()
+    if not follow_catalogue:
+        catalogue_ready.set()
+
+    async def apply_item(key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
+        letter = processor.on_item(key, value, partition, offset)
+        if letter is not None:
+            log.warning("%s[%d]@%d refused: %s", settings.items_topic, partition, offset, json.loads(letter)["reason"])
+            await dead_letters.send(key=key, value=letter)
+
+    def catalogue_caught_up(n: int) -> None:
+        if not n:
+            log.warning(
+                "the catalogue topic %s is empty: items have no content bits until `wnnrec catalogue publish`",
+                settings.items_topic,
+            )
+        log.info("catalogue: %d messages read, %d items described", n, len(processor.descriptions))
+        catalogue_ready.set()
+
+    if follow_catalogue:
+
+        @app.task
+        async def follow_items() -> None:
+            await catalogue.follow(settings, apply_item, catalogue_caught_up)
+
     @app.agent(ratings)
     async def process(stream) -> None:
         async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
             last_batch_at[0] = time.monotonic()
+            if not catalogue_ready.is_set():
+                await catalogue_ready.wait()
             records = [(event, record) for event in events for record in records_of(event)]
             if app.rebalancing:
                 # Until the rebalance ends, the tables may not be recovered and whatever arrives may be left over

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from stream.catalogue import publish_catalogue
 from stream.replay import ensure_topics, make_producer, replay
 from stream.schemas import rating_message
 from stream.settings import Settings
@@ -346,6 +347,7 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
     settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     ensure_topics(settings, settings.topics, settings.partitions)
+    publish_catalogue(settings, dataset, progress=False)
     stats = replay(settings, dataset, limit=n, progress=progress)
     try:
         covered, rss, collector, costs = drain(settings, n, max(300.0, n / 100), log_path, progress)
@@ -377,6 +379,7 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
 def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
     settings = fresh_settings(base, "lat")
     ensure_topics(settings, settings.topics, settings.partitions)
+    publish_catalogue(settings, dataset, progress=False)
     collector = ListCollector.started(settings, expected=10**12)
     worker = start_worker(settings, log_path)
     try:

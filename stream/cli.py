@@ -60,6 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--max-rate", type=float, default=None, help="at most this many ratings per second")
     rp.add_argument("--limit", type=int, default=None, help="only the first N ratings")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")
+    rp.add_argument(
+        "--no-catalogue", action="store_true", help="do not publish the dataset's items to the items topic first"
+    )
+
+    cat = sub.add_parser(
+        "catalogue",
+        help="the item catalogue on the items topic",
+        description="Items reach the workers through the compacted items topic (key: item id; value: title, year, "
+        "genres, free attributes; a null value withdraws the item from every list).",
+    )
+    cat_sub = cat.add_subparsers(dest="action", required=True)
+    publish = cat_sub.add_parser(
+        "publish",
+        help="put a MovieLens catalogue on the items topic",
+        description="Publishes every item of the dataset (title, year, genres) to the items topic, keyed by item id. "
+        "Publishing again is harmless: the topic is compacted and an unchanged description changes nothing.",
+    )
+    model_cli._add_data_arg(publish)
+    add_setting_args(publish, KAFKA, SECURITY)
+    publish.add_argument("--quiet", action="store_true", help="no progress bar")
 
     wk = sub.add_parser(
         "worker",
@@ -149,6 +169,7 @@ def _worker(args) -> int:
     import faust
 
     from stream.app import create_app
+    from stream.catalogue import ensure_items_topic
     from stream.quiet_logs import quiet_kafka_client_logs
     from stream.replay import ensure_topics
 
@@ -156,6 +177,7 @@ def _worker(args) -> int:
     settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
     ensure_topics(settings, settings.topics, settings.partitions)
+    ensure_items_topic(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     # faust creates the tables' changelogs as it starts and subscribes at once; on a fresh deployment the consumer's
@@ -185,13 +207,17 @@ def _worker(args) -> int:
 
 
 def _replay(args) -> int:
+    from stream.catalogue import publish_catalogue
     from stream.replay import replay
     from wnn.data import load_dataset
 
     settings = settings_from(args)
+    dataset = load_dataset(args.data)
+    if not args.no_catalogue:  # the items first, so a worker has their content bits before their first rating
+        publish_catalogue(settings, dataset, progress=not args.quiet)
     stats = replay(
         settings,
-        load_dataset(args.data),
+        dataset,
         speed=args.speed,
         max_rate=args.max_rate,
         limit=args.limit,
@@ -273,9 +299,19 @@ def _run(args) -> int:
     )
 
 
+def _catalogue(args) -> int:
+    from stream.catalogue import publish_catalogue
+    from wnn.data import load_dataset
+
+    settings = settings_from(args)
+    n = publish_catalogue(settings, load_dataset(args.data), progress=not args.quiet)
+    print(f"published {n:,} items to {settings.items_topic} at {settings.bootstrap}")
+    return 0
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run a parsed command: the streaming ones here, the model library's in :func:`wnn.cli.run`."""
-    handlers = {"replay": _replay, "worker": _worker, "run": _run}
+    handlers = {"replay": _replay, "worker": _worker, "run": _run, "catalogue": _catalogue}
     if args.command in handlers:
         return handlers[args.command](args)
     if args.command == "bench" and args.target == "pipeline":

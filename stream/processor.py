@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 
 from cachetools import LRUCache
 
+from stream.catalogue import ItemRecord, Titles, dataset_items, parse_item
 from stream.schemas import (
     ForgetEvent,
     RatingEvent,
@@ -130,8 +131,9 @@ class StreamProcessor:
     cache_bytes
         Memory budget of the live user states kept between batches.
     catalogue
-        Optional dataset whose items' genres and years seed the item space (items are ids on the wire; without a
-        catalogue they get empty content bits).
+        Optional dataset whose items' genres and years seed the item space, for runs without the ``items`` topic
+        (a worker takes its catalogue from the topic, :meth:`on_item`; items without a description have empty
+        content bits).
     worker
         Name used in global drift reports.
     share_buckets
@@ -157,6 +159,7 @@ class StreamProcessor:
         max_tombstones: int = 10_000,
         max_message_bytes: int | None = 64 * 1024,
         source_topic: str = "ratings",
+        items_topic: str = "items",
         explain_lists: bool = False,
         segment_pairs: int = SEGMENT_PAIRS,
     ) -> None:
@@ -168,6 +171,7 @@ class StreamProcessor:
         self.max_tombstones = max_tombstones
         self.max_message_bytes = max_message_bytes
         self.source_topic = source_topic
+        self.items_topic = items_topic
         self.explain_lists = explain_lists
         self.segment_pairs = segment_pairs
         #: user -> table keys no manifest names, found by recovery; the user's next write deletes them
@@ -183,11 +187,12 @@ class StreamProcessor:
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter = collections.Counter()
         self.forgets_applied = 0  # ratings forgotten
-        #: item id -> title, for the API's answers (empty without a catalogue)
-        self.titles: dict[str, str] = {}
-        if catalogue is not None:
-            self.titles = {str(key): title for key, title in zip(catalogue.item_ids, catalogue.item_titles)}
-            self.space.add_catalogue(catalogue)
+        #: item id -> its description from the catalogue (stream.catalogue), and the titles among them
+        self.descriptions: dict[str, ItemRecord] = {}
+        self.titles = Titles(self.descriptions)
+        if catalogue is not None:  # the same path as the items topic's messages
+            for key, value in dataset_items(catalogue):
+                self.on_item(key, value)
 
     # ------------------------------------------------------------------ users
     def _state(
@@ -466,6 +471,26 @@ class StreamProcessor:
                 pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
         self._dirty.clear()
         return pending
+
+    def on_item(self, key: bytes | None, value: bytes | None, partition: int = 0, offset: int = 0) -> bytes | None:
+        """Apply one message of the ``items`` topic (:mod:`stream.catalogue`) to the item space: a description sets
+        the item's content bits and title, a tombstone withdraws it from every list. Returns the dead letter if the
+        message was refused, with nothing changed; None otherwise. Applying a message again changes nothing.
+        """
+        try:
+            record = parse_item(value, key)
+        except SchemaError as exc:
+            self.dead_letter_reasons["item"] += 1
+            return dead_letter_message(value, str(exc), partition, offset, key, self.items_topic)
+        assert key is not None  # parse_item refuses a message without one
+        item = key.decode("utf-8")
+        if record is None:
+            self.space.withdraw(item)
+            self.descriptions.pop(item, None)
+        else:
+            self.space.add_item(item, genres=record.genres, year=record.year, attributes=record.attributes)
+            self.descriptions[item] = record
+        return None
 
     def on_share(self, key: bytes | str, value: bytes | None) -> bool:
         """Apply another worker's bucket of item shares (from the item-stats global table).

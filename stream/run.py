@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
+from stream.catalogue import publish_catalogue
 from stream.replay import BrokerUnavailable, ensure_topics, replay
 from stream.report import prequential_mae, summarize
 from stream.settings import Settings
@@ -143,6 +144,7 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
     try:
         Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
         ensure_topics(settings, settings.topics, settings.partitions)
+        publish_catalogue(settings, dataset, progress=False)
         collector = ListCollector.started(settings, expected=n + 1)
         worker = start_worker(settings, log_path)
         wait_until_serving(settings, worker, collector)

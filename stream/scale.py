@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stream.bench import covered_rate, delete_topics_of, drain, fresh_settings
+from stream.catalogue import publish_catalogue
 from stream.replay import ensure_topics, make_producer
 from stream.schemas import rating_message
 from stream.settings import Settings
@@ -96,6 +97,7 @@ def run_level(
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     ensure_topics(settings, settings.topics, settings.partitions)
+    publish_catalogue(settings, dataset, progress=False)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
     try:
         covered, rss, _, costs = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)

@@ -182,10 +182,10 @@ class Settings:
     data: str | None = setting(
         "data",
         None,
-        "MovieLens folder for item titles, genres and years; none: the fetched ML-100K, if present",
+        "dataset folder of the commands that read one (their --data; a worker takes its catalogue from the items "
+        "topic)",
         group=WORKER,
-        flag="--catalogue",
-        metavar="DIR",
+        flag=None,
     )
     batch_max: int = setting(
         "batch_max",
@@ -454,6 +454,11 @@ class Settings:
     @property
     def drift_topic(self) -> str:
         return self.topic("drift-metrics")
+
+    @property
+    def items_topic(self) -> str:
+        """The catalogue: compacted, keyed by item id (:mod:`stream.catalogue`)."""
+        return self.topic("items")
 
     @property
     def dlq_topic(self) -> str:

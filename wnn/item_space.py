@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,7 @@ class ItemSpace:
     channels: np.ndarray
     tie_keys: np.ndarray
     catalogued: np.ndarray
+    withdrawn: np.ndarray
     counts: np.ndarray
     sums: np.ndarray
     log2_popularity: np.ndarray
@@ -124,6 +125,7 @@ class ItemSpace:
         grow("channels", (capacity,), np.uint8)
         grow("tie_keys", (capacity,), np.uint64)
         grow("catalogued", (capacity,), bool)
+        grow("withdrawn", (capacity,), bool)
         # The exact statistics (wnn.item_stats) and what is derived from them.
         grow("counts", (capacity,), np.int64)
         grow("sums", (capacity,), np.float64)
@@ -131,18 +133,49 @@ class ItemSpace:
         self.log2_popularity[old:] = -np.inf
         self.capacity = capacity
 
-    def add_item(self, key: Hashable, genres: Iterable[str] = (), year: int | float | None = None) -> int:
+    def add_item(
+        self,
+        key: Hashable,
+        genres: Iterable[str] = (),
+        year: int | float | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> int:
         """Register an item of the catalogue with its content features; returns its dense index. Re-adding updates
-        the content bits. A catalogued item can be listed before anyone rated it."""
+        the content bits (and brings back an item that was withdrawn). A catalogued item can be listed before anyone
+        rated it.
+
+        ``attributes`` are free categorical features (``{"language": "cs"}``): each ``name=value`` is hashed onto
+        the category slots the genres use (:class:`wnn.encoding.CategoryBucketer`), so a new attribute never changes
+        the bit layout, the wiring or the config fingerprint, and stored states keep loading.
+
+        >>> space = ItemSpace()
+        >>> idx = space.add_item("kolya", genres=["Comedy"], year=1996, attributes={"language": "cs"})
+        >>> int(space.bits[idx, : space.layout.year_at].sum())  # Comedy, and language=cs hashed onto a slot
+        2
+        """
         idx = self._register(key)
         layout = self.layout
         row = self.bits[idx].copy()
-        self.bits[idx, : layout.year_at] = self.bucketer.encode(genres)
+        categories = [*genres, *(f"{name}={value}" for name, value in sorted((attributes or {}).items()))]
+        self.bits[idx, : layout.year_at] = self.bucketer.encode(categories)
         y = float(year) if year is not None and year > 0 else -np.inf
         self.bits[idx, layout.year_at : layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
-        if not self.catalogued[idx] or not np.array_equal(row, self.bits[idx]):
+        if not self.catalogued[idx] or self.withdrawn[idx] or not np.array_equal(row, self.bits[idx]):
             self.catalogued[idx] = True
+            self.withdrawn[idx] = False
             self._refresh(idx, bits_changed=True)
+        return idx
+
+    def withdraw(self, key: Hashable) -> int:
+        """Take an item out of every list (a tombstone on the catalogue's topic); returns its dense index.
+
+        Its stored ratings stay what they are: the users' history, still learned from, still counted in the item's
+        statistics, still forgettable. Only listing stops; :meth:`add_item` brings it back. An unknown item is
+        registered withdrawn, so ratings of it arriving later do not list it either."""
+        idx = self._register(key)
+        if not self.withdrawn[idx]:
+            self.withdrawn[idx] = True
+            self._refresh(idx)
         return idx
 
     def add_catalogue(self, dataset: Any, keys: str = "id") -> None:
@@ -192,12 +225,13 @@ class ItemSpace:
         return self._keys[index]
 
     def listable(self, items: np.ndarray | None = None) -> np.ndarray:
-        """Whether each item (of ``items``, else every item) may be listed: catalogued, or rated by someone.
+        """Whether each item (of ``items``, else every item) may be listed: catalogued, or rated by someone, and not
+        withdrawn (:meth:`withdraw`).
 
         An item known only from ratings that were all forgotten is not, so a forget leaves the lists a system that
         never saw the ratings would show."""
         chosen = slice(0, self.n_items) if items is None else items
-        return self.catalogued[chosen] | (self.counts[chosen] > 0)
+        return (self.catalogued[chosen] | (self.counts[chosen] > 0)) & ~self.withdrawn[chosen]
 
     # ------------------------------------------------------------------ derived from the statistics
     def baseline(self, index: int) -> float:
@@ -240,7 +274,7 @@ class ItemSpace:
         if self._unplaced:
             order, rating_weight = self._order, self.config.rating_weight
             for index in self._unplaced:
-                if self.catalogued.item(index) or self.counts.item(index) > 0:
+                if (self.catalogued.item(index) or self.counts.item(index) > 0) and not self.withdrawn.item(index):
                     strength = self.log2_popularity.item(index) * _LN2 + rating_weight * self.baseline(index)
                     order.set(index, strength, int(self.tie_keys[index]))
                 else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,43 +63,34 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def run_once(number: int, cases: str, timeout_s: float) -> dict:
-    """One pytest process over ``cases``; returns whether it passed, how long it took and what it measured."""
-    with tempfile.TemporaryDirectory() as folder:
-        report_path = Path(folder) / "faults.json"
-        env = dict(os.environ, WNNREC_FAULTS_JSON=str(report_path))
-        started = time.monotonic()
-        try:
-            completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "-m",
-                    "faults",
-                    "tests/faults",
-                    "-k",
-                    cases,
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-            )
-            returncode, tail = completed.returncode, (completed.stdout + completed.stderr)[-3000:]
-        except subprocess.TimeoutExpired:
-            returncode, tail = -1, f"timed out after {timeout_s:.0f} s"
-        report = json.loads(report_path.read_text()) if report_path.exists() else {}
+def run_once(number: int, cases: str, timeout_s: float, evidence: Path) -> dict:
+    """One pytest process over ``cases``; returns whether it passed, how long it took and what it measured. A failed
+    run's worker logs and pytest output stay in ``evidence/run-<number>``; a passed run's are deleted."""
+    folder = evidence / f"run-{number}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    report_path = folder / "faults.json"
+    env = dict(os.environ, WNNREC_FAULTS_JSON=str(report_path))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "faults", "tests/faults"]
+    command += ["-k", cases, "--basetemp", str(folder / "tmp")]
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+        returncode, output = completed.returncode, completed.stdout + completed.stderr
+    except subprocess.TimeoutExpired as timeout:
+        returncode, output = -1, f"timed out after {timeout_s:.0f} s\n{timeout.stdout or ''}{timeout.stderr or ''}"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if returncode == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        (folder / "pytest-output.txt").write_text(output if isinstance(output, str) else str(output))
     return {
         "run": number,
         "passed": returncode == 0,
         "returncode": returncode,
         "seconds": round(time.monotonic() - started, 1),
         "report": report,
-        **({} if returncode == 0 else {"output_tail": tail}),
+        **({} if returncode == 0 else {"output_tail": output[-3000:], "evidence": str(folder)}),
     }
 
 
@@ -116,10 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds one run may take (default 900)")
     parser.add_argument("--keep-going", action="store_true", help="do not stop at the first failed run")
+    parser.add_argument(
+        "--evidence",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "wnnrec-soak",
+        help="where a failed run's worker logs and pytest output are kept (default $TMPDIR/wnnrec-soak)",
+    )
     args = parser.parse_args(argv)
     runs: list[dict] = []
     for number in range(1, args.runs + 1):
-        runs.append(run_once(number, args.cases, args.timeout))
+        runs.append(run_once(number, args.cases, args.timeout, args.evidence))
         summary = summarise(runs)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -36,7 +36,7 @@ def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[
 @pytest.fixture(scope="module")
 def served(kafka_bootstrap, movielens, tmp_path_factory):
     """One worker that has learned the first 600 MovieLens ratings."""
-    deployment = Deployment(kafka_bootstrap, tmp_path_factory.mktemp("api"), "api", web_port=6171)
+    deployment = Deployment(kafka_bootstrap, tmp_path_factory.mktemp("api"), "api", web_port=6171, catalogue=movielens)
     try:
         deployment.start()
         replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)
@@ -147,7 +147,7 @@ def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served,
 
 
 def test_a_request_to_either_worker_is_answered_by_the_owner_of_the_user(kafka_bootstrap, movielens, tmp_path):
-    first = Deployment(kafka_bootstrap, tmp_path, "route", web_port=6173)
+    first = Deployment(kafka_bootstrap, tmp_path, "route", web_port=6173, catalogue=movielens)
     second = None
     try:
         first.start()

@@ -63,7 +63,9 @@ def test_every_declared_setting_has_one_flag_one_variable_and_its_help_on_the_wo
     for name, declaration in declarations().items():
         assert declaration.env.startswith(("WNNREC_", "KAFKA_")), name
         if declaration.flag is None:
-            assert name not in flags and declaration.env in ("WNNREC_SASL_PASSWORD", "WNNREC_API_TOKEN"), name
+            # secrets (environment only), and the data folder (the --data of the commands that read a dataset)
+            assert name not in flags, name
+            assert declaration.env in ("WNNREC_SASL_PASSWORD", "WNNREC_API_TOKEN", "WNNREC_DATA"), name
             continue
         action = flags[name]
         assert action.option_strings == [declaration.flag] and action.default is None, name
@@ -79,16 +81,10 @@ def test_a_flag_overrides_its_variable_which_overrides_the_default(monkeypatch, 
     settings = cli.settings_from(cli.build_parser().parse_args(["worker"]))
     assert (settings.batch_max, settings.list_explanations, settings.data) == (7, True, str(tmp_path))
     settings = cli.settings_from(
-        cli.build_parser().parse_args(
-            ["worker", "--batch-max", "3", "--list-explanations", "0", "--insecure-no-auth", "--catalogue", "x"]
-        )
+        cli.build_parser().parse_args(["worker", "--batch-max", "3", "--list-explanations", "0", "--insecure-no-auth"])
     )
-    assert (settings.batch_max, settings.list_explanations, settings.insecure_no_auth, settings.data) == (
-        3,
-        False,
-        True,
-        "x",
-    )
+    assert (settings.batch_max, settings.list_explanations, settings.insecure_no_auth) == (3, False, True)
+    assert cli.settings_from(cli.build_parser().parse_args(["replay", "--data", "x"])).data == "x"
 
 
 def test_settings_travel_to_a_child_process_through_their_variables(monkeypatch):

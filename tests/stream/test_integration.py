@@ -18,6 +18,7 @@ from stream.bench import (
     stop_worker,
     wait_until_serving,
 )
+from stream.catalogue import publish_catalogue
 from stream.replay import ensure_topics, make_producer, replay
 from stream.run import read_topic
 from stream.schemas import forget_message, rating_message
@@ -31,10 +32,12 @@ N_REPLAY = 2000
 class Deployment:
     """One worker on fresh topics, with a collector of every list it emits."""
 
-    def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int) -> None:
+    def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int, catalogue=None) -> None:
         base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
         self.settings = fresh_settings(base, tag)
         ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
+        if catalogue is not None:  # as `wnnrec replay` does first
+            publish_catalogue(self.settings, catalogue, progress=False)
         self.log = str(tmp_path / f"{tag}-worker.log")
         self.collector = ListCollector.started(self.settings, expected=10**9)
         self.worker = None
@@ -84,7 +87,9 @@ def covered(docs: list[dict], cause: str = "rating") -> list[tuple[int, dict]]:
 @pytest.fixture(scope="module")
 def replayed(kafka_bootstrap, movielens, tmp_path_factory):
     """A worker that has processed the first 2,000 MovieLens ratings."""
-    deployment = Deployment(kafka_bootstrap, tmp_path_factory.mktemp("replay"), "it", web_port=6167)
+    deployment = Deployment(
+        kafka_bootstrap, tmp_path_factory.mktemp("replay"), "it", web_port=6167, catalogue=movielens
+    )
     try:
         deployment.start()
         replay(deployment.settings, movielens, limit=N_REPLAY, progress=False)

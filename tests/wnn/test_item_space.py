@@ -193,3 +193,43 @@ def test_sequence_scores_are_the_weighted_sum_of_each_recent_items_transitions(s
     space.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]), weight=-1.0)
     space.add_transition(5, 9, weight=-1.0)
     assert not space.sequence_scores(recent, weights).any()
+
+
+def test_a_withdrawn_item_is_never_listed_and_keeps_its_ratings():
+    from wnn.recommender import WNNRecommender
+
+    rec = WNNRecommender()
+    space = rec.space
+    for item in ["a", "b", "c"]:
+        space.add_item(item, genres=["Drama"], year=1995)
+    for e, (user, item) in enumerate([("u1", "a"), ("u2", "a"), ("u3", "b"), ("u1", "c")]):
+        rec.learn_one(user, item, 5.0, 1000 + e, e)
+    a = space.find("a")
+    space.withdraw("a")
+    assert not space.listable(np.array([a]))[0] and a not in space.candidates(2000, 10).tolist()
+    assert "a" not in rec.user("u4").score(ts=2000, k=10)[0]
+    assert space.counts[a] == 2 and rec.user("u1").n_pairs == 2  # its ratings stay stored and counted
+    space.add_item("a", genres=["Drama"], year=1995)  # published again
+    assert space.listable(np.array([a]))[0] and a in space.candidates(2000, 10).tolist()
+
+
+def test_an_item_withdrawn_before_anyone_rated_it_stays_unlisted_when_rated():
+    space = ItemSpace()
+    idx = space.withdraw("gone")
+    space.update(idx, 4.0, centred=0.5, user="u", ts=1)
+    assert not space.listable(np.array([idx]))[0] and idx not in space.candidates(2, 10).tolist()
+
+
+def test_free_attributes_use_the_declared_category_slots():
+    """Attributes are hashed onto the genre slots: the layout, the wiring and the fingerprint stay the same."""
+    plain, attributed = ItemSpace(), ItemSpace()
+    plain.add_item("x", genres=["Comedy"], year=1990)
+    idx = attributed.add_item("x", genres=["Comedy"], year=1990, attributes={"language": "cs", "studio": "Barrandov"})
+    assert attributed.layout.width == plain.layout.width and np.array_equal(attributed.tuples, plain.tuples)
+    assert attributed.config.fingerprint() == plain.config.fingerprint()
+    genres = attributed.item_bits(idx)["genres"]
+    assert genres[attributed.bucketer.slot("Comedy")] == 1
+    assert genres[attributed.bucketer.slot("language=cs")] == 1 and genres[attributed.bucketer.slot("studio=Barrandov")]
+    again = ItemSpace()
+    again.add_item("x", genres=["Comedy"], year=1990, attributes={"studio": "Barrandov", "language": "cs"})
+    assert np.array_equal(again.bits[0], attributed.bits[0])  # the order attributes come in does not matter
