@@ -11,6 +11,8 @@ computes from scratch:
   vectorised rescan); the tables, by moving what each such pair wrote to where and what it writes now, or by
   counting the window afresh when the window start moved or many pairs did. Integer tables make the patched state
   equal the rebuilt one bit for bit (a hypothesis property checks it).
+* A change of an item's content bits (a catalogue update) moves its addresses and its Q channel, and Q runs through
+  every later pair: a network holding such an item derives everything again at its next read.
 * :meth:`~Derivation.append` folds in a pair just stored, with one step of the detector and one table write.
 * :meth:`~Derivation.drop` follows a deletion of pairs: everything is derived again before the next read.
 """
@@ -47,6 +49,7 @@ class Derivation:
         self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
         self.state = 0  # Q after the last pair
         self._synced = -1  # the space's generation the derived state was last brought up to date with
+        self._content_synced = space.content_generation  # and its content generation (catalogue updates)
         self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
 
@@ -64,6 +67,14 @@ class Derivation:
             return
         if self._synced == space.generation:
             return
+        if self._content_synced != space.content_generation:
+            # An item's content bits changed (a catalogue update): its addresses and Q channel moved, and Q runs
+            # through every later pair, so a network holding such an item derives everything again.
+            changed = space.content_changed_since(self._content_synced)
+            if changed is None or any(i in self._held for i in changed):
+                self.rebuild()
+                return
+            self._content_synced = space.content_generation
         n = self.pairs.n
         if n:
             changed_items = space.changed_since(self._synced)
@@ -89,6 +100,7 @@ class Derivation:
         self.window = self._scan()
         self._rebuild_tables()
         self._synced, self._stale = space.generation, False
+        self._content_synced = space.content_generation
 
     def drop(self, keep: np.ndarray) -> None:
         """Follow a deletion of pairs (``keep``: which of the old pairs remain): derive again before the next read."""

@@ -103,6 +103,11 @@ class ItemSpace:
         self.generation = 0
         self._changes: list[int] = []
         self._changes_from = 0
+        #: The same for changes of items' content bits (a catalogue update): they move the Q channels too, so a
+        #: network holding such an item derives everything again (:meth:`content_changed_since`).
+        self.content_generation = 0
+        self._content_changes: list[int] = []
+        self._content_changes_from = 0
         self._allocate(capacity)
 
     # ------------------------------------------------------------------ storage
@@ -160,10 +165,18 @@ class ItemSpace:
         self.bits[idx, : layout.year_at] = self.bucketer.encode(categories)
         y = float(year) if year is not None and year > 0 else -np.inf
         self.bits[idx, layout.year_at : layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
-        if not self.catalogued[idx] or self.withdrawn[idx] or not np.array_equal(row, self.bits[idx]):
+        content_changed = not np.array_equal(row, self.bits[idx])
+        if not self.catalogued[idx] or self.withdrawn[idx] or content_changed:
             self.catalogued[idx] = True
             self.withdrawn[idx] = False
             self._refresh(idx, bits_changed=True)
+        if content_changed:
+            self.content_generation += 1
+            changes = self._content_changes
+            changes.append(idx)
+            if len(changes) > 2 * self.CHANGE_LOG:
+                del changes[: len(changes) - self.CHANGE_LOG]
+                self._content_changes_from = self.content_generation - len(changes)
         return idx
 
     def withdraw(self, key: Hashable) -> int:
@@ -331,6 +344,13 @@ class ItemSpace:
         if generation < self._changes_from:
             return None
         return self._changes[generation - self._changes_from :]
+
+    def content_changed_since(self, content_generation: int) -> list[int] | None:
+        """The items whose content bits changed after ``content_generation`` (:attr:`content_generation`), or None
+        when that is further back than the log reaches."""
+        if content_generation < self._content_changes_from:
+            return None
+        return self._content_changes[content_generation - self._content_changes_from :]
 
     # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:

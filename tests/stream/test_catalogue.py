@@ -6,13 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream.catalogue import ItemRecord, dataset_items, item_message, parse_item
 from stream.processor import StreamProcessor
 from stream.schemas import SchemaError
 from tests.stream.test_processor import rating
+from tests.stream.test_unlearning_contract import CONFIGS, ITEMS, messages_of, run, state_of, stream
+from wnn.system_state import differences, snapshot
 
 
 def test_a_published_item_round_trips():
@@ -92,3 +94,50 @@ def test_a_rated_item_withdrawn_keeps_its_ratings_but_leaves_the_lists():
 def test_any_valid_description_round_trips(title, year):
     value = item_message("x", title=title, year=year)
     assert parse_item(value, b"x") == ItemRecord(item="x", title=title, year=year)
+
+
+GENRES = ["Drama", "Comedy", "Sci-Fi", "Noir", "Solarpunk"]
+descriptions = st.lists(
+    st.tuples(
+        st.sampled_from(ITEMS),
+        st.lists(st.sampled_from(GENRES), max_size=3),
+        st.one_of(st.none(), st.integers(1950, 2030)),
+        st.booleans(),  # a tombstone instead
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(CONFIGS)), stream, descriptions, st.integers(0, 1000), st.lists(st.integers(0, 200)))
+def test_a_catalogue_change_leaves_the_state_a_system_that_saw_it_first_would_have(
+    config_name, events, items, when, cuts
+):
+    """README ("The catalogue on the bus"): descriptions and tombstones applied mid-stream end in the same users,
+    item statistics, shares, candidates, predictions and top-10s as the same messages applied before any rating."""
+    messages = messages_of(events)
+    if not messages:
+        return
+    catalogue = [
+        (item.encode(), None if withdrawn else item_message(item, genres=genres, year=year))
+        for item, genres, year, withdrawn in items
+    ]
+    first = StreamProcessor(config=CONFIGS[config_name], share_buckets=2, top_n=5)
+    for key, value in catalogue:
+        first.on_item(key, value)
+    table_first, _ = run(first, messages, cuts)
+
+    later = StreamProcessor(config=CONFIGS[config_name], share_buckets=2, top_n=5)
+    split = when % (len(messages) + 1)
+    table_later, _ = run(later, messages[:split], cuts)
+    for key, value in catalogue:
+        later.on_item(key, value)
+    rest, _ = run(later, messages[split:], cuts, table=table_later)
+
+    last_ts = max(json.loads(m.value).get("ts", 0) for m in messages)
+    a, b = state_of(first, table_first, last_ts), state_of(later, rest, last_ts)
+    assert not differences(a, b), differences(a, b)
+    # the live networks too (brought up to date against the new bits, not read back from the table)
+    a = snapshot(first.space, {user: state.wnn for user, state in first.cache.items()}, lists_at=last_ts)
+    b = snapshot(later.space, {user: state.wnn for user, state in later.cache.items()}, lists_at=last_ts)
+    assert not differences(a, b), differences(a, b)

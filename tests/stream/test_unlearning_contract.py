@@ -86,10 +86,12 @@ def messages_of(events) -> list[Incoming]:
     return messages
 
 
-def run(p: StreamProcessor, messages: list[Incoming], cuts: list[int]) -> tuple[dict, list[dict]]:
-    """Process ``messages`` in micro-batches cut at ``cuts``; returns the user table and the ratings the processor
-    applied (not duplicates), in order."""
-    table: dict[bytes, bytes] = {}
+def run(
+    p: StreamProcessor, messages: list[Incoming], cuts: list[int], table: dict[bytes, bytes] | None = None
+) -> tuple[dict, list[dict]]:
+    """Process ``messages`` in micro-batches cut at ``cuts`` (on ``table``, else an empty user table); returns the
+    user table and the ratings the processor applied (not duplicates), in order."""
+    table = {} if table is None else table
     applied = []
     bounds = sorted({0, len(messages), *[c % (len(messages) + 1) for c in cuts]})
     by_offset = {m.offset: m for m in messages}

@@ -268,12 +268,20 @@ def test_user_centred_values_depend_on_the_users_own_ratings_only(space):
 
 
 def test_derived_state_follows_the_item_space_exactly(space):
-    """Change the item statistics under a user (ratings by others): the reconciled network equals one rebuilt from
-    its pairs against the space as it is now, bit for bit."""
+    """Change the item statistics under a user (ratings by others) and the items' descriptions (a catalogue update:
+    content bits, hence addresses and Q channels): the reconciled network equals one rebuilt from its pairs against
+    the space as it is now, bit for bit."""
     user = learn_many(UserWNN(space), events(40, seed=2))
     rng = np.random.default_rng(9)
+    genres = ["Drama", "Comedy", "Horror", "Sci-Fi", "Romance", "a genre nobody declared"]
     for t in range(300):
         space.update(int(rng.integers(0, 12)), float(rng.integers(1, 6)), float(rng.normal()), f"o{t % 7}", t)
+        if t % 7 == 3:
+            space.add_item(
+                space.key(int(rng.integers(0, 12))),
+                genres=list(rng.choice(genres, size=int(rng.integers(0, 3)), replace=False)),
+                year=int(rng.integers(1950, 2030)),
+            )
         if t % 37 == 0:
             user.learn_one(int(rng.integers(0, 12)), float(rng.integers(1, 6)), 1000 + t, 10_000 + t)
         if t % 11 == 0:
