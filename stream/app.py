@@ -56,6 +56,8 @@ STALL_S = 5.0
 STALL_CHECK_S = 1.0
 #: A batch still running after this long no longer holds the watchdog back (the agent may be stuck inside it).
 BUSY_LIMIT_S = 60.0
+#: A rebalance still going on after this long is logged (and again every as long), with the consumer's flow state.
+LONG_REBALANCE_S = 30.0
 
 
 def create_app(
@@ -205,6 +207,8 @@ def create_app(
         delivery.reset()
         app.consumer.forget_progress()
 
+    rebalancing_since = [0.0, 0.0]  # when the watchdog first saw the current rebalance; when it last warned of it
+
     @app.on_partitions_revoked.connect
     async def drop_cache(sender, revoked: set[TP], **kwargs) -> None:
         processor.forget_cache()
@@ -292,7 +296,21 @@ def create_app(
         so the agent, there), up to BUSY_LIMIT_S. Deliveries still in flight while the agent waits for input are
         not a stall of input and do not hold the watchdog back."""
         now = time.monotonic()
-        if app.rebalancing or now - last_batch_at[0] < STALL_S:
+        if app.rebalancing:
+            # A rebalance (and its table recovery) that does not end keeps every input away from the agent and
+            # this watchdog quiet: say so, with what the worker is waiting for (the fault suite saw one).
+            since = rebalancing_since[0] = rebalancing_since[0] or now
+            if now - since > LONG_REBALANCE_S and now - rebalancing_since[1] > LONG_REBALANCE_S:
+                rebalancing_since[1] = now
+                log.warning(
+                    "still rebalancing after %.0f s (recovering: %s); flow: %s",
+                    now - since,
+                    getattr(app, "in_recovery", None),
+                    app.consumer.flow_report(),
+                )
+            return
+        rebalancing_since[:] = [0.0, 0.0]
+        if now - last_batch_at[0] < STALL_S:
             return
         if batch_since[0] is not None and now - batch_since[0] < BUSY_LIMIT_S:
             return  # a slow batch (or one waiting for room to deliver during a broker outage) is not a stall

@@ -16,6 +16,8 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,7 @@ class Deployment:
         self.collector = ListCollector.started(self.settings, expected=10**12)
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}
+        self.ports: dict[str, int] = {}
 
     def start(
         self,
@@ -81,6 +84,7 @@ class Deployment:
             self.settings, web_port=web_port or self.settings.web_port, state_dir=state_dir or self.settings.state_dir
         )
         self.logs[name] = str(self.tmp_path / f"{name}.log")
+        self.ports[name] = settings.web_port
         self.workers[name] = start_worker(settings, self.logs[name], env)
         return self.workers[name]
 
@@ -121,15 +125,29 @@ class Deployment:
                 return time.monotonic() - start
             time.sleep(0.2)
         missing = sorted(wanted - set(self.collector.arrivals))
-        for process in self.workers.values():  # a stuck worker writes its threads' and tasks' stacks to its log
+        health = {name: self.health(name) for name in self.workers}  # rebalancing? recovering? owned? counters
+        for name, process in self.workers.items():  # a stuck worker writes its threads' and tasks' stacks to its log
             if process.poll() is None:
+                with open(self.logs[name], "a") as log:
+                    log.write(f"\n[fault harness] timed out; /health: {health[name]}\n")
                 os.kill(process.pid, signal.SIGQUIT)
                 os.kill(process.pid, signal.SIGUSR1)
         time.sleep(2)
         tails = {name: open(log).read()[-12000:] for name, log in self.logs.items()}
         raise AssertionError(
-            f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); worker logs: {tails}"
+            f"timed out waiting for {what}: {len(missing)} not covered (e.g. {missing[:5]}); /health: {health}; "
+            f"worker logs: {tails}"
         )
+
+    def health(self, name: str) -> dict | str:
+        """A worker's ``/health`` (open without a token), or why it did not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/health", timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:  # 503 while rebalancing or recovering: the body says which
+            return json.loads(error.read())
+        except OSError as error:
+            return f"no answer: {error}"
 
     def resume_time(self, since: float, covered_before: int, timeout: float = 120.0) -> float:
         """Seconds from ``since`` (time.monotonic) until a list covers a rating not covered before."""
