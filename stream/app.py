@@ -388,7 +388,14 @@ def create_app(
 
         @app.task
         async def follow_items() -> None:
-            await catalogue.follow(settings, apply_item, catalogue_caught_up)
+            while True:  # the catalogue must not take the worker down: a failed reader starts again from the top
+                try:
+                    await catalogue.follow(settings, apply_item, catalogue_caught_up)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.error("reading the catalogue topic %s failed (%r); reading it again", settings.items_topic, exc)
+                    await asyncio.sleep(1.0)
 
     @app.agent(ratings)
     async def process(stream) -> None:
