@@ -44,9 +44,9 @@ def broker_answers(settings: Settings) -> bool:
         return False
 
 
-def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
-    """Every JSON value currently in ``topic`` (with ``raw``: every ``(key, value)`` as bytes), in partition
-    order."""
+def read_topic(settings: Settings, topic: str, raw: bool = False, positions: bool = False) -> list:
+    """Every JSON value currently in ``topic`` (with ``raw``: every ``(key, value)`` as bytes; with ``positions``
+    too: ``(partition, offset, key, value)``), in partition order."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -63,7 +63,12 @@ def read_topic(settings: Settings, topic: str, raw: bool = False) -> list:
     values: list[Any] = []
     while any(consumer.position(tp) < end[tp] for tp in partitions):
         for records in consumer.poll(timeout_ms=1000).values():
-            values.extend((r.key, r.value) if raw else json.loads(r.value) for r in records)
+            values.extend(
+                ((r.partition, r.offset, r.key, r.value) if positions else (r.key, r.value))
+                if raw
+                else json.loads(r.value)
+                for r in records
+            )
     consumer.close()
     return values
 

@@ -155,6 +155,34 @@ def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(repl
     assert dead[1]["value_encoding"] == "base64"
 
 
+def test_every_message_the_worker_wrote_or_read_validates_against_its_published_schema(replayed):
+    """schemas/ against the real topics after the tests above: every list, drift message and dead letter, every
+    catalogue item, and every input message that was not dead-lettered (those that were broke their schema)."""
+    from tests.stream.test_message_schemas import assert_valid
+
+    settings = replayed.settings
+    dead = read_topic(settings, settings.dlq_topic)
+    refused = {(d["partition"], d["offset"]) for d in dead if d["source_topic"] == settings.ratings_topic}
+    assert refused  # the malformed events of the test above
+    counts = {}
+    for topic, name in [
+        (settings.recommendations_topic, "recommendations"),
+        (settings.drift_topic, "drift-metrics"),
+        (settings.dlq_topic, "ratings-dlq"),
+        (settings.items_topic, "items"),
+    ]:
+        values = [value for _, value in read_topic(settings, topic, raw=True)]
+        for value in values:
+            assert_valid(name, value)
+        counts[name] = len(values)
+    inputs = read_topic(settings, settings.ratings_topic, raw=True, positions=True)
+    for partition, offset, _, value in inputs:
+        if (partition, offset) not in refused:
+            assert_valid("ratings", value)
+    assert counts["recommendations"] and counts["drift-metrics"] and counts["items"] == 1682
+    assert len(inputs) > N_REPLAY
+
+
 def test_state_survives_a_worker_restart(kafka_bootstrap, movielens, tmp_path):
     deployment = Deployment(kafka_bootstrap, tmp_path, "restart", web_port=6168)
     try:
