@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from stream.api_schema import openapi_document
 from stream.catalogue import ItemRecord
 from stream.schemas import forget_message, score_parts
 from wnn.item_space import ItemSpace
@@ -250,116 +251,6 @@ def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord
         "mean_rating": round(float(space.sums[index]) / count, 4) if index is not None and count else None,
         "baseline": round(space.baseline(index), 4) if index is not None else None,
         "category_slots": np.flatnonzero(space.item_bits(index)["genres"]).tolist() if index is not None else [],
-    }
-
-
-def _user_path(summary: str, extra: list[dict] | None = None, responses: dict[str, str] | None = None) -> dict:
-    params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}]
-    return {
-        "summary": summary,
-        "security": [{"bearer": []}],
-        "parameters": params + (extra or []),
-        "responses": {
-            "400": {"description": "malformed id"},
-            "401": {"description": "no or wrong token"},
-            "404": {"description": "unknown user (or rating)"},
-            "503": {"description": "the user's partition is recovering; retry"},
-            **{code: {"description": text} for code, text in (responses or {}).items()},
-        },
-    }
-
-
-def openapi_document(version: str) -> dict:
-    """The OpenAPI 3.1 description of this API (served at ``/openapi.json``)."""
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "wnnrec worker API",
-            "version": version,
-            "description": "Per-user weightless-network recommendations. Every /users path needs "
-            "`Authorization: Bearer <token>`; any worker answers for every user.",
-        },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": {
-            "/users/{id}/recommendations": {
-                "get": _user_path(
-                    "The user's current top-N, best first, with titles where a catalogue is loaded, and why each "
-                    "item is there: its score split into terms that sum to it",
-                    responses={
-                        "200": "`{user, n_ratings, items: [{item, score, title?, why: {popularity, sequence, "
-                        "followed, affinity, rating, like, predicted_rating, like_probability}}]}`"
-                    },
-                )
-            },
-            "/users/{id}/explain": {
-                "get": _user_path(
-                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating "
-                    "(baseline, the user's bias, the stored ratings that pull it), in sentences and numbers",
-                    [{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
-                    responses={
-                        "200": "`{in_list, position, why_listed: [sentences], score, predicted_rating, "
-                        "like_probability, summary, because: [sentences], ratings, neurons}`"
-                    },
-                )
-            },
-            "/users/{id}/ratings": {
-                "get": _user_path(
-                    "The user's stored ratings, oldest first",
-                    responses={"200": "`{user, ratings: [{event_id, item, rating, ts}]}`"},
-                )
-            },
-            "/users/{id}/ratings/{event_id}": {
-                "delete": _user_path(
-                    "Forget one rating: a forget is produced onto the ratings topic, ordered with the user's ratings",
-                    [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                    responses={"202": "`{user, event_ids, topic, partition, offset}`"},
-                )
-            },
-            "/users/{id}/items/{item}": {
-                "delete": _user_path(
-                    "Forget every rating the user gave this item (as above)",
-                    [{"name": "item", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    responses={"202": "`{user, event_ids, topic, partition, offset}`"},
-                )
-            },
-            "/items/{id}": {
-                "get": {
-                    "summary": "The item's description from the catalogue (the items topic) and its live statistics",
-                    "security": [{"bearer": []}],
-                    "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 256}}
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "`{item, description: {item, v, title, year, genres, attributes} | null, "
-                            "withdrawn, listable, ratings, mean_rating, baseline}`"
-                        },
-                        "400": {"description": "malformed id"},
-                        "401": {"description": "no or wrong token"},
-                        "404": {"description": "neither in the catalogue nor rated"},
-                    },
-                }
-            },
-            "/items/stats": {
-                "get": {
-                    "summary": "This worker's global item statistics (an audit view)",
-                    "security": [{"bearer": []}],
-                    "responses": {
-                        "200": {"description": "`{owned_partitions, items}`"},
-                        "401": {"description": "no or wrong token"},
-                    },
-                }
-            },
-            "/health": {
-                "get": {
-                    "summary": "Liveness and readiness (503 while tables recover)",
-                    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
-                }
-            },
-            "/metrics": {
-                "get": {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}}
-            },
-        },
     }
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 
+import jsonschema
 import pytest
 from kafka.partitioner.default import murmur2
 
+from stream.api_schema import openapi_document
 from stream.bench import start_worker, stop_worker
 from stream.replay import replay
 from tests.stream.test_integration import Deployment, covered
@@ -21,7 +24,29 @@ pytestmark = [pytest.mark.broker, pytest.mark.data]
 N_REPLAY = 600
 
 
+DOCUMENT = openapi_document("test")
+
+
+def conform(path: str, method: str, status: int, body: dict) -> None:
+    """Check an answer against the response schema the OpenAPI document gives its path, method and status."""
+    route = path.split("?")[0]
+    operations = DOCUMENT["paths"].get(route) or next(
+        (
+            ops
+            for template, ops in DOCUMENT["paths"].items()
+            if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), route)
+        ),
+        None,
+    )
+    assert operations is not None, f"{path} is not in the OpenAPI document"
+    answer = operations[method.lower()]["responses"][str(status)]
+    schema = {"$ref": answer["content"]["application/json"]["schema"]["$ref"], "components": DOCUMENT["components"]}
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(body))
+    assert not errors, f"{method} {path} -> {status}: {errors[0].message} in {str(body)[:300]}"
+
+
 def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[int, dict | str]:
+    """One request; every JSON answer but the document itself must match the OpenAPI document (:func:`conform`)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -30,7 +55,12 @@ def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[
             status, body, kind = response.status, response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers.get_content_type()
-    return status, json.loads(body) if kind == "application/json" else body.decode()
+    if kind != "application/json":
+        return status, body.decode()
+    doc = json.loads(body)
+    if path != "/openapi.json":
+        conform(path, method, status, doc)
+    return status, doc
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +147,22 @@ def test_recommendations_ratings_and_errors(served, movielens):
     assert call(port, f"/users/{user}/explain?item=no-such-item", token)[0] == 404
     health = call(port, "/health", None)[1]
     assert health["ready"] and health["live"] and health["events_total"] >= N_REPLAY
+
+
+def test_every_answer_matches_the_generated_openapi_document(served, movielens):
+    """/openapi.json is generated from the response Structs (stream/api_schema.py) and is a valid OpenAPI 3.1
+    document; every answer of this module's tests is checked against it (call), the catalogue's here."""
+    from openapi_spec_validator import validate
+
+    port, token, user = served.settings.web_port, served.settings.api_token, busiest_user(movielens)
+    status, served_document = call(port, "/openapi.json", None)
+    assert status == 200 and served_document == json.loads(json.dumps(DOCUMENT | {"info": served_document["info"]}))
+    validate(served_document)
+    assert call(port, "/items/242", token)[1]["description"]["genres"] == ["Comedy"]
+    assert call(port, "/items/no-such-item", token)[0] == 404
+    assert call(port, "/items/stats", token)[1]["items"]
+    item = call(port, f"/users/{user}/recommendations", token)[1]["items"][0]["item"]
+    assert call(port, f"/users/{user}/explain?item={item}", token)[1]["genres"]
 
 
 def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served, movielens):

@@ -1,0 +1,276 @@
+"""The HTTP API's responses as msgspec Structs, and the OpenAPI 3.1 document generated from them (``/openapi.json``).
+
+The views of :mod:`stream.api` build their answers; these Structs state what the answers hold, the document's
+response schemas are generated from them, and ``tests/stream/test_api_http.py`` validates every view's real answer
+against the document (and the document itself with openapi-spec-validator).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from stream.catalogue import ItemRecord
+from stream.message_schemas import ScoreTerms
+
+
+class Error(msgspec.Struct):
+    """Any 4xx or 5xx answer."""
+
+    error: str
+
+
+class RecommendedItem(msgspec.Struct, forbid_unknown_fields=True):
+    item: str
+    score: float
+    title: str | None = None
+    why: ScoreTerms | None = None
+
+
+class Recommendations(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /users/{id}/recommendations``."""
+
+    user: str
+    n_ratings: int
+    items: list[RecommendedItem]
+
+
+class PullingRating(msgspec.Struct, forbid_unknown_fields=True):
+    """A stored rating that shares cells with the explained item, and its additive share of the prediction."""
+
+    event_id: int
+    item: str
+    rating: float
+    ts: int
+    shared_neurons: int
+    pull: float
+
+
+class NeuronCell(msgspec.Struct, forbid_unknown_fields=True):
+    neuron: int
+    count: float
+    mean_residual: float
+
+
+class ListedScore(ScoreTerms, forbid_unknown_fields=True):
+    total: float
+
+
+class Explanation(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /users/{id}/explain?item=``."""
+
+    user: str
+    item: str
+    title: str
+    predicted_rating: float
+    like_probability: float
+    summary: str
+    because: list[str]
+    baseline: float
+    user_bias: float
+    genres: list[str]
+    year: int | None
+    attributes: dict[str, str]
+    ratings: list[PullingRating]
+    neurons: list[NeuronCell]
+    in_list: bool | None = None
+    position: int | None = None
+    why_listed: list[str] | None = None
+    score: ListedScore | None = None
+
+
+class StoredRating(msgspec.Struct, forbid_unknown_fields=True):
+    event_id: int
+    item: str
+    rating: float
+    ts: int
+
+
+class Ratings(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /users/{id}/ratings``."""
+
+    user: str
+    ratings: list[StoredRating]
+
+
+class ForgetAccepted(msgspec.Struct, forbid_unknown_fields=True):
+    """``DELETE /users/{id}/ratings/{event_id}`` and ``/users/{id}/items/{item}``: the forget on the input topic."""
+
+    user: str
+    event_ids: list[int]
+    topic: str
+    partition: int
+    offset: int
+    status: str
+
+
+class Item(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /items/{id}``."""
+
+    item: str
+    description: ItemRecord | None
+    withdrawn: bool
+    listable: bool
+    ratings: int
+    mean_rating: float | None
+    baseline: float | None
+    category_slots: list[int]
+
+
+class ItemStatistics(msgspec.Struct, forbid_unknown_fields=True):
+    count: int
+    sum: float
+    projection: list[int]
+    vector: list[int]
+    centred: int
+
+
+class ItemStats(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /items/stats``: the worker's global item statistics, an audit view."""
+
+    owned_partitions: list[int]
+    items: dict[str, ItemStatistics]
+
+
+class Health(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /health`` (200 when ready, 503 while the group rebalances or tables recover)."""
+
+    live: bool
+    ready: bool
+    rebalancing: bool
+    recovering: bool
+    owned_partitions: list[int]
+    users_cached: int
+    items: int
+    events_total: int
+    offset_holes_read_again: int
+    stalls_read_again: int
+    stale_messages_skipped: int
+    batches_delivering: int
+    delivery_failures: int
+    messages_dropped_in_rebalance: int
+    dead_letters: dict[str, int]
+
+
+RESPONSE_TYPES = (
+    Error,
+    Recommendations,
+    Explanation,
+    Ratings,
+    ForgetAccepted,
+    Item,
+    ItemStats,
+    Health,
+)
+_REF = "#/components/schemas/{name}"
+
+
+def _answer(description: str, struct: type | None = None) -> dict[str, Any]:
+    if struct is None:
+        return {"description": description}
+    schema = {"$ref": _REF.format(name=struct.__name__)}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+_ID = {"type": "string", "maxLength": 256}
+_ERRORS = {
+    "400": _answer("malformed id", Error),
+    "401": _answer("no or wrong token", Error),
+    "404": _answer("unknown user, rating or item", Error),
+    "503": _answer("the user's partition is recovering; retry", Error),
+}
+
+
+def _user_operation(summary: str, answer: dict[str, Any], code: str = "200", extra: list | None = None) -> dict:
+    return {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "parameters": [_path_parameter("id", _ID), *(extra or [])],
+        "responses": {code: answer, **_ERRORS},
+    }
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API, its response schemas generated from :data:`RESPONSE_TYPES`."""
+    _, components = msgspec.json.schema_components(RESPONSE_TYPES, ref_template=_REF)
+    forget = _answer("accepted: applied when the worker reaches that offset of the input topic", ForgetAccepted)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "wnnrec worker API",
+            "version": version,
+            "description": "Per-user weightless-network recommendations. Every path but /health, /metrics and "
+            "/openapi.json needs `Authorization: Bearer <token>`; any worker answers for every user.",
+        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": components},
+        "paths": {
+            "/users/{id}/recommendations": {
+                "get": _user_operation(
+                    "The user's current top-N, best first, with titles from the catalogue, and why each item is "
+                    "there: its score split into terms that sum to it",
+                    _answer("the list", Recommendations),
+                )
+            },
+            "/users/{id}/explain": {
+                "get": _user_operation(
+                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, "
+                    "the user's bias, the stored ratings that pull it), in sentences and numbers",
+                    _answer("the explanation", Explanation),
+                    extra=[{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
+                )
+            },
+            "/users/{id}/ratings": {
+                "get": _user_operation("The user's stored ratings, oldest first", _answer("the ratings", Ratings))
+            },
+            "/users/{id}/ratings/{event_id}": {
+                "delete": _user_operation(
+                    "Forget one rating (produced onto the input topic with the user as key)",
+                    forget,
+                    code="202",
+                    extra=[_path_parameter("event_id", {"type": "integer"})],
+                )
+            },
+            "/users/{id}/items/{item}": {
+                "delete": _user_operation(
+                    "Forget every rating of the item by the user",
+                    forget,
+                    code="202",
+                    extra=[_path_parameter("item", _ID)],
+                )
+            },
+            "/items/{id}": {
+                "get": {
+                    "summary": "The item's description from the catalogue (the items topic) and its live statistics",
+                    "security": [{"bearer": []}],
+                    "parameters": [_path_parameter("id", _ID)],
+                    "responses": {
+                        "200": _answer("the item", Item),
+                        "400": _ERRORS["400"],
+                        "401": _ERRORS["401"],
+                        "404": _answer("neither in the catalogue nor rated", Error),
+                    },
+                }
+            },
+            "/items/stats": {
+                "get": {
+                    "summary": "This worker's global item statistics (an audit view)",
+                    "security": [{"bearer": []}],
+                    "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"]},
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness and readiness",
+                    "responses": {"200": _answer("ready", Health), "503": _answer("not ready", Health)},
+                }
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}}
+            },
+        },
+    }
