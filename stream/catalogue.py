@@ -212,9 +212,15 @@ async def _assigned(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[
     return sorted(consumer.assignment())
 
 
+#: How long the compacted topic keeps a tombstone: a worker that starts later must still learn that the item was
+#: withdrawn (by default Kafka drops a tombstone after a day, and the item would be listable again where rated).
+TOMBSTONE_RETENTION_MS = 10 * 365 * 24 * 3600 * 1000
+
+
 def ensure_items_topic(settings: Settings) -> None:
     """The compacted ``items`` topic (one partition: every worker reads all of it, in one order)."""
-    ensure_topics(settings, [settings.items_topic], 1, config={"cleanup.policy": "compact"}, retention_ms=None)
+    config = {"cleanup.policy": "compact", "delete.retention.ms": str(TOMBSTONE_RETENTION_MS)}
+    ensure_topics(settings, [settings.items_topic], 1, config=config, retention_ms=None)
 
 
 def publish_catalogue(settings: Settings, dataset: Dataset, progress: bool = True, producer=None) -> int:
