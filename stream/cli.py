@@ -8,6 +8,7 @@ import dataclasses
 import faulthandler
 import gc
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -172,6 +173,7 @@ def _worker(args) -> int:
     from stream.catalogue import ensure_items_topic
     from stream.quiet_logs import quiet_kafka_client_logs
     from stream.replay import ensure_topics
+    from stream.state_folder import CLEAN_STOP_MARKER, discard_after_unclean_stop, mark_clean_stop
 
     settings = settings_from(args)
     settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
@@ -180,6 +182,12 @@ def _worker(args) -> int:
     ensure_items_topic(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    marker = settings.state_dir / CLEAN_STOP_MARKER
+    if discard_after_unclean_stop(Path(app.conf.tabledir), marker):
+        logging.getLogger(__name__).warning(
+            "the last stop was not clean: local tables in %s deleted, to be rebuilt from the changelogs",
+            app.conf.tabledir,
+        )
     # faust creates the tables' changelogs as it starts and subscribes at once; on a fresh deployment the consumer's
     # metadata could miss a new changelog, faust then ignored it and the table's recovery never ended (the fault
     # suite saw a worker make no progress for 120 s). Created here first, with faust's own settings, they exist.
@@ -202,7 +210,12 @@ def _worker(args) -> int:
     # `kill -USR1` is mode's: the loop logs every thread's and task's stack, if it still runs.
     faulthandler.register(signal.SIGQUIT, all_threads=True)
     worker = faust.Worker(app, loglevel=args.loglevel)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as stop:
+        if stop.code in (0, None):  # stopped on request: tables closed and changelogs flushed
+            mark_clean_stop(marker)
+        raise
     return 0
 
 
