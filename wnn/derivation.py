@@ -49,7 +49,7 @@ class Derivation:
         self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
         self.state = 0  # Q after the last pair
         self._synced = -1  # the space's generation the derived state was last brought up to date with
-        self._content_synced = space.content_generation  # and its content generation (catalogue updates)
+        self._content_synced = space.content_changes.generation  # and its content generation (catalogue updates)
         self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
 
@@ -65,19 +65,19 @@ class Derivation:
         if self._stale:
             self.rebuild()
             return
-        if self._synced == space.generation:
+        if self._synced == space.changes.generation:
             return
-        if self._content_synced != space.content_generation:
+        if self._content_synced != space.content_changes.generation:
             # An item's content bits changed (a catalogue update): its addresses and Q channel moved, and Q runs
             # through every later pair, so a network holding such an item derives everything again.
-            changed = space.content_changed_since(self._content_synced)
+            changed = space.content_changes.since(self._content_synced)
             if changed is None or any(i in self._held for i in changed):
                 self.rebuild()
                 return
-            self._content_synced = space.content_generation
+            self._content_synced = space.content_changes.generation
         n = self.pairs.n
         if n:
-            changed_items = space.changed_since(self._synced)
+            changed_items = space.changes.since(self._synced)
             if changed_items is None or len(changed_items) > 16 + n // 4:
                 # Long ago, or many changes: read every pair again (vectorised), cheaper than a lookup per change.
                 self._patch(np.arange(n))
@@ -86,7 +86,7 @@ class Derivation:
                 hits = {i for i in changed_items if i in held}
                 if hits:
                     self._patch(np.flatnonzero(np.isin(self.pairs.items, list(hits))))
-        self._synced = space.generation
+        self._synced = space.changes.generation
 
     def rebuild(self) -> None:
         """Derive everything from the stored pairs and the item space as it is now."""
@@ -99,8 +99,8 @@ class Derivation:
         self._held = collections.Counter(items.tolist())
         self.window = self._scan()
         self._rebuild_tables()
-        self._synced, self._stale = space.generation, False
-        self._content_synced = space.content_generation
+        self._synced, self._stale = space.changes.generation, False
+        self._content_synced = space.content_changes.generation
 
     def drop(self, keep: np.ndarray) -> None:
         """Follow a deletion of pairs (``keep``: which of the old pairs remain): derive again before the next read."""

@@ -38,6 +38,7 @@ import numpy as np
 
 from wnn import popularity
 from wnn.candidates import CandidateOrder
+from wnn.change_log import ChangeLog
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import BitLayout
@@ -98,16 +99,12 @@ class ItemSpace:
         self._code_parts: dict[int, np.ndarray] = {}
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         self.n_items = 0
-        #: How many changes of item-derived values there have been, and the items of the latest ones (a reader that
-        #: synced at generation g asks :meth:`changed_since` which items to read again).
-        self.generation = 0
-        self._changes: list[int] = []
-        self._changes_from = 0
-        #: The same for changes of items' content bits (a catalogue update): they move the Q channels too, so a
-        #: network holding such an item derives everything again (:meth:`content_changed_since`).
-        self.content_generation = 0
-        self._content_changes: list[int] = []
-        self._content_changes_from = 0
+        #: Changes of item-derived values (baseline, code, addresses): a reader that synced at generation g asks
+        #: ``changes.since(g)`` which items to read again.
+        self.changes = ChangeLog(self.CHANGE_LOG)
+        #: Changes of items' content bits (a catalogue update): they move the Q channels too, so a network holding
+        #: such an item derives everything again.
+        self.content_changes = ChangeLog(self.CHANGE_LOG)
         self._allocate(capacity)
 
     # ------------------------------------------------------------------ storage
@@ -171,12 +168,7 @@ class ItemSpace:
             self.withdrawn[idx] = False
             self._refresh(idx, bits_changed=True)
         if content_changed:
-            self.content_generation += 1
-            changes = self._content_changes
-            changes.append(idx)
-            if len(changes) > 2 * self.CHANGE_LOG:
-                del changes[: len(changes) - self.CHANGE_LOG]
-                self._content_changes_from = self.content_generation - len(changes)
+            self.content_changes.record(idx)
         return idx
 
     def withdraw(self, key: Hashable) -> int:
@@ -328,29 +320,10 @@ class ItemSpace:
             self.addresses[index] = addresses
             self.cell_base[index] = self._neuron_offsets + addresses
         self._unplaced.add(index)  # placed in the candidate order when the order is next read
-        self.generation += 1
-        changes = self._changes
-        changes.append(index)
-        if len(changes) > 2 * self.CHANGE_LOG:
-            del changes[: len(changes) - self.CHANGE_LOG]
-            self._changes_from = self.generation - len(changes)
+        self.changes.record(index)
 
-    #: Item changes remembered for :meth:`changed_since`.
+    #: Item changes remembered by each change log.
     CHANGE_LOG = 512
-
-    def changed_since(self, generation: int) -> list[int] | None:
-        """The items whose derived values (baseline, code, addresses) changed after ``generation``, or None when that
-        is further back than the change log reaches (then a reader must re-read all its items)."""
-        if generation < self._changes_from:
-            return None
-        return self._changes[generation - self._changes_from :]
-
-    def content_changed_since(self, content_generation: int) -> list[int] | None:
-        """The items whose content bits changed after ``content_generation`` (:attr:`content_generation`), or None
-        when that is further back than the log reaches."""
-        if content_generation < self._content_changes_from:
-            return None
-        return self._content_changes[content_generation - self._content_changes_from :]
 
     # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:
