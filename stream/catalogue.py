@@ -28,7 +28,7 @@ import msgspec
 from tqdm import tqdm
 
 from stream.replay import ensure_topics, make_producer
-from stream.schemas import SchemaError, _identifier, _shown
+from stream.schemas import SchemaError, decode_checked, identifier, shown
 from stream.settings import Settings
 from wnn.data import Dataset
 
@@ -58,7 +58,7 @@ _encode = msgspec.json.Encoder().encode
 def _category(value: str, what: str) -> str:
     if not value or len(value) > MAX_CATEGORY_LENGTH or any(ord(ch) < 32 for ch in value):
         raise SchemaError(
-            f"{what} {_shown(value)} must be 1..{MAX_CATEGORY_LENGTH} characters without control characters"
+            f"{what} {shown(value)} must be 1..{MAX_CATEGORY_LENGTH} characters without control characters"
         )
     return value
 
@@ -79,26 +79,21 @@ def parse_item(raw: bytes | None, key: bytes | str | None) -> ItemRecord | None:
     if key is None:
         raise SchemaError("item message has no key: the items topic is keyed by item id")
     key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-    _identifier(key_text, "key")
+    identifier(key_text, "key")
     if raw is None:
         return None
     if len(raw) > MAX_ITEM_MESSAGE_BYTES:
         raise SchemaError(f"item message of {len(raw):,} bytes exceeds the {MAX_ITEM_MESSAGE_BYTES:,}-byte limit")
-    try:
-        record = _decode_item(raw)
-    except msgspec.ValidationError as exc:
-        raise SchemaError(f"invalid item message: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
+    record = decode_checked(_decode_item, raw, "item message")
     if record.v != ITEM_SCHEMA_VERSION:
         raise SchemaError(f"unsupported item schema version {record.v!r}; this worker reads {ITEM_SCHEMA_VERSION}")
-    item = _identifier(record.item, "item")
+    item = identifier(record.item, "item")
     if item != key_text:
-        raise SchemaError(f"message key {_shown(key_text)} differs from its item {item!r}")
+        raise SchemaError(f"message key {shown(key_text)} differs from its item {item!r}")
     if len(record.title) > MAX_TITLE_LENGTH:
         raise SchemaError(f"field 'title' is longer than {MAX_TITLE_LENGTH} characters")
     if record.year is not None and not 1 <= record.year <= 9999:
-        raise SchemaError(f"field 'year' = {_shown(record.year)} is not a year (1..9999)")
+        raise SchemaError(f"field 'year' = {shown(record.year)} is not a year (1..9999)")
     if len(record.genres) + len(record.attributes) > MAX_CATEGORIES:
         raise SchemaError(f"more than {MAX_CATEGORIES} genres and attributes")
     for genre in record.genres:

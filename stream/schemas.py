@@ -18,8 +18,8 @@ import base64
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -32,6 +32,8 @@ OUTPUT_VERSION = 2
 MIN_EVENT_ID, MAX_EVENT_ID = MIN_INT64, MAX_INT64
 #: Event ids derived from Kafka coordinates: partition in the high bits, offset in the low 40.
 _OFFSET_BITS = 40
+
+T = TypeVar("T")
 
 
 class SchemaError(ValueError):
@@ -59,7 +61,7 @@ def event_id_from_offset(partition: int, offset: int) -> int:
     return (partition << _OFFSET_BITS) | offset
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -83,9 +85,20 @@ _decode_input = msgspec.json.Decoder(_InputMessage).decode
 _encode = msgspec.json.Encoder().encode
 
 
-def _identifier(value: str | int | None, field: str) -> str:
+def decode_checked(decode: Callable[[bytes | str], T], raw: bytes | str, what: str = "message") -> T:
+    """``decode(raw)`` (a msgspec decoder of one message type), its errors as :class:`SchemaError` reasons."""
+    try:
+        return decode(raw)
+    except msgspec.ValidationError as exc:
+        raise SchemaError(f"invalid {what}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise SchemaError(f"not JSON: {exc}") from None
+
+
+def identifier(value: str | int | None, field: str) -> str:
+    """An id field as text: a non-empty string or integer of at most MAX_ID_LENGTH characters."""
     if value is None or value == "":
-        raise SchemaError(f"field {field!r} must be a non-empty string or integer, got {_shown(value)}")
+        raise SchemaError(f"field {field!r} must be a non-empty string or integer, got {shown(value)}")
     if isinstance(value, int) and abs(value) >= 10**MAX_ID_LENGTH:
         raise SchemaError(f"field {field!r} is longer than {MAX_ID_LENGTH} characters")
     text = str(value)
@@ -96,7 +109,7 @@ def _identifier(value: str | int | None, field: str) -> str:
 
 def _event_id(value: int | None) -> int | None:
     if value is not None and not MIN_EVENT_ID <= value <= MAX_EVENT_ID:
-        raise SchemaError(f"field 'event_id' = {_shown(value)} is outside the signed 64-bit range")
+        raise SchemaError(f"field 'event_id' = {shown(value)} is outside the signed 64-bit range")
     return value
 
 
@@ -128,47 +141,42 @@ def parse_input(
         raise SchemaError(f"message of {len(raw):,} bytes exceeds the {max_bytes:,}-byte limit")
     if require_key and key is None:
         raise SchemaError("message has no key: ratings must be keyed by their user id")
-    try:
-        doc = _decode_input(raw)
-    except msgspec.ValidationError as exc:
-        raise SchemaError(f"invalid message: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
+    doc = decode_checked(_decode_input, raw)
     if doc.v != SCHEMA_VERSION:
         raise SchemaError(f"unsupported schema version {doc.v!r}; this worker reads {SCHEMA_VERSION}")
-    user = _identifier(doc.user, "user")
+    user = identifier(doc.user, "user")
     if "\x00" in user:  # the user table keys a user's segments by the user id and a NUL (stream.user_layout)
         raise SchemaError("field 'user' contains a NUL character")
     if key is not None:
         key_text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
         if key_text != user:
             raise SchemaError(
-                f"message key {_shown(key_text)} differs from its user {user!r}: it would land on the wrong partition"
+                f"message key {shown(key_text)} differs from its user {user!r}: it would land on the wrong partition"
             )
     if doc.type == "rating":
         rating = doc.rating
         if rating is None or not math.isfinite(rating):
-            raise SchemaError(f"field 'rating' must be a finite number, got {_shown(rating)}")
+            raise SchemaError(f"field 'rating' must be a finite number, got {shown(rating)}")
         if not MIN_RATING <= rating <= MAX_RATING:
             raise SchemaError(f"rating {rating} is outside {MIN_RATING}..{MAX_RATING}")
         ts = doc.ts
         if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
-            raise SchemaError(f"field 'ts' = {_shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")
+            raise SchemaError(f"field 'ts' = {shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")
         event_id = _event_id(doc.event_id)
         return RatingEvent(
             user,
-            _identifier(doc.item, "item"),
+            identifier(doc.item, "item"),
             rating,
             int(ts),
             event_id if event_id is not None else event_id_from_offset(partition, offset),
         )
     if doc.type == "forget":
         event_id = _event_id(doc.event_id)
-        item = _identifier(doc.item, "item") if doc.item is not None else None
+        item = identifier(doc.item, "item") if doc.item is not None else None
         if (event_id is None) == (item is None):
             raise SchemaError("a forget needs exactly one of 'event_id' or 'item'")
         return ForgetEvent(user, event_id, item)
-    raise SchemaError(f"unknown event type {_shown(doc.type)} (expected 'rating' or 'forget')")
+    raise SchemaError(f"unknown event type {shown(doc.type)} (expected 'rating' or 'forget')")
 
 
 def rating_message(user: str, item: str, rating: float, ts: int, event_id: int | None = None) -> bytes:
