@@ -21,7 +21,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.catalogue import dataset_items
 from stream.report import prequential_mae, summarize
 from stream.schemas import rating_message
 from stream.settings import Settings
@@ -88,8 +87,7 @@ async def _run(dataset: Dataset, n: int):
             batch_delivery=False,
         )
         app = create_app(settings, store="memory://")
-        for key, value in dataset_items(dataset):  # the catalogue, as the items topic would bring it
-            app.processor.on_item(key, value)
+        app.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it
         outputs: dict[str, list[dict]] = {name: [] for name in app.output_topics}
         arrivals: dict[int, float] = {}
 

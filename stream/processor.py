@@ -190,9 +190,8 @@ class StreamProcessor:
         #: item id -> its description from the catalogue (stream.catalogue), and the titles among them
         self.descriptions: dict[str, ItemRecord] = {}
         self.titles = Titles(self.descriptions)
-        if catalogue is not None:  # the same path as the items topic's messages
-            for key, value in dataset_items(catalogue):
-                self.on_item(key, value)
+        if catalogue is not None:
+            self.add_catalogue(catalogue)
 
     # ------------------------------------------------------------------ users
     def _state(
@@ -471,6 +470,11 @@ class StreamProcessor:
                 pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
         self._dirty.clear()
         return pending
+
+    def add_catalogue(self, dataset: Dataset) -> None:
+        """Describe every item of ``dataset``, through the same path as the ``items`` topic's messages."""
+        for key, value in dataset_items(dataset):
+            self.on_item(key, value)
 
     def on_item(self, key: bytes | None, value: bytes | None, partition: int = 0, offset: int = 0) -> bytes | None:
         """Apply one message of the ``items`` topic (:mod:`stream.catalogue`) to the item space: a description sets
