@@ -32,7 +32,7 @@ class ApiTokenError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Declaration:
     """Everything about one setting besides its name and type: the single source of its default, its environment
-    variable, its command-line flag and its help (``wnnrec worker --help`` and this module's docs are made from it).
+    variable, its command-line flag and its help (the flags and ``--help`` of ``stream/cli.py`` are made from it).
     """
 
     default: Any
