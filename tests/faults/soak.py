@@ -4,9 +4,11 @@ README's "N consecutive runs" claim.
 Each run is a fresh ``pytest -m faults`` process (fresh topics, fresh workers) whose measurements go to its own JSON
 file; the summary is rewritten after every run, so a soak stopped early still reports what it ran.
 
+    export $(deploy/kafka/start)
     python -m tests.faults.soak --runs 30 --json results/fault_soak.json
 
-It needs the broker that ``deploy/kafka/start`` runs, like ``make test-faults``.
+It needs the broker that ``deploy/kafka/start`` runs, like ``make test-faults``, with ``KAFKA_BOOTSTRAP_SERVERS``
+set to it; a run whose cases were skipped counts as failed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +66,21 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def outcome(returncode: int, pytest_output: str, report: dict) -> str | None:
+    """Why a run does not count as passed, or None when it does. A run passes only when pytest exited 0, ran at
+    least one case, skipped none and the cases wrote their measurements: a soak of skipped cases proves nothing."""
+    if returncode != 0:
+        return f"pytest exited {returncode}"
+    counts = {word: int(number) for number, word in re.findall(r"(\d+) (passed|skipped|deselected)", pytest_output)}
+    if counts.get("skipped"):
+        return f"{counts['skipped']} case(s) skipped"
+    if not counts.get("passed"):
+        return "no case ran"
+    if not report:
+        return "the cases wrote no measurements"
+    return None
+
+
 def run_once(number: int, cases: str, timeout_s: float, evidence: Path) -> dict:
     """One pytest process over ``cases``; returns whether it passed, how long it took and what it measured. A failed
     run's worker logs and pytest output stay in ``evidence/run-<number>``; a passed run's are deleted."""
@@ -70,7 +88,8 @@ def run_once(number: int, cases: str, timeout_s: float, evidence: Path) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     report_path = folder / "faults.json"
-    env = dict(os.environ, WNNREC_FAULTS_JSON=str(report_path))
+    # CI=true makes a case that cannot reach the broker fail instead of skipping.
+    env = dict(os.environ, WNNREC_FAULTS_JSON=str(report_path), CI="true")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "faults", "tests/faults"]
     command += ["-k", cases, "--basetemp", str(folder / "tmp")]
     started = time.monotonic()
@@ -79,18 +98,20 @@ def run_once(number: int, cases: str, timeout_s: float, evidence: Path) -> dict:
         returncode, output = completed.returncode, completed.stdout + completed.stderr
     except subprocess.TimeoutExpired as timeout:
         returncode, output = -1, f"timed out after {timeout_s:.0f} s\n{timeout.stdout or ''}{timeout.stderr or ''}"
+    output = output if isinstance(output, str) else str(output)
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    if returncode == 0:
+    failure = outcome(returncode, output, report)
+    if failure is None:
         shutil.rmtree(folder, ignore_errors=True)
     else:
-        (folder / "pytest-output.txt").write_text(output if isinstance(output, str) else str(output))
+        (folder / "pytest-output.txt").write_text(output)
     return {
         "run": number,
-        "passed": returncode == 0,
+        "passed": failure is None,
         "returncode": returncode,
         "seconds": round(time.monotonic() - started, 1),
         "report": report,
-        **({} if returncode == 0 else {"output_tail": output[-3000:], "evidence": str(folder)}),
+        **({} if failure is None else {"failure": failure, "output_tail": output[-3000:], "evidence": str(folder)}),
     }
 
 
@@ -115,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         help="where a failed run's worker logs and pytest output are kept (default $TMPDIR/wnnrec-soak)",
     )
     args = parser.parse_args(argv)
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        parser.error("set KAFKA_BOOTSTRAP_SERVERS to the broker (deploy/kafka/start prints it)")
     runs: list[dict] = []
     for number in range(1, args.runs + 1):
         runs.append(run_once(number, args.cases, args.timeout, args.evidence))
@@ -123,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
         last = runs[-1]
         print(
-            f"run {number}/{args.runs}: {'passed' if last['passed'] else 'FAILED'} in {last['seconds']} s "
+            f"run {number}/{args.runs}: {'passed' if last['passed'] else 'FAILED (' + last['failure'] + ')'} "
+            f"in {last['seconds']} s "
             f"({summary['passed']}/{summary['runs']} passed)",
             flush=True,
         )

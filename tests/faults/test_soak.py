@@ -1,6 +1,6 @@
 """The soak's summary (pure; runs in ``make test``)."""
 
-from tests.faults.soak import summarise
+from tests.faults.soak import outcome, summarise
 
 
 def run(number, passed, lost=0, resume=5.0):
@@ -22,3 +22,13 @@ def test_the_longest_streak_restarts_after_a_failure_and_worst_values_are_kept()
 def test_a_case_without_a_report_is_not_counted():
     summary = summarise([{"run": 1, "passed": False, "report": {}}])
     assert summary["cases"] == {} and summary["longest_consecutive_passes"] == 0
+
+
+def test_a_run_passes_only_when_cases_ran_unskipped_and_measured():
+    measured = {"kill_9_state_lost": {"lost": 0}}
+    assert outcome(0, "2 passed, 7 deselected in 80.1s", measured) is None
+    assert outcome(0, "ss\n2 skipped, 7 deselected in 1.0s", {}) == "2 case(s) skipped"
+    assert outcome(0, "1 passed, 1 skipped in 40s", measured) == "1 case(s) skipped"
+    assert outcome(5, "9 deselected in 0.5s", {}) == "pytest exited 5"
+    assert outcome(0, "9 deselected in 0.5s", {}) == "no case ran"
+    assert outcome(0, "2 passed in 80s", {}) == "the cases wrote no measurements"
