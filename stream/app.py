@@ -84,7 +84,7 @@ def create_app(
             settings.web_bind,
             settings.web_port,
         )
-    config = config or WNNConfig(max_pairs=settings.max_pairs_per_user)
+    config = config or WNNConfig(max_pairs=settings.max_pairs_per_user, rating_scale=settings.rating_scale)
     processor = processor or StreamProcessor(
         config,
         top_n=settings.top_n,

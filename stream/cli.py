@@ -11,9 +11,11 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from stream.settings import ENGINE, KAFKA, SECURITY, WORKER, ApiTokenError, Settings, declarations
+from stream.settings import ENGINE, KAFKA, SECURITY, WORKER, ApiTokenError, Settings, SettingsError, declarations
 from wnn import cli as model_cli
 
 
@@ -34,11 +36,26 @@ def add_setting_args(parser: argparse.ArgumentParser, *groups: str) -> None:
                 arguments.add_argument(
                     declaration.flag,
                     dest=name,
-                    type=declaration.cast,
+                    type=_argument_type(declaration.cast),
                     default=None,
                     metavar=declaration.metavar,
                     help=declaration.described(),
                 )
+
+
+def _argument_type(cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``cast`` for argparse: a parser's own ValueError message (a rating scale's, say) reaches the user instead of
+    argparse's "invalid value"; plain types keep argparse's message."""
+    if isinstance(cast, type):
+        return cast
+
+    def convert(text: str) -> Any:
+        try:
+            return cast(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,7 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     """:class:`Settings` from the environment, with what the command line gave on top."""
     given = {name: getattr(args, name) for name in declarations() if getattr(args, name, None) is not None}
-    return dataclasses.replace(Settings(), **given)
+    try:
+        return dataclasses.replace(Settings(), **given)
+    except SettingsError:
+        raise
+    except ValueError as exc:  # a combination __post_init__ refuses
+        raise SettingsError(str(exc)) from None
 
 
 def _worker(args) -> int:
@@ -337,7 +359,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from stream.replay import BrokerUnavailable
 
-    return model_cli.main(argv, build_parser(), dispatch, user_errors=(BrokerUnavailable, ApiTokenError))
+    return model_cli.main(argv, build_parser(), dispatch, user_errors=(BrokerUnavailable, ApiTokenError, SettingsError))
 
 
 if __name__ == "__main__":

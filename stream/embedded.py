@@ -85,6 +85,7 @@ async def _run(dataset: Dataset, n: int):
             topic_prefix="embedded.",
             api_token=secrets.token_urlsafe(24),
             batch_delivery=False,
+            rating_scale=dataset.scale,
         )
         app = create_app(settings, store="memory://")
         app.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it

@@ -248,6 +248,7 @@ class StreamProcessor:
                     message.offset,
                     max_bytes=self.max_message_bytes,
                     require_key=True,
+                    scale=self.space.config.rating_scale,
                 )
             except SchemaError as exc:
                 self._dead(out, message, str(exc), "schema")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from wnn.evaluation.metrics import PRIOR_BUCKETS, prior_bucket
+from wnn.rating_scale import RatingScale
 
 #: The plots of a report folder, by file name.
 PLOTS = {
@@ -94,7 +95,7 @@ def summary_text(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _cold_start(records: list[dict]) -> list[dict]:
+def _cold_start(records: list[dict], scale: RatingScale) -> list[dict]:
     by_bucket: dict[str, list[dict]] = defaultdict(list)
     for record in records:
         by_bucket[prior_bucket(record["n_ratings"])].append(record)
@@ -103,7 +104,10 @@ def _cold_start(records: list[dict]) -> list[dict]:
         mine = by_bucket.get(label)
         if mine:
             errors = [abs(r["error"]) for r in mine]
-            likes = [(r["predicted"] >= 3.5) == (r["rating"] >= 4) for r in mine]
+            likes = [
+                (r["predicted"] >= scale.like_prediction_threshold) == (r["rating"] >= scale.like_threshold)
+                for r in mine
+            ]
             rows.append(
                 {
                     "prior_ratings": label,
@@ -193,13 +197,19 @@ def _plots(
 
 
 def write_report(
-    folder: str | Path, summary: dict, records: list[dict], arrivals: list[float], latencies: list[tuple[float, float]]
+    folder: str | Path,
+    summary: dict,
+    records: list[dict],
+    arrivals: list[float],
+    latencies: list[tuple[float, float]],
+    scale: RatingScale,
 ) -> Path:
     """Write ``summary.json``, ``report.md`` and the PNGs of :data:`PLOTS` into ``folder``. ``arrivals`` are the
-    arrival times of the lists, ``latencies`` (send time, ms) per covered rating."""
+    arrival times of the lists, ``latencies`` (send time, ms) per covered rating, ``scale`` the ratings' scale (for
+    the like accuracy)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    cold = _cold_start(records)
+    cold = _cold_start(records, scale)
     summary = {**summary, "cold_start": cold}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _plots(folder, records, cold, arrivals, latencies)

@@ -8,6 +8,7 @@ included. ``--embedded`` runs the same agents in process, without Kafka (:mod:`s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -116,7 +117,7 @@ def main_job(
         summary, records, arrivals, latencies = embedded_job(dataset, limit or EMBEDDED_RATINGS)
     else:
         summary, records, arrivals, latencies = _on_kafka(base, dataset, limit, before_cleanup)
-    folder = write_report(report_dir, summary, records, arrivals, latencies)
+    folder = write_report(report_dir, summary, records, arrivals, latencies, dataset.scale)
     print(summary_text(summary))
     print(f"report: {folder}/report.md (summary.json and plots beside it)")
     return 0 if summary["ratings_covered_by_lists"] == summary["ratings_replayed"] else 1
@@ -141,7 +142,7 @@ def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
         started_broker = True
         if not broker_answers(base):
             raise BrokerUnavailable(f"deploy/kafka/start ran but {base.bootstrap} does not answer")
-    settings = fresh_settings(base, "run")
+    settings = dataclasses.replace(fresh_settings(base, "run"), rating_scale=dataset.scale)  # the worker rates on it
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     log_path = str(Path(settings.state_dir).with_suffix(".log"))
     worker = collector = None

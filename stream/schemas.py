@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from wnn.validation import MAX_ID_LENGTH, MAX_INT64, MAX_RATING, MAX_TS, MIN_INT64, MIN_RATING
+from wnn.rating_scale import RatingScale
+from wnn.validation import MAX_ID_LENGTH, MAX_INT64, MAX_TS, MIN_INT64
 
 SCHEMA_VERSION = 1
 #: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
@@ -120,20 +121,25 @@ def parse_input(
     offset: int = 0,
     max_bytes: int | None = None,
     require_key: bool = False,
+    *,
+    scale: RatingScale,
 ) -> RatingEvent | ForgetEvent:
     """Validate one message of the ``ratings`` topic. Raises :class:`SchemaError` with the reason.
 
-    Every field is checked before anything uses it: ratings finite and within the scale, ``ts`` an event time in
-    Unix seconds within [0, MAX_TS], event ids signed 64-bit integers, ids at most MAX_ID_LENGTH characters.
+    Every field is checked before anything uses it: ratings finite and within the deployment's rating ``scale``,
+    ``ts`` an event time in Unix seconds within [0, MAX_TS], event ids signed 64-bit integers, ids at most
+    MAX_ID_LENGTH characters.
     With ``require_key`` a message without a key is refused (it would be partitioned at random, away from its
     user's other events).
 
-    >>> parse_input(b'{"user": "7", "item": 42, "rating": 4, "ts": 881250949, "event_id": 3}', key=b"7")
+    >>> from wnn.rating_scale import WHOLE_STARS
+    >>> parse_input(b'{"user": "7", "item": 42, "rating": 4, "ts": 881250949, "event_id": 3}', key=b"7",
+    ...             scale=WHOLE_STARS)
     RatingEvent(user='7', item='42', rating=4.0, ts=881250949, event_id=3)
-    >>> parse_input(b'{"user": "7", "item": "42", "rating": 9, "ts": 0}')
+    >>> parse_input(b'{"user": "7", "item": "42", "rating": 0.5, "ts": 0}', scale=WHOLE_STARS)
     Traceback (most recent call last):
     ...
-    stream.schemas.SchemaError: rating 9.0 is outside 0.5..5.0
+    stream.schemas.SchemaError: rating 0.5 is outside the rating scale 1..5
     """
     if raw is None:
         raise SchemaError("empty message (tombstone) on the ratings topic")
@@ -157,8 +163,8 @@ def parse_input(
         rating = doc.rating
         if rating is None or not math.isfinite(rating):
             raise SchemaError(f"field 'rating' must be a finite number, got {shown(rating)}")
-        if not MIN_RATING <= rating <= MAX_RATING:
-            raise SchemaError(f"rating {rating} is outside {MIN_RATING}..{MAX_RATING}")
+        if not scale.low <= rating <= scale.high:
+            raise SchemaError(f"rating {rating:g} is outside the rating scale {scale.low:g}..{scale.high:g}")
         ts = doc.ts
         if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
             raise SchemaError(f"field 'ts' = {shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wnn.config import MAX_PAIRS_LIMIT
+from wnn.rating_scale import WHOLE_STARS, RatingScale
 
 DEFAULT_STATE_DIR = Path(".wnnrec-state")
 
@@ -27,6 +28,10 @@ def flag_value(text: str) -> bool:
 
 class ApiTokenError(ValueError):
     """The worker has no usable API token and was not told to run without one."""
+
+
+class SettingsError(ValueError):
+    """A setting's value, from its flag or its environment variable, is not one the worker can run with."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +87,12 @@ def setting(
 
     def from_environment():
         text = os.environ.get(declaration.env)
-        return declaration.cast(text) if text else default
+        if not text:
+            return default
+        try:
+            return declaration.cast(text)
+        except ValueError as exc:
+            raise SettingsError(f"{declaration.env}={text!r}: {exc}") from None
 
     return dataclasses.field(default_factory=from_environment, metadata={"declaration": declaration})
 
@@ -284,6 +294,15 @@ class Settings:
         f"forgotten exactly, item statistics included, a tenth at a time (at most "
         f"{MAX_PAIRS_LIMIT:,}, about 25 bytes a rating)",
         group=ENGINE,
+    )
+    rating_scale: RatingScale = setting(
+        "rating_scale",
+        WHOLE_STARS,
+        "the stars ratings take, LOW:HIGH[:STEP] (1:5 for ML-100K, 0.5:5:0.5 for half stars): a rating outside it "
+        "is dead-lettered; the prior mean, the like threshold and the prediction clip derive from it",
+        group=ENGINE,
+        cast=RatingScale.parse,
+        metavar="LOW:HIGH[:STEP]",
     )
     cache_mib: float = setting("cache_mib", 256.0, "memory budget of the live user-network cache", group=ENGINE)
     processing_guarantee: str = setting(

@@ -118,5 +118,5 @@ def bench_model(
         "n_items_scored": space.n_items,
         "n_users_sized": len(sizes[100]),
         "cpu": cpu,
-        "config": {k: v for k, v in (config or WNNConfig()).__dict__.items()},
+        "config": {k: str(v) if k == "rating_scale" else v for k, v in (config or WNNConfig()).__dict__.items()},
     }

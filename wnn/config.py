@@ -10,8 +10,12 @@ import dataclasses
 import hashlib
 import json
 
-#: The largest ``max_pairs``: a table cell sums residuals of up to 4.5 stars in 1/256 steps in an int32.
+from wnn.rating_scale import WHOLE_STARS, RatingScale
+
+#: The largest ``max_pairs``: a table cell sums residuals of up to 4 stars (1-5) in 1/256 steps in an int32.
 MAX_PAIRS_LIMIT = 1_000_000
+#: The largest sum of residual units one int32 table cell may have to hold.
+_CELL_LIMIT = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,25 +42,29 @@ class WNNConfig:
         Length of each item's collaborative binary code (sign bits of a streaming random projection).
     n_genre_slots
         Genre bits; unseen genre strings are bucketed onto these slots deterministically.
-    item_prior, prior_mean
-        An item's baseline is its mean rating shrunk toward ``prior_mean`` by ``item_prior`` pseudo-ratings. A
-        constant, not the running global mean: a global mean moves with every rating and would make every item's
-        baseline, and every stored pair's residual, depend on all other ratings.
+    rating_scale
+        The stars ratings take (:class:`wnn.rating_scale.RatingScale`; 1-5 in whole stars by default, ML-100K's).
+        The prior mean, the like threshold, the prediction clip and the item-mean thresholds derive from it; rating
+        differences (the drift allowance and threshold, the rating weight of the ranking) are in its
+        :attr:`~wnn.rating_scale.RatingScale.star`, a quarter of its span. Not part of the fingerprint: stored pairs
+        hold ratings, and everything the scale shapes is derived from them.
+    item_prior
+        An item's baseline is its mean rating shrunk toward the scale's ``prior_mean`` by ``item_prior``
+        pseudo-ratings. A constant, not the running global mean: a global mean moves with every rating and would
+        make every item's baseline, and every stored pair's residual, depend on all other ratings.
     user_prior
         Pseudo-count pulling the user's bias (bias neuron) toward zero.
     interaction_prior
         Pseudo-count, per Z neuron, pulling the mean residual of the cell it reads toward the user's bias.
     interaction_gain
         Scale of the neurons' averaged deviations (neurons share bits, so their votes are not independent).
-    like_threshold
-        Ratings at or above it are likes (4 on a 1-5 scale).
     popularity_half_life_s
         Half-life of the time-decayed popularity used for ranking (event time, seconds).
     affinity_weight, rating_weight, like_weight, transition_weight
         Ranking score = log decayed popularity + affinity_weight * log affinity + rating_weight * predicted rating
-        + like_weight * like probability + the sequence context: for each of the user's ``sequence_length`` newest
-        items, newest first, ``transition_weight * sequence_decay**j`` times the log share of that item's successors
-        in everyone's sequences (see ItemSpace.sequence_scores). See :mod:`wnn.ranking`.
+        (in stars) + like_weight * like probability + the sequence context: for each of the user's
+        ``sequence_length`` newest items, newest first, ``transition_weight * sequence_decay**j`` times the log share
+        of that item's successors in everyone's sequences (see ItemSpace.sequence_scores). See :mod:`wnn.ranking`.
     sequence_length, sequence_decay
         How many of the user's newest items the sequence context reads, and how fast their weight falls.
     max_pairs
@@ -65,8 +73,8 @@ class WNNConfig:
         tables count in 32-bit integers, exact up to 1.8 million pairs in one cell.
     drift_threshold, drift_allowance
         Taste-change detection (:mod:`wnn.taste_change`): a two-sided CUSUM over the user's residuals, with this
-        allowance per pair, restarts the network's window at the change point when either sum passes the threshold.
-        Older pairs stay stored but stop voting. None turns it off (every pair votes for ever).
+        allowance per pair (both in stars), restarts the network's window at the change point when either sum passes
+        the threshold. Older pairs stay stored but stop voting. None turns it off (every pair votes for ever).
     n_candidates
         :meth:`UserWNN.score` ranks only this many globally strongest items per user (plus room for the items the
         user rated). None scores the whole catalogue.
@@ -80,12 +88,11 @@ class WNNConfig:
     hybrid: bool = True
     collab_bits: int = 4
     n_genre_slots: int = 19
+    rating_scale: RatingScale = WHOLE_STARS
     item_prior: float = 5.0
-    prior_mean: float = 3.5
     user_prior: float = 6.0
     interaction_prior: float = 3.0
     interaction_gain: float = 2.5
-    like_threshold: float = 4.0
     popularity_half_life_s: float = 14 * 86400.0
     affinity_weight: float = 2.0
     rating_weight: float = 0.5
@@ -115,6 +122,22 @@ class WNNConfig:
             raise ValueError("sequence_length must be at least 1 and sequence_decay within [0, 1]")
         if not 1 <= self.max_pairs <= MAX_PAIRS_LIMIT:
             raise ValueError(f"max_pairs must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs}")
+        if self.max_pairs * self.rating_scale.span * 256 > _CELL_LIMIT:
+            most = int(_CELL_LIMIT / (self.rating_scale.span * 256))
+            raise ValueError(
+                f"a table cell could overflow: on a rating scale {self.rating_scale.span:g} wide, max_pairs must be at "
+                f"most {most:,}, got {self.max_pairs:,}"
+            )
+
+    @property
+    def prior_mean(self) -> float:
+        """What an item's baseline is shrunk toward (the scale's; 3.5 on 1-5)."""
+        return self.rating_scale.prior_mean
+
+    @property
+    def like_threshold(self) -> float:
+        """Ratings at or above it are likes (the scale's; 4 on 1-5)."""
+        return self.rating_scale.like_threshold
 
     @property
     def cells_per_neuron(self) -> int:

@@ -75,7 +75,7 @@ def learn_event(
     pairs left add up to (already applied here; a caller's share takes ``added`` first, then the change).
     Bad input raises :class:`wnn.validation.InvalidEvent` before anything changes.
     """
-    rating, ts, event_id = check_rating_event(rating, ts, event_id)
+    rating, ts, event_id = check_rating_event(rating, ts, event_id, model.space.config.rating_scale)
     if model.knows(event_id):
         return DUPLICATE  # at-least-once delivery: changes nothing
     rating = float(np.float32(rating))

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wnn.rating_scale import HALF_STARS, WHOLE_STARS, RatingScale
+
 __all__ = [
     "DataError",
     "Dataset",
@@ -86,8 +88,6 @@ ML100K_GENRES: tuple[str, ...] = (
 #: Genre labels that mean "no genre": they are dropped from ``Dataset.item_genres``.
 _NO_GENRE = frozenset({"unknown", "(no genres listed)", ""})
 
-#: Ratings outside this closed range are treated as a garbled file.
-RATING_RANGE: tuple[float, float] = (0.5, 5.0)
 
 _FETCH_HINT = (
     "Run `wnnrec data fetch` to download MovieLens-100K there, "
@@ -309,6 +309,9 @@ class Dataset:
         int32 release year of each item, -1 when unknown.
     item_genres
         Genre names of each item, e.g. ``("Action", "Comedy")``; empty when none or unknown.
+    scale
+        The stars the ratings take: 1-5 whole stars for ML-100K, 0.5-5 half stars for the ml-latest family, and
+        for RecBole files whichever of the two holds every rating (:func:`movielens_scale`).
 
     """
 
@@ -322,6 +325,7 @@ class Dataset:
     item_titles: list[str]
     item_years: np.ndarray
     item_genres: list[tuple[str, ...]]
+    scale: RatingScale = WHOLE_STARS
 
     def __post_init__(self) -> None:
         n = len(self.users)
@@ -534,12 +538,23 @@ def _split_columns(
     return [frame[c].tolist() for c in range(n_fields)], linenos
 
 
-def _parse_ratings(
-    path: Path, columns: Sequence[list[str]], linenos: Sequence[int]
-) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Turn the user, item, rating and timestamp columns into ids and arrays.
+def movielens_scale(ratings: np.ndarray) -> RatingScale:
+    """MovieLens' whole-star 1-5 scale when every rating is a whole star from 1 up, else its half-star 0.5-5.
 
-    Returns raw user ids, raw item ids, float32 ratings and int64 timestamps.
+    >>> movielens_scale(np.array([1.0, 4.0, 5.0])), movielens_scale(np.array([0.5, 4.0]))
+    (RatingScale(low=1.0, high=5.0, step=1.0), RatingScale(low=0.5, high=5.0, step=0.5))
+    """
+    whole = bool(len(ratings)) and bool((ratings >= 1.0).all()) and bool((np.rint(ratings) == ratings).all())
+    return WHOLE_STARS if whole else HALF_STARS
+
+
+def _parse_ratings(
+    path: Path, columns: Sequence[list[str]], linenos: Sequence[int], scale: RatingScale | None
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray, RatingScale]:
+    """Turn the user, item, rating and timestamp columns into ids and arrays, each rating checked against the
+    format's ``scale`` (None: :func:`movielens_scale` of the ratings).
+
+    Returns raw user ids, raw item ids, float32 ratings, int64 timestamps and the scale.
 
     """
     col_users, col_items, col_ratings, col_stamps = columns
@@ -554,17 +569,19 @@ def _parse_ratings(
         if "" in ids:
             raise _garbled(path, linenos[ids.index("")], f"empty {what}")
     ratings = _parse_floats(path, col_ratings, linenos, "rating")
-    lo, hi = RATING_RANGE
-    bad = ~((ratings >= lo) & (ratings <= hi))
+    scale = scale or movielens_scale(ratings)
+    bad = ~((ratings >= scale.low) & (ratings <= scale.high))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise _garbled(path, linenos[k], f"rating {col_ratings[k].strip()!r} is outside {lo:g}..{hi:g}")
+        raise _garbled(
+            path, linenos[k], f"rating {col_ratings[k].strip()!r} is outside the {scale.low:g}..{scale.high:g} scale"
+        )
     stamps = _parse_floats(path, col_stamps, linenos, "timestamp")
     bad = ~np.isfinite(stamps)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise _garbled(path, linenos[k], f"timestamp {col_stamps[k].strip()!r} is not a number of seconds")
-    return users, items, ratings.astype(np.float32), np.floor(stamps).astype(np.int64)
+    return users, items, ratings.astype(np.float32), np.floor(stamps).astype(np.int64), scale
 
 
 def _parse_floats(path: Path, values: list[str], linenos: Sequence[int], what: str) -> np.ndarray:
@@ -615,6 +632,7 @@ def _build(
     ratings: np.ndarray,
     timestamps: np.ndarray,
     meta: ItemMeta,
+    scale: RatingScale,
 ) -> Dataset:
     """Index raw ids densely, sort by time (stable) and assemble the :class:`Dataset`."""
     user_ids = sorted(set(raw_users), key=_id_key)
@@ -637,6 +655,7 @@ def _build(
         item_titles=[t for t, _, _ in info],
         item_years=np.array([y for _, y, _ in info], dtype=np.int32),
         item_genres=[g for _, _, g in info],
+        scale=scale,
     )
 
 
@@ -680,8 +699,8 @@ def _load_recbole(folder: Path, stem: str) -> Dataset:
     lines = _read_lines(inter_path)
     cols = _recbole_header(inter_path, lines, ("user_id", "item_id", "rating", "timestamp"))
     columns, linenos = _split_columns(inter_path, lines[1:], 2, "\t", len(cols), _AS_IN_HEADER)
-    raw_users, raw_items, ratings, stamps = _parse_ratings(
-        inter_path, [columns[cols[c]] for c in ("user_id", "item_id", "rating", "timestamp")], linenos
+    raw_users, raw_items, ratings, stamps, scale = _parse_ratings(
+        inter_path, [columns[cols[c]] for c in ("user_id", "item_id", "rating", "timestamp")], linenos, None
     )
 
     lines = _read_lines(item_path)
@@ -703,7 +722,7 @@ def _load_recbole(folder: Path, stem: str) -> Dataset:
         ids.append(raw)
         meta[raw] = (title, year, genres)
     _check_unique(item_path, ids, linenos)
-    return _build(stem, raw_users, raw_items, ratings, stamps, meta)
+    return _build(stem, raw_users, raw_items, ratings, stamps, meta, scale)
 
 
 # --- GroupLens ML-100K -------------------------------------------------------------------
@@ -715,7 +734,7 @@ def _load_grouplens(folder: Path) -> Dataset:
     columns, linenos = _split_columns(
         data_path, _read_lines(data_path), 1, "\t", 4, "tab-separated user item rating timestamp"
     )
-    raw_users, raw_items, ratings, stamps = _parse_ratings(data_path, columns, linenos)
+    raw_users, raw_items, ratings, stamps, scale = _parse_ratings(data_path, columns, linenos, WHOLE_STARS)
 
     n_fields = 5 + len(ML100K_GENRES)
     expected = "id|title|release date|video release date|url|19 genre flags"
@@ -738,7 +757,7 @@ def _load_grouplens(folder: Path) -> Dataset:
             _genres([g for g, f in zip(ML100K_GENRES, flags) if f == "1"]),
         )
     _check_unique(item_path, ids, linenos)
-    return _build("ml-100k", raw_users, raw_items, ratings, stamps, meta)
+    return _build("ml-100k", raw_users, raw_items, ratings, stamps, meta, scale)
 
 
 # --- GroupLens ml-latest-small -----------------------------------------------------------
@@ -765,7 +784,7 @@ def _load_csv(folder: Path, name: str) -> Dataset:
     ratings_path, movies_path = folder / "ratings.csv", folder / "movies.csv"
     cols, columns, linenos = _read_csv(ratings_path, ("userId", "movieId", "rating", "timestamp"))
     columns = [columns[cols[c]] for c in ("userId", "movieId", "rating", "timestamp")]
-    raw_users, raw_items, ratings, stamps = _parse_ratings(ratings_path, columns, linenos)
+    raw_users, raw_items, ratings, stamps, scale = _parse_ratings(ratings_path, columns, linenos, HALF_STARS)
     cols, columns, linenos = _read_csv(movies_path, ("movieId", "title", "genres"))
     rows = list(zip(*columns))
     c_id, c_title, c_genres = cols["movieId"], cols["title"], cols["genres"]
@@ -777,4 +796,4 @@ def _load_csv(folder: Path, name: str) -> Dataset:
         ids.append(raw)
         meta[raw] = (title, year, _genres(row[c_genres].split("|")))
     _check_unique(movies_path, ids, linenos)
-    return _build(name, raw_users, raw_items, ratings, stamps, meta)
+    return _build(name, raw_users, raw_items, ratings, stamps, meta, scale)

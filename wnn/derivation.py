@@ -45,6 +45,10 @@ class Derivation:
         self.memory = CountingMemory(cfg)
         self._like = cfg.like_threshold
         self._detect = cfg.drift_threshold is not None
+        # The detector's allowance and threshold are in stars of the rating scale.
+        star = cfg.rating_scale.star
+        self._allowance = cfg.drift_allowance * star
+        self._threshold = (cfg.drift_threshold or 0.0) * star
         self._columns = {name: np.zeros(pairs.capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
         self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
         self.state = 0  # Q after the last pair
@@ -125,11 +129,7 @@ class Derivation:
         self.state = next_state(q, int(space.channels[idx]), liked)
         if not self._detect:
             return False
-        cfg = self._cfg
-        assert cfg.drift_threshold is not None  # _detect
-        window = taste_change.step(
-            self.window, units, cfg.drift_allowance, cfg.drift_threshold, columns["units"][: log.n]
-        )
+        window = taste_change.step(self.window, units, self._allowance, self._threshold, columns["units"][: log.n])
         restarted = window.start != self.window.start
         self.window = window
         if restarted:
@@ -147,9 +147,7 @@ class Derivation:
     def _scan(self) -> taste_change.WindowState:
         if not self._detect:
             return taste_change.WindowState()
-        cfg = self._cfg
-        assert cfg.drift_threshold is not None  # _detect
-        return taste_change.scan(self.column("units"), cfg.drift_allowance, cfg.drift_threshold)
+        return taste_change.scan(self.column("units"), self._allowance, self._threshold)
 
     def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Residual ratings of pairs ``start..stop-1`` in stars (exact: units of 1/256)."""

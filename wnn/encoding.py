@@ -102,7 +102,7 @@ def thermometer(value: float | np.ndarray, thresholds: Sequence[float] | np.ndar
     return (v[..., None] >= np.asarray(thresholds, dtype=np.float64)).astype(np.uint8)
 
 
-#: Thermometer thresholds of the item features (chosen from the feature's range, not tuned on test data).
+#: Thermometer thresholds of the item features (chosen from the feature's range, not tuned on test data). The item
+#: mean's come from the rating scale (:attr:`wnn.rating_scale.RatingScale.mean_thresholds`).
 YEAR_THRESHOLDS = (1960.0, 1980.0, 1990.0, 1995.0, 1997.0)
 POPULARITY_THRESHOLDS = (1.0, 3.0, 10.0, 30.0, 100.0, 250.0)
-MEAN_THRESHOLDS = (2.75, 3.0, 3.25, 3.5, 3.75, 4.0)

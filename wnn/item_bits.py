@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from wnn.config import WNNConfig
-from wnn.encoding import MEAN_THRESHOLDS, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, thermometer
+from wnn.encoding import POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, thermometer
 
 #: Bits of a packed dynamic code used by each thermometer level (popularity, then mean; the collab code follows).
 LEVEL_BITS = 3
@@ -39,19 +39,21 @@ class BitLayout:
 
     def __init__(self, cfg: WNNConfig) -> None:
         self.config = cfg
+        self.mean_thresholds = cfg.rating_scale.mean_thresholds
+        n_means = len(self.mean_thresholds)
         self.content_bits = cfg.n_genre_slots + len(YEAR_THRESHOLDS)
-        n_dynamic = (len(POPULARITY_THRESHOLDS) + len(MEAN_THRESHOLDS) + cfg.collab_bits) if cfg.hybrid else 0
+        n_dynamic = (len(POPULARITY_THRESHOLDS) + n_means + cfg.collab_bits) if cfg.hybrid else 0
         self.n_feature_bits = self.content_bits + n_dynamic
         self.zero_bit, self.one_bit = self.n_feature_bits, self.n_feature_bits + 1
         self.width = self.n_feature_bits + 2
         self.year_at = cfg.n_genre_slots
         self.pop_at = self.content_bits
         self.mean_at = self.pop_at + len(POPULARITY_THRESHOLDS)
-        self.collab_at = self.mean_at + len(MEAN_THRESHOLDS)
+        self.collab_at = self.mean_at + n_means
         self._pop_rows = thermometer(
             np.arange(len(POPULARITY_THRESHOLDS) + 1), np.arange(1, len(POPULARITY_THRESHOLDS) + 1)
         )
-        self._mean_rows = thermometer(np.arange(len(MEAN_THRESHOLDS) + 1), np.arange(1, len(MEAN_THRESHOLDS) + 1))
+        self._mean_rows = thermometer(np.arange(n_means + 1), np.arange(1, n_means + 1))
         self._collab_shifts = np.arange(cfg.collab_bits, dtype=np.int64) + 2 * LEVEL_BITS
 
     def code(self, count: float, mean: float, projection: Sequence[float]) -> int:
@@ -63,7 +65,7 @@ class BitLayout:
                 collab |= 1 << j
         return (
             bisect.bisect_right(POPULARITY_THRESHOLDS, count)
-            | bisect.bisect_right(MEAN_THRESHOLDS, mean) << LEVEL_BITS
+            | bisect.bisect_right(self.mean_thresholds, mean) << LEVEL_BITS
             | collab << (2 * LEVEL_BITS)
         )
 

@@ -277,7 +277,7 @@ class ItemSpace:
     def candidate_order(self) -> CandidateOrder:
         """Every listable item, strongest first (up to date)."""
         if self._unplaced:
-            order, rating_weight = self._order, self.config.rating_weight
+            order, rating_weight = self._order, self.config.rating_weight / self.config.rating_scale.star
             for index in self._unplaced:
                 if (self.catalogued.item(index) or self.counts.item(index) > 0) and not self.withdrawn.item(index):
                     strength = self.log2_popularity.item(index) * _LN2 + rating_weight * self.baseline(index)

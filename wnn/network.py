@@ -155,7 +155,7 @@ class UserWNN:
         the global statistics evicts through :func:`wnn.contributions.forget_events` instead). A repeated
         ``event_id`` changes nothing. Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing.
         """
-        rating, ts, event_id = check_rating_event(rating, ts, event_id)
+        rating, ts, event_id = check_rating_event(rating, ts, event_id, self.space.config.rating_scale)
         if self.pair_log.knows(event_id):
             return DUPLICATE
         return self.learn_checked(idx, float(np.float32(rating)), ts, event_id, evict)

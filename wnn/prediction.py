@@ -24,6 +24,7 @@ from wnn.residuals import RESIDUAL_QUANTUM
 if TYPE_CHECKING:
     from wnn.config import WNNConfig
     from wnn.derivation import Derivation
+    from wnn.rating_scale import RatingScale
 
 
 class Prediction(NamedTuple):
@@ -33,18 +34,21 @@ class Prediction(NamedTuple):
     like_probability: float
 
 
-def _prior_like(rating: np.ndarray | float, like_threshold: float) -> Any:
-    return 1.0 / (1.0 + np.exp(-2.0 * (rating - like_threshold + 0.5)))
+def _prior_like(rating: np.ndarray | float, scale: RatingScale) -> Any:
+    """The like probability a predicted rating alone implies: one half at half a star below the like threshold,
+    with a slope of 2 per star (the scale's :attr:`~wnn.rating_scale.RatingScale.star`)."""
+    return 1.0 / (1.0 + np.exp(-2.0 / scale.star * (rating - scale.like_threshold + 0.5 * scale.star)))
 
 
 def predict(derived: Derivation, idx: int) -> Prediction:
     """The prediction for one item (dense index), from reconciled derived state."""
     space, cfg = derived.space, derived.space.config
     baseline = space.baseline(idx)
-    like = cfg.like_threshold
+    scale = cfg.rating_scale
+    slope, like, half_star = -2.0 / scale.star, scale.like_threshold, 0.5 * scale.star
     if derived.memory.empty:  # an empty memory: the same formula with every cell at zero
-        rating = 1.0 if baseline < 1.0 else 5.0 if baseline > 5.0 else baseline
-        return Prediction(rating, 1.0 / (1.0 + math.exp(-2.0 * (rating - like + 0.5))))
+        rating = scale.clip(baseline)
+        return Prediction(rating, 1.0 / (1.0 + math.exp(slope * (rating - like + half_star))))
     cells = derived.memory.gather(space.cell_base[idx], derived.state).astype(np.float64)
     pooled = cells[:, 1:]  # every Z neuron but the bias neuron
     count, _, likes = pooled.sum(axis=1).tolist()
@@ -53,9 +57,9 @@ def predict(derived: Derivation, idx: int) -> Prediction:
     weighted_count, weighted_units = (pooled[:2] @ (1.0 / (pooled[COUNT] + cfg.interaction_prior))).tolist()
     deviation = weighted_units * RESIDUAL_QUANTUM - user_bias * weighted_count
     rating = baseline + user_bias + cfg.interaction_gain * deviation / (cfg.n_neurons - 1)
-    rating = 1.0 if rating < 1.0 else 5.0 if rating > 5.0 else rating
+    rating = scale.clip(rating)
     prior = cfg.interaction_prior * (cfg.n_neurons - 1)
-    prior_like = 1.0 / (1.0 + math.exp(-2.0 * (rating - like + 0.5)))
+    prior_like = 1.0 / (1.0 + math.exp(slope * (rating - like + half_star)))
     return Prediction(rating, (likes + prior * prior_like) / (count + prior))
 
 
@@ -68,7 +72,7 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
     layout, table = derived.memory.layout, derived.memory.table
     if table is None:  # no pairs: the baselines alone
         zeros = np.zeros(len(baselines))
-        return np.clip(baselines, 1.0, 5.0), (zeros, zeros), 0.0
+        return cfg.rating_scale.clip_all(baselines), (zeros, zeros), 0.0
     base = space.cell_base[: space.n_items] if items is None else space.cell_base[items]
     cells = base + layout.state_shift[derived.state]
     counts = table[COUNT].take(cells)[:, 1:]
@@ -77,8 +81,8 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
     deviation = (table[RESIDUAL].take(cells)[:, 1:] * RESIDUAL_QUANTUM - counts * user_bias) / (
         counts + cfg.interaction_prior
     )
-    rating = np.clip(
-        baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1), 1.0, 5.0
+    rating = cfg.rating_scale.clip_all(
+        baselines + user_bias + cfg.interaction_gain * deviation.sum(axis=1) / (cfg.n_neurons - 1)
     )
     return rating, (counts.sum(axis=1), table[LIKES].take(cells)[:, 1:].sum(axis=1)), bias_count
 
@@ -86,4 +90,4 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
 def like_probabilities(rating: np.ndarray, count: np.ndarray, likes: np.ndarray, cfg: WNNConfig) -> np.ndarray:
     """Like probabilities from predicted ratings and the pooled cells' counts and likes (as :func:`pooled` gives)."""
     prior = cfg.interaction_prior * (cfg.n_neurons - 1)
-    return (likes + prior * _prior_like(rating, cfg.like_threshold)) / (count + prior)
+    return (likes + prior * _prior_like(rating, cfg.rating_scale)) / (count + prior)

@@ -88,7 +88,7 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
         "popularity": popularity,
         "sequence": sequence,
         "affinity": cfg.affinity_weight * np.log1p(affinity),
-        "rating": cfg.rating_weight * rating,
+        "rating": cfg.rating_weight / cfg.rating_scale.star * rating,
         "like": cfg.like_weight * like,
         "predicted_rating": rating,
         "like_probability": like,

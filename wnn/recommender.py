@@ -39,7 +39,7 @@ class WNNRecommender:
     def learn_one(self, user: Hashable, item: Hashable, rating: float, ts: int, event_id: int) -> None:
         """Learn one rating. Bad input raises :class:`wnn.validation.InvalidEvent` before anything changes: no
         user is created, no item registered, no transition counted."""
-        rating, ts, event_id = check_learn_call(user, item, rating, ts, event_id)
+        rating, ts, event_id = check_learn_call(user, item, rating, ts, event_id, self.space.config.rating_scale)
         model = self.user(user)
         if model.knows(event_id):
             return

@@ -26,6 +26,7 @@ what to show next.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -67,8 +68,9 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
         cls, dataset: Dataset, config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
     ) -> WNNRanker:
         """A ranker with ``dataset``'s catalogue registered, each item with its genres and year, keyed by its id, or
-        (``keys="index"``) by its dense index, as ``wnnrec evaluate`` replays the dataset."""
-        ranker = cls(config, seed)
+        (``keys="index"``) by its dense index, as ``wnnrec evaluate`` replays the dataset. It rates on the
+        dataset's scale, whatever ``config.rating_scale`` says."""
+        ranker = cls(dataclasses.replace(config or WNNConfig(), rating_scale=dataset.scale), seed)
         ranker.recommender.space.add_catalogue(dataset, keys)
         return ranker
 

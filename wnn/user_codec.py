@@ -16,7 +16,7 @@ import numpy as np
 
 from wnn.pairs import COLUMNS, PairLog
 from wnn.state_format import StateError, load_document, seal
-from wnn.validation import MAX_RATING, MAX_TS, MIN_RATING
+from wnn.validation import MAX_TS
 
 if TYPE_CHECKING:
     from wnn.item_space import ItemSpace
@@ -119,8 +119,9 @@ def _pairs_of(doc: dict[str, Any], space: ItemSpace, what: str, fields: dict[str
     ratings = columns["ratings"]
     if not np.isfinite(ratings).all():
         raise StateError(f"{what} holds non-finite ratings")
-    if n and (ratings.min() < MIN_RATING or ratings.max() > MAX_RATING):
-        raise StateError(f"{what} holds ratings outside {MIN_RATING:g}-{MAX_RATING:g}")
+    scale = space.config.rating_scale
+    if n and (ratings.min() < scale.low or ratings.max() > scale.high):
+        raise StateError(f"{what} holds ratings outside the rating scale {scale.low:g}-{scale.high:g}")
     if n and (columns["ts"].min() < 0 or columns["ts"].max() > MAX_TS):
         raise StateError(f"{what} holds event times outside 0..10**11 (Unix seconds)")
     if len(set(columns["event_ids"].tolist())) != n:

@@ -5,13 +5,18 @@ Every learning entry point (:meth:`wnn.network.UserWNN.learn_one`, :meth:`wnn.ne
 no trace: no user created, no item registered, no event id marked as seen, no transition counted. A corrected retry
 then learns normally.
 
->>> check_rating_event(4, 881250949, 7)
+Ratings are checked against the model's :class:`~wnn.rating_scale.RatingScale`.
+
+>>> from wnn.rating_scale import HALF_STARS, WHOLE_STARS
+>>> check_rating_event(4, 881250949, 7, WHOLE_STARS)
 (4.0, 881250949, 7)
->>> check_rating_event(float("nan"), 881250949, 7)
+>>> check_rating_event(0.5, 881250949, 7, WHOLE_STARS)
 Traceback (most recent call last):
 ...
-wnn.validation.InvalidEvent: rating = nan: must be a finite number within 0.5..5.0
->>> check_rating_event(4, -1e20, 7)
+wnn.validation.InvalidEvent: rating = 0.5: must be a finite number within 1..5
+>>> check_rating_event(0.5, 881250949, 7, HALF_STARS)
+(0.5, 881250949, 7)
+>>> check_rating_event(4, -1e20, 7, WHOLE_STARS)
 Traceback (most recent call last):
 ...
 wnn.validation.InvalidEvent: ts = -1e+20: must be an integral number of Unix seconds within 0..100000000000
@@ -24,8 +29,8 @@ import numbers
 from collections.abc import Hashable
 from typing import Any
 
-#: The rating scale every model here reads (MovieLens' 0.5-5 stars; ML-100K uses 1-5).
-MIN_RATING, MAX_RATING = 0.5, 5.0
+from wnn.rating_scale import RatingScale
+
 #: Event times are Unix seconds within [0, MAX_TS] (year 5138): anything else is a unit or encoding error.
 MAX_TS = 10**11
 #: Event ids, and integer item ids, are signed 64-bit integers (what the stored state can hold).
@@ -47,11 +52,11 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def check_rating(rating: Any) -> float:
-    if type(rating) is float and MIN_RATING <= rating <= MAX_RATING:  # the common case, cheaply (NaN fails here)
+def check_rating(rating: Any, scale: RatingScale) -> float:
+    if type(rating) is float and scale.low <= rating <= scale.high:  # the common case, cheaply (NaN fails here)
         return rating
-    if not _is_real(rating) or not math.isfinite(rating) or not MIN_RATING <= rating <= MAX_RATING:
-        raise InvalidEvent("rating", rating, f"must be a finite number within {MIN_RATING}..{MAX_RATING}")
+    if not _is_real(rating) or not math.isfinite(rating) or not scale.low <= rating <= scale.high:
+        raise InvalidEvent("rating", rating, f"must be a finite number within {scale.low:g}..{scale.high:g}")
     return float(rating)
 
 
@@ -91,18 +96,20 @@ def check_id(value: Any, field: str = "item") -> Hashable:
     raise InvalidEvent(field, value, "must be a string or an integer")
 
 
-def check_rating_event(rating: Any, ts: Any, event_id: Any) -> tuple[float, int, int]:
-    """Check one rating event's numbers; returns ``(rating, ts, event_id)`` normalised, or raises
-    :class:`InvalidEvent` naming the first bad field. Ids are checked by :func:`check_id`."""
-    return check_rating(rating), check_ts(ts), check_event_id(event_id)
+def check_rating_event(rating: Any, ts: Any, event_id: Any, scale: RatingScale) -> tuple[float, int, int]:
+    """Check one rating event's numbers, the rating against ``scale``; returns ``(rating, ts, event_id)``
+    normalised, or raises :class:`InvalidEvent` naming the first bad field. Ids are checked by :func:`check_id`."""
+    return check_rating(rating, scale), check_ts(ts), check_event_id(event_id)
 
 
-def check_learn_call(user: Any, item: Any, rating: Any, ts: Any, event_id: Any) -> tuple[float, int, int]:
+def check_learn_call(
+    user: Any, item: Any, rating: Any, ts: Any, event_id: Any, scale: RatingScale
+) -> tuple[float, int, int]:
     """All of :meth:`wnn.recommender.WNNRecommender.learn_one`'s arguments in one call (it runs on every event, so
     the common case is one expression); returns ``(rating, ts, event_id)`` normalised."""
     if (
         type(rating) is float
-        and MIN_RATING <= rating <= MAX_RATING
+        and scale.low <= rating <= scale.high
         and type(ts) is int
         and 0 <= ts <= MAX_TS
         and type(event_id) is int
@@ -119,4 +126,4 @@ def check_learn_call(user: Any, item: Any, rating: Any, ts: Any, event_id: Any) 
         return rating, ts, event_id
     check_id(user, "user")
     check_id(item)
-    return check_rating_event(rating, ts, event_id)
+    return check_rating_event(rating, ts, event_id, scale)

@@ -89,8 +89,30 @@ def test_a_flag_overrides_its_variable_which_overrides_the_default(monkeypatch, 
 
 def test_settings_travel_to_a_child_process_through_their_variables(monkeypatch):
     from stream.settings import Settings
+    from wnn.rating_scale import HALF_STARS
 
-    sent = Settings(batch_max=5, topic_prefix="t.", sasl_username="u", security_protocol="SASL_PLAINTEXT")
+    sent = Settings(
+        batch_max=5,
+        topic_prefix="t.",
+        sasl_username="u",
+        security_protocol="SASL_PLAINTEXT",
+        rating_scale=HALF_STARS,
+    )
     for variable, value in sent.to_env().items():
         monkeypatch.setenv(variable, value)
     assert Settings() == sent
+
+
+def test_the_rating_scale_comes_from_its_flag_or_variable_and_a_bad_one_is_one_clear_line(monkeypatch, capsys):
+    from wnn.rating_scale import HALF_STARS, RatingScale
+
+    parse = cli.build_parser().parse_args
+    assert cli.settings_from(parse(["worker", "--rating-scale", "0.5:5:0.5"])).rating_scale == HALF_STARS
+    monkeypatch.setenv("WNNREC_RATING_SCALE", "0:10")
+    assert cli.settings_from(parse(["worker"])).rating_scale == RatingScale(0.0, 10.0, 1.0)
+    with pytest.raises(SystemExit):
+        parse(["worker", "--rating-scale", "5:1"])
+    assert "--rating-scale: a rating scale's lowest rating must be below its highest" in capsys.readouterr().err
+    monkeypatch.setenv("WNNREC_RATING_SCALE", "stars")
+    assert cli.main(["worker", "--insecure-no-auth"]) == 2
+    assert "WNNREC_RATING_SCALE='stars': a rating scale is LOW:HIGH" in capsys.readouterr().err

@@ -225,6 +225,7 @@ BAD = [
     ),
     (b"u", b'{"user": "u", "item": "' + b"i" * 300 + b'", "rating": 4, "ts": 5}', "longer than"),
     (b"u", b'{"user": "u", "type": "teleport"}', "unknown event type"),
+    (b"u", rating_message("u", "1", 0.5, 5), "outside the rating scale 1..5"),
     (None, rating_message("u", "1", 4.0, 5), "no key"),
     (b"v", rating_message("u", "1", 4.0, 5), "differs"),
     (b"u", b'{"user": "u", "item": "1", "rating": 4, "ts": 5, "pad": "' + b"x" * 70000 + b'"}', "exceeds"),
@@ -248,6 +249,18 @@ def test_a_bad_message_goes_to_the_dlq_with_its_reason_and_leaves_no_trace(key, 
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [8]  # the next good one is processed
     assert p.space.counts.sum() == counts.sum() + 1
     assert table.data == clean_table.data  # byte for byte what the good messages alone leave
+
+
+def test_a_half_star_deployment_learns_half_stars_and_predicts_on_its_scale():
+    from wnn.config import WNNConfig
+    from wnn.rating_scale import HALF_STARS
+
+    p, table = StreamProcessor(catalogue=catalogue(), config=WNNConfig(rating_scale=HALF_STARS)), Table()
+    out = table.run(p, [rating("u", str(t % 20), 0.5, t) for t in range(40)])
+    assert not out.dead_letters
+    [drift] = docs(out.drift)
+    assert [r["rating"] for r in drift["records"]] == [0.5] * 40
+    assert min(r["predicted"] for r in drift["records"]) < 1.0  # below anything the 1-5 scale can predict
 
 
 def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monkeypatch):

@@ -13,22 +13,23 @@ from stream.schemas import (
     rating_message,
     recommendation_message,
 )
+from wnn.rating_scale import HALF_STARS, WHOLE_STARS
 
 
 def test_rating_round_trip():
-    event = parse_input(rating_message("7", "42", 4.5, 100, event_id=9), key=b"7")
+    event = parse_input(rating_message("7", "42", 4.5, 100, event_id=9), key=b"7", scale=WHOLE_STARS)
     assert event == RatingEvent("7", "42", 4.5, 100, 9)
 
 
 def test_integer_ids_and_default_event_id():
-    event = parse_input(b'{"user": 7, "item": 42, "rating": 3, "ts": 5}', partition=2, offset=11)
+    event = parse_input(b'{"user": 7, "item": 42, "rating": 3, "ts": 5}', partition=2, offset=11, scale=WHOLE_STARS)
     assert event == RatingEvent("7", "42", 3.0, 5, event_id_from_offset(2, 11))
     assert event_id_from_offset(2, 11) != event_id_from_offset(1, 11)
 
 
 def test_forget_by_event_or_item():
-    assert parse_input(forget_message("7", event_id=3)) == ForgetEvent("7", 3, None)
-    assert parse_input(forget_message("7", item="42")) == ForgetEvent("7", None, "42")
+    assert parse_input(forget_message("7", event_id=3), scale=WHOLE_STARS) == ForgetEvent("7", 3, None)
+    assert parse_input(forget_message("7", item="42"), scale=WHOLE_STARS) == ForgetEvent("7", None, "42")
 
 
 @pytest.mark.parametrize(
@@ -51,12 +52,19 @@ def test_forget_by_event_or_item():
 )
 def test_bad_input_is_refused_with_a_reason(raw, reason):
     with pytest.raises(SchemaError, match=reason):
-        parse_input(raw)
+        parse_input(raw, scale=WHOLE_STARS)
 
 
 def test_key_must_match_user():
     with pytest.raises(SchemaError, match="wrong partition"):
-        parse_input(rating_message("7", "1", 3.0, 1), key=b"8")
+        parse_input(rating_message("7", "1", 3.0, 1), key=b"8", scale=WHOLE_STARS)
+
+
+def test_ratings_are_checked_against_the_deployments_scale():
+    half_star = rating_message("7", "1", 0.5, 1)
+    with pytest.raises(SchemaError, match=r"outside the rating scale 1\.\.5"):
+        parse_input(half_star, scale=WHOLE_STARS)
+    assert parse_input(half_star, scale=HALF_STARS).rating == 0.5
 
 
 def test_dead_letter_keeps_the_original_bytes():

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from wnn import data
 from wnn.data import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
+from wnn.rating_scale import HALF_STARS, WHOLE_STARS
 
 # ---------------------------------------------------------------------------------------
 # Fixture writers
@@ -146,6 +147,7 @@ def test_recbole_layout(tmp_path):
         (),
     ]
     assert "n_ratings=5" in repr(ds)
+    assert ds.scale == WHOLE_STARS  # every rating a whole star from 1
 
 
 def test_recbole_columns_by_header_name(tmp_path):
@@ -176,6 +178,14 @@ def test_grouplens_layout(tmp_path):
     assert ds.item_titles[k("1000")] == "Café au lait"  # latin-1 decoded
     assert ds.item_genres[k("302")] == ("Crime", "Film-Noir", "Mystery", "Thriller")
     assert ds.item_genres[k("267")] == ()
+    assert ds.scale == WHOLE_STARS
+
+
+def test_a_half_star_in_ml_100k_is_outside_its_scale(tmp_path):
+    folder = grouplens_folder(tmp_path)
+    write(folder / "u.data", "196\t242\t3\t881250949\n186\t302\t0.5\t891717742\n")
+    with pytest.raises(DataError, match=r"u.data, line 2: rating '0.5' is outside the 1..5 scale"):
+        load_dataset(folder)
 
 
 def test_csv_layout(tmp_path):
@@ -187,6 +197,7 @@ def test_csv_layout(tmp_path):
     assert ds.timestamps.tolist() == [964981247, 964981247, 964982224, 964982703]
     assert [ds.user_ids[u] for u in ds.users] == ["1", "3", "2", "1"]
     assert ds.ratings.tolist() == [4.5, 3.5, 0.5, 4.0]
+    assert ds.scale == HALF_STARS
     assert ds.item_titles == ["Toy Story", "American President, The", "Some Documentary", "Fawlty Towers"]
     assert ds.item_years.tolist() == [1995, 1995, -1, 1975]
     assert ds.item_genres[0] == ("Adventure", "Animation", "Children", "Comedy", "Fantasy")
@@ -291,9 +302,9 @@ def test_several_inter_files(tmp_path):
     [
         ("1\t1\t3", 4, "expected 4 fields"),
         ("1\t1\tgood\t5", 4, "rating 'good' is not a number"),
-        ("1\t1\t7\t5", 4, "outside 0.5..5"),
-        ("1\t1\t0\t5", 4, "outside 0.5..5"),
-        ("1\t1\tnan\t5", 4, "outside 0.5..5"),
+        ("1\t1\t7\t5", 4, "outside the 1..5 scale"),
+        ("1\t1\t0\t5", 4, "outside the 0.5..5 scale"),
+        ("1\t1\tnan\t5", 4, "outside the 0.5..5 scale"),
         ("1\t1\t3\tyesterday", 4, "timestamp 'yesterday' is not a number"),
         ("1\t1\t3\tinf", 4, "timestamp 'inf'"),
         ("\t1\t3\t5", 4, "empty user id"),

@@ -8,14 +8,21 @@ from wnn.evaluation import prior_bucket, rating_metrics, run_per_user_split, run
 from wnn.evaluation.metrics import ranking_metrics, top_k_rank
 from wnn.evaluation.per_user_split import draw_split
 from wnn.evaluation.report import plot, write_json
+from wnn.rating_scale import HALF_STARS, WHOLE_STARS
 
 
 def test_rating_metrics_by_hand():
-    m = rating_metrics(np.array([4.0, 2.0, 3.6]), np.array([5.0, 4.0, 3.0]))
+    m = rating_metrics(np.array([4.0, 2.0, 3.6]), np.array([5.0, 4.0, 3.0]), WHOLE_STARS)
     assert m["mae"] == pytest.approx((1 + 2 + 0.6) / 3)
     assert m["rmse"] == pytest.approx(np.sqrt((1 + 4 + 0.36) / 3))
     assert m["like_acc"] == pytest.approx(1 / 3)  # 4.0 vs 5 right, 2.0 vs 4 wrong, 3.6 vs 3 wrong
     assert m["within1_acc"] == pytest.approx(2 / 3)  # stars 4, 2, 4 against 5, 4, 3
+
+
+def test_rating_metrics_on_half_stars_use_the_half_star_like_threshold_and_rounding():
+    m = rating_metrics(np.array([3.8, 3.7, 2.1]), np.array([4.0, 3.5, 0.5]), HALF_STARS)
+    assert m["like_acc"] == pytest.approx(2 / 3)  # 3.8 >= 3.625 predicts the like of 4.0; 3.7 wrongly predicts 3.5's
+    assert m["within1_acc"] == pytest.approx(2 / 3)  # rounded 4.0, 3.5, 2.0 against 4.0, 3.5, 0.5
 
 
 def test_ranking_metrics_by_hand():

@@ -165,7 +165,7 @@ def test_field_with_wrong_length_is_named(space):
 @pytest.mark.parametrize(
     "field, value, reason",
     [
-        ("ratings", np.array([9.0, 1, 1, 1], np.float32).tobytes(), "outside 0.5-5"),
+        ("ratings", np.array([9.0, 1, 1, 1], np.float32).tobytes(), "outside the rating scale 1-5"),
         ("ts", np.array([-5, 1, 2, 3], np.int64).tobytes(), "event times outside"),
         ("event_ids", np.array([1, 1, 2, 3], np.int64).tobytes(), "event id twice"),
     ],

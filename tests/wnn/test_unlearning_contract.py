@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wnn.config import WNNConfig
+from wnn.rating_scale import HALF_STARS
 from wnn.recommender import WNNRecommender
 from wnn.system_state import differences, snapshot
 
@@ -27,13 +28,14 @@ CONFIGS = {
     "evicting": WNNConfig(max_pairs=4, n_candidates=3),
     "restarting": WNNConfig(drift_threshold=0.4, drift_allowance=0.05, n_candidates=None),
     "both": WNNConfig(max_pairs=3, drift_threshold=0.5, drift_allowance=0.05),
+    "half-stars": WNNConfig(rating_scale=HALF_STARS, max_pairs=4, drift_threshold=0.5, drift_allowance=0.05),
 }
 
 rating_event = st.tuples(
     st.just("rate"),
     st.sampled_from(USERS),
     st.sampled_from(ITEMS),
-    st.sampled_from([1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 0.5, 3.7]),
+    st.sampled_from([1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 1.5, 3.7]),
     st.integers(0, 5),
 )
 forget_event = st.tuples(st.sampled_from(["forget", "forget-item"]), st.integers(0, 10_000))

@@ -6,13 +6,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wnn.config import WNNConfig
+from wnn.rating_scale import HALF_STARS, WHOLE_STARS
 from wnn.recommender import WNNRecommender
-from wnn.validation import MAX_RATING, MAX_TS, MIN_RATING, InvalidEvent
+from wnn.validation import MAX_TS, InvalidEvent
+
+#: The default config's scale: 1-5 (ML-100K's).
+MIN_RATING, MAX_RATING = WHOLE_STARS.low, WHOLE_STARS.high
 
 BAD_CASES = [
     ("rating", dict(rating=float("nan"))),
     ("rating", dict(rating=float("inf"))),
     ("rating", dict(rating=0.0)),
+    ("rating", dict(rating=0.5)),
     ("rating", dict(rating=6.0)),
     ("rating", dict(rating=-1.0)),
     ("rating", dict(rating=11)),
@@ -96,3 +102,11 @@ def test_any_input_is_learned_or_refused_without_a_trace(rating, ts, event_id):
         assert fingerprint(rec) == before
     else:
         assert valid
+
+
+def test_the_configured_scale_decides_what_is_a_rating():
+    half_stars = WNNRecommender(WNNConfig(rating_scale=HALF_STARS))
+    half_stars.learn_one("u1", "a", 0.5, ts=1_000, event_id=1)
+    assert half_stars.user("u1").pairs()[0]["rating"] == 0.5
+    with pytest.raises(InvalidEvent, match=r"within 1\.\.5"):
+        WNNRecommender().learn_one("u1", "a", 0.5, ts=1_000, event_id=1)

@@ -16,7 +16,8 @@ class Popularity:
     2
     """
 
-    def __init__(self, n_items: int) -> None:
+    def __init__(self, n_items: int, prior_mean: float = 3.5) -> None:
+        self.prior_mean = prior_mean  # the prediction before any rating (the rating scale's prior mean)
         self.counts = np.zeros(n_items)
         self.sums = np.zeros(n_items)
         self.n = 0
@@ -31,7 +32,7 @@ class Popularity:
     def predict_one(self, user: Hashable, item: int) -> float:
         if self.counts[item]:
             return float(self.sums[item] / self.counts[item])
-        return self.total / self.n if self.n else 3.5
+        return self.total / self.n if self.n else self.prior_mean
 
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
         return self.counts.copy()

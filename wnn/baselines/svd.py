@@ -11,19 +11,21 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 from surprise import SVD, Dataset, Reader
 
+from wnn.rating_scale import WHOLE_STARS, RatingScale
+
 
 def fit_svd(
     users: Sequence[Hashable],
     items: Sequence[int],
     ratings: Sequence[float],
     seed: int = 0,
-    rating_scale: tuple[float, float] = (1.0, 5.0),
+    scale: RatingScale = WHOLE_STARS,
 ) -> SVD:
-    """Train Surprise SVD (its defaults: 100 factors, 20 epochs) on the given ratings."""
+    """Train Surprise SVD (its defaults: 100 factors, 20 epochs) on the given ratings, predicting within ``scale``."""
     import pandas as pd
 
     frame = pd.DataFrame({"user": list(users), "item": list(items), "rating": list(ratings)})
-    data = Dataset.load_from_df(frame, Reader(rating_scale=rating_scale))
+    data = Dataset.load_from_df(frame, Reader(rating_scale=(scale.low, scale.high)))
     model = SVD(random_state=seed)
     model.fit(data.build_full_trainset())
     return model
@@ -32,9 +34,10 @@ def fit_svd(
 class BatchSVD:
     """A trained Surprise SVD behind the evaluation protocol (learning is a no-op until :meth:`refit`)."""
 
-    def __init__(self, n_items: int, seed: int = 0) -> None:
+    def __init__(self, n_items: int, seed: int = 0, scale: RatingScale = WHOLE_STARS) -> None:
         self.n_items = n_items
         self.seed = seed
+        self.scale = scale
         self._model: SVD | None = None
         self._users: list[Hashable] = []
         self._items: list[int] = []
@@ -51,7 +54,7 @@ class BatchSVD:
         """Retrain on everything learned so far."""
         if not self._ratings:
             return
-        model = self._model = fit_svd(self._users, self._items, self._ratings, seed=self.seed)
+        model = self._model = fit_svd(self._users, self._items, self._ratings, seed=self.seed, scale=self.scale)
         trainset = model.trainset
         self._item_bias = np.zeros(self.n_items)
         self._item_latent = np.zeros((self.n_items, model.n_factors))
@@ -62,7 +65,7 @@ class BatchSVD:
 
     def predict_one(self, user: Hashable, item: int) -> float:
         if self._model is None:
-            return float(np.mean(self._ratings)) if self._ratings else 3.5
+            return float(np.mean(self._ratings)) if self._ratings else self.scale.prior_mean
         return float(self._model.predict(user, item, clip=True).est)
 
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
@@ -80,8 +83,8 @@ class BatchSVD:
 class NightlySVD(BatchSVD):
     """:class:`BatchSVD` retrained at each boundary of ``period_s`` of event time (a day by default)."""
 
-    def __init__(self, n_items: int, period_s: int = 86400, seed: int = 0) -> None:
-        super().__init__(n_items, seed)
+    def __init__(self, n_items: int, period_s: int = 86400, seed: int = 0, scale: RatingScale = WHOLE_STARS) -> None:
+        super().__init__(n_items, seed, scale)
         self.period_s = period_s
         self._period: int | None = None
         self.n_refits = 0

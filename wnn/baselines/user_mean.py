@@ -18,8 +18,9 @@ class UserMean:
     4.0
     """
 
-    def __init__(self, n_items: int = 0) -> None:
+    def __init__(self, n_items: int = 0, prior_mean: float = 3.5) -> None:
         self.n_items = n_items
+        self.prior_mean = prior_mean  # the prediction before any rating (the rating scale's prior mean)
         self.global_mean = stats.Mean()
         self.means: defaultdict[Hashable, stats.Mean] = defaultdict(stats.Mean)
 
@@ -31,7 +32,7 @@ class UserMean:
         mean = self.means.get(user)
         if mean is not None and mean.n:
             return mean.get()
-        return self.global_mean.get() if self.global_mean.n else 3.5
+        return self.global_mean.get() if self.global_mean.n else self.prior_mean
 
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
         return np.zeros(self.n_items)

@@ -2,8 +2,9 @@
 
 A seeded ``fraction`` of the users with at least ``min_ratings`` ratings change taste half-way through their own
 history: every rating they made after their own time midpoint (the middle of their first and last timestamp) is
-inverted, ``r -> 6 - r`` on a 1-5 scale. A 3 stays a 3, so the *changed* ratings are the flipped users' inverted
-ratings other than 3. Everything else (other users, the flipped users' earlier ratings and their 3s) is *stable*.
+inverted on the dataset's scale, ``r -> low + high - r`` (``6 - r`` on 1-5). A 3 stays a 3, so the *changed*
+ratings are the flipped users' inverted ratings other than 3. Everything else (other users, the flipped users'
+earlier ratings and their 3s) is *stable*.
 
 >>> import numpy as np
 >>> from wnn.data import Dataset
@@ -47,9 +48,7 @@ class DriftMarks:
     flipped_users: np.ndarray
 
 
-def inject_drift(
-    dataset: Dataset, fraction: float, seed: int, min_ratings: int = 60, scale: tuple[float, float] = (1.0, 5.0)
-) -> tuple[Dataset, DriftMarks]:
+def inject_drift(dataset: Dataset, fraction: float, seed: int, min_ratings: int = 60) -> tuple[Dataset, DriftMarks]:
     """A copy of ``dataset`` with a seeded share of its users' later ratings inverted, and the marks of what changed.
 
     Raises ValueError for a fraction outside (0, 1]. The original dataset is not modified.
@@ -73,8 +72,7 @@ def inject_drift(
     after = is_flipped_user[users] & (stamps > midpoint[users])
 
     ratings = dataset.ratings.copy()
-    low, high = scale
-    ratings[after] = (low + high) - ratings[after]
+    ratings[after] = (dataset.scale.low + dataset.scale.high) - ratings[after]
     changed = after & (ratings != dataset.ratings)
 
     # Rank of each post-midpoint event within its user's post-midpoint events (the log is in time order).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from wnn.rating_scale import RatingScale
+
 #: Buckets of "ratings the user had before this event" for the prequential breakdown.
 PRIOR_BUCKETS: tuple[tuple[str, int, float], ...] = (
     ("0", 0, 0),
@@ -16,9 +18,6 @@ PRIOR_BUCKETS: tuple[tuple[str, int, float], ...] = (
     ("20+", 20, np.inf),
 )
 
-LIKE_RATING = 4.0  # an actual rating at or above this is a like
-LIKE_PREDICTION = 3.5  # a predicted rating at or above this predicts a like
-
 
 def prior_bucket(prior: int) -> str:
     """The breakdown label of a user's prior rating count."""
@@ -28,19 +27,24 @@ def prior_bucket(prior: int) -> str:
     raise ValueError(f"negative prior count {prior}")
 
 
-def rating_metrics(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, like-accuracy and within-1-star accuracy (of the prediction rounded to a star)."""
+def rating_metrics(predicted: np.ndarray, actual: np.ndarray, scale: RatingScale) -> dict[str, float]:
+    """MAE, RMSE, like-accuracy and within-1-star accuracy (of the prediction rounded to a rating of the scale; a
+    star is a quarter of the scale's span, so 1 on 1-5).
+
+    An actual rating is a like at or above the scale's like threshold (4 on 1-5); a prediction predicts one at or
+    above half a step below it (3.5 on 1-5).
+    """
     predicted = np.asarray(predicted, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     if not len(actual):
         return {}
     error = predicted - actual
-    stars = np.clip(np.rint(predicted), 1, 5)
+    stars = scale.rounded(predicted)
     return {
         "mae": float(np.abs(error).mean()),
         "rmse": float(np.sqrt((error**2).mean())),
-        "like_acc": float(((predicted >= LIKE_PREDICTION) == (actual >= LIKE_RATING)).mean()),
-        "within1_acc": float((np.abs(stars - actual) <= 1).mean()),
+        "like_acc": float(((predicted >= scale.like_prediction_threshold) == (actual >= scale.like_threshold)).mean()),
+        "within1_acc": float((np.abs(stars - actual) <= scale.star).mean()),
     }
 
 

@@ -25,10 +25,11 @@ class EvaluatedModel(Protocol):
 
 
 class WNNModel:
-    """The WNN recommender behind the evaluation protocol, with the dataset's items registered in index order."""
+    """The WNN recommender behind the evaluation protocol, with the dataset's items registered in index order. It
+    rates on the dataset's scale, whatever ``config.rating_scale`` says."""
 
     def __init__(self, dataset: Dataset, config: WNNConfig | None = None) -> None:
-        self.recommender = WNNRecommender(config)
+        self.recommender = WNNRecommender(dataclasses.replace(config or WNNConfig(), rating_scale=dataset.scale))
         self.recommender.space.add_catalogue(dataset, keys="index")
 
     def learn_one(self, user: Hashable, item: int, rating: float, ts: int, event_id: int) -> None:
@@ -77,11 +78,11 @@ def _wnn(config: WNNConfig) -> Callable[[Dataset], WNNModel]:
 _FACTORIES: dict[str, Callable[[Dataset], EvaluatedModel]] = {
     **{name: _wnn(config) for name, config in WNN_VARIANTS.items()},
     "constant-4": lambda d: Constant(4.0, d.n_items),
-    "user-mean": lambda d: UserMean(d.n_items),
-    "popularity": lambda d: Popularity(d.n_items),
+    "user-mean": lambda d: UserMean(d.n_items, d.scale.prior_mean),
+    "popularity": lambda d: Popularity(d.n_items, d.scale.prior_mean),
     "biasedmf": lambda d: RiverBiasedMF(d.n_items),
-    "svd-nightly": lambda d: NightlySVD(d.n_items),
-    "svd": lambda d: BatchSVD(d.n_items),
+    "svd-nightly": lambda d: NightlySVD(d.n_items, scale=d.scale),
+    "svd": lambda d: BatchSVD(d.n_items, scale=d.scale),
 }
 
 #: Models of the prequential protocol, in report order.

@@ -69,7 +69,7 @@ def _mlp_predictions(
         test = test_pairs[test_mask]
         ti, si = dataset.items[train], dataset.items[test]
         residual = dataset.ratings[train] - baselines[ti]
-        predicted[test_mask] = np.clip(baselines[si] + mlp.fit_predict(bits[ti], residual, bits[si]), 1, 5)
+        predicted[test_mask] = dataset.scale.clip_all(baselines[si] + mlp.fit_predict(bits[ti], residual, bits[si]))
     return predicted
 
 
@@ -131,7 +131,7 @@ def run_per_user_split(
                     "n_ratings": n,
                     "n_users": drawn_users[n],
                     "n_test": len(actual),
-                    **rating_metrics(predicted, actual),
+                    **rating_metrics(predicted, actual, dataset.scale),
                 }
             )
     return rows

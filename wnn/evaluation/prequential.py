@@ -24,7 +24,7 @@ from tqdm import tqdm
 from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.evaluation.drift_injection import SINCE_FLIP_BUCKETS, DriftMarks
-from wnn.evaluation.metrics import LIKE_RATING, PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k
+from wnn.evaluation.metrics import PRIOR_BUCKETS, ranking_metrics, rating_metrics, top_k
 from wnn.evaluation.models import EvaluatedModel, make_model
 
 
@@ -48,11 +48,12 @@ def replay(
     rated: defaultdict[int, list[int]] = defaultdict(list)
     clock = time.perf_counter
     model_seconds = 0.0
+    like = dataset.scale.like_threshold
     for e in tqdm(range(n), desc=desc, disable=not progress, mininterval=1.0, unit="ev"):
         user, item, rating, ts = users[e], items[e], ratings[e], stamps[e]
         history = rated[user]
         prior[e] = len(history)
-        if rank and rating >= LIKE_RATING:
+        if rank and rating >= like:
             scores = model.rank_scores(user, ts)
             top = top_k(scores, np.fromiter(history, dtype=np.int64, count=len(history)))
             hits = np.flatnonzero(top == item)
@@ -71,18 +72,19 @@ def replay(
         "prior": prior,
         "ranks": ranks,
         "model_seconds": model_seconds,
+        "scale": dataset.scale,
         "listed_not_liked_share": listed_not_liked / listed if listed else None,
     }
 
 
 def summarize(name: str, run: dict[str, Any]) -> list[dict[str, Any]]:
     """Overall row (with events/s) and one row per prior-ratings bucket."""
-    predicted, actual, prior, ranks = run["predicted"], run["actual"], run["prior"], run["ranks"]
+    predicted, actual, prior, ranks, scale = run["predicted"], run["actual"], run["prior"], run["ranks"], run["scale"]
     ranked = ranks > -2
     overall = {
         "model": name,
         "n_events": len(actual),
-        **rating_metrics(predicted, actual),
+        **rating_metrics(predicted, actual, scale),
         **ranking_metrics(ranks[ranked]),
         "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None,
     }
@@ -97,7 +99,7 @@ def summarize(name: str, run: dict[str, Any]) -> list[dict[str, Any]]:
                     "model": name,
                     "prior_ratings": label,
                     "n_events": int(mask.sum()),
-                    **rating_metrics(predicted[mask], actual[mask]),
+                    **rating_metrics(predicted[mask], actual[mask], scale),
                     **ranking_metrics(ranks[mask & ranked]),
                 }
             )
@@ -108,7 +110,7 @@ def summarize_drift(name: str, run: dict[str, Any], marks: DriftMarks) -> list[d
     """Rows of a drifted replay (:mod:`wnn.evaluation.drift_injection`): the flipped users' changed ratings
     (``subset="flipped"``), those by events since the flip (``since_flip``), and every other event
     (``subset="stable"``)."""
-    predicted, actual = run["predicted"], run["actual"]
+    predicted, actual, scale = run["predicted"], run["actual"], run["scale"]
     n = len(actual)
     changed, since_flip = marks.changed[:n], marks.since_flip[:n]
     rows = [
@@ -116,7 +118,7 @@ def summarize_drift(name: str, run: dict[str, Any], marks: DriftMarks) -> list[d
             "model": name,
             "subset": "flipped",
             "n_events": int(changed.sum()),
-            **rating_metrics(predicted[changed], actual[changed]),
+            **rating_metrics(predicted[changed], actual[changed], scale),
         }
     ]
     for label, low, high in SINCE_FLIP_BUCKETS:
@@ -128,7 +130,7 @@ def summarize_drift(name: str, run: dict[str, Any], marks: DriftMarks) -> list[d
                     "subset": "flipped",
                     "since_flip": label,
                     "n_events": int(mask.sum()),
-                    **rating_metrics(predicted[mask], actual[mask]),
+                    **rating_metrics(predicted[mask], actual[mask], scale),
                 }
             )
     stable = ~changed
@@ -137,7 +139,7 @@ def summarize_drift(name: str, run: dict[str, Any], marks: DriftMarks) -> list[d
             "model": name,
             "subset": "stable",
             "n_events": int(stable.sum()),
-            **rating_metrics(predicted[stable], actual[stable]),
+            **rating_metrics(predicted[stable], actual[stable], scale),
         }
     )
     return rows
