@@ -23,8 +23,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from stream import api_schema as schema
 from stream.api_schema import openapi_document
 from stream.catalogue import ItemRecord
+from stream.message_schemas import ScoreTerms
 from stream.schemas import forget_message, score_parts
 from wnn.item_space import ItemSpace
 from wnn.network import Explanation
@@ -99,24 +101,24 @@ def recommendation_body(
     titles: Mapping[str, str],
     n_ratings: int,
     explained: list[dict] | None = None,
-) -> dict:
-    """The JSON of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
+) -> schema.Recommendations:
+    """The answer of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
     split into its terms under ``why``."""
-    body: dict[str, Any] = {
-        "user": user,
-        "n_ratings": n_ratings,
-        "items": [
-            {
-                "item": str(item),
-                "score": round(float(score), 4),
-                **({"title": titles[str(item)]} if str(item) in titles else {}),
-            }
-            for item, score in zip(items, scores)
+    whys: list[ScoreTerms | None] = [score_terms(entry, titles) for entry in explained or []]
+    whys += [None] * (len(items) - len(whys))
+    return schema.Recommendations(
+        user=user,
+        n_ratings=n_ratings,
+        items=[
+            schema.RecommendedItem(str(item), round(float(score), 4), titles.get(str(item)), why)
+            for item, score, why in zip(items, scores, whys)
         ],
-    }
-    for listed, entry in zip(body["items"], explained or []):
-        listed["why"] = score_parts(entry, titles)
-    return body
+    )
+
+
+def score_terms(entry: Mapping[str, Any], titles: Mapping[str, str]) -> ScoreTerms:
+    """:func:`stream.schemas.score_parts` as the API's Struct."""
+    return msgspec.convert(score_parts(entry, titles), ScoreTerms)
 
 
 def ordinal(n: int) -> str:
@@ -167,7 +169,7 @@ def explanation_body(
     title_of: Callable[[Hashable], str],
     listed: tuple[dict, int | None, int] | None = None,
     description: ItemRecord | None = None,
-) -> dict:
+) -> schema.Explanation:
     """``GET /users/{id}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
     predicted rating, both in words.
 
@@ -196,39 +198,42 @@ def explanation_body(
             f"pulls it {direction} by {abs(pair['pull']):.2f}: it shares {pair['shared_neurons']} "
             "neurons with this item."
         )
-    return {
-        "user": user,
-        "item": str(explanation.item),
-        "title": name,
-        "predicted_rating": round(prediction.rating, 3),
-        "like_probability": round(prediction.like_probability, 3),
-        "summary": (
+    in_list = position = why_listed = score = None
+    if listed is not None:
+        entry, position, list_length = listed
+        in_list = position is not None
+        why_listed = list_reasons(entry, position, list_length, title_of)
+        score = schema.ListedScore(total=round(entry["score"], 4), **msgspec.structs.asdict(score_terms(entry, {})))
+    return schema.Explanation(
+        user=user,
+        item=str(explanation.item),
+        title=name,
+        predicted_rating=round(prediction.rating, 3),
+        like_probability=round(prediction.like_probability, 3),
+        summary=(
             f"Predicted {prediction.rating:.1f} stars for {name}, "
             f"{'a likely like' if prediction.like_probability >= 0.5 else 'probably not a like'} "
             f"({prediction.like_probability:.0%})."
         ),
-        "because": because,
-        "baseline": round(explanation.baseline, 4),
-        "user_bias": round(explanation.user_bias, 4),
-        "genres": list(description.genres) if description else [],
-        "year": description.year if description else None,
-        "attributes": dict(description.attributes) if description else {},
-        "ratings": [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)} for pair in explanation.pairs],
-        "neurons": explanation.neurons,
-        **(
-            {
-                "in_list": listed[1] is not None,
-                "position": listed[1],
-                "why_listed": list_reasons(listed[0], listed[1], listed[2], title_of),
-                "score": {"total": round(listed[0]["score"], 4), **score_parts(listed[0], {})},
-            }
-            if listed is not None
-            else {}
+        because=because,
+        baseline=round(explanation.baseline, 4),
+        user_bias=round(explanation.user_bias, 4),
+        genres=list(description.genres) if description else [],
+        year=description.year if description else None,
+        attributes=dict(description.attributes) if description else {},
+        ratings=msgspec.convert(
+            [{**pair, "item": str(pair["item"]), "pull": round(pair["pull"], 4)} for pair in explanation.pairs],
+            list[schema.PullingRating],
         ),
-    }
+        neurons=msgspec.convert(explanation.neurons, list[schema.NeuronCell]),
+        in_list=in_list,
+        position=position,
+        why_listed=why_listed,
+        score=score,
+    )
 
 
-def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord]) -> dict | None:
+def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord]) -> schema.Item | None:
     """``GET /items/{id}``: the item's description from the catalogue and what the worker knows of it, or None for
     an item neither described nor rated.
 
@@ -241,17 +246,26 @@ def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord
     record = descriptions.get(item)
     if index is None and record is None:
         return None
-    count = int(space.counts[index]) if index is not None else 0
-    return {
-        "item": item,
-        "description": msgspec.structs.asdict(record) if record is not None else None,
-        "withdrawn": bool(space.withdrawn[index]) if index is not None else False,
-        "listable": bool(space.listable(np.array([index]))[0]) if index is not None else False,
-        "ratings": count,
-        "mean_rating": round(float(space.sums[index]) / count, 4) if index is not None and count else None,
-        "baseline": round(space.baseline(index), 4) if index is not None else None,
-        "category_slots": np.flatnonzero(space.item_bits(index)["genres"]).tolist() if index is not None else [],
-    }
+    if index is None:
+        return schema.Item(item, record, False, False, 0, None, None, [])
+    count = int(space.counts[index])
+    return schema.Item(
+        item=item,
+        description=record,
+        withdrawn=bool(space.withdrawn[index]),
+        listable=bool(space.listable(np.array([index]))[0]),
+        ratings=count,
+        mean_rating=round(float(space.sums[index]) / count, 4) if count else None,
+        baseline=round(space.baseline(index), 4),
+        category_slots=np.flatnonzero(space.item_bits(index)["genres"]).tolist(),
+    )
+
+
+def answer(web: Any, body: msgspec.Struct, status: int = 200, headers: Mapping[str, str] | None = None) -> Any:
+    """A view's response: ``body`` encoded by msgspec (faust's ``json`` does not know Structs)."""
+    return web.bytes(
+        msgspec.json.encode(body), content_type="application/json", status=status, headers=dict(headers or {})
+    )
 
 
 def register_api(
@@ -279,15 +293,16 @@ def register_api(
 
         async def view(self, request, **match):
             if not bearer_matches(request.headers.get("Authorization"), token):
-                return self.json(
-                    {"error": "missing or wrong bearer token"},
+                return answer(
+                    self,
+                    schema.Error("missing or wrong bearer token"),
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'},
                 )
             try:
                 return await handler(self, request, **match)
             except ApiError as exc:
-                return self.json({"error": exc.message}, status=exc.status)
+                return answer(self, schema.Error(exc.message), status=exc.status)
 
         return view
 
@@ -300,7 +315,7 @@ def register_api(
             raise ApiError(404, f"unknown user {user!r}")
         return user, state
 
-    async def produce_forget(user: str, event_ids: list[int], **target: Any) -> dict:
+    async def produce_forget(user: str, event_ids: list[int], **target: Any) -> schema.ForgetAccepted:
         metadata = await (await ratings_topic.send(key=user.encode(), value=forget_message(user, **target)))
         log.info(
             "API forget of user %r (%s) written to %s[%d] at offset %d",
@@ -310,14 +325,14 @@ def register_api(
             metadata.partition,
             metadata.offset,
         )
-        return {
-            "user": user,
-            "event_ids": event_ids,
-            "topic": metadata.topic,
-            "partition": metadata.partition,
-            "offset": metadata.offset,
-            "status": "accepted: applied when the worker reaches that offset",
-        }
+        return schema.ForgetAccepted(
+            user=user,
+            event_ids=event_ids,
+            topic=metadata.topic,
+            partition=metadata.partition,
+            offset=metadata.offset,
+            status="accepted: applied when the worker reaches that offset",
+        )
 
     route = app.table_route(table=users, match_info="user")
 
@@ -328,10 +343,11 @@ def register_api(
         async def get(self, request, user):
             user, state = user_state(user)
             items, scores = state.wnn.score(k=processor.top_n)
-            return self.json(
+            return answer(
+                self,
                 recommendation_body(
                     user, items, scores.tolist(), titles, state.wnn.n_pairs, state.wnn.explain_list(items)
-                )
+                ),
             )
 
     @app.page("/users/{user}/explain")
@@ -351,7 +367,7 @@ def register_api(
             position = items.index(key) if key in items else None
             listed = (state.wnn.explain_list([key])[0], position, len(items))
             description = processor.descriptions.get(str(key))
-            return self.json(explanation_body(user, explanation, title_of, listed, description))
+            return answer(self, explanation_body(user, explanation, title_of, listed, description))
 
     @app.page("/users/{user}/ratings")
     class Ratings(faust.web.View):
@@ -359,7 +375,8 @@ def register_api(
         @route
         async def get(self, request, user):
             user, state = user_state(user)
-            return self.json({"user": user, "ratings": [{**p, "item": str(p["item"])} for p in state.wnn.pairs()]})
+            stored = [{**p, "item": str(p["item"])} for p in state.wnn.pairs()]
+            return answer(self, schema.Ratings(user, msgspec.convert(stored, list[schema.StoredRating])))
 
     @app.page("/users/{user}/ratings/{event_id}")
     class ForgetRating(faust.web.View):
@@ -370,7 +387,7 @@ def register_api(
             event_id = parse_event_id(event_id)
             if not state.wnn.knows(event_id):
                 raise ApiError(404, f"user {user!r} has no stored rating with event id {event_id}")
-            return self.json(await produce_forget(user, [event_id], event_id=event_id), status=202)
+            return answer(self, await produce_forget(user, [event_id], event_id=event_id), status=202)
 
     @app.page("/users/{user}/items/{item}")
     class ForgetItem(faust.web.View):
@@ -381,13 +398,13 @@ def register_api(
             event_ids = [p["event_id"] for p in state.wnn.pairs() if str(p["item"]) == item]
             if not event_ids:
                 raise ApiError(404, f"user {user!r} has no stored rating of item {item!r}")
-            return self.json(await produce_forget(user, event_ids, item=item), status=202)
+            return answer(self, await produce_forget(user, event_ids, item=item), status=202)
 
     @app.page("/items/stats")
     class ItemStats(faust.web.View):
         @guarded
         async def get(self, request):
-            return self.json(item_stats())
+            return answer(self, msgspec.convert(item_stats(), schema.ItemStats))
 
     @app.page("/items/{item}")
     class Item(faust.web.View):
@@ -396,12 +413,12 @@ def register_api(
             body = item_body(parse_item_id(item), processor.space, processor.descriptions)
             if body is None:
                 raise ApiError(404, f"unknown item {item!r}: neither in the catalogue nor rated")
-            return self.json(body)
+            return answer(self, body)
 
     @app.page("/health")
     async def health_view(web, request):
-        body = {"live": True, "ready": ready(), **health()}
-        return web.json(body, status=200 if body["ready"] else 503)
+        body = msgspec.convert({"live": True, "ready": ready(), **health()}, schema.Health)
+        return answer(web, body, status=200 if body.ready else 503)
 
     @app.page("/metrics")
     async def metrics_view(web, request):

@@ -1,8 +1,9 @@
 """The HTTP API's responses as msgspec Structs, and the OpenAPI 3.1 document generated from them (``/openapi.json``).
 
-The views of :mod:`stream.api` build their answers; these Structs state what the answers hold, the document's
-response schemas are generated from them, and ``tests/stream/test_api_http.py`` validates every view's real answer
-against the document (and the document itself with openapi-spec-validator).
+The views of :mod:`stream.api` answer with these Structs, encoded by msgspec; the document's response schemas are
+generated from them, and ``tests/stream/test_api_http.py`` validates every view's real answer against the document
+(and the document itself with openapi-spec-validator). A field left at its default (an optional one that does not
+apply) is left out of the answer.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Error(msgspec.Struct):
     error: str
 
 
-class RecommendedItem(msgspec.Struct, forbid_unknown_fields=True):
+class RecommendedItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     item: str
     score: float
     title: str | None = None
@@ -57,7 +58,7 @@ class ListedScore(ScoreTerms, forbid_unknown_fields=True):
     total: float
 
 
-class Explanation(msgspec.Struct, forbid_unknown_fields=True):
+class Explanation(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """``GET /users/{id}/explain?item=``."""
 
     user: str

@@ -52,7 +52,7 @@ class CoveredInput(msgspec.Struct, forbid_unknown_fields=True):
     duplicate: bool = False
 
 
-class FollowedItem(msgspec.Struct, forbid_unknown_fields=True):
+class FollowedItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     item: str
     title: str | None = None
 

@@ -182,7 +182,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             dataset, models, ns=ns, n_users=args.users, repeats=args.repeats, seed=args.seed, progress=progress
         )
         extra = {"n_users": args.users, "repeats": args.repeats, "seed": args.seed}
-    write_json(args.json, args.protocol, dataset.name, rows, **extra)
+    write_json(args.json, args.protocol, dataset.name, rows, rating_scale=str(dataset.scale), **extra)
     _print_rows(rows)
     print(f"wrote {args.json}")
     if args.plot:

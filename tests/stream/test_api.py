@@ -1,5 +1,6 @@
 """The API's own logic, without a server: tokens, ids, the explanation in words, the OpenAPI document."""
 
+import msgspec
 import pytest
 
 from stream.api import (
@@ -15,6 +16,11 @@ from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 
 TOKEN = "a-token-of-24-characters"
+
+
+def wire(body: msgspec.Struct) -> dict:
+    """An answer as the client reads it."""
+    return msgspec.json.decode(msgspec.json.encode(body))
 
 
 @pytest.mark.parametrize(
@@ -55,7 +61,7 @@ def test_malformed_event_ids_are_400(text):
 def test_the_explanation_names_the_ratings_that_pull_in_words():
     user = learn_many(UserWNN(make_space()), [(0, 1.0, t, 100 + t) for t in range(4)])
     titles = {0: "Toy Story", 6: "Heat"}
-    body = explanation_body("u1", user.explain(6), lambda item: titles.get(item, f"item {item}"))
+    body = wire(explanation_body("u1", user.explain(6), lambda item: titles.get(item, f"item {item}")))
     assert body["item"] == "6" and body["title"] == "Heat" and body["predicted_rating"] < 3.5
     assert body["summary"].startswith("Predicted") and "Heat" in body["summary"]
     cited = [line for line in body["because"] if "Toy Story" in line]
@@ -68,7 +74,9 @@ def test_a_list_explains_each_item_with_terms_that_sum_to_its_score():
     user = learn_many(UserWNN(space), [(0, 5.0, 0, 1), (1, 4.0, 60, 2)])
     space.add_transition(1, 6)
     items, scores = user.score(k=4, use_candidates=False)
-    body = recommendation_body("u1", items, scores.tolist(), {"6": "Heat"}, user.n_pairs, user.explain_list(items))
+    body = wire(
+        recommendation_body("u1", items, scores.tolist(), {"6": "Heat"}, user.n_pairs, user.explain_list(items))
+    )
     for listed in body["items"]:
         why = listed["why"]
         total = sum(why[term] for term in ("popularity", "sequence", "affinity", "rating", "like"))
@@ -85,13 +93,13 @@ def test_explain_says_why_an_item_is_in_the_list_or_not():
     titles = {1: "Heat", 6: "Ronin"}
     name = lambda item: titles.get(item, f"item {item}")  # noqa: E731
     items, _ = user.score(k=3, use_candidates=False)
-    listed = explanation_body("u1", user.explain(items[0]), name, (user.explain_list([items[0]])[0], 0, 3))
+    listed = wire(explanation_body("u1", user.explain(items[0]), name, (user.explain_list([items[0]])[0], 0, 3)))
     assert listed["in_list"] and listed["position"] == 0 and listed["why_listed"][0] == "It is 1st in your list of 3."
     assert any(line.startswith("We expect you to give it") for line in listed["why_listed"])
     outside = next(i for i in range(12) if i not in items and i not in (0, 1))
-    body = explanation_body("u1", user.explain(outside), name, (user.explain_list([outside])[0], None, 3))
+    body = wire(explanation_body("u1", user.explain(outside), name, (user.explain_list([outside])[0], None, 3)))
     assert not body["in_list"] and body["why_listed"][0].startswith("It is not in your list")
-    ronin = explanation_body("u1", user.explain(6), name, (user.explain_list([6])[0], None, 3))
+    ronin = wire(explanation_body("u1", user.explain(6), name, (user.explain_list([6])[0], None, 3)))
     assert any("People who rated Heat often rated it next" in line for line in ronin["why_listed"])
 
 
