@@ -61,3 +61,43 @@ def test_the_embedded_run_needs_no_broker(movielens, tmp_path):
     assert summary["mode"] == "embedded, no Kafka"
     assert summary["ratings_covered_by_lists"] == summary["drift_records"] == 1500
     assert (report / "cold_start.png").stat().st_size > 5000
+
+
+def half_star_copy(dataset, folder, n: int):
+    """The first ``n`` ratings of ML-100K in the ml-latest format, every third one half a star lower (so some are
+    0.5): a half-star dataset the loader reads on the 0.5-5 scale."""
+    import csv
+
+    folder.mkdir()
+    with open(folder / "ratings.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["userId", "movieId", "rating", "timestamp"])
+        for k in range(n):
+            rating = float(dataset.ratings[k]) - (0.5 if k % 3 == 0 else 0.0)
+            user, item = dataset.user_ids[dataset.users[k]], dataset.item_ids[dataset.items[k]]
+            writer.writerow([user, item, rating, int(dataset.timestamps[k])])
+    with open(folder / "movies.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["movieId", "title", "genres"])
+        for index, item in enumerate(dataset.item_ids):
+            genres = "|".join(dataset.item_genres[index]) or "(no genres listed)"
+            writer.writerow([item, dataset.item_titles[index], genres])
+    return folder
+
+
+@pytest.mark.parametrize("embedded", [True, pytest.param(False, marks=pytest.mark.broker)], ids=["embedded", "kafka"])
+def test_a_half_star_dataset_runs_on_its_own_scale(request, movielens, tmp_path, embedded):
+    """The worker takes the dataset's scale: no half star (0.5 included) is dead-lettered, and it predicts as well
+    as `wnnrec evaluate` does on the same ratings."""
+    from wnn.data import load_dataset
+
+    data = half_star_copy(movielens, tmp_path / "ml-latest-small", 1500)
+    assert str(load_dataset(data).scale) == "0.5:5:0.5"
+    base = Settings(state_dir=tmp_path / "state")
+    if not embedded:
+        base = Settings(bootstrap=request.getfixturevalue("kafka_bootstrap"), state_dir=tmp_path / "state")
+    report = tmp_path / "report"
+    assert main_job(base, data=str(data), report_dir=str(report), embedded=embedded) == 0
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["dead_letters"] == 0 and summary["ratings_covered_by_lists"] == 1500
+    assert abs(summary["stream_mae"] - summary["evaluate_mae"]) < 0.05
