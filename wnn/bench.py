@@ -11,6 +11,7 @@ neighbour hurts both alike.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from wnn.config import WNNConfig
 from wnn.data import Dataset
 from wnn.evaluation.models import WNNModel
 from wnn.network import UserWNN
+from wnn.rating_scale import RatingScale
 
 
 def pin_to_one_core() -> int | None:
@@ -118,5 +120,9 @@ def bench_model(
         "n_items_scored": space.n_items,
         "n_users_sized": len(sizes[100]),
         "cpu": cpu,
-        "config": {k: str(v) if k == "rating_scale" else v for k, v in (config or WNNConfig()).__dict__.items()},
+        "config": {
+            field.name: str(value) if isinstance(value, RatingScale) else value
+            for field in dataclasses.fields(WNNConfig)
+            for value in [getattr(config or WNNConfig(), field.name)]
+        },
     }

@@ -7,6 +7,7 @@ equal configs compute identical item addresses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 
@@ -129,12 +130,13 @@ class WNNConfig:
                 f"most {most:,}, got {self.max_pairs:,}"
             )
 
-    @property
+    # Cached: read on every learn and prediction (a frozen dataclass keeps a cached_property in its __dict__).
+    @functools.cached_property
     def prior_mean(self) -> float:
         """What an item's baseline is shrunk toward (the scale's; 3.5 on 1-5)."""
         return self.rating_scale.prior_mean
 
-    @property
+    @functools.cached_property
     def like_threshold(self) -> float:
         """Ratings at or above it are likes (the scale's; 4 on 1-5)."""
         return self.rating_scale.like_threshold

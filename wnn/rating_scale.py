@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -75,7 +76,7 @@ class RatingScale:
     def span(self) -> float:
         return self.high - self.low
 
-    @property
+    @functools.cached_property
     def star(self) -> float:
         """A quarter of the span: one star on the 1-5 scale. Rating differences (the like prior's slope, the drift
         detector's allowance and threshold, the ranking's rating weight) are measured in it."""
@@ -85,22 +86,22 @@ class RatingScale:
         """The rating ``share`` of the way from the lowest to the highest."""
         return self.low + share * self.span
 
-    @property
+    @functools.cached_property
     def prior_mean(self) -> float:
         """What an item's mean is shrunk toward before it has ratings (3.5 on 1-5)."""
         return self.position(PRIOR_MEAN_POSITION)
 
-    @property
+    @functools.cached_property
     def like_threshold(self) -> float:
         """A rating at or above it is a like (4 on 1-5; 3.875 on 0.5-5, so 4 and up in half stars)."""
         return self.position(LIKE_POSITION)
 
-    @property
+    @functools.cached_property
     def like_prediction_threshold(self) -> float:
         """A predicted rating at or above it predicts a like: half a step below the like threshold (3.5 on 1-5)."""
         return self.like_threshold - self.step / 2
 
-    @property
+    @functools.cached_property
     def mean_thresholds(self) -> tuple[float, ...]:
         """The thermometer thresholds of an item's mean rating (:class:`wnn.item_bits.BitLayout`)."""
         return tuple(self.position(share) for share in MEAN_THRESHOLD_POSITIONS)
