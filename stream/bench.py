@@ -57,6 +57,8 @@ class ListCollector(threading.Thread):
         self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
         self.coverage: collections.Counter = collections.Counter()  # event id -> lists that covered it
         self.repeats_by_partition: collections.Counter = collections.Counter()  # partition -> second coverings
+        # event id -> (partition, input offset) as its first list gave them (lists share their input's partition)
+        self.input_positions: dict[int, tuple[int, int]] = {}
         self.lists = 0
         self.ready = threading.Event()
         self.stop_requested = False
@@ -109,6 +111,7 @@ class ListCollector(threading.Thread):
                         for covered in json.loads(record.value).get("events", ()):
                             if covered["cause"] == "rating":
                                 self.arrivals.setdefault(covered["event_id"], now)
+                                self.input_positions.setdefault(covered["event_id"], (tp.partition, covered["offset"]))
                                 self.coverage[covered["event_id"]] += 1
                                 if self.coverage[covered["event_id"]] > 1:
                                     self.repeats_by_partition[tp.partition] += 1

@@ -139,6 +139,20 @@ class Deployment:
             f"worker logs: {tails}"
         )
 
+    def committed_offsets(self) -> dict[int, int]:
+        """The worker group's committed offset of each ratings partition (0 where none was committed yet)."""
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap, **self.settings.kafka_python_options())
+        try:
+            committed = admin.list_group_offsets({self.settings.faust_id: None})[self.settings.faust_id]
+        finally:
+            admin.close()
+        offsets = {
+            tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == self.settings.ratings_topic
+        }
+        return {partition: offsets.get(partition, 0) for partition in range(self.settings.partitions)}
+
     def health(self, name: str) -> dict | str:
         """A worker's ``/health`` (open without a token), or why it did not answer."""
         try:
