@@ -198,12 +198,17 @@ def explanation_body(
             f"pulls it {direction} by {abs(pair['pull']):.2f}: it shares {pair['shared_neurons']} "
             "neurons with this item."
         )
-    in_list = position = why_listed = score = None
+    ranked: dict[str, Any] = {}
     if listed is not None:
         entry, position, list_length = listed
-        in_list = position is not None
-        why_listed = list_reasons(entry, position, list_length, title_of)
-        score = schema.ListedScore(total=round(entry["score"], 4), **msgspec.structs.asdict(score_terms(entry, {})))
+        ranked = {
+            "in_list": position is not None,
+            "position": position,
+            "why_listed": list_reasons(entry, position, list_length, title_of),
+            "score": schema.ListedScore(
+                total=round(entry["score"], 4), **msgspec.structs.asdict(score_terms(entry, {}))
+            ),
+        }
     return schema.Explanation(
         user=user,
         item=str(explanation.item),
@@ -226,10 +231,7 @@ def explanation_body(
             list[schema.PullingRating],
         ),
         neurons=msgspec.convert(explanation.neurons, list[schema.NeuronCell]),
-        in_list=in_list,
-        position=position,
-        why_listed=why_listed,
-        score=score,
+        **ranked,
     )
 
 

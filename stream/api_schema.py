@@ -58,7 +58,7 @@ class ListedScore(ScoreTerms, forbid_unknown_fields=True):
     total: float
 
 
-class Explanation(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class Explanation(msgspec.Struct, forbid_unknown_fields=True):
     """``GET /users/{id}/explain?item=``."""
 
     user: str
@@ -75,10 +75,11 @@ class Explanation(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     attributes: dict[str, str]
     ratings: list[PullingRating]
     neurons: list[NeuronCell]
-    in_list: bool | None = None
-    position: int | None = None
-    why_listed: list[str] | None = None
-    score: ListedScore | None = None
+    # Present when the item was ranked for the user's list (position null: not in it); left out otherwise.
+    in_list: bool | msgspec.UnsetType = msgspec.UNSET
+    position: int | msgspec.UnsetType | None = msgspec.UNSET
+    why_listed: list[str] | msgspec.UnsetType = msgspec.UNSET
+    score: ListedScore | msgspec.UnsetType = msgspec.UNSET
 
 
 class StoredRating(msgspec.Struct, forbid_unknown_fields=True):

@@ -67,6 +67,7 @@ def test_the_explanation_names_the_ratings_that_pull_in_words():
     cited = [line for line in body["because"] if "Toy Story" in line]
     assert cited and "pulls it down" in cited[0] and "neurons" in cited[0]
     assert {r["event_id"] for r in body["ratings"]} == {100, 101, 102, 103}
+    assert not {"in_list", "position", "why_listed", "score"} & body.keys()  # not ranked: left out
 
 
 def test_a_list_explains_each_item_with_terms_that_sum_to_its_score():
@@ -99,6 +100,7 @@ def test_explain_says_why_an_item_is_in_the_list_or_not():
     outside = next(i for i in range(12) if i not in items and i not in (0, 1))
     body = wire(explanation_body("u1", user.explain(outside), name, (user.explain_list([outside])[0], None, 3)))
     assert not body["in_list"] and body["why_listed"][0].startswith("It is not in your list")
+    assert "position" in body and body["position"] is None  # null: ranked, not in the list
     ronin = wire(explanation_body("u1", user.explain(6), name, (user.explain_list([6])[0], None, 3)))
     assert any("People who rated Heat often rated it next" in line for line in ronin["why_listed"])
 
