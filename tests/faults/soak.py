@@ -35,6 +35,7 @@ DATA_KEYS = (
     "item_count_differences",
     "item_sum_differences",
     "item_projection_differences",
+    "redelivered_below_committed",
 )
 
 #: Per-case seconds from the kill (or crash) to the first list after it.
@@ -53,7 +54,9 @@ def summarise(runs: list[dict]) -> dict:
         for case, measured in run["report"].items():
             worst = cases.setdefault(case, {"runs": 0})
             worst["runs"] += 1
-            for key in DATA_KEYS + RESUME_KEYS + ("duplicate_list_entries",):
+            for key in (
+                DATA_KEYS + RESUME_KEYS + ("duplicate_list_entries", "uncommitted_at_kill", "uncommitted_at_crash")
+            ):
                 if key in measured:
                     worst[f"max_{key}"] = max(worst.get(f"max_{key}", measured[key]), measured[key])
     return {
