@@ -205,9 +205,7 @@ def explanation_body(
             "in_list": position is not None,
             "position": position,
             "why_listed": list_reasons(entry, position, list_length, title_of),
-            "score": schema.ListedScore(
-                total=round(entry["score"], 4), **msgspec.structs.asdict(score_terms(entry, {}))
-            ),
+            "score": msgspec.convert({"total": round(entry["score"], 4), **score_parts(entry, {})}, schema.ListedScore),
         }
     return schema.Explanation(
         user=user,

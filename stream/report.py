@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wnn.evaluation.metrics import PRIOR_BUCKETS, prior_bucket
+from wnn.evaluation.metrics import PRIOR_BUCKETS, prior_bucket, rating_metrics
 from wnn.rating_scale import RatingScale
 
 #: The plots of a report folder, by file name.
@@ -104,16 +104,13 @@ def _cold_start(records: list[dict], scale: RatingScale) -> list[dict]:
         mine = by_bucket.get(label)
         if mine:
             errors = [abs(r["error"]) for r in mine]
-            likes = [
-                (r["predicted"] >= scale.like_prediction_threshold) == (r["rating"] >= scale.like_threshold)
-                for r in mine
-            ]
+            predicted, actual = np.array([r["predicted"] for r in mine]), np.array([r["rating"] for r in mine])
             rows.append(
                 {
                     "prior_ratings": label,
                     "n": len(mine),
                     "mae": round(float(np.mean(errors)), 4),
-                    "like_acc": round(float(np.mean(likes)), 4),
+                    "like_acc": round(rating_metrics(predicted, actual, scale)["like_acc"], 4),
                 }
             )
     return rows

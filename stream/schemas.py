@@ -163,7 +163,7 @@ def parse_input(
         rating = doc.rating
         if rating is None or not math.isfinite(rating):
             raise SchemaError(f"field 'rating' must be a finite number, got {shown(rating)}")
-        if not scale.low <= rating <= scale.high:
+        if not scale.contains(rating):
             raise SchemaError(f"rating {rating:g} is outside the rating scale {scale.low:g}..{scale.high:g}")
         ts = doc.ts
         if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:

@@ -55,7 +55,7 @@ def _is_real(value: Any) -> bool:
 def check_rating(rating: Any, scale: RatingScale) -> float:
     if type(rating) is float and scale.low <= rating <= scale.high:  # the common case, cheaply (NaN fails here)
         return rating
-    if not _is_real(rating) or not math.isfinite(rating) or not scale.low <= rating <= scale.high:
+    if not _is_real(rating) or not math.isfinite(rating) or not scale.contains(rating):
         raise InvalidEvent("rating", rating, f"must be a finite number within {scale.low:g}..{scale.high:g}")
     return float(rating)
 

@@ -5,6 +5,7 @@ by a replay, each on a real broker with real worker processes, each ending with 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import signal
@@ -62,6 +63,32 @@ def redelivered_below_committed(deployment, committed: dict[int, int]) -> int:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class AtDeath:
+    """The group's committed offsets when a worker died (read right after it), and what the lists had covered
+    above them: what the redelivery checks of a crash or takeover case compare against."""
+
+    committed: dict[int, int]
+    uncommitted: int
+
+    @classmethod
+    def read(cls, deployment) -> AtDeath:
+        committed = deployment.committed_offsets()
+        return cls(committed, uncommitted_at(deployment, committed))
+
+    def redelivery(self, deployment) -> dict:
+        """The case's redelivery counts, for its report."""
+        return {
+            "duplicate_list_entries": duplicates(deployment),
+            "redelivered_below_committed": redelivered_below_committed(deployment, self.committed),
+        }
+
+    def assert_redelivery_held(self, result: dict, settings) -> None:
+        """Nothing committed came again, and the duplicates stayed within :func:`redelivery_bound`."""
+        assert result["redelivered_below_committed"] == 0, result
+        assert result["duplicate_list_entries"] <= redelivery_bound(settings, self.uncommitted), result
+
+
 def replay_in_background(deployment, events) -> threading.Thread:
     thread = threading.Thread(
         target=deployment.produce, args=(ratings_of(events),), kwargs={"max_rate": RATE}, daemon=True
@@ -105,20 +132,15 @@ def test_kill_9_mid_replay_and_restart(deployment_factory, movielens, keep_state
     producer = replay_in_background(deployment, events)
     wait_until(deployment, N // 3)
     deployment.kill("w1")
-    committed = deployment.committed_offsets()
-    uncommitted = uncommitted_at(deployment, committed)
+    death = AtDeath.read(deployment)
     result, resume = restart_and_check(deployment, events, producer, movielens, state_lost=not keep_state)
     result.update(
-        resume_after_kill_s=round(resume, 2),
-        duplicate_list_entries=duplicates(deployment),
-        uncommitted_at_kill=uncommitted,
-        redelivered_below_committed=redelivered_below_committed(deployment, committed),
+        resume_after_kill_s=round(resume, 2), uncommitted_at_kill=death.uncommitted, **death.redelivery(deployment)
     )
     REPORT[f"kill_9_{'same_state' if keep_state else 'state_lost'}"] = result
     assert deployment.alive("w1")
     assert resume <= RESUME_TARGET_S, result
-    assert result["redelivered_below_committed"] == 0, result
-    assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings, uncommitted), result
+    death.assert_redelivery_held(result, deployment.settings)
 
 
 @rebalance
@@ -135,24 +157,21 @@ def test_crash_between_a_segment_write_and_its_manifest_write(deployment_factory
         raise AssertionError("the worker did not reach its crash point within 120 s") from None
     covered = len(deployment.collector.arrivals)
     assert died == -signal.SIGKILL, f"the worker ended with {died}, not at its crash point"
-    committed = deployment.committed_offsets()
-    uncommitted = uncommitted_at(deployment, committed)
+    death = AtDeath.read(deployment)
     ahead = deployment.writes_ahead_of_their_manifest()
     assert ahead, "the crash left no segment ahead of its manifest in the changelog"
     result, resume = restart_and_check(deployment, events, producer, movielens, state_lost=True)
     result.update(
         resume_after_crash_s=round(resume, 2),
-        duplicate_list_entries=duplicates(deployment),
         segments_ahead_of_manifest_at_crash=len(ahead),
         covered_at_crash=covered,
-        uncommitted_at_crash=uncommitted,
-        redelivered_below_committed=redelivered_below_committed(deployment, committed),
+        uncommitted_at_crash=death.uncommitted,
+        **death.redelivery(deployment),
     )
     REPORT["crash_between_segment_and_manifest"] = result
     assert deployment.alive("w1")
     assert resume <= RESUME_TARGET_S, result
-    assert result["redelivered_below_committed"] == 0, result
-    assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings, uncommitted), result
+    death.assert_redelivery_held(result, deployment.settings)
 
 
 @rebalance
@@ -169,8 +188,7 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     killed_owned = deployment.item_stats(6304)["owned_partitions"]
     deployment.kill("w2")
     killed_at, covered = time.monotonic(), len(deployment.collector.arrivals)
-    committed = deployment.committed_offsets()  # before the takeover (a session timeout away): as w2 left them
-    uncommitted = uncommitted_at(deployment, committed)
+    death = AtDeath.read(deployment)  # before the takeover (a session timeout away): as w2 left them
     takeover = deployment.resume_time(killed_at, covered)
     producer.join()
     deployment.wait_covered([e for *_, e in events])
@@ -180,18 +198,16 @@ def test_two_workers_one_killed_mid_stream(deployment_factory, movielens, tmp_pa
     result = check_against_uninterrupted(deployment, events, web_port=6303, catalogue=movielens)
     result.update(
         takeover_s=round(takeover, 2),
-        duplicate_list_entries=duplicates(deployment),
         killed_owned=killed_owned,
         settled_s=round(settled_s, 2),
         duplicates_by_partition=dict(sorted(deployment.collector.repeats_by_partition.items())),
-        uncommitted_at_kill=uncommitted,
-        redelivered_below_committed=redelivered_below_committed(deployment, committed),
+        uncommitted_at_kill=death.uncommitted,
+        **death.redelivery(deployment),
     )
     REPORT["two_workers_one_killed"] = result
     assert deployment.alive("w1")
     assert takeover <= RESUME_TARGET_S, result
-    assert result["redelivered_below_committed"] == 0, result
-    assert result["duplicate_list_entries"] <= redelivery_bound(deployment.settings, uncommitted), result
+    death.assert_redelivery_held(result, deployment.settings)
 
 
 def test_poison_messages_interleaved_with_good_ones(deployment_factory, movielens):
