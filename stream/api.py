@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -34,8 +34,34 @@ from wnn.validation import InvalidEvent, check_event_id, check_id
 
 log = logging.getLogger(__name__)
 
+
+class Route(NamedTuple):
+    """One route of the worker's web server: ``public`` routes answer anyone who reaches the port, every other one
+    refuses a request without the bearer token."""
+
+    method: str
+    path: str
+    public: bool = False
+
+
+#: Every route the worker's web server answers (aiohttp answers ``HEAD`` wherever it answers ``GET``). Nothing else
+#: is served: faust's own views are not mounted (:class:`stream.faust_compat.WebServer`), and a test enumerates the
+#: running server's routes against this list.
+ROUTES = (
+    Route("GET", "/users/{user}/recommendations"),
+    Route("GET", "/users/{user}/explain"),
+    Route("GET", "/users/{user}/ratings"),
+    Route("DELETE", "/users/{user}/ratings/{event_id}"),
+    Route("DELETE", "/users/{user}/items/{item}"),
+    Route("GET", "/items/stats"),
+    Route("GET", "/items/{item}"),
+    Route("GET", "/health", public=True),
+    Route("GET", "/metrics", public=True),
+    Route("GET", "/openapi.json", public=True),
+)
+
 #: Paths anyone who reaches the port may read: liveness, metrics and the API's description.
-PUBLIC_PATHS = ("/health", "/metrics", "/openapi.json")
+PUBLIC_PATHS = tuple(route.path for route in ROUTES if route.public)
 
 
 class ApiError(Exception):

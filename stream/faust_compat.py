@@ -21,9 +21,14 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
   :func:`acting_for` sets it to an event of the right partition, and :func:`write_table` writes a value locally
   and returns the changelog delivery's future, which ``Table.__setitem__`` drops.
 
-faust looks up transports by URL scheme, and third-party transports register under the ``faust.transports`` entry
-point (see ``pyproject.toml``): ``wnnkafka://host:port`` selects :class:`Transport` here. No installed package is
-edited.
+* **Web routes.** faust's web server mounts its own views beside ours: ``/table/...`` answers any key of any table
+  (a user's stored ratings) and ``/router/...`` the cluster's layout, both without our token. :class:`WebServer` is
+  faust's aiohttp server with none of faust's own views, so the server answers our routes and nothing else
+  (``tests/stream/test_routes.py`` holds it to :data:`stream.api.ROUTES`).
+
+faust looks up transports and web servers by URL scheme, and third-party ones register under the
+``faust.transports`` and ``faust.web.drivers`` entry points (see ``pyproject.toml``): ``wnnkafka://host:port``
+selects :class:`Transport` here and ``wnnweb://`` :class:`WebServer`. No installed package is edited.
 """
 
 from __future__ import annotations
@@ -33,17 +38,20 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+from faust.web.drivers import aiohttp as faust_aiohttp
 
 log = logging.getLogger(__name__)
 
 #: URL scheme of this transport (``broker="wnnkafka://127.0.0.1:9092"``).
 SCHEME = "wnnkafka"
+#: URL scheme of the web server (``web="wnnweb://"``).
+WEB_SCHEME = "wnnweb"
 #: faust's own value, used when the app does not say otherwise.
 FAUST_FETCH_MAX_WAIT_MS = 1500
 #: Log an error every this many seconds while a fetcher stop (before reading partitions again) has not returned.
@@ -323,3 +331,17 @@ class Transport(faust_aiokafka.Transport):
     """faust's aiokafka transport with :class:`Consumer`."""
 
     Consumer = Consumer
+
+
+class WebServer(faust_aiohttp.Web):
+    """faust's aiohttp web server without faust's own views (its table, router, statistics, graph and index pages).
+
+    faust 0.15 can switch most of them off one setting at a time (``web_tables_enabled`` and so on), but not the
+    index at ``/``, and a later release may add another; here the lists they come from are empty, so only the
+    views the app registers itself are served.
+    """
+
+    default_blueprints: ClassVar[list] = []
+    production_blueprints: ClassVar[list] = []
+    debug_blueprints: ClassVar[list] = []
+    optional_blueprints: ClassVar[list] = []

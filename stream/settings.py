@@ -50,6 +50,8 @@ class Declaration:
     #: A flag that takes no value and turns the setting on.
     switch: bool = False
     metavar: str | None = None
+    #: A password or token: ``repr`` leaves it out (it is environment or file only, so no flag or help shows it).
+    secret: bool = False
 
     def described(self) -> str:
         shown = next(
@@ -70,9 +72,12 @@ def setting(
     flag: str | None = "",
     switch: bool = False,
     metavar: str | None = None,
+    secret: bool = False,
 ) -> Any:
     """A :class:`Settings` field declared once. Its default comes from ``env`` (``WNNREC_<NAME>`` unless given)
     when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only)."""
+    if secret and flag is not None:
+        raise ValueError(f"{name}: a secret is read from the environment or a file only, never from a flag")
     cast = cast or (flag_value if isinstance(default, bool) else type(default) if default is not None else str)
     declaration = Declaration(
         default=default,
@@ -83,6 +88,7 @@ def setting(
         flag=None if flag is None else flag or "--" + name.replace("_", "-"),
         switch=switch,
         metavar=metavar or ("1|0" if cast is flag_value else None),
+        secret=secret,
     )
 
     def from_environment():
@@ -94,7 +100,7 @@ def setting(
         except ValueError as exc:
             raise SettingsError(f"{declaration.env}={text!r}: {exc}") from None
 
-    return dataclasses.field(default_factory=from_environment, metadata={"declaration": declaration})
+    return dataclasses.field(default_factory=from_environment, repr=not secret, metadata={"declaration": declaration})
 
 
 def declarations() -> dict[str, Declaration]:
@@ -140,6 +146,7 @@ class Settings:
         "SASL password (environment only, so that it never shows in a process list)",
         group=SECURITY,
         flag=None,
+        secret=True,
     )
     sasl_password_file: str | None = setting(
         "sasl_password_file", None, "file holding the SASL password", group=SECURITY, metavar="PATH"
@@ -176,6 +183,7 @@ class Settings:
         "bearer token every API request but /health and /metrics must carry, at least 16 characters (environment only)",
         group=WORKER,
         flag=None,
+        secret=True,
     )
     api_token_file: str | None = setting(
         "api_token_file", None, "file holding the API's bearer token", group=WORKER, metavar="PATH"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.faust_compat import SCHEME, Transport  # noqa: F401  (Transport: the faust.transports entry point)
+from stream.faust_compat import SCHEME, WEB_SCHEME, Transport  # noqa: F401  (Transport: the faust.transports entry point)
 
 #: Batches of one partition the agent's input channel holds before faust pauses fetching it (faust's default of
 #: 4,096 is meant for single messages; a batch holds up to ``max_poll_records``).
@@ -44,6 +44,13 @@ def new_faust_app(app_id: str, settings: Any, batched_topics: frozenset[str] = f
         broker_commit_interval=settings.commit_interval_s,
         processing_guarantee=settings.processing_guarantee,
         broker_credentials=settings.faust_credentials(),
+        # Only our own views: faust's would serve every table's data without the API token (stream.faust_compat).
+        web=f"{WEB_SCHEME}://",
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         **options,
     )
     app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.faust_compat.ConsumerThread

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 from kafka.partitioner.default import murmur2
 
+from stream.api import ROUTES
 from stream.api_schema import openapi_document
 from stream.bench import start_worker, stop_worker
 from stream.replay import replay
@@ -55,7 +56,7 @@ def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[
             status, body, kind = response.status, response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers.get_content_type()
-    if kind != "application/json":
+    if kind != "application/json" or method == "HEAD":
         return status, body.decode()
     doc = json.loads(body)
     if path != "/openapi.json":
@@ -83,20 +84,24 @@ def busiest_user(movielens) -> str:
     return movielens.user_ids[int(max(set(users.tolist()), key=users.tolist().count))]
 
 
-def test_every_user_path_needs_the_token(served, movielens):
+def test_every_route_but_the_public_ones_needs_the_token_and_faust_views_are_not_served(served, movielens):
     port, user = served.settings.web_port, busiest_user(movielens)
-    for path in (
-        f"/users/{user}/recommendations",
-        f"/users/{user}/ratings",
-        f"/users/{user}/explain?item=1",
-        "/items/stats",
-    ):
-        status, body = call(port, path, None)
-        assert status == 401 and "token" in body["error"]
-        assert call(port, path, "a-wrong-token-of-some-length")[0] == 401
-    status, body = call(port, f"/users/{user}/ratings/1", None, method="DELETE")
-    assert status == 401
-    assert call(port, "/health", None)[0] == 200  # liveness and metrics stay open
+    token = served.settings.resolved_api_token()
+    values = {"user": user, "event_id": "1", "item": "1"}
+    for route in ROUTES:
+        path = route.path.format(**values) + ("?item=1" if route.path.endswith("/explain") else "")
+        if route.public:
+            assert call(port, path, None, route.method)[0] == 200, path
+            continue
+        status, body = call(port, path, None, route.method)
+        assert status == 401 and "token" in body["error"], path
+        assert call(port, path, "a-wrong-token-of-some-length", route.method)[0] == 401, path
+        # HEAD runs the view's GET, guarded the same way (405 where the route has no GET)
+        assert call(port, path, None, "HEAD")[0] == (401 if route.method == "GET" else 405), path
+    # faust's own views (a table's keys, the cluster's layout, statistics) are not there, token or not.
+    for path in ("/", "/table/", "/table/user-wnn/", f"/table/user-wnn/{user}/", "/router/", "/stats/", "/graph/"):
+        assert call(port, path, None)[0] == 404, path
+        assert call(port, path, token)[0] == 404, path
     status, text = call(port, "/metrics", None)
     assert (
         status == 200

@@ -1,0 +1,44 @@
+"""The worker's web server answers our routes and nothing else: faust's own views (a table's keys, the cluster's
+layout, statistics) are not mounted, and the settings never show a secret."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from stream.api import PUBLIC_PATHS, ROUTES
+from stream.app import create_app
+from stream.settings import Settings
+
+TOKEN = "route-inventory-token-0123"
+
+
+def served_routes(settings: Settings) -> set[tuple[str, str]]:
+    """(method, path) of every route the app's web server would answer, read from aiohttp's router."""
+    app = create_app(settings, store="memory://")
+    app.web.init_server()
+    return {(route.method, route.resource.canonical) for route in app.web.web_app.router.routes()}
+
+
+def test_the_web_server_answers_exactly_our_routes():
+    served = served_routes(Settings(api_token=TOKEN))
+    declared = {(route.method, route.path) for route in ROUTES}
+    # faust answers HEAD on every view, through the view's GET (refused on a view without one); nothing else differs.
+    assert {r for r in served if r[0] != "HEAD"} == declared
+    assert {path for method, path in served if method == "HEAD"} == {path for _, path in declared}
+    assert not any(path.startswith(("/table", "/router", "/graph", "/stats", "/performance")) for _, path in served)
+    assert ("GET", "/") not in served
+
+
+def test_only_the_probes_metrics_and_the_document_are_public():
+    assert set(PUBLIC_PATHS) == {"/health", "/metrics", "/openapi.json"}
+    assert all(route.method == "GET" for route in ROUTES if route.public)
+
+
+def test_a_secret_never_shows_in_repr():
+    settings = Settings(api_token=TOKEN, sasl_password="sasl-password-value", sasl_username="u")
+    text = repr(settings) + str(settings)
+    assert TOKEN not in text and "sasl-password-value" not in text
+    assert "sasl_username='u'" in text  # the rest is still there to read
+    assert settings.resolved_api_token() == TOKEN and dataclasses.replace(settings).api_token == TOKEN
+    secret = {name for name, field in Settings.__dataclass_fields__.items() if not field.repr}
+    assert secret == {"api_token", "sasl_password"}
