@@ -9,7 +9,17 @@ from aiokafka import AIOKafkaConsumer
 from faust.streams import current_event
 from faust.types import TP
 
-from stream.faust_compat import SCHEME, BatchMessage, Transport, acting_for, records_of, tune_consumer, write_table
+from stream.faust_compat import (
+    SCHEME,
+    WEB_SCHEME,
+    BatchMessage,
+    Transport,
+    WebServer,
+    acting_for,
+    records_of,
+    tune_consumer,
+    write_table,
+)
 from stream.settings import Settings
 from stream.transport import new_faust_app
 
@@ -18,6 +28,14 @@ def test_faust_resolves_our_scheme_to_our_transport():
     from faust.transport import by_url
 
     assert by_url(f"{SCHEME}://127.0.0.1:9092") is Transport
+
+
+def test_faust_resolves_our_web_scheme_to_the_server_without_faust_views():
+    from faust.web.drivers import by_url
+
+    assert by_url(f"{WEB_SCHEME}://") is WebServer
+    app = new_faust_app("pin-web", Settings())
+    assert type(app.web) is WebServer and not app.web.blueprints._enabled
 
 
 def test_tune_consumer_sets_the_wait_the_fetcher_is_built_with():
