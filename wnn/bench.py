@@ -1,8 +1,11 @@
 """``wnnrec bench model``: speed and size of the WNN, against River's BiasedMF measured in the same run.
 
-``score_all_*`` ranks the whole catalogue for a user and takes the top 10; ``score_candidates_*`` ranks only the
-``n_candidates`` globally strongest items, as the stream does; ``explain_top10_*`` splits that list's scores into
-their terms (what ``--list-explanations`` adds to a list refresh).
+``learn_predict_us`` is the best round's time per rating (predict, then learn). ``kernels_compile_s`` and
+``kernels_cached_start_s`` are what the compiled kernels cost a process on its first start and on every later one
+(:func:`kernel_start_times`). ``score_all_*`` ranks the whole catalogue for a user and takes the top 10;
+``score_candidates_*`` ranks only the ``n_candidates`` globally strongest items, as the stream does;
+``explain_top10_*`` splits that list's scores into their terms (what ``--list-explanations`` adds to a list
+refresh).
 
 Everything runs pinned to one core with BLAS threads limited to one. The two models replay the same ML-100K
 stream (predict, then learn, per event) in alternating rounds, and each reports its best round, so that a noisy
@@ -13,6 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +54,21 @@ def _stream_rate(make: Callable[[], Any], dataset: Dataset, n: int) -> tuple[flo
         predict(users[e], items[e])
         learn(users[e], items[e], ratings[e], stamps[e], e)
     return n / (time.perf_counter() - start), model
+
+
+def kernel_start_times() -> tuple[float, float]:
+    """Seconds :func:`wnn.kernels.warm.warm_up` takes in a fresh process with an empty kernel cache (the compile of
+    a first start) and in a second one that finds the cache (every later start)."""
+    code = "from wnn.kernels.warm import warm_up; print(warm_up())"
+    with tempfile.TemporaryDirectory(prefix="wnnrec-numba-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        first, cached = (
+            float(
+                subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+            )
+            for _ in range(2)
+        )
+    return first, cached
 
 
 def bench_model(
@@ -103,8 +124,13 @@ def bench_model(
                 sizes[size].append(fresh.nbytes)
 
     best_wnn, best_bmf = max(wnn_rates), max(bmf_rates)
+    compile_s, cached_start_s = kernel_start_times()
+    progress(f"kernels: {compile_s:.2f} s to compile on a first start, {cached_start_s:.2f} s from the cache")
     return {
         "events_per_s": best_wnn,
+        "learn_predict_us": 1e6 / best_wnn,
+        "kernels_compile_s": compile_s,
+        "kernels_cached_start_s": cached_start_s,
         "biasedmf_events_per_s": best_bmf,
         "speed_ratio_vs_biasedmf": best_wnn / best_bmf,
         "score_all_p50_ms": float(np.percentile(all_ms, 50)),

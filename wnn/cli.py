@@ -204,8 +204,13 @@ def _bench_model(args: argparse.Namespace) -> int:
         "events_per_s",
         "biasedmf_events_per_s",
         "speed_ratio_vs_biasedmf",
+        "learn_predict_us",
         "score_all_p50_ms",
         "score_all_p99_ms",
+        "score_candidates_p50_ms",
+        "score_candidates_p99_ms",
+        "kernels_compile_s",
+        "kernels_cached_start_s",
         "state_bytes_at_10",
         "state_bytes_at_100",
     ):

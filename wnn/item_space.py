@@ -43,6 +43,7 @@ from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import BitLayout
 from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial
+from wnn.kernels import libm
 from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
 
@@ -264,7 +265,7 @@ class ItemSpace:
     def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
         """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
         chosen = slice(0, self.n_items) if items is None else items
-        return np.exp2(self.log2_popularity[chosen] - ts / self.config.popularity_half_life_s)
+        return libm.exp2(self.log2_popularity[chosen] - ts / self.config.popularity_half_life_s)
 
     def candidates(self, ts: float, n: int) -> np.ndarray:
         """The ``n`` strongest listable items (decayed popularity and baseline), strongest first.
@@ -449,7 +450,7 @@ class ItemSpace:
             if len(keys):
                 inside = keys < self.n_items  # an item registered by another worker's share may not be here yet
                 scale = 100.0 / max(counts.total(previous), 1.0)
-                dense[keys[inside]] += weight * np.log1p(values[inside] * scale)
+                dense[keys[inside]] += weight * libm.log1p(values[inside] * scale)
         return dense if items is None else dense[items]
 
     # ------------------------------------------------------------------ addresses

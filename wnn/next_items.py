@@ -75,6 +75,18 @@ class NextItemCounts:
             self._arrays[previous] = arrays
         return arrays
 
+    def flat_rows(self, previous_items: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The successor rows of ``previous_items`` laid end to end, for a compiled reader: the successors, their
+        counts, where each row starts (one more entry: where the last ends) and each row's scale
+        ``100 / max(total, 1)`` (:meth:`wnn.item_space.ItemSpace.sequence_scores`)."""
+        rows = [self.successors(previous) for previous in previous_items]
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(keys) for keys, _ in rows], out=starts[1:])
+        scales = np.array([100.0 / max(self.total(previous), 1.0) for previous in previous_items], dtype=np.float64)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64), starts, scales
+        return np.concatenate([keys for keys, _ in rows]), np.concatenate([v for _, v in rows]), starts, scales
+
     def row(self, previous: int, n_items: int) -> np.ndarray:
         """The counts of every item after ``previous``, dense over ``n_items``."""
         dense = np.zeros(n_items, dtype=np.float64)

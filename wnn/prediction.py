@@ -6,18 +6,20 @@ zero by ``interaction_prior``. The like probability is the pooled cells' share o
 the predicted rating.
 
 The sums over neurons run in an order that does not depend on where an array sits in memory, so equal tables give
-bit-identical predictions (the unlearning contract compares them): a one-item prediction uses one BLAS product of
-the same two rows of a fresh array; a many-item prediction keeps one row per item and sums along the rows (a BLAS
-product's order may depend on a row's position).
+bit-identical predictions (the unlearning contract compares them): one row per item, summed along the row in
+numpy's pairwise order, for one item and for many alike. :mod:`wnn.kernels.pooled` computes the same in one compiled
+pass (the ``*_reference`` functions here are the numpy specification it is checked against).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from wnn.kernels import libm, mode
+from wnn.kernels import pooled as kernels
 from wnn.memory import COUNT, LIKES, RESIDUAL
 from wnn.residuals import RESIDUAL_QUANTUM
 
@@ -34,39 +36,75 @@ class Prediction(NamedTuple):
     like_probability: float
 
 
-def _prior_like(rating: np.ndarray | float, scale: RatingScale) -> Any:
+def _prior_like(rating: np.ndarray, scale: RatingScale) -> np.ndarray:
     """The like probability a predicted rating alone implies: one half at half a star below the like threshold,
     with a slope of 2 per star (the scale's :attr:`~wnn.rating_scale.RatingScale.star`)."""
-    return 1.0 / (1.0 + np.exp(-2.0 / scale.star * (rating - scale.like_threshold + 0.5 * scale.star)))
+    return 1.0 / (1.0 + libm.exp(-2.0 / scale.star * (rating - scale.like_threshold + 0.5 * scale.star)))
 
 
 def predict(derived: Derivation, idx: int) -> Prediction:
     """The prediction for one item (dense index), from reconciled derived state."""
-    space, cfg = derived.space, derived.space.config
-    baseline = space.baseline(idx)
+    table = derived.memory.table
+    if not mode.compiled() or table is None:
+        return predict_reference(derived, idx)
+    space = derived.space
+    rating, like = kernels.predict_item(
+        table,
+        space.cell_base,
+        idx,
+        derived.memory.layout.state_shift[derived.state],
+        space.counts,
+        space.sums,
+        kernels.constants(space.config),
+    )
+    return Prediction(rating, like)
+
+
+def predict_reference(derived: Derivation, idx: int) -> Prediction:
+    """:func:`predict` in numpy: :func:`pooled_reference` of the one item, and its like probability."""
+    cfg = derived.space.config
     scale = cfg.rating_scale
     slope, like, half_star = -2.0 / scale.star, scale.like_threshold, 0.5 * scale.star
     if derived.memory.empty:  # an empty memory: the same formula with every cell at zero
-        rating = scale.clip(baseline)
+        rating = scale.clip(derived.space.baseline(idx))
         return Prediction(rating, 1.0 / (1.0 + math.exp(slope * (rating - like + half_star))))
-    cells = derived.memory.gather(space.cell_base[idx], derived.state).astype(np.float64)
-    pooled = cells[:, 1:]  # every Z neuron but the bias neuron
-    count, _, likes = pooled.sum(axis=1).tolist()
-    user_bias = cells.item(RESIDUAL, 0) * RESIDUAL_QUANTUM / (cells.item(COUNT, 0) + cfg.user_prior)
-    # sum_n (S_n - N_n b) / (N_n + prior) = S.v - b N.v with v_n = 1 / (N_n + prior): one product.
-    weighted_count, weighted_units = (pooled[:2] @ (1.0 / (pooled[COUNT] + cfg.interaction_prior))).tolist()
-    deviation = weighted_units * RESIDUAL_QUANTUM - user_bias * weighted_count
-    rating = baseline + user_bias + cfg.interaction_gain * deviation / (cfg.n_neurons - 1)
-    rating = scale.clip(rating)
+    ratings, (count, likes), _ = pooled_reference(derived, np.array([idx]))
+    rating = float(ratings[0])
     prior = cfg.interaction_prior * (cfg.n_neurons - 1)
     prior_like = 1.0 / (1.0 + math.exp(slope * (rating - like + half_star)))
-    return Prediction(rating, (likes + prior * prior_like) / (count + prior))
+    return Prediction(rating, (int(likes[0]) + prior * prior_like) / (int(count[0]) + prior))
 
 
 def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
     """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
     (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size), from
     reconciled derived state."""
+    table = derived.memory.table
+    if not mode.compiled() or table is None:
+        return pooled_reference(derived, items)
+    space = derived.space
+    chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
+    rating = np.empty(len(chosen))
+    count, likes = np.empty(len(chosen), np.int64), np.empty(len(chosen), np.int64)
+    kernels.pooled_items(
+        table,
+        space.cell_base,
+        chosen,
+        derived.memory.layout.state_shift[derived.state],
+        space.counts,
+        space.sums,
+        kernels.constants(space.config),
+        rating,
+        count,
+        likes,
+    )
+    return rating, (count, likes), float(table[0, 0])
+
+
+def pooled_reference(
+    derived: Derivation, items: np.ndarray | None
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]:
+    """:func:`pooled` in numpy."""
     space, cfg = derived.space, derived.space.config
     baselines = space.baselines(items)
     layout, table = derived.memory.layout, derived.memory.table

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wnn.config import WNNConfig
+from wnn.kernels import libm, mode
+from wnn.kernels import pooled as pooled_kernels
+from wnn.kernels import ranking as kernels
 from wnn.prediction import like_probabilities
 
 if TYPE_CHECKING:
@@ -47,21 +50,34 @@ def top_items(
         items = space.candidates(model.list_time(ts), cfg.n_candidates + n_pairs)
     rank = rank_scores(model, ts, items)
     dense = np.arange(space.n_items) if items is None else items
-    if items is None:
-        rank[~space.listable()] = -np.inf
+    excluded = ~space.listable() if items is None else np.zeros(len(dense), dtype=bool)
     if exclude_rated and n_pairs:
         rated = np.zeros(space.n_items, dtype=bool)
         rated[model.pair_log.items] = True
-        rank[rated[dense]] = -np.inf
+        excluded |= rated[dense]
+    best = top_positions(rank, excluded, space.tie_keys[dense], k)
+    return [space.key(int(i)) for i in dense[best]], rank[best]
+
+
+def top_positions(scores: np.ndarray, excluded: np.ndarray, ties: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the best ``k`` finite scores that are not ``excluded``, best first; equal scores are ordered by
+    ``ties`` (a stable hash of each item's id), then by position."""
+    if mode.compiled():
+        return kernels.top_positions(scores, excluded, ties, k)
+    return top_positions_reference(scores, excluded, ties, k)
+
+
+def top_positions_reference(scores: np.ndarray, excluded: np.ndarray, ties: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_positions` in numpy."""
+    rank = np.where(excluded, -np.inf, scores)
     k = min(k, len(rank))
-    if not k:
-        return [], rank[:0]
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
     # Every item scoring at least the k-th best (ties included), then ordered by score and the stable tie key.
     threshold = np.partition(rank, len(rank) - k)[len(rank) - k]
     best = np.flatnonzero(rank >= threshold)
-    best = best[np.lexsort((space.tie_keys[dense[best]], -rank[best]))][:k]
-    best = best[np.isfinite(rank[best])]
-    return [space.key(int(i)) for i in dense[best]], rank[best]
+    best = best[np.lexsort((ties[best], -rank[best]))][:k]
+    return best[np.isfinite(rank[best])]
 
 
 #: The terms of a ranking score, in the order :func:`score_terms` returns them.
@@ -70,11 +86,45 @@ TERMS = ("popularity", "sequence", "affinity", "rating", "like")
 
 def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each weighted term of the ranking score of every item of the space (dense index order), or of ``items``;
-    rated items included. The score is their sum (:func:`rank_scores`). Also returns the unweighted
-    ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
+    rated items included. The score is their sum (:func:`rank_scores`, also returned as ``score``). Also returns the
+    unweighted ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
     :class:`~wnn.network.UserWNN` do that first)."""
+    table = model.memory.table
+    if not mode.compiled() or table is None:
+        return score_terms_reference(model, ts, items)
     space, cfg = model.space, model.space.config
-    popularity = np.log1p(space.popularity_at(model.list_time(ts), items))
+    chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
+    if model.n_pairs and cfg.transition_weight:
+        recent = model.pair_log.items[-cfg.sequence_length :][::-1].tolist()
+        keys, counts, starts, scales = space.next_items.flat_rows(recent)
+        weights = sequence_weights(cfg)[: len(recent)]
+        sequence = kernels.sequence_scores(chosen, space.n_items, keys, counts, starts, scales, weights)
+    else:
+        sequence = np.zeros(len(chosen))
+    terms = np.empty((len(kernels.ROWS), len(chosen)))
+    kernels.score_terms(
+        table,
+        space.cell_base,
+        chosen,
+        model.memory.layout.state_shift[model.derived_state.state],
+        space.counts,
+        space.sums,
+        pooled_kernels.constants(cfg),
+        space.log2_popularity,
+        model.list_time(ts) / cfg.popularity_half_life_s,
+        sequence,
+        term_weights(cfg),
+        terms,
+    )
+    return dict(zip(kernels.ROWS, terms))
+
+
+def score_terms_reference(
+    model: UserWNN, ts: float | None = None, items: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`score_terms` in numpy."""
+    space, cfg = model.space, model.space.config
+    popularity = libm.log1p(space.popularity_at(model.list_time(ts), items))
     if model.n_pairs and cfg.transition_weight:
         recent = model.pair_log.items[-cfg.sequence_length :][::-1]
         sequence = space.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], items)
@@ -84,21 +134,22 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
     # Affinity: how much of the user's memory the item's cells hold (a pair counts once per shared neuron).
     affinity = count / (cfg.n_neurons - 1) / max(window_pairs, 1.0)
     like = like_probabilities(rating, count, likes, cfg)
-    return {
+    terms = {
         "popularity": popularity,
         "sequence": sequence,
-        "affinity": cfg.affinity_weight * np.log1p(affinity),
+        "affinity": cfg.affinity_weight * libm.log1p(affinity),
         "rating": cfg.rating_weight / cfg.rating_scale.star * rating,
         "like": cfg.like_weight * like,
         "predicted_rating": rating,
         "like_probability": like,
     }
+    terms["score"] = terms["popularity"] + terms["sequence"] + terms["affinity"] + terms["rating"] + terms["like"]
+    return terms
 
 
 def rank_scores(model: UserWNN, ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
     """Ranking score of every item of the space (dense index order), or of ``items`` only; rated items included."""
-    terms = score_terms(model, ts, items)
-    return terms["popularity"] + terms["sequence"] + terms["affinity"] + terms["rating"] + terms["like"]
+    return score_terms(model, ts, items)["score"]
 
 
 def followed(model: UserWNN, index: int, top: int = 3) -> list[tuple[Hashable, float]]:
@@ -134,6 +185,14 @@ def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None)
         entry["followed"] = [{"item": item, "share": share} for item, share in followed(model, int(indices[k]))]
         out.append(entry)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def term_weights(cfg: WNNConfig) -> np.ndarray:
+    """The affinity weight, the rating weight per star and the like weight (what the terms kernel multiplies by)."""
+    weights = np.array([cfg.affinity_weight, cfg.rating_weight / cfg.rating_scale.star, cfg.like_weight])
+    weights.setflags(write=False)
+    return weights
 
 
 @functools.lru_cache(maxsize=16)

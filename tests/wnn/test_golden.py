@@ -131,7 +131,7 @@ def test_stream_processor_digests():
 # ranking (like_weight 2).
 GOLDEN_LIBRARY = {
     "bytes": "21dcfaa27df199e9",
-    "predictions": "336fa3ba307a4bb4",
+    "predictions": "522bf77928610ee5",
     "top10": "fcd264aa125d7481",
     "items": "1bd18ec751406531",
     "next_items": "ce41967a4dfe9f51",

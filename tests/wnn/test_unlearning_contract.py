@@ -51,15 +51,20 @@ def system(config: WNNConfig) -> WNNRecommender:
     return rec
 
 
-def run(config: WNNConfig, events) -> tuple[WNNRecommender, list[tuple], set[int], int]:
+def run(
+    config: WNNConfig, events, predictions: list | None = None
+) -> tuple[WNNRecommender, list[tuple], set[int], int]:
     """Learn ``events`` (forgets pick a stored rating by the drawn number); returns the system, the rating events
-    learned (with their event ids), the event ids forgotten and the time of the last rating."""
+    learned (with their event ids), the event ids forgotten and the time of the last rating. With ``predictions``,
+    each rating's item is predicted for its user first (prequential) and appended there."""
     rec, learned, forgotten, ts = system(config), [], set(), 1_000_000
     for event in events:
         if event[0] == "rate":
             _, user, item, rating, step = event
             ts += step * 600  # steps of 0 give equal event times
             event_id = len(learned)
+            if predictions is not None:
+                predictions.append(rec.predict_one(user, item))
             rec.learn_one(user, item, rating, ts, event_id)
             if event_id % 7 == 3:  # an at-least-once redelivery changes nothing
                 rec.learn_one(user, item, rating, ts, event_id)

@@ -1,0 +1,55 @@
+"""The compiled kernels against their numpy reference, bit for bit.
+
+A random multi-user stream (repeats, redeliveries, forgets of ratings and of items, evictions by the size limit,
+taste-window restarts, half-star scales) runs once on the kernels and once on the reference; the whole system
+(:func:`wnn.system_state.snapshot`: stored pairs, every derived value, item statistics, every prediction, every
+top-10) and every prediction made along the way must be equal.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream
+from wnn.kernels import mode
+from wnn.kernels.sums import MAX_TERMS, pairwise_sum
+from wnn.system_state import differences, snapshot
+
+#: Examples per run; a long soak: WNN_KERNEL_EXAMPLES=5000 pytest tests/wnn/test_kernels.py
+EXAMPLES = int(os.environ.get("WNN_KERNEL_EXAMPLES", "150"))
+
+
+def test_pairwise_sum_adds_in_numpys_order_for_every_length():
+    rng = np.random.default_rng(0)
+    for n in range(MAX_TERMS + 1):
+        rows = rng.standard_normal((4, n)) * 10.0 ** rng.integers(-8, 9, size=(4, n))
+        expected = rows.sum(axis=1)  # the reference's reduction: the last axis of a C-ordered array
+        assert [pairwise_sum(row, 0, n) for row in rows] == expected.tolist(), n
+
+
+def test_the_reference_mode_switch_is_scoped():
+    assert mode.compiled()
+    with mode.reference():
+        assert not mode.compiled()
+    assert mode.compiled()
+
+
+def state_and_predictions(config_name: str, events) -> tuple[dict, list]:
+    along: list = []
+    rec, _, _, last_ts = run(CONFIGS[config_name], events, predictions=along)
+    along += [rec.predict_one(user, item) for user in sorted(rec.users) for item in ITEMS]
+    return snapshot(rec.space, rec.users, lists_at=last_ts), along
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(CONFIGS)), stream)
+def test_the_kernels_equal_the_reference(config_name, events):
+    compiled, compiled_predictions = state_and_predictions(config_name, events)
+    with mode.reference():
+        reference, reference_predictions = state_and_predictions(config_name, events)
+    assert not differences(compiled, reference), differences(compiled, reference)
+    assert compiled_predictions == reference_predictions
