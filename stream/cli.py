@@ -196,6 +196,7 @@ def _worker(args) -> int:
     from stream.quiet_logs import quiet_kafka_client_logs
     from stream.replay import ensure_topics
     from stream.state_folder import CLEAN_STOP_MARKER, discard_after_unclean_stop, mark_clean_stop
+    from wnn.kernels.warm import warm_up
 
     settings = settings_from(args)
     settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
@@ -223,6 +224,8 @@ def _worker(args) -> int:
             retention_ms=None,
         )
     quiet_kafka_client_logs()
+    # Compile the model's kernels (or load them from numba's cache) before the first batch waits for them.
+    logging.getLogger(__name__).info("model kernels ready in %.2f s", warm_up())
     # Each event allocates many short-lived objects; with faust's large heap the default cyclic-GC thresholds made
     # collection a large share of a worker's CPU. Objects from start-up are frozen out of it.
     gc.collect()

@@ -25,10 +25,13 @@ import numpy as np
 
 from wnn import taste_change
 from wnn.item_space import ItemSpace
+from wnn.kernels import derivation as kernels
+from wnn.kernels import mode
 from wnn.memory import CountingMemory
 from wnn.pairs import PairLog
 from wnn.recurrence import next_state, states_before
 from wnn.residuals import RESIDUAL_QUANTUM, residual_units
+from wnn.taste_change import REFERENCE_PRIOR
 
 #: Per-pair columns: the residual in 1/256 star against the item's baseline and the item's dynamic code when the pair
 #: was last read, and Q before the pair (within the taste window).
@@ -50,12 +53,27 @@ class Derivation:
         self._allowance = cfg.drift_allowance * star
         self._threshold = (cfg.drift_threshold or 0.0) * star
         self._columns = {name: np.zeros(pairs.capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
-        self.window = taste_change.WindowState()  # the tables hold the pairs from window.start on
+        # The taste window (the tables hold the pairs from its start on), as the kernels keep it: float64 start,
+        # total, pairs, rise, rise_min, fall, fall_min, rise_from, fall_from, seen (integers are exact in float64).
+        self._window = np.zeros(len(taste_change.WindowState._fields))
         self.state = 0  # Q after the last pair
         self._synced = -1  # the space's generation the derived state was last brought up to date with
         self._content_synced = space.content_changes.generation  # and its content generation (catalogue updates)
         self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
+
+    @property
+    def window(self) -> taste_change.WindowState:
+        """The taste-change detector's state after the stored pairs."""
+        w = self._window.tolist()
+        return taste_change.WindowState(
+            int(w[0]), int(w[1]), int(w[2]), w[3], w[4], w[5], w[6], int(w[7]), int(w[8]), int(w[9])
+        )
+
+    @property
+    def window_start(self) -> int:
+        """Position of the first pair the tables hold."""
+        return int(self._window[0])
 
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
@@ -101,7 +119,7 @@ class Derivation:
         columns["units"][:n] = residual_units(log.ratings, space.baselines(items))
         columns["codes"][:n] = space.dynamic_codes[items]
         self._held = collections.Counter(items.tolist())
-        self.window = self._scan()
+        self._window[:] = self._scan()
         self._rebuild_tables()
         self._synced, self._stale = space.changes.generation, False
         self._content_synced = space.content_changes.generation
@@ -125,13 +143,24 @@ class Derivation:
         columns = self._columns
         columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
         self._held[idx] += 1
-        self.memory.write(space.cell_base[idx], q, units, liked)
+        layout = self.memory.layout
+        if mode.compiled():
+            kernels.write_pair(self.memory.ensure(), space.cell_base, layout.state_shift, idx, q, units, liked)
+        else:
+            self.memory.write(space.cell_base[idx], q, units, liked)
         self.state = next_state(q, int(space.channels[idx]), liked)
         if not self._detect:
             return False
-        window = taste_change.step(self.window, units, self._allowance, self._threshold, columns["units"][: log.n])
-        restarted = window.start != self.window.start
-        self.window = window
+        start = self._window[0]
+        if mode.compiled():
+            kernels.window_step(
+                self._window, units, self._allowance, self._threshold, columns["units"][: log.n], REFERENCE_PRIOR
+            )
+        else:
+            self._window[:] = taste_change.step(
+                self.window, units, self._allowance, self._threshold, columns["units"][: log.n]
+            )
+        restarted = bool(self._window[0] != start)
         if restarted:
             self._rebuild_tables()
         return restarted
@@ -144,9 +173,12 @@ class Derivation:
             new[: len(old)] = old
             self._columns[name] = new
 
-    def _scan(self) -> taste_change.WindowState:
+    def _scan(self) -> taste_change.WindowState | np.ndarray:
+        """The taste window after every stored pair (as a tuple or as the kernels' array)."""
         if not self._detect:
             return taste_change.WindowState()
+        if mode.compiled():
+            return kernels.scan(self.column("units"), self._allowance, self._threshold, REFERENCE_PRIOR)
         return taste_change.scan(self.column("units"), self._allowance, self._threshold)
 
     def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -160,9 +192,21 @@ class Derivation:
             self.memory.clear()
             self.state = 0
             return
-        window = slice(self.window.start, log.n)
+        window = slice(self.window_start, log.n)
         items = log.items[window]
         liked = log.ratings[window] >= self._like
+        if mode.compiled():
+            self.state = kernels.rebuild_tables(
+                self.memory.ensure(),
+                space.cell_base,
+                self.memory.layout.state_shift,
+                items,
+                self._columns["units"][window],
+                liked,
+                space.channels,
+                self._columns["q_before"][window],
+            )
+            return
         before, self.state = states_before(liked, space.channels[items], cfg.n_state_bits)
         self._columns["q_before"][window] = before
         cells = self.memory.layout.cells(space.addresses[items].astype(np.int64), before)
@@ -184,16 +228,15 @@ class Derivation:
         columns["units"][changed] = units
         columns["codes"][changed] = codes
         if residual_moved and self._detect:
-            window = self._scan()
-            start_moved = window.start != self.window.start
-            self.window = window
-            if start_moved:
+            start = self._window[0]
+            self._window[:] = self._scan()
+            if self._window[0] != start:
                 self._rebuild_tables()
                 return
-        inside = changed >= self.window.start
+        inside = changed >= self.window_start
         if not inside.any():
             return
-        if inside.sum() * 4 > log.n - self.window.start:
+        if inside.sum() * 4 > log.n - self.window_start:
             self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
             return
         changed, items = changed[inside], items[inside]
@@ -202,4 +245,7 @@ class Derivation:
         layout = self.memory.layout
         old_cells = layout.cells(space.addresses_for(items, old_codes[inside]), q)
         new_cells = layout.cells(space.addresses[items].astype(np.int64), q)
-        self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
+        if mode.compiled():
+            kernels.move_pairs(self.memory.ensure(), old_cells, new_cells, old_units[inside], units[inside], liked)
+        else:
+            self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)

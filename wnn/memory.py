@@ -83,13 +83,14 @@ class CountingMemory:
     def flat(self) -> np.ndarray:
         """The table as one flat array (a view: a property, not a second attribute, so a copy of the memory copies
         one array)."""
-        return self._ensure().reshape(-1)
+        return self.ensure().reshape(-1)
 
     def clear(self) -> None:
         """Back to no table at all, as before the first write."""
         self.table = None
 
-    def _ensure(self) -> np.ndarray:
+    def ensure(self) -> np.ndarray:
+        """The table, allocated (zeros) if it was not yet."""
         if self.table is None:
             self.table = np.zeros((3, self.layout.size), dtype=np.int32)
         return self.table
@@ -97,7 +98,7 @@ class CountingMemory:
     def write(self, base: np.ndarray, state: int, units: int, liked: bool) -> None:
         """Count one pair in the cells it addresses: its item's cell base (``offsets + addresses``, one per neuron,
         precomputed by the item space) under Q ``state``, with its residual in integer ``units``."""
-        self._ensure()
+        self.ensure()
         write = self._write_buffer
         write[RESIDUAL] = units
         write[LIKES] = 1 if liked else 0
@@ -106,7 +107,7 @@ class CountingMemory:
     def rebuild(self, cells: np.ndarray, units: np.ndarray, liked: np.ndarray) -> None:
         """Set the tables to exactly the pairs given: ``cells`` (n, M), one residual (units) and like flag per pair
         (bincount's float64 sums of integers are exact)."""
-        table = self._ensure()
+        table = self.ensure()
         size, m = self.layout.size, self.n_neurons
         flat_cells = cells.ravel()
         table[COUNT] = np.bincount(flat_cells, minlength=size)
@@ -123,7 +124,7 @@ class CountingMemory:
     ) -> None:
         """Re-address pairs: take each pair out of its ``old_cells`` (k, M) with its old residual (units) and put it
         in its ``new_cells`` with its new one (their like flags unchanged), in one scatter."""
-        self._ensure()
+        self.ensure()
         m, size = self.n_neurons, self.layout.size
         old, new = old_cells.ravel(), new_cells.ravel()
         like = np.repeat(liked.astype(np.int32), m)

@@ -15,9 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream
+from wnn import taste_change
+from wnn.kernels import derivation as derivation_kernels
 from wnn.kernels import mode
 from wnn.kernels.sums import MAX_TERMS, pairwise_sum
 from wnn.system_state import differences, snapshot
+from wnn.taste_change import REFERENCE_PRIOR
 
 #: Examples per run; a long soak: WNN_KERNEL_EXAMPLES=5000 pytest tests/wnn/test_kernels.py
 EXAMPLES = int(os.environ.get("WNN_KERNEL_EXAMPLES", "150"))
@@ -53,3 +56,15 @@ def test_the_kernels_equal_the_reference(config_name, events):
         reference, reference_predictions = state_and_predictions(config_name, events)
     assert not differences(compiled, reference), differences(compiled, reference)
     assert compiled_predictions == reference_predictions
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-1024, 1024), max_size=120),
+    st.sampled_from([0.0, 0.05, 0.5]),
+    st.sampled_from([0.3, 1.0, 4.0]),
+)
+def test_the_compiled_taste_window_equals_the_reference_scan(units, allowance, threshold):
+    residuals = np.array(units, dtype=np.int32)
+    compiled = derivation_kernels.scan(residuals, allowance, threshold, REFERENCE_PRIOR)
+    assert compiled.tolist() == list(taste_change.scan(residuals, allowance, threshold))

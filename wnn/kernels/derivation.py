@@ -1,0 +1,125 @@
+"""What a user's network derives from its stored pairs, compiled: the taste window (a CUSUM scan), the Q states and
+the Z tables of the window, one appended pair, and pairs moved to new cells (the compiled parts of
+:class:`wnn.derivation.Derivation`; its numpy code is the reference).
+
+Tables are int32 (3, cells): pair count, residual units (1/256 star) and likes per cell. Cell ``n`` of an item under
+Q state ``q`` is ``cell_base[item, n] + state_shift[q, n]``. Everything here is integer arithmetic but the CUSUM,
+which repeats :func:`wnn.taste_change.step`'s float operations in its order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Residual units per star.
+_QUANTUM = 1.0 / 256.0
+
+
+@njit(cache=True, nogil=True)
+def window_step(
+    window: np.ndarray, residual_units: int, allowance: float, threshold: float, units: np.ndarray, prior: float
+) -> bool:
+    """:func:`wnn.taste_change.step` in place on ``window`` (float64: start, total, pairs, rise, rise_min, fall,
+    fall_min, rise_from, fall_from, seen); ``units`` holds every residual so far. Returns whether it restarted."""
+    total, count = window[1], window[2]
+    rise, rise_min, fall, fall_min = window[3], window[4], window[5], window[6]
+    seen = int(window[9])
+    excess = residual_units * _QUANTUM - (total * _QUANTUM) / (count + prior)
+    if rise - rise_min == 0.0:
+        window[7] = seen
+    if fall - fall_min == 0.0:
+        window[8] = seen
+    rise = rise + (excess - allowance)
+    rise_min = min(rise_min, rise)
+    fall = fall + (-excess - allowance)
+    fall_min = min(fall_min, fall)
+    seen += 1
+    if rise - rise_min > threshold or fall - fall_min > threshold:
+        start = int(window[7] if rise - rise_min > threshold else window[8])
+        restart_total = 0
+        for p in range(start, seen):
+            restart_total += units[p]
+        window[0], window[1], window[2] = start, restart_total, seen - start
+        window[3] = window[4] = window[5] = window[6] = 0.0
+        window[7] = window[8] = window[9] = seen
+        return True
+    window[1], window[2] = total + residual_units, count + 1
+    window[3], window[4], window[5], window[6] = rise, rise_min, fall, fall_min
+    window[9] = seen
+    return False
+
+
+@njit(cache=True, nogil=True)
+def scan(units: np.ndarray, allowance: float, threshold: float, prior: float) -> np.ndarray:
+    """The window after every residual in order (:func:`wnn.taste_change.scan`): :func:`window_step`, pair by
+    pair."""
+    window = np.zeros(10)
+    for p in range(len(units)):
+        window_step(window, units[p], allowance, threshold, units[: p + 1], prior)
+    return window
+
+
+@njit(cache=True, nogil=True)
+def rebuild_tables(
+    table: np.ndarray,
+    cell_base: np.ndarray,
+    state_shift: np.ndarray,
+    items: np.ndarray,
+    units: np.ndarray,
+    liked: np.ndarray,
+    channels: np.ndarray,
+    q_before: np.ndarray,
+) -> int:
+    """Count the window's pairs (``items``, ``units``, ``liked``, oldest first) into ``table`` from zero, replaying
+    Q from zero (``channels``: each item's Q channel bits); fills ``q_before`` and returns Q after the last pair."""
+    table[:] = 0
+    m = cell_base.shape[1]
+    q = 0
+    for p in range(len(items)):
+        item = items[p]
+        q_before[p] = q
+        like = 1 if liked[p] else 0
+        for n in range(m):
+            cell = cell_base[item, n] + state_shift[q, n]
+            table[0, cell] += 1
+            table[1, cell] += units[p]
+            table[2, cell] += like
+        ch = channels[item]
+        q = (q & ~ch) | (ch if liked[p] else 0)
+    return q
+
+
+@njit(cache=True, nogil=True)
+def write_pair(
+    table: np.ndarray, cell_base: np.ndarray, state_shift: np.ndarray, item: int, q: int, units: int, like: bool
+) -> None:
+    """Count one pair in the cells it addresses under Q ``q``."""
+    for n in range(cell_base.shape[1]):
+        cell = cell_base[item, n] + state_shift[q, n]
+        table[0, cell] += 1
+        table[1, cell] += units
+        table[2, cell] += 1 if like else 0
+
+
+@njit(cache=True, nogil=True)
+def move_pairs(
+    table: np.ndarray,
+    old_cells: np.ndarray,
+    new_cells: np.ndarray,
+    old_units: np.ndarray,
+    new_units: np.ndarray,
+    liked: np.ndarray,
+) -> None:
+    """Take each pair out of its ``old_cells`` (k, M) with its old residual and put it in its ``new_cells`` with its
+    new one (:meth:`wnn.memory.CountingMemory.move`)."""
+    for p in range(old_cells.shape[0]):
+        like = 1 if liked[p] else 0
+        for n in range(old_cells.shape[1]):
+            old, new = old_cells[p, n], new_cells[p, n]
+            table[0, old] -= 1
+            table[1, old] -= old_units[p]
+            table[2, old] -= like
+            table[0, new] += 1
+            table[1, new] += new_units[p]
+            table[2, new] += like
