@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("--min-events", type=int, default=100_000, help="events per level at least (default 100000)")
     sc.add_argument("--zipf-s", type=float, default=1.0, help="Zipf exponent of user activity (default 1.0)")
+    sc.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no broker: the streams go through the stream processor alone (a dict for the user table), "
+        "to measure the model and the processor without faust, Kafka or RocksDB",
+    )
     add_setting_args(sc, ENGINE)
     sc.add_argument("--quiet", action="store_true")
     return parser
@@ -303,10 +309,11 @@ def _bench_pipeline(args) -> int:
 
 
 def _bench_scale(args) -> int:
-    from stream.scale import bench_scale
+    from stream.scale import bench_scale, bench_scale_in_process
     from wnn.data import load_dataset
 
-    result = bench_scale(
+    run = bench_scale_in_process if args.in_process else bench_scale
+    result = run(
         settings_from(args),
         load_dataset(args.data),
         users=tuple(args.users),
@@ -316,6 +323,15 @@ def _bench_scale(args) -> int:
     )
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.in_process:
+        print(f"{'users':>10} {'events':>9} {'us/rating':>9} {'held':>9} {'cache MiB':>9} {'RSS MiB':>8}")
+        for level in result["levels"]:
+            print(
+                f"{level['users']:>10,} {level['n_events']:>9,} {level['us_per_rating']:>9,.1f} "
+                f"{level['users_held']:>9,} {level['cache_mib']:>9,.1f} {level['rss_mib'] or 0:>8,.0f}"
+            )
+        print(f"wrote {args.json}")
+        return 0
     print(
         f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} {'state MiB':>9}"
     )

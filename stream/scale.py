@@ -11,6 +11,12 @@ of ``wnnrec bench pipeline``. The stream is synthetic in its users only:
 Reported per level: ratings/s (first list to last), the worker's RSS at the end, the size of its state folder
 (RocksDB), and how many distinct users the stream touched.
 
+``--in-process`` runs the same streams through :class:`~stream.processor.StreamProcessor` alone, with no broker and a
+dict for the user table: the cost of the model and the processor without faust, Kafka or RocksDB. Each level then
+reports ``us_per_rating`` (``process_batch`` plus the share folding the worker's timer does once a second, over
+batches of ``batch_max`` ratings), ``users_held`` and ``cache_mib`` (the users the cache holds at the end, and their
+bytes) and ``rss_mib`` (this process).
+
 >>> stream = synthetic_events(1000, 5000, np.array([1, 2, 3]), np.array([4.0, 3.0, 5.0]), seed=0)
 >>> len(stream.users), bool(stream.users.max() < 1000), sorted(set(stream.items.tolist()))
 (5000, True, [1, 2, 3])
@@ -118,6 +124,106 @@ def run_level(
         "changelog_bytes_per_rating": costs["changelog_bytes_per_rating"],
         "changelog_bytes_per_rating_by_table": costs["changelog_bytes_per_rating_by_table"],
         "stage_us_per_rating": costs["stage_us_per_rating"],
+    }
+
+
+def _rss_mib() -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return None
+
+
+def run_level_in_process(
+    base: Settings,
+    dataset: Dataset,
+    n_users: int,
+    n_events: int,
+    progress: bool,
+    zipf_s: float = 1.0,
+    seed: int = 0,
+) -> dict:
+    """One user count through the processor alone (see the module docstring)."""
+    from stream.processor import Incoming, StreamProcessor
+
+    events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
+    processor = StreamProcessor(
+        cache_bytes=int(base.cache_mib * (1 << 20)),
+        catalogue=dataset,
+        max_tombstones=base.tombstones_per_user,
+        segment_pairs=base.segment_pairs,
+    )
+    table: dict[bytes, bytes] = {}
+    partitions, batch = base.partitions, base.batch_max
+    busy, last_fold = 0.0, time.perf_counter()
+    bar = tqdm(total=n_events, desc=f"{n_users:,} users", unit="ev", disable=not progress, mininterval=0.5)
+    for first in range(0, n_events, batch):
+        messages = [
+            Incoming(
+                key=f"s{events.users[e]}".encode(),
+                value=rating_message(
+                    f"s{events.users[e]}",
+                    dataset.item_ids[events.items[e]],
+                    float(events.ratings[e]),
+                    880_000_000 + e,
+                    event_id=e,
+                ),
+                partition=int(events.users[e]) % partitions,
+                offset=e,
+            )
+            for e in range(first, min(first + batch, n_events))
+        ]
+        start = time.perf_counter()
+        out = processor.process_batch(messages, lambda key, partition: table.get(key))
+        for _, key, value in out.states:
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = value
+        now = time.perf_counter()
+        if now - last_fold >= base.share_publish_interval_s:  # the worker's share timer
+            processor.pending_shares()
+            last_fold = time.perf_counter()
+            now = last_fold
+        busy += now - start
+        if out.dead_letters:
+            raise RuntimeError(f"the in-process scale run dead-lettered an input: {out.dead_letters[0]}")
+        bar.update(len(messages))
+    bar.close()
+    return {
+        "users": n_users,
+        "distinct_users_in_stream": events.distinct_users(),
+        "n_events": n_events,
+        "us_per_rating": busy / n_events * 1e6,
+        "events_per_s": n_events / busy,
+        "users_held": len(processor.cache),
+        "cache_mib": processor.cache.currsize / (1 << 20),
+        "rss_mib": _rss_mib(),
+    }
+
+
+def bench_scale_in_process(
+    base: Settings,
+    dataset: Dataset,
+    users: tuple[int, ...] = DEFAULT_USERS,
+    min_events: int = 100_000,
+    zipf_s: float = 1.0,
+    progress: bool = True,
+) -> dict:
+    """Every level through the processor alone, each with ``max(min_events, users)`` events; the JSON document."""
+    from wnn.kernels.warm import warm_up
+
+    warm_up()  # the kernels' compile is a start-up cost, not a level's
+    levels = [run_level_in_process(base, dataset, n, max(min_events, n), progress, zipf_s) for n in users]
+    return {
+        "in_process": True,
+        "zipf_s": zipf_s,
+        "partitions": base.partitions,
+        "batch_max": base.batch_max,
+        "cache_mib": base.cache_mib,
+        "levels": levels,
     }
 
 

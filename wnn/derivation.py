@@ -7,10 +7,10 @@ state before it; then the taste window (:mod:`wnn.taste_change`), the Q state af
 computes from scratch:
 
 * :meth:`~Derivation.reconcile`, before every read, re-reads the pairs whose items changed since the last read (the
-  item space logs which items changed): their residuals and codes; the taste window if a residual moved (a
-  vectorised rescan); the tables, by moving what each such pair wrote to where and what it writes now, or by
-  counting the window afresh when the window start moved or many pairs did. Integer tables make the patched state
-  equal the rebuilt one bit for bit (a hypothesis property checks it).
+  item space stamps each item with the generation of its latest change): their residuals and codes; the taste
+  window if a residual moved (a rescan); the tables, by moving what each such pair wrote to where and what it writes
+  now, or by counting the window afresh when the window start moved or many pairs did. Integer tables make the
+  patched state equal the rebuilt one bit for bit (a hypothesis property checks it).
 * A change of an item's content bits (a catalogue update) moves its addresses and its Q channel, and Q runs through
   every later pair: a network holding such an item derives everything again at its next read.
 * :meth:`~Derivation.append` folds in a pair just stored, with one step of the detector and one table write.
@@ -60,6 +60,7 @@ class Derivation:
         self._synced = -1  # the space's generation the derived state was last brought up to date with
         self._content_synced = space.content_changes.generation  # and its content generation (catalogue updates)
         self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
+        self._held_array: np.ndarray | None = None
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
 
     @property
@@ -82,33 +83,34 @@ class Derivation:
     # ------------------------------------------------------------------ keeping up
     def reconcile(self) -> None:
         """Bring every derived value up to date, exactly as :meth:`rebuild` would. Costs one integer comparison when
-        nothing changed, and a set lookup per changed item when something did."""
+        nothing changed, and one vectorised look at the stamps of the network's distinct items when something did
+        (:class:`wnn.item_versions.ItemVersions`), however long ago the network last read."""
         space = self.space
         if self._stale:
             self.rebuild()
             return
         if self._synced == space.changes.generation:
             return
+        held = self._held_items()
         if self._content_synced != space.content_changes.generation:
             # An item's content bits changed (a catalogue update): its addresses and Q channel moved, and Q runs
             # through every later pair, so a network holding such an item derives everything again.
-            changed = space.content_changes.since(self._content_synced)
-            if changed is None or any(i in self._held for i in changed):
+            if len(space.content_changes.changed_since(self._content_synced, held)):
                 self.rebuild()
                 return
             self._content_synced = space.content_changes.generation
-        n = self.pairs.n
-        if n:
-            changed_items = space.changes.since(self._synced)
-            if changed_items is None or len(changed_items) > 16 + n // 4:
-                # Long ago, or many changes: read every pair again (vectorised), cheaper than a lookup per change.
-                self._patch(np.arange(n))
-            else:
-                held = self._held
-                hits = {i for i in changed_items if i in held}
-                if hits:
-                    self._patch(np.flatnonzero(np.isin(self.pairs.items, list(hits))))
+        hits = space.changes.changed_since(self._synced, held)
+        if len(hits) * 4 > len(held):
+            self._patch(np.arange(self.pairs.n))  # many of its items: read every pair again (vectorised)
+        elif len(hits):
+            self._patch(np.flatnonzero(np.isin(self.pairs.items, hits)))
         self._synced = space.changes.generation
+
+    def _held_items(self) -> np.ndarray:
+        """The distinct items of the stored pairs (cached until one is added)."""
+        if self._held_array is None:
+            self._held_array = np.fromiter(self._held, dtype=np.int64, count=len(self._held))
+        return self._held_array
 
     def rebuild(self) -> None:
         """Derive everything from the stored pairs and the item space as it is now."""
@@ -119,6 +121,7 @@ class Derivation:
         columns["units"][:n] = residual_units(log.ratings, space.baselines(items))
         columns["codes"][:n] = space.dynamic_codes[items]
         self._held = collections.Counter(items.tolist())
+        self._held_array = None
         self._window[:] = self._scan()
         self._rebuild_tables()
         self._synced, self._stale = space.changes.generation, False
@@ -143,6 +146,8 @@ class Derivation:
         columns = self._columns
         columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
         self._held[idx] += 1
+        if self._held[idx] == 1:
+            self._held_array = None
         layout = self.memory.layout
         if mode.compiled():
             kernels.write_pair(self.memory.ensure(), space.cell_base, layout.state_shift, idx, q, units, liked)

@@ -38,11 +38,11 @@ import numpy as np
 
 from wnn import popularity
 from wnn.candidates import CandidateOrder
-from wnn.change_log import ChangeLog
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import BitLayout
 from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial
+from wnn.item_versions import ItemVersions
 from wnn.kernels import libm
 from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
@@ -101,11 +101,11 @@ class ItemSpace:
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         self.n_items = 0
         #: Changes of item-derived values (baseline, code, addresses): a reader that synced at generation g asks
-        #: ``changes.since(g)`` which items to read again.
-        self.changes = ChangeLog(self.CHANGE_LOG)
+        #: ``changes.changed_since(g, its_items)`` which items to read again.
+        self.changes = ItemVersions(capacity)
         #: Changes of items' content bits (a catalogue update): they move the Q channels too, so a network holding
         #: such an item derives everything again.
-        self.content_changes = ChangeLog(self.CHANGE_LOG)
+        self.content_changes = ItemVersions(capacity)
         self._allocate(capacity)
 
     # ------------------------------------------------------------------ storage
@@ -322,9 +322,6 @@ class ItemSpace:
             self.cell_base[index] = self._neuron_offsets + addresses
         self._unplaced.add(index)  # placed in the candidate order when the order is next read
         self.changes.record(index)
-
-    #: Item changes remembered by each change log.
-    CHANGE_LOG = 512
 
     # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:
