@@ -27,11 +27,35 @@ from wnn import taste_change
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as kernels
 from wnn.kernels import mode
+from wnn.kernels import pooled as pooled_kernels
 from wnn.memory import CountingMemory
 from wnn.pairs import PairLog
 from wnn.recurrence import next_state, states_before
 from wnn.residuals import RESIDUAL_QUANTUM, residual_units
 from wnn.taste_change import REFERENCE_PRIOR
+
+#: A network whose taste window holds at most this many pairs keeps no Z tables (with the compiled kernels): a read
+#: adds up the window's pairs instead (:func:`wnn.kernels.pooled.cell_value`), the same integers a table would hold.
+#: A table costs ~67 KB whatever the pairs; a user with a handful of ratings then costs what their pairs cost.
+TABLE_FROM_PAIRS = 16
+
+#: What the kernels get in place of a table, or of a window's pairs, that a network does not hold.
+NO_TABLE = np.zeros((3, 0), dtype=np.int32)
+NO_PAIR_CELLS = np.zeros((0, 0), dtype=np.int64)
+NO_UNITS = np.zeros(0, dtype=np.int32)
+NO_LIKES = np.zeros(0, dtype=bool)
+
+_scratch: dict[int, np.ndarray] = {}
+
+
+def _scratch_table(size: int) -> np.ndarray:
+    """One table of ``size`` cells per process, counted into for a list of a network that keeps none (only read
+    while the list is scored)."""
+    table = _scratch.get(size)
+    if table is None:
+        table = _scratch[size] = np.zeros((3, size), dtype=np.int32)
+    return table
+
 
 #: Per-pair columns: the residual in 1/256 star against the item's baseline and the item's dynamic code when the pair
 #: was last read, and Q before the pair (within the taste window).
@@ -75,6 +99,45 @@ class Derivation:
     def window_start(self) -> int:
         """Position of the first pair the tables hold."""
         return int(self._window[0])
+
+    @property
+    def keeps_table(self) -> bool:
+        """Whether the Z tables are kept (else reads add up the window's pairs; always kept by the reference)."""
+        return self.memory.table is not None
+
+    def _wants_table(self) -> bool:
+        return not mode.compiled() or self.pairs.n - self.window_start > TABLE_FROM_PAIRS
+
+    def table(self) -> np.ndarray | None:
+        """The Z tables: the kept ones, else counted afresh from the window's pairs (a new array); None without
+        pairs."""
+        if self.memory.table is not None or not self.pairs.n:
+            return self.memory.table
+        counted = CountingMemory(self._cfg)
+        self._count_window(counted)
+        return counted.table
+
+    def kernel_memory(self, many: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the read kernels take (:func:`wnn.kernels.pooled.pooled_items`): the table, and the window's pairs for
+        a network that keeps no table (the cells each pair wrote to, its residual units, its like flag). For ``many``
+        reads (a list) such a network's table is counted into a scratch table first (a few microseconds) so each
+        read is one lookup; for a few reads, each adds up the pairs."""
+        table = self.memory.table
+        if table is not None:
+            return table, NO_PAIR_CELLS, NO_UNITS, NO_LIKES
+        window = slice(self.window_start, self.pairs.n)
+        items, q_before = self.pairs.items[window], self._columns["q_before"][window]
+        units, liked = self._columns["units"][window], self.pairs.ratings[window] >= self._like
+        layout = self.memory.layout
+        if many:
+            scratch = _scratch_table(layout.size)
+            kernels.rebuild_tables(
+                scratch, self.space.cell_base, layout.state_shift, items, units, liked, self.space.channels,
+                q_before.copy(),
+            )  # fmt: skip
+            return scratch, NO_PAIR_CELLS, NO_UNITS, NO_LIKES
+        cells = pooled_kernels.window_cells(self.space.cell_base, layout.state_shift, items, q_before)
+        return NO_TABLE, cells, units, liked
 
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
@@ -149,24 +212,27 @@ class Derivation:
         if self._held[idx] == 1:
             self._held_array = None
         layout = self.memory.layout
-        if mode.compiled():
-            kernels.write_pair(self.memory.ensure(), space.cell_base, layout.state_shift, idx, q, units, liked)
-        else:
-            self.memory.write(space.cell_base[idx], q, units, liked)
+        if not mode.compiled():
+            if self.memory.table is None and n:  # kept without a table by the kernels: count it all, this pair too
+                self._count_window(self.memory)
+            else:
+                self.memory.write(space.cell_base[idx], q, units, liked)
+        elif self.memory.table is not None:
+            kernels.write_pair(self.memory.table, space.cell_base, layout.state_shift, idx, q, units, liked)
         self.state = next_state(q, int(space.channels[idx]), liked)
-        if not self._detect:
-            return False
-        start = self._window[0]
-        if mode.compiled():
-            kernels.window_step(
-                self._window, units, self._allowance, self._threshold, columns["units"][: log.n], REFERENCE_PRIOR
-            )
-        else:
-            self._window[:] = taste_change.step(
-                self.window, units, self._allowance, self._threshold, columns["units"][: log.n]
-            )
-        restarted = bool(self._window[0] != start)
-        if restarted:
+        restarted = False
+        if self._detect:
+            start = self._window[0]
+            if mode.compiled():
+                kernels.window_step(
+                    self._window, units, self._allowance, self._threshold, columns["units"][: log.n], REFERENCE_PRIOR
+                )
+            else:
+                self._window[:] = taste_change.step(
+                    self.window, units, self._allowance, self._threshold, columns["units"][: log.n]
+                )
+            restarted = bool(self._window[0] != start)
+        if restarted or self.keeps_table != self._wants_table():
             self._rebuild_tables()
         return restarted
 
@@ -191,18 +257,26 @@ class Derivation:
         return self._columns["units"][start : self.pairs.n if stop is None else stop] * RESIDUAL_QUANTUM
 
     def _rebuild_tables(self) -> None:
-        """The tables and Q from the pairs of the taste window, with their current residuals and addresses."""
-        log, space, cfg = self.pairs, self.space, self._cfg
-        if not log.n:  # no pairs (all forgotten): the memory of a network that never learned anything
+        """The tables (if the network keeps them) and Q from the pairs of the taste window, with their current
+        residuals and addresses."""
+        if not self.pairs.n:  # no pairs (all forgotten): the memory of a network that never learned anything
             self.memory.clear()
             self.state = 0
             return
+        if not self._wants_table():
+            self.memory.clear()
+        self._count_window(self.memory if self._wants_table() else None)
+
+    def _count_window(self, memory: CountingMemory | None) -> None:
+        """Replay Q over the window's pairs (setting ``q_before`` and :attr:`state`) and count them into
+        ``memory``'s table from zero (None: only Q)."""
+        log, space, cfg = self.pairs, self.space, self._cfg
         window = slice(self.window_start, log.n)
         items = log.items[window]
         liked = log.ratings[window] >= self._like
         if mode.compiled():
             self.state = kernels.rebuild_tables(
-                self.memory.ensure(),
+                NO_TABLE if memory is None else memory.ensure(),
                 space.cell_base,
                 self.memory.layout.state_shift,
                 items,
@@ -214,8 +288,14 @@ class Derivation:
             return
         before, self.state = states_before(liked, space.channels[items], cfg.n_state_bits)
         self._columns["q_before"][window] = before
-        cells = self.memory.layout.cells(space.addresses[items].astype(np.int64), before)
-        self.memory.rebuild(cells, self._columns["units"][window], liked)
+        if memory is not None:
+            cells = memory.layout.cells(space.addresses[items].astype(np.int64), before)
+            memory.rebuild(cells, self._columns["units"][window], liked)
+
+    def _materialize(self) -> None:
+        """Give a network that keeps no table (built by the kernels) its table, before the reference writes it."""
+        if self.memory.table is None and self.pairs.n:
+            self._count_window(self.memory)
 
     def _patch(self, changed: np.ndarray) -> None:
         """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
@@ -244,13 +324,18 @@ class Derivation:
         if inside.sum() * 4 > log.n - self.window_start:
             self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
             return
+        if mode.compiled() and self.memory.table is None:
+            return  # the reads add up the pairs' columns, which hold the new values already
         changed, items = changed[inside], items[inside]
         q = columns["q_before"][changed].astype(np.int64)
         liked = log.ratings[changed] >= self._like
         layout = self.memory.layout
         old_cells = layout.cells(space.addresses_for(items, old_codes[inside]), q)
         new_cells = layout.cells(space.addresses[items].astype(np.int64), q)
-        if mode.compiled():
-            kernels.move_pairs(self.memory.ensure(), old_cells, new_cells, old_units[inside], units[inside], liked)
-        else:
-            self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
+        if not mode.compiled():
+            if self.memory.table is None:  # kept without a table by the kernels: count it, from the new values
+                self._materialize()
+            else:
+                self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
+        elif self.memory.table is not None:
+            kernels.move_pairs(self.memory.table, old_cells, new_cells, old_units[inside], units[inside], liked)

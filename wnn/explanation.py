@@ -46,10 +46,11 @@ def explain(model: UserWNN, item: Hashable, top: int = 5) -> Explanation:
     prediction = model.predict_index(idx)
     baseline = space.baseline(idx)
     log = model.pair_log
-    if not log.n or model.memory.empty:
+    table = model.derived_state.table()
+    if table is None:
         return Explanation(item, prediction, baseline, 0.0, [], [])
     layout = model.memory.layout
-    cells = model.memory.gather(space.cell_base[idx], model.state).astype(np.float64)
+    cells = table.reshape(-1).take(space.cell_base[idx] + layout.state_cells[model.state]).astype(np.float64)
     cells[RESIDUAL] *= RESIDUAL_QUANTUM
     user_bias = float(cells[RESIDUAL, 0] / (cells[COUNT, 0] + cfg.user_prior))
     start = model.window_start  # pairs before a taste change no longer vote

@@ -121,7 +121,8 @@ class UserWNN:
 
     @property
     def memory(self) -> CountingMemory:
-        """The Z tables (up to date after :meth:`reconcile`)."""
+        """The Z tables as kept (up to date after :meth:`reconcile`; a network with a short taste window keeps none:
+        :meth:`wnn.derivation.Derivation.table` counts them when asked)."""
         return self.derived_state.memory
 
     def reconcile(self) -> None:
@@ -257,7 +258,7 @@ class UserWNN:
         """The bias neuron's shrunk mean residual over the taste window: what the network adds to every item's
         baseline for this user."""
         self.reconcile()
-        table = self.memory.table
+        table = self.derived_state.table()
         if table is None:
             return 0.0
         return int(table[RESIDUAL, 0]) * RESIDUAL_QUANTUM / (float(table[COUNT, 0]) + self._cfg.user_prior)
@@ -284,7 +285,7 @@ class UserWNN:
         code and Q state before it, the tables, and the window and Q after the last pair. What an audit hashes."""
         self.reconcile()
         derived, start = self.derived_state, self.derived_state.window.start
-        table = self.memory.table
+        table = derived.table()
         if table is None:
             table = np.zeros((3, self.memory.layout.size), np.int32)
         return {

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from wnn.rating_scale import RatingScale
 
 
+#: Reads of more items than this count a network's table first when it keeps none (:meth:`~wnn.derivation.
+#: Derivation.kernel_memory`).
+MANY_ITEMS = 8
+
+
 class Prediction(NamedTuple):
     """A predicted rating and the probability that the user likes the item."""
 
@@ -44,12 +49,11 @@ def _prior_like(rating: np.ndarray, scale: RatingScale) -> np.ndarray:
 
 def predict(derived: Derivation, idx: int) -> Prediction:
     """The prediction for one item (dense index), from reconciled derived state."""
-    table = derived.memory.table
-    if not mode.compiled() or table is None:
+    if not mode.compiled() or not derived.pairs.n:
         return predict_reference(derived, idx)
     space = derived.space
     rating, like = kernels.predict_item(
-        table,
+        *derived.kernel_memory(many=False),
         space.cell_base,
         idx,
         derived.memory.layout.state_shift[derived.state],
@@ -65,7 +69,7 @@ def predict_reference(derived: Derivation, idx: int) -> Prediction:
     cfg = derived.space.config
     scale = cfg.rating_scale
     slope, like, half_star = -2.0 / scale.star, scale.like_threshold, 0.5 * scale.star
-    if derived.memory.empty:  # an empty memory: the same formula with every cell at zero
+    if not derived.pairs.n:  # an empty memory: the same formula with every cell at zero
         rating = scale.clip(derived.space.baseline(idx))
         return Prediction(rating, 1.0 / (1.0 + math.exp(slope * (rating - like + half_star))))
     ratings, (count, likes), _ = pooled_reference(derived, np.array([idx]))
@@ -79,15 +83,18 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
     """Predicted ratings of ``items`` (every item if None), the pooled count and likes of the cells they address
     (summed over the Z neurons but the bias neuron), and the bias neuron's count (the user's window size), from
     reconciled derived state."""
-    table = derived.memory.table
-    if not mode.compiled() or table is None:
+    if not mode.compiled() or not derived.pairs.n:
         return pooled_reference(derived, items)
     space = derived.space
     chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
     rating = np.empty(len(chosen))
     count, likes = np.empty(len(chosen), np.int64), np.empty(len(chosen), np.int64)
+    table, pair_cells, pair_units, pair_liked = derived.kernel_memory(many=len(chosen) > MANY_ITEMS)
     kernels.pooled_items(
         table,
+        pair_cells,
+        pair_units,
+        pair_liked,
         space.cell_base,
         chosen,
         derived.memory.layout.state_shift[derived.state],
@@ -98,7 +105,7 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
         count,
         likes,
     )
-    return rating, (count, likes), float(table[0, 0])
+    return rating, (count, likes), float(table[0, 0] if table.shape[1] else len(pair_units))
 
 
 def pooled_reference(
@@ -107,7 +114,7 @@ def pooled_reference(
     """:func:`pooled` in numpy."""
     space, cfg = derived.space, derived.space.config
     baselines = space.baselines(items)
-    layout, table = derived.memory.layout, derived.memory.table
+    layout, table = derived.memory.layout, derived.table()
     if table is None:  # no pairs: the baselines alone
         zeros = np.zeros(len(baselines))
         return cfg.rating_scale.clip_all(baselines), (zeros, zeros), 0.0

@@ -31,7 +31,7 @@ from wnn.config import WNNConfig
 from wnn.kernels import libm, mode
 from wnn.kernels import pooled as pooled_kernels
 from wnn.kernels import ranking as kernels
-from wnn.prediction import like_probabilities
+from wnn.prediction import MANY_ITEMS, like_probabilities
 
 if TYPE_CHECKING:
     from wnn.network import UserWNN
@@ -89,8 +89,7 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
     rated items included. The score is their sum (:func:`rank_scores`, also returned as ``score``). Also returns the
     unweighted ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
     :class:`~wnn.network.UserWNN` do that first)."""
-    table = model.memory.table
-    if not mode.compiled() or table is None:
+    if not mode.compiled() or not model.n_pairs:
         return score_terms_reference(model, ts, items)
     space, cfg = model.space, model.space.config
     chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
@@ -103,7 +102,7 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
         sequence = np.zeros(len(chosen))
     terms = np.empty((len(kernels.ROWS), len(chosen)))
     kernels.score_terms(
-        table,
+        *model.derived_state.kernel_memory(many=len(chosen) > MANY_ITEMS),
         space.cell_base,
         chosen,
         model.memory.layout.state_shift[model.derived_state.state],

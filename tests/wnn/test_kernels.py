@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream
+from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream, system
 from wnn import taste_change
 from wnn.kernels import derivation as derivation_kernels
 from wnn.kernels import mode
@@ -68,3 +68,25 @@ def test_the_compiled_taste_window_equals_the_reference_scan(units, allowance, t
     residuals = np.array(units, dtype=np.int32)
     compiled = derivation_kernels.scan(residuals, allowance, threshold, REFERENCE_PRIOR)
     assert compiled.tolist() == list(taste_change.scan(residuals, allowance, threshold))
+
+
+def test_a_network_kept_without_a_table_continues_exactly_under_the_reference():
+    """The kernels keep no table for a short window; the reference, handed such a network, counts it first."""
+    ratings = [("a", 4.0), ("b", 2.0), ("c", 5.0), ("d", 1.0), ("a", 3.0)]
+
+    def learned(split: int) -> dict:
+        rec = system(CONFIGS["default"])
+        for k, (item, rating) in enumerate(ratings):
+            if k == split and k:
+                assert not rec.users["u"].derived_state.keeps_table
+            if k < split:
+                rec.learn_one("u", item, rating, 1_000_000 + 600 * k, k)
+            else:
+                with mode.reference():
+                    rec.learn_one("u", item, rating, 1_000_000 + 600 * k, k)
+        with mode.reference():
+            return snapshot(rec.space, rec.users, lists_at=2_000_000)
+
+    everything_reference = learned(0)
+    for split in (1, 3, 4):
+        assert not differences(learned(split), everything_reference), split

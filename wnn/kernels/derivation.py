@@ -72,9 +72,10 @@ def rebuild_tables(
     q_before: np.ndarray,
 ) -> int:
     """Count the window's pairs (``items``, ``units``, ``liked``, oldest first) into ``table`` from zero, replaying
-    Q from zero (``channels``: each item's Q channel bits); fills ``q_before`` and returns Q after the last pair."""
+    Q from zero (``channels``: each item's Q channel bits); fills ``q_before`` and returns Q after the last pair.
+    A ``table`` of no columns (a network that keeps none) only replays Q."""
     table[:] = 0
-    m = cell_base.shape[1]
+    m = cell_base.shape[1] if table.shape[1] else 0
     q = 0
     for p in range(len(items)):
         item = items[p]

@@ -60,8 +60,61 @@ def baseline(counts: np.ndarray, sums: np.ndarray, index: int, constants: np.nda
 
 
 @njit(cache=True, nogil=True)
+def window_cells(cell_base: np.ndarray, state_shift: np.ndarray, items: np.ndarray, q_before: np.ndarray) -> np.ndarray:
+    """The cells (pairs, M) each pair of a window wrote to: its item's cell base under the Q state before it."""
+    cells = np.empty((len(items), cell_base.shape[1]), np.int64)
+    for p in range(len(items)):
+        for n in range(cell_base.shape[1]):
+            cells[p, n] = cell_base[items[p], n] + state_shift[q_before[p], n]
+    return cells
+
+
+@njit(cache=True, nogil=True)
+def cell_value(
+    table: np.ndarray, pair_cells: np.ndarray, pair_units: np.ndarray, pair_liked: np.ndarray, n: int, cell: int
+) -> tuple[int, int, int]:
+    """Count, residual units and likes of neuron ``n``'s ``cell``: read from ``table``, or, when the network keeps
+    no table (``table`` has no columns), added up from the window's pairs (the same integers)."""
+    if table.shape[1]:
+        return table[0, cell], table[1, cell], table[2, cell]
+    count, units, likes = 0, 0, 0
+    for p in range(pair_cells.shape[0]):
+        if pair_cells[p, n] == cell:
+            count += 1
+            units += pair_units[p]
+            likes += 1 if pair_liked[p] else 0
+    return count, units, likes
+
+
+@njit(cache=True, nogil=True)
+def _gather(
+    pair_cells: np.ndarray,
+    pair_units: np.ndarray,
+    pair_liked: np.ndarray,
+    cell_base: np.ndarray,
+    i: int,
+    shift: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """``values`` (3, M): the count, residual units and likes of the cell each neuron addresses for item ``i``,
+    added up from the window's pairs of a network that keeps no table."""
+    m = cell_base.shape[1]
+    values[:] = 0
+    for p in range(pair_cells.shape[0]):
+        like = 1 if pair_liked[p] else 0
+        for n in range(m):
+            if pair_cells[p, n] == cell_base[i, n] + shift[n]:
+                values[0, n] += 1
+                values[1, n] += pair_units[p]
+                values[2, n] += like
+
+
+@njit(cache=True, nogil=True)
 def pooled_items(
     table: np.ndarray,
+    pair_cells: np.ndarray,
+    pair_units: np.ndarray,
+    pair_liked: np.ndarray,
     cell_base: np.ndarray,
     items: np.ndarray,
     shift: np.ndarray,
@@ -73,22 +126,34 @@ def pooled_items(
     pooled_likes: np.ndarray,
 ) -> None:
     """Fill ``rating``, ``pooled_count`` and ``pooled_likes`` (one entry per item of ``items``) from ``table``
-    (3, cells) int32: count, residual units and likes per cell."""
+    (3, cells) int32: count, residual units and likes per cell; or, for a network that keeps no table (``table``
+    of no columns), from its window's pairs: ``pair_cells`` (:func:`window_cells`), residual units and like flags."""
     m = cell_base.shape[1]
     interaction_prior, gain = constants[INTERACTION_PRIOR], constants[GAIN]
     low, high = constants[LOW], constants[HIGH]
-    user_bias = table[1, 0] * _QUANTUM / (float(table[0, 0]) + constants[USER_PRIOR])
+    bias_count, bias_units, _ = cell_value(table, pair_cells, pair_units, pair_liked, 0, 0)
+    user_bias = bias_units * _QUANTUM / (float(bias_count) + constants[USER_PRIOR])
     deviation = np.empty(m - 1)
+    values = np.empty((3, m), np.int64)
+    dense = table.shape[1] > 0
     for k in range(len(items)):
         i = items[k]
         count_sum = 0
         likes_sum = 0
-        for n in range(1, m):
-            cell = cell_base[i, n] + shift[n]
-            count = table[0, cell]
-            count_sum += count
-            likes_sum += table[2, cell]
-            deviation[n - 1] = (table[1, cell] * _QUANTUM - count * user_bias) / (count + interaction_prior)
+        if dense:  # read in place: the common case, kept free of the copy below
+            for n in range(1, m):
+                cell = cell_base[i, n] + shift[n]
+                count = table[0, cell]
+                count_sum += count
+                likes_sum += table[2, cell]
+                deviation[n - 1] = (table[1, cell] * _QUANTUM - count * user_bias) / (count + interaction_prior)
+        else:
+            _gather(pair_cells, pair_units, pair_liked, cell_base, i, shift, values)
+            for n in range(1, m):
+                count = values[0, n]
+                count_sum += count
+                likes_sum += values[2, n]
+                deviation[n - 1] = (values[1, n] * _QUANTUM - count * user_bias) / (count + interaction_prior)
         value = baseline(counts, sums, i, constants) + user_bias
         value = value + gain * pairwise_sum(deviation, 0, m - 1) / (m - 1)
         rating[k] = low if value < low else (high if value > high else value)
@@ -106,6 +171,9 @@ def prior_like(rating: float, constants: np.ndarray) -> float:
 @njit(cache=True, nogil=True)
 def predict_item(
     table: np.ndarray,
+    pair_cells: np.ndarray,
+    pair_units: np.ndarray,
+    pair_liked: np.ndarray,
     cell_base: np.ndarray,
     index: int,
     shift: np.ndarray,
@@ -116,6 +184,9 @@ def predict_item(
     """One item's predicted rating and like probability (:func:`wnn.prediction.predict_reference`)."""
     items = np.full(1, index)
     rating, count, likes = np.empty(1), np.empty(1, np.int64), np.empty(1, np.int64)
-    pooled_items(table, cell_base, items, shift, counts, sums, constants, rating, count, likes)
+    pooled_items(
+        table, pair_cells, pair_units, pair_liked, cell_base, items, shift, counts, sums, constants, rating, count,
+        likes,
+    )  # fmt: skip
     prior = constants[INTERACTION_PRIOR] * (cell_base.shape[1] - 1)
     return rating[0], (likes[0] + prior * prior_like(rating[0], constants)) / (count[0] + prior)

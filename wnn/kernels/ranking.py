@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from wnn.kernels.pooled import INTERACTION_PRIOR, pooled_items, prior_like
+from wnn.kernels.pooled import INTERACTION_PRIOR, cell_value, pooled_items, prior_like
 
 #: Rows of the terms array :func:`score_terms` fills: the five weighted terms, then the unweighted predicted rating
 #: and like probability, then the score (the five terms added in this order).
@@ -50,6 +50,9 @@ def sequence_scores(
 @njit(cache=True, nogil=True)
 def score_terms(
     table: np.ndarray,
+    pair_cells: np.ndarray,
+    pair_units: np.ndarray,
+    pair_liked: np.ndarray,
     cell_base: np.ndarray,
     items: np.ndarray,
     shift: np.ndarray,
@@ -67,9 +70,12 @@ def score_terms(
     n = len(items)
     rating = np.empty(n)
     count, likes = np.empty(n, np.int64), np.empty(n, np.int64)
-    pooled_items(table, cell_base, items, shift, counts, sums, constants, rating, count, likes)
+    pooled_items(
+        table, pair_cells, pair_units, pair_liked, cell_base, items, shift, counts, sums, constants, rating, count,
+        likes,
+    )  # fmt: skip
     m1 = cell_base.shape[1] - 1
-    window = max(float(table[0, 0]), 1.0)
+    window = max(float(cell_value(table, pair_cells, pair_units, pair_liked, 0, 0)[0]), 1.0)
     prior = constants[INTERACTION_PRIOR] * m1
     for k in range(n):
         terms[POPULARITY, k] = math.log1p(math.exp2(log2_popularity[items[k]] - decay))
