@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: throughput, latency (default both)",
     )
     bp.add_argument("--rounds", type=int, default=3, help="throughput rounds, medians reported (default 3)")
+    bp.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no broker: replay the dataset through the stream processor alone (a dict for the user table), in "
+        "batches of --batch-max, to measure the model and the processor without faust, Kafka or RocksDB",
+    )
     bp.add_argument("--quiet", action="store_true")
 
     sc = bench.add_parser(
@@ -276,9 +282,17 @@ def _replay(args) -> int:
 
 def _bench_pipeline(args) -> int:
     from stream.bench import bench_pipeline
+    from stream.in_process import bench_dataset
     from wnn.data import load_dataset
 
     settings = settings_from(args)
+    if args.in_process:
+        result = bench_dataset(settings, load_dataset(args.data), limit=args.limit, progress=not args.quiet)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"process_batch: {result['us_per_rating']:,.1f} us a rating ({result['events_per_s']:,.0f}/s)")
+        print(f"wrote {args.json}")
+        return 0
     result = bench_pipeline(
         settings,
         load_dataset(args.data),

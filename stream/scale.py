@@ -145,8 +145,9 @@ def run_level_in_process(
     zipf_s: float = 1.0,
     seed: int = 0,
 ) -> dict:
-    """One user count through the processor alone (see the module docstring)."""
-    from stream.processor import Incoming, StreamProcessor
+    """One user count through the processor alone (:mod:`stream.in_process`)."""
+    from stream.in_process import drive, rating_batches
+    from stream.processor import StreamProcessor
 
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     processor = StreamProcessor(
@@ -155,43 +156,16 @@ def run_level_in_process(
         max_tombstones=base.tombstones_per_user,
         segment_pairs=base.segment_pairs,
     )
-    table: dict[bytes, bytes] = {}
-    partitions, batch = base.partitions, base.batch_max
-    busy, last_fold = 0.0, time.perf_counter()
-    bar = tqdm(total=n_events, desc=f"{n_users:,} users", unit="ev", disable=not progress, mininterval=0.5)
-    for first in range(0, n_events, batch):
-        messages = [
-            Incoming(
-                key=f"s{events.users[e]}".encode(),
-                value=rating_message(
-                    f"s{events.users[e]}",
-                    dataset.item_ids[events.items[e]],
-                    float(events.ratings[e]),
-                    880_000_000 + e,
-                    event_id=e,
-                ),
-                partition=int(events.users[e]) % partitions,
-                offset=e,
-            )
-            for e in range(first, min(first + batch, n_events))
-        ]
-        start = time.perf_counter()
-        out = processor.process_batch(messages, lambda key, partition: table.get(key))
-        for _, key, value in out.states:
-            if value is None:
-                table.pop(key, None)
-            else:
-                table[key] = value
-        now = time.perf_counter()
-        if now - last_fold >= base.share_publish_interval_s:  # the worker's share timer
-            processor.pending_shares()
-            last_fold = time.perf_counter()
-            now = last_fold
-        busy += now - start
-        if out.dead_letters:
-            raise RuntimeError(f"the in-process scale run dead-lettered an input: {out.dead_letters[0]}")
-        bar.update(len(messages))
-    bar.close()
+    batches = rating_batches(
+        (f"s{u}" for u in events.users.tolist()),
+        (dataset.item_ids[i] for i in events.items.tolist()),
+        events.ratings.tolist(),
+        range(880_000_000, 880_000_000 + n_events),
+        base.batch_max,
+        base.partitions,
+    )
+    with tqdm(total=n_events, desc=f"{n_users:,} users", unit="ev", disable=not progress, mininterval=0.5) as bar:
+        busy = drive(processor, batches, base.share_publish_interval_s, bar)
     return {
         "users": n_users,
         "distinct_users_in_stream": events.distinct_users(),
