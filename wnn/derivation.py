@@ -23,7 +23,7 @@ import collections
 
 import numpy as np
 
-from wnn import taste_change
+from wnn import drift, taste_change
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as kernels
 from wnn.kernels import mode
@@ -86,6 +86,9 @@ class Derivation:
         self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
         self._held_array: np.ndarray | None = None
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
+        # The sum of the pairs' genre mixes so far (the taste shift's long-run mix) and how many pairs it holds.
+        self._mix_total: np.ndarray | None = None
+        self._mix_pairs = 0
 
     @property
     def window(self) -> taste_change.WindowState:
@@ -139,6 +142,22 @@ class Derivation:
         cells = pooled_kernels.window_cells(self.space.cell_base, layout.state_shift, items, q_before)
         return NO_TABLE, cells, units, liked
 
+    def genre_mix_total(self) -> np.ndarray:
+        """The sum of every stored pair's genre mix, oldest first (:func:`wnn.drift.genre_mixes`): the long-run mix of
+        the taste shift. Kept up as pairs are appended: numpy adds the rows of a column sum in order, so the running
+        sum equals the sum over all pairs bit for bit; a deletion or a catalogue update of a held item starts it
+        again (the caller reconciles first)."""
+        n, slots = self.pairs.n, self._cfg.n_genre_slots
+        if self._mix_total is None or self._mix_pairs > n:
+            self._mix_total, self._mix_pairs = np.zeros(slots), 0
+        if self._mix_pairs < n:
+            new = drift.genre_mixes(self.space.bits[self.pairs.items[self._mix_pairs : n], :slots])
+            total = self._mix_total
+            for row in new:
+                total = total + row
+            self._mix_total, self._mix_pairs = total, n
+        return self._mix_total
+
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
         return self._columns[name][: self.pairs.n]
@@ -185,6 +204,7 @@ class Derivation:
         columns["codes"][:n] = space.dynamic_codes[items]
         self._held = collections.Counter(items.tolist())
         self._held_array = None
+        self._mix_total = None
         self._window[:] = self._scan()
         self._rebuild_tables()
         self._synced, self._stale = space.changes.generation, False
@@ -194,6 +214,7 @@ class Derivation:
         """Follow a deletion of pairs (``keep``: which of the old pairs remain): derive again before the next read."""
         self._columns = {name: column[: len(keep)][keep].copy() for name, column in self._columns.items()}
         self._stale = True  # everything after the deleted pairs changes
+        self._mix_total = None
 
     def append(self, idx: int, rating: float) -> bool:
         """Fold in the pair just appended to the pairs (item ``idx``, float32 ``rating``), against the item's

@@ -37,6 +37,13 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return float(max(0.5 * (kl_p + kl_q), 0.0))
 
 
+def genre_mixes(genres: np.ndarray) -> np.ndarray:
+    """Each rating's genre mix: its genre bits (ratings, slots) normalised to sum 1 (all zero without genres)."""
+    genres = np.asarray(genres, dtype=np.float64)
+    totals = genres.sum(axis=1, keepdims=True)
+    return np.divide(genres, totals, out=np.zeros_like(genres), where=totals > 0)
+
+
 def taste_shift(genres: np.ndarray, recent_weight: float = 0.2) -> float:
     """JS divergence between the recent and the long-run genre mix of a user's ratings, oldest first.
 
@@ -45,15 +52,21 @@ def taste_shift(genres: np.ndarray, recent_weight: float = 0.2) -> float:
     ``recent_weight * (1 - recent_weight)``, and so on; the oldest rating of the span keeps the rest of the weight.
     0.0 when no rated item has a genre.
     """
-    genres = np.asarray(genres, dtype=np.float64)
     if not len(genres):
         return 0.0
-    totals = genres.sum(axis=1, keepdims=True)
-    mixes = np.divide(genres, totals, out=np.zeros_like(genres), where=totals > 0)
-    recent = mixes[-RECENT_SPAN:]
+    mixes = genre_mixes(genres)
+    return recent_shift(mixes.sum(axis=0), genres[-RECENT_SPAN:], recent_weight)
+
+
+def recent_shift(long_run: np.ndarray, recent_genres: np.ndarray, recent_weight: float = 0.2) -> float:
+    """:func:`taste_shift` from the long-run mix (the sum of every rating's mix, oldest first) and the genre bits of
+    the newest :data:`RECENT_SPAN` ratings: what a caller that keeps the long-run sum up to date computes."""
+    recent = genre_mixes(recent_genres)
+    if not len(recent):
+        return 0.0
     weights = recent_weight * (1.0 - recent_weight) ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)
     weights[0] = (1.0 - recent_weight) ** (len(recent) - 1)
-    recent_mix, long_run = weights @ recent, mixes.sum(axis=0)
+    recent_mix = weights @ recent
     if not recent_mix.sum() or not long_run.sum():
         return 0.0
     return js_divergence(recent_mix, long_run)

@@ -311,8 +311,10 @@ class UserWNN:
     def taste_shift(self) -> float:
         """JS divergence between the genre mix of the user's recent and all stored ratings (:func:`wnn.drift.
         taste_shift`), derived from the pairs: a forgotten rating leaves no trace in it."""
-        slots = self._cfg.n_genre_slots
-        return drift.taste_shift(self.space.bits[self.pair_log.items, :slots])
+        self.reconcile()
+        recent = self.pair_log.items[-drift.RECENT_SPAN :]
+        recent_genres = self.space.bits[recent, : self._cfg.n_genre_slots]
+        return drift.recent_shift(self.derived_state.genre_mix_total(), recent_genres)
 
     @property
     def last_item_index(self) -> int:

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
 from tests.conftest import make_space
@@ -53,3 +55,19 @@ def test_the_users_taste_shift_reads_the_genres_of_their_items():
     steady = user.taste_shift()
     learn_many(user, [(3, 4.0, 20 + t, 20 + t) for t in range(5)])  # item 3's genres differ from item 0's
     assert steady == pytest.approx(0.0, abs=1e-12) and user.taste_shift() > 0.1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.booleans(), st.booleans()), min_size=1, max_size=160))
+def test_the_kept_up_long_run_mix_equals_the_taste_shift_of_every_pair(steps):
+    """A network keeps the long-run genre mix as a running sum; after any appends, reads and forgets it gives the
+    taste shift of all its pairs, bit for bit."""
+    space = make_space()
+    user = UserWNN(space)
+    for t, (item, read, forget) in enumerate(steps):
+        user.learn_one(item, 4.0, ts=t, event_id=t)
+        if forget and user.n_pairs > 1:
+            user.forget(int(user.pair_log.event_ids[t % user.n_pairs]))
+        if read or t == len(steps) - 1:
+            slots = space.config.n_genre_slots
+            assert user.taste_shift() == taste_shift(space.bits[user.pair_log.items, :slots])
