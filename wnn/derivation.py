@@ -320,6 +320,10 @@ class Derivation:
 
     def _patch(self, changed: np.ndarray) -> None:
         """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
+        code_cells = self.space.code_cells() if mode.compiled() else None
+        if code_cells is not None:
+            self._patch_compiled(changed, code_cells)
+            return
         log, space, columns = self.pairs, self.space, self._columns
         items = log.items[changed]
         units = residual_units(log.ratings[changed], space.baselines(items))
@@ -360,3 +364,55 @@ class Derivation:
                 self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
         elif self.memory.table is not None:
             kernels.move_pairs(self.memory.table, old_cells, new_cells, old_units[inside], units[inside], liked)
+
+    def _patch_compiled(self, changed: np.ndarray, code_cells: np.ndarray) -> None:
+        """:meth:`_patch` with the kernels: the same decisions, the re-reading and the moves compiled."""
+        log, space, columns = self.pairs, self.space, self._columns
+        k = len(changed)
+        moved, old_units, old_codes = np.empty(k, np.int64), np.empty(k, np.int32), np.empty(k, np.uint32)
+        k, residual_moved = kernels.reread_pairs(
+            changed.astype(np.int64, copy=False),
+            log.items,
+            log.ratings,
+            columns["units"],
+            columns["codes"],
+            space.counts,
+            space.sums,
+            pooled_kernels.constants(self._cfg),
+            space.dynamic_codes,
+            moved,
+            old_units,
+            old_codes,
+        )
+        if not k:
+            return
+        if residual_moved and self._detect:
+            start = self._window[0]
+            self._window[:] = self._scan()
+            if self._window[0] != start:
+                self._rebuild_tables()
+                return
+        inside = moved[:k] >= self.window_start
+        n_inside = int(inside.sum())
+        if not n_inside:
+            return
+        if n_inside * 4 > log.n - self.window_start:
+            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
+            return
+        if self.memory.table is None:
+            return  # the reads add up the pairs' columns, which hold the new values already
+        kernels.move_reread_pairs(
+            self.memory.table,
+            moved[:k][inside],
+            log.items,
+            log.ratings,
+            self._like,
+            columns["units"],
+            columns["q_before"],
+            old_units[:k][inside],
+            old_codes[:k][inside],
+            space.static_addresses,
+            code_cells,
+            space.cell_base,
+            self.memory.layout.state_shift,
+        )

@@ -39,8 +39,8 @@ import numpy as np
 from wnn import popularity
 from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
-from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, thermometer
-from wnn.item_bits import BitLayout
+from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, CategoryBucketer, thermometer
+from wnn.item_bits import LEVEL_BITS, BitLayout
 from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial
 from wnn.item_versions import ItemVersions
 from wnn.kernels import libm
@@ -461,6 +461,38 @@ class ItemSpace:
             part = self._code_parts[code] = self.wiring.addresses(row)[0].astype(np.int64)
             part.setflags(write=False)
         return part
+
+    @property
+    def static_addresses(self) -> np.ndarray:
+        """Each item's content bits' share of its Z-neuron addresses (its code adds the rest; do not modify)."""
+        return self._static_addresses
+
+    #: Codes of at most this many bits are tabulated for the kernels (:meth:`code_cells`): 2**12 x 64 int64, 2 MiB.
+    CODE_TABLE_BITS = 12
+
+    def code_cells(self) -> np.ndarray | None:
+        """Every dynamic code's share of each Z neuron's first cell, neuron offsets included (codes, M): an item's
+        cell base under a code is its content bits' addresses plus this row. Built once per space; None when codes
+        are too wide to tabulate (more than :data:`CODE_TABLE_BITS`)."""
+        table = getattr(self, "_code_cells", None)
+        if table is None:
+            bits = 2 * LEVEL_BITS + self.config.collab_bits if self.config.hybrid else 0
+            if bits > self.CODE_TABLE_BITS:
+                return None
+            zero = np.zeros(self.config.n_neurons, dtype=np.int64)
+            n_pop, n_mean = len(POPULARITY_THRESHOLDS) + 1, len(self.layout.mean_thresholds) + 1
+            level = (1 << LEVEL_BITS) - 1
+            table = self._neuron_offsets + np.stack(
+                [
+                    self._code_addresses(code)
+                    if (code & level) < n_pop and (code >> LEVEL_BITS & level) < n_mean
+                    else zero  # no item has such a code: its levels are out of range
+                    for code in range(1 << bits)
+                ]
+            )
+            table.setflags(write=False)
+            self._code_cells = table
+        return table
 
     def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Z-neuron addresses (n, M) of ``items`` if their dynamic codes were ``codes`` (what a user's pairs were

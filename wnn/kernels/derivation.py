@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from wnn.kernels.pooled import baseline
+
 #: Residual units per star.
 _QUANTUM = 1.0 / 256.0
 
@@ -123,4 +125,71 @@ def move_pairs(
             table[2, old] -= like
             table[0, new] += 1
             table[1, new] += new_units[p]
+            table[2, new] += like
+
+
+@njit(cache=True, nogil=True)
+def reread_pairs(
+    positions: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    units: np.ndarray,
+    codes: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    constants: np.ndarray,
+    dynamic_codes: np.ndarray,
+    moved: np.ndarray,
+    old_units: np.ndarray,
+    old_codes: np.ndarray,
+) -> tuple[int, bool]:
+    """Read the pairs at ``positions`` again against the item statistics now: each one's residual units (against
+    its item's baseline, rounded half to even, as :func:`wnn.residuals.residual_units`) and its item's code. The
+    columns ``units`` and ``codes`` take the new values; the pairs that moved are listed in ``moved`` with their old
+    values. Returns how many moved and whether a residual did."""
+    k = 0
+    residual_moved = False
+    for position in positions:
+        item = items[position]
+        new_units = np.int32(np.rint((np.float64(ratings[position]) - baseline(counts, sums, item, constants)) * 256.0))
+        new_code = dynamic_codes[item]
+        if new_units != units[position] or new_code != codes[position]:
+            residual_moved = residual_moved or new_units != units[position]
+            moved[k], old_units[k], old_codes[k] = position, units[position], codes[position]
+            units[position], codes[position] = new_units, new_code
+            k += 1
+    return k, residual_moved
+
+
+@njit(cache=True, nogil=True)
+def move_reread_pairs(
+    table: np.ndarray,
+    moved: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    like_threshold: float,
+    units: np.ndarray,
+    q_before: np.ndarray,
+    old_units: np.ndarray,
+    old_codes: np.ndarray,
+    static_addresses: np.ndarray,
+    code_cells: np.ndarray,
+    cell_base: np.ndarray,
+    state_shift: np.ndarray,
+) -> None:
+    """Take each pair of ``moved`` (positions; ``old_units`` and ``old_codes`` what it was written with) out of the
+    cells its old code addressed and count it in the cells it addresses now (``code_cells``: each code's share of
+    every neuron's first cell, neuron offsets included; :meth:`wnn.item_space.ItemSpace.code_cells`)."""
+    for k in range(len(moved)):
+        position = moved[k]
+        item, q = items[position], q_before[position]
+        like = 1 if ratings[position] >= like_threshold else 0
+        for n in range(cell_base.shape[1]):
+            old = static_addresses[item, n] + code_cells[old_codes[k], n] + state_shift[q, n]
+            new = cell_base[item, n] + state_shift[q, n]
+            table[0, old] -= 1
+            table[1, old] -= old_units[k]
+            table[2, old] -= like
+            table[0, new] += 1
+            table[1, new] += units[position]
             table[2, new] += like
