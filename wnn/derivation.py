@@ -337,20 +337,9 @@ class Derivation:
         old_units, old_codes = old_units[moved], old_codes[moved]
         columns["units"][changed] = units
         columns["codes"][changed] = codes
-        if residual_moved and self._detect:
-            start = self._window[0]
-            self._window[:] = self._scan()
-            if self._window[0] != start:
-                self._rebuild_tables()
-                return
-        inside = changed >= self.window_start
-        if not inside.any():
+        inside = self._to_move(changed, residual_moved)
+        if inside is None:
             return
-        if inside.sum() * 4 > log.n - self.window_start:
-            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
-            return
-        if mode.compiled() and self.memory.table is None:
-            return  # the reads add up the pairs' columns, which hold the new values already
         changed, items = changed[inside], items[inside]
         q = columns["q_before"][changed].astype(np.int64)
         liked = log.ratings[changed] >= self._like
@@ -364,6 +353,27 @@ class Derivation:
                 self.memory.move(old_cells, new_cells, old_units[inside], units[inside], liked)
         elif self.memory.table is not None:
             kernels.move_pairs(self.memory.table, old_cells, new_cells, old_units[inside], units[inside], liked)
+
+    def _to_move(self, moved: np.ndarray, residual_moved: bool) -> np.ndarray | None:
+        """After the pairs at positions ``moved`` took new residuals or codes: rescan the window if a residual moved,
+        and count the tables afresh if its start moved or many of its pairs did. Returns which of ``moved`` still
+        have to be moved in the tables, or None when nothing is left to do."""
+        if residual_moved and self._detect:
+            start = self._window[0]
+            self._window[:] = self._scan()
+            if self._window[0] != start:
+                self._rebuild_tables()
+                return None
+        inside = moved >= self.window_start
+        n_inside = int(inside.sum())
+        if not n_inside:
+            return None
+        if n_inside * 4 > self.pairs.n - self.window_start:
+            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
+            return None
+        if mode.compiled() and self.memory.table is None:
+            return None  # the reads add up the pairs' columns, which hold the new values already
+        return inside
 
     def _patch_compiled(self, changed: np.ndarray, code_cells: np.ndarray) -> None:
         """:meth:`_patch` with the kernels: the same decisions, the re-reading and the moves compiled."""
@@ -384,25 +394,12 @@ class Derivation:
             old_units,
             old_codes,
         )
-        if not k:
+        inside = self._to_move(moved[:k], residual_moved) if k else None
+        table = self.memory.table
+        if inside is None or table is None:
             return
-        if residual_moved and self._detect:
-            start = self._window[0]
-            self._window[:] = self._scan()
-            if self._window[0] != start:
-                self._rebuild_tables()
-                return
-        inside = moved[:k] >= self.window_start
-        n_inside = int(inside.sum())
-        if not n_inside:
-            return
-        if n_inside * 4 > log.n - self.window_start:
-            self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
-            return
-        if self.memory.table is None:
-            return  # the reads add up the pairs' columns, which hold the new values already
         kernels.move_reread_pairs(
-            self.memory.table,
+            table,
             moved[:k][inside],
             log.items,
             log.ratings,
