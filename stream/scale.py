@@ -185,8 +185,12 @@ def bench_scale_in_process(
 
     warm_up()  # the kernels' compile is a start-up cost, not a level's
     levels = [run_level_in_process(base, dataset, n, max(min_events, n), progress, zipf_s) for n in users]
+    return {"in_process": True, **_document(base, zipf_s, levels)}
+
+
+def _document(base: Settings, zipf_s: float, levels: list[dict]) -> dict:
+    """What both forms of the benchmark report besides their levels' own numbers."""
     return {
-        "in_process": True,
         "zipf_s": zipf_s,
         "partitions": base.partitions,
         "batch_max": base.batch_max,
@@ -210,11 +214,4 @@ def bench_scale(
     smallest = levels[0]["events_per_s"]
     for level in levels:
         level["events_per_s_vs_smallest"] = level["events_per_s"] / smallest if smallest else None
-    return {
-        "zipf_s": zipf_s,
-        "partitions": base.partitions,
-        "batch_max": base.batch_max,
-        "cache_mib": base.cache_mib,
-        "worker_log": log_path,
-        "levels": levels,
-    }
+    return {**_document(base, zipf_s, levels), "worker_log": log_path}

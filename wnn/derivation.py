@@ -35,7 +35,7 @@ from wnn.residuals import RESIDUAL_QUANTUM, residual_units
 from wnn.taste_change import REFERENCE_PRIOR
 
 #: A network whose taste window holds at most this many pairs keeps no Z tables (with the compiled kernels): a read
-#: adds up the window's pairs instead (:func:`wnn.kernels.pooled.cell_value`), the same integers a table would hold.
+#: adds up the window's pairs instead (:func:`wnn.kernels.pooled.pooled_items`), the same integers a table would hold.
 #: A table costs ~67 KB whatever the pairs; a user with a handful of ratings then costs what their pairs cost.
 TABLE_FROM_PAIRS = 16
 
@@ -284,9 +284,11 @@ class Derivation:
             self.memory.clear()
             self.state = 0
             return
-        if not self._wants_table():
+        if self._wants_table():
+            self._count_window(self.memory)
+        else:
             self.memory.clear()
-        self._count_window(self.memory if self._wants_table() else None)
+            self._count_window(None)
 
     def _count_window(self, memory: CountingMemory | None) -> None:
         """Replay Q over the window's pairs (setting ``q_before`` and :attr:`state`) and count them into

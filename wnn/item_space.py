@@ -98,6 +98,7 @@ class ItemSpace:
         self._order = CandidateOrder()
         self._unplaced: set[int] = set()
         self._code_parts: dict[int, np.ndarray] = {}
+        self._code_cells: np.ndarray | None = None  # every code's share of the first cells (code_cells)
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         self.n_items = 0
         #: Changes of item-derived values (baseline, code, addresses): a reader that synced at generation g asks
@@ -474,7 +475,7 @@ class ItemSpace:
         """Every dynamic code's share of each Z neuron's first cell, neuron offsets included (codes, M): an item's
         cell base under a code is its content bits' addresses plus this row. Built once per space; None when codes
         are too wide to tabulate (more than :data:`CODE_TABLE_BITS`)."""
-        table = getattr(self, "_code_cells", None)
+        table = self._code_cells
         if table is None:
             bits = 2 * LEVEL_BITS + self.config.collab_bits if self.config.hybrid else 0
             if bits > self.CODE_TABLE_BITS:

@@ -93,7 +93,7 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
         return score_terms_reference(model, ts, items)
     space, cfg = model.space, model.space.config
     chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
-    if model.n_pairs and cfg.transition_weight:
+    if cfg.transition_weight:  # the model has pairs here
         recent = model.pair_log.items[-cfg.sequence_length :][::-1].tolist()
         keys, counts, starts, scales = space.next_items.flat_rows(recent)
         weights = sequence_weights(cfg)[: len(recent)]

@@ -70,20 +70,15 @@ def window_cells(cell_base: np.ndarray, state_shift: np.ndarray, items: np.ndarr
 
 
 @njit(cache=True, nogil=True)
-def cell_value(
-    table: np.ndarray, pair_cells: np.ndarray, pair_units: np.ndarray, pair_liked: np.ndarray, n: int, cell: int
-) -> tuple[int, int, int]:
-    """Count, residual units and likes of neuron ``n``'s ``cell``: read from ``table``, or, when the network keeps
-    no table (``table`` has no columns), added up from the window's pairs (the same integers)."""
+def bias_cell(table: np.ndarray, pair_units: np.ndarray) -> tuple[int, int]:
+    """The bias neuron's one cell (cell 0, which every pair of the window writes): its count and residual units, from
+    ``table``, or, for a network that keeps no table (``table`` of no columns), from the window's pairs."""
     if table.shape[1]:
-        return table[0, cell], table[1, cell], table[2, cell]
-    count, units, likes = 0, 0, 0
-    for p in range(pair_cells.shape[0]):
-        if pair_cells[p, n] == cell:
-            count += 1
-            units += pair_units[p]
-            likes += 1 if pair_liked[p] else 0
-    return count, units, likes
+        return table[0, 0], table[1, 0]
+    units = 0
+    for p in range(len(pair_units)):
+        units += pair_units[p]
+    return len(pair_units), units
 
 
 @njit(cache=True, nogil=True)
@@ -131,7 +126,7 @@ def pooled_items(
     m = cell_base.shape[1]
     interaction_prior, gain = constants[INTERACTION_PRIOR], constants[GAIN]
     low, high = constants[LOW], constants[HIGH]
-    bias_count, bias_units, _ = cell_value(table, pair_cells, pair_units, pair_liked, 0, 0)
+    bias_count, bias_units = bias_cell(table, pair_units)
     user_bias = bias_units * _QUANTUM / (float(bias_count) + constants[USER_PRIOR])
     deviation = np.empty(m - 1)
     values = np.empty((3, m), np.int64)

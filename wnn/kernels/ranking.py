@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from wnn.kernels.pooled import INTERACTION_PRIOR, cell_value, pooled_items, prior_like
+from wnn.kernels.pooled import INTERACTION_PRIOR, bias_cell, pooled_items, prior_like
 
 #: Rows of the terms array :func:`score_terms` fills: the five weighted terms, then the unweighted predicted rating
 #: and like probability, then the score (the five terms added in this order).
@@ -75,7 +75,7 @@ def score_terms(
         likes,
     )  # fmt: skip
     m1 = cell_base.shape[1] - 1
-    window = max(float(cell_value(table, pair_cells, pair_units, pair_liked, 0, 0)[0]), 1.0)
+    window = max(float(bias_cell(table, pair_units)[0]), 1.0)
     prior = constants[INTERACTION_PRIOR] * m1
     for k in range(n):
         terms[POPULARITY, k] = math.log1p(math.exp2(log2_popularity[items[k]] - decay))
