@@ -59,9 +59,20 @@ def _argument_type(cast: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``wnnrec`` command line: the model's commands (:func:`wnn.cli.build_parser`) and the stream's."""
     parser = model_cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    _add_replay(sub)
+    _add_catalogue(sub)
+    _add_worker(sub)
+    _add_run(sub)
+    bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
+    _add_bench_pipeline(bench)
+    _add_bench_scale(bench)
+    return parser
 
+
+def _add_replay(sub) -> None:
     rp = sub.add_parser(
         "replay",
         help="produce MovieLens ratings to Kafka in timestamp order",
@@ -82,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-catalogue", action="store_true", help="do not publish the dataset's items to the items topic first"
     )
 
+
+def _add_catalogue(sub) -> None:
     cat = sub.add_parser(
         "catalogue",
         help="the item catalogue on the items topic",
@@ -99,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_args(publish, KAFKA, SECURITY)
     publish.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _add_worker(sub) -> None:
     wk = sub.add_parser(
         "worker",
         help="run the Faust worker (per-user WNN state in RocksDB)",
@@ -108,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--loglevel", default="info")
     add_setting_args(wk, WORKER, ENGINE)
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser(
         "run",
         help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
@@ -131,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ratings unless --limit says otherwise",
     )
 
-    bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
+
+def _add_bench_pipeline(bench) -> None:
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
     bp.add_argument("--json", metavar="PATH", required=True)
     model_cli._add_data_arg(bp)
@@ -160,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bp.add_argument("--quiet", action="store_true")
 
+
+def _add_bench_scale(bench) -> None:
     sc = bench.add_parser(
         "scale",
         help="events/s, RSS and state size of one worker at 1k..1M synthetic users",
@@ -186,7 +206,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_setting_args(sc, ENGINE)
     sc.add_argument("--quiet", action="store_true")
-    return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
