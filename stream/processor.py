@@ -51,7 +51,7 @@ from wnn.config import WNNConfig
 from wnn.contributions import ContributionChange, forget_events, learn_event
 from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
-from wnn.item_stats import Contributions, ItemPartial, ShareBucket
+from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
 from wnn.residuals import centred_ratings
@@ -182,7 +182,7 @@ class StreamProcessor:
         self.owned: set[int] = set()
         self._dirty: dict[int, set[int]] = collections.defaultdict(set)
         #: partition -> ratings learned since the shares were last brought up to date (see _fold)
-        self._unfolded: dict[int, list] = collections.defaultdict(list)
+        self._unfolded: dict[int, list[RatingRow]] = collections.defaultdict(list)
         self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter = collections.Counter()
@@ -320,7 +320,8 @@ class StreamProcessor:
         n_before = model.n_pairs
         learned = learn_event(space, event.user, model, idx, event.rating, event.ts, event.event_id)
         # The item space took the rating; the partition's share takes it when it is next needed.
-        self._unfolded[message.partition].append((idx, learned.added))
+        assert learned.added is not None  # learn_event fills it for every rating it learns
+        self._unfolded[message.partition].append(learned.added)
         if learned.change is not None:  # the size limit evicted old pairs: their contributions left the space
             self._mirror_change(message.partition, learned.change)
         # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
@@ -428,9 +429,7 @@ class StreamProcessor:
         pending = self._unfolded.pop(partition, None)
         if not pending:
             return
-        delta: dict[int, ItemPartial] = {}
-        for idx, added in pending:
-            delta[idx] = delta[idx] + added if idx in delta else added
+        delta = self.space.rating_contributions(pending).shares()
         shares, dirty = self.shares[partition], self._dirty[partition]
         for idx, added in delta.items():
             shares[idx] = shares[idx] + added if idx in shares else added

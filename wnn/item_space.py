@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -41,9 +42,11 @@ from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import LEVEL_BITS, BitLayout
-from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial
+from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial, RatingRow
 from wnn.item_versions import ItemVersions
-from wnn.kernels import libm
+from wnn.kernels import item_statistics as statistics_kernels
+from wnn.kernels import libm, mode
+from wnn.kernels import pooled as pooled_kernels
 from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
 
@@ -72,6 +75,9 @@ class ItemSpace:
     withdrawn: np.ndarray
     counts: np.ndarray
     sums: np.ndarray
+    projection_sums: np.ndarray
+    vector_sums: np.ndarray
+    centred_sums: np.ndarray
     log2_popularity: np.ndarray
 
     def __init__(
@@ -88,12 +94,8 @@ class ItemSpace:
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
         self._user_vectors: dict[Hashable, np.ndarray] = {}
-        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, tuple[float, ...], tuple[int, ...]]] = {}
-        # Per item, as Python integers (exact, and cheaper than numpy for a few numbers): the collaborative sums and
-        # the popularity accumulator (wnn.item_stats, wnn.popularity).
-        self._projection: list[tuple[int, ...]] = []
-        self._vector: list[tuple[int, ...]] = []
-        self._centred: list[int] = []
+        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        # Per item, the popularity accumulator (wnn.popularity): a Python integer of some 1,500 bits, exact.
         self.popularity: list[int] = []
         self._order = CandidateOrder()
         self._unplaced: set[int] = set()
@@ -133,6 +135,9 @@ class ItemSpace:
         # The exact statistics (wnn.item_stats) and what is derived from them.
         grow("counts", (capacity,), np.int64)
         grow("sums", (capacity,), np.float64)
+        grow("projection_sums", (capacity, cfg.collab_bits), np.int64)
+        grow("vector_sums", (capacity, cfg.collab_bits), np.int64)
+        grow("centred_sums", (capacity,), np.int64)
         grow("log2_popularity", (capacity,), np.float64)
         self.log2_popularity[old:] = -np.inf
         self.capacity = capacity
@@ -206,10 +211,6 @@ class ItemSpace:
                 self._allocate(int(self.capacity * self._GROW) + 1)
             self._index[key] = idx
             self._keys.append(key)
-            zeros = (0,) * self.config.collab_bits
-            self._projection.append(zeros)
-            self._vector.append(zeros)
-            self._centred.append(0)
             self.popularity.append(0)
             self.n_items += 1
             self.bits[idx, self.layout.one_bit] = 1
@@ -293,13 +294,13 @@ class ItemSpace:
         """The item's item-mean-centred collaborative projection: ``sum over raters of (c - mean c) * v``, derived
         from the exact sums (``projection - centred / count * vector``, in float64). Its signs are the collab bits."""
         count = self.counts.item(index)
-        mean = self._centred[index] / count / PROJECTION_SCALE if count else 0.0
-        return [p - mean * v for p, v in zip(self._projection[index], self._vector[index])]
+        mean = self.centred_sums.item(index) / count / PROJECTION_SCALE if count else 0.0
+        return [p - mean * v for p, v in zip(self.projection_sums[index].tolist(), self.vector_sums[index].tolist())]
 
     @property
     def projections(self) -> np.ndarray:
         """Every item's collaborative projection sum (n_items, collab_bits), fixed point (a copy)."""
-        return np.array(self._projection, dtype=np.int64).reshape(self.n_items, self.config.collab_bits)
+        return self.projection_sums[: self.n_items].copy()
 
     def _refresh(self, index: int, bits_changed: bool = False) -> None:
         """Recompute everything derived from the item's statistics (and, with ``bits_changed``, its content bits):
@@ -310,19 +311,57 @@ class ItemSpace:
             self._static_addresses[index] = self.wiring.addresses(row)
             if cfg.n_state_bits:
                 self.channels[index] = self.wiring.channels(row)
-        code = self.dynamic_codes.item(index)
-        if cfg.hybrid:
-            code = self.layout.code(self.counts.item(index), self.baseline(index), self.collab_projection(index))
-            if code != self.dynamic_codes.item(index):
-                self.dynamic_codes[index] = code
-                bits_changed = True
-        if bits_changed:
-            # An address is a sum of bit weights, so it splits into the content bits' part and the code's part.
-            addresses = self._static_addresses[index] + self._code_addresses(code)
-            self.addresses[index] = addresses
-            self.cell_base[index] = self._neuron_offsets + addresses
+        arguments = self._code_kernel_arguments if cfg.hybrid and mode.compiled() else None
+        if arguments is not None:
+            constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets = arguments
+            statistics_kernels.refresh_code(
+                self.counts,
+                self.sums,
+                self.projection_sums,
+                self.vector_sums,
+                self.centred_sums,
+                index,
+                constants,
+                popularity_thresholds,
+                mean_thresholds,
+                code_cells,
+                neuron_offsets,
+                self._static_addresses,
+                self.dynamic_codes,
+                self.cell_base,
+                self.addresses,
+                bits_changed,
+            )
+        else:
+            code = self.dynamic_codes.item(index)
+            if cfg.hybrid:
+                code = self.layout.code(self.counts.item(index), self.baseline(index), self.collab_projection(index))
+                if code != self.dynamic_codes.item(index):
+                    self.dynamic_codes[index] = code
+                    bits_changed = True
+            if bits_changed:
+                # An address is a sum of bit weights, so it splits into the content bits' part and the code's part.
+                addresses = self._static_addresses[index] + self._code_addresses(code)
+                self.addresses[index] = addresses
+                self.cell_base[index] = self._neuron_offsets + addresses
         self._unplaced.add(index)  # placed in the candidate order when the order is next read
         self.changes.record(index)
+
+    @functools.cached_property
+    def _code_kernel_arguments(self) -> tuple[np.ndarray, ...] | None:
+        """The model constants, the two thermometers' thresholds, the code cells and the neuron offsets, as the
+        compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
+        then)."""
+        code_cells = self.code_cells()
+        if code_cells is None:
+            return None
+        return (
+            pooled_kernels.constants(self.config),
+            np.array(POPULARITY_THRESHOLDS, dtype=np.float64),
+            np.array(self.layout.mean_thresholds, dtype=np.float64),
+            code_cells,
+            self._neuron_offsets,
+        )
 
     # ------------------------------------------------------------------ statistics
     def user_vector(self, user: Hashable) -> np.ndarray:
@@ -334,16 +373,12 @@ class ItemSpace:
             self._user_vectors[user] = vec
         return vec
 
-    def _scaled(self, user: Hashable) -> tuple[np.ndarray, tuple[float, ...], tuple[int, ...]]:
-        """The user's vector times the fixed-point scale (array and tuple), and rounded (the vector's contribution)."""
+    def _scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
+        """The user's vector times the fixed-point scale, and that rounded (the vector's contribution)."""
         scaled = self._scaled_vectors.get(user)
         if scaled is None:
             vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-            scaled = self._scaled_vectors[user] = (
-                vector,
-                tuple(vector.tolist()),
-                tuple(np.rint(vector).astype(np.int64).tolist()),
-            )
+            scaled = self._scaled_vectors[user] = (vector, np.rint(vector).astype(np.int64))
         return scaled
 
     def contributions(
@@ -351,52 +386,90 @@ class ItemSpace:
     ) -> Contributions:
         """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
         ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
-        vector, _, vector_units = self._scaled(user)
+        vector, units = self._scaled(user)
+        rows = (len(items), len(vector))
+        return self._contributions(
+            items, ratings, stamps, centred, np.broadcast_to(vector, rows), np.broadcast_to(units, rows)
+        )
+
+    def rating_contributions(self, ratings: Sequence[RatingRow]) -> Contributions:
+        """What single ratings, of any users, add to the item statistics: the same rows :meth:`contributions` gives
+        for each (a caller that keeps per-partition shares folds the ratings :meth:`update` took with this)."""
+        bits = self.config.collab_bits
+        if not ratings:
+            return Contributions.empty(bits)
+        scaled = [self._scaled(row.user) for row in ratings]
+        return self._contributions(
+            [row.item for row in ratings],
+            [row.rating for row in ratings],
+            [row.ts for row in ratings],
+            [row.centred for row in ratings],
+            np.array([vector for vector, _ in scaled]).reshape(len(ratings), bits),
+            np.array([units for _, units in scaled]).reshape(len(ratings), bits),
+        )
+
+    def _contributions(
+        self,
+        items: Any,
+        ratings: Any,
+        stamps: Any,
+        centred: Any,
+        vectors: np.ndarray,
+        vector_units: np.ndarray,
+    ) -> Contributions:
         centred = np.asarray(centred, dtype=np.float64)
         half_life = self.config.popularity_half_life_s
-        n = len(items)
         return Contributions(
             np.asarray(items, dtype=np.int64),
             np.asarray(ratings, dtype=np.float32),
-            np.rint(np.multiply.outer(centred, vector)).astype(np.int64),
-            np.broadcast_to(np.array(vector_units, dtype=np.int64), (n, len(vector_units))).copy(),
+            np.rint(centred[:, None] * vectors).astype(np.int64),
+            np.array(vector_units, dtype=np.int64),
             np.rint(centred * PROJECTION_SCALE).astype(np.int64),
             [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()],
         )
 
-    def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> ItemPartial:
-        """Fold one rating into the item's statistics and refresh what derives from them; returns the rating's own
-        contribution (for a caller that also keeps per-partition shares)."""
-        _, vector, vector_units = self._scaled(user)
-        # The same integers as one row of contributions() (round and numpy's rint both round half to even).
-        added = ItemPartial(
-            1,
-            float(np.float32(rating)),
-            tuple(round(centred * x) for x in vector),
-            vector_units,
-            round(centred * PROJECTION_SCALE),
-            popularity.weight(ts, self.config.popularity_half_life_s),
+    def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> RatingRow:
+        """Fold one rating (its user-centred value ``centred``) into the item's statistics and refresh what derives
+        from them; returns the rating as :meth:`rating_contributions` takes it (for a caller that also keeps
+        per-partition shares)."""
+        rating = float(np.float32(rating))
+        row = RatingRow(index, rating, centred, user, ts)
+        if not mode.compiled():
+            self.apply(index, self._contributions([index], [rating], [ts], [centred], *self._scaled_rows(user)).row(0))
+            return row
+        vector, units = self._scaled(user)
+        statistics_kernels.add_rating(
+            self.counts,
+            self.sums,
+            self.projection_sums,
+            self.vector_sums,
+            self.centred_sums,
+            index,
+            rating,
+            centred,
+            vector,
+            units,
         )
-        self.apply(index, added)
-        return added
+        weight = popularity.weight(ts, self.config.popularity_half_life_s)
+        accumulator = self.popularity[index] = self.popularity[index] + weight
+        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        self._refresh(index)
+        return row
+
+    def _scaled_rows(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
+        vector, units = self._scaled(user)
+        return vector[None, :], units[None, :]
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""
         # Scalar reads with .item() and plain stores: cheaper than numpy's in-place scalar arithmetic.
-        if sign > 0:
-            self.counts[index] = self.counts.item(index) + delta.count
-            self.sums[index] = self.sums.item(index) + delta.total
-            self._projection[index] = tuple(a + b for a, b in zip(self._projection[index], delta.projection))
-            self._vector[index] = tuple(a + b for a, b in zip(self._vector[index], delta.vector))
-            self._centred[index] += delta.centred
-            accumulator = self.popularity[index] = self.popularity[index] + delta.popularity
-        else:
-            self.counts[index] = self.counts.item(index) - delta.count
-            self.sums[index] = self.sums.item(index) - delta.total
-            self._projection[index] = tuple(a - b for a, b in zip(self._projection[index], delta.projection))
-            self._vector[index] = tuple(a - b for a, b in zip(self._vector[index], delta.vector))
-            self._centred[index] -= delta.centred
-            accumulator = self.popularity[index] = self.popularity[index] - delta.popularity
+        self.counts[index] = self.counts.item(index) + sign * delta.count
+        self.sums[index] = self.sums.item(index) + delta.total if sign > 0 else self.sums.item(index) - delta.total
+        if delta.projection:
+            self.projection_sums[index] += sign * np.array(delta.projection, dtype=np.int64)
+            self.vector_sums[index] += sign * np.array(delta.vector, dtype=np.int64)
+        self.centred_sums[index] = self.centred_sums.item(index) + sign * delta.centred
+        accumulator = self.popularity[index] = self.popularity[index] + sign * delta.popularity
         self.log2_popularity[index] = popularity.log2_popularity(accumulator)
         self._refresh(index)
 
@@ -413,9 +486,9 @@ class ItemSpace:
         return ItemPartial(
             self.counts.item(index),
             self.sums.item(index),
-            self._projection[index],
-            self._vector[index],
-            self._centred[index],
+            tuple(self.projection_sums[index].tolist()),
+            tuple(self.vector_sums[index].tolist()),
+            self.centred_sums.item(index),
             self.popularity[index],
         )
 
@@ -480,17 +553,16 @@ class ItemSpace:
             bits = 2 * LEVEL_BITS + self.config.collab_bits if self.config.hybrid else 0
             if bits > self.CODE_TABLE_BITS:
                 return None
-            zero = np.zeros(self.config.n_neurons, dtype=np.int64)
+            codes = np.arange(1 << bits, dtype=np.uint32)
             n_pop, n_mean = len(POPULARITY_THRESHOLDS) + 1, len(self.layout.mean_thresholds) + 1
             level = (1 << LEVEL_BITS) - 1
-            table = self._neuron_offsets + np.stack(
-                [
-                    self._code_addresses(code)
-                    if (code & level) < n_pop and (code >> LEVEL_BITS & level) < n_mean
-                    else zero  # no item has such a code: its levels are out of range
-                    for code in range(1 << bits)
-                ]
-            )
+            possible = ((codes & level) < n_pop) & ((codes >> LEVEL_BITS & level) < n_mean)  # levels in range
+            rows = np.zeros((int(possible.sum()), self.layout.width), dtype=np.uint8)
+            if self.config.hybrid:
+                self.layout.write_dynamic(rows, codes[possible])
+            table = np.zeros((len(codes), self.config.n_neurons), dtype=np.int64)
+            table[possible] = self.wiring.addresses(rows)
+            table += self._neuron_offsets
             table.setflags(write=False)
             self._code_cells = table
         return table

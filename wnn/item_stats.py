@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import numpy as np
@@ -100,6 +100,18 @@ class ItemPartial:
             f"ItemPartial(count={self.count}, total={self.total}, projection={self.projection}, "
             f"vector={self.vector}, centred={self.centred}, popularity={self.popularity})"
         )
+
+
+class RatingRow(NamedTuple):
+    """One rating as the item statistics took it: its item (dense index), the rating (a float32 value), its
+    user-centred value, its user and its event time (what :meth:`wnn.item_space.ItemSpace.rating_contributions`
+    turns into a :class:`Contributions` row)."""
+
+    item: int
+    rating: float
+    centred: float
+    user: Hashable
+    ts: float
 
 
 @dataclasses.dataclass(frozen=True)

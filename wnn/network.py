@@ -62,7 +62,7 @@ from wnn.validation import check_id, check_rating_event
 
 if TYPE_CHECKING:  # wnn.contributions imports this module
     from wnn.contributions import ContributionChange
-    from wnn.item_stats import ItemPartial
+    from wnn.item_stats import RatingRow
 
 __all__ = [
     "FORMAT_VERSION",
@@ -81,14 +81,14 @@ class Learned(NamedTuple):
 
     ``restarted``: it restarted the user's taste window (the stream's drift flag). ``evicted``: the event ids the size
     limit (``max_pairs``) forgot to make room. ``duplicate``: the event id was already stored, so nothing changed.
-    :func:`wnn.contributions.learn_event` also fills ``added`` (the rating's own contribution to its item's
-    statistics) and, after an eviction, ``change`` (the user's contribution change it applied).
+    :func:`wnn.contributions.learn_event` also fills ``added`` (the rating as its item's statistics took it) and,
+    after an eviction, ``change`` (the user's contribution change it applied).
     """
 
     restarted: bool = False
     evicted: tuple[int, ...] = ()
     duplicate: bool = False
-    added: ItemPartial | None = None
+    added: RatingRow | None = None
     change: ContributionChange | None = None
 
 

@@ -102,7 +102,7 @@ def test_partials_reproduce_direct_updates():
     partial = ItemPartial.empty(shared.config.collab_bits)
     for t in range(70):
         rating, centred, user = float(1 + t % 5), (t % 5) - 2.0, f"u{t % 9}"
-        added = direct.update(2, rating, centred, user, ts=100 * t)
+        added = direct.rating_contributions([direct.update(2, rating, centred, user, ts=100 * t)]).row(0)
         shared.replace_partial(2, partial, partial + added)
         partial = partial + added
     assert statistics(shared, 2) == statistics(direct, 2)
@@ -121,7 +121,8 @@ def test_statistics_are_a_function_of_the_set_of_ratings(ratings, rng):
     """Adding ratings in any order, and removing some again, leaves the statistics (and everything derived from
     them: code, addresses, popularity, candidate order) of a space that only ever added the rest."""
     one, two = make_space(n_items=5), make_space(n_items=5)
-    added = [one.update(i, r, (r - 3) / 2, f"u{k % 3}", ts) for k, (i, r, ts) in enumerate(ratings)]
+    rows = [one.update(i, r, (r - 3) / 2, f"u{k % 3}", ts) for k, (i, r, ts) in enumerate(ratings)]
+    added = [one.rating_contributions([row]).row(0) for row in rows]
     keep = [k for k in range(len(ratings)) if rng.random() < 0.6]
     for k in sorted(set(range(len(ratings))) - set(keep), key=lambda _: rng.random()):
         one.apply(ratings[k][0], added[k], sign=-1)

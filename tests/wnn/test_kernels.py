@@ -16,7 +16,10 @@ from hypothesis import strategies as st
 
 from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream, system
 from wnn import taste_change
+from wnn.item_bits import LEVEL_BITS
+from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as derivation_kernels
+from wnn.kernels import item_statistics as statistics_kernels
 from wnn.kernels import mode
 from wnn.kernels.sums import MAX_TERMS, pairwise_sum
 from wnn.system_state import differences, snapshot
@@ -90,3 +93,37 @@ def test_a_network_kept_without_a_table_continues_exactly_under_the_reference():
     everything_reference = learned(0)
     for split in (1, 3, 4):
         assert not differences(learned(split), everything_reference), split
+
+
+def item_side(ratings: list[tuple[int, float, int]]) -> dict[str, list]:
+    space = ItemSpace()
+    for item in range(3):
+        space.add_item(item, genres=("Drama",), year=1990 + item)
+    for k, (item, rating, user) in enumerate(ratings):
+        space.update(item, rating, centred=(rating - 3.3) / (1 + user), user=f"u{user}", ts=600 * k)
+    space.withdraw(2)
+    space.add_item(2, genres=("Comedy",), year=1990)  # content bits change: addresses derived again
+    n = space.n_items
+    arrays = ("counts", "sums", "projection_sums", "vector_sums", "centred_sums", "log2_popularity")
+    derived = ("dynamic_codes", "addresses", "cell_base", "channels")
+    return {name: getattr(space, name)[:n].tolist() for name in arrays + derived} | {
+        "popularity": space.popularity,
+        "candidates": space.candidates(0, n).tolist(),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.sampled_from([1.0, 2.5, 3.0, 4.0, 5.0]), st.integers(0, 40)), max_size=400)
+)
+def test_compiled_item_statistics_equal_the_reference(ratings):
+    """Counts crossing every popularity level, means crossing every mean level, codes flipping: the compiled update
+    and code refresh leave every statistic and everything derived from them as the reference does."""
+    compiled = item_side(ratings)
+    with mode.reference():
+        reference = item_side(ratings)
+    assert compiled == reference
+
+
+def test_the_code_kernel_packs_levels_as_the_layout_does():
+    assert statistics_kernels.LEVEL_BITS == LEVEL_BITS

@@ -22,6 +22,7 @@ def warm_up() -> float:
     for i, genre in enumerate(("Drama", "Comedy", "Horror")):
         space.add_item(i, genres=(genre,), year=1990 + i)
     user = UserWNN(space)
+    space.update(0, 4.0, centred=0.5, user="warm", ts=0)
     user.learn_one(0, 4.0, ts=0, event_id=0)
     user.learn_one(1, 2.0, ts=1, event_id=1)
     user.predict_one(2)
