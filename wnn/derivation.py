@@ -165,22 +165,30 @@ class Derivation:
     # ------------------------------------------------------------------ keeping up
     def reconcile(self) -> None:
         """Bring every derived value up to date, exactly as :meth:`rebuild` would. Costs one integer comparison when
-        nothing changed, and one vectorised look at the stamps of the network's distinct items when something did
-        (:class:`wnn.item_versions.ItemVersions`), however long ago the network last read."""
+        nothing changed, and one look at the stamps of the network's items when something did
+        (:class:`wnn.item_versions.ItemVersions`; the kernels test every pair's item in one compiled pass, the
+        reference the distinct items), however long ago the network last read."""
         space = self.space
         if self._stale:
             self.rebuild()
             return
         if self._synced == space.changes.generation:
             return
-        held = self._held_items()
         if self._content_synced != space.content_changes.generation:
             # An item's content bits changed (a catalogue update): its addresses and Q channel moved, and Q runs
             # through every later pair, so a network holding such an item derives everything again.
-            if len(space.content_changes.changed_since(self._content_synced, held)):
+            if len(space.content_changes.changed_since(self._content_synced, self._held_items())):
                 self.rebuild()
                 return
             self._content_synced = space.content_changes.generation
+        code_cells = space.code_cells() if mode.compiled() else None
+        if code_cells is not None:
+            positions = kernels.changed_positions(space.changes.stamps, self._synced, self.pairs.items, self.pairs.n)
+            if len(positions):
+                self._patch_compiled(positions, code_cells)
+            self._synced = space.changes.generation
+            return
+        held = self._held_items()
         hits = space.changes.changed_since(self._synced, held)
         if len(hits) * 4 > len(held):
             self._patch(np.arange(self.pairs.n))  # many of its items: read every pair again (vectorised)

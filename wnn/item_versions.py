@@ -34,6 +34,11 @@ class ItemVersions:
         self.generation += 1
         self._stamps[index] = self.generation
 
+    @property
+    def stamps(self) -> np.ndarray:
+        """Each item's latest change (for the kernels that test many pairs' items at once; do not modify)."""
+        return self._stamps
+
     def changed_since(self, generation: int, items: np.ndarray) -> np.ndarray:
         """Those of ``items`` (dense indices) changed after ``generation``."""
         inside = items[items < len(self._stamps)]

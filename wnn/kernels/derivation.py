@@ -129,6 +129,21 @@ def move_pairs(
 
 
 @njit(cache=True, nogil=True)
+def changed_positions(stamps: np.ndarray, synced: int, items: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the first ``n`` pairs whose item changed after generation ``synced`` (``stamps``: each item's
+    latest change, :class:`wnn.item_versions.ItemVersions`): one pass over the pairs, whatever the number of items
+    that changed."""
+    positions = np.empty(n, np.int64)
+    k = 0
+    for position in range(n):
+        item = items[position]
+        if item < len(stamps) and stamps[item] > synced:
+            positions[k] = position
+            k += 1
+    return positions[:k]
+
+
+@njit(cache=True, nogil=True)
 def reread_pairs(
     positions: np.ndarray,
     items: np.ndarray,
