@@ -244,7 +244,7 @@ def plan_writes(
         writes.append(
             (
                 segment_key(user_key, seq),
-                user_codec.encode_segment(pairs.slice(start, start + counts[position])),
+                user_codec.encode_segment(pairs, start, start + counts[position]),
             )
         )
     numbered = [seq for seq in seqs if seq is not None]  # every segment without a number was fresh: all have one

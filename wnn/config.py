@@ -164,6 +164,10 @@ class WNNConfig:
 
     def fingerprint(self) -> str:
         """Short hash of the settings that shape a user's state, stored in serialized state to catch mismatches."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:  # read with every state written or read
         shape = {
             k: getattr(self, k)
             for k in (

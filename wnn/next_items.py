@@ -1,9 +1,11 @@
 """Global next-item counts: how often item ``j`` was rated right after item ``i`` in users' sequences.
 
-Stored sparsely, one dict of successors per item, so memory grows with the distinct (item, next item) pairs seen
-and not with the square of the catalogue: a dense ``n_items x n_items`` array reached 411 MB after 8,000 unknown
-item ids. Counts move by whole weights (+1 learned, -1 taken back after a forget), so they stay exact and a pair
-whose count returns to zero is dropped.
+Stored sparsely, each item's successors and their counts in a block of two shared arrays (an arena), so memory
+grows with the distinct (item, next item) pairs seen and not with the square of the catalogue: a dense
+``n_items x n_items`` array reached 411 MB after 8,000 unknown item ids. A compiled reader (the ranking's sequence
+term, :func:`wnn.kernels.ranking.sequence_scores`) takes the arena and the rows' places as they are, with no copy per
+list. Counts move by whole weights (+1 learned, -1 taken back after a forget), so they stay exact and a pair whose
+count returns to zero is dropped.
 
 >>> counts = NextItemCounts()
 >>> counts.add_sequence([1, 2, 1, 2])
@@ -25,30 +27,78 @@ import numpy as np
 
 
 class NextItemCounts:
-    """Sparse ``previous -> {next: count}`` with per-item totals."""
+    """Sparse ``previous -> {next: count}`` with per-item totals, in an arena.
+
+    Item ``i``'s successors are ``keys[start[i] : start[i] + length[i]]`` and their counts the same slice of
+    ``values``, in no particular order (a successor whose count returns to zero gives its slot to the row's last
+    one); ``totals[i]`` is the sum of the row. A row that outgrows its block moves to the arena's end with twice the
+    room, so an addition costs O(1) amortised.
+    """
 
     def __init__(self) -> None:
-        self._successors: dict[int, dict[int, float]] = {}
-        self._totals: dict[int, float] = {}
-        # previous -> (successor indices, counts) as arrays: ranking reads ~20 rows per list, writes touch one row
-        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every count."""
+        self.keys = np.zeros(1024, dtype=np.int64)
+        self.values = np.zeros(1024, dtype=np.float64)
+        self.start = np.zeros(256, dtype=np.int64)
+        self.length = np.zeros(256, dtype=np.int64)
+        self.totals = np.zeros(256, dtype=np.float64)
+        self._room = np.zeros(256, dtype=np.int64)
+        self._used = 0  # arena slots handed out to rows so far
+        self._slots: dict[int, dict[int, int]] = {}  # previous -> {following: slot within the row}
 
     def add(self, previous: int, following: int, weight: float = 1.0) -> None:
         """Count that a user rated ``following`` right after ``previous`` (``weight=-1`` takes it back)."""
-        self._arrays.pop(previous, None)
-        row = self._successors.setdefault(previous, {})
-        value = row.get(following, 0.0) + weight
+        if previous >= len(self.start):
+            self._grow_rows(previous + 1)
+        slots = self._slots.get(previous)
+        if slots is None:
+            slots = self._slots[previous] = {}
+        slot = slots.get(following)
+        length = self.length.item(previous)
+        if slot is None:
+            if length == self._room.item(previous):
+                self._move_row(previous, max(4, 2 * length))
+            slot = slots[following] = length
+            length += 1
+            self.length[previous] = length
+            self.keys[self.start.item(previous) + slot] = following
+            self.values[self.start.item(previous) + slot] = 0.0
+        at = self.start.item(previous) + slot
+        value = self.values.item(at) + weight
         if value:
-            row[following] = value
-        else:
-            del row[following]
-            if not row:
-                del self._successors[previous]
-        total = self._totals.get(previous, 0.0) + weight
-        if total:
-            self._totals[previous] = total
-        else:
-            self._totals.pop(previous, None)
+            self.values[at] = value
+        else:  # the pair is gone: the row's last successor takes its slot
+            last = self.start.item(previous) + length - 1
+            del slots[following]
+            if at != last:
+                moved = self.keys.item(last)
+                self.keys[at], self.values[at] = moved, self.values.item(last)
+                slots[moved] = slot
+            self.length[previous] = length - 1
+        self.totals[previous] = self.totals.item(previous) + weight
+
+    def _grow_rows(self, n: int) -> None:
+        size = max(n, 2 * len(self.start))
+        for name in ("start", "length", "totals", "_room"):
+            old = getattr(self, name)
+            new = np.zeros(size, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def _move_row(self, previous: int, room: int) -> None:
+        """Give the row a block of ``room`` slots at the arena's end (its old block is left unused)."""
+        if self._used + room > len(self.keys):
+            size = max(self._used + room, 2 * len(self.keys))
+            self.keys = np.concatenate([self.keys, np.zeros(size - len(self.keys), np.int64)])
+            self.values = np.concatenate([self.values, np.zeros(size - len(self.values), np.float64)])
+        start, length = self.start.item(previous), self.length.item(previous)
+        self.keys[self._used : self._used + length] = self.keys[start : start + length]
+        self.values[self._used : self._used + length] = self.values[start : start + length]
+        self.start[previous], self._room[previous] = self._used, room
+        self._used += room
 
     def add_sequence(self, indices: Sequence[int] | np.ndarray, weight: float = 1.0) -> None:
         """Count every consecutive pair of one user's rating sequence."""
@@ -57,35 +107,28 @@ class NextItemCounts:
             self.add(previous, following, weight)
 
     def get(self, previous: int, following: int) -> float:
-        return self._successors.get(previous, {}).get(following, 0.0)
+        slot = self._slots.get(previous, {}).get(following)
+        return 0.0 if slot is None else self.values.item(self.start.item(previous) + slot)
 
     def total(self, previous: int) -> float:
-        return self._totals.get(previous, 0.0)
+        return self.totals.item(previous) if previous < len(self.totals) else 0.0
 
     def successors(self, previous: int) -> tuple[np.ndarray, np.ndarray]:
-        """The items seen after ``previous`` and their counts, as arrays (cached until the row changes; do not
-        modify)."""
-        arrays = self._arrays.get(previous)
-        if arrays is None:
-            successors = self._successors.get(previous, {})
-            arrays = (
-                np.fromiter(successors.keys(), dtype=np.int64, count=len(successors)),
-                np.fromiter(successors.values(), dtype=np.float64, count=len(successors)),
-            )
-            self._arrays[previous] = arrays
-        return arrays
+        """The items seen after ``previous`` and their counts, as arrays in no particular order (views: valid until
+        the counts next change; do not modify)."""
+        if previous >= len(self.start):
+            return self.keys[:0], self.values[:0]
+        row = slice(self.start.item(previous), self.start.item(previous) + self.length.item(previous))
+        return self.keys[row], self.values[row]
 
-    def flat_rows(self, previous_items: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The successor rows of ``previous_items`` laid end to end, for a compiled reader: the successors, their
-        counts, where each row starts (one more entry: where the last ends) and each row's scale
-        ``100 / max(total, 1)`` (:meth:`wnn.item_space.ItemSpace.sequence_scores`)."""
-        rows = [self.successors(previous) for previous in previous_items]
-        starts = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(keys) for keys, _ in rows], out=starts[1:])
-        scales = np.array([100.0 / max(self.total(previous), 1.0) for previous in previous_items], dtype=np.float64)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64), starts, scales
-        return np.concatenate([keys for keys, _ in rows]), np.concatenate([v for _, v in rows]), starts, scales
+    def as_dict(self) -> dict[int, dict[int, float]]:
+        """Every count, ``{previous: {next: count}}`` (a copy)."""
+        rows = {}
+        for previous in self._slots:
+            keys, values = self.successors(previous)
+            if len(keys):
+                rows[previous] = dict(zip(keys.tolist(), values.tolist()))
+        return rows
 
     def row(self, previous: int, n_items: int) -> np.ndarray:
         """The counts of every item after ``previous``, dense over ``n_items``."""
@@ -95,19 +138,17 @@ class NextItemCounts:
         dense[keys[inside]] = values[inside]
         return dense
 
-    def clear(self) -> None:
-        self._successors.clear()
-        self._totals.clear()
-        self._arrays.clear()
-
     @property
     def n_pairs(self) -> int:
         """Distinct (item, next item) pairs held."""
-        return sum(len(row) for row in self._successors.values())
+        return int(self.length.sum())
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, NextItemCounts)
-            and self._successors == other._successors
-            and self._totals == other._totals
+        if not isinstance(other, NextItemCounts):
+            return False
+        n = max(len(self.totals), len(other.totals))
+        return self.as_dict() == other.as_dict() and np.array_equal(
+            np.pad(self.totals, (0, n - len(self.totals))), np.pad(other.totals, (0, n - len(other.totals)))
         )
+
+    __hash__ = None  # type: ignore[assignment]

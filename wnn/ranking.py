@@ -94,10 +94,19 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
     space, cfg = model.space, model.space.config
     chosen = np.arange(space.n_items) if items is None else np.asarray(items, dtype=np.int64)
     if cfg.transition_weight:  # the model has pairs here
-        recent = model.pair_log.items[-cfg.sequence_length :][::-1].tolist()
-        keys, counts, starts, scales = space.next_items.flat_rows(recent)
-        weights = sequence_weights(cfg)[: len(recent)]
-        sequence = kernels.sequence_scores(chosen, space.n_items, keys, counts, starts, scales, weights)
+        recent = model.pair_log.items[-cfg.sequence_length :][::-1]
+        counts = space.next_items
+        sequence = kernels.sequence_scores(
+            chosen,
+            space.n_items,
+            counts.keys,
+            counts.values,
+            counts.start,
+            counts.length,
+            counts.totals,
+            recent,
+            sequence_weights(cfg)[: len(recent)],
+        )
     else:
         sequence = np.zeros(len(chosen))
     terms = np.empty((len(kernels.ROWS), len(chosen)))

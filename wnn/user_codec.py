@@ -71,18 +71,21 @@ def decode(data: bytes, space: ItemSpace) -> PairLog:
     return _pairs_of(doc, space, "user state", _FIELDS, "items")
 
 
-def encode_segment(log: PairLog) -> bytes:
+def encode_segment(log: PairLog, start: int = 0, stop: int | None = None) -> bytes:
     """The bytes of a run of a user's pairs stored on its own (one segment of :mod:`stream.user_layout`): the
-    fields of :func:`encode` without the fingerprint, which the segment's manifest carries."""
+    fields of :func:`encode` without the fingerprint, which the segment's manifest carries. ``start`` and ``stop``
+    choose the run (positions; all pairs by default), read in place."""
+    run = slice(start, log.n if stop is None else stop)
+    keys = log.keys[run]
     return seal(
         msgpack.packb(
             {
                 "v": SEGMENT_VERSION,
-                "n": log.n,
-                "e": log.event_ids.tobytes(),
-                "i": log.keys,
-                "r": log.ratings.tobytes(),
-                "t": log.ts.tobytes(),
+                "n": len(keys),
+                "e": log.event_ids[run].tobytes(),
+                "i": keys,
+                "r": log.ratings[run].tobytes(),
+                "t": log.ts[run].tobytes(),
             },
             use_bin_type=True,
         )

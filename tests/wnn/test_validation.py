@@ -53,7 +53,7 @@ def fingerprint(rec: WNNRecommender) -> tuple:
         {str(u): m.to_bytes() for u, m in rec.users.items()},
         space.n_items,
         space.counts[: space.n_items].tobytes(),
-        space.next_items._successors.copy(),
+        space.next_items.as_dict(),
         space.sums[: space.n_items].tobytes(),
     )
 

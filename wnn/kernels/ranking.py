@@ -28,16 +28,23 @@ def sequence_scores(
     n_items: int,
     keys: np.ndarray,
     values: np.ndarray,
-    row_starts: np.ndarray,
-    row_scales: np.ndarray,
-    row_weights: np.ndarray,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    row_totals: np.ndarray,
+    recent: np.ndarray,
+    weights: np.ndarray,
 ) -> np.ndarray:
-    """``sum_j row_weights[j] * log1p(count_j(item) * row_scales[j])`` of each item, rows added in order (row ``j``
-    holds ``keys[row_starts[j]:row_starts[j + 1]]`` and their counts)."""
+    """``sum_j weights[j] * log1p(count(recent[j] -> item) * 100 / max(total(recent[j]), 1))`` of each item, the
+    rows of the recent items added in order, read in place from the next-item counts' arena
+    (:class:`wnn.next_items.NextItemCounts`: ``keys``, ``values`` and each row's start, length and total)."""
     dense = np.zeros(n_items)
-    for j in range(len(row_weights)):
-        weight, scale = row_weights[j], row_scales[j]
-        for p in range(row_starts[j], row_starts[j + 1]):
+    for j in range(len(weights)):
+        previous = recent[j]
+        if previous >= len(row_start):
+            continue
+        weight, scale = weights[j], 100.0 / max(row_totals[previous], 1.0)
+        start = row_start[previous]
+        for p in range(start, start + row_length[previous]):
             key = keys[p]
             if key < n_items:  # an item registered by another worker's share may not be here yet
                 dense[key] += weight * math.log1p(values[p] * scale)
