@@ -71,6 +71,10 @@ def test_the_compiled_taste_window_equals_the_reference_scan(units, allowance, t
     residuals = np.array(units, dtype=np.int32)
     compiled = derivation_kernels.scan(residuals, allowance, threshold, REFERENCE_PRIOR)
     assert compiled.tolist() == list(taste_change.scan(residuals, allowance, threshold))
+    stepped = np.zeros(10)  # the compiled step, pair by pair (what learning does)
+    for p in range(len(residuals)):
+        derivation_kernels.window_step(stepped, residuals[p], allowance, threshold, residuals[: p + 1], REFERENCE_PRIOR)
+    assert stepped.tobytes() == compiled.tobytes()
 
 
 def test_a_network_kept_without_a_table_continues_exactly_under_the_reference():
