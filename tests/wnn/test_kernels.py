@@ -9,13 +9,14 @@ top-10) and every prediction made along the way must be equal.
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream, system
-from wnn import taste_change
+from wnn import derivation, taste_change
 from wnn.item_bits import LEVEL_BITS
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as derivation_kernels
@@ -52,9 +53,12 @@ def state_and_predictions(config_name: str, events) -> tuple[dict, list]:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(CONFIGS)), stream)
-def test_the_kernels_equal_the_reference(config_name, events):
-    compiled, compiled_predictions = state_and_predictions(config_name, events)
+@given(st.sampled_from(sorted(CONFIGS)), stream, st.sampled_from([0, 3, derivation.TABLE_FROM_PAIRS]))
+def test_the_kernels_equal_the_reference(config_name, events, table_from_pairs):
+    """``table_from_pairs``: the window size from which the kernels keep a table (the reference always keeps one),
+    small as well as the default, so that short streams run both the table and the table-less paths."""
+    with mock.patch.object(derivation, "TABLE_FROM_PAIRS", table_from_pairs):
+        compiled, compiled_predictions = state_and_predictions(config_name, events)
     with mode.reference():
         reference, reference_predictions = state_and_predictions(config_name, events)
     assert not differences(compiled, reference), differences(compiled, reference)
