@@ -3,13 +3,14 @@
 Every user's network reads items through one :class:`ItemSpace`. It holds
 
 * the static content bits of each item (genres, multi-hot with bucketing; release year, thermometer),
-* each item's exact rating statistics (:class:`~wnn.item_stats.ItemPartial` sums: count, rating total, fixed-point
-  collaborative projection, popularity accumulator), and everything derived from them: the baseline, the
-  stream-derived bits (``hybrid=True``: popularity level, mean level and a collaborative code, the sign bits of the
-  item-mean-centred projection; SimHash: items rated alike by the same users get codes at a small Hamming distance),
-  the RAM addresses and the item's place in the candidate order,
+* each item's exact rating statistics (:class:`~wnn.item_statistics.ItemStatistics`: count, rating total,
+  fixed-point collaborative projection, popularity accumulator, and the baseline and decayed popularity derived from
+  them), and what the space derives from them with the wiring: the stream-derived bits (``hybrid=True``:
+  popularity level, mean level and a collaborative code, the sign bits of the item-mean-centred projection; SimHash:
+  items rated alike by the same users get codes at a small Hamming distance), the RAM addresses and the item's
+  place in the candidate order,
 * the wiring (which bits each RAM neuron reads) from one global seed, and
-* the global next-item counts.
+* the global next-item counts (:class:`~wnn.next_items.NextItemCounts`, which also derives the sequence scores).
 
 **Everything derived is a pure function of the statistics**, and the statistics are exact sums over the stored
 ratings: so the whole item side is a function of *which* ratings are stored, never of the order they arrived or
@@ -30,22 +31,21 @@ True
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from wnn import popularity
 from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, CategoryBucketer, thermometer
 from wnn.item_bits import LEVEL_BITS, BitLayout
-from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial, RatingRow
+from wnn.item_statistics import ItemStatistics, stable_hash
+from wnn.item_stats import Contributions, ItemPartial, RatingRow
 from wnn.item_versions import ItemVersions
 from wnn.kernels import item_statistics as statistics_kernels
-from wnn.kernels import libm, mode
+from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
 from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
@@ -53,9 +53,7 @@ from wnn.wiring import Wiring
 _LN2 = math.log(2.0)
 
 
-def stable_hash(key: Hashable) -> int:
-    """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
+__all__ = ["ItemSpace", "stable_hash"]
 
 
 class ItemSpace:
@@ -73,12 +71,6 @@ class ItemSpace:
     tie_keys: np.ndarray
     catalogued: np.ndarray
     withdrawn: np.ndarray
-    counts: np.ndarray
-    sums: np.ndarray
-    projection_sums: np.ndarray
-    vector_sums: np.ndarray
-    centred_sums: np.ndarray
-    log2_popularity: np.ndarray
 
     def __init__(
         self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES, capacity: int = 2048
@@ -93,10 +85,8 @@ class ItemSpace:
         self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
         self._keys: list[Hashable] = []
         self._index: dict[Hashable, int] = {}
-        self._user_vectors: dict[Hashable, np.ndarray] = {}
-        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
-        # Per item, the popularity accumulator (wnn.popularity): a Python integer of some 1,500 bits, exact.
-        self.popularity: list[int] = []
+        #: Each item's exact rating statistics (wnn.item_statistics); the code and addresses derive from them here.
+        self.stats = ItemStatistics(cfg, capacity)
         self._order = CandidateOrder()
         self._unplaced: set[int] = set()
         self._code_parts: dict[int, np.ndarray] = {}
@@ -132,14 +122,8 @@ class ItemSpace:
         grow("tie_keys", (capacity,), np.uint64)
         grow("catalogued", (capacity,), bool)
         grow("withdrawn", (capacity,), bool)
-        # The exact statistics (wnn.item_stats) and what is derived from them.
-        grow("counts", (capacity,), np.int64)
-        grow("sums", (capacity,), np.float64)
-        grow("projection_sums", (capacity, cfg.collab_bits), np.int64)
-        grow("vector_sums", (capacity, cfg.collab_bits), np.int64)
-        grow("centred_sums", (capacity,), np.int64)
-        grow("log2_popularity", (capacity,), np.float64)
-        self.log2_popularity[old:] = -np.inf
+        if len(self.stats.counts) < capacity:
+            self.stats.grow(capacity)
         self.capacity = capacity
 
     def add_item(
@@ -211,7 +195,7 @@ class ItemSpace:
                 self._allocate(int(self.capacity * self._GROW) + 1)
             self._index[key] = idx
             self._keys.append(key)
-            self.popularity.append(0)
+            self.stats.register()
             self.n_items += 1
             self.bits[idx, self.layout.one_bit] = 1
             self.tie_keys[idx] = stable_hash(key)
@@ -243,31 +227,25 @@ class ItemSpace:
 
     # ------------------------------------------------------------------ derived from the statistics
     def baseline(self, index: int) -> float:
-        """The global prediction for an item: its mean rating shrunk toward ``prior_mean`` by ``item_prior``
-        pseudo-ratings (hybrid), else ``prior_mean`` alone (content-only)."""
-        cfg = self.config
-        if not cfg.hybrid:
-            return cfg.prior_mean
-        beta = cfg.item_prior
-        return (self.sums.item(index) + beta * cfg.prior_mean) / (self.counts.item(index) + beta)
+        """The global prediction for an item (:meth:`wnn.item_statistics.ItemStatistics.baseline`)."""
+        return self.stats.baseline(index)
 
     def baselines(self, items: np.ndarray | None = None) -> np.ndarray:
         """:meth:`baseline` of every item (or of ``items``), vectorised."""
-        cfg = self.config
-        counts, sums = (
-            (self.counts[: self.n_items], self.sums[: self.n_items])
-            if items is None
-            else (self.counts[items], self.sums[items])
-        )
-        if not cfg.hybrid:
-            return np.full(len(counts), cfg.prior_mean)
-        beta = cfg.item_prior
-        return (sums + beta * cfg.prior_mean) / (counts + beta)
+        return self.stats.baselines(items)
 
     def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
         """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
-        chosen = slice(0, self.n_items) if items is None else items
-        return libm.exp2(self.log2_popularity[chosen] - ts / self.config.popularity_half_life_s)
+        return self.stats.popularity_at(ts, items)
+
+    # The statistics' arrays, read through the space (the kernels take them from here; do not rebind).
+    counts = property(lambda self: self.stats.counts, doc="Each item's rating count.")
+    sums = property(lambda self: self.stats.sums, doc="Each item's rating total.")
+    projection_sums = property(lambda self: self.stats.projection_sums, doc="Each item's projection sums.")
+    vector_sums = property(lambda self: self.stats.vector_sums, doc="Each item's user-vector sums.")
+    centred_sums = property(lambda self: self.stats.centred_sums, doc="Each item's centred-value sum.")
+    log2_popularity = property(lambda self: self.stats.log2_popularity, doc="log2 of each item's popularity at 0.")
+    popularity = property(lambda self: self.stats.popularity, doc="Each item's popularity accumulator.")
 
     def candidates(self, ts: float, n: int) -> np.ndarray:
         """The ``n`` strongest listable items (decayed popularity and baseline), strongest first.
@@ -289,18 +267,6 @@ class ItemSpace:
                     order.discard(index)
             self._unplaced.clear()
         return self._order
-
-    def collab_projection(self, index: int) -> list[float]:
-        """The item's item-mean-centred collaborative projection: ``sum over raters of (c - mean c) * v``, derived
-        from the exact sums (``projection - centred / count * vector``, in float64). Its signs are the collab bits."""
-        count = self.counts.item(index)
-        mean = self.centred_sums.item(index) / count / PROJECTION_SCALE if count else 0.0
-        return [p - mean * v for p, v in zip(self.projection_sums[index].tolist(), self.vector_sums[index].tolist())]
-
-    @property
-    def projections(self) -> np.ndarray:
-        """Every item's collaborative projection sum (n_items, collab_bits), fixed point (a copy)."""
-        return self.projection_sums[: self.n_items].copy()
 
     def _refresh(self, index: int, bits_changed: bool = False) -> None:
         """Recompute everything derived from the item's statistics (and, with ``bits_changed``, its content bits):
@@ -335,7 +301,9 @@ class ItemSpace:
         else:
             code = self.dynamic_codes.item(index)
             if cfg.hybrid:
-                code = self.layout.code(self.counts.item(index), self.baseline(index), self.collab_projection(index))
+                code = self.layout.code(
+                    self.counts.item(index), self.baseline(index), self.stats.collab_projection(index)
+                )
                 if code != self.dynamic_codes.item(index):
                     self.dynamic_codes[index] = code
                     bits_changed = True
@@ -364,113 +332,28 @@ class ItemSpace:
         )
 
     # ------------------------------------------------------------------ statistics
-    def user_vector(self, user: Hashable) -> np.ndarray:
-        """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
-        vec = self._user_vectors.get(user)
-        if vec is None:
-            rng = np.random.default_rng((self.config.seed, stable_hash(user)))
-            vec = rng.standard_normal(self.config.collab_bits).astype(np.float32)
-            self._user_vectors[user] = vec
-        return vec
-
-    def _scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
-        """The user's vector times the fixed-point scale, and that rounded (the vector's contribution)."""
-        scaled = self._scaled_vectors.get(user)
-        if scaled is None:
-            vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-            scaled = self._scaled_vectors[user] = (vector, np.rint(vector).astype(np.int64))
-        return scaled
-
     def contributions(
         self, user: Hashable, items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray, centred: np.ndarray
     ) -> Contributions:
-        """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
-        ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
-        vector, units = self._scaled(user)
-        rows = (len(items), len(vector))
-        return self._contributions(
-            items, ratings, stamps, centred, np.broadcast_to(vector, rows), np.broadcast_to(units, rows)
-        )
+        """What ratings of one user add to the item statistics (:meth:`ItemStatistics.contributions`)."""
+        return self.stats.contributions(user, items, ratings, stamps, centred)
 
     def rating_contributions(self, ratings: Sequence[RatingRow]) -> Contributions:
-        """What single ratings, of any users, add to the item statistics: the same rows :meth:`contributions` gives
-        for each (a caller that keeps per-partition shares folds the ratings :meth:`update` took with this)."""
-        bits = self.config.collab_bits
-        if not ratings:
-            return Contributions.empty(bits)
-        scaled = [self._scaled(row.user) for row in ratings]
-        return self._contributions(
-            [row.item for row in ratings],
-            [row.rating for row in ratings],
-            [row.ts for row in ratings],
-            [row.centred for row in ratings],
-            np.array([vector for vector, _ in scaled]).reshape(len(ratings), bits),
-            np.array([units for _, units in scaled]).reshape(len(ratings), bits),
-        )
-
-    def _contributions(
-        self,
-        items: Any,
-        ratings: Any,
-        stamps: Any,
-        centred: Any,
-        vectors: np.ndarray,
-        vector_units: np.ndarray,
-    ) -> Contributions:
-        centred = np.asarray(centred, dtype=np.float64)
-        half_life = self.config.popularity_half_life_s
-        return Contributions(
-            np.asarray(items, dtype=np.int64),
-            np.asarray(ratings, dtype=np.float32),
-            np.rint(centred[:, None] * vectors).astype(np.int64),
-            np.array(vector_units, dtype=np.int64),
-            np.rint(centred * PROJECTION_SCALE).astype(np.int64),
-            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()],
-        )
+        """What single ratings of any users add to the item statistics (:meth:`ItemStatistics.rating_contributions`):
+        a caller that keeps per-partition shares folds the ratings :meth:`update` took with this."""
+        return self.stats.rating_contributions(ratings)
 
     def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> RatingRow:
         """Fold one rating (its user-centred value ``centred``) into the item's statistics and refresh what derives
-        from them; returns the rating as :meth:`rating_contributions` takes it (for a caller that also keeps
-        per-partition shares)."""
-        rating = float(np.float32(rating))
-        row = RatingRow(index, rating, centred, user, ts)
-        if not mode.compiled():
-            self.apply(index, self._contributions([index], [rating], [ts], [centred], *self._scaled_rows(user)).row(0))
-            return row
-        vector, units = self._scaled(user)
-        statistics_kernels.add_rating(
-            self.counts,
-            self.sums,
-            self.projection_sums,
-            self.vector_sums,
-            self.centred_sums,
-            index,
-            rating,
-            centred,
-            vector,
-            units,
-        )
-        weight = popularity.weight(ts, self.config.popularity_half_life_s)
-        accumulator = self.popularity[index] = self.popularity[index] + weight
-        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        from them; returns the rating as :meth:`rating_contributions` takes it."""
+        row = self.stats.add_rating(index, rating, centred, user, ts)
         self._refresh(index)
         return row
 
-    def _scaled_rows(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
-        vector, units = self._scaled(user)
-        return vector[None, :], units[None, :]
-
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
-        """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""
-        # Scalar reads with .item() and plain stores: cheaper than numpy's in-place scalar arithmetic.
-        self.counts[index] = self.counts.item(index) + sign * delta.count
-        self.sums[index] = self.sums.item(index) + delta.total if sign > 0 else self.sums.item(index) - delta.total
-        if delta.projection:
-            self.projection_sums[index] += sign * np.array(delta.projection, dtype=np.int64)
-            self.vector_sums[index] += sign * np.array(delta.vector, dtype=np.int64)
-        self.centred_sums[index] = self.centred_sums.item(index) + sign * delta.centred
-        accumulator = self.popularity[index] = self.popularity[index] + sign * delta.popularity
-        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly, and refresh what
+        derives from them."""
+        self.stats.apply(index, delta, sign)
         self._refresh(index)
 
     def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
@@ -483,14 +366,7 @@ class ItemSpace:
 
     def statistics(self, index: int) -> ItemPartial:
         """The item's statistics."""
-        return ItemPartial(
-            self.counts.item(index),
-            self.sums.item(index),
-            tuple(self.projection_sums[index].tolist()),
-            tuple(self.vector_sums[index].tolist()),
-            self.centred_sums.item(index),
-            self.popularity[index],
-        )
+        return self.stats.statistics(index)
 
     # ------------------------------------------------------------------ next-item signal
     def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
@@ -503,26 +379,12 @@ class ItemSpace:
         self.next_items.add_sequence(indices, weight)
 
     def transition_scores(self, previous: int, items: np.ndarray | None = None) -> np.ndarray:
-        """How often each item (or each of ``items``) followed ``previous`` in users' sequences, as
-        ``log1p(100 * share of previous's successors)``."""
-        row = self.next_items.row(previous, self.n_items)
-        if items is not None:
-            row = row[items]
-        return np.log1p(row * (100.0 / max(self.next_items.total(previous), 1.0)))
+        """:meth:`wnn.next_items.NextItemCounts.transition_scores` over the space's items."""
+        return self.next_items.transition_scores(previous, self.n_items, items)
 
     def sequence_scores(self, recent: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
-        """``sum_j weights[j] * transition_scores(recent[j])`` for every item (or each of ``items``): what tends to
-        follow the user's recent items in everyone's sequences. One sparse row per recent item is added into one
-        dense array; no dense row is built per item."""
-        dense = np.zeros(self.n_items, dtype=np.float64)
-        counts = self.next_items
-        for previous, weight in zip(recent.tolist(), weights.tolist()):
-            keys, values = counts.successors(previous)
-            if len(keys):
-                inside = keys < self.n_items  # an item registered by another worker's share may not be here yet
-                scale = 100.0 / max(counts.total(previous), 1.0)
-                dense[keys[inside]] += weight * libm.log1p(values[inside] * scale)
-        return dense if items is None else dense[items]
+        """:meth:`wnn.next_items.NextItemCounts.sequence_scores` over the space's items."""
+        return self.next_items.sequence_scores(recent, weights, self.n_items, items)
 
     # ------------------------------------------------------------------ addresses
     def _code_addresses(self, code: int) -> np.ndarray:

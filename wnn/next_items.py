@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from wnn.kernels import libm
+
 
 class NextItemCounts:
     """Sparse ``previous -> {next: count}`` with per-item totals, in an arena.
@@ -129,6 +131,30 @@ class NextItemCounts:
             if len(keys):
                 rows[previous] = dict(zip(keys.tolist(), values.tolist()))
         return rows
+
+    def transition_scores(self, previous: int, n_items: int, items: np.ndarray | None = None) -> np.ndarray:
+        """How often each of ``n_items`` items (or each of ``items``) followed ``previous`` in users' sequences, as
+        ``log1p(100 * share of previous's successors)``."""
+        row = self.row(previous, n_items)
+        if items is not None:
+            row = row[items]
+        return np.log1p(row * (100.0 / max(self.total(previous), 1.0)))
+
+    def sequence_scores(
+        self, recent: np.ndarray, weights: np.ndarray, n_items: int, items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``sum_j weights[j] * transition_scores(recent[j])`` for each of ``n_items`` items (or each of ``items``):
+        what tends to follow a user's recent items in everyone's sequences (the ranking's sequence term). One sparse
+        row per recent item is added into one dense array; no dense row is built per item. The reference of
+        :func:`wnn.kernels.ranking.sequence_scores`."""
+        dense = np.zeros(n_items, dtype=np.float64)
+        for previous, weight in zip(recent.tolist(), weights.tolist()):
+            keys, values = self.successors(previous)
+            if len(keys):
+                inside = keys < n_items  # an item registered by another worker's share may not be here yet
+                scale = 100.0 / max(self.total(previous), 1.0)
+                dense[keys[inside]] += weight * libm.log1p(values[inside] * scale)
+        return dense if items is None else dense[items]
 
     def row(self, previous: int, n_items: int) -> np.ndarray:
         """The counts of every item after ``previous``, dense over ``n_items``."""

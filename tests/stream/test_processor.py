@@ -98,7 +98,7 @@ def test_a_batch_gives_one_write_list_and_drift_message_per_user_and_the_states_
     assert [len(d["records"]) for d in docs(out.drift)] == [4, 2, 1]
     assert table_b.users(batched) == table_1.users(one_by_one)  # learning order is arrival order: identical users
     assert np.array_equal(batched.space.counts, one_by_one.space.counts)
-    assert np.array_equal(batched.space.projections, one_by_one.space.projections)
+    assert np.array_equal(batched.space.stats.projections, one_by_one.space.stats.projections)
 
 
 def test_state_round_trips_through_the_table_value():

@@ -1,0 +1,243 @@
+"""Every item's exact rating statistics, and what derives from them alone: baselines, decayed popularity and the
+collaborative projection.
+
+Each item's statistics are sums over its ratings of exact numbers (:mod:`wnn.item_stats`): the count, the rating total
+(float64 sums of float32 values), fixed-point sums of the centred ratings times their users' random vectors, of the
+vectors and of the centred values, and the popularity accumulator (an integer, :mod:`wnn.popularity`). So they are a
+function of which ratings exist, never of the order they were learned or forgotten in. Kept as one array per field
+(the kernels read and add to them in place, :mod:`wnn.kernels.item_statistics`), grown by the
+:class:`~wnn.item_space.ItemSpace` that owns them, which derives each item's code and addresses from them.
+
+>>> from wnn.config import WNNConfig
+>>> statistics = ItemStatistics(WNNConfig(seed=1), capacity=4)
+>>> statistics.register()
+0
+>>> _ = statistics.add_rating(0, rating=5.0, centred=1.0, user=7, ts=0)
+>>> int(statistics.counts[0]), round(statistics.baseline(0), 4)
+(1, 3.75)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from wnn import popularity
+from wnn.config import WNNConfig
+from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial, RatingRow
+from wnn.kernels import item_statistics as kernels
+from wnn.kernels import libm, mode
+
+
+def stable_hash(key: Hashable) -> int:
+    """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class ItemStatistics:
+    """The statistics of items ``0 .. n_items - 1``, one array per field. See the module docstring."""
+
+    counts: np.ndarray
+    sums: np.ndarray
+    projection_sums: np.ndarray
+    vector_sums: np.ndarray
+    centred_sums: np.ndarray
+    log2_popularity: np.ndarray
+
+    def __init__(self, config: WNNConfig, capacity: int) -> None:
+        self.config = config
+        self.n_items = 0
+        #: Per item, the popularity accumulator (:mod:`wnn.popularity`): a Python integer of some 1,500 bits, exact.
+        self.popularity: list[int] = []
+        self._user_vectors: dict[Hashable, np.ndarray] = {}
+        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        self.grow(capacity)
+
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` items (the items held keep their values)."""
+        bits, old = self.config.collab_bits, self.n_items
+        shapes: dict[str, tuple[tuple[int, ...], type]] = {
+            "counts": ((capacity,), np.int64),
+            "sums": ((capacity,), np.float64),
+            "projection_sums": ((capacity, bits), np.int64),
+            "vector_sums": ((capacity, bits), np.int64),
+            "centred_sums": ((capacity,), np.int64),
+            "log2_popularity": ((capacity,), np.float64),
+        }
+        for name, (shape, dtype) in shapes.items():
+            new: np.ndarray = np.zeros(shape, dtype=dtype)
+            if name == "log2_popularity":
+                new[:] = -np.inf
+            current = getattr(self, name, None)
+            if current is not None:
+                new[:old] = current[:old]
+            setattr(self, name, new)
+
+    def register(self) -> int:
+        """Add an item without ratings; returns its index (the owner made room for it)."""
+        self.popularity.append(0)
+        self.n_items += 1
+        return self.n_items - 1
+
+    # ------------------------------------------------------------------ derived
+    def baseline(self, index: int) -> float:
+        """The global prediction for an item: its mean rating shrunk toward ``prior_mean`` by ``item_prior``
+        pseudo-ratings (hybrid), else ``prior_mean`` alone (content-only)."""
+        cfg = self.config
+        if not cfg.hybrid:
+            return cfg.prior_mean
+        beta = cfg.item_prior
+        return (self.sums.item(index) + beta * cfg.prior_mean) / (self.counts.item(index) + beta)
+
+    def baselines(self, items: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`baseline` of every item (or of ``items``), vectorised."""
+        cfg = self.config
+        counts, sums = (
+            (self.counts[: self.n_items], self.sums[: self.n_items])
+            if items is None
+            else (self.counts[items], self.sums[items])
+        )
+        if not cfg.hybrid:
+            return np.full(len(counts), cfg.prior_mean)
+        beta = cfg.item_prior
+        return (sums + beta * cfg.prior_mean) / (counts + beta)
+
+    def popularity_at(self, ts: float, items: np.ndarray | None = None) -> np.ndarray:
+        """Time-decayed rating count of every item (or of ``items``) at event time ``ts``."""
+        chosen = slice(0, self.n_items) if items is None else items
+        return libm.exp2(self.log2_popularity[chosen] - ts / self.config.popularity_half_life_s)
+
+    def collab_projection(self, index: int) -> list[float]:
+        """The item's item-mean-centred collaborative projection: ``sum over raters of (c - mean c) * v``, derived
+        from the exact sums (``projection - centred / count * vector``, in float64). Its signs are the collab bits."""
+        count = self.counts.item(index)
+        mean = self.centred_sums.item(index) / count / PROJECTION_SCALE if count else 0.0
+        return [p - mean * v for p, v in zip(self.projection_sums[index].tolist(), self.vector_sums[index].tolist())]
+
+    @property
+    def projections(self) -> np.ndarray:
+        """Every item's collaborative projection sum (n_items, collab_bits), fixed point (a copy)."""
+        return self.projection_sums[: self.n_items].copy()
+
+    # ------------------------------------------------------------------ users' vectors
+    def user_vector(self, user: Hashable) -> np.ndarray:
+        """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
+        vec = self._user_vectors.get(user)
+        if vec is None:
+            rng = np.random.default_rng((self.config.seed, stable_hash(user)))
+            vec = rng.standard_normal(self.config.collab_bits).astype(np.float32)
+            self._user_vectors[user] = vec
+        return vec
+
+    def _scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
+        """The user's vector times the fixed-point scale, and that rounded (the vector's contribution)."""
+        scaled = self._scaled_vectors.get(user)
+        if scaled is None:
+            vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
+            scaled = self._scaled_vectors[user] = (vector, np.rint(vector).astype(np.int64))
+        return scaled
+
+    # ------------------------------------------------------------------ contributions
+    def contributions(
+        self, user: Hashable, items: np.ndarray, ratings: np.ndarray, stamps: np.ndarray, centred: np.ndarray
+    ) -> Contributions:
+        """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
+        ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
+        vector, units = self._scaled(user)
+        rows = (len(items), len(vector))
+        return self._contributions(
+            items, ratings, stamps, centred, np.broadcast_to(vector, rows), np.broadcast_to(units, rows)
+        )
+
+    def rating_contributions(self, ratings: Sequence[RatingRow]) -> Contributions:
+        """What single ratings, of any users, add to the item statistics: the same rows :meth:`contributions` gives
+        for each (a caller that keeps per-partition shares folds the ratings :meth:`add_rating` took with this)."""
+        bits = self.config.collab_bits
+        if not ratings:
+            return Contributions.empty(bits)
+        scaled = [self._scaled(row.user) for row in ratings]
+        return self._contributions(
+            [row.item for row in ratings],
+            [row.rating for row in ratings],
+            [row.ts for row in ratings],
+            [row.centred for row in ratings],
+            np.array([vector for vector, _ in scaled]).reshape(len(ratings), bits),
+            np.array([units for _, units in scaled]).reshape(len(ratings), bits),
+        )
+
+    def _contributions(
+        self,
+        items: Any,
+        ratings: Any,
+        stamps: Any,
+        centred: Any,
+        vectors: np.ndarray,
+        vector_units: np.ndarray,
+    ) -> Contributions:
+        centred = np.asarray(centred, dtype=np.float64)
+        half_life = self.config.popularity_half_life_s
+        return Contributions(
+            np.asarray(items, dtype=np.int64),
+            np.asarray(ratings, dtype=np.float32),
+            np.rint(centred[:, None] * vectors).astype(np.int64),
+            np.array(vector_units, dtype=np.int64),
+            np.rint(centred * PROJECTION_SCALE).astype(np.int64),
+            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()],
+        )
+
+    # ------------------------------------------------------------------ changes
+    def add_rating(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> RatingRow:
+        """Fold one rating (its user-centred value ``centred``) into the item's statistics; returns the rating as
+        :meth:`rating_contributions` takes it."""
+        rating = float(np.float32(rating))
+        row = RatingRow(index, rating, centred, user, ts)
+        vector, units = self._scaled(user)
+        if not mode.compiled():
+            rows = (1, len(vector))
+            added = self._contributions(
+                [index], [rating], [ts], [centred], vector.reshape(rows), units.reshape(rows)
+            ).row(0)
+            self.apply(index, added)
+            return row
+        kernels.add_rating(
+            self.counts,
+            self.sums,
+            self.projection_sums,
+            self.vector_sums,
+            self.centred_sums,
+            index,
+            rating,
+            centred,
+            vector,
+            units,
+        )
+        weight = popularity.weight(ts, self.config.popularity_half_life_s)
+        accumulator = self.popularity[index] = self.popularity[index] + weight
+        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        return row
+
+    def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
+        """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""
+        # Scalar reads with .item() and plain stores: cheaper than numpy's in-place scalar arithmetic.
+        self.counts[index] = self.counts.item(index) + sign * delta.count
+        self.sums[index] = self.sums.item(index) + delta.total if sign > 0 else self.sums.item(index) - delta.total
+        if delta.projection:
+            self.projection_sums[index] += sign * np.array(delta.projection, dtype=np.int64)
+            self.vector_sums[index] += sign * np.array(delta.vector, dtype=np.int64)
+        self.centred_sums[index] = self.centred_sums.item(index) + sign * delta.centred
+        accumulator = self.popularity[index] = self.popularity[index] + sign * delta.popularity
+        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+
+    def statistics(self, index: int) -> ItemPartial:
+        """The item's statistics."""
+        return ItemPartial(
+            self.counts.item(index),
+            self.sums.item(index),
+            tuple(self.projection_sums[index].tolist()),
+            tuple(self.vector_sums[index].tolist()),
+            self.centred_sums.item(index),
+            self.popularity[index],
+        )
