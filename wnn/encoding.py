@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 import numpy as np
 
@@ -55,6 +55,12 @@ _GENRE_ALIASES = {
     "film noir": "film-noir",
     "(no genres listed)": "unknown",
 }
+
+
+def stable_hash(key: Hashable) -> int:
+    """A 64-bit hash of ``repr(key)`` that is the same in every process (Python's ``hash`` of a str is salted per
+    process): item tie keys and users' random vectors derive from it."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _normalise(value: str) -> str:

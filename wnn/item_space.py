@@ -2,7 +2,8 @@
 
 Every user's network reads items through one :class:`ItemSpace`. It holds
 
-* the static content bits of each item (genres, multi-hot with bucketing; release year, thermometer),
+* the catalogue (:class:`~wnn.item_catalogue.ItemCatalogue`): each item's id, dense index and static content bits
+  (genres, multi-hot with bucketing; release year, thermometer),
 * each item's exact rating statistics (:class:`~wnn.item_statistics.ItemStatistics`: count, rating total,
   fixed-point collaborative projection, popularity accumulator, and the baseline and decayed popularity derived from
   them), and what the space derives from them with the wiring: the stream-derived bits (``hybrid=True``:
@@ -39,9 +40,10 @@ import numpy as np
 
 from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
-from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, YEAR_THRESHOLDS, CategoryBucketer, thermometer
+from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, stable_hash
 from wnn.item_bits import LEVEL_BITS, BitLayout
-from wnn.item_statistics import ItemStatistics, stable_hash
+from wnn.item_catalogue import ItemCatalogue
+from wnn.item_statistics import ItemStatistics
 from wnn.item_stats import Contributions, ItemPartial, RatingRow
 from wnn.item_versions import ItemVersions
 from wnn.kernels import item_statistics as statistics_kernels
@@ -61,30 +63,25 @@ class ItemSpace:
 
     _GROW = 1.5
 
-    # Per-item arrays, allocated and grown together by _allocate.
-    bits: np.ndarray
+    # Per-item arrays, allocated and grown together by _allocate (with the catalogue's and the statistics').
     addresses: np.ndarray
     _static_addresses: np.ndarray
     cell_base: np.ndarray
     dynamic_codes: np.ndarray
     channels: np.ndarray
-    tie_keys: np.ndarray
-    catalogued: np.ndarray
-    withdrawn: np.ndarray
 
     def __init__(
         self, config: WNNConfig | None = None, genre_vocabulary: Sequence[str] = MOVIELENS_GENRES, capacity: int = 2048
     ) -> None:
         self.config = config or WNNConfig()
         cfg = self.config
-        self.bucketer = CategoryBucketer(genre_vocabulary, cfg.n_genre_slots)
         self.layout = BitLayout(cfg)
+        #: Which items exist and what they are (wnn.item_catalogue).
+        self.catalogue = ItemCatalogue(self.layout, capacity, genre_vocabulary)
         self.n_feature_bits = self.layout.n_feature_bits
         self.wiring = Wiring(cfg, self.layout)
         self.tuples, self.channel_bits = self.wiring.tuples, self.wiring.channel_bits
         self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
-        self._keys: list[Hashable] = []
-        self._index: dict[Hashable, int] = {}
         #: Each item's exact rating statistics (wnn.item_statistics); the code and addresses derive from them here.
         self.stats = ItemStatistics(cfg, capacity)
         self._order = CandidateOrder()
@@ -113,16 +110,13 @@ class ItemSpace:
                 new[:old] = current[:old]
             setattr(self, name, new)
 
-        grow("bits", (capacity, self.layout.width), np.uint8)
         grow("addresses", (capacity, cfg.n_neurons), np.uint8)
         grow("_static_addresses", (capacity, cfg.n_neurons), np.int64)
         grow("cell_base", (capacity, cfg.n_neurons), np.int64)
         grow("dynamic_codes", (capacity,), np.uint32)
         grow("channels", (capacity,), np.uint8)
-        grow("tie_keys", (capacity,), np.uint64)
-        grow("catalogued", (capacity,), bool)
-        grow("withdrawn", (capacity,), bool)
         if len(self.stats.counts) < capacity:
+            self.catalogue.grow(capacity)
             self.stats.grow(capacity)
         self.capacity = capacity
 
@@ -147,13 +141,7 @@ class ItemSpace:
         2
         """
         idx = self._register(key)
-        layout = self.layout
-        row = self.bits[idx].copy()
-        categories = [*genres, *(f"{name}={value}" for name, value in sorted((attributes or {}).items()))]
-        self.bits[idx, : layout.year_at] = self.bucketer.encode(categories)
-        y = float(year) if year is not None and year > 0 else -np.inf
-        self.bits[idx, layout.year_at : layout.content_bits] = thermometer(y, YEAR_THRESHOLDS)
-        content_changed = not np.array_equal(row, self.bits[idx])
+        content_changed = self.catalogue.set_content(idx, genres, year, attributes)
         if not self.catalogued[idx] or self.withdrawn[idx] or content_changed:
             self.catalogued[idx] = True
             self.withdrawn[idx] = False
@@ -188,33 +176,36 @@ class ItemSpace:
             )
 
     def _register(self, key: Hashable) -> int:
-        idx = self._index.get(key)
+        idx = self.catalogue.find(key)
         if idx is None:
-            idx = self.n_items
-            if idx >= self.capacity:
+            if self.n_items >= self.capacity:
                 self._allocate(int(self.capacity * self._GROW) + 1)
-            self._index[key] = idx
-            self._keys.append(key)
+            idx = self.catalogue.register(key)
             self.stats.register()
             self.n_items += 1
-            self.bits[idx, self.layout.one_bit] = 1
-            self.tie_keys[idx] = stable_hash(key)
             self._refresh(idx, bits_changed=True)
         return idx
 
     def index(self, key: Hashable) -> int:
         """Dense index of an item; an item never seen gets registered with empty content (not catalogued: it is
         listed only while it has ratings)."""
-        idx = self._index.get(key)
+        idx = self.catalogue.find(key)
         return idx if idx is not None else self._register(key)
 
     def find(self, key: Hashable) -> int | None:
         """Dense index of a known item, None for an item never seen (nothing is registered)."""
-        return self._index.get(key)
+        return self.catalogue.find(key)
 
     def key(self, index: int) -> Hashable:
         """The caller's id of a dense item index."""
-        return self._keys[index]
+        return self.catalogue.key(index)
+
+    # The catalogue's arrays and encoder, read through the space (do not rebind).
+    bits = property(lambda self: self.catalogue.bits, doc="Each item's bit vector (content and constant bits).")
+    tie_keys = property(lambda self: self.catalogue.tie_keys, doc="Each item's stable tie key.")
+    catalogued = property(lambda self: self.catalogue.catalogued, doc="Whether each item is in the catalogue.")
+    withdrawn = property(lambda self: self.catalogue.withdrawn, doc="Whether each item was withdrawn.")
+    bucketer = property(lambda self: self.catalogue.bucketer, doc="The genre and attribute slots.")
 
     def listable(self, items: np.ndarray | None = None) -> np.ndarray:
         """Whether each item (of ``items``, else every item) may be listed: catalogued, or rated by someone, and not

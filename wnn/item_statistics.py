@@ -19,7 +19,6 @@ function of which ratings exist, never of the order they were learned or forgott
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -27,14 +26,10 @@ import numpy as np
 
 from wnn import popularity
 from wnn.config import WNNConfig
+from wnn.encoding import stable_hash
 from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial, RatingRow
 from wnn.kernels import item_statistics as kernels
 from wnn.kernels import libm, mode
-
-
-def stable_hash(key: Hashable) -> int:
-    """A 64-bit hash that is the same in every process (Python's ``hash`` of a str is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest(), "little")
 
 
 class ItemStatistics:
