@@ -376,6 +376,10 @@ class Derivation:
             if self._window[0] != start:
                 self._rebuild_tables()
                 return None
+        if mode.compiled() and self.memory.table is None:
+            # The reads add up the pairs' columns, which hold the new values already; Q does not read residuals or
+            # codes, so the window's Q states stand as they are.
+            return None
         inside = moved >= self.window_start
         n_inside = int(inside.sum())
         if not n_inside:
@@ -383,8 +387,6 @@ class Derivation:
         if n_inside * 4 > self.pairs.n - self.window_start:
             self._rebuild_tables()  # many pairs moved: counting the window afresh is cheaper than moving them
             return None
-        if mode.compiled() and self.memory.table is None:
-            return None  # the reads add up the pairs' columns, which hold the new values already
         return inside
 
     def _patch_compiled(self, changed: np.ndarray, code_cells: np.ndarray) -> None:
