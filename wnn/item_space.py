@@ -272,11 +272,7 @@ class ItemSpace:
         if arguments is not None:
             constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets = arguments
             statistics_kernels.refresh_code(
-                self.counts,
-                self.sums,
-                self.projection_sums,
-                self.vector_sums,
-                self.centred_sums,
+                *self.stats.summed,
                 index,
                 constants,
                 popularity_thresholds,

@@ -77,6 +77,12 @@ class ItemStatistics:
         self.n_items += 1
         return self.n_items - 1
 
+    @property
+    def summed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The summed fields, in the order the kernels take them: counts, rating sums, projection sums, vector sums,
+        centred sums."""
+        return self.counts, self.sums, self.projection_sums, self.vector_sums, self.centred_sums
+
     # ------------------------------------------------------------------ derived
     def baseline(self, index: int) -> float:
         """The global prediction for an item: its mean rating shrunk toward ``prior_mean`` by ``item_prior``
@@ -197,18 +203,7 @@ class ItemStatistics:
             ).row(0)
             self.apply(index, added)
             return row
-        kernels.add_rating(
-            self.counts,
-            self.sums,
-            self.projection_sums,
-            self.vector_sums,
-            self.centred_sums,
-            index,
-            rating,
-            centred,
-            vector,
-            units,
-        )
+        kernels.add_rating(*self.summed, index, rating, centred, vector, units)
         weight = popularity.weight(ts, self.config.popularity_half_life_s)
         accumulator = self.popularity[index] = self.popularity[index] + weight
         self.log2_popularity[index] = popularity.log2_popularity(accumulator)
