@@ -444,7 +444,10 @@ class StreamProcessor:
         old, new = change.before.shares(items), change.after.shares(items)
         empty = ItemPartial.empty(self.config.collab_bits)
         for idx in items:
-            share = shares.get(idx, empty) - old.get(idx, empty) + new.get(idx, empty)
+            before, after = old.get(idx, empty), new.get(idx, empty)
+            if before == after:  # the item's share did not move: nothing to publish
+                continue
+            share = shares.get(idx, empty) - before + after
             if share.count:
                 shares[idx] = share
             else:

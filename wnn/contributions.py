@@ -20,13 +20,15 @@ to, whatever happened before.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
 from collections.abc import Hashable, Iterable
 
 import numpy as np
 
 from wnn.item_space import ItemSpace
-from wnn.item_stats import Contributions
+from wnn.item_stats import Contributions, ItemPartial
 from wnn.network import DUPLICATE, Learned, UserWNN
 from wnn.validation import check_rating_event
 
@@ -51,16 +53,24 @@ class ContributionChange:
 
 
 def apply_change(space: ItemSpace, change: ContributionChange) -> None:
-    """Swap a user's old contribution for the new one in the item statistics and the next-item counts."""
-    space.add_sequence(change.before.items, -1.0)
-    space.add_sequence(change.after.items, 1.0)
+    """Swap a user's old contribution for the new one in the item statistics and the next-item counts.
+
+    Only what differs moves: each item whose share changed takes the difference once (the sums are exact, so that
+    equals taking the old share out and putting the new one in), and each consecutive pair whose count in the
+    user's sequence changed takes the difference of its counts. A forget changes the centred values of the ratings
+    after it and the pairs around it, not the shares of the items rated before it."""
+    transitions = collections.Counter(itertools.pairwise(change.after.items.tolist()))
+    transitions.subtract(itertools.pairwise(change.before.items.tolist()))
+    for (previous, following), weight in transitions.items():
+        if weight:
+            space.add_transition(previous, following, float(weight))
     changed = set(change.items)
     old, new = change.before.shares(changed), change.after.shares(changed)
+    empty = ItemPartial.empty(space.config.collab_bits)
     for idx in sorted(changed):
-        if idx in old:
-            space.apply(idx, old[idx], sign=-1)
-        if idx in new:
-            space.apply(idx, new[idx])
+        before, after = old.get(idx, empty), new.get(idx, empty)
+        if before != after:
+            space.apply(idx, after - before)
 
 
 def learn_event(
