@@ -89,7 +89,6 @@ class ItemSpace:
         self._code_parts: dict[int, np.ndarray] = {}
         self._code_cells: np.ndarray | None = None  # every code's share of the first cells (code_cells)
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
-        self.n_items = 0
         #: Changes of item-derived values (baseline, code, addresses): a reader that synced at generation g asks
         #: ``changes.changed_since(g, its_items)`` which items to read again.
         self.changes = ItemVersions(capacity)
@@ -182,9 +181,13 @@ class ItemSpace:
                 self._allocate(int(self.capacity * self._GROW) + 1)
             idx = self.catalogue.register(key)
             self.stats.register()
-            self.n_items += 1
             self._refresh(idx, bits_changed=True)
         return idx
+
+    @property
+    def n_items(self) -> int:
+        """How many items the space knows (registered in the catalogue)."""
+        return self.catalogue.n_items
 
     def index(self, key: Hashable) -> int:
         """Dense index of an item; an item never seen gets registered with empty content (not catalogued: it is

@@ -44,7 +44,6 @@ class ItemStatistics:
 
     def __init__(self, config: WNNConfig, capacity: int) -> None:
         self.config = config
-        self.n_items = 0
         #: Per item, the popularity accumulator (:mod:`wnn.popularity`): a Python integer of some 1,500 bits, exact.
         self.popularity: list[int] = []
         self._user_vectors: dict[Hashable, np.ndarray] = {}
@@ -74,8 +73,12 @@ class ItemStatistics:
     def register(self) -> int:
         """Add an item without ratings; returns its index (the owner made room for it)."""
         self.popularity.append(0)
-        self.n_items += 1
         return self.n_items - 1
+
+    @property
+    def n_items(self) -> int:
+        """How many items the statistics hold (one popularity accumulator each)."""
+        return len(self.popularity)
 
     @property
     def summed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
