@@ -19,8 +19,6 @@ computes from scratch:
 
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 
 from wnn import drift, taste_change
@@ -28,6 +26,7 @@ from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as kernels
 from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
+from wnn.kernels.pooled import NO_LIKES, NO_PAIR_CELLS, NO_TABLE, NO_UNITS
 from wnn.memory import CountingMemory
 from wnn.pairs import PairLog
 from wnn.recurrence import next_state, states_before
@@ -40,12 +39,6 @@ from wnn.taste_change import REFERENCE_PRIOR
 #: one-item read adds up ~0.1 us per window pair instead of one lookup per neuron: at 64, 1,000,000 Zipf users held
 #: 4.3 times as many users in the same cache as at 16 at the same speed, for ~5% more time a rating on ML-100K.
 TABLE_FROM_PAIRS = 64
-
-#: What the kernels get in place of a table, or of a window's pairs, that a network does not hold.
-NO_TABLE = np.zeros((3, 0), dtype=np.int32)
-NO_PAIR_CELLS = np.zeros((0, 0), dtype=np.int64)
-NO_UNITS = np.zeros(0, dtype=np.int32)
-NO_LIKES = np.zeros(0, dtype=bool)
 
 _scratch: dict[int, np.ndarray] = {}
 
@@ -85,8 +78,7 @@ class Derivation:
         self.state = 0  # Q after the last pair
         self._synced = -1  # the space's generation the derived state was last brought up to date with
         self._content_synced = space.content_changes.generation  # and its content generation (catalogue updates)
-        self._held: collections.Counter[int] = collections.Counter()  # the pairs' items, for reconcile's lookups
-        self._held_array: np.ndarray | None = None
+        self._held_array: np.ndarray | None = None  # the pairs' distinct items, for reconcile's lookups (derived)
         self._stale = pairs.n > 0  # must be rebuilt from the pairs before the next read
         # The sum of the pairs' genre mixes so far (the taste shift's long-run mix) and how many pairs it holds.
         self._mix_total: np.ndarray | None = None
@@ -199,9 +191,9 @@ class Derivation:
         self._synced = space.changes.generation
 
     def _held_items(self) -> np.ndarray:
-        """The distinct items of the stored pairs (cached until one is added)."""
+        """The distinct items of the stored pairs (cached until a pair is added or removed)."""
         if self._held_array is None:
-            self._held_array = np.fromiter(self._held, dtype=np.int64, count=len(self._held))
+            self._held_array = np.unique(self.pairs.items)
         return self._held_array
 
     def rebuild(self) -> None:
@@ -212,7 +204,6 @@ class Derivation:
             self._grow()
         columns["units"][:n] = residual_units(log.ratings, space.baselines(items))
         columns["codes"][:n] = space.dynamic_codes[items]
-        self._held = collections.Counter(items.tolist())
         self._held_array = None
         self._mix_total = None
         self._window[:] = self._scan()
@@ -234,38 +225,42 @@ class Derivation:
         n = log.n - 1
         if len(self._columns["units"]) < log.capacity:
             self._grow()
-        units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
-        liked = rating >= self._like
-        q = self.state
+        self._held_array = None
         columns = self._columns
-        columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
-        self._held[idx] += 1
-        if self._held[idx] == 1:
-            self._held_array = None
-        layout = self.memory.layout
-        if not mode.compiled():
-            if self.memory.table is None and n:  # kept without a table by the kernels: count it all, this pair too
-                self._count_window(self.memory)
-            else:
-                self.memory.write(space.cell_base[idx], q, units, liked)
-        elif self.memory.table is not None:
-            kernels.write_pair(self.memory.table, space.cell_base, layout.state_shift, idx, q, units, liked)
-        self.state = next_state(q, int(space.channels[idx]), liked)
-        restarted = False
-        if self._detect:
-            start = self._window[0]
-            if mode.compiled():
-                kernels.window_step(
-                    self._window, units, self._allowance, self._threshold, columns["units"][: log.n], REFERENCE_PRIOR
-                )
-            else:
-                self._window[:] = taste_change.step(
-                    self.window, units, self._allowance, self._threshold, columns["units"][: log.n]
-                )
-            restarted = bool(self._window[0] != start)
+        if mode.compiled():
+            table = self.memory.table
+            self.state, restarted = kernels.append_pair(
+                columns["units"], columns["codes"], columns["q_before"], n, idx, rating, self._like, space.counts,
+                space.sums, space.kernel_constants, space.dynamic_codes,
+                NO_TABLE if table is None else table, space.cell_base, self.memory.layout.state_shift,
+                space.channels, self.state, self._window, self._detect, self._allowance, self._threshold,
+                REFERENCE_PRIOR,
+            )  # fmt: skip
+        else:
+            restarted = self._append_reference(n, idx, rating)
         if restarted or self.keeps_table != self._wants_table():
             self._rebuild_tables()
         return restarted
+
+    def _append_reference(self, n: int, idx: int, rating: float) -> bool:
+        """:meth:`append` in numpy and Python (the specification of :func:`wnn.kernels.derivation.append_pair`)."""
+        space, columns = self.space, self._columns
+        units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
+        liked = rating >= self._like
+        q = self.state
+        columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
+        if self.memory.table is None and n:  # kept without a table by the kernels: count it all, this pair too
+            self._count_window(self.memory)
+        else:
+            self.memory.write(space.cell_base[idx], q, units, liked)
+        self.state = next_state(q, int(space.channels[idx]), liked)
+        if not self._detect:
+            return False
+        start = self._window[0]
+        self._window[:] = taste_change.step(
+            self.window, units, self._allowance, self._threshold, columns["units"][: self.pairs.n]
+        )
+        return bool(self._window[0] != start)
 
     # ------------------------------------------------------------------ the pieces
     def _grow(self) -> None:
@@ -402,7 +397,7 @@ class Derivation:
             columns["codes"],
             space.counts,
             space.sums,
-            pooled_kernels.constants(self._cfg),
+            space.kernel_constants,
             space.dynamic_codes,
             moved,
             old_units,

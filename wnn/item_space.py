@@ -306,6 +306,11 @@ class ItemSpace:
         self.changes.record(index)
 
     @functools.cached_property
+    def kernel_constants(self) -> np.ndarray:
+        """The model constants as the compiled kernels take them (:func:`wnn.kernels.pooled.constants`; read only)."""
+        return pooled_kernels.constants(self.config)
+
+    @functools.cached_property
     def _code_kernel_arguments(self) -> tuple[np.ndarray, ...] | None:
         """The model constants, the two thermometers' thresholds, the code cells and the neuron offsets, as the
         compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
@@ -314,7 +319,7 @@ class ItemSpace:
         if code_cells is None:
             return None
         return (
-            pooled_kernels.constants(self.config),
+            self.kernel_constants,
             np.array(POPULARITY_THRESHOLDS, dtype=np.float64),
             np.array(self.layout.mean_thresholds, dtype=np.float64),
             code_cells,

@@ -20,6 +20,7 @@ import numpy as np
 
 from wnn.kernels import libm, mode
 from wnn.kernels import pooled as kernels
+from wnn.kernels.pooled import NO_LIKES, NO_PAIR_CELLS, NO_UNITS
 from wnn.memory import COUNT, LIKES, RESIDUAL
 from wnn.residuals import RESIDUAL_QUANTUM
 
@@ -52,15 +53,20 @@ def predict(derived: Derivation, idx: int) -> Prediction:
     if not mode.compiled() or not derived.pairs.n:
         return predict_reference(derived, idx)
     space = derived.space
-    rating, like = kernels.predict_item(
-        *derived.kernel_memory(many=False),
-        space.cell_base,
-        idx,
-        derived.memory.layout.state_shift[derived.state],
-        space.counts,
-        space.sums,
-        kernels.constants(space.config),
-    )
+    layout = derived.memory.layout
+    table = derived.memory.table
+    if table is None:  # kept without a table: added up from the window's pairs
+        log = derived.pairs
+        rating, like = kernels.predict_from_window(
+            log.items, log.ratings, space.config.like_threshold, derived.column("units"), derived.column("q_before"),
+            derived.window_start, log.n, space.cell_base, layout.state_shift, derived.state, idx, space.counts,
+            space.sums, space.kernel_constants,
+        )  # fmt: skip
+    else:
+        rating, like = kernels.predict_item(
+            table, NO_PAIR_CELLS, NO_UNITS, NO_LIKES, space.cell_base, idx, layout.state_shift[derived.state],
+            space.counts, space.sums, space.kernel_constants,
+        )  # fmt: skip
     return Prediction(rating, like)
 
 
@@ -100,7 +106,7 @@ def pooled(derived: Derivation, items: np.ndarray | None) -> tuple[np.ndarray, t
         derived.memory.layout.state_shift[derived.state],
         space.counts,
         space.sums,
-        kernels.constants(space.config),
+        space.kernel_constants,
         rating,
         count,
         likes,

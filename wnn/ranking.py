@@ -29,7 +29,6 @@ import numpy as np
 
 from wnn.config import WNNConfig
 from wnn.kernels import libm, mode
-from wnn.kernels import pooled as pooled_kernels
 from wnn.kernels import ranking as kernels
 from wnn.prediction import MANY_ITEMS, like_probabilities
 
@@ -117,7 +116,7 @@ def score_terms(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
         model.memory.layout.state_shift[model.derived_state.state],
         space.counts,
         space.sums,
-        pooled_kernels.constants(cfg),
+        space.kernel_constants,
         space.log2_popularity,
         model.list_time(ts) / cfg.popularity_half_life_s,
         sequence,

@@ -237,3 +237,45 @@ def move_reread_pairs(
             table[0, new] += 1
             table[1, new] += units[position]
             table[2, new] += like
+
+
+@njit(cache=True, nogil=True)
+def append_pair(
+    units: np.ndarray,
+    codes: np.ndarray,
+    q_before: np.ndarray,
+    position: int,
+    item: int,
+    rating: float,
+    like_threshold: float,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    constants: np.ndarray,
+    dynamic_codes: np.ndarray,
+    table: np.ndarray,
+    cell_base: np.ndarray,
+    state_shift: np.ndarray,
+    channels: np.ndarray,
+    state: int,
+    window: np.ndarray,
+    detect: bool,
+    allowance: float,
+    threshold: float,
+    prior: float,
+) -> tuple[int, bool]:
+    """Fold in the pair just stored at ``position`` (item ``item``, float32 value ``rating``) in one call: its
+    residual against the item's baseline now and its item's code into the columns, Q before it, its cells counted
+    in ``table`` (a network that keeps one; one of no columns otherwise), and one step of the taste window when
+    ``detect``. Returns Q after the pair and whether the window restarted (:meth:`wnn.derivation.Derivation.append`
+    in the reference)."""
+    residual = int(np.rint((np.float64(rating) - baseline(counts, sums, item, constants)) * 256.0))
+    liked = rating >= like_threshold
+    units[position], codes[position], q_before[position] = residual, dynamic_codes[item], state
+    if table.shape[1]:
+        write_pair(table, cell_base, state_shift, item, state, residual, liked)
+    channel = channels[item]
+    state = (state & ~channel) | (channel if liked else 0)
+    restarted = False
+    if detect:
+        restarted = window_step(window, residual, allowance, threshold, units[: position + 1], prior)
+    return state, restarted

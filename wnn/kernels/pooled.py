@@ -27,6 +27,13 @@ _QUANTUM = 1.0 / 256.0
 HYBRID, BETA, PRIOR_MEAN, USER_PRIOR, INTERACTION_PRIOR, GAIN, LOW, HIGH, LIKE_THRESHOLD, STAR = range(10)
 
 
+#: What the kernels get in place of a table, or of a window's pairs, that a network does not hold.
+NO_TABLE = np.zeros((3, 0), dtype=np.int32)
+NO_PAIR_CELLS = np.zeros((0, 0), dtype=np.int64)
+NO_UNITS = np.zeros(0, dtype=np.int32)
+NO_LIKES = np.zeros(0, dtype=bool)
+
+
 @functools.lru_cache(maxsize=16)
 def constants(cfg: WNNConfig) -> np.ndarray:
     """The constants of ``cfg`` the pooled read uses, in the order of the names above (read only)."""
@@ -185,3 +192,39 @@ def predict_item(
     )  # fmt: skip
     prior = constants[INTERACTION_PRIOR] * (cell_base.shape[1] - 1)
     return rating[0], (likes[0] + prior * prior_like(rating[0], constants)) / (count[0] + prior)
+
+
+@njit(cache=True, nogil=True)
+def predict_from_window(
+    items: np.ndarray,
+    ratings: np.ndarray,
+    like_threshold: float,
+    units: np.ndarray,
+    q_before: np.ndarray,
+    start: int,
+    stop: int,
+    cell_base: np.ndarray,
+    state_shift: np.ndarray,
+    state: int,
+    index: int,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    constants: np.ndarray,
+) -> tuple[float, float]:
+    """:func:`predict_item` of a network that keeps no table, from its stored columns in one call: the window is the
+    pairs ``start .. stop`` (their items, float32 ratings, residual units and Q states before them); Q is ``state``
+    now."""
+    cells = window_cells(cell_base, state_shift, items[start:stop], q_before[start:stop])
+    liked = ratings[start:stop] >= like_threshold
+    return predict_item(
+        np.zeros((3, 0), np.int32),
+        cells,
+        units[start:stop],
+        liked,
+        cell_base,
+        index,
+        state_shift[state],
+        counts,
+        sums,
+        constants,
+    )
