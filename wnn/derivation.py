@@ -385,40 +385,15 @@ class Derivation:
         return inside
 
     def _patch_compiled(self, changed: np.ndarray, code_cells: np.ndarray) -> None:
-        """:meth:`_patch` with the kernels: the same decisions, the re-reading and the moves compiled."""
+        """:meth:`_patch` with the kernels: the same decisions, made in one compiled call
+        (:func:`wnn.kernels.derivation.patch_pairs`)."""
         log, space, columns = self.pairs, self.space, self._columns
-        k = len(changed)
-        moved, old_units, old_codes = np.empty(k, np.int64), np.empty(k, np.int32), np.empty(k, np.uint32)
-        k, residual_moved = kernels.reread_pairs(
-            changed.astype(np.int64, copy=False),
-            log.items,
-            log.ratings,
-            columns["units"],
-            columns["codes"],
-            space.counts,
-            space.sums,
-            space.kernel_constants,
-            space.dynamic_codes,
-            moved,
-            old_units,
-            old_codes,
-        )
-        inside = self._to_move(moved[:k], residual_moved) if k else None
         table = self.memory.table
-        if inside is None or table is None:
-            return
-        kernels.move_reread_pairs(
-            table,
-            moved[:k][inside],
-            log.items,
-            log.ratings,
-            self._like,
-            columns["units"],
-            columns["q_before"],
-            old_units[:k][inside],
-            old_codes[:k][inside],
-            space.static_addresses,
-            code_cells,
-            space.cell_base,
-            self.memory.layout.state_shift,
-        )
+        outcome = kernels.patch_pairs(
+            changed.astype(np.int64, copy=False), log.items, log.ratings, log.n, columns["units"], columns["codes"],
+            columns["q_before"], space.counts, space.sums, space.kernel_constants, space.dynamic_codes, self._window,
+            self._detect, self._allowance, self._threshold, REFERENCE_PRIOR, NO_TABLE if table is None else table,
+            self._like, space.static_addresses, code_cells, space.cell_base, self.memory.layout.state_shift,
+        )  # fmt: skip
+        if outcome == kernels.COUNT_AFRESH:
+            self._rebuild_tables()

@@ -279,3 +279,68 @@ def append_pair(
     if detect:
         restarted = window_step(window, residual, allowance, threshold, units[: position + 1], prior)
     return state, restarted
+
+
+#: What :func:`patch_pairs` leaves to its caller.
+PATCHED, COUNT_AFRESH = 0, 1
+
+
+@njit(cache=True, nogil=True)
+def patch_pairs(
+    positions: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    n: int,
+    units: np.ndarray,
+    codes: np.ndarray,
+    q_before: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    constants: np.ndarray,
+    dynamic_codes: np.ndarray,
+    window: np.ndarray,
+    detect: bool,
+    allowance: float,
+    threshold: float,
+    prior: float,
+    table: np.ndarray,
+    like_threshold: float,
+    static_addresses: np.ndarray,
+    code_cells: np.ndarray,
+    cell_base: np.ndarray,
+    state_shift: np.ndarray,
+) -> int:
+    """Re-read the pairs at ``positions`` (whose items changed) in one call, with the reference's decisions
+    (:meth:`wnn.derivation.Derivation._patch` and ``_to_move``): :func:`reread_pairs`; the taste window scanned again
+    if a residual moved; then, for a network that keeps a table, the moved pairs inside the window taken from their
+    old cells to their new ones (:func:`move_reread_pairs`). Returns :data:`COUNT_AFRESH` where the window's start
+    moved or more than a quarter of its pairs did (the caller counts the window afresh), else :data:`PATCHED`."""
+    k = len(positions)
+    moved, old_units, old_codes = np.empty(k, np.int64), np.empty(k, np.int32), np.empty(k, np.uint32)
+    k, residual_moved = reread_pairs(
+        positions, items, ratings, units, codes, counts, sums, constants, dynamic_codes, moved, old_units, old_codes
+    )
+    if not k:
+        return PATCHED
+    if residual_moved and detect:
+        start = window[0]
+        window[:] = scan(units[:n], allowance, threshold, prior)
+        if window[0] != start:
+            return COUNT_AFRESH
+    if not table.shape[1]:
+        return PATCHED  # reads add up the pairs' columns, which hold the new values; Q reads no residual or code
+    window_start = int(window[0])
+    inside = 0
+    for j in range(k):
+        if moved[j] >= window_start:
+            moved[inside], old_units[inside], old_codes[inside] = moved[j], old_units[j], old_codes[j]
+            inside += 1
+    if not inside:
+        return PATCHED
+    if inside * 4 > n - window_start:
+        return COUNT_AFRESH  # many pairs moved: counting the window afresh is cheaper than moving them
+    move_reread_pairs(
+        table, moved[:inside], items, ratings, like_threshold, units, q_before, old_units[:inside],
+        old_codes[:inside], static_addresses, code_cells, cell_base, state_shift,
+    )  # fmt: skip
+    return PATCHED
