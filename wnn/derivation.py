@@ -24,6 +24,7 @@ import numpy as np
 from wnn import drift, taste_change
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as kernels
+from wnn.kernels import drift as drift_kernels
 from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
 from wnn.kernels.pooled import NO_LIKES, NO_PAIR_CELLS, NO_TABLE, NO_UNITS
@@ -145,12 +146,27 @@ class Derivation:
         if self._mix_total is None or self._mix_pairs > n:
             self._mix_total, self._mix_pairs = np.zeros(slots), 0
         if self._mix_pairs < n:
-            new = drift.genre_mixes(self.space.bits[self.pairs.items[self._mix_pairs : n], :slots])
-            total = self._mix_total
-            for row in new:
-                total = total + row
-            self._mix_total, self._mix_pairs = total, n
+            if mode.compiled():
+                drift_kernels.add_genre_mixes(
+                    self.space.bits, slots, self.pairs.items, self._mix_pairs, n, self._mix_total
+                )
+            else:
+                total = self._mix_total
+                for row in drift.genre_mixes(self.space.bits[self.pairs.items[self._mix_pairs : n], :slots]):
+                    total = total + row
+                self._mix_total = total
+            self._mix_pairs = n
         return self._mix_total
+
+    def taste_shift(self) -> float:
+        """The taste shift of the stored pairs (:func:`wnn.drift.taste_shift`) from the kept-up long-run mix; the
+        caller reconciles first."""
+        long_run = self.genre_mix_total()
+        items, n, slots = self.pairs.items, self.pairs.n, self._cfg.n_genre_slots
+        if mode.compiled():
+            weights = drift.recent_weights(drift.RECENT_WEIGHT, min(n, drift.RECENT_SPAN))
+            return drift_kernels.recent_shift(self.space.bits, slots, items, n, long_run, weights)
+        return drift.recent_shift(long_run, self.space.bits[items[-drift.RECENT_SPAN :], :slots])
 
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""

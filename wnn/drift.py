@@ -16,24 +16,32 @@ a rating back out of.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+from wnn.kernels import libm
 
 #: Ratings further back than this weigh less than 0.8**128 (about 4e-13) in the recent mix and are left out of it.
 RECENT_SPAN = 128
+
+#: The newest rating's weight in the recent mix.
+RECENT_WEIGHT = 0.2
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon divergence in bits of two non-negative vectors (normalised here).
 
-    Written out because it runs once per emitted drift message: scipy.spatial.distance.jensenshannon measured
-    33 µs a call here, this 6 µs; the tests check both agree.
+    Written out because it runs once per emitted drift message (scipy.spatial.distance.jensenshannon measured 33 µs
+    a call here; the tests check both agree), with the C library's ``log2``: :mod:`wnn.kernels.drift` computes the
+    same bit for bit.
     """
     p = p / p.sum()
     q = q / q.sum()
     m = 0.5 * (p + q)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum()
-        kl_q = np.where(q > 0, q * np.log2(q / m), 0.0).sum()
+        kl_p = np.where(p > 0, p * libm.log2(p / m), 0.0).sum()
+        kl_q = np.where(q > 0, q * libm.log2(q / m), 0.0).sum()
     return float(max(0.5 * (kl_p + kl_q), 0.0))
 
 
@@ -44,7 +52,7 @@ def genre_mixes(genres: np.ndarray) -> np.ndarray:
     return np.divide(genres, totals, out=np.zeros_like(genres), where=totals > 0)
 
 
-def taste_shift(genres: np.ndarray, recent_weight: float = 0.2) -> float:
+def taste_shift(genres: np.ndarray, recent_weight: float = RECENT_WEIGHT) -> float:
     """JS divergence between the recent and the long-run genre mix of a user's ratings, oldest first.
 
     ``genres`` is (ratings, genre slots) of 0/1. Each rating's mix is its genres normalised to sum 1 (a rating of an
@@ -58,15 +66,26 @@ def taste_shift(genres: np.ndarray, recent_weight: float = 0.2) -> float:
     return recent_shift(mixes.sum(axis=0), genres[-RECENT_SPAN:], recent_weight)
 
 
-def recent_shift(long_run: np.ndarray, recent_genres: np.ndarray, recent_weight: float = 0.2) -> float:
+@functools.lru_cache(maxsize=4 * RECENT_SPAN)
+def recent_weights(recent_weight: float, n: int) -> np.ndarray:
+    """The weights of the newest ``n`` ratings (at most :data:`RECENT_SPAN`) in the recent mix, oldest first (read
+    only)."""
+    weights = recent_weight * (1.0 - recent_weight) ** np.arange(n - 1, -1, -1, dtype=np.float64)
+    if n:
+        weights[0] = (1.0 - recent_weight) ** (n - 1)
+    weights.setflags(write=False)
+    return weights
+
+
+def recent_shift(long_run: np.ndarray, recent_genres: np.ndarray, recent_weight: float = RECENT_WEIGHT) -> float:
     """:func:`taste_shift` from the long-run mix (the sum of every rating's mix, oldest first) and the genre bits of
     the newest :data:`RECENT_SPAN` ratings: what a caller that keeps the long-run sum up to date computes."""
     recent = genre_mixes(recent_genres)
     if not len(recent):
         return 0.0
-    weights = recent_weight * (1.0 - recent_weight) ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)
-    weights[0] = (1.0 - recent_weight) ** (len(recent) - 1)
-    recent_mix = weights @ recent
+    recent_mix = np.zeros(recent.shape[1])
+    for weight, mix in zip(recent_weights(recent_weight, len(recent)).tolist(), recent):
+        recent_mix = recent_mix + weight * mix  # row by row, oldest first: the order the kernel adds in
     if not recent_mix.sum() or not long_run.sum():
         return 0.0
     return js_divergence(recent_mix, long_run)

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from wnn import drift, prediction, ranking, taste_change, user_codec
+from wnn import prediction, ranking, taste_change, user_codec
 from wnn.derivation import Derivation
 from wnn.explanation import Explanation, explain
 from wnn.item_space import ItemSpace
@@ -312,9 +312,7 @@ class UserWNN:
         """JS divergence between the genre mix of the user's recent and all stored ratings (:func:`wnn.drift.
         taste_shift`), derived from the pairs: a forgotten rating leaves no trace in it."""
         self.reconcile()
-        recent = self.pair_log.items[-drift.RECENT_SPAN :]
-        recent_genres = self.space.bits[recent, : self._cfg.n_genre_slots]
-        return drift.recent_shift(self.derived_state.genre_mix_total(), recent_genres)
+        return self.derived_state.taste_shift()
 
     @property
     def last_item_index(self) -> int:

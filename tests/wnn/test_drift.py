@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
 from tests.conftest import make_space
-from wnn.drift import js_divergence, taste_shift
+from wnn.drift import RECENT_SPAN, genre_mixes, js_divergence, recent_weights, taste_shift
+from wnn.kernels import drift as drift_kernels
 from wnn.network import UserWNN, learn_many
 
 
@@ -71,3 +72,29 @@ def test_the_kept_up_long_run_mix_equals_the_taste_shift_of_every_pair(steps):
         if read or t == len(steps) - 1:
             slots = space.config.n_genre_slots
             assert user.taste_shift() == taste_shift(space.bits[user.pair_log.items, :slots])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 300),
+    st.integers(1, 19),
+    st.floats(0.05, 0.95),
+    st.integers(0, 2**32 - 1),
+)
+def test_the_compiled_taste_shift_equals_the_reference_bit_for_bit(n, slots, weight, seed):
+    """The kernels' long-run mix, recent mix and divergence give the numpy reference's floats exactly, for any
+    number of ratings (below and beyond the recent span) and items with and without genres."""
+    rng = np.random.default_rng(seed)
+    bits = (rng.random((12, slots + 2)) > rng.uniform(0.3, 0.95)).astype(np.uint8)
+    items = rng.integers(0, len(bits), size=n)
+    total = np.zeros(slots)
+    drift_kernels.add_genre_mixes(bits, slots, items, 0, n // 2, total)
+    drift_kernels.add_genre_mixes(bits, slots, items, n // 2, n, total)
+    genres = bits[items, :slots]
+    assert total.tolist() == genre_mixes(genres).sum(axis=0).tolist()
+    weights = recent_weights(weight, min(n, RECENT_SPAN))
+    compiled = drift_kernels.recent_shift(bits, slots, items, n, total, weights)
+    assert compiled == (taste_shift(genres, weight) if n else 0.0)
+    p, q = rng.random(slots) * (rng.random(slots) > 0.3), rng.random(slots) + 0.01
+    p[rng.integers(slots)] += 0.5  # callers divide only mixes with some weight
+    assert drift_kernels.js_divergence(p, q) == js_divergence(p, q)

@@ -28,4 +28,5 @@ def warm_up() -> float:
     user.predict_one(2)
     items, _ = user.score(ts=2, k=2)
     user.explain_list(items, ts=2)
+    user.taste_shift()
     return time.perf_counter() - start
