@@ -13,10 +13,10 @@ The ranking score of an item for a user is
   below a like probability of 0.5 cut that share to 3.5% but HR@10 to 0.1519),
 
 weighted by the config; :func:`explain_items` gives each listed item's terms. With ``n_candidates`` set, only that
-many globally strongest items (popularity and baseline,
-:meth:`wnn.item_space.ItemSpace.candidates`) are scored per user: the usual candidate-generation-then-ranking
-split, which keeps a list refresh cheap on a large catalogue. Vectorised over items: one gather per memory plane on
-one user's tables, no loop over items or neurons.
+many globally strongest items (popularity and baseline, :func:`candidate_items`; plus room for the items the user
+rated, which are not scored) are scored per user: the usual candidate-generation-then-ranking split, which keeps a
+list refresh cheap on a large catalogue. Vectorised over items: one gather per memory plane on one user's tables, no
+loop over items or neurons.
 """
 
 from __future__ import annotations
@@ -42,20 +42,37 @@ def top_items(
     """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``),
     and so are items that cannot be listed (:meth:`wnn.item_space.ItemSpace.listable`). Equal scores are ordered by a
     stable hash of the item id, so the list does not depend on the order items were registered in."""
-    space, cfg = model.space, model.space.config
-    n_pairs = model.n_pairs
-    items = None
-    if use_candidates and cfg.n_candidates is not None and cfg.n_candidates + n_pairs < len(space.candidate_order()):
-        items = space.candidates(model.list_time(ts), cfg.n_candidates + n_pairs)
+    space = model.space
+    rated = rated_mask(model) if exclude_rated else None
+    items = candidate_items(model, ts, rated) if use_candidates else None
     rank = rank_scores(model, ts, items)
     dense = np.arange(space.n_items) if items is None else items
     excluded = ~space.listable() if items is None else np.zeros(len(dense), dtype=bool)
-    if exclude_rated and n_pairs:
-        rated = np.zeros(space.n_items, dtype=bool)
-        rated[model.pair_log.items] = True
+    if rated is not None:
         excluded |= rated[dense]
     best = top_positions(rank, excluded, space.tie_keys[dense], k)
     return [space.key(int(i)) for i in dense[best]], rank[best]
+
+
+def rated_mask(model: UserWNN) -> np.ndarray | None:
+    """Which items of the space the user rated (a mask over dense indices); None without pairs."""
+    if not model.n_pairs:
+        return None
+    rated = np.zeros(model.space.n_items, dtype=bool)
+    rated[model.pair_log.items] = True
+    return rated
+
+
+def candidate_items(model: UserWNN, ts: float | None, rated: np.ndarray | None) -> np.ndarray | None:
+    """The items a list ranks, strongest first: the config's ``n_candidates`` strongest listable items
+    (:meth:`wnn.item_space.ItemSpace.candidates`) plus one for each pair the user holds, less the items in ``rated``
+    (:func:`rated_mask`, or None to keep rated items: the list leaves them out, so they are not scored); None (the
+    whole catalogue) without ``n_candidates`` or when the catalogue is not larger."""
+    space, n_candidates = model.space, model.space.config.n_candidates
+    if n_candidates is None or n_candidates + model.n_pairs >= len(space.candidate_order()):
+        return None
+    items = space.candidates(model.list_time(ts), n_candidates + model.n_pairs)
+    return items if rated is None else items[~rated[items]]
 
 
 def top_positions(scores: np.ndarray, excluded: np.ndarray, ties: np.ndarray, k: int) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from wnn import ranking
 from wnn.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiasedMF, UserMean
 from wnn.config import WNNConfig
 from wnn.data import Dataset
@@ -45,12 +46,10 @@ class WNNModel:
     def rank_scores(self, user: Hashable, ts: int) -> np.ndarray:
         """Scores as the product ranks: only the candidate items when ``config.n_candidates`` is set."""
         model = self.recommender.user(user)
-        n_candidates = self.recommender.config.n_candidates
-        if n_candidates is None:
+        candidates = ranking.candidate_items(model, ts, ranking.rated_mask(model))
+        if candidates is None:
             return model.rank_scores(ts)
-        space = self.recommender.space
-        candidates = space.candidates(ts, n_candidates + model.n_pairs)
-        scores = np.full(space.n_items, -np.inf)
+        scores = np.full(self.recommender.space.n_items, -np.inf)
         scores[candidates] = model.rank_scores(ts, candidates)
         return scores
 
