@@ -90,9 +90,7 @@ def learn_event(
         return DUPLICATE  # at-least-once delivery: changes nothing
     rating = float(np.float32(rating))
     previous = model.last_item_index if model.n_pairs else None
-    added = space.update(idx, rating, model.centred_rating(rating), user, ts)
-    if previous is not None:
-        space.add_transition(previous, idx)
+    added = space.update(idx, rating, model.centred_rating(rating), user, ts, previous)
     learned = model.learn_checked(idx, rating, ts, event_id, evict=False)
     evicted = model.eviction_due()
     if not evicted:

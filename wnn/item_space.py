@@ -49,6 +49,7 @@ from wnn.item_versions import ItemVersions
 from wnn.kernels import item_statistics as statistics_kernels
 from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
+from wnn.kernels.next_items import ROW_FULL
 from wnn.next_items import NextItemCounts
 from wnn.wiring import Wiring
 
@@ -271,7 +272,7 @@ class ItemSpace:
             self._static_addresses[index] = self.wiring.addresses(row)
             if cfg.n_state_bits:
                 self.channels[index] = self.wiring.channels(row)
-        arguments = self._code_kernel_arguments if cfg.hybrid and mode.compiled() else None
+        arguments = self.code_kernel_arguments if cfg.hybrid and mode.compiled() else None
         if arguments is not None:
             constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets = arguments
             statistics_kernels.refresh_code(
@@ -311,7 +312,7 @@ class ItemSpace:
         return pooled_kernels.constants(self.config)
 
     @functools.cached_property
-    def _code_kernel_arguments(self) -> tuple[np.ndarray, ...] | None:
+    def code_kernel_arguments(self) -> tuple[np.ndarray, ...] | None:
         """The model constants, the two thermometers' thresholds, the code cells and the neuron offsets, as the
         compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
         then)."""
@@ -338,12 +339,37 @@ class ItemSpace:
         a caller that keeps per-partition shares folds the ratings :meth:`update` took with this."""
         return self.stats.rating_contributions(ratings)
 
-    def update(self, index: int, rating: float, centred: float, user: Hashable, ts: float) -> RatingRow:
+    def update(
+        self, index: int, rating: float, centred: float, user: Hashable, ts: float, previous: int | None = None
+    ) -> RatingRow:
         """Fold one rating (its user-centred value ``centred``) into the item's statistics and refresh what derives
-        from them; returns the rating as :meth:`rating_contributions` takes it."""
-        row = self.stats.add_rating(index, rating, centred, user, ts)
-        self._refresh(index)
-        return row
+        from them, and count the transition from the user's ``previous`` item (if any); returns the rating as
+        :meth:`rating_contributions` takes it. The compiled path does all of it in one kernel call
+        (:func:`wnn.kernels.item_statistics.learn_rating`)."""
+        arguments = self.code_kernel_arguments if self.config.hybrid and mode.compiled() else None
+        if arguments is None:
+            row = self.stats.add_rating(index, rating, centred, user, ts)
+            self._refresh(index)
+            if previous is not None:
+                self.add_transition(previous, index)
+            return row
+        rating = float(np.float32(rating))
+        vector, units = self.stats.scaled(user)
+        counts = self.next_items
+        if previous is not None:
+            counts.reserve_row(previous)
+        constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets = arguments
+        counted = statistics_kernels.learn_rating(
+            *self.stats.summed, index, rating, centred, vector, units, constants, popularity_thresholds,
+            mean_thresholds, code_cells, neuron_offsets, self._static_addresses, self.dynamic_codes, self.cell_base,
+            self.addresses, *counts.arena, counts.room, -1 if previous is None else previous,
+        )  # fmt: skip
+        self.stats.add_popularity(index, ts)
+        if counted == ROW_FULL and previous is not None:  # the row had no room: give it more, then count
+            counts.add(previous, index)
+        self._unplaced.add(index)
+        self.changes.record(index)
+        return RatingRow(index, rating, centred, user, ts)
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly, and refresh what

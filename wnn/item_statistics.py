@@ -136,7 +136,7 @@ class ItemStatistics:
             self._user_vectors[user] = vec
         return vec
 
-    def _scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
+    def scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
         """The user's vector times the fixed-point scale, and that rounded (the vector's contribution)."""
         scaled = self._scaled_vectors.get(user)
         if scaled is None:
@@ -150,7 +150,7 @@ class ItemStatistics:
     ) -> Contributions:
         """What ratings of one user add to the item statistics (fixed point; see :mod:`wnn.item_stats`):
         ``centred`` are the ratings' user-centred values (:meth:`wnn.network.UserWNN.centred_ratings`)."""
-        vector, units = self._scaled(user)
+        vector, units = self.scaled(user)
         rows = (len(items), len(vector))
         return self._contributions(
             items, ratings, stamps, centred, np.broadcast_to(vector, rows), np.broadcast_to(units, rows)
@@ -162,7 +162,7 @@ class ItemStatistics:
         bits = self.config.collab_bits
         if not ratings:
             return Contributions.empty(bits)
-        scaled = [self._scaled(row.user) for row in ratings]
+        scaled = [self.scaled(row.user) for row in ratings]
         return self._contributions(
             [row.item for row in ratings],
             [row.rating for row in ratings],
@@ -198,7 +198,7 @@ class ItemStatistics:
         :meth:`rating_contributions` takes it."""
         rating = float(np.float32(rating))
         row = RatingRow(index, rating, centred, user, ts)
-        vector, units = self._scaled(user)
+        vector, units = self.scaled(user)
         if not mode.compiled():
             rows = (1, len(vector))
             added = self._contributions(
@@ -207,10 +207,15 @@ class ItemStatistics:
             self.apply(index, added)
             return row
         kernels.add_rating(*self.summed, index, rating, centred, vector, units)
+        self.add_popularity(index, ts)
+        return row
+
+    def add_popularity(self, index: int, ts: float) -> None:
+        """Add one rating at event time ``ts`` to the item's popularity (the part of :meth:`add_rating` that stays
+        in Python: the accumulator is an exact Python integer)."""
         weight = popularity.weight(ts, self.config.popularity_half_life_s)
         accumulator = self.popularity[index] = self.popularity[index] + weight
         self.log2_popularity[index] = popularity.log2_popularity(accumulator)
-        return row
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""

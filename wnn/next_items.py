@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from wnn.kernels import libm
+from wnn.kernels import next_items as kernels
 
 
 class NextItemCounts:
@@ -49,38 +50,28 @@ class NextItemCounts:
         self.totals = np.zeros(256, dtype=np.float64)
         self._room = np.zeros(256, dtype=np.int64)
         self._used = 0  # arena slots handed out to rows so far
-        self._slots: dict[int, dict[int, int]] = {}  # previous -> {following: slot within the row}
 
     def add(self, previous: int, following: int, weight: float = 1.0) -> None:
         """Count that a user rated ``following`` right after ``previous`` (``weight=-1`` takes it back)."""
+        self.reserve_row(previous)
+        while kernels.add_count(*self.arena, self.room, previous, following, weight) == kernels.ROW_FULL:
+            self._move_row(previous, max(4, 2 * self.length.item(previous)))
+
+    def reserve_row(self, previous: int) -> None:
+        """Make sure item ``previous`` has a row (before a kernel counts in it)."""
         if previous >= len(self.start):
             self._grow_rows(previous + 1)
-        slots = self._slots.get(previous)
-        if slots is None:
-            slots = self._slots[previous] = {}
-        slot = slots.get(following)
-        length = self.length.item(previous)
-        if slot is None:
-            if length == self._room.item(previous):
-                self._move_row(previous, max(4, 2 * length))
-            slot = slots[following] = length
-            length += 1
-            self.length[previous] = length
-            self.keys[self.start.item(previous) + slot] = following
-            self.values[self.start.item(previous) + slot] = 0.0
-        at = self.start.item(previous) + slot
-        value = self.values.item(at) + weight
-        if value:
-            self.values[at] = value
-        else:  # the pair is gone: the row's last successor takes its slot
-            last = self.start.item(previous) + length - 1
-            del slots[following]
-            if at != last:
-                moved = self.keys.item(last)
-                self.keys[at], self.values[at] = moved, self.values.item(last)
-                slots[moved] = slot
-            self.length[previous] = length - 1
-        self.totals[previous] = self.totals.item(previous) + weight
+
+    @property
+    def room(self) -> np.ndarray:
+        """Each row's block size in the arena (what a kernel that counts needs besides :attr:`arena`)."""
+        return self._room
+
+    @property
+    def arena(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``keys``, ``values`` and each row's start, length and total, as the kernels take them (views: valid
+        until the counts next change)."""
+        return self.keys, self.values, self.start, self.length, self.totals
 
     def _grow_rows(self, n: int) -> None:
         size = max(n, 2 * len(self.start))
@@ -109,8 +100,9 @@ class NextItemCounts:
             self.add(previous, following, weight)
 
     def get(self, previous: int, following: int) -> float:
-        slot = self._slots.get(previous, {}).get(following)
-        return 0.0 if slot is None else self.values.item(self.start.item(previous) + slot)
+        keys, values = self.successors(previous)
+        hits = np.flatnonzero(keys == following)
+        return values.item(hits[0]) if len(hits) else 0.0
 
     def total(self, previous: int) -> float:
         return self.totals.item(previous) if previous < len(self.totals) else 0.0
@@ -126,7 +118,7 @@ class NextItemCounts:
     def as_dict(self) -> dict[int, dict[int, float]]:
         """Every count, ``{previous: {next: count}}`` (a copy)."""
         rows = {}
-        for previous in self._slots:
+        for previous in np.flatnonzero(self.length).tolist():
             keys, values = self.successors(previous)
             if len(keys):
                 rows[previous] = dict(zip(keys.tolist(), values.tolist()))

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from wnn.item_stats import PROJECTION_SCALE
+from wnn.kernels.next_items import add_count
 from wnn.kernels.pooled import BETA, PRIOR_MEAN
 
 #: Bits of the packed code used by each thermometer level (:data:`wnn.item_bits.LEVEL_BITS`, repeated here so that
@@ -98,3 +99,46 @@ def refresh_code(
             cell_base[index, n] = base
             addresses[index, n] = base - neuron_offsets[n]
     return changed
+
+
+@njit(cache=True, nogil=True)
+def learn_rating(
+    counts: np.ndarray,
+    sums: np.ndarray,
+    projection: np.ndarray,
+    vector_sums: np.ndarray,
+    centred_sums: np.ndarray,
+    index: int,
+    rating: float,
+    centred: float,
+    scaled_vector: np.ndarray,
+    vector_units: np.ndarray,
+    constants: np.ndarray,
+    popularity_thresholds: np.ndarray,
+    mean_thresholds: np.ndarray,
+    code_cells: np.ndarray,
+    neuron_offsets: np.ndarray,
+    static_addresses: np.ndarray,
+    dynamic_codes: np.ndarray,
+    cell_base: np.ndarray,
+    addresses: np.ndarray,
+    keys: np.ndarray,
+    values: np.ndarray,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    row_totals: np.ndarray,
+    row_room: np.ndarray,
+    previous: int,
+) -> int:
+    """One rating's whole item side in one call: :func:`add_rating`, :func:`refresh_code`, and the transition from
+    item ``previous`` (none if negative) counted in the next-item arena (:func:`wnn.kernels.next_items.add_count`).
+    Returns what the count returned (its row's length, or ``ROW_FULL``: the caller makes room and counts it), 0
+    without a transition."""
+    add_rating(counts, sums, projection, vector_sums, centred_sums, index, rating, centred, scaled_vector, vector_units)
+    refresh_code(
+        counts, sums, projection, vector_sums, centred_sums, index, constants, popularity_thresholds, mean_thresholds,
+        code_cells, neuron_offsets, static_addresses, dynamic_codes, cell_base, addresses, False,
+    )  # fmt: skip
+    if previous < 0:
+        return 0
+    return add_count(keys, values, row_start, row_length, row_totals, row_room, previous, index, 1.0)

@@ -1,0 +1,53 @@
+"""One count of the global next-item counts moved in place, compiled (:meth:`wnn.next_items.NextItemCounts.add`).
+
+The arena keeps each item's successors in one block of ``keys``/``values``; a successor is found by scanning its
+row (a row is short next to the catalogue, and a compiled scan of a few hundred keys costs less than a Python
+dictionary lookup with its surrounding code), so no index of slots is stored beside the arena.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: What :func:`add_count` returns when ``following`` is new to a full row: the caller gives the row more room and
+#: calls again.
+ROW_FULL = -1
+
+
+@njit(cache=True, nogil=True)
+def add_count(
+    keys: np.ndarray,
+    values: np.ndarray,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    row_totals: np.ndarray,
+    row_room: np.ndarray,
+    previous: int,
+    following: int,
+    weight: float,
+) -> int:
+    """Add ``weight`` to the count of ``previous -> following`` (a count back at zero gives its slot to the row's
+    last successor) and to the row's total. Returns the row's length after, or :data:`ROW_FULL` (nothing changed)."""
+    start, length = row_start[previous], row_length[previous]
+    at = -1
+    for p in range(start, start + length):
+        if keys[p] == following:
+            at = p
+            break
+    if at < 0:
+        if length == row_room[previous]:
+            return ROW_FULL
+        at = start + length
+        keys[at], values[at] = following, 0.0
+        length += 1
+    value = values[at] + weight
+    if value != 0.0:
+        values[at] = value
+    else:  # the pair is gone: the row's last successor takes its slot
+        last = start + length - 1
+        keys[at], values[at] = keys[last], values[last]
+        length -= 1
+    row_length[previous] = length
+    row_totals[previous] = row_totals[previous] + weight
+    return length
