@@ -440,14 +440,10 @@ class StreamProcessor:
         the partition's shares, which this worker publishes: take back ``before``, add ``after`` (exactly)."""
         self._fold(partition)
         shares, dirty = self.shares[partition], self._dirty[partition]
-        items = set(change.items)
-        old, new = change.before.shares(items), change.after.shares(items)
+        deltas = change.deltas  # only the items whose share moved
         empty = ItemPartial.empty(self.config.collab_bits)
-        for idx in items:
-            before, after = old.get(idx, empty), new.get(idx, empty)
-            if before == after:  # the item's share did not move: nothing to publish
-                continue
-            share = shares.get(idx, empty) - before + after
+        for k, idx in enumerate(deltas.items.tolist()):
+            share = shares.get(idx, empty) + deltas.partial(k)
             if share.count:
                 shares[idx] = share
             else:

@@ -22,55 +22,64 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import itertools
 from collections.abc import Hashable, Iterable
 
 import numpy as np
 
 from wnn.item_space import ItemSpace
-from wnn.item_stats import Contributions, ItemPartial
+from wnn.item_stats import Contributions, ItemDeltas
 from wnn.network import DUPLICATE, Learned, UserWNN
 from wnn.validation import check_rating_event
 
 
-def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN) -> Contributions:
-    """What the user's stored pairs add to the item statistics (copies, safe across later changes of the user)."""
+def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: int = 0) -> Contributions:
+    """What the user's stored pairs from position ``start`` on add to the item statistics (copies, safe across later
+    changes of the user)."""
     log = model.pair_log
-    return space.contributions(user, log.items.copy(), log.ratings.copy(), log.ts.copy(), model.centred_ratings())
+    return space.contributions(
+        user,
+        log.items[start:].copy(),
+        log.ratings[start:].copy(),
+        log.ts[start:].copy(),
+        model.centred_ratings()[start:],
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class ContributionChange:
-    """A user's contribution before and after a change of their pairs."""
+    """A user's contribution before and after a change of their pairs (of the pairs from the first one the change
+    touched on, less the one before it: the pairs before it, their centred values and their transitions, do not
+    move)."""
 
     before: Contributions
     after: Contributions
 
+    @functools.cached_property
+    def deltas(self) -> ItemDeltas:
+        """How far each item's statistics move (only the items that move)."""
+        return ItemDeltas.between(self.before, self.after)
+
     @property
     def items(self) -> list[int]:
         """The items whose statistics the change moves."""
-        return np.union1d(self.before.items, self.after.items).tolist()
+        return self.deltas.items.tolist()
 
 
 def apply_change(space: ItemSpace, change: ContributionChange) -> None:
     """Swap a user's old contribution for the new one in the item statistics and the next-item counts.
 
     Only what differs moves: each item whose share changed takes the difference once (the sums are exact, so that
-    equals taking the old share out and putting the new one in), and each consecutive pair whose count in the
-    user's sequence changed takes the difference of its counts. A forget changes the centred values of the ratings
-    after it and the pairs around it, not the shares of the items rated before it."""
+    equals taking the old share out and putting the new one in), all in one vectorised step, and each consecutive
+    pair whose count in the user's sequence changed takes the difference of its counts. A forget changes the centred
+    values of the ratings after it and the pairs around it, not the shares of the items rated before it."""
     transitions = collections.Counter(itertools.pairwise(change.after.items.tolist()))
     transitions.subtract(itertools.pairwise(change.before.items.tolist()))
     for (previous, following), weight in transitions.items():
         if weight:
             space.add_transition(previous, following, float(weight))
-    changed = set(change.items)
-    old, new = change.before.shares(changed), change.after.shares(changed)
-    empty = ItemPartial.empty(space.config.collab_bits)
-    for idx in sorted(changed):
-        before, after = old.get(idx, empty), new.get(idx, empty)
-        if before != after:
-            space.apply(idx, after - before)
+    space.apply_deltas(change.deltas)
 
 
 def learn_event(
@@ -111,8 +120,12 @@ def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: I
     missing = [e for e in event_ids if not model.knows(e)]
     if missing:
         raise KeyError(f"user {user!r} holds no rating with event id {missing[0]}")
-    before = user_contributions(space, user, model)
+    # The pairs before the first forgotten one keep their centred values, and the transitions before the one into
+    # it stay: the contribution is compared from the pair before it on.
+    forgotten = np.isin(model.pair_log.event_ids, np.asarray(event_ids, dtype=np.int64))
+    start = max(int(np.argmax(forgotten)) - 1, 0)
+    before = user_contributions(space, user, model, start)
     model.forget_many(event_ids)
-    change = ContributionChange(before, user_contributions(space, user, model))
+    change = ContributionChange(before, user_contributions(space, user, model, start))
     apply_change(space, change)
     return change

@@ -44,7 +44,7 @@ from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, stable_hash
 from wnn.item_bits import LEVEL_BITS, BitLayout
 from wnn.item_catalogue import ItemCatalogue
 from wnn.item_statistics import ItemStatistics
-from wnn.item_stats import Contributions, ItemPartial, RatingRow
+from wnn.item_stats import Contributions, ItemDeltas, ItemPartial, RatingRow
 from wnn.item_versions import ItemVersions
 from wnn.kernels import item_statistics as statistics_kernels
 from wnn.kernels import mode
@@ -376,6 +376,25 @@ class ItemSpace:
         derives from them."""
         self.stats.apply(index, delta, sign)
         self._refresh(index)
+
+    def apply_deltas(self, deltas: ItemDeltas) -> None:
+        """Move several items' statistics at once (:meth:`ItemStatistics.apply_deltas`) and refresh what derives from
+        them: the same state as :meth:`apply` of each row in item order, the code refresh in one compiled call."""
+        if not len(deltas):
+            return
+        arguments = self.code_kernel_arguments if self.config.hybrid and mode.compiled() else None
+        if arguments is None:
+            for k, index in enumerate(deltas.items.tolist()):
+                self.apply(index, deltas.partial(k))
+            return
+        self.stats.apply_deltas(deltas)
+        constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets = arguments
+        statistics_kernels.refresh_codes(
+            *self.stats.summed, deltas.items, constants, popularity_thresholds, mean_thresholds, code_cells,
+            neuron_offsets, self._static_addresses, self.dynamic_codes, self.cell_base, self.addresses,
+        )  # fmt: skip
+        self._unplaced.update(deltas.items.tolist())
+        self.changes.record_many(deltas.items)
 
     def replace_partial(self, index: int, old: ItemPartial | None, new: ItemPartial) -> None:
         """Swap one share of an item's statistics (a partition's, a user's) for a newer one."""

@@ -27,7 +27,7 @@ import numpy as np
 from wnn import popularity
 from wnn.config import WNNConfig
 from wnn.encoding import stable_hash
-from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemPartial, RatingRow
+from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemDeltas, ItemPartial, RatingRow
 from wnn.kernels import item_statistics as kernels
 from wnn.kernels import libm, mode
 
@@ -228,6 +228,20 @@ class ItemStatistics:
         self.centred_sums[index] = self.centred_sums.item(index) + sign * delta.centred
         accumulator = self.popularity[index] = self.popularity[index] + sign * delta.popularity
         self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+
+    def apply_deltas(self, deltas: ItemDeltas) -> None:
+        """Add each row of ``deltas`` to its item's statistics, exactly (:meth:`apply` of every row, vectorised; the
+        items are distinct)."""
+        items = deltas.items
+        self.counts[items] += deltas.counts
+        self.sums[items] = self.sums[items] + deltas.totals
+        self.projection_sums[items] += deltas.projections
+        self.vector_sums[items] += deltas.vectors
+        self.centred_sums[items] += deltas.centred
+        for index, weight in zip(items.tolist(), deltas.popularity):
+            if weight:
+                accumulator = self.popularity[index] = self.popularity[index] + weight
+                self.log2_popularity[index] = popularity.log2_popularity(accumulator)
 
     def statistics(self, index: int) -> ItemPartial:
         """The item's statistics."""

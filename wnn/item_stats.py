@@ -115,6 +115,87 @@ class RatingRow(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
+class ItemDeltas:
+    """How far some items' statistics move: one row per item that moves, by item (the exact difference between two
+    :class:`Contributions`, :meth:`between`), applied in one vectorised step
+    (:meth:`wnn.item_statistics.ItemStatistics.apply_deltas`)."""
+
+    items: np.ndarray  # int64 (k,), ascending
+    counts: np.ndarray  # int64 (k,)
+    totals: np.ndarray  # float64 (k,)
+    projections: np.ndarray  # int64 (k, bits)
+    vectors: np.ndarray  # int64 (k, bits)
+    centred: np.ndarray  # int64 (k,)
+    popularity: list[int]
+
+    @classmethod
+    def between(cls, before: Contributions, after: Contributions) -> ItemDeltas:
+        """``after`` less ``before``, per item: the rows of both grouped by item in one pass (``before``'s with their
+        sign turned), and only the items whose statistics move kept. Exact: integer sums, and float64 sums of float32
+        ratings."""
+        items = np.concatenate([after.items, before.items])
+        if not len(items):
+            bits = after.projections.shape[1]
+            return cls(
+                items, items, np.zeros(0), np.zeros((0, bits), np.int64), np.zeros((0, bits), np.int64), items, []
+            )
+        sign = np.ones(len(items), dtype=np.int64)
+        sign[len(after) :] = -1
+        order = np.argsort(items, kind="stable")
+        unique, starts = np.unique(items[order], return_index=True)
+        signed = sign[order]
+        counts = np.add.reduceat(signed, starts)
+        ratings = np.concatenate([after.ratings, before.ratings]).astype(np.float64)[order]
+        totals = np.add.reduceat(ratings * signed, starts)
+        projections = np.concatenate([after.projections, before.projections])[order] * signed[:, None]
+        vectors = np.concatenate([after.vectors, before.vectors])[order] * signed[:, None]
+        if projections.shape[1]:
+            projections = np.add.reduceat(projections, starts, axis=0)
+            vectors = np.add.reduceat(vectors, starts, axis=0)
+        else:
+            projections = vectors = np.zeros((len(unique), 0), dtype=np.int64)
+        centred = np.add.reduceat(np.concatenate([after.centred, before.centred])[order] * signed, starts)
+        weights = dict.fromkeys(unique.tolist(), 0)
+        for item, weight in zip(after.items.tolist(), after.popularity):
+            weights[item] += weight
+        for item, weight in zip(before.items.tolist(), before.popularity):
+            weights[item] -= weight
+        popularity = np.array([w != 0 for w in weights.values()], dtype=bool)
+        moved = (
+            (counts != 0)
+            | (totals != 0.0)
+            | (projections != 0).any(axis=1)
+            | (vectors != 0).any(axis=1)
+            | (centred != 0)
+            | popularity
+        )
+        kept = np.flatnonzero(moved)
+        return cls(
+            unique[kept],
+            counts[kept],
+            totals[kept],
+            projections[kept],
+            vectors[kept],
+            centred[kept],
+            [weights[i] for i in unique[kept].tolist()],
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def partial(self, k: int) -> ItemPartial:
+        """Row ``k`` (item ``items[k]``) as an :class:`ItemPartial`."""
+        return ItemPartial(
+            int(self.counts[k]),
+            float(self.totals[k]),
+            tuple(self.projections[k].tolist()),
+            tuple(self.vectors[k].tolist()),
+            int(self.centred[k]),
+            self.popularity[k],
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class Contributions:
     """What some ratings add to the item statistics, one row per rating: dense item index, rating, projection and
     vector rows, centred value and popularity weight (all fixed point, see the module docstring)."""

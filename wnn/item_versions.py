@@ -34,6 +34,18 @@ class ItemVersions:
         self.generation += 1
         self._stamps[index] = self.generation
 
+    def record_many(self, indices: np.ndarray) -> None:
+        """One change of each of ``indices`` (distinct), in their order: what :meth:`record` of each gives."""
+        if not len(indices):
+            return
+        top = int(indices.max())
+        if top >= len(self._stamps):
+            grown = np.zeros(max(top + 1, 2 * len(self._stamps)), dtype=np.int64)
+            grown[: len(self._stamps)] = self._stamps
+            self._stamps = grown
+        self._stamps[indices] = self.generation + 1 + np.arange(len(indices), dtype=np.int64)
+        self.generation += len(indices)
+
     @property
     def stamps(self) -> np.ndarray:
         """Each item's latest change (for the kernels that test many pairs' items at once; do not modify)."""

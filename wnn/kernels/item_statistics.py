@@ -142,3 +142,29 @@ def learn_rating(
     if previous < 0:
         return 0
     return add_count(keys, values, row_start, row_length, row_totals, row_room, previous, index, 1.0)
+
+
+@njit(cache=True, nogil=True)
+def refresh_codes(
+    counts: np.ndarray,
+    sums: np.ndarray,
+    projection: np.ndarray,
+    vector_sums: np.ndarray,
+    centred_sums: np.ndarray,
+    items: np.ndarray,
+    constants: np.ndarray,
+    popularity_thresholds: np.ndarray,
+    mean_thresholds: np.ndarray,
+    code_cells: np.ndarray,
+    neuron_offsets: np.ndarray,
+    static_addresses: np.ndarray,
+    dynamic_codes: np.ndarray,
+    cell_base: np.ndarray,
+    addresses: np.ndarray,
+) -> None:
+    """:func:`refresh_code` of each of ``items``."""
+    for index in items:
+        refresh_code(
+            counts, sums, projection, vector_sums, centred_sums, index, constants, popularity_thresholds,
+            mean_thresholds, code_cells, neuron_offsets, static_addresses, dynamic_codes, cell_base, addresses, False,
+        )  # fmt: skip
