@@ -161,7 +161,7 @@ class ItemStatistics:
         for each (a caller that keeps per-partition shares folds the ratings :meth:`add_rating` took with this)."""
         bits = self.config.collab_bits
         if not ratings:
-            return Contributions.empty(bits)
+            return Contributions.empty(bits, self.config.popularity_half_life_s)
         scaled = [self.scaled(row.user) for row in ratings]
         return self._contributions(
             [row.item for row in ratings],
@@ -182,14 +182,14 @@ class ItemStatistics:
         vector_units: np.ndarray,
     ) -> Contributions:
         centred = np.asarray(centred, dtype=np.float64)
-        half_life = self.config.popularity_half_life_s
         return Contributions(
             np.asarray(items, dtype=np.int64),
             np.asarray(ratings, dtype=np.float32),
             np.rint(centred[:, None] * vectors).astype(np.int64),
             np.array(vector_units, dtype=np.int64),
             np.rint(centred * PROJECTION_SCALE).astype(np.int64),
-            [popularity.weight(t, half_life) for t in np.asarray(stamps).tolist()],
+            np.asarray(stamps),
+            self.config.popularity_half_life_s,
         )
 
     # ------------------------------------------------------------------ changes

@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Hashable, Mapping
 from typing import Any, NamedTuple
 
@@ -114,6 +115,17 @@ class RatingRow(NamedTuple):
     ts: float
 
 
+def _uncancelled(items: np.ndarray, stamps: np.ndarray, sign: np.ndarray) -> list[tuple[int, Any, int]]:
+    """The (item, event time) pairs whose signed counts do not add up to zero, with that count: the ratings whose
+    popularity weights do not cancel between two contributions (a forget's own, not the unchanged ones after it)."""
+    order = np.lexsort((stamps, items))
+    items, stamps, sign = items[order], stamps[order], sign[order]
+    starts = np.flatnonzero(np.concatenate(([True], (items[1:] != items[:-1]) | (stamps[1:] != stamps[:-1]))))
+    times = np.add.reduceat(sign, starts)
+    kept = starts[times != 0]
+    return list(zip(items[kept].tolist(), stamps[kept].tolist(), times[times != 0].tolist()))
+
+
 @dataclasses.dataclass(frozen=True)
 class ItemDeltas:
     """How far some items' statistics move: one row per item that moves, by item (the exact difference between two
@@ -156,10 +168,9 @@ class ItemDeltas:
             projections = vectors = np.zeros((len(unique), 0), dtype=np.int64)
         centred = np.add.reduceat(np.concatenate([after.centred, before.centred])[order] * signed, starts)
         weights = dict.fromkeys(unique.tolist(), 0)
-        for item, weight in zip(after.items.tolist(), after.popularity):
-            weights[item] += weight
-        for item, weight in zip(before.items.tolist(), before.popularity):
-            weights[item] -= weight
+        half_life = after.half_life if len(after) else before.half_life
+        for item, stamp, times in _uncancelled(items, np.concatenate([after.stamps, before.stamps]), sign):
+            weights[item] += times * popularity_weights.weight(stamp, half_life)
         popularity = np.array([w != 0 for w in weights.values()], dtype=bool)
         moved = (
             (counts != 0)
@@ -205,17 +216,25 @@ class Contributions:
     projections: np.ndarray  # int64 (n, bits)
     vectors: np.ndarray  # int64 (n, bits)
     centred: np.ndarray  # int64 (n,)
-    popularity: list[int]
+    stamps: np.ndarray  # (n,) event times
+    half_life: float  # of the popularity weights, in seconds
+
+    @functools.cached_property
+    def popularity(self) -> list[int]:
+        """Each rating's popularity weight (:func:`wnn.popularity.weight`), computed when first read: a caller that
+        compares two contributions weighs only the ratings that differ (:meth:`ItemDeltas.between`)."""
+        return [popularity_weights.weight(t, self.half_life) for t in self.stamps.tolist()]
 
     @classmethod
-    def empty(cls, collab_bits: int) -> Contributions:
+    def empty(cls, collab_bits: int, half_life: float = 1.0) -> Contributions:
         return cls(
             np.zeros(0, np.int64),
             np.zeros(0, np.float32),
             np.zeros((0, collab_bits), np.int64),
             np.zeros((0, collab_bits), np.int64),
             np.zeros(0, np.int64),
-            [],
+            np.zeros(0, np.int64),
+            half_life,
         )
 
     @classmethod
@@ -228,7 +247,8 @@ class Contributions:
             np.concatenate([p.projections for p in parts]),
             np.concatenate([p.vectors for p in parts]),
             np.concatenate([p.centred for p in parts]),
-            [w for p in parts for w in p.popularity],
+            np.concatenate([p.stamps for p in parts]),
+            parts[0].half_life,
         )
 
     def __len__(self) -> int:

@@ -166,7 +166,8 @@ def test_shares_derived_from_contributions_equal_the_incremental_ones():
         contributions.projections[keep],
         contributions.vectors[keep],
         contributions.centred[keep],
-        [w for w, kept in zip(contributions.popularity, keep) if kept],
+        contributions.stamps[keep],
+        contributions.half_life,
     ).shares()
     assert incremental[int(items[0])] - contributions.row(0) == rebuilt[int(items[0])]
 
@@ -234,3 +235,28 @@ def test_free_attributes_use_the_declared_category_slots():
     again = ItemSpace()
     again.add_item("x", genres=["Comedy"], year=1990, attributes={"studio": "Barrandov", "language": "cs"})
     assert np.array_equal(again.bits[0], attributed.bits[0])  # the order attributes come in does not matter
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 2**32 - 1))
+def test_item_deltas_are_the_per_item_difference_of_the_shares(n, seed):
+    """ItemDeltas.between gives, for every item whose statistics move, ``after`` less ``before`` exactly (popularity
+    included, weighed only for the ratings that do not cancel), and no row for an item that does not move."""
+    from wnn.item_stats import ItemDeltas, ItemPartial
+
+    space = make_space()
+    rng = np.random.default_rng(seed)
+    items = rng.integers(0, space.n_items, n)
+    ratings = (rng.integers(1, 11, n) / 2.0).astype(np.float32)
+    stamps = rng.integers(0, 10**6, n)
+    centred = np.round(rng.normal(0, 1, n) * 256) / 256
+    before = space.contributions("u", items, ratings, stamps, centred)
+    gone = rng.random(n) < 0.3  # a forget: some ratings go, some of those after it move
+    moved = np.where(rng.random(n) < 0.5, centred + 1 / 256, centred)[~gone]
+    after = space.contributions("u", items[~gone], ratings[~gone], stamps[~gone], moved)
+    deltas = ItemDeltas.between(before, after)
+    old, new = before.shares(), after.shares()
+    empty = ItemPartial.empty(space.config.collab_bits)
+    expected = {i: new.get(i, empty) - old.get(i, empty) for i in set(old) | set(new)}
+    expected = {i: d for i, d in expected.items() if d != empty}
+    assert {int(i): deltas.partial(k) for k, i in enumerate(deltas.items)} == expected

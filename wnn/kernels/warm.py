@@ -15,18 +15,26 @@ def warm_up() -> float:
     """Run every kernel once on a tiny network through the public paths; returns the seconds it took (the compile
     time on a fresh install, the cache load after)."""
     from wnn.item_space import ItemSpace
-    from wnn.network import UserWNN
+    from wnn.recommender import WNNRecommender
 
     start = time.perf_counter()
     space = ItemSpace()
     for i, genre in enumerate(("Drama", "Comedy", "Horror")):
         space.add_item(i, genres=(genre,), year=1990 + i)
-    user = UserWNN(space)
-    space.update(0, 4.0, centred=0.5, user="warm", ts=0)
-    user.learn_one(0, 4.0, ts=0, event_id=0)
-    user.learn_one(1, 2.0, ts=1, event_id=1)
+    recommender = WNNRecommender(space=space)
+    for event_id, (item, rating) in enumerate(((0, 4.0), (1, 2.0), (0, 5.0))):
+        recommender.learn_one("warm", item, rating, ts=event_id, event_id=event_id)
+    user = recommender.user("warm")
     user.predict_one(2)
     items, _ = user.score(ts=2, k=2)
     user.explain_list(items, ts=2)
     user.taste_shift()
+    recommender.forget("warm", 0)
+    user.predict_one(2)
+    for event_id in range(3, 80):  # a network long enough to keep its table
+        recommender.learn_one("long", event_id % 3, 1.0 + event_id % 5, ts=event_id, event_id=event_id)
+    user = recommender.user("long")
+    user.predict_one(2)
+    user.predict_all()
+    user.score(ts=80, k=2)
     return time.perf_counter() - start
