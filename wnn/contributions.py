@@ -122,8 +122,7 @@ def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: I
         raise KeyError(f"user {user!r} holds no rating with event id {missing[0]}")
     # The pairs before the first forgotten one keep their centred values, and the transitions before the one into
     # it stay: the contribution is compared from the pair before it on.
-    forgotten = np.isin(model.pair_log.event_ids, np.asarray(event_ids, dtype=np.int64))
-    start = max(int(np.argmax(forgotten)) - 1, 0)
+    start = max(int(model.pair_log.positions_of_many(event_ids)[0]) - 1, 0)
     before = user_contributions(space, user, model, start)
     model.forget_many(event_ids)
     change = ContributionChange(before, user_contributions(space, user, model, start))

@@ -23,6 +23,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from wnn import popularity
 from wnn.config import WNNConfig
@@ -30,6 +31,9 @@ from wnn.encoding import stable_hash
 from wnn.item_stats import PROJECTION_SCALE, Contributions, ItemDeltas, ItemPartial, RatingRow
 from wnn.kernels import item_statistics as kernels
 from wnn.kernels import libm, mode
+
+#: Users whose scaled random vectors are kept (about 450 bytes each; recomputing one costs ~20 us).
+VECTORS_HELD = 65_536
 
 
 class ItemStatistics:
@@ -46,8 +50,7 @@ class ItemStatistics:
         self.config = config
         #: Per item, the popularity accumulator (:mod:`wnn.popularity`): a Python integer of some 1,500 bits, exact.
         self.popularity: list[int] = []
-        self._user_vectors: dict[Hashable, np.ndarray] = {}
-        self._scaled_vectors: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
+        self._scaled_vectors: LRUCache[Hashable, tuple[np.ndarray, np.ndarray]] = LRUCache(maxsize=VECTORS_HELD)
         self.grow(capacity)
 
     def grow(self, capacity: int) -> None:
@@ -129,15 +132,13 @@ class ItemStatistics:
     # ------------------------------------------------------------------ users' vectors
     def user_vector(self, user: Hashable) -> np.ndarray:
         """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
-        vec = self._user_vectors.get(user)
-        if vec is None:
-            rng = np.random.default_rng((self.config.seed, stable_hash(user)))
-            vec = rng.standard_normal(self.config.collab_bits).astype(np.float32)
-            self._user_vectors[user] = vec
-        return vec
+        rng = np.random.default_rng((self.config.seed, stable_hash(user)))
+        return rng.standard_normal(self.config.collab_bits).astype(np.float32)
 
     def scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
-        """The user's vector times the fixed-point scale, and that rounded (the vector's contribution)."""
+        """The user's vector times the fixed-point scale, and that rounded (the vector's contribution). Derived
+        from the user id, so only the :data:`VECTORS_HELD` most recently used are kept: a worker that sees a million
+        users does not hold a vector for each."""
         scaled = self._scaled_vectors.get(user)
         if scaled is None:
             vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE

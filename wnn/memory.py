@@ -72,8 +72,6 @@ class CountingMemory:
         self.layout = table_layout(cfg)
         self.n_neurons = cfg.n_neurons
         self.table: np.ndarray | None = None
-        self._write_buffer = np.ones((3, cfg.n_neurons), dtype=np.int32)
-        self._planes = (np.arange(3, dtype=np.int64) * self.layout.size)[:, None]
 
     @property
     def empty(self) -> bool:
@@ -99,7 +97,7 @@ class CountingMemory:
         """Count one pair in the cells it addresses: its item's cell base (``offsets + addresses``, one per neuron,
         precomputed by the item space) under Q ``state``, with its residual in integer ``units``."""
         self.ensure()
-        write = self._write_buffer
+        write = np.ones((3, self.n_neurons), dtype=np.int32)  # count 1 in every addressed cell
         write[RESIDUAL] = units
         write[LIKES] = 1 if liked else 0
         self.flat[base + self.layout.state_cells[state]] += write

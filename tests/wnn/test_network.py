@@ -341,3 +341,29 @@ def test_a_user_whose_every_rating_is_forgotten_predicts_like_a_new_one(space):
     fresh = UserWNN(space)
     assert [user.predict_one(i) for i in range(12)] == [fresh.predict_one(i) for i in range(12)]
     assert user.memory.empty and user.state == 0
+
+
+@pytest.mark.parametrize("n_pairs", [1, 10, 30])
+def test_memory_bytes_is_within_15_percent_of_what_a_network_allocates(n_pairs):
+    """The user cache is bounded by ``memory_bytes``; it must count what a live network really holds (measured by
+    tracemalloc over 200 networks kept without tables)."""
+    import gc
+    import tracemalloc
+
+    space = make_space()
+    learn_many(UserWNN(space), [(0, 4.0, 0, 10**9)]).predict_one(1)  # the space's caches, before measuring
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        users = []
+        for u in range(200):
+            user = learn_many(UserWNN(space), [(t % 12, 4.0, t, 10**9 + 1000 * u + t) for t in range(n_pairs)])
+            user.predict_one(1)
+            users.append(user)
+        real = (tracemalloc.get_traced_memory()[0] - start) / len(users)
+    finally:
+        tracemalloc.stop()
+    estimate = float(np.mean([user.memory_bytes for user in users]))
+    assert not users[0].derived_state.keeps_table
+    assert abs(estimate - real) <= 0.15 * real, (estimate, real)
