@@ -100,9 +100,9 @@ class NextItemCounts:
             self.add(previous, following, weight)
 
     def get(self, previous: int, following: int) -> float:
-        keys, values = self.successors(previous)
-        hits = np.flatnonzero(keys == following)
-        return values.item(hits[0]) if len(hits) else 0.0
+        if previous >= len(self.start):
+            return 0.0
+        return kernels.count_of(self.keys, self.values, self.start, self.length, previous, following)
 
     def total(self, previous: int) -> float:
         return self.totals.item(previous) if previous < len(self.totals) else 0.0

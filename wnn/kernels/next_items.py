@@ -51,3 +51,15 @@ def add_count(
     row_length[previous] = length
     row_totals[previous] = row_totals[previous] + weight
     return length
+
+
+@njit(cache=True, nogil=True)
+def count_of(
+    keys: np.ndarray, values: np.ndarray, row_start: np.ndarray, row_length: np.ndarray, previous: int, following: int
+) -> float:
+    """The count of ``previous -> following`` (0.0 if never counted; ``previous`` must have a row)."""
+    start = row_start[previous]
+    for p in range(start, start + row_length[previous]):
+        if keys[p] == following:
+            return values[p]
+    return 0.0
