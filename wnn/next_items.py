@@ -100,9 +100,13 @@ class NextItemCounts:
             self.add(previous, following, weight)
 
     def get(self, previous: int, following: int) -> float:
-        if previous >= len(self.start):
-            return 0.0
-        return kernels.count_of(self.keys, self.values, self.start, self.length, previous, following)
+        return float(self.counts_of(np.array([previous]), np.array([following]))[0, 0])
+
+    def counts_of(self, previous: np.ndarray, following: np.ndarray) -> np.ndarray:
+        """The count of ``previous[i] -> following[j]`` for every ``i, j``, in one compiled pass over the rows."""
+        return kernels.counts_of(
+            self.keys, self.values, self.start, self.length, previous.astype(np.int64), following.astype(np.int64)
+        )
 
     def total(self, previous: int) -> float:
         return self.totals.item(previous) if previous < len(self.totals) else 0.0

@@ -176,22 +176,26 @@ def rank_scores(model: UserWNN, ts: float | None = None, items: np.ndarray | Non
     return score_terms(model, ts, items)["score"]
 
 
-def followed(model: UserWNN, index: int, top: int = 3) -> list[tuple[Hashable, float]]:
-    """Which of the user's newest items the item followed in everyone's sequences: up to ``top`` (item id, share
-    of the item's sequence term) pairs, strongest first."""
+def followed(model: UserWNN, indices: np.ndarray, top: int = 3) -> list[list[tuple[Hashable, float]]]:
+    """For each item of ``indices``, which of the user's newest items it followed in everyone's sequences: up to
+    ``top`` (item id, share of the item's sequence term) pairs, strongest first (the counts read in one call)."""
     space, cfg = model.space, model.space.config
     if not model.n_pairs or not cfg.transition_weight:
-        return []
+        return [[] for _ in indices]
     recent = model.pair_log.items[-cfg.sequence_length :][::-1]
     weights = sequence_weights(cfg)[: len(recent)]
-    parts: dict[int, float] = {}
-    for previous, weight in zip(recent.tolist(), weights.tolist()):
-        count = space.next_items.get(previous, index)
-        if count:
-            scale = 100.0 / max(space.next_items.total(previous), 1.0)
-            parts[previous] = parts.get(previous, 0.0) + weight * float(np.log1p(count * scale))
-    best = sorted(parts.items(), key=lambda kv: (-kv[1], int(space.tie_keys[kv[0]])))[:top]
-    return [(space.key(i), value) for i, value in best]
+    counts = space.next_items.counts_of(recent, np.asarray(indices)).tolist()
+    out = []
+    for k in range(len(indices)):
+        parts: dict[int, float] = {}
+        for j, (previous, weight) in enumerate(zip(recent.tolist(), weights.tolist())):
+            count = counts[j][k]
+            if count:
+                scale = 100.0 / max(space.next_items.total(previous), 1.0)
+                parts[previous] = parts.get(previous, 0.0) + weight * float(np.log1p(count * scale))
+        best = sorted(parts.items(), key=lambda kv: (-kv[1], int(space.tie_keys[kv[0]])))[:top]
+        out.append([(space.key(i), value) for i, value in best])
+    return out
 
 
 def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None) -> list[dict[str, Any]]:
@@ -200,13 +204,14 @@ def explain_items(model: UserWNN, keys: list[Hashable], ts: float | None = None)
     space = model.space
     indices = np.array([space.index(key) for key in keys], dtype=np.int64)
     terms = score_terms(model, ts, indices)
+    sources = followed(model, indices)
     out = []
     for k, key in enumerate(keys):
         entry: dict[str, Any] = {"item": key, "score": float(sum(terms[t][k] for t in TERMS))}
         entry.update({t: float(terms[t][k]) for t in TERMS})
         entry["predicted_rating"] = float(terms["predicted_rating"][k])
         entry["like_probability"] = float(terms["like_probability"][k])
-        entry["followed"] = [{"item": item, "share": share} for item, share in followed(model, int(indices[k]))]
+        entry["followed"] = [{"item": item, "share": share} for item, share in sources[k]]
         out.append(entry)
     return out
 

@@ -54,12 +54,24 @@ def add_count(
 
 
 @njit(cache=True, nogil=True)
-def count_of(
-    keys: np.ndarray, values: np.ndarray, row_start: np.ndarray, row_length: np.ndarray, previous: int, following: int
-) -> float:
-    """The count of ``previous -> following`` (0.0 if never counted; ``previous`` must have a row)."""
-    start = row_start[previous]
-    for p in range(start, start + row_length[previous]):
-        if keys[p] == following:
-            return values[p]
-    return 0.0
+def counts_of(
+    keys: np.ndarray,
+    values: np.ndarray,
+    row_start: np.ndarray,
+    row_length: np.ndarray,
+    previous: np.ndarray,
+    following: np.ndarray,
+) -> np.ndarray:
+    """The count of ``previous[i] -> following[j]`` for every ``i, j`` (0.0 where never counted, or where
+    ``previous[i]`` has no row), one scan of each previous item's row."""
+    counts = np.zeros((len(previous), len(following)))
+    for i in range(len(previous)):
+        row = previous[i]
+        if row >= len(row_start):
+            continue
+        start = row_start[row]
+        for p in range(start, start + row_length[row]):
+            for j in range(len(following)):
+                if keys[p] == following[j]:
+                    counts[i, j] = values[p]
+    return counts
