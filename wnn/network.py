@@ -98,10 +98,10 @@ DUPLICATE = Learned(duplicate=True)
 
 
 #: What :attr:`UserWNN.memory_bytes` counts: an empty network's objects and arrays, each row of room in its pair and
-#: derived columns, and each stored pair's share of the set of seen event ids.
-NETWORK_BYTES = 2300
+#: derived columns, and each stored pair's slot in the list of its item ids.
+NETWORK_BYTES = 2150
 ROW_BYTES = sum(np.dtype(dtype).itemsize for dtype in (*PAIR_COLUMNS.values(), *DERIVED_COLUMNS.values()))
-PAIR_BYTES = 100
+PAIR_BYTES = 8
 
 
 class UserWNN:
@@ -356,8 +356,8 @@ class UserWNN:
     @property
     def memory_bytes(self) -> int:
         """Approximate memory of the live network (what a cache of users should count): the objects and arrays of
-        an empty one, the pair and derived columns' room, the tables, and per pair its event id in the set of those
-        seen (measured with tracemalloc; ``tests/wnn/test_network.py`` holds it within 15% of the truth)."""
+        an empty one, the pair and derived columns' room, the tables, and per pair its slot in the list of item ids
+        (measured with tracemalloc; ``tests/wnn/test_network.py`` holds it within 15% of the truth)."""
         return NETWORK_BYTES + self.memory.nbytes + self.pair_log.capacity * ROW_BYTES + self.pair_log.n * PAIR_BYTES
 
     # ------------------------------------------------------------------ serialization

@@ -25,6 +25,14 @@ import numpy as np
 COLUMNS: dict[str, type] = {"event_ids": np.int64, "items": np.int64, "ratings": np.float32, "ts": np.int64}
 
 
+#: What :attr:`PairLog._newest_id` holds without pairs: below every signed 64-bit event id.
+_NO_ID = -(2**63) - 1
+
+
+def _newest(event_ids: np.ndarray) -> int:
+    return int(event_ids.max()) if len(event_ids) else _NO_ID
+
+
 class PairLog:
     """Columns of stored pairs, the item ids they refer to, and the set of their event ids."""
 
@@ -34,7 +42,7 @@ class PairLog:
             name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()
         }
         self.keys: list[Hashable] = []  # the pairs' item ids, kept for serialization and listings
-        self._seen: set[int] = set()
+        self._newest_id = _NO_ID  # the largest event id stored (derived; ids mostly arrive in increasing order)
         #: Sum of the stored ratings (float64 of float32 values: exact, in any order of appends and deletes).
         self.rating_total = 0.0
 
@@ -45,7 +53,7 @@ class PairLog:
         log._columns = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
         log.n = len(keys)
         log.keys = list(keys)
-        log._seen = set(log._columns["event_ids"].tolist())
+        log._newest_id = _newest(log.event_ids)
         log.rating_total = float(log.ratings.astype(np.float64).sum())
         return log
 
@@ -85,7 +93,9 @@ class PairLog:
         return self.column("ts")
 
     def knows(self, event_id: int) -> bool:
-        return event_id in self._seen
+        """Whether a pair with this event id is stored: one comparison for an id above every stored one (the usual
+        case: a user's events arrive in order), else a scan of the ids; no set of them is kept beside the column."""
+        return event_id <= self._newest_id and bool((self.event_ids == event_id).any())
 
     def append(self, event_id: int, item: int, key: Hashable, rating: float, ts: int) -> None:
         n = self.n
@@ -98,7 +108,7 @@ class PairLog:
         columns["ts"][n] = ts
         # Committed last, so a failure above leaves the pair unseen and a retry appends it.
         self.keys.append(key)
-        self._seen.add(event_id)
+        self._newest_id = max(self._newest_id, event_id)
         self.n = n + 1
         self.rating_total += float(columns["ratings"][n])
 
@@ -126,7 +136,7 @@ class PairLog:
         self._columns = {name: column[: self.n][keep].copy() for name, column in self._columns.items()}
         self.keys = [key for key, kept in zip(self.keys, keep.tolist()) if kept]
         self.n = int(keep.sum())
-        self._seen = set(self._columns["event_ids"].tolist())
+        self._newest_id = _newest(self.event_ids)
         self.rating_total = float(self.ratings.astype(np.float64).sum())
 
     def listing(self) -> list[dict[str, Any]]:
