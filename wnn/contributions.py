@@ -47,9 +47,8 @@ def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: 
 
 @dataclasses.dataclass(frozen=True)
 class ContributionChange:
-    """A user's contribution before and after a change of their pairs (of the pairs from the first one the change
-    touched on, less the one before it: the pairs before it, their centred values and their transitions, do not
-    move)."""
+    """A user's contribution before and after a change of their pairs, from the pair before the first one the change
+    touched on (the pairs before that keep their centred values and their transitions, so they are left out)."""
 
     before: Contributions
     after: Contributions
