@@ -19,11 +19,11 @@ function of which ratings exist, never of the order they were learned or forgott
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
-from cachetools import LRUCache
 
 from wnn import popularity
 from wnn.config import WNNConfig
@@ -34,6 +34,20 @@ from wnn.kernels import libm, mode
 
 #: Users whose scaled random vectors are kept (about 450 bytes each; recomputing one costs ~20 us).
 VECTORS_HELD = 65_536
+
+
+def _user_vector(seed: int, collab_bits: int, user: Hashable) -> np.ndarray:
+    rng = np.random.default_rng((seed, stable_hash(user)))
+    return rng.standard_normal(collab_bits).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=VECTORS_HELD)  # C-implemented: a hit costs a tenth of cachetools' LRUCache's
+def _scaled_vector(seed: int, collab_bits: int, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
+    vector = _user_vector(seed, collab_bits, user).astype(np.float64) * PROJECTION_SCALE
+    vector.setflags(write=False)
+    units = np.rint(vector).astype(np.int64)
+    units.setflags(write=False)
+    return vector, units
 
 
 class ItemStatistics:
@@ -50,7 +64,6 @@ class ItemStatistics:
         self.config = config
         #: Per item, the popularity accumulator (:mod:`wnn.popularity`): a Python integer of some 1,500 bits, exact.
         self.popularity: list[int] = []
-        self._scaled_vectors: LRUCache[Hashable, tuple[np.ndarray, np.ndarray]] = LRUCache(maxsize=VECTORS_HELD)
         self.grow(capacity)
 
     def grow(self, capacity: int) -> None:
@@ -132,18 +145,13 @@ class ItemStatistics:
     # ------------------------------------------------------------------ users' vectors
     def user_vector(self, user: Hashable) -> np.ndarray:
         """The user's fixed Gaussian projection vector, derived from the global seed and the user id."""
-        rng = np.random.default_rng((self.config.seed, stable_hash(user)))
-        return rng.standard_normal(self.config.collab_bits).astype(np.float32)
+        return _user_vector(self.config.seed, self.config.collab_bits, user)
 
     def scaled(self, user: Hashable) -> tuple[np.ndarray, np.ndarray]:
         """The user's vector times the fixed-point scale, and that rounded (the vector's contribution). Derived
         from the user id, so only the :data:`VECTORS_HELD` most recently used are kept: a worker that sees a million
         users does not hold a vector for each."""
-        scaled = self._scaled_vectors.get(user)
-        if scaled is None:
-            vector = self.user_vector(user).astype(np.float64) * PROJECTION_SCALE
-            scaled = self._scaled_vectors[user] = (vector, np.rint(vector).astype(np.int64))
-        return scaled
+        return _scaled_vector(self.config.seed, self.config.collab_bits, user)
 
     # ------------------------------------------------------------------ contributions
     def contributions(
