@@ -66,7 +66,10 @@ class Derivation:
         cfg = self._cfg = space.config
         self.pairs = pairs
         self.memory = CountingMemory(cfg)
-        self._like = cfg.like_threshold
+        # Stored ratings are float32 values. The threshold rounded to float32 compares with them alike in float32
+        # (numpy's rule for a float32 array against a Python float) and in float64 (the kernels, Python), so every
+        # path agrees on which pairs are likes, also where the scale's threshold is not a float32 value.
+        self._like = float(np.float32(cfg.like_threshold))
         self._detect = cfg.drift_threshold is not None
         # The detector's allowance and threshold are in stars of the rating scale.
         star = cfg.rating_scale.star
@@ -92,6 +95,11 @@ class Derivation:
         return taste_change.WindowState(
             int(w[0]), int(w[1]), int(w[2]), w[3], w[4], w[5], w[6], int(w[7]), int(w[8]), int(w[9])
         )
+
+    @property
+    def like_threshold(self) -> float:
+        """A stored rating at or above it is a like (the scale's like threshold as a float32 value)."""
+        return self._like
 
     @property
     def window_start(self) -> int:

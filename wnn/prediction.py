@@ -58,7 +58,7 @@ def predict(derived: Derivation, idx: int) -> Prediction:
     if table is None:  # kept without a table: added up from the window's pairs
         log = derived.pairs
         rating, like = kernels.predict_from_window(
-            log.items, log.ratings, space.config.like_threshold, derived.column("units"), derived.column("q_before"),
+            log.items, log.ratings, derived.like_threshold, derived.column("units"), derived.column("q_before"),
             derived.window_start, log.n, space.cell_base, layout.state_shift, derived.state, idx, space.counts,
             space.sums, space.kernel_constants,
         )  # fmt: skip

@@ -1,3 +1,5 @@
+import contextlib
+
 import msgpack
 import numpy as np
 import pytest
@@ -367,3 +369,22 @@ def test_memory_bytes_is_within_15_percent_of_what_a_network_allocates(n_pairs):
     estimate = float(np.mean([user.memory_bytes for user in users]))
     assert not users[0].derived_state.keeps_table
     assert abs(estimate - real) <= 0.15 * real, (estimate, real)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_rating_at_a_like_threshold_that_float32_cannot_hold_is_one_like_on_every_path(compiled):
+    """On a 0.1–0.9 scale the like threshold is 0.7000000000000001, which float32 cannot hold: a stored 0.7 must
+    be a like (or not) alike for the pair appended one by one and for the window counted afresh, or a forget (which
+    counts afresh) would not give what a network that never learned the rating has."""
+    from wnn.kernels import mode
+    from wnn.rating_scale import RatingScale
+
+    config = WNNConfig(rating_scale=RatingScale(0.1, 0.9, 0.1), drift_threshold=None)
+    with mode.reference() if not compiled else contextlib.nullcontext():
+        space = make_space(config=config)
+        user = learn_many(UserWNN(space), [(t % 12, 0.7, t, t) for t in range(80)])
+        user.reconcile()
+        appended, state = user.derived_state.table().copy(), user.derived_state.state
+        user.derived_state.rebuild()
+        assert np.array_equal(user.derived_state.table(), appended)
+        assert user.derived_state.state == state
