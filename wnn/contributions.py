@@ -58,11 +58,6 @@ class ContributionChange:
         """How far each item's statistics move (only the items that move)."""
         return ItemDeltas.between(self.before, self.after)
 
-    @property
-    def items(self) -> list[int]:
-        """The items whose statistics the change moves."""
-        return self.deltas.items.tolist()
-
 
 def apply_change(space: ItemSpace, change: ContributionChange) -> None:
     """Swap a user's old contribution for the new one in the item statistics and the next-item counts.

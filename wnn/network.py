@@ -191,7 +191,7 @@ class UserWNN:
 
     def forget(self, event_id: int) -> bool:
         """Remove one training pair exactly, as if it had never been learned. Returns False if it is not stored."""
-        hits = self.pair_log.positions_of(event_id)
+        hits = self.pair_log.positions_of_many([event_id])
         if not len(hits):
             return False
         self._delete(hits)

@@ -48,7 +48,7 @@ class NextItemCounts:
         self.start = np.zeros(256, dtype=np.int64)
         self.length = np.zeros(256, dtype=np.int64)
         self.totals = np.zeros(256, dtype=np.float64)
-        self._room = np.zeros(256, dtype=np.int64)
+        self.room = np.zeros(256, dtype=np.int64)  # each row's block size in the arena
         self._used = 0  # arena slots handed out to rows so far
 
     def add(self, previous: int, following: int, weight: float = 1.0) -> None:
@@ -63,11 +63,6 @@ class NextItemCounts:
             self._grow_rows(previous + 1)
 
     @property
-    def room(self) -> np.ndarray:
-        """Each row's block size in the arena (what a kernel that counts needs besides :attr:`arena`)."""
-        return self._room
-
-    @property
     def arena(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``keys``, ``values`` and each row's start, length and total, as the kernels take them (views: valid
         until the counts next change)."""
@@ -75,7 +70,7 @@ class NextItemCounts:
 
     def _grow_rows(self, n: int) -> None:
         size = max(n, 2 * len(self.start))
-        for name in ("start", "length", "totals", "_room"):
+        for name in ("start", "length", "totals", "room"):
             old = getattr(self, name)
             new = np.zeros(size, dtype=old.dtype)
             new[: len(old)] = old
@@ -90,7 +85,7 @@ class NextItemCounts:
         start, length = self.start.item(previous), self.length.item(previous)
         self.keys[self._used : self._used + length] = self.keys[start : start + length]
         self.values[self._used : self._used + length] = self.values[start : start + length]
-        self.start[previous], self._room[previous] = self._used, room
+        self.start[previous], self.room[previous] = self._used, room
         self._used += room
 
     def add_sequence(self, indices: Sequence[int] | np.ndarray, weight: float = 1.0) -> None:

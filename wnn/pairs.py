@@ -34,7 +34,7 @@ def _newest(event_ids: np.ndarray) -> int:
 
 
 class PairLog:
-    """Columns of stored pairs, the item ids they refer to, and the set of their event ids."""
+    """Columns of stored pairs and the item ids they refer to."""
 
     def __init__(self, capacity: int = 0) -> None:
         self.n = 0
@@ -118,9 +118,6 @@ class PairLog:
             new = np.zeros(capacity, dtype=old.dtype)
             new[: self.n] = old[: self.n]
             self._columns[name] = new
-
-    def positions_of(self, event_id: int) -> np.ndarray:
-        return np.flatnonzero(self.event_ids == event_id)
 
     def positions_of_many(self, event_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions of the stored pairs with any of ``event_ids``, ascending."""

@@ -15,11 +15,14 @@ from wnn.kernels.sums import pairwise_sum
 
 
 @njit(cache=True, nogil=True)
-def _row_total(bits: np.ndarray, item: int, slots: int) -> float:
-    total = 0.0
+def _add_mix(total: np.ndarray, bits: np.ndarray, item: int, slots: int, weight: float) -> None:
+    """Add ``weight`` times the item's genre mix (its first ``slots`` bits over their count; nothing without genres)
+    to ``total``. A weight of 1.0 adds the mix itself: multiplying by one is exact."""
+    row_total = 0.0
     for s in range(slots):
-        total += bits[item, s]
-    return total
+        row_total += bits[item, s]
+    for s in range(slots):
+        total[s] = total[s] + weight * (bits[item, s] / row_total if row_total > 0 else 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -27,10 +30,7 @@ def add_genre_mixes(bits: np.ndarray, slots: int, items: np.ndarray, start: int,
     """Add the genre mix of each pair ``start .. stop`` (its item's first ``slots`` bits over their count; nothing
     for an item without genres) to ``total``, oldest first (:meth:`wnn.derivation.Derivation.genre_mix_total`)."""
     for p in range(start, stop):
-        item = items[p]
-        row_total = _row_total(bits, item, slots)
-        for s in range(slots):
-            total[s] = total[s] + (bits[item, s] / row_total if row_total > 0 else 0.0)
+        _add_mix(total, bits, items[p], slots, 1.0)
 
 
 @njit(cache=True, nogil=True)
@@ -63,10 +63,7 @@ def recent_shift(
         return 0.0
     recent = np.zeros(slots)
     for j in range(span):
-        item = items[n - span + j]
-        row_total = _row_total(bits, item, slots)
-        for s in range(slots):
-            recent[s] = recent[s] + weights[j] * (bits[item, s] / row_total if row_total > 0 else 0.0)
+        _add_mix(recent, bits, items[n - span + j], slots, weights[j])
     if not pairwise_sum(recent, 0, slots) or not pairwise_sum(long_run, 0, slots):
         return 0.0
     return js_divergence(recent, long_run)
