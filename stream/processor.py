@@ -209,7 +209,7 @@ class StreamProcessor:
                 if not create:
                     return None
                 state = UserState.new(self.space, partition, self.max_tombstones)
-            state.orphans.extend(self.orphans.pop(user, ()))
+            state.orphans += tuple(self.orphans.pop(user, ()))
         entry = touched[user] = _Touched(state)
         return entry
 

@@ -76,7 +76,7 @@ def split_key(key: bytes) -> tuple[bytes, str, int | None] | None:
     return None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Layout:
     """What the table holds of a user, as the last manifest written or read names it."""
 

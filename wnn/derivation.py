@@ -61,6 +61,26 @@ COLUMNS = {"units": np.int32, "codes": np.uint32, "q_before": np.int8}
 class Derivation:
     """The derived state of one network over ``pairs`` (read, never written, here)."""
 
+    __slots__ = (
+        "_allowance",
+        "_cfg",
+        "_columns",
+        "_content_synced",
+        "_detect",
+        "_held_array",
+        "_like",
+        "_mix_pairs",
+        "_mix_total",
+        "_stale",
+        "_synced",
+        "_threshold",
+        "_window",
+        "memory",
+        "pairs",
+        "space",
+        "state",
+    )
+
     def __init__(self, space: ItemSpace, pairs: PairLog) -> None:
         self.space = space
         cfg = self._cfg = space.config

@@ -68,6 +68,8 @@ def table_layout(cfg: WNNConfig) -> TableLayout:
 class CountingMemory:
     """One user's Z tables: a (3, cells) int32 array, allocated on the first write."""
 
+    __slots__ = ("layout", "n_neurons", "table")
+
     def __init__(self, cfg: WNNConfig) -> None:
         self.layout = table_layout(cfg)
         self.n_neurons = cfg.n_neurons

@@ -99,7 +99,7 @@ DUPLICATE = Learned(duplicate=True)
 
 #: What :attr:`UserWNN.memory_bytes` counts: an empty network's objects and arrays, each row of room in its pair and
 #: derived columns, and each stored pair's slot in the list of its item ids.
-NETWORK_BYTES = 2150
+NETWORK_BYTES = 1975
 ROW_BYTES = sum(np.dtype(dtype).itemsize for dtype in (*PAIR_COLUMNS.values(), *DERIVED_COLUMNS.values()))
 PAIR_BYTES = 8
 
@@ -117,6 +117,8 @@ class UserWNN:
     pairs
         Stored pairs to start from (as loaded by :meth:`from_bytes`).
     """
+
+    __slots__ = ("_cfg", "derived_state", "pair_log", "space")
 
     def __init__(self, space: ItemSpace, pairs: PairLog | None = None) -> None:
         self.space = space

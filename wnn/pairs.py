@@ -36,6 +36,8 @@ def _newest(event_ids: np.ndarray) -> int:
 class PairLog:
     """Columns of stored pairs and the item ids they refer to."""
 
+    __slots__ = ("_columns", "_newest_id", "keys", "n", "rating_total")
+
     def __init__(self, capacity: int = 0) -> None:
         self.n = 0
         self._columns: dict[str, np.ndarray] = {
@@ -113,7 +115,7 @@ class PairLog:
         self.rating_total += float(columns["ratings"][n])
 
     def _grow(self) -> None:
-        capacity = max(8, 2 * len(self._columns["event_ids"]))
+        capacity = max(2, 2 * len(self._columns["event_ids"]))
         for name, old in self._columns.items():
             new = np.zeros(capacity, dtype=old.dtype)
             new[: self.n] = old[: self.n]

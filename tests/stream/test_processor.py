@@ -361,6 +361,35 @@ def test_the_cache_is_bounded_by_bytes():
     assert p.user("u0", table.data.get).wnn.n_pairs == 2
 
 
+@pytest.mark.parametrize("per_user", [1, 30])
+def test_the_cache_counts_within_15_percent_of_what_its_users_really_hold(per_user):
+    """The cache's byte budget is only a bound if each entry's count is what it costs: clearing the cache must free
+    (tracemalloc) about what it counted, networks, tombstones, layouts and the cache's own bookkeeping together."""
+    import gc
+    import tracemalloc
+
+    p, table, n_users = StreamProcessor(catalogue=catalogue(), cache_bytes=1 << 30), Table(), 300
+    messages = [
+        rating(f"user-{u}", str(t % 20 + 1), 4.0, t, partition=u % 4)
+        for t, u in enumerate([u for _ in range(per_user) for u in range(n_users)], start=1)
+    ]
+    table.run(p, [rating("warm", "1", 4.0, 10**6), forget("warm", event_id=10**6)])  # the processor's own caches
+    tracemalloc.start()
+    try:
+        for start in range(0, len(messages), 500):
+            table.run(p, messages[start : start + 500])
+        table.run(p, [forget("user-1", event_id=2, partition=1)])
+        gc.collect()
+        held, counted = tracemalloc.get_traced_memory()[0], p.cache.currsize
+        p.forget_cache()
+        gc.collect()
+        freed = held - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(table.user(p, b"user-1").forgotten) == 1
+    assert abs(counted - freed) <= 0.15 * freed, (counted / n_users, freed / n_users)
+
+
 def test_lists_carry_their_score_terms_only_when_asked():
     stream = [rating("u", str(i), float(1 + i % 5), i) for i in range(6)]
     plain = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5), stream).recommendations)[0]
