@@ -28,7 +28,7 @@ UNSEALED_STATE_VERSION = 2
 
 #: What :attr:`UserState.memory_bytes` adds to the network's bytes: the state and its layout as objects, and the
 #: cache's bookkeeping of the entry (its key, size and place in the LRU order), measured with tracemalloc.
-STATE_BYTES = 800
+STATE_BYTES = 460
 #: Per stored event id: the layout's copy of it; per tombstone: its slot in the tuple and the int object.
 LAYOUT_ID_BYTES = 8
 TOMBSTONE_BYTES = 40

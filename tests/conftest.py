@@ -12,6 +12,9 @@ import pytest
 from wnn.config import WNNConfig
 from wnn.data import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
 from wnn.item_space import ItemSpace
+from wnn.pairs import ARENA
+
+ARENA.poison_released = True  # a view of a released block reads wild values, not another user's pairs
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi"]
 

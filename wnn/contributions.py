@@ -33,15 +33,11 @@ from wnn.validation import check_rating_event
 
 
 def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: int = 0) -> Contributions:
-    """What the user's stored pairs from position ``start`` on add to the item statistics (copies, safe across later
-    changes of the user)."""
+    """What the user's stored pairs from position ``start`` on add to the item statistics (its own copies, safe
+    across later changes of the user)."""
     log = model.pair_log
     return space.contributions(
-        user,
-        log.items[start:].copy(),
-        log.ratings[start:].copy(),
-        log.ts[start:].copy(),
-        model.centred_ratings()[start:],
+        user, log.items[start:], log.ratings[start:], log.ts[start:], model.centred_ratings()[start:]
     )
 
 

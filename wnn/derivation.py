@@ -29,7 +29,7 @@ from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
 from wnn.kernels.pooled import NO_LIKES, NO_PAIR_CELLS, NO_TABLE, NO_UNITS
 from wnn.memory import CountingMemory
-from wnn.pairs import PairLog
+from wnn.pairs import DERIVED_COLUMNS, PairLog
 from wnn.recurrence import next_state, states_before
 from wnn.residuals import RESIDUAL_QUANTUM, residual_units
 from wnn.taste_change import REFERENCE_PRIOR
@@ -40,6 +40,12 @@ from wnn.taste_change import REFERENCE_PRIOR
 #: one-item read adds up ~0.1 us per window pair instead of one lookup per neuron: at 64, 1,000,000 Zipf users held
 #: 4.3 times as many users in the same cache as at 16 at the same speed, for ~5% more time a rating on ML-100K.
 TABLE_FROM_PAIRS = 64
+
+#: A network of at most this many pairs keeps no long-run genre mix for its taste shift: it is added up afresh when
+#: asked for (about a microsecond), so a small user does not hold an array for it.
+MIX_FROM_PAIRS = 64
+#: What a small numpy array costs beyond its data (the object and the allocator's header; measured with tracemalloc).
+ARRAY_BYTES = 112
 
 _scratch: dict[int, np.ndarray] = {}
 
@@ -53,9 +59,8 @@ def _scratch_table(size: int) -> np.ndarray:
     return table
 
 
-#: Per-pair columns: the residual in 1/256 star against the item's baseline and the item's dynamic code when the pair
-#: was last read, and Q before the pair (within the taste window).
-COLUMNS = {"units": np.int32, "codes": np.uint32, "q_before": np.int8}
+#: Per-pair columns, kept in the room the pairs' block has for them (:data:`wnn.pairs.DERIVED_COLUMNS`).
+COLUMNS = DERIVED_COLUMNS
 
 
 class Derivation:
@@ -64,7 +69,6 @@ class Derivation:
     __slots__ = (
         "_allowance",
         "_cfg",
-        "_columns",
         "_content_synced",
         "_detect",
         "_held_array",
@@ -95,7 +99,6 @@ class Derivation:
         star = cfg.rating_scale.star
         self._allowance = cfg.drift_allowance * star
         self._threshold = (cfg.drift_threshold or 0.0) * star
-        self._columns = {name: np.zeros(pairs.capacity, dtype=dtype) for name, dtype in COLUMNS.items()}
         # The taste window (the tables hold the pairs from its start on), as the kernels keep it: float64 start,
         # total, pairs, rise, rise_min, fall, fall_min, rise_from, fall_from, seen (integers are exact in float64).
         self._window = np.zeros(len(taste_change.WindowState._fields))
@@ -127,6 +130,13 @@ class Derivation:
         return int(self._window[0])
 
     @property
+    def kept_bytes(self) -> int:
+        """The bytes of what this derivation keeps only for some networks: the Z tables and the long-run genre mix
+        (with an array object's own bytes)."""
+        mix = self._mix_total
+        return self.memory.nbytes + (0 if mix is None else mix.nbytes + ARRAY_BYTES)
+
+    @property
     def keeps_table(self) -> bool:
         """Whether the Z tables are kept (else reads add up the window's pairs; always kept by the reference)."""
         return self.memory.table is not None
@@ -152,8 +162,8 @@ class Derivation:
         if table is not None:
             return table, NO_PAIR_CELLS, NO_UNITS, NO_LIKES
         window = slice(self.window_start, self.pairs.n)
-        items, q_before = self.pairs.items[window], self._columns["q_before"][window]
-        units, liked = self._columns["units"][window], self.pairs.ratings[window] >= self._like
+        items, q_before = self.pairs.items[window], self.pairs.column("q_before")[window]
+        units, liked = self.pairs.column("units")[window], self.pairs.ratings[window] >= self._like
         layout = self.memory.layout
         if many:
             scratch = _scratch_table(layout.size)
@@ -167,24 +177,29 @@ class Derivation:
 
     def genre_mix_total(self) -> np.ndarray:
         """The sum of every stored pair's genre mix, oldest first (:func:`wnn.drift.genre_mixes`): the long-run mix of
-        the taste shift. Kept up as pairs are appended: numpy adds the rows of a column sum in order, so the running
-        sum equals the sum over all pairs bit for bit; a deletion or a catalogue update of a held item starts it
-        again (the caller reconciles first)."""
+        the taste shift. Kept up as pairs are appended, by a network of more than :data:`MIX_FROM_PAIRS` pairs: the
+        rows are added in order, so the running sum equals the sum over all pairs bit for bit; a deletion or a
+        catalogue update of a held item starts it again (the caller reconciles first)."""
         n, slots = self.pairs.n, self._cfg.n_genre_slots
         if self._mix_total is None or self._mix_pairs > n:
             self._mix_total, self._mix_pairs = np.zeros(slots), 0
+            if n <= MIX_FROM_PAIRS:  # not kept: added up afresh, in the same order, each time it is asked for
+                total, self._mix_total = self._mix_total, None
+                self._add_mixes(total, 0, n)
+                return total
         if self._mix_pairs < n:
-            if mode.compiled():
-                drift_kernels.add_genre_mixes(
-                    self.space.bits, slots, self.pairs.items, self._mix_pairs, n, self._mix_total
-                )
-            else:
-                total = self._mix_total
-                for row in drift.genre_mixes(self.space.bits[self.pairs.items[self._mix_pairs : n], :slots]):
-                    total = total + row
-                self._mix_total = total
+            self._add_mixes(self._mix_total, self._mix_pairs, n)
             self._mix_pairs = n
         return self._mix_total
+
+    def _add_mixes(self, total: np.ndarray, start: int, stop: int) -> None:
+        """Add the genre mixes of pairs ``start .. stop`` to ``total``, row after row."""
+        slots = self._cfg.n_genre_slots
+        if mode.compiled():
+            drift_kernels.add_genre_mixes(self.space.bits, slots, self.pairs.items, start, stop, total)
+            return
+        for row in drift.genre_mixes(self.space.bits[self.pairs.items[start:stop], :slots]):
+            total += row
 
     def taste_shift(self) -> float:
         """The taste shift of the stored pairs (:func:`wnn.drift.taste_shift`) from the kept-up long-run mix; the
@@ -198,7 +213,7 @@ class Derivation:
 
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
-        return self._columns[name][: self.pairs.n]
+        return self.pairs.column(name)
 
     # ------------------------------------------------------------------ keeping up
     def reconcile(self) -> None:
@@ -242,12 +257,10 @@ class Derivation:
 
     def rebuild(self) -> None:
         """Derive everything from the stored pairs and the item space as it is now."""
-        log, space, columns = self.pairs, self.space, self._columns
-        n, items = log.n, log.items
-        if len(columns["units"]) < log.capacity:
-            self._grow()
-        columns["units"][:n] = residual_units(log.ratings, space.baselines(items))
-        columns["codes"][:n] = space.dynamic_codes[items]
+        log, space = self.pairs, self.space
+        items = log.items
+        log.column("units")[:] = residual_units(log.ratings, space.baselines(items))
+        log.column("codes")[:] = space.dynamic_codes[items]
         self._held_array = None
         self._mix_total = None
         self._window[:] = self._scan()
@@ -257,7 +270,6 @@ class Derivation:
 
     def drop(self, keep: np.ndarray) -> None:
         """Follow a deletion of pairs (``keep``: which of the old pairs remain): derive again before the next read."""
-        self._columns = {name: column[: len(keep)][keep].copy() for name, column in self._columns.items()}
         self._stale = True  # everything after the deleted pairs changes
         self._mix_total = None
 
@@ -267,14 +279,11 @@ class Derivation:
         restarted the taste window."""
         log, space = self.pairs, self.space
         n = log.n - 1
-        if len(self._columns["units"]) < log.capacity:
-            self._grow()
         self._held_array = None
-        columns = self._columns
         if mode.compiled():
             table = self.memory.table
             self.state, restarted = kernels.append_pair(
-                columns["units"], columns["codes"], columns["q_before"], n, idx, rating, self._like, space.counts,
+                log.room("units"), log.room("codes"), log.room("q_before"), n, idx, rating, self._like, space.counts,
                 space.sums, space.kernel_constants, space.dynamic_codes,
                 NO_TABLE if table is None else table, space.cell_base, self.memory.layout.state_shift,
                 space.channels, self.state, self._window, self._detect, self._allowance, self._threshold,
@@ -288,11 +297,11 @@ class Derivation:
 
     def _append_reference(self, n: int, idx: int, rating: float) -> bool:
         """:meth:`append` in numpy and Python (the specification of :func:`wnn.kernels.derivation.append_pair`)."""
-        space, columns = self.space, self._columns
+        space, log = self.space, self.pairs
         units = round((rating - space.baseline(idx)) * 256.0)  # residual_units() of one rating
         liked = rating >= self._like
         q = self.state
-        columns["units"][n], columns["codes"][n], columns["q_before"][n] = units, space.dynamic_codes[idx], q
+        log.column("units")[n], log.column("codes")[n], log.column("q_before")[n] = units, space.dynamic_codes[idx], q
         if self.memory.table is None and n:  # kept without a table by the kernels: count it all, this pair too
             self._count_window(self.memory)
         else:
@@ -301,19 +310,10 @@ class Derivation:
         if not self._detect:
             return False
         start = self._window[0]
-        self._window[:] = taste_change.step(
-            self.window, units, self._allowance, self._threshold, columns["units"][: self.pairs.n]
-        )
+        self._window[:] = taste_change.step(self.window, units, self._allowance, self._threshold, log.column("units"))
         return bool(self._window[0] != start)
 
     # ------------------------------------------------------------------ the pieces
-    def _grow(self) -> None:
-        capacity = self.pairs.capacity
-        for name, old in self._columns.items():
-            new = np.zeros(capacity, dtype=old.dtype)
-            new[: len(old)] = old
-            self._columns[name] = new
-
     def _scan(self) -> taste_change.WindowState | np.ndarray:
         """The taste window after every stored pair (as a tuple or as the kernels' array)."""
         if not self._detect:
@@ -324,7 +324,7 @@ class Derivation:
 
     def residuals(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Residual ratings of pairs ``start..stop-1`` in stars (exact: units of 1/256)."""
-        return self._columns["units"][start : self.pairs.n if stop is None else stop] * RESIDUAL_QUANTUM
+        return self.pairs.column("units")[start:stop] * RESIDUAL_QUANTUM
 
     def _rebuild_tables(self) -> None:
         """The tables (if the network keeps them) and Q from the pairs of the taste window, with their current
@@ -352,17 +352,17 @@ class Derivation:
                 space.cell_base,
                 self.memory.layout.state_shift,
                 items,
-                self._columns["units"][window],
+                log.column("units")[window],
                 liked,
                 space.channels,
-                self._columns["q_before"][window],
+                log.column("q_before")[window],
             )
             return
         before, self.state = states_before(liked, space.channels[items], cfg.n_state_bits)
-        self._columns["q_before"][window] = before
+        log.column("q_before")[window] = before
         if memory is not None:
             cells = memory.layout.cells(space.addresses[items].astype(np.int64), before)
-            memory.rebuild(cells, self._columns["units"][window], liked)
+            memory.rebuild(cells, log.column("units")[window], liked)
 
     def _materialize(self) -> None:
         """Give a network that keeps no table (built by the kernels) its table, before the reference writes it."""
@@ -375,7 +375,8 @@ class Derivation:
         if code_cells is not None:
             self._patch_compiled(changed, code_cells)
             return
-        log, space, columns = self.pairs, self.space, self._columns
+        log, space = self.pairs, self.space
+        columns = {name: log.column(name) for name in COLUMNS}
         items = log.items[changed]
         units = residual_units(log.ratings[changed], space.baselines(items))
         codes = space.dynamic_codes[items]
@@ -431,11 +432,11 @@ class Derivation:
     def _patch_compiled(self, changed: np.ndarray, code_cells: np.ndarray) -> None:
         """:meth:`_patch` with the kernels: the same decisions, made in one compiled call
         (:func:`wnn.kernels.derivation.patch_pairs`)."""
-        log, space, columns = self.pairs, self.space, self._columns
+        log, space = self.pairs, self.space
         table = self.memory.table
         outcome = kernels.patch_pairs(
-            changed.astype(np.int64, copy=False), log.items, log.ratings, log.n, columns["units"], columns["codes"],
-            columns["q_before"], space.counts, space.sums, space.kernel_constants, space.dynamic_codes, self._window,
+            changed.astype(np.int64, copy=False), log.items, log.ratings, log.n, log.room("units"), log.room("codes"),
+            log.room("q_before"), space.counts, space.sums, space.kernel_constants, space.dynamic_codes, self._window,
             self._detect, self._allowance, self._threshold, REFERENCE_PRIOR, NO_TABLE if table is None else table,
             self._like, space.static_addresses, code_cells, space.cell_base, self.memory.layout.state_shift,
         )  # fmt: skip

@@ -191,13 +191,14 @@ class ItemStatistics:
         vector_units: np.ndarray,
     ) -> Contributions:
         centred = np.asarray(centred, dtype=np.float64)
+        # Copies: the columns of a user's pairs are views of the pair arena, reused once the user's log is dropped.
         return Contributions(
-            np.asarray(items, dtype=np.int64),
-            np.asarray(ratings, dtype=np.float32),
+            np.array(items, dtype=np.int64),
+            np.array(ratings, dtype=np.float32),
             np.rint(centred[:, None] * vectors).astype(np.int64),
             np.array(vector_units, dtype=np.int64),
             np.rint(centred * PROJECTION_SCALE).astype(np.int64),
-            np.asarray(stamps),
+            np.array(stamps),
             self.config.popularity_half_life_s,
         )
 

@@ -99,7 +99,7 @@ DUPLICATE = Learned(duplicate=True)
 
 #: What :attr:`UserWNN.memory_bytes` counts: an empty network's objects and arrays, each row of room in its pair and
 #: derived columns, and each stored pair's slot in the list of its item ids.
-NETWORK_BYTES = 1975
+NETWORK_BYTES = 855
 ROW_BYTES = sum(np.dtype(dtype).itemsize for dtype in (*PAIR_COLUMNS.values(), *DERIVED_COLUMNS.values()))
 PAIR_BYTES = 8
 
@@ -360,7 +360,8 @@ class UserWNN:
         """Approximate memory of the live network (what a cache of users should count): the objects and arrays of
         an empty one, the pair and derived columns' room, the tables, and per pair its slot in the list of item ids
         (measured with tracemalloc; ``tests/wnn/test_network.py`` holds it within 15% of the truth)."""
-        return NETWORK_BYTES + self.memory.nbytes + self.pair_log.capacity * ROW_BYTES + self.pair_log.n * PAIR_BYTES
+        log = self.pair_log
+        return NETWORK_BYTES + self.derived_state.kept_bytes + log.capacity * ROW_BYTES + log.n * PAIR_BYTES
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:

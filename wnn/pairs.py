@@ -1,6 +1,7 @@
 """A user's stored training pairs: the state a network is derived from, and what the user inspects and deletes.
 
-Columns in learning order (oldest first), grown by doubling so that an append costs O(1). The pair is the unit of
+Columns in learning order (oldest first), in one block of the process's column arena (:mod:`wnn.arena`) that moves to
+a block twice as large when full, so that an append costs O(1). The pair is the unit of
 forgetting: :meth:`PairLog.delete` removes pairs, and everything derived from them (tables, Q, taste window, the
 user's share of the global statistics) is derived again by the caller.
 
@@ -20,10 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from wnn.arena import ColumnArena, block_rows
+
 #: Column name -> dtype. Nothing that depends on the rest of the world is stored: residuals, addresses and tables
 #: are derived from these and the item space as it is now (:meth:`wnn.network.UserWNN.reconcile`).
 COLUMNS: dict[str, type] = {"event_ids": np.int64, "items": np.int64, "ratings": np.float32, "ts": np.int64}
+#: Room beside each pair for what its network derives from it (:mod:`wnn.derivation`): the residual in 1/256 star
+#: against the item's baseline and the item's dynamic code when the pair was last read, and Q before the pair
+#: (within the taste window). Not stored, not copied by :meth:`PairLog.from_columns`.
+DERIVED_COLUMNS: dict[str, type] = {"units": np.int32, "codes": np.uint32, "q_before": np.int8}
 
+#: The process's pairs and derived columns: every log's block lies in one of its pages (:mod:`wnn.arena`).
+ARENA = ColumnArena({**COLUMNS, **DERIVED_COLUMNS})
 
 #: What :attr:`PairLog._newest_id` holds without pairs: below every signed 64-bit event id.
 _NO_ID = -(2**63) - 1
@@ -34,26 +43,38 @@ def _newest(event_ids: np.ndarray) -> int:
 
 
 class PairLog:
-    """Columns of stored pairs and the item ids they refer to."""
+    """Columns of stored pairs (and the room for what is derived from them) in one block of :data:`ARENA`, and the
+    item ids the pairs refer to. The block goes back to the arena when the log is dropped."""
 
-    __slots__ = ("_columns", "_newest_id", "keys", "n", "rating_total")
+    __slots__ = ("_newest_id", "_offset", "_page", "keys", "n", "rating_total")
 
     def __init__(self, capacity: int = 0) -> None:
         self.n = 0
-        self._columns: dict[str, np.ndarray] = {
-            name: np.zeros(capacity, dtype=dtype) for name, dtype in COLUMNS.items()
-        }
+        self._page, self._offset = ARENA.allocate(capacity) if capacity else (ARENA.empty, 0)
         self.keys: list[Hashable] = []  # the pairs' item ids, kept for serialization and listings
         self._newest_id = _NO_ID  # the largest event id stored (derived; ids mostly arrive in increasing order)
         #: Sum of the stored ratings (float64 of float32 values: exact, in any order of appends and deletes).
         self.rating_total = 0.0
 
+    def __del__(self) -> None:
+        try:  # noqa: SIM105 (contextlib may be gone already when this runs at interpreter exit)
+            ARENA.release(self._page, self._offset)
+        except (AttributeError, TypeError):  # never fully built, or the interpreter is shutting down
+            pass
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Copies (and :func:`copy.deepcopy`) take a block of their own, with the derived columns as they are."""
+        columns = {name: self._page.columns[name][self._offset : self._offset + self.n].copy() for name in ARENA.dtypes}
+        return _restored, (columns, list(self.keys))
+
     @classmethod
     def from_columns(cls, columns: dict[str, np.ndarray], keys: list[Hashable]) -> PairLog:
         """A log holding given columns (each of length ``len(keys)``; the caller validated them)."""
-        log = cls()
-        log._columns = {name: np.ascontiguousarray(columns[name], dtype=dtype) for name, dtype in COLUMNS.items()}
-        log.n = len(keys)
+        n = len(keys)
+        log = cls(n)
+        for name in COLUMNS:
+            log._page.columns[name][log._offset : log._offset + n] = columns[name][:n]
+        log.n = n
         log.keys = list(keys)
         log._newest_id = _newest(log.event_ids)
         log.rating_total = float(log.ratings.astype(np.float64).sum())
@@ -69,13 +90,16 @@ class PairLog:
 
     def slice(self, start: int, stop: int) -> PairLog:
         """A copy of the pairs at positions ``start .. stop`` (one stored segment)."""
-        return PairLog.from_columns(
-            {name: self.column(name)[start:stop].copy() for name in COLUMNS}, self.keys[start:stop]
-        )
+        return PairLog.from_columns({name: self.column(name)[start:stop] for name in COLUMNS}, self.keys[start:stop])
 
     def column(self, name: str) -> np.ndarray:
-        """The first ``n`` values of a column (a view: valid until the next append or delete)."""
-        return self._columns[name][: self.n]
+        """The first ``n`` values of a column, stored or derived (a view: valid until the next append or delete)."""
+        return self._page.columns[name][self._offset : self._offset + self.n]
+
+    def room(self, name: str) -> np.ndarray:
+        """The whole block of a column, ``capacity`` rows (a view: valid until the next append or delete)."""
+        page = self._page
+        return page.columns[name][self._offset : self._offset + page.block_rows]
 
     @property
     def event_ids(self) -> np.ndarray:
@@ -101,25 +125,27 @@ class PairLog:
 
     def append(self, event_id: int, item: int, key: Hashable, rating: float, ts: int) -> None:
         n = self.n
-        if n == len(self._columns["event_ids"]):
-            self._grow()
-        columns = self._columns
-        columns["event_ids"][n] = event_id
-        columns["items"][n] = item
-        columns["ratings"][n] = rating
-        columns["ts"][n] = ts
+        if n == self._page.block_rows:
+            self._move(n + 1)
+        columns, row = self._page.columns, self._offset + n
+        columns["event_ids"][row] = event_id
+        columns["items"][row] = item
+        columns["ratings"][row] = rating
+        columns["ts"][row] = ts
         # Committed last, so a failure above leaves the pair unseen and a retry appends it.
         self.keys.append(key)
         self._newest_id = max(self._newest_id, event_id)
         self.n = n + 1
-        self.rating_total += float(columns["ratings"][n])
+        self.rating_total += float(columns["ratings"][row])
 
-    def _grow(self) -> None:
-        capacity = max(2, 2 * len(self._columns["event_ids"]))
-        for name, old in self._columns.items():
-            new = np.zeros(capacity, dtype=old.dtype)
-            new[: self.n] = old[: self.n]
-            self._columns[name] = new
+    def _move(self, rows: int) -> None:
+        """Into a block of room for ``rows`` rows, with the first ``n`` rows of every column (derived ones too)."""
+        old, old_offset, n = self._page, self._offset, self.n
+        page, offset = ARENA.allocate(rows) if rows else (ARENA.empty, 0)
+        for name, column in page.columns.items():
+            column[offset : offset + n] = old.columns[name][old_offset : old_offset + n]
+        self._page, self._offset = page, offset
+        ARENA.release(old, old_offset)
 
     def positions_of_many(self, event_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions of the stored pairs with any of ``event_ids``, ascending."""
@@ -129,12 +155,18 @@ class PairLog:
         return np.flatnonzero(np.isin(self.event_ids, wanted))
 
     def delete(self, positions: Sequence[int] | np.ndarray) -> None:
-        """Remove the pairs at ``positions``; the rest keep their order."""
+        """Remove the pairs at ``positions``; the rest keep their order (in every column, derived ones too). A log
+        left with a quarter of its room or less moves to a smaller block."""
         keep = np.ones(self.n, dtype=bool)
         keep[np.asarray(positions, dtype=np.int64)] = False
-        self._columns = {name: column[: self.n][keep].copy() for name, column in self._columns.items()}
+        for name in ARENA.dtypes:
+            column = self.column(name)
+            kept = column[keep]
+            column[: len(kept)] = kept
         self.keys = [key for key, kept in zip(self.keys, keep.tolist()) if kept]
-        self.n = int(keep.sum())
+        self.n = len(self.keys)
+        if block_rows(self.n) < self.capacity // 2 or not self.n:
+            self._move(self.n)
         self._newest_id = _newest(self.event_ids)
         self.rating_total = float(self.ratings.astype(np.float64).sum())
 
@@ -147,4 +179,12 @@ class PairLog:
 
     @property
     def capacity(self) -> int:
-        return len(self._columns["event_ids"])
+        return self._page.block_rows
+
+
+def _restored(columns: dict[str, np.ndarray], keys: list[Hashable]) -> PairLog:
+    """A log of ``columns`` (every column of the arena, derived ones included) and ``keys``: what a copy holds."""
+    log = PairLog.from_columns(columns, keys)
+    for name in DERIVED_COLUMNS:
+        log.room(name)[: log.n] = columns[name]
+    return log
