@@ -29,7 +29,6 @@ import numpy as np
 from wnn.item_space import ItemSpace
 from wnn.item_stats import Contributions, ItemDeltas
 from wnn.network import DUPLICATE, Learned, UserWNN
-from wnn.validation import check_rating_event
 
 
 def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: int = 0) -> Contributions:
@@ -93,9 +92,10 @@ def learn_event(
     ``added`` (the rating's own contribution, for a caller that keeps per-partition shares) and, when the user's
     size limit evicted old pairs, ``change``: the user's contribution with the new rating, swapped for what the
     pairs left add up to (already applied here; a caller's share takes ``added`` first, then the change).
-    Bad input raises :class:`wnn.validation.InvalidEvent` before anything changes.
+    The event's fields must have been checked at the boundary (:func:`wnn.validation.check_learn_call`,
+    :func:`wnn.validation.check_rating_event` or the worker's input schema): they are not
+    checked twice on every rating.
     """
-    rating, ts, event_id = check_rating_event(rating, ts, event_id, model.space.config.rating_scale)
     if model.knows(event_id):
         return DUPLICATE  # at-least-once delivery: changes nothing
     rating = float(np.float32(rating))
