@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wnn.config import WNNConfig
-from wnn.rating_scale import HALF_STARS
+from wnn.rating_scale import HALF_STARS, RatingScale
 from wnn.recommender import WNNRecommender
 from wnn.system_state import differences, snapshot
 
 #: Examples per run; a long soak: WNN_CONTRACT_EXAMPLES=5000 pytest tests/wnn/test_unlearning_contract.py
 EXAMPLES = int(os.environ.get("WNN_CONTRACT_EXAMPLES", "200"))
+DECIMAL = RatingScale(0.1, 0.9, 0.1)
 USERS = ["u0", "u1", "u2"]
 ITEMS = ["a", "b", "c", "d", "e", "f", "g"]  # a-d come from the catalogue; e-g are registered when first rated
 CONFIGS = {
@@ -29,7 +30,12 @@ CONFIGS = {
     "restarting": WNNConfig(drift_threshold=0.4, drift_allowance=0.05, n_candidates=None),
     "both": WNNConfig(max_pairs=3, drift_threshold=0.5, drift_allowance=0.05),
     "half-stars": WNNConfig(rating_scale=HALF_STARS, max_pairs=4, drift_threshold=0.5, drift_allowance=0.05),
+    # A scale whose like threshold float32 cannot hold (0.7000000000000001): 0.7 is a like on every path.
+    "decimal": WNNConfig(rating_scale=DECIMAL, max_pairs=4, drift_threshold=0.5, drift_allowance=0.05),
 }
+
+#: The drawn ratings as the decimal scale has them (1 star -> 0.1, 4 stars -> 0.7, 5 stars -> 0.9).
+ON_DECIMAL = {1.0: 0.1, 1.5: 0.2, 2.0: 0.3, 3.0: 0.5, 3.5: 0.6, 3.7: 0.65, 4.0: 0.7, 5.0: 0.9}
 
 rating_event = st.tuples(
     st.just("rate"),
@@ -61,6 +67,7 @@ def run(
     for event in events:
         if event[0] == "rate":
             _, user, item, rating, step = event
+            rating = ON_DECIMAL[rating] if config.rating_scale == DECIMAL else rating
             ts += step * 600  # steps of 0 give equal event times
             event_id = len(learned)
             if predictions is not None:
