@@ -59,10 +59,6 @@ def _scratch_table(size: int) -> np.ndarray:
     return table
 
 
-#: Per-pair columns, kept in the room the pairs' block has for them (:data:`wnn.pairs.DERIVED_COLUMNS`).
-COLUMNS = DERIVED_COLUMNS
-
-
 class Derivation:
     """The derived state of one network over ``pairs`` (read, never written, here)."""
 
@@ -376,7 +372,7 @@ class Derivation:
             self._patch_compiled(changed, code_cells)
             return
         log, space = self.pairs, self.space
-        columns = {name: log.column(name) for name in COLUMNS}
+        columns = {name: log.column(name) for name in DERIVED_COLUMNS}
         items = log.items[changed]
         units = residual_units(log.ratings[changed], space.baselines(items))
         codes = space.dynamic_codes[items]

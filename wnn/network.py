@@ -49,13 +49,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from wnn import prediction, ranking, taste_change, user_codec
-from wnn.derivation import COLUMNS as DERIVED_COLUMNS
 from wnn.derivation import Derivation
 from wnn.explanation import Explanation, explain
 from wnn.item_space import ItemSpace
 from wnn.memory import COUNT, RESIDUAL, CountingMemory
 from wnn.pairs import COLUMNS as PAIR_COLUMNS
-from wnn.pairs import PairLog
+from wnn.pairs import DERIVED_COLUMNS, PairLog
 from wnn.prediction import Prediction
 from wnn.residuals import RESIDUAL_QUANTUM, centred_rating, centred_ratings
 from wnn.state_format import StateError
