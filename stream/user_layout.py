@@ -31,6 +31,7 @@ after it, never a mix:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 import msgpack
@@ -260,12 +261,12 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
     """Start, count and sequence number (None: to be written) of each stored segment that keeps pairs, if ``ids``
     is the old segments' remaining pairs followed by new ones; else Nones."""
     n_old = len(old.event_ids)
-    if len(ids) >= n_old and np.array_equal(ids[:n_old], old.event_ids):
-        remaining = np.ones(n_old, dtype=bool)
-    else:
-        remaining = np.isin(old.event_ids, ids)
-        if not np.array_equal(ids[: int(remaining.sum())], old.event_ids[remaining]):
-            return None
+    if len(ids) >= n_old and ids[:n_old].tobytes() == old.event_ids.tobytes():
+        # Every stored pair remains (the usual case: a batch only learned): each segment keeps all of its pairs.
+        return list(itertools.accumulate(old.counts, initial=0))[:-1], list(old.counts), list(old.seqs)
+    remaining = np.isin(old.event_ids, ids)
+    if not np.array_equal(ids[: int(remaining.sum())], old.event_ids[remaining]):
+        return None
     starts, counts, seqs = [], [], []
     offset = position = 0
     for seq, count in zip(old.seqs, old.counts):

@@ -9,6 +9,9 @@ until the block is released. A block too large for a page gets a page of its own
 Why: seven small arrays per network cost about 1 KB of array objects and allocator headers whatever the pairs; a user
 with one rating held 2.8 KB in the worker's cache, most of it that. In a block, a row costs its columns' bytes.
 
+A slab page, once made, is kept for later blocks of its size: the arena holds the process's peak (which the user
+cache's byte budget bounds), not less. Like the rest of the model it is used from one thread and takes no lock.
+
 >>> import numpy as np
 >>> arena = ColumnArena({"a": np.int64, "b": np.float32})
 >>> page, offset = arena.allocate(3)
