@@ -82,9 +82,9 @@ class ColumnArena:
             return Page(self.dtypes, size, 1), 0  # a page of its own, dropped with the block
         pages = self._pages.setdefault(size, [])
         if not pages or not pages[-1].has_room():
-            room = [i for i, page in enumerate(pages) if page.free]
-            if room:  # a page with released blocks goes last, to be allocated from
-                pages.append(pages.pop(room[0]))
+            freed = next((i for i, page in enumerate(pages) if page.free), None)
+            if freed is not None:  # a page with released blocks goes last, to be allocated from
+                pages.append(pages.pop(freed))
             else:
                 blocks = min(PAGE_ROWS // size, _FIRST_PAGE_BLOCKS << len(pages))
                 pages.append(Page(self.dtypes, size, blocks))
@@ -105,7 +105,7 @@ class ColumnArena:
         if self.poison_released:
             for column in page.columns.values():
                 column[offset : offset + page.block_rows].view(np.uint8)[:] = 0x5A
-        if page.rows > page.block_rows or page.block_rows < PAGE_ROWS:
+        if page.block_rows < PAGE_ROWS:  # a slab page; a large block's own page goes with the log that held it
             page.free.append(offset)
 
     @property

@@ -86,6 +86,43 @@ def compare(a: WNNRecommender, b: WNNRecommender, at: float) -> dict[str, Any]:
     }
 
 
+def _learn_with_checkpoints(
+    dataset: Dataset, order: np.ndarray, checkpoint_every: int, progress: bool
+) -> tuple[WNNModel, dict[int, WNNModel]]:
+    """One run of system A over the stream ``order``, with a copy of it every ``checkpoint_every`` ratings (by the
+    position it starts from); A ends with every user read up to date, so each copy of it starts so."""
+    learned, checkpoints = WNNModel(dataset), {}
+    for start in tqdm(
+        range(0, len(order), checkpoint_every), desc="learning the stream", unit="checkpoint", disable=not progress
+    ):
+        checkpoints[start] = copy.deepcopy(learned)
+        _learn(learned, dataset, order[start : start + checkpoint_every])
+    for model in learned.recommender.users.values():
+        model.reconcile()
+    # A deep copy's arrays are writeable where the original's constants are read-only, so numba loads a second
+    # specialization of a kernel (10 ms) the first time a copy forgets: the audit's start-up cost, paid here.
+    spare = copy.deepcopy(learned).recommender
+    spare_user, spare_model = next(iter(spare.users.items()))
+    spare.forget(spare_user, spare_model.pairs()[0]["event_id"])
+    return learned, checkpoints
+
+
+def _timed_forget(forgetting: WNNModel, user: int, target: int) -> tuple[float, float]:
+    """Forget ``target`` of ``user``; milliseconds of the call, and of bringing every user up to date after it."""
+    for model in forgetting.recommender.users.values():  # up to date before the forget, so the timing below
+        model.reconcile()  # is the forget's own cost
+    # And the garbage of this audit's deep copies collected: a full collection over its dozen copies of the
+    # system takes 100-150 ms, and one that fell inside the timed forget measured the audit, not the forget.
+    gc.collect()
+    start = time.perf_counter()
+    assert forgetting.recommender.forget(user, target)
+    forget_ms = (time.perf_counter() - start) * 1e3
+    start = time.perf_counter()
+    for model in forgetting.recommender.users.values():
+        model.reconcile()
+    return forget_ms, (time.perf_counter() - start) * 1e3
+
+
 def audit_unlearning(
     dataset: Dataset,
     trials: int = 1000,
@@ -109,20 +146,8 @@ def audit_unlearning(
 
     checkpoints: dict[int, WNNModel] = {}
     learned = None
-    if protocol == "full-stream":  # one run of A, with copies of it every checkpoint_every ratings
-        learned = WNNModel(dataset)
-        for start in tqdm(
-            range(0, len(order), checkpoint_every), desc="learning the stream", unit="checkpoint", disable=not progress
-        ):
-            checkpoints[start] = copy.deepcopy(learned)
-            _learn(learned, dataset, order[start : start + checkpoint_every])
-        for model in learned.recommender.users.values():  # each copy starts with every user read up to date
-            model.reconcile()
-        # A deep copy's arrays are writeable where the original's constants are read-only, so numba loads a second
-        # specialization of a kernel (10 ms) the first time a copy forgets: the audit's start-up cost, paid here.
-        spare = copy.deepcopy(learned).recommender
-        spare_user, spare_model = next(iter(spare.users.items()))
-        spare.forget(spare_user, spare_model.pairs()[0]["event_id"])
+    if protocol == "full-stream":
+        learned, checkpoints = _learn_with_checkpoints(dataset, order, checkpoint_every, progress)
 
     verdicts = {"bytes": 0, "derived": 0, "top10": 0, "predictions": 0}
     maxima, samples, forget_ms, reconcile_ms, replay_ms, rebuild_ms = [], [], [], [], [], []
@@ -132,18 +157,9 @@ def audit_unlearning(
         target = int(order[position])
         user = int(dataset.users[target])
         forgetting = copy.deepcopy(learned) if learned is not None else _learn(WNNModel(dataset), dataset, order)
-        for model in forgetting.recommender.users.values():  # up to date before the forget, so the timing below
-            model.reconcile()  # is the forget's own cost
-        # And the garbage of this audit's deep copies collected: a full collection over its dozen copies of the
-        # system takes 100-150 ms, and one that fell inside the timed forget measured the audit, not the forget.
-        gc.collect()
-        start = time.perf_counter()
-        assert forgetting.recommender.forget(user, target)
-        forget_ms.append((time.perf_counter() - start) * 1e3)
-        start = time.perf_counter()
-        for model in forgetting.recommender.users.values():
-            model.reconcile()
-        reconcile_ms.append((time.perf_counter() - start) * 1e3)
+        forget_time, reconcile_time = _timed_forget(forgetting, user, target)
+        forget_ms.append(forget_time)
+        reconcile_ms.append(reconcile_time)
         start = time.perf_counter()
         if learned is None:
             never = _learn(WNNModel(dataset), dataset, order, skip=target)
@@ -181,12 +197,19 @@ def audit_unlearning(
         "reconcile_all_users_p50_ms": float(np.percentile(reconcile_ms, 50)),
         "reconcile_all_users_p99_ms": float(np.percentile(reconcile_ms, 99)),
     }
+    return doc | _rebuild_keys(protocol, prefix, checkpoint_every, rebuild_ms, replay_ms)
+
+
+def _rebuild_keys(
+    protocol: str, prefix: int, checkpoint_every: int, rebuild_ms: list[float], replay_ms: list[float]
+) -> dict[str, Any]:
+    """The document's keys on building system B, which each protocol does its own way."""
+    rebuild_p50 = float(np.percentile(rebuild_ms, 50))
     if protocol == "prefix":
-        doc["prefix"] = prefix
-        doc["relearn_without_p50_ms"] = float(np.percentile(rebuild_ms, 50))
-    else:
-        doc["checkpoint_every"] = checkpoint_every
-        doc["replay_from_checkpoint_p50_ms"] = float(np.percentile(rebuild_ms, 50))
-        doc["replay_without_ms"] = float(np.median(replay_ms)) if replay_ms else None
-        doc["replays_timed"] = len(replay_ms)
-    return doc
+        return {"prefix": prefix, "relearn_without_p50_ms": rebuild_p50}
+    return {
+        "checkpoint_every": checkpoint_every,
+        "replay_from_checkpoint_p50_ms": rebuild_p50,
+        "replay_without_ms": float(np.median(replay_ms)) if replay_ms else None,
+        "replays_timed": len(replay_ms),
+    }

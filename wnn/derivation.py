@@ -177,12 +177,12 @@ class Derivation:
         rows are added in order, so the running sum equals the sum over all pairs bit for bit; a deletion or a
         catalogue update of a held item starts it again (the caller reconciles first)."""
         n, slots = self.pairs.n, self._cfg.n_genre_slots
+        if n <= MIX_FROM_PAIRS:  # not kept: added up afresh, in the same order, each time it is asked for
+            total = np.zeros(slots)
+            self._add_mixes(total, 0, n)
+            return total
         if self._mix_total is None or self._mix_pairs > n:
             self._mix_total, self._mix_pairs = np.zeros(slots), 0
-            if n <= MIX_FROM_PAIRS:  # not kept: added up afresh, in the same order, each time it is asked for
-                total, self._mix_total = self._mix_total, None
-                self._add_mixes(total, 0, n)
-                return total
         if self._mix_pairs < n:
             self._add_mixes(self._mix_total, self._mix_pairs, n)
             self._mix_pairs = n

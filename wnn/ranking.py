@@ -183,16 +183,17 @@ def followed(model: UserWNN, indices: np.ndarray, top: int = 3) -> list[list[tup
     if not model.n_pairs or not cfg.transition_weight:
         return [[] for _ in indices]
     recent = model.pair_log.items[-cfg.sequence_length :][::-1]
-    weights = sequence_weights(cfg)[: len(recent)]
+    weights = sequence_weights(cfg)[: len(recent)].tolist()
     counts = space.next_items.counts_of(recent, np.asarray(indices)).tolist()
+    previous_items = recent.tolist()
+    scales = [100.0 / max(space.next_items.total(previous), 1.0) for previous in previous_items]
     out = []
     for k in range(len(indices)):
         parts: dict[int, float] = {}
-        for j, (previous, weight) in enumerate(zip(recent.tolist(), weights.tolist())):
+        for j, previous in enumerate(previous_items):
             count = counts[j][k]
             if count:
-                scale = 100.0 / max(space.next_items.total(previous), 1.0)
-                parts[previous] = parts.get(previous, 0.0) + weight * float(np.log1p(count * scale))
+                parts[previous] = parts.get(previous, 0.0) + weights[j] * float(np.log1p(count * scales[j]))
         best = sorted(parts.items(), key=lambda kv: (-kv[1], int(space.tie_keys[kv[0]])))[:top]
         out.append([(space.key(i), value) for i, value in best])
     return out
