@@ -266,8 +266,9 @@ def append_pair(
     """Fold in the pair just stored at ``position`` (item ``item``, float32 value ``rating``) in one call: its
     residual against the item's baseline now and its item's code into the columns, Q before it, its cells counted
     in ``table`` (a network that keeps one; one of no columns otherwise), and one step of the taste window when
-    ``detect``. Returns Q after the pair and whether the window restarted (:meth:`wnn.derivation.Derivation.append`
-    in the reference)."""
+    ``detect``. Returns Q after the pair and whether the window restarted: its start moved
+    (:meth:`wnn.derivation.Derivation.append` in the reference; a detector that fires back to the start it had
+    changes neither the tables nor the drift flag)."""
     residual = int(np.rint((np.float64(rating) - baseline(counts, sums, item, constants)) * 256.0))
     liked = rating >= like_threshold
     units[position], codes[position], q_before[position] = residual, dynamic_codes[item], state
@@ -275,10 +276,11 @@ def append_pair(
         write_pair(table, cell_base, state_shift, item, state, residual, liked)
     channel = channels[item]
     state = (state & ~channel) | (channel if liked else 0)
-    restarted = False
-    if detect:
-        restarted = window_step(window, residual, allowance, threshold, units[: position + 1], prior)
-    return state, restarted
+    if not detect:
+        return state, False
+    start = window[0]
+    window_step(window, residual, allowance, threshold, units[: position + 1], prior)
+    return state, window[0] != start
 
 
 #: What :func:`patch_pairs` leaves to its caller.
