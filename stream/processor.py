@@ -29,6 +29,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from cachetools import LRUCache
 
 from stream.catalogue import ItemRecord, Titles, dataset_items, parse_item
@@ -48,7 +49,7 @@ from stream.schemas import (
 from stream.user_layout import SEGMENT_PAIRS, read_stored
 from stream.user_state import UserState
 from wnn.config import WNNConfig
-from wnn.contributions import ContributionChange, forget_events, learn_event
+from wnn.contributions import ContributionChange, forget_events, learn_run
 from wnn.data import Dataset
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
@@ -255,10 +256,97 @@ class StreamProcessor:
                 continue
             by_user.setdefault(event.user, []).append((message, event))
         for inputs in by_user.values():
-            for message, event in inputs:
-                self._apply(message, event, load, touched, out)
+            self._apply_user(inputs, load, touched, out)
         self._emit(touched, out)
         return out
+
+    def _apply_user(
+        self,
+        inputs: list[tuple[Incoming, RatingEvent | ForgetEvent]],
+        load: Loader,
+        touched: dict[str, _Touched],
+        out: BatchOutput,
+    ) -> None:
+        """One user's inputs in their order: each run of new ratings learned together (:meth:`_learn_run`), any other
+        input on its own (:meth:`_apply`)."""
+        run: list[tuple[Incoming, RatingEvent]] = []
+        for message, event in inputs:
+            if isinstance(event, RatingEvent) and self._extends(run, message, event, load, touched):
+                run.append((message, event))
+                continue
+            self._learn_run(run, touched, out)
+            run = []
+            self._apply(message, event, load, touched, out)
+        self._learn_run(run, touched, out)
+
+    def _extends(
+        self, run: list[tuple[Incoming, RatingEvent]], message: Incoming, event: RatingEvent, load: Loader,
+        touched: dict[str, _Touched],
+    ) -> bool:  # fmt: skip
+        """Whether a rating joins the user's run of new ratings: the user's state is at hand and lives on the
+        message's partition, and the event id is above every id stored or in the run and was never forgotten (so
+        it is new; anything else takes :meth:`_apply`, which says why)."""
+        try:
+            entry = self._state(event.user, message.partition, load, touched, create=True)
+        except Exception:  # an unreadable state: _apply dead-letters the message with the reason
+            return False
+        assert entry is not None  # created for a rating
+        state = entry.state
+        newest = run[-1][1].event_id if run else state.wnn.pair_log.newest_id
+        new = event.event_id > newest and event.event_id not in state.forgotten
+        return new and state.partition == message.partition
+
+    def _learn_run(
+        self, run: list[tuple[Incoming, RatingEvent]], touched: dict[str, _Touched], out: BatchOutput
+    ) -> None:
+        """Predict (for the drift records) and learn a run of one user's new ratings in one call
+        (:func:`wnn.contributions.learn_run`), and update their partition's item shares. After a failure (a bug),
+        the ratings of the run it had not learned yet are tried one by one, so it costs the message that fails."""
+        if not run:
+            return
+        user, partition = run[0][1].user, run[0][0].partition
+        entry = touched[user]
+        space, model = self.space, entry.state.wnn
+        events = [event for _, event in run]
+        try:
+            indices = np.array([space.index(event.item) for event in events], dtype=np.int64)
+            ratings = np.array([event.rating for event in events], dtype=np.float64)
+            stamps = np.array([event.ts for event in events], dtype=np.int64)
+            learned = learn_run(
+                space, user, model, indices, ratings, stamps, np.array([e.event_id for e in events], dtype=np.int64)
+            )
+        except Exception as exc:
+            if len(run) > 1:
+                log.exception("internal error on a run of %d ratings of %r: trying them one by one", len(run), user)
+                for message, event in run:
+                    if model.knows(event.event_id):  # learned before the failure
+                        entry.events.append(covered_event(event.event_id, message.offset, "rating"))
+                        entry.changed = True
+                    else:
+                        self._learn_run([(message, event)], touched, out)
+                return
+            message = run[0][0]
+            log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
+            self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
+            return
+        columns = (
+            indices.tolist(), ratings.astype(np.float32).tolist(), learned.centred.tolist(), stamps.tolist(),
+            learned.predictions.tolist(), learned.restarted.tolist(), learned.pairs_before.tolist(),
+        )  # fmt: skip
+        for k, (index, value, centred, ts, prediction, restarted, before) in enumerate(zip(*columns)):
+            message, event = run[k]
+            # The item space took the rating; the partition's share takes it when it is next needed.
+            self._unfolded[partition].append(RatingRow(index, value, centred, user, ts))
+            change = learned.changes.get(k)
+            if change is not None:  # the size limit evicted old pairs: their contributions left the space
+                self._mirror_change(partition, change)
+            # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
+            entry.records.append(drift_record(event.event_id, ts, prediction, event.rating, restarted, before))
+            self._observe(user, abs(prediction - event.rating), restarted)
+            entry.events.append(covered_event(event.event_id, message.offset, "rating"))
+        entry.event_time = events[-1].ts
+        entry.changed = True
+        out.applied += len(run)
 
     def _apply(
         self,
@@ -279,10 +367,10 @@ class StreamProcessor:
                     f"came on partition {message.partition} (was it produced with another key or "
                     "partitioner?)"
                 )
-            if isinstance(event, RatingEvent):
-                applied = self._rate(event, entry, message)
-            else:
-                applied = self._forget(event, entry, message)
+            if isinstance(event, RatingEvent) and not self._redelivered(event, entry, message):
+                self._learn_run([(message, event)], touched, out)
+                return
+            applied = isinstance(event, ForgetEvent) and self._forget(event, entry, message)
             out.applied += applied
             out.duplicates += not applied
         except StateError as exc:
@@ -305,34 +393,15 @@ class StreamProcessor:
             )
         )
 
-    def _rate(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
-        """Predict (for the drift record), learn, update the partition's item share. False for a redelivery."""
+    def _redelivered(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
+        """Whether a rating that did not join a run was learned (or forgotten) before: then it changes nothing."""
         state = entry.state
-        if state.knows(event.event_id):
-            entry.events.append(covered_event(event.event_id, message.offset, "rating", duplicate=True))
-            # A redelivery means the last run stopped before its offsets were committed, maybe before the table's
-            # changelog got the state the local store already has: write it again so the changelog catches up.
-            entry.rewrite = True
+        if not state.knows(event.event_id):
             return False
-        model, space = state.wnn, self.space
-        idx = space.index(event.item)
-        prediction = model.predict_index(idx)
-        n_before = model.n_pairs
-        learned = learn_event(space, event.user, model, idx, event.rating, event.ts, event.event_id)
-        # The item space took the rating; the partition's share takes it when it is next needed.
-        assert learned.added is not None  # learn_event fills it for every rating it learns
-        self._unfolded[message.partition].append(learned.added)
-        if learned.change is not None:  # the size limit evicted old pairs: their contributions left the space
-            self._mirror_change(message.partition, learned.change)
-        # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
-        restarted = learned.restarted
-        entry.records.append(
-            drift_record(event.event_id, event.ts, prediction.rating, event.rating, restarted, n_before)
-        )
-        self._observe(event.user, abs(prediction.rating - event.rating), restarted)
-        entry.events.append(covered_event(event.event_id, message.offset, "rating"))
-        entry.event_time = event.ts
-        entry.changed = True
+        entry.events.append(covered_event(event.event_id, message.offset, "rating", duplicate=True))
+        # A redelivery means the last run stopped before its offsets were committed, maybe before the table's
+        # changelog got the state the local store already has: write it again so the changelog catches up.
+        entry.rewrite = True
         return True
 
     def _forget(self, event: ForgetEvent, entry: _Touched, message: Incoming) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 
 from wnn.item_space import ItemSpace
 from wnn.item_stats import Contributions, ItemDeltas
+from wnn.kernels import runs
 from wnn.network import DUPLICATE, Learned, UserWNN
 
 
@@ -105,13 +106,17 @@ def learn_event(
     evicted = model.eviction_due()
     if not evicted:
         return Learned(restarted=learned.restarted, added=added)
-    # The size limit forgets the oldest pairs: the user's contribution, the new rating's included, is swapped for
-    # what the pairs left add up to.
+    return Learned(evicted=evicted, added=added, change=_evict(space, user, model, evicted))
+
+
+def _evict(space: ItemSpace, user: Hashable, model: UserWNN, evicted: tuple[int, ...]) -> ContributionChange:
+    """The size limit forgets the oldest pairs: the user's contribution, the new rating's included, is swapped for
+    what the pairs left add up to. Returns the change (applied)."""
     before = user_contributions(space, user, model)
     model.forget_many(evicted)
     change = ContributionChange(before, user_contributions(space, user, model))
     apply_change(space, change)
-    return Learned(evicted=evicted, added=added, change=change)
+    return change
 
 
 def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: Iterable[int]) -> ContributionChange:
@@ -129,3 +134,86 @@ def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: I
     change = ContributionChange(before, user_contributions(space, user, model, start))
     apply_change(space, change)
     return change
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLearned:
+    """What :func:`learn_run` did, rating by rating: the rating predicted for each item before its rating was
+    learned (NaN when not asked for), the pairs the user held then, whether learning it restarted the taste window,
+    its user-centred value, and (by position in the run) the contribution change of each eviction by the size
+    limit."""
+
+    predictions: np.ndarray
+    pairs_before: np.ndarray
+    restarted: np.ndarray
+    centred: np.ndarray
+    changes: dict[int, ContributionChange]
+
+
+def learn_run(
+    space: ItemSpace,
+    user: Hashable,
+    model: UserWNN,
+    indices: np.ndarray,
+    ratings: np.ndarray,
+    stamps: np.ndarray,
+    event_ids: np.ndarray,
+    predict: bool = True,
+) -> RunLearned:
+    """Learn a run of one user's ratings in order (:func:`learn_event` of each), each rating's item predicted for
+    the user first when ``predict``: int64 dense item indices, ratings, int64 event times and int64 event ids, each
+    new to the user (none stored, none repeated) and checked at the boundary.
+
+    The state and every prediction equal those of predicting and learning the ratings one by one. With the compiled
+    kernels most of the run is one call (:func:`wnn.kernels.runs.learn_run`); what it leaves to Python (a rating of
+    an item the user holds, a table counted afresh, an eviction, a next-item row made larger) is done here, between
+    calls, as the per-rating path does it. ``RatingRow(indices[k], float32 ratings[k], centred[k], user,
+    stamps[k])`` is what each rating added to the item statistics.
+    """
+    size = len(indices)
+    predictions, centred = np.empty(size), np.empty(size)
+    pairs_before, restarted = np.empty(size, dtype=np.int64), np.zeros(size, dtype=bool)
+    changes: dict[int, ContributionChange] = {}
+    log, derived = model.pair_log, model.derived_state
+    largest = max(indices.tolist())
+    k = 0
+    while k < size:
+        model.reconcile()
+        previous = model.last_item_index if log.n else -1
+        arguments = space.run_kernel_arguments(user, max(largest, previous), previous)
+        flags, stop = runs.HELD, k  # without the kernels: every rating by the per-rating path
+        if arguments is not None:
+            log.reserve(log.n + size - k)
+            before = log.n
+            stop, state, total, flags, generation, newest = runs.learn_run(
+                k, indices, ratings, stamps, event_ids, predict, predictions, centred, restarted, pairs_before,
+                log.room("event_ids"), log.room("items"), log.room("ratings"), log.room("ts"), log.room("units"),
+                log.room("codes"), log.room("q_before"), before, log.rating_total, max(log.newest_id, _LOWEST_ID),
+                *derived.run_kernel_arguments(), *arguments,
+            )  # fmt: skip
+            if stop > k:
+                chosen = indices[k:stop].tolist()
+                log.appended(stop - k, [space.key(i) for i in chosen], newest, total)
+                space.rated(chosen, stamps[k:stop].tolist(), generation)
+                derived.appended_run(state, bool(flags & runs.REBUILD_TABLES))
+            if flags & runs.ROW_IS_FULL:  # the last rating's transition found no room: make it, then count
+                space.next_items.add(int(log.items[-2]), int(log.items[-1]))
+            if flags & runs.EVICT:
+                restarted[stop - 1] = False  # as learn_event reports an evicting rating
+                changes[stop - 1] = _evict(space, user, model, model.eviction_due())
+        if flags & runs.HELD and stop < size:  # the user holds the item: the per-rating path patches their pairs
+            index = int(indices[stop])
+            predictions[stop] = model.predict_index(index).rating if predict else np.nan
+            pairs_before[stop] = log.n
+            learned = learn_event(space, user, model, index, ratings[stop], int(stamps[stop]), int(event_ids[stop]))
+            assert learned.added is not None  # a new event: learn_event fills it
+            restarted[stop], centred[stop] = learned.restarted, learned.added.centred
+            if learned.change is not None:
+                changes[stop] = learned.change
+            stop += 1
+        k = stop
+    return RunLearned(predictions, pairs_before, restarted, centred, changes)
+
+
+#: The lowest event id a compiled run takes for a network without pairs (a signed 64-bit integer).
+_LOWEST_ID = -(2**63)

@@ -19,6 +19,8 @@ computes from scratch:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from wnn import drift, taste_change
@@ -290,6 +292,27 @@ class Derivation:
         if restarted or self.keeps_table != self._wants_table():
             self._rebuild_tables()
         return restarted
+
+    def run_kernel_arguments(self) -> tuple[Any, ...]:
+        """What :func:`wnn.kernels.runs.learn_run` takes of this derivation (after the pairs' columns and count):
+        Q, the taste window (updated in place), the tables (or none), the Q shifts, the like threshold, the taste
+        window's settings, the window size from which a table is kept, and the size limit (``max_pairs``)."""
+        table = self.memory.table
+        return (
+            self.state, self._window, NO_TABLE if table is None else table, self.memory.layout.state_shift,
+            self._like, self._detect, self._allowance, self._threshold, REFERENCE_PRIOR, TABLE_FROM_PAIRS,
+            self._cfg.max_pairs,
+        )  # fmt: skip
+
+    def appended_run(self, state: int, rebuild_tables: bool) -> None:
+        """Follow pairs a compiled run appended (:func:`wnn.kernels.runs.learn_run`): Q after them, and the tables
+        counted afresh where the run said so (as :meth:`append` does). The run read the item space as it is after
+        its ratings, so the derivation is in step with it."""
+        self.state = state
+        self._held_array = None
+        self._synced = self.space.changes.generation
+        if rebuild_tables:
+            self._rebuild_tables()
 
     def _append_reference(self, n: int, idx: int, rating: float) -> bool:
         """:meth:`append` in numpy and Python (the specification of :func:`wnn.kernels.derivation.append_pair`)."""

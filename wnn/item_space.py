@@ -362,14 +362,42 @@ class ItemSpace:
         counted = statistics_kernels.learn_rating(
             *self.stats.summed, index, rating, centred, vector, units, constants, popularity_thresholds,
             mean_thresholds, code_cells, neuron_offsets, self._static_addresses, self.dynamic_codes, self.cell_base,
-            self.addresses, *counts.arena, counts.room, -1 if previous is None else previous,
+            self.addresses, *counts.arena, -1 if previous is None else previous,
         )  # fmt: skip
         self.stats.add_popularity(index, ts)
-        if counted == ROW_FULL and previous is not None:  # the row had no room: give it more, then count
+        if counted == ROW_FULL and previous is not None:  # no room for the row: make it, then count
             counts.add(previous, index)
         self._unplaced.add(index)
         self.changes.record(index)
         return RatingRow(index, rating, centred, user, ts)
+
+    def run_kernel_arguments(self, user: Hashable, largest_item: int, previous: int) -> tuple[Any, ...] | None:
+        """What :func:`wnn.kernels.runs.learn_run` takes of the space for a run of ``user``'s ratings whose items
+        are at most ``largest_item`` (a change stamp and a next-item row are made for each first), after the user's
+        item ``previous`` (-1: none): the change stamps and generation, the statistics, the user's vector, the code
+        refresh's arguments, codes, addresses, Q channels, the next-item counts and ``previous``. None where the
+        compiled item side does not run (:meth:`update` takes each rating then). Views: valid until the space next
+        grows."""
+        arguments = self.code_kernel_arguments if self.config.hybrid and mode.compiled() else None
+        if arguments is None:
+            return None
+        counts, changes = self.next_items, self.changes
+        counts.reserve_row(largest_item)
+        changes.reserve(largest_item)
+        return (
+            changes.stamps, changes.generation, *self.stats.summed, *self.stats.scaled(user), *arguments,
+            self._static_addresses, self.dynamic_codes, self.cell_base, self.addresses, self.channels, *counts.arena,
+            previous,
+        )  # fmt: skip
+
+    def rated(self, indices: list[int], stamps: list[int], generation: int) -> None:
+        """What :meth:`update` does in Python, for ratings of ``indices`` at event times ``stamps`` whose statistics,
+        codes, change stamps (up to ``generation``) and next-item counts a compiled run took
+        (:func:`wnn.kernels.runs.learn_run`): their popularity and their place in the candidate order."""
+        for index, ts in zip(indices, stamps):
+            self.stats.add_popularity(index, ts)
+        self._unplaced.update(indices)
+        self.changes.advanced(generation)
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly, and refresh what

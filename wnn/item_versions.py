@@ -27,22 +27,27 @@ class ItemVersions:
 
     def record(self, index: int) -> None:
         """One change of item ``index``."""
+        self.reserve(index)
+        self.generation += 1
+        self._stamps[index] = self.generation
+
+    def reserve(self, index: int) -> None:
+        """Make room for a stamp of items up to ``index`` (before a compiled run stamps them, :meth:`advanced`)."""
         if index >= len(self._stamps):
             grown = np.zeros(max(index + 1, 2 * len(self._stamps)), dtype=np.int64)
             grown[: len(self._stamps)] = self._stamps
             self._stamps = grown
-        self.generation += 1
-        self._stamps[index] = self.generation
+
+    def advanced(self, generation: int) -> None:
+        """Take the changes a compiled run stamped into :attr:`stamps` itself, as :meth:`record` of each would: the
+        counter is ``generation`` after them."""
+        self.generation = generation
 
     def record_many(self, indices: np.ndarray) -> None:
         """One change of each of ``indices`` (distinct), in their order: what :meth:`record` of each gives."""
         if not len(indices):
             return
-        top = int(indices.max())
-        if top >= len(self._stamps):
-            grown = np.zeros(max(top + 1, 2 * len(self._stamps)), dtype=np.int64)
-            grown[: len(self._stamps)] = self._stamps
-            self._stamps = grown
+        self.reserve(int(indices.max()))
         self._stamps[indices] = self.generation + 1 + np.arange(len(indices), dtype=np.int64)
         self.generation += len(indices)
 

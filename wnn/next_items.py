@@ -49,13 +49,13 @@ class NextItemCounts:
         self.length = np.zeros(256, dtype=np.int64)
         self.totals = np.zeros(256, dtype=np.float64)
         self.room = np.zeros(256, dtype=np.int64)  # each row's block size in the arena
-        self._used = 0  # arena slots handed out to rows so far
+        self.used = np.zeros(1, dtype=np.int64)  # arena slots handed out to rows so far (the kernels move rows)
 
     def add(self, previous: int, following: int, weight: float = 1.0) -> None:
         """Count that a user rated ``following`` right after ``previous`` (``weight=-1`` takes it back)."""
         self.reserve_row(previous)
-        while kernels.add_count(*self.arena, self.room, previous, following, weight) == kernels.ROW_FULL:
-            self._move_row(previous, max(4, 2 * self.length.item(previous)))
+        while kernels.add_count(*self.arena, previous, following, weight) == kernels.ROW_FULL:
+            self.grow_arena(max(4, 2 * self.length.item(previous)))
 
     def reserve_row(self, previous: int) -> None:
         """Make sure item ``previous`` has a row (before a kernel counts in it)."""
@@ -63,10 +63,10 @@ class NextItemCounts:
             self._grow_rows(previous + 1)
 
     @property
-    def arena(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``keys``, ``values`` and each row's start, length and total, as the kernels take them (views: valid
-        until the counts next change)."""
-        return self.keys, self.values, self.start, self.length, self.totals
+    def arena(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``keys``, ``values``, each row's start, length, total and room, and the slots handed out, as the kernels
+        take them (views: valid until the counts next change)."""
+        return self.keys, self.values, self.start, self.length, self.totals, self.room, self.used
 
     def _grow_rows(self, n: int) -> None:
         size = max(n, 2 * len(self.start))
@@ -76,17 +76,13 @@ class NextItemCounts:
             new[: len(old)] = old
             setattr(self, name, new)
 
-    def _move_row(self, previous: int, room: int) -> None:
-        """Give the row a block of ``room`` slots at the arena's end (its old block is left unused)."""
-        if self._used + room > len(self.keys):
-            size = max(self._used + room, 2 * len(self.keys))
+    def grow_arena(self, room: int) -> None:
+        """Make the arena large enough for a row to move to a block of ``room`` slots at its end."""
+        needed = self.used.item(0) + room
+        if needed > len(self.keys):
+            size = max(needed, 2 * len(self.keys))
             self.keys = np.concatenate([self.keys, np.zeros(size - len(self.keys), np.int64)])
             self.values = np.concatenate([self.values, np.zeros(size - len(self.values), np.float64)])
-        start, length = self.start.item(previous), self.length.item(previous)
-        self.keys[self._used : self._used + length] = self.keys[start : start + length]
-        self.values[self._used : self._used + length] = self.values[start : start + length]
-        self.start[previous], self.room[previous] = self._used, room
-        self._used += room
 
     def add_sequence(self, indices: Sequence[int] | np.ndarray, weight: float = 1.0) -> None:
         """Count every consecutive pair of one user's rating sequence."""

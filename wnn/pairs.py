@@ -118,6 +118,11 @@ class PairLog:
     def ts(self) -> np.ndarray:
         return self.column("ts")
 
+    @property
+    def newest_id(self) -> int:
+        """The largest event id stored (below every 64-bit id without pairs): an id above it is certainly new."""
+        return self._newest_id
+
     def knows(self, event_id: int) -> bool:
         """Whether a pair with this event id is stored: one comparison for an id above every stored one (the usual
         case: a user's events arrive in order), else a scan of the ids; no set of them is kept beside the column."""
@@ -137,6 +142,20 @@ class PairLog:
         self._newest_id = max(self._newest_id, event_id)
         self.n = n + 1
         self.rating_total += float(columns["ratings"][row])
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` pairs in all (a block of that size or larger), for a compiled run to write into."""
+        if rows > self._page.block_rows:
+            self._move(rows)
+
+    def appended(self, count: int, keys: Sequence[Hashable], newest_id: int, rating_total: float) -> None:
+        """Take the ``count`` pairs a compiled run wrote past the stored ones (:func:`wnn.kernels.runs.learn_run`):
+        their item ids ``keys``, the largest of their event ids and the ratings' new total (which the run added up in
+        :meth:`append`'s order)."""
+        self.keys.extend(keys)
+        self._newest_id = max(self._newest_id, newest_id)
+        self.n += count
+        self.rating_total = rating_total
 
     def _move(self, rows: int) -> None:
         """Into a block of room for ``rows`` rows, with the first ``n`` rows of every column (derived ones too)."""

@@ -268,14 +268,14 @@ def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monke
     import stream.processor as module
 
     p, table = StreamProcessor(catalogue=catalogue()), Table()
-    real = module.learn_event
+    real = module.learn_run
 
-    def flaky(space, user, model, idx, value, ts, event_id):
-        if event_id == 2:
+    def flaky(space, user, model, indices, ratings, stamps, event_ids):
+        if 2 in event_ids.tolist():
             raise RuntimeError("boom")
-        return real(space, user, model, idx, value, ts, event_id)
+        return real(space, user, model, indices, ratings, stamps, event_ids)
 
-    monkeypatch.setattr(module, "learn_event", flaky)
+    monkeypatch.setattr(module, "learn_run", flaky)
     out = table.run(p, [rating("u", "1", 4.0, 1), rating("u", "2", 4.0, 2), rating("u", "3", 4.0, 3)])
     assert [json.loads(v)["reason"] for _, v, _ in out.dead_letters] == ["internal error (RuntimeError: boom)"]
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [1, 3]

@@ -8,7 +8,9 @@ calls :func:`math.exp`. A property (``tests/wnn/test_kernels.py``) runs random s
 states, predictions and lists bit for bit.
 
 Kernels are compiled on first use and cached on disk (``cache=True``; numba's cache folder is ``__pycache__`` beside
-this package, or ``$NUMBA_CACHE_DIR``), so only the first start of a fresh install pays for the compile. They are
+this package, or ``$NUMBA_CACHE_DIR``), so only the first start of a fresh install pays for the compile. numba checks
+a cached kernel against its own source file only: after editing a kernel that kernels of other files call, remove
+``wnn/kernels/__pycache__`` so that they compile again. They are
 compiled without ``fastmath``: IEEE semantics, no reassociation, no fused multiply-add.
 
 :func:`wnn.kernels.mode.reference` (or ``WNNREC_REFERENCE=1`` for a whole process) runs the numpy reference instead.

@@ -128,12 +128,13 @@ def learn_rating(
     row_length: np.ndarray,
     row_totals: np.ndarray,
     row_room: np.ndarray,
+    row_used: np.ndarray,
     previous: int,
 ) -> int:
     """One rating's whole item side in one call: :func:`add_rating`, :func:`refresh_code`, and the transition from
     item ``previous`` (none if negative) counted in the next-item arena (:func:`wnn.kernels.next_items.add_count`).
-    Returns what the count returned (its row's length, or ``ROW_FULL``: the caller makes room and counts it), 0
-    without a transition."""
+    Returns what the count returned (its row's length, or ``ROW_FULL``: the arena is full; the caller makes it larger
+    and counts it), 0 without a transition."""
     add_rating(counts, sums, projection, vector_sums, centred_sums, index, rating, centred, scaled_vector, vector_units)
     refresh_code(
         counts, sums, projection, vector_sums, centred_sums, index, constants, popularity_thresholds, mean_thresholds,
@@ -141,7 +142,7 @@ def learn_rating(
     )  # fmt: skip
     if previous < 0:
         return 0
-    return add_count(keys, values, row_start, row_length, row_totals, row_room, previous, index, 1.0)
+    return add_count(keys, values, row_start, row_length, row_totals, row_room, row_used, previous, index, 1.0)
 
 
 @njit(cache=True, nogil=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: What :func:`add_count` returns when ``following`` is new to a full row: the caller gives the row more room and
-#: calls again.
+#: What :func:`add_count` returns when ``following`` is new to a full row and the arena has no room left to move the
+#: row to: the caller makes the arena larger and calls again.
 ROW_FULL = -1
 
 
@@ -23,12 +23,15 @@ def add_count(
     row_length: np.ndarray,
     row_totals: np.ndarray,
     row_room: np.ndarray,
+    used: np.ndarray,
     previous: int,
     following: int,
     weight: float,
 ) -> int:
     """Add ``weight`` to the count of ``previous -> following`` (a count back at zero gives its slot to the row's
-    last successor) and to the row's total. Returns the row's length after, or :data:`ROW_FULL` (nothing changed)."""
+    last successor) and to the row's total. A full row first moves to a block twice its length (at least 4) at the
+    arena's end, ``used[0]`` (the slots handed out so far). Returns the row's length after, or :data:`ROW_FULL`
+    (nothing changed)."""
     start, length = row_start[previous], row_length[previous]
     at = -1
     for p in range(start, start + length):
@@ -37,7 +40,14 @@ def add_count(
             break
     if at < 0:
         if length == row_room[previous]:
-            return ROW_FULL
+            room = max(4, 2 * length)
+            end = used[0]
+            if end + room > len(keys):
+                return ROW_FULL
+            keys[end : end + length] = keys[start : start + length]
+            values[end : end + length] = values[start : start + length]
+            row_start[previous], row_room[previous], used[0] = end, room, end + room
+            start = end
         at = start + length
         keys[at], values[at] = following, 0.0
         length += 1

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 
 def warm_up() -> float:
     """Run every kernel once on a tiny network through the public paths; returns the seconds it took (the compile
     time on a fresh install, the cache load after)."""
+    from wnn.contributions import learn_run
     from wnn.item_space import ItemSpace
     from wnn.recommender import WNNRecommender
 
@@ -29,6 +32,8 @@ def warm_up() -> float:
     items, _ = user.score(ts=2, k=2)
     user.explain_list(items, ts=2)
     user.taste_shift()
+    indices, times = np.array([space.index(item) for item in (2, 1, 0)], dtype=np.int64), np.arange(90, 93)
+    learn_run(space, "run", recommender.user("run"), indices, np.array([3.0, 4.0, 5.0]), times, event_ids=times)
     recommender.forget("warm", 0)
     user.predict_one(2)
     for event_id in range(3, 80):  # a network long enough to keep its table
