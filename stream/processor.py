@@ -330,20 +330,22 @@ class StreamProcessor:
             self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
             return
         columns = (
-            indices.tolist(), ratings.astype(np.float32).tolist(), learned.centred.tolist(), stamps.tolist(),
+            run, indices.tolist(), ratings.astype(np.float32).tolist(), learned.centred.tolist(), stamps.tolist(),
             learned.predictions.tolist(), learned.restarted.tolist(), learned.pairs_before.tolist(),
         )  # fmt: skip
-        for k, (index, value, centred, ts, prediction, restarted, before) in enumerate(zip(*columns)):
-            message, event = run[k]
+        unfolded, records, covered = self._unfolded[partition], entry.records, entry.events
+        for k, ((message, event), index, value, centred, ts, prediction, restarted, before) in enumerate(zip(*columns)):
             # The item space took the rating; the partition's share takes it when it is next needed.
-            self._unfolded[partition].append(RatingRow(index, value, centred, user, ts))
-            change = learned.changes.get(k)
-            if change is not None:  # the size limit evicted old pairs: their contributions left the space
-                self._mirror_change(partition, change)
+            unfolded.append(RatingRow(index, value, centred, user, ts))
+            if learned.changes and k in learned.changes:
+                # The size limit evicted old pairs: their contributions left the space (and the pending ratings
+                # were folded into the share first).
+                self._mirror_change(partition, learned.changes[k])
+                unfolded = self._unfolded[partition]
             # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
-            entry.records.append(drift_record(event.event_id, ts, prediction, event.rating, restarted, before))
+            records.append(drift_record(event.event_id, ts, prediction, event.rating, restarted, before))
             self._observe(user, abs(prediction - event.rating), restarted)
-            entry.events.append(covered_event(event.event_id, message.offset, "rating"))
+            covered.append(covered_event(event.event_id, message.offset, "rating"))
         entry.event_time = events[-1].ts
         entry.changed = True
         out.applied += len(run)

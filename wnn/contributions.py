@@ -189,7 +189,7 @@ def learn_run(
                 k, indices, ratings, stamps, event_ids, predict, predictions, centred, restarted, pairs_before,
                 log.room("event_ids"), log.room("items"), log.room("ratings"), log.room("ts"), log.room("units"),
                 log.room("codes"), log.room("q_before"), before, log.rating_total, max(log.newest_id, _LOWEST_ID),
-                *derived.run_kernel_arguments(), *arguments,
+                *derived.run_kernel_arguments(size - k), *arguments,
             )  # fmt: skip
             if stop > k:
                 chosen = indices[k:stop].tolist()

@@ -394,8 +394,7 @@ class ItemSpace:
         """What :meth:`update` does in Python, for ratings of ``indices`` at event times ``stamps`` whose statistics,
         codes, change stamps (up to ``generation``) and next-item counts a compiled run took
         (:func:`wnn.kernels.runs.learn_run`): their popularity and their place in the candidate order."""
-        for index, ts in zip(indices, stamps):
-            self.stats.add_popularity(index, ts)
+        self.stats.add_popularities(indices, stamps)
         self._unplaced.update(indices)
         self.changes.advanced(generation)
 

@@ -223,9 +223,14 @@ class ItemStatistics:
     def add_popularity(self, index: int, ts: float) -> None:
         """Add one rating at event time ``ts`` to the item's popularity (the part of :meth:`add_rating` that stays
         in Python: the accumulator is an exact Python integer)."""
-        weight = popularity.weight(ts, self.config.popularity_half_life_s)
-        accumulator = self.popularity[index] = self.popularity[index] + weight
-        self.log2_popularity[index] = popularity.log2_popularity(accumulator)
+        self.add_popularities([index], [ts])
+
+    def add_popularities(self, indices: list[int], stamps: list[int] | list[float]) -> None:
+        """:meth:`add_popularity` of each rating (item ``indices[k]`` at event time ``stamps[k]``), in order."""
+        half_life, accumulators, logs = self.config.popularity_half_life_s, self.popularity, self.log2_popularity
+        for index, ts in zip(indices, stamps):
+            accumulator = accumulators[index] = accumulators[index] + popularity.weight(ts, half_life)
+            logs[index] = popularity.log2_popularity(accumulator)
 
     def apply(self, index: int, delta: ItemPartial, sign: int = 1) -> None:
         """Add (``sign=1``) or take back (``-1``) statistics of some ratings of the item, exactly."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from wnn.kernels.derivation import append_pair
+from wnn.kernels.derivation import append_pair, rebuild_tables
 from wnn.kernels.item_statistics import learn_rating
 from wnn.kernels.next_items import ROW_FULL
 from wnn.kernels.pooled import HIGH, LOW, PRIOR_MEAN, USER_PRIOR, baseline, predict_from_window, predict_item
@@ -66,6 +66,7 @@ def learn_run(
     state: int,
     window: np.ndarray,
     table: np.ndarray,
+    scratch: np.ndarray,
     state_shift: np.ndarray,
     like_threshold: float,
     detect: bool,
@@ -105,13 +106,23 @@ def learn_run(
     """Learn ``run_*[first:]`` (items, ratings, event times, event ids) in order, each rating's item predicted first
     when ``predict``, into a network of ``n`` pairs: the columns are its block (``rating_total`` the sum of its
     ratings, ``newest_id`` its largest event id), ``state`` is Q after its last pair, ``window`` its taste window
-    (updated in place), ``table`` its Z tables if it keeps them; it is reconciled with the item space, whose change
+    (updated in place), ``table`` its Z tables if it keeps them (else, given a ``scratch`` table, the window is
+    counted into it first, so that each prediction reads cells instead of adding up the window's pairs: the same
+    integers); it is reconciled with the item space, whose change
     stamps (``item_stamps``, at ``generation``) each rating advances, and its last pair's item is ``previous`` (-1:
     none). Fills ``predictions``, ``centred_values``, ``restarts`` and ``pairs_before`` at the ratings' positions;
     returns the position after the last rating done, Q after it, the rating total, the flags of why it stopped, the
     generation and the largest event id."""
     pair_cells, pair_units, pair_liked = np.zeros((0, 0), np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
     keeps_table = table.shape[1] > 0
+    counted = table
+    if not keeps_table and scratch.shape[1]:
+        start = int(window[0])
+        liked = ratings[start:n] >= like_threshold
+        rebuild_tables(
+            scratch, cell_base, state_shift, items[start:n], units[start:n], liked, channels, q_before[start:n].copy()
+        )
+        counted = scratch
     user_prior, prior_mean = constants[USER_PRIOR], constants[PRIOR_MEAN]
     for k in range(first, len(run_items)):
         item, rating = run_items[k], np.float64(np.float32(run_ratings[k]))
@@ -127,9 +138,9 @@ def learn_run(
             value = baseline(counts, sums, item, constants)
             low, high = constants[LOW], constants[HIGH]
             predictions[k] = low if value < low else (high if value > high else value)
-        elif keeps_table:
+        elif counted.shape[1]:
             predictions[k] = predict_item(
-                table, pair_cells, pair_units, pair_liked, cell_base, item, state_shift[state], counts, sums,
+                counted, pair_cells, pair_units, pair_liked, cell_base, item, state_shift[state], counts, sums,
                 constants,
             )[0]  # fmt: skip
         else:
@@ -140,7 +151,7 @@ def learn_run(
         # The user-centred value (wnn.residuals.centred_rating), then the item side (ItemSpace.update).
         centred = np.rint((rating - (rating_total + user_prior * prior_mean) / (n + user_prior)) / _QUANTUM) * _QUANTUM
         centred_values[k] = centred
-        counted = learn_rating(
+        transition = learn_rating(
             counts, sums, projection, vector_sums, centred_sums, item, rating, centred, scaled_vector, vector_units,
             constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets, static_addresses,
             dynamic_codes, cell_base, addresses, next_keys, next_values, row_start, row_length, row_totals, row_room,
@@ -154,7 +165,7 @@ def learn_run(
         newest_id = max(newest_id, event_id)
         rating_total += ratings[n]
         state, restarted = append_pair(
-            units, codes, q_before, n, item, rating, like_threshold, counts, sums, constants, dynamic_codes, table,
+            units, codes, q_before, n, item, rating, like_threshold, counts, sums, constants, dynamic_codes, counted,
             cell_base, state_shift, channels, state, window, detect, allowance, threshold, prior,
         )  # fmt: skip
         n += 1
@@ -165,7 +176,7 @@ def learn_run(
             flags |= REBUILD_TABLES
         if n > max_pairs:
             flags |= EVICT
-        if counted == ROW_FULL:
+        if transition == ROW_FULL:
             flags |= ROW_IS_FULL
         if flags:
             return k + 1, state, rating_total, flags, generation, newest_id
