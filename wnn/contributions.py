@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Hashable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -136,8 +137,7 @@ def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: I
     return change
 
 
-@dataclasses.dataclass(frozen=True)
-class RunLearned:
+class RunLearned(NamedTuple):
     """What :func:`learn_run` did, rating by rating: the rating predicted for each item before its rating was
     learned (NaN when not asked for), the pairs the user held then, whether learning it restarted the taste window,
     its user-centred value, and (by position in the run) the contribution change of each eviction by the size
