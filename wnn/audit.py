@@ -100,10 +100,13 @@ def _learn_with_checkpoints(
     for model in learned.recommender.users.values():
         model.reconcile()
     # A deep copy's arrays are writeable where the original's constants are read-only, so numba loads a second
-    # specialization of a kernel (10 ms) the first time a copy forgets: the audit's start-up cost, paid here.
+    # specialization of some kernels (10 ms; compiles it, about a second, on a fresh install) the first time a copy
+    # forgets and its users catch up: the audit's start-up cost, paid here.
     spare = copy.deepcopy(learned).recommender
     spare_user, spare_model = next(iter(spare.users.items()))
     spare.forget(spare_user, spare_model.pairs()[0]["event_id"])
+    for model in spare.users.values():
+        model.reconcile()
     return learned, checkpoints
 
 

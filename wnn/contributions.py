@@ -3,9 +3,10 @@
 Every rating feeds, besides its user's own network, the global item statistics (:mod:`wnn.item_stats`: count, rating
 total, collaborative projection, popularity) and the global next-item counts (the user's consecutive pairs). Both
 are exact sums over the stored pairs. The library's :class:`~wnn.recommender.WNNRecommender` and the stream's
-processor change a user's pairs only through :func:`learn_event` and :func:`forget_events` (an eviction by
-``max_pairs`` is a forget of the oldest pairs), so both keep the global side equal to what the stored pairs add up
-to, whatever happened before.
+processor change a user's pairs only through :func:`learn_event` (one rating), :func:`learn_run` (a run of one
+user's ratings, the same as :func:`learn_event` of each) and :func:`forget_events` (an eviction by ``max_pairs`` is
+a forget of the oldest pairs), so both keep the global side equal to what the stored pairs add up to, whatever
+happened before.
 
 >>> from wnn.item_space import ItemSpace
 >>> from wnn.network import UserWNN
@@ -31,6 +32,9 @@ from wnn.item_space import ItemSpace
 from wnn.item_stats import Contributions, ItemDeltas
 from wnn.kernels import runs
 from wnn.network import DUPLICATE, Learned, UserWNN
+
+#: The lowest event id a compiled run takes for a network without pairs (a signed 64-bit integer).
+_LOWEST_ID = -(2**63)
 
 
 def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: int = 0) -> Contributions:
@@ -139,7 +143,7 @@ def forget_events(space: ItemSpace, user: Hashable, model: UserWNN, event_ids: I
 
 class RunLearned(NamedTuple):
     """What :func:`learn_run` did, rating by rating: the rating predicted for each item before its rating was
-    learned (NaN when not asked for), the pairs the user held then, whether learning it restarted the taste window,
+    learned, the pairs the user held then, whether learning it restarted the taste window,
     its user-centred value, and (by position in the run) the contribution change of each eviction by the size
     limit."""
 
@@ -158,11 +162,10 @@ def learn_run(
     ratings: np.ndarray,
     stamps: np.ndarray,
     event_ids: np.ndarray,
-    predict: bool = True,
 ) -> RunLearned:
-    """Learn a run of one user's ratings in order (:func:`learn_event` of each), each rating's item predicted for
-    the user first when ``predict``: int64 dense item indices, ratings, int64 event times and int64 event ids, each
-    new to the user (none stored, none repeated) and checked at the boundary.
+    """Predict each rating's item for the user, then learn the rating (:func:`learn_event`), for a run of one user's
+    ratings in order: int64 dense item indices, ratings, int64 event times and int64 event ids, each new to the user
+    (none stored, none repeated) and checked at the boundary.
 
     The state and every prediction equal those of predicting and learning the ratings one by one. With the compiled
     kernels most of the run is one call (:func:`wnn.kernels.runs.learn_run`); what it leaves to Python (a rating of
@@ -186,7 +189,7 @@ def learn_run(
             log.reserve(log.n + size - k)
             before = log.n
             stop, state, total, flags, generation, newest = runs.learn_run(
-                k, indices, ratings, stamps, event_ids, predict, predictions, centred, restarted, pairs_before,
+                k, indices, ratings, stamps, event_ids, predictions, centred, restarted, pairs_before,
                 log.room("event_ids"), log.room("items"), log.room("ratings"), log.room("ts"), log.room("units"),
                 log.room("codes"), log.room("q_before"), before, log.rating_total, max(log.newest_id, _LOWEST_ID),
                 *derived.run_kernel_arguments(size - k), *arguments,
@@ -203,7 +206,7 @@ def learn_run(
                 changes[stop - 1] = _evict(space, user, model, model.eviction_due())
         if flags & runs.HELD and stop < size:  # the user holds the item: the per-rating path patches their pairs
             index = int(indices[stop])
-            predictions[stop] = model.predict_index(index).rating if predict else np.nan
+            predictions[stop] = model.predict_index(index).rating
             pairs_before[stop] = log.n
             learned = learn_event(space, user, model, index, ratings[stop], int(stamps[stop]), int(event_ids[stop]))
             assert learned.added is not None  # a new event: learn_event fills it
@@ -213,7 +216,3 @@ def learn_run(
             stop += 1
         k = stop
     return RunLearned(predictions, pairs_before, restarted, centred, changes)
-
-
-#: The lowest event id a compiled run takes for a network without pairs (a signed 64-bit integer).
-_LOWEST_ID = -(2**63)

@@ -48,7 +48,6 @@ def learn_run(
     run_ratings: np.ndarray,
     run_times: np.ndarray,
     run_event_ids: np.ndarray,
-    predict: bool,
     predictions: np.ndarray,
     centred_values: np.ndarray,
     restarts: np.ndarray,
@@ -103,8 +102,8 @@ def learn_run(
     row_used: np.ndarray,
     previous: int,
 ) -> tuple[int, int, float, int, int, int]:
-    """Learn ``run_*[first:]`` (items, ratings, event times, event ids) in order, each rating's item predicted first
-    when ``predict``, into a network of ``n`` pairs: the columns are its block (``rating_total`` the sum of its
+    """Learn ``run_*[first:]`` (items, ratings, event times, event ids) in order, each rating's item predicted first,
+    into a network of ``n`` pairs: the columns are its block (``rating_total`` the sum of its
     ratings, ``newest_id`` its largest event id), ``state`` is Q after its last pair, ``window`` its taste window
     (updated in place), ``table`` its Z tables if it keeps them (else, given a ``scratch`` table, the window is
     counted into it first, so that each prediction reads cells instead of adding up the window's pairs: the same
@@ -132,9 +131,7 @@ def learn_run(
             return k, state, rating_total, HELD, generation, newest_id
         pairs_before[k] = n
         # The prediction before the rating (wnn.prediction.predict).
-        if not predict:
-            predictions[k] = np.nan
-        elif n == 0:
+        if n == 0:
             value = baseline(counts, sums, item, constants)
             low, high = constants[LOW], constants[HIGH]
             predictions[k] = low if value < low else (high if value > high else value)
