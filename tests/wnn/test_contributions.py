@@ -1,6 +1,5 @@
 import collections
 import itertools
-
 from unittest import mock
 
 import numpy as np
