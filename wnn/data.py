@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wnn.encoding import MOVIELENS_GENRES  # the 19 genre flags of the GroupLens u.item file, in file order
 from wnn.rating_scale import HALF_STARS, WHOLE_STARS, RatingScale
 
 __all__ = [
@@ -61,29 +62,6 @@ ML100K_FILES: dict[str, str] = {
     "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
     "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
 }
-
-#: The 19 genre flags of the GroupLens ``u.item`` file, in file order.
-ML100K_GENRES: tuple[str, ...] = (
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
 
 #: Genre labels that mean "no genre": they are dropped from ``Dataset.item_genres``.
 _NO_GENRE = frozenset({"unknown", "(no genres listed)", ""})
@@ -164,12 +142,12 @@ def fetch_movielens_100k(dest: Path | None = None, *, progress: bool = True, for
     return folder
 
 
-_WRITABLE_HINT = "Pick a writable parent folder with `wnnrec data fetch --dest DIR` (or set WNNREC_DATA)."
+_WRITABLE_HINT = "Pick a writable parent folder with `wnnrec data fetch --data DIR` (or set WNNREC_DATA)."
 
 
 def _ensure_writable(folder: Path) -> None:
     """Check that ``folder`` can be created and written, without creating it (a failed download must not leave an
-    empty folder behind); a :class:`DataError` naming ``--dest`` if not."""
+    empty folder behind); a :class:`DataError` naming ``--data`` if not."""
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -736,7 +714,7 @@ def _load_grouplens(folder: Path) -> Dataset:
     )
     raw_users, raw_items, ratings, stamps, scale = _parse_ratings(data_path, columns, linenos, WHOLE_STARS)
 
-    n_fields = 5 + len(ML100K_GENRES)
+    n_fields = 5 + len(MOVIELENS_GENRES)
     expected = "id|title|release date|video release date|url|19 genre flags"
     lines = _read_lines(item_path, "latin-1")
     columns, linenos = _split_columns(item_path, lines, 1, "|", n_fields, expected)
@@ -754,7 +732,7 @@ def _load_grouplens(folder: Path) -> Dataset:
         meta[raw] = (
             title,
             date_year if date_year >= 0 else year,
-            _genres([g for g, f in zip(ML100K_GENRES, flags) if f == "1"]),
+            _genres([g for g, f in zip(MOVIELENS_GENRES, flags) if f == "1"]),
         )
     _check_unique(item_path, ids, linenos)
     return _build("ml-100k", raw_users, raw_items, ratings, stamps, meta, scale)

@@ -59,7 +59,7 @@ def recbole_folder(root: Path, inter_rows: list[str] | None = None) -> Path:
 
 
 def u_item_line(item: int, title: str, date: str, genres: set[str]) -> str:
-    flags = "|".join("1" if g in genres else "0" for g in data.ML100K_GENRES)
+    flags = "|".join("1" if g in genres else "0" for g in data.MOVIELENS_GENRES)
     return f"{item}|{title}|{date}||http://example.org/{item}|{flags}"
 
 
