@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import faulthandler
 import gc
-import json
 import logging
 import signal
 import sys
@@ -19,22 +18,28 @@ from stream.settings import ENGINE, KAFKA, SECURITY, WORKER, ApiTokenError, Sett
 from wnn import cli as model_cli
 
 
-def add_setting_args(parser: argparse.ArgumentParser, *groups: str) -> None:
-    """The flags of every setting declared in ``groups`` (see :func:`stream.settings.setting`), with their help,
-    default and environment variable; they all default to None, so that only what was given overrides
-    :class:`Settings`."""
+def add_setting_args(parser: argparse.ArgumentParser, *groups: str, leave_out: tuple[str, ...] = ()) -> None:
+    """The flags of every setting declared in ``groups`` (see :func:`stream.settings.setting`) but those named in
+    ``leave_out`` (settings the command does not use), with their help, default and environment variable; they all
+    default to None, so that only what was given overrides :class:`Settings`. A yes/no setting is ``--x`` /
+    ``--no-x``."""
     for group in groups:
         arguments = parser.add_argument_group(f"{group} settings (each also from its environment variable)")
         for name, declaration in declarations().items():
-            if declaration.group != group or declaration.flag is None:
+            if declaration.group != group or declaration.flag is None or name in leave_out:
                 continue
-            if declaration.switch:
+            flags = (declaration.flag, *declaration.aliases)
+            if isinstance(declaration.default, bool):
                 arguments.add_argument(
-                    declaration.flag, dest=name, action="store_true", default=None, help=declaration.described()
+                    *flags,
+                    dest=name,
+                    action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help=declaration.described(),
                 )
             else:
                 arguments.add_argument(
-                    declaration.flag,
+                    *flags,
                     dest=name,
                     type=_argument_type(declaration.cast),
                     default=None,
@@ -78,7 +83,7 @@ def _add_replay(sub) -> None:
         help="produce MovieLens ratings to Kafka in timestamp order",
         description="Replays the dataset as rating events keyed by user, event time = rating time.",
     )
-    model_cli._add_data_arg(rp)
+    model_cli.add_data_arg(rp)
     add_setting_args(rp, KAFKA, SECURITY)
     rp.add_argument(
         "--speed",
@@ -108,8 +113,8 @@ def _add_catalogue(sub) -> None:
         description="Publishes every item of the dataset (title, year, genres) to the items topic, keyed by item id. "
         "Publishing again is harmless: the topic is compacted and an unchanged description changes nothing.",
     )
-    model_cli._add_data_arg(publish)
-    add_setting_args(publish, KAFKA, SECURITY)
+    model_cli.add_data_arg(publish)
+    add_setting_args(publish, KAFKA, SECURITY, leave_out=("partitions",))  # the items topic has one partition
     publish.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -133,7 +138,7 @@ def _add_run(sub) -> None:
         "(summary.json, report.md, plots); stops what it started and deletes the run's "
         "topics, Ctrl-C included.",
     )
-    model_cli._add_data_arg(run)
+    model_cli.add_data_arg(run)
     run.add_argument("--limit", type=int, default=None, help="only the first N ratings")
     run.add_argument(
         "--report",
@@ -151,13 +156,13 @@ def _add_run(sub) -> None:
 
 def _add_bench_pipeline(bench) -> None:
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
-    bp.add_argument("--json", metavar="PATH", required=True)
-    model_cli._add_data_arg(bp)
+    model_cli.add_json_arg(bp)
+    model_cli.add_data_arg(bp)
     add_setting_args(bp, KAFKA, SECURITY)
     bp.add_argument("--limit", type=int, default=None, help="only the first N ratings in the throughput run")
     bp.add_argument(
         "--latency-rates",
-        type=model_cli._csv(float),
+        type=model_cli.csv_of(float),
         default=[1000.0, 5000.0],
         help="offered ratings/s of the latency runs, comma-separated (default 1000,5000)",
     )
@@ -187,12 +192,12 @@ def _add_bench_scale(bench) -> None:
         "ratings drawn from real MovieLens ratings) on fresh topics, drained by one "
         "worker. Each level gets max(--min-events, users) events.",
     )
-    sc.add_argument("--json", metavar="PATH", required=True)
-    model_cli._add_data_arg(sc)
+    model_cli.add_json_arg(sc)
+    model_cli.add_data_arg(sc)
     add_setting_args(sc, KAFKA, SECURITY)
     sc.add_argument(
         "--users",
-        type=model_cli._csv(int),
+        type=model_cli.csv_of(int),
         default=[1000, 10000, 100000, 1000000],
         help="user counts, comma-separated (default 1000,10000,100000,1000000)",
     )
@@ -307,10 +312,8 @@ def _bench_pipeline(args) -> int:
     settings = settings_from(args)
     if args.in_process:
         result = bench_dataset(settings, load_dataset(args.data), limit=args.limit, progress=not args.quiet)
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"process_batch: {result['us_per_rating']:,.1f} us a rating ({result['events_per_s']:,.0f}/s)")
-        print(f"wrote {args.json}")
+        model_cli.write_json_result(args.json, result)
         return 0
     result = bench_pipeline(
         settings,
@@ -322,8 +325,6 @@ def _bench_pipeline(args) -> int:
         phases=args.phases,
         rounds=args.rounds,
     )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key in (
         "events_per_s",
         "framework_ceiling_events_per_s",
@@ -337,7 +338,7 @@ def _bench_pipeline(args) -> int:
     ):
         if result.get(key) is not None:
             print(f"{key:>31}: {result[key]:,.3f}")
-    print(f"wrote {args.json}")
+    model_cli.write_json_result(args.json, result)
     return 0
 
 
@@ -354,8 +355,6 @@ def _bench_scale(args) -> int:
         zipf_s=args.zipf_s,
         progress=not args.quiet,
     )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.in_process:
         print(f"{'users':>10} {'events':>9} {'us/rating':>9} {'held':>9} {'cache MiB':>9} {'RSS MiB':>8}")
         for level in result["levels"]:
@@ -363,7 +362,7 @@ def _bench_scale(args) -> int:
                 f"{level['users']:>10,} {level['n_events']:>9,} {level['us_per_rating']:>9,.1f} "
                 f"{level['users_held']:>9,} {level['cache_mib']:>9,.1f} {level['rss_mib'] or 0:>8,.0f}"
             )
-        print(f"wrote {args.json}")
+        model_cli.write_json_result(args.json, result)
         return 0
     print(
         f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} {'state MiB':>9}"
@@ -374,7 +373,7 @@ def _bench_scale(args) -> int:
             f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
             f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f}"
         )
-    print(f"wrote {args.json}")
+    model_cli.write_json_result(args.json, result)
     return 0
 
 

@@ -29,7 +29,7 @@ class BrokerUnavailable(RuntimeError):
 def broker_hint(settings: Settings) -> str:
     return (
         f"cannot reach a Kafka broker at {settings.bootstrap}. Start one with `deploy/kafka/start` "
-        "(or `make broker-start`), or point KAFKA_BOOTSTRAP_SERVERS / --bootstrap at yours."
+        "(or `make broker-start`), or point KAFKA_BOOTSTRAP_SERVERS / --bootstrap-server at yours."
     )
 
 

@@ -47,8 +47,8 @@ class Declaration:
     #: The command-line group (:data:`KAFKA`, :data:`SECURITY`, :data:`WORKER`, :data:`ENGINE`); None: no flag.
     group: str | None
     flag: str | None
-    #: A flag that takes no value and turns the setting on.
-    switch: bool = False
+    #: Other spellings of the flag that are still accepted (an older name, say).
+    aliases: tuple[str, ...] = ()
     metavar: str | None = None
     #: A password or token: ``repr`` leaves it out (it is environment or file only, so no flag or help shows it).
     secret: bool = False
@@ -70,12 +70,13 @@ def setting(
     cast: Callable[[str], Any] | None = None,
     env: str | None = None,
     flag: str | None = "",
-    switch: bool = False,
+    aliases: tuple[str, ...] = (),
     metavar: str | None = None,
     secret: bool = False,
 ) -> Any:
     """A :class:`Settings` field declared once. Its default comes from ``env`` (``WNNREC_<NAME>`` unless given)
-    when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only)."""
+    when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only), and a
+    yes/no setting also gets ``--no-<name-with-dashes>``."""
     if secret and flag is not None:
         raise ValueError(f"{name}: a secret is read from the environment or a file only, never from a flag")
     cast = cast or (flag_value if isinstance(default, bool) else type(default) if default is not None else str)
@@ -86,8 +87,8 @@ def setting(
         env=env or f"WNNREC_{name.upper()}",
         group=group if flag is not None else None,
         flag=None if flag is None else flag or "--" + name.replace("_", "-"),
-        switch=switch,
-        metavar=metavar or ("1|0" if cast is flag_value else None),
+        aliases=aliases,
+        metavar=metavar,
         secret=secret,
     )
 
@@ -126,7 +127,14 @@ class Settings:
     """
 
     bootstrap: str = setting(
-        "bootstrap", "127.0.0.1:9092", "Kafka bootstrap servers", group=KAFKA, env="KAFKA_BOOTSTRAP_SERVERS"
+        "bootstrap",
+        "127.0.0.1:9092",
+        "Kafka bootstrap servers",
+        group=KAFKA,
+        env="KAFKA_BOOTSTRAP_SERVERS",
+        flag="--bootstrap-server",
+        aliases=("--bootstrap",),
+        metavar="HOST:PORT[,...]",
     )
     topic_prefix: str = setting(
         "topic_prefix", "", "prefix of every topic name, the changelogs and the consumer group included", group=KAFKA
@@ -195,7 +203,6 @@ class Settings:
         "unless asked: every user's ratings would be readable and deletable by anyone "
         "who reaches the port)",
         group=WORKER,
-        switch=True,
     )
     data: str | None = setting(
         "data",

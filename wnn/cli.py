@@ -6,6 +6,7 @@ The streaming commands (replay, worker, run, bench pipeline) are added by ``stre
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,26 @@ PROTOCOLS = ("prequential", "per-user-split")
 EVAL_MODULES = {"river", "sklearn", "surprise", "matplotlib"}
 
 
-def _csv(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+def csv_of(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    """An argparse type for comma-separated values of ``kind`` (``--users 1000,100000``)."""
     return lambda text: [kind(x) for x in text.split(",") if x]
 
 
-def _add_data_arg(p: argparse.ArgumentParser) -> None:
+def add_json_arg(p: argparse.ArgumentParser) -> None:
+    """``--json PATH``: also write the command's whole result there (it always prints a summary)."""
+    p.add_argument("--json", metavar="PATH", default=None, help="also write the whole result here, as JSON")
+
+
+def write_json_result(path: str | None, result: dict[str, Any]) -> None:
+    """Write a command's result to ``path`` (making its folder), and say so; nothing without a path."""
+    if path is None:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def add_data_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         metavar="DIR",
@@ -30,6 +46,16 @@ def _add_data_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _version() -> str:
+    """The installed distribution's version (the source tree's, for a checkout that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wnnrec")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wnnrec",
@@ -37,16 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Start with `wnnrec data fetch`, then `wnnrec evaluate --protocol prequential --json out.json`.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="fetch or inspect MovieLens").add_subparsers(dest="action", required=True)
     fetch = data.add_parser("fetch", help="download MovieLens-100K (from the recbole==1.2.1 wheel on PyPI)")
     fetch.add_argument(
-        "--dest", metavar="DIR", default=None, help="cache folder (default $WNNREC_DATA or ~/.cache/wnnrec)"
+        "--data",
+        "--dest",
+        dest="data",
+        metavar="DIR",
+        default=None,
+        help="data folder to fetch into (default $WNNREC_DATA or ~/.cache/wnnrec)",
     )
     fetch.add_argument("--force", action="store_true", help="download again even if the files are intact")
     info = data.add_parser("info", help="load a dataset and print its size")
-    _add_data_arg(info)
+    add_data_arg(info)
 
     ev = sub.add_parser(
         "evaluate",
@@ -55,12 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Per-user split: the paper's protocol, N ratings per user, 80% train.",
     )
     ev.add_argument("--protocol", choices=PROTOCOLS, required=True)
-    ev.add_argument("--json", metavar="PATH", required=True, help="write results here")
+    add_json_arg(ev)
     ev.add_argument("--plot", metavar="PNG", default=None, help="also draw accuracy against number of ratings")
-    _add_data_arg(ev)
+    add_data_arg(ev)
     ev.add_argument(
         "--models",
-        type=_csv(str),
+        type=csv_of(str),
         default=None,
         help="comma-separated model names (default: all of the protocol's models)",
     )
@@ -76,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(subset=flipped, by since_flip) and for all other events (subset=stable)",
     )
     ev.add_argument("--drift-seed", type=int, default=0, help="which users --drift-injection flips (default 0)")
-    ev.add_argument("--ns", type=_csv(int), default=None, help="per-user split: N values (default 5,10,25,100,200)")
+    ev.add_argument("--ns", type=csv_of(int), default=None, help="per-user split: N values (default 5,10,25,100,200)")
     ev.add_argument("--users", type=int, default=250, help="per-user split: users drawn per N (default 250)")
     ev.add_argument("--repeats", type=int, default=3, help="per-user split: independent draws pooled (default 3)")
     ev.add_argument("--seed", type=int, default=0)
@@ -94,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the first --prefix ratings; full-stream: A learns all of them, B replays "
         "from a checkpoint taken before the forgotten rating.",
     )
-    au.add_argument("--json", metavar="PATH", required=True)
-    _add_data_arg(au)
+    add_json_arg(au)
+    add_data_arg(au)
     au.add_argument(
         "--protocol",
         choices=("prefix", "full-stream"),
@@ -119,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm = bench.add_parser(
         "model", help="WNN learn+predict rate vs River BiasedMF (same run, one core), score-all latency, state size"
     )
-    bm.add_argument("--json", metavar="PATH", required=True)
-    _add_data_arg(bm)
+    add_json_arg(bm)
+    add_data_arg(bm)
     bm.add_argument("--rounds", type=int, default=3, help="alternating rounds per model; the best counts (default 3)")
     bm.add_argument("--limit", type=int, default=None, help="only the first N events")
     return parser
@@ -182,9 +214,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             dataset, models, ns=ns, n_users=args.users, repeats=args.repeats, seed=args.seed, progress=progress
         )
         extra = {"n_users": args.users, "repeats": args.repeats, "seed": args.seed}
-    write_json(args.json, args.protocol, dataset.name, rows, rating_scale=str(dataset.scale), **extra)
     _print_rows(rows)
-    print(f"wrote {args.json}")
+    if args.json is not None:
+        write_json(args.json, args.protocol, dataset.name, rows, rating_scale=str(dataset.scale), **extra)
+        print(f"wrote {args.json}")
     if args.plot:
         plot(args.plot, args.protocol, rows)
         print(f"wrote {args.plot}")
@@ -192,14 +225,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _bench_model(args: argparse.Namespace) -> int:
-    import json
-
     from wnn.bench import bench_model
     from wnn.data import load_dataset
 
     result = bench_model(load_dataset(args.data), rounds=args.rounds, limit=args.limit)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key in (
         "events_per_s",
         "biasedmf_events_per_s",
@@ -215,13 +244,11 @@ def _bench_model(args: argparse.Namespace) -> int:
         "state_bytes_at_100",
     ):
         print(f"{key:>26}: {result[key]:,.3f}")
-    print(f"wrote {args.json}")
+    write_json_result(args.json, result)
     return 0
 
 
 def _audit_unlearning(args: argparse.Namespace) -> int:
-    import json
-
     from wnn.audit import audit_unlearning
     from wnn.data import load_dataset
 
@@ -234,12 +261,10 @@ def _audit_unlearning(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,
     )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
         if key != "compared":
             print(f"{key:>32}: {value}")
-    print(f"wrote {args.json}")
+    write_json_result(args.json, result)
     return 0
 
 
@@ -249,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         from wnn.data import fetch_movielens_100k, load_dataset
 
         if args.action == "fetch":
-            folder = fetch_movielens_100k(Path(args.dest) if args.dest else None, force=args.force)
+            folder = fetch_movielens_100k(Path(args.data) if args.data else None, force=args.force)
             print(f"MovieLens-100K is in {folder}")
         else:
             print(load_dataset(args.data))

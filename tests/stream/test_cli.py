@@ -14,7 +14,7 @@ def test_stream_commands_are_in_the_help():
 @pytest.mark.data
 def test_replay_without_a_broker_is_a_clear_error(movielens, monkeypatch, capsys):
     monkeypatch.setattr(replay, "BOOTSTRAP_TIMEOUT_MS", 1000)
-    assert cli.main(["replay", "--bootstrap", "127.0.0.1:1", "--limit", "5", "--quiet"]) == 2
+    assert cli.main(["replay", "--bootstrap-server", "127.0.0.1:1", "--limit", "5", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "cannot reach a Kafka broker at 127.0.0.1:1" in err and "deploy/kafka/start" in err
 
@@ -68,7 +68,9 @@ def test_every_declared_setting_has_one_flag_one_variable_and_its_help_on_the_wo
             assert declaration.env in ("WNNREC_SASL_PASSWORD", "WNNREC_API_TOKEN", "WNNREC_DATA"), name
             continue
         action = flags[name]
-        assert action.option_strings == [declaration.flag] and action.default is None, name
+        negated = ["--no-" + declaration.flag[2:]] if isinstance(declaration.default, bool) else []
+        assert action.option_strings == [declaration.flag, *declaration.aliases, *negated], name
+        assert action.default is None, name
         assert declaration.help in action.help and f"${declaration.env}" in action.help, name
         assert getattr(Settings(), name) == declaration.default, name
     assert len({d.env for d in declarations().values()}) == len(declarations())
@@ -81,7 +83,7 @@ def test_a_flag_overrides_its_variable_which_overrides_the_default(monkeypatch, 
     settings = cli.settings_from(cli.build_parser().parse_args(["worker"]))
     assert (settings.batch_max, settings.list_explanations, settings.data) == (7, True, str(tmp_path))
     settings = cli.settings_from(
-        cli.build_parser().parse_args(["worker", "--batch-max", "3", "--list-explanations", "0", "--insecure-no-auth"])
+        cli.build_parser().parse_args(["worker", "--batch-max", "3", "--no-list-explanations", "--insecure-no-auth"])
     )
     assert (settings.batch_max, settings.list_explanations, settings.insecure_no_auth) == (3, False, True)
     assert cli.settings_from(cli.build_parser().parse_args(["replay", "--data", "x"])).data == "x"
@@ -116,3 +118,19 @@ def test_the_rating_scale_comes_from_its_flag_or_variable_and_a_bad_one_is_one_c
     monkeypatch.setenv("WNNREC_RATING_SCALE", "stars")
     assert cli.main(["worker", "--insecure-no-auth"]) == 2
     assert "WNNREC_RATING_SCALE='stars': a rating scale is LOW:HIGH" in capsys.readouterr().err
+
+
+def test_the_command_line_conventions(capsys, tmp_path):
+    """--version; Kafka's --bootstrap-server (the older --bootstrap still accepted); yes/no settings as --x/--no-x;
+    a command's flags are only the settings it uses."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("wnnrec ")
+    parse = cli.build_parser().parse_args
+    assert cli.settings_from(parse(["worker", "--bootstrap-server", "h:1"])).bootstrap == "h:1"
+    assert cli.settings_from(parse(["worker", "--bootstrap", "h:2"])).bootstrap == "h:2"
+    assert cli.settings_from(parse(["worker", "--list-explanations"])).list_explanations is True
+    with pytest.raises(SystemExit):
+        parse(["worker", "--list-explanations", "1"])  # a yes/no flag takes no value
+    with pytest.raises(SystemExit):
+        parse(["catalogue", "publish", "--partitions", "3"])

@@ -94,6 +94,19 @@ def test_an_unknown_model_is_one_line_with_the_choices(tmp_path):
 def test_an_unwritable_data_folder_fails_before_downloading(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert main(["data", "fetch", "--dest", str(blocker / "below")]) == 2
+    assert main(["data", "fetch", "--data", str(blocker / "below")]) == 2
     err = capsys.readouterr().err
-    assert "Cannot write to the data folder" in err and "--dest" in err
+    assert "Cannot write to the data folder" in err and "--data" in err
+
+
+@pytest.mark.data
+def test_without_json_a_command_prints_its_summary_and_writes_no_file(movielens, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--protocol", "prequential", "--limit", "2000", "--models", "wnn", "--no-rank", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "wnn" in out and "mae" in out and "wrote" not in out
+    assert main(["audit", "unlearning", "--trials", "2", "--prefix", "300", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "identical_bytes_share: 1.0" in out and "wrote" not in out
+    assert list(tmp_path.iterdir()) == []
