@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -33,35 +33,6 @@ from wnn.network import Explanation
 from wnn.validation import InvalidEvent, check_event_id, check_id
 
 log = logging.getLogger(__name__)
-
-
-class Route(NamedTuple):
-    """One route of the worker's web server: ``public`` routes answer anyone who reaches the port, every other one
-    refuses a request without the bearer token."""
-
-    method: str
-    path: str
-    public: bool = False
-
-
-#: Every route the worker's web server answers (aiohttp answers ``HEAD`` wherever it answers ``GET``). Nothing else
-#: is served: faust's own views are not mounted (:class:`stream.faust_compat.WebServer`), and a test enumerates the
-#: running server's routes against this list.
-ROUTES = (
-    Route("GET", "/users/{user}/recommendations"),
-    Route("GET", "/users/{user}/explain"),
-    Route("GET", "/users/{user}/ratings"),
-    Route("DELETE", "/users/{user}/ratings/{event_id}"),
-    Route("DELETE", "/users/{user}/items/{item}"),
-    Route("GET", "/items/stats"),
-    Route("GET", "/items/{item}"),
-    Route("GET", "/health", public=True),
-    Route("GET", "/metrics", public=True),
-    Route("GET", "/openapi.json", public=True),
-)
-
-#: Paths anyone who reaches the port may read: liveness, metrics and the API's description.
-PUBLIC_PATHS = tuple(route.path for route in ROUTES if route.public)
 
 
 class ApiError(Exception):
@@ -128,7 +99,7 @@ def recommendation_body(
     n_ratings: int,
     explained: list[dict] | None = None,
 ) -> schema.Recommendations:
-    """The answer of ``GET /users/{id}/recommendations``; with ``explained`` (one entry per item), each item's score
+    """The answer of ``GET /users/{user}/recommendations``; with ``explained`` (one entry per item), each item's score
     split into its terms under ``why``."""
     whys: list[ScoreTerms | None] = [score_terms(entry, titles) for entry in explained or []]
     whys += [None] * (len(items) - len(whys))
@@ -196,7 +167,7 @@ def explanation_body(
     listed: tuple[dict, int | None, int] | None = None,
     description: ItemRecord | None = None,
 ) -> schema.Explanation:
-    """``GET /users/{id}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
+    """``GET /users/{user}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its
     predicted rating, both in words.
 
     ``listed`` is the item's score terms (:func:`wnn.ranking.explain_items`), its position in the user's list (None
@@ -260,7 +231,7 @@ def explanation_body(
 
 
 def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord]) -> schema.Item | None:
-    """``GET /items/{id}``: the item's description from the catalogue and what the worker knows of it, or None for
+    """``GET /items/{item}``: the item's description from the catalogue and what the worker knows of it, or None for
     an item neither described nor rated.
 
     ``description`` is the latest ``items`` message (None if the item was never described or was withdrawn);

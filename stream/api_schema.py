@@ -8,7 +8,7 @@ apply) is left out of the answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -30,7 +30,7 @@ class RecommendedItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
 
 
 class Recommendations(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /users/{id}/recommendations``."""
+    """``GET /users/{user}/recommendations``."""
 
     user: str
     n_ratings: int
@@ -59,7 +59,7 @@ class ListedScore(ScoreTerms, forbid_unknown_fields=True):
 
 
 class Explanation(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /users/{id}/explain?item=``."""
+    """``GET /users/{user}/explain?item=``."""
 
     user: str
     item: str
@@ -90,14 +90,14 @@ class StoredRating(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Ratings(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /users/{id}/ratings``."""
+    """``GET /users/{user}/ratings``."""
 
     user: str
     ratings: list[StoredRating]
 
 
 class ForgetAccepted(msgspec.Struct, forbid_unknown_fields=True):
-    """``DELETE /users/{id}/ratings/{event_id}`` and ``/users/{id}/items/{item}``: the forget on the input topic."""
+    """``DELETE /users/{user}/ratings/{event_id}`` and ``/users/{user}/items/{item}``: the forget on the input topic."""
 
     user: str
     event_ids: list[int]
@@ -108,7 +108,7 @@ class ForgetAccepted(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Item(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /items/{id}``."""
+    """``GET /items/{item}``."""
 
     item: str
     description: ItemRecord | None
@@ -192,87 +192,137 @@ def _user_operation(summary: str, answer: dict[str, Any], code: str = "200", ext
     return {
         "summary": summary,
         "security": [{"bearer": []}],
-        "parameters": [_path_parameter("id", _ID), *(extra or [])],
+        "parameters": [_path_parameter("user", _ID), *(extra or [])],
         "responses": {code: answer, **_ERRORS},
     }
 
 
+_FORGET = _answer("accepted: applied when the worker reaches that offset of the input topic", ForgetAccepted)
+
+
+class Route(NamedTuple):
+    """One route of the worker's web server and its OpenAPI operation: ``public`` routes answer anyone who reaches
+    the port, every other one refuses a request without the bearer token."""
+
+    method: str
+    path: str
+    operation: dict[str, Any]
+    public: bool = False
+
+
+#: Every route the worker's web server answers (aiohttp answers ``HEAD`` wherever it answers ``GET``), with its
+#: description: the OpenAPI document's paths are these (:func:`openapi_document`). Nothing else is served: faust's own
+#: views are not mounted (:class:`stream.faust_compat.WebServer`), and a test enumerates the running server's routes
+#: against this list.
+ROUTES = (
+    Route(
+        "GET",
+        "/users/{user}/recommendations",
+        _user_operation(
+            "The user's current top-N, best first, with titles from the catalogue, and why each item is there: its "
+            "score split into terms that sum to it",
+            _answer("the list", Recommendations),
+        ),
+    ),
+    Route(
+        "GET",
+        "/users/{user}/explain",
+        _user_operation(
+            "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, the "
+            "user's bias, the stored ratings that pull it), in sentences and numbers",
+            _answer("the explanation", Explanation),
+            extra=[{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
+        ),
+    ),
+    Route(
+        "GET",
+        "/users/{user}/ratings",
+        _user_operation("The user's stored ratings, oldest first", _answer("the ratings", Ratings)),
+    ),
+    Route(
+        "DELETE",
+        "/users/{user}/ratings/{event_id}",
+        _user_operation(
+            "Forget one rating (produced onto the input topic with the user as key)",
+            _FORGET,
+            code="202",
+            extra=[_path_parameter("event_id", {"type": "integer"})],
+        ),
+    ),
+    Route(
+        "DELETE",
+        "/users/{user}/items/{item}",
+        _user_operation(
+            "Forget every rating of the item by the user", _FORGET, code="202", extra=[_path_parameter("item", _ID)]
+        ),
+    ),
+    Route(
+        "GET",
+        "/items/stats",
+        {
+            "summary": "This worker's global item statistics (an audit view)",
+            "security": [{"bearer": []}],
+            "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"]},
+        },
+    ),
+    Route(
+        "GET",
+        "/items/{item}",
+        {
+            "summary": "The item's description from the catalogue (the items topic) and its live statistics",
+            "security": [{"bearer": []}],
+            "parameters": [_path_parameter("item", _ID)],
+            "responses": {
+                "200": _answer("the item", Item),
+                "400": _ERRORS["400"],
+                "401": _ERRORS["401"],
+                "404": _answer("neither in the catalogue nor rated", Error),
+            },
+        },
+    ),
+    Route(
+        "GET",
+        "/health",
+        {
+            "summary": "Liveness and readiness",
+            "responses": {"200": _answer("ready", Health), "503": _answer("not ready", Health)},
+        },
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}},
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}},
+        public=True,
+    ),
+)
+
+#: Paths anyone who reaches the port may read: liveness, metrics and the API's description.
+PUBLIC_PATHS = tuple(route.path for route in ROUTES if route.public)
+
+
 def openapi_document(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the API, its response schemas generated from :data:`RESPONSE_TYPES`."""
+    """The OpenAPI 3.1 description of the API: its paths are :data:`ROUTES`, its response schemas generated from
+    :data:`RESPONSE_TYPES`."""
     _, components = msgspec.json.schema_components(RESPONSE_TYPES, ref_template=_REF)
-    forget = _answer("accepted: applied when the worker reaches that offset of the input topic", ForgetAccepted)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = route.operation
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "wnnrec worker API",
             "version": version,
-            "description": "Per-user weightless-network recommendations. Every path but /health, /metrics and "
-            "/openapi.json needs `Authorization: Bearer <token>`; any worker answers for every user.",
+            "description": "Per-user weightless-network recommendations. Every path but "
+            + ", ".join(PUBLIC_PATHS)
+            + " needs `Authorization: Bearer <token>`; any worker answers for every user.",
         },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": components},
-        "paths": {
-            "/users/{id}/recommendations": {
-                "get": _user_operation(
-                    "The user's current top-N, best first, with titles from the catalogue, and why each item is "
-                    "there: its score split into terms that sum to it",
-                    _answer("the list", Recommendations),
-                )
-            },
-            "/users/{id}/explain": {
-                "get": _user_operation(
-                    "Why the item is (or is not) in the user's list, and why it gets its predicted rating (baseline, "
-                    "the user's bias, the stored ratings that pull it), in sentences and numbers",
-                    _answer("the explanation", Explanation),
-                    extra=[{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
-                )
-            },
-            "/users/{id}/ratings": {
-                "get": _user_operation("The user's stored ratings, oldest first", _answer("the ratings", Ratings))
-            },
-            "/users/{id}/ratings/{event_id}": {
-                "delete": _user_operation(
-                    "Forget one rating (produced onto the input topic with the user as key)",
-                    forget,
-                    code="202",
-                    extra=[_path_parameter("event_id", {"type": "integer"})],
-                )
-            },
-            "/users/{id}/items/{item}": {
-                "delete": _user_operation(
-                    "Forget every rating of the item by the user",
-                    forget,
-                    code="202",
-                    extra=[_path_parameter("item", _ID)],
-                )
-            },
-            "/items/{id}": {
-                "get": {
-                    "summary": "The item's description from the catalogue (the items topic) and its live statistics",
-                    "security": [{"bearer": []}],
-                    "parameters": [_path_parameter("id", _ID)],
-                    "responses": {
-                        "200": _answer("the item", Item),
-                        "400": _ERRORS["400"],
-                        "401": _ERRORS["401"],
-                        "404": _answer("neither in the catalogue nor rated", Error),
-                    },
-                }
-            },
-            "/items/stats": {
-                "get": {
-                    "summary": "This worker's global item statistics (an audit view)",
-                    "security": [{"bearer": []}],
-                    "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"]},
-                }
-            },
-            "/health": {
-                "get": {
-                    "summary": "Liveness and readiness",
-                    "responses": {"200": _answer("ready", Health), "503": _answer("not ready", Health)},
-                }
-            },
-            "/metrics": {
-                "get": {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}}
-            },
-        },
+        "paths": paths,
     }

@@ -41,7 +41,7 @@ MAX_ITEM_MESSAGE_BYTES = 64 * 1024
 
 
 class ItemRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One item's description as the ``items`` topic carries it (and ``GET /items/{id}`` answers it)."""
+    """One item's description as the ``items`` topic carries it (and ``GET /items/{item}`` answers it)."""
 
     item: str | int
     v: int = ITEM_SCHEMA_VERSION

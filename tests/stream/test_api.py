@@ -1,5 +1,7 @@
 """The API's own logic, without a server: tokens, ids, the explanation in words, the OpenAPI document."""
 
+import re
+
 import msgspec
 import pytest
 
@@ -12,6 +14,7 @@ from stream.api import (
     parse_user,
     recommendation_body,
 )
+from stream.api_schema import ROUTES
 from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 
@@ -109,12 +112,19 @@ def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():
     document = openapi_document("1.2.3")
     assert document["openapi"].startswith("3.") and document["info"]["version"] == "1.2.3"
     assert {
-        "/users/{id}/recommendations",
-        "/users/{id}/explain",
-        "/users/{id}/ratings",
-        "/users/{id}/ratings/{event_id}",
-        "/users/{id}/items/{item}",
+        "/users/{user}/recommendations",
+        "/users/{user}/explain",
+        "/users/{user}/ratings",
+        "/users/{user}/ratings/{event_id}",
+        "/users/{user}/items/{item}",
         "/health",
         "/metrics",
     } <= set(document["paths"])
-    assert document["paths"]["/users/{id}/ratings/{event_id}"]["delete"]["security"] == [{"bearer": []}]
+    assert document["paths"]["/users/{user}/ratings/{event_id}"]["delete"]["security"] == [{"bearer": []}]
+    # The paths are the server's routes, parameters named as the routes name them.
+    operations = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    assert operations == {(route.method, route.path) for route in ROUTES}
+    for path, ops in document["paths"].items():
+        for operation in ops.values():
+            named = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert named == set(re.findall(r"\{([^}]+)\}", path)), path

@@ -14,8 +14,7 @@ import jsonschema
 import pytest
 from kafka.partitioner.default import murmur2
 
-from stream.api import ROUTES
-from stream.api_schema import openapi_document
+from stream.api_schema import ROUTES, openapi_document
 from stream.bench import start_worker, stop_worker
 from stream.replay import replay
 from tests.stream.test_integration import Deployment, covered

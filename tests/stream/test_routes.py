@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from stream.api import PUBLIC_PATHS, ROUTES
+from stream.api_schema import PUBLIC_PATHS, ROUTES
 from stream.app import create_app
 from stream.settings import Settings
 

@@ -1,5 +1,6 @@
 """A run of one user's new ratings, predicted and learned in one compiled call: the compiled form of predicting each
-rating's item and then :func:`wnn.contributions.learn_event` of it, rating after rating (:mod:`wnn.runs` calls it).
+rating's item and then :func:`wnn.contributions.learn_event` of it, rating after rating
+(:func:`wnn.contributions.learn_run` calls it).
 
 Per rating it does what the per-rating path does, with the same kernels in the same order: the prediction
 (:func:`wnn.kernels.pooled.predict_item` or :func:`~wnn.kernels.pooled.predict_from_window`), the user-centred value,
@@ -11,7 +12,7 @@ and it stops where that is needed, saying why in a set of flags:
   :meth:`wnn.derivation.Derivation.reconcile` patches) or when the pair block is full (:data:`NO_ROOM`);
 * after a rating that restarted the taste window or crossed the size from which the network keeps tables
   (:data:`REBUILD_TABLES`), that put the user over the size limit (:data:`EVICT`), or whose transition found its
-  next-item row full with no room left in the arena to move it to (:data:`ROW_FULL`).
+  next-item row full with no room left in the arena to move it to (:data:`ROW_IS_FULL`).
 
 Popularity (an exact Python integer) and the candidate order are the caller's too: nothing here reads them.
 """
@@ -103,15 +104,18 @@ def learn_run(
     previous: int,
 ) -> tuple[int, int, float, int, int, int]:
     """Learn ``run_*[first:]`` (items, ratings, event times, event ids) in order, each rating's item predicted first,
-    into a network of ``n`` pairs: the columns are its block (``rating_total`` the sum of its
-    ratings, ``newest_id`` its largest event id), ``state`` is Q after its last pair, ``window`` its taste window
-    (updated in place), ``table`` its Z tables if it keeps them (else, given a ``scratch`` table, the window is
-    counted into it first, so that each prediction reads cells instead of adding up the window's pairs: the same
-    integers); it is reconciled with the item space, whose change
-    stamps (``item_stamps``, at ``generation``) each rating advances, and its last pair's item is ``previous`` (-1:
-    none). Fills ``predictions``, ``centred_values``, ``restarts`` and ``pairs_before`` at the ratings' positions;
-    returns the position after the last rating done, Q after it, the rating total, the flags of why it stopped, the
-    generation and the largest event id."""
+    into a network of ``n`` pairs reconciled with the item space.
+
+    The pair columns are the network's block; ``rating_total`` is the sum of its ratings, ``newest_id`` its largest
+    event id, ``state`` Q after its last pair, ``window`` its taste window (updated in place), ``table`` its Z tables
+    if it keeps them (else, given a ``scratch`` table, the window is counted into it first, so that each prediction
+    reads cells instead of adding up the window's pairs: the same integers), and ``previous`` its last pair's item
+    (-1: none). Each rating advances the items' change stamps (``item_stamps``, at ``generation``).
+
+    Fills ``predictions``, ``centred_values``, ``restarts`` and ``pairs_before`` at the ratings' positions; returns
+    the position after the last rating done, Q after it, the rating total, the flags of why it stopped, the
+    generation and the largest event id.
+    """
     pair_cells, pair_units, pair_liked = np.zeros((0, 0), np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
     keeps_table = table.shape[1] > 0
     counted = table
