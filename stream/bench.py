@@ -38,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stream.catalogue import publish_catalogue
-from stream.replay import ensure_topics, make_producer, replay
+from stream.replay import delete_run_topics, ensure_topics, make_producer, replay
 from stream.schemas import rating_message
 from stream.settings import Settings
 from wnn.data import Dataset
@@ -215,8 +215,6 @@ def fresh_settings(base: Settings, tag: str) -> Settings:
 def delete_topics_of(settings: Settings) -> None:
     """Delete a finished run's topics (changelogs included), so benchmarks and tests leave the broker as they found
     it: thousands of leftover partitions made a shared broker measurably slower."""
-    from stream.run import delete_run_topics
-
     try:
         delete_run_topics(settings)
     except Exception as exc:  # a cleanup must not hide the run's own result or error

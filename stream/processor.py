@@ -46,8 +46,8 @@ from stream.schemas import (
     recommendation_message,
     score_parts,
 )
-from stream.user_layout import SEGMENT_PAIRS, read_stored
-from stream.user_state import UserState
+from stream.user_layout import SEGMENT_PAIRS
+from stream.user_state import UserState, read_stored
 from wnn.config import WNNConfig
 from wnn.contributions import ContributionChange, forget_events, learn_run
 from wnn.data import Dataset
@@ -596,7 +596,7 @@ class StreamProcessor:
         orphans: dict[str, list[bytes]] | None = None,
     ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
         """Every partition's item shares derived from the stored users (a table's ``(key, value)`` pairs, each
-        user's keys together: :func:`stream.user_layout.read_stored`), the users read and the unreadable ones; with
+        user's keys together: :func:`stream.user_state.read_stored`), the users read and the unreadable ones; with
         ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the
         keys no manifest names, by user."""
         space, cfg = self.space, self.config

@@ -170,3 +170,20 @@ def replay(
         if own:
             producer.close()
     return ReplayStats(sent, time.perf_counter() - start, first_send, last_send)
+
+
+def delete_run_topics(settings: Settings) -> list[str]:
+    """Delete every topic of a run: its names all start with the run's topic prefix (the changelogs and faust's
+    internal topics too, see :attr:`Settings.faust_id`). Returns the deleted names."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, request_timeout_ms=15000, **settings.kafka_python_options()
+    )
+    try:
+        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine, timeout_ms=30000)
+        return mine
+    finally:
+        admin.close()

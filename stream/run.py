@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
 from stream.catalogue import publish_catalogue
-from stream.replay import BrokerUnavailable, ensure_topics, replay
+from stream.replay import BrokerUnavailable, delete_run_topics, ensure_topics, replay
 from stream.report import prequential_mae, summarize
 from stream.settings import Settings
 from wnn.data import load_dataset
@@ -72,23 +72,6 @@ def read_topic(settings: Settings, topic: str, raw: bool = False, positions: boo
             )
     consumer.close()
     return values
-
-
-def delete_run_topics(settings: Settings) -> list[str]:
-    """Delete every topic of a run: its names all start with the run's topic prefix (the changelogs and faust's
-    internal topics too, see :attr:`Settings.faust_id`). Returns the deleted names."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap, request_timeout_ms=15000, **settings.kafka_python_options()
-    )
-    try:
-        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine, timeout_ms=30000)
-        return mine
-    finally:
-        admin.close()
 
 
 def _can_start_a_broker() -> str | None:

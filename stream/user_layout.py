@@ -19,8 +19,8 @@ after it, never a mix:
 
 * a crash before the manifest leaves a segment longer than its manifest says, which reads as its committed prefix,
   or *orphan* segments that no manifest names, which reads ignore. The batch is redelivered (its input was not
-  committed), and its rewrite reuses the same keys. Recovery (:func:`read_stored`) lists the orphans, and the
-  user's next write deletes them, so a forgotten rating does not outlive its forget in an orphan;
+  committed), and its rewrite reuses the same keys. Recovery (:func:`stream.user_state.read_stored`) lists the
+  orphans, and the user's next write deletes them, so a forgotten rating does not outlive its forget in an orphan;
 * a crash after the tombstones but before the manifest leaves the pair stored *and* tombstoned: the redelivered
   forget finds the pair and removes it (:meth:`stream.processor.StreamProcessor._forget`).
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import msgpack
 import numpy as np
@@ -278,54 +278,3 @@ def _carry_over(old: Layout, ids: np.ndarray) -> tuple[list[int], list[int], lis
             seqs.append(seq if left == count else None)
             position += left
     return starts, counts, seqs
-
-
-def read_stored(
-    items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
-) -> Iterator[tuple[bytes, Stored | StateError | None, list[bytes]]]:
-    """Every user of a table's ``(key, value)`` pairs: ``(user key, the user read back or the reason it cannot be,
-    orphan keys)``; a user whose keys are all orphans comes with None. Whole states of older versions come with a
-    None layout (:meth:`stream.user_state.UserState.read`).
-
-    Each user's keys must come together, as they do when each partition's store is read in key order (RocksDB
-    iterates so: a user key sorts right before its segment and tombstone keys); sort other tables. Users are read one
-    after another, so only one user's values are held at a time. Raises ValueError if a user's keys come apart (the
-    user would read as corrupt).
-    """
-    group_user: bytes | None = None
-    group: dict[bytes, bytes] = {}
-    done: set[bytes] = set()
-    for key, value in items:
-        key = bytes(key)
-        parsed = split_key(key)
-        if value is None or parsed is None:
-            continue
-        if parsed[0] != group_user:
-            if group_user is not None:
-                yield _read_group(group_user, group, space)
-                done.add(group_user)
-            if parsed[0] in done:
-                raise ValueError(f"the keys of user {parsed[0]!r} are not together; read the table in key order")
-            group_user, group = parsed[0], {}
-        group[key] = value
-    if group_user is not None:
-        yield _read_group(group_user, group, space)
-
-
-def _read_group(
-    user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
-) -> tuple[bytes, Stored | StateError | None, list[bytes]]:
-    if user_key not in values:
-        return user_key, None, sorted(values)
-    from stream.user_state import UserState  # whole states of older versions are read there
-
-    try:
-        stored = UserState.read(values.get, user_key, space)
-    except StateError as exc:
-        return user_key, exc, []
-    if stored is None:
-        return user_key, None, sorted(values)
-    named = {user_key, tombstones_key(user_key)}
-    if stored.layout is not None:
-        named.update(segment_key(user_key, seq) for seq in stored.layout.seqs)
-    return user_key, stored, sorted(key for key in values if key not in named)

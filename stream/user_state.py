@@ -10,11 +10,22 @@ that changed and the manifest.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from stream.user_layout import MANIFEST_VERSION, SEGMENT_PAIRS, Getter, Layout, Stored, plan_writes, read_segments
+from stream.user_layout import (
+    MANIFEST_VERSION,
+    SEGMENT_PAIRS,
+    Getter,
+    Layout,
+    Stored,
+    plan_writes,
+    read_segments,
+    segment_key,
+    split_key,
+    tombstones_key,
+)
 from wnn import user_codec
 from wnn.item_space import ItemSpace
 from wnn.network import UserWNN
@@ -131,3 +142,52 @@ class UserState:
         layout = self.layout
         stored = LAYOUT_ID_BYTES * len(layout.event_ids) + 16 * len(layout.seqs) if layout is not None else 0
         return STATE_BYTES + self.wnn.memory_bytes + TOMBSTONE_BYTES * len(self.forgotten) + stored
+
+
+def read_stored(
+    items: Iterable[tuple[bytes, bytes | None]], space: ItemSpace
+) -> Iterator[tuple[bytes, Stored | StateError | None, list[bytes]]]:
+    """Every user of a table's ``(key, value)`` pairs: ``(user key, the user read back or the reason it cannot be,
+    orphan keys)``; a user whose keys are all orphans comes with None. Whole states of older versions come with a
+    None layout (:meth:`UserState.read`).
+
+    Each user's keys must come together, as they do when each partition's store is read in key order (RocksDB
+    iterates so: a user key sorts right before its segment and tombstone keys); sort other tables. Users are read one
+    after another, so only one user's values are held at a time. Raises ValueError if a user's keys come apart (the
+    user would read as corrupt).
+    """
+    group_user: bytes | None = None
+    group: dict[bytes, bytes] = {}
+    done: set[bytes] = set()
+    for key, value in items:
+        key = bytes(key)
+        parsed = split_key(key)
+        if value is None or parsed is None:
+            continue
+        if parsed[0] != group_user:
+            if group_user is not None:
+                yield _read_group(group_user, group, space)
+                done.add(group_user)
+            if parsed[0] in done:
+                raise ValueError(f"the keys of user {parsed[0]!r} are not together; read the table in key order")
+            group_user, group = parsed[0], {}
+        group[key] = value
+    if group_user is not None:
+        yield _read_group(group_user, group, space)
+
+
+def _read_group(
+    user_key: bytes, values: dict[bytes, bytes], space: ItemSpace
+) -> tuple[bytes, Stored | StateError | None, list[bytes]]:
+    if user_key not in values:
+        return user_key, None, sorted(values)
+    try:
+        stored = UserState.read(values.get, user_key, space)
+    except StateError as exc:
+        return user_key, exc, []
+    if stored is None:
+        return user_key, None, sorted(values)
+    named = {user_key, tombstones_key(user_key)}
+    if stored.layout is not None:
+        named.update(segment_key(user_key, seq) for seq in stored.layout.seqs)
+    return user_key, stored, sorted(key for key in values if key not in named)

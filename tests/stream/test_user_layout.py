@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from stream.processor import Incoming, StreamProcessor
 from stream.schemas import forget_message, rating_message
-from stream.user_layout import plan_writes, read_stored, segment_key, split_key, tombstones_key
-from stream.user_state import UserState
+from stream.user_layout import plan_writes, segment_key, split_key, tombstones_key
+from stream.user_state import UserState, read_stored
 from wnn import user_codec
 from wnn.config import WNNConfig
 from wnn.item_space import ItemSpace
