@@ -32,6 +32,7 @@ from wnn.data import Dataset
 from wnn.evaluation.models import WNNModel
 from wnn.network import UserWNN
 from wnn.rating_scale import RatingScale
+from wnn.recommender import WNNRecommender
 
 
 def pin_to_one_core() -> int | None:
@@ -71,6 +72,42 @@ def kernel_start_times() -> tuple[float, float]:
     return first, cached
 
 
+def _list_times(
+    recommender: WNNRecommender, last_ts: float, samples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Milliseconds to score a top 10 over every item, over the candidates only, and to explain that top 10, for
+    ``samples`` users drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    users = list(recommender.users)
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    explain_timings = []
+    for user in rng.choice(len(users), size=samples, replace=True):
+        model = recommender.users[users[user]]
+        for use_candidates in (False, True):
+            start = time.perf_counter()
+            items, _ = model.score(ts=last_ts, k=10, use_candidates=use_candidates)
+            timings[use_candidates].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        model.explain_list(items, ts=last_ts)
+        explain_timings.append(time.perf_counter() - start)
+    return np.array(timings[False]) * 1e3, np.array(timings[True]) * 1e3, np.array(explain_timings) * 1e3
+
+
+def _state_sizes(recommender: WNNRecommender) -> dict[int, list[int]]:
+    """Serialized bytes of a network of each user's first 10 and first 100 pairs (users with 100 or more)."""
+    sizes: dict[int, list[int]] = {10: [], 100: []}
+    for model in recommender.users.values():
+        if model.n_pairs < 100:
+            continue
+        pairs = model.pairs()
+        for size in sizes:
+            fresh = UserWNN(recommender.space)
+            for p in pairs[:size]:
+                fresh.learn_one(p["item"], p["rating"], p["ts"], p["event_id"])
+            sizes[size].append(fresh.nbytes)
+    return sizes
+
+
 def bench_model(
     dataset: Dataset,
     config: WNNConfig | None = None,
@@ -94,34 +131,9 @@ def bench_model(
             progress(f"round {r + 1}/{rounds}: wnn {rate:,.0f} ev/s, biasedmf {bmf_rate:,.0f} ev/s")
 
         recommender = wnn_model.recommender
-        rng = np.random.default_rng(seed)
-        users = list(recommender.users)
         last_ts = float(dataset.timestamps[n - 1])
-        timings: dict[bool, list[float]] = {False: [], True: []}
-        explain_timings = []
-        for user in rng.choice(len(users), size=score_samples, replace=True):
-            model = recommender.users[users[user]]
-            for use_candidates in (False, True):
-                start = time.perf_counter()
-                items, _ = model.score(ts=last_ts, k=10, use_candidates=use_candidates)
-                timings[use_candidates].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            model.explain_list(items, ts=last_ts)
-            explain_timings.append(time.perf_counter() - start)
-        all_ms, candidates_ms = np.array(timings[False]) * 1e3, np.array(timings[True]) * 1e3
-        explain_ms = np.array(explain_timings) * 1e3
-
-        sizes: dict[int, list[int]] = {10: [], 100: []}
-        space = recommender.space
-        for model in recommender.users.values():
-            if model.n_pairs < 100:
-                continue
-            pairs = model.pairs()
-            for size in sizes:
-                fresh = UserWNN(space)
-                for p in pairs[:size]:
-                    fresh.learn_one(p["item"], p["rating"], p["ts"], p["event_id"])
-                sizes[size].append(fresh.nbytes)
+        all_ms, candidates_ms, explain_ms = _list_times(recommender, last_ts, score_samples, seed)
+        sizes = _state_sizes(recommender)
 
     best_wnn, best_bmf = max(wnn_rates), max(bmf_rates)
     compile_s, cached_start_s = kernel_start_times()
@@ -143,7 +155,7 @@ def bench_model(
         "state_bytes_at_100": float(np.median(sizes[100])) if sizes[100] else None,
         "rounds": {"wnn_events_per_s": wnn_rates, "biasedmf_events_per_s": bmf_rates},
         "n_events": n,
-        "n_items_scored": space.n_items,
+        "n_items_scored": recommender.space.n_items,
         "n_users_sized": len(sizes[100]),
         "cpu": cpu,
         "config": {

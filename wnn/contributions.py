@@ -33,9 +33,6 @@ from wnn.item_stats import Contributions, ItemDeltas
 from wnn.kernels import runs
 from wnn.network import DUPLICATE, Learned, UserWNN
 
-#: The lowest event id a compiled run takes for a network without pairs (a signed 64-bit integer).
-_LOWEST_ID = -(2**63)
-
 
 def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: int = 0) -> Contributions:
     """What the user's stored pairs from position ``start`` on add to the item statistics (its own copies, safe
@@ -191,7 +188,7 @@ def learn_run(
             stop, state, total, flags, generation, newest = runs.learn_run(
                 k, indices, ratings, stamps, event_ids, predictions, centred, restarted, pairs_before,
                 log.room("event_ids"), log.room("items"), log.room("ratings"), log.room("ts"), log.room("units"),
-                log.room("codes"), log.room("q_before"), before, log.rating_total, max(log.newest_id, _LOWEST_ID),
+                log.room("codes"), log.room("q_before"), before, log.rating_total, log.newest_id,
                 *derived.run_kernel_arguments(size - k), *arguments,
             )  # fmt: skip
             if stop > k:

@@ -34,8 +34,9 @@ DERIVED_COLUMNS: dict[str, type] = {"units": np.int32, "codes": np.uint32, "q_be
 #: The process's pairs and derived columns: every log's block lies in one of its pages (:mod:`wnn.arena`).
 ARENA = ColumnArena({**COLUMNS, **DERIVED_COLUMNS})
 
-#: What :attr:`PairLog._newest_id` holds without pairs: below every signed 64-bit event id.
-_NO_ID = -(2**63) - 1
+#: What :attr:`PairLog._newest_id` holds without pairs: the lowest signed 64-bit event id (an id equal to it is looked
+#: up in the column, which is empty; a compiled run takes it as it is).
+_NO_ID = -(2**63)
 
 
 def _newest(event_ids: np.ndarray) -> int:
@@ -120,7 +121,7 @@ class PairLog:
 
     @property
     def newest_id(self) -> int:
-        """The largest event id stored (below every 64-bit id without pairs): an id above it is certainly new."""
+        """The largest event id stored (the lowest 64-bit id without pairs): an id above it is certainly new."""
         return self._newest_id
 
     def knows(self, event_id: int) -> bool:
