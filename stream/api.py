@@ -1,16 +1,9 @@
 """The worker's HTTP API: a user's list, the reasons behind a score, their ratings, and forgetting one.
 
-Registered on the faust app by :func:`register_api` as faust web views. Every path but ``/health``, ``/metrics`` and
-``/openapi.json`` needs ``Authorization: Bearer <token>`` (the worker refuses to start without a token unless told
-``--insecure-no-auth``). A request about a user goes to the worker that owns the user's partition, the way faust
-routes table requests (``app.table_route``), so any worker answers for every user.
-
-A forget (``DELETE``) is not applied by the web view: it is produced onto the ratings topic with the user as key, so
-it is ordered with the user's ratings and takes the same path as every other input (the answer, 202, gives the
-partition and offset it was written at).
-
-The small functions here (token check, id parsing, the explanation in words, the OpenAPI document) hold the logic
-and are tested on their own; the views only wire them to faust.
+The small functions here (token check, id parsing, the bodies of the answers, the explanation in words) hold the
+API's logic and are tested on their own; :mod:`stream.worker.views` serves them as faust web views. Every path but
+``/health``, ``/metrics`` and ``/openapi.json`` needs ``Authorization: Bearer <token>`` (the worker refuses to start
+without a token unless told ``--insecure-no-auth``).
 """
 
 from __future__ import annotations
@@ -24,10 +17,9 @@ import msgspec
 import numpy as np
 
 from stream import api_schema as schema
-from stream.api_schema import openapi_document
 from stream.catalogue import ItemRecord
 from stream.message_schemas import ScoreTerms
-from stream.schemas import forget_message, score_parts
+from stream.schemas import score_parts
 from wnn.item_space import ItemSpace
 from wnn.network import Explanation
 from wnn.validation import InvalidEvent, check_event_id, check_id
@@ -263,168 +255,3 @@ def answer(web: Any, body: msgspec.Struct, status: int = 200, headers: Mapping[s
     return web.bytes(
         msgspec.json.encode(body), content_type="application/json", status=status, headers=dict(headers or {})
     )
-
-
-def register_api(
-    app: Any,
-    users: Any,
-    ratings_topic: Any,
-    processor: Any,
-    token: str | None,
-    titles: Mapping[str, str],
-    ready: Callable[[], bool],
-    health: Callable[[], dict],
-    item_stats: Callable[[], dict],
-    metrics_text: Callable[[], tuple[bytes, str]],
-    version: str,
-) -> None:
-    """Add the API's views to ``app``: ``users`` is the user table, ``ratings_topic`` the input topic; the
-    callables give the readiness, the health fields, the item-statistics audit view and the metrics text."""
-    import faust
-
-    def title_of(item: Hashable) -> str:
-        return titles.get(str(item), f"item {item}")
-
-    def guarded(handler):
-        """Refuse without the token, answer an :class:`ApiError` with its status, before routing or reading."""
-
-        async def view(self, request, **match):
-            if not bearer_matches(request.headers.get("Authorization"), token):
-                return answer(
-                    self,
-                    schema.Error("missing or wrong bearer token"),
-                    status=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'},
-                )
-            try:
-                return await handler(self, request, **match)
-            except ApiError as exc:
-                return answer(self, schema.Error(exc.message), status=exc.status)
-
-        return view
-
-    def user_state(user_text: str):
-        user = parse_user(user_text)
-        state = processor.user(user, users.get)
-        if state is None:
-            if not ready():  # the user's partition may still be recovering: not known *yet*
-                raise ApiError(503, "this worker's tables are recovering after a rebalance; retry in a few seconds")
-            raise ApiError(404, f"unknown user {user!r}")
-        return user, state
-
-    async def produce_forget(user: str, event_ids: list[int], **target: Any) -> schema.ForgetAccepted:
-        metadata = await (await ratings_topic.send(key=user.encode(), value=forget_message(user, **target)))
-        log.info(
-            "API forget of user %r (%s) written to %s[%d] at offset %d",
-            user,
-            target,
-            metadata.topic,
-            metadata.partition,
-            metadata.offset,
-        )
-        return schema.ForgetAccepted(
-            user=user,
-            event_ids=event_ids,
-            topic=metadata.topic,
-            partition=metadata.partition,
-            offset=metadata.offset,
-            status="accepted: applied when the worker reaches that offset",
-        )
-
-    route = app.table_route(table=users, match_info="user")
-
-    @app.page("/users/{user}/recommendations")
-    class Recommendations(faust.web.View):
-        @guarded
-        @route
-        async def get(self, request, user):
-            user, state = user_state(user)
-            items, scores = state.wnn.score(k=processor.top_n)
-            return answer(
-                self,
-                recommendation_body(
-                    user, items, scores.tolist(), titles, state.wnn.n_pairs, state.wnn.explain_list(items)
-                ),
-            )
-
-    @app.page("/users/{user}/explain")
-    class Explain(faust.web.View):
-        @guarded
-        @route
-        async def get(self, request, user):
-            user, state = user_state(user)
-            item = request.query.get("item")
-            if not item:
-                raise ApiError(400, "missing query parameter: ?item=<item id>")
-            if processor.space.find(item) is None:
-                raise ApiError(404, f"unknown item {item!r}")
-            explanation = state.wnn.explain(item, top=10)
-            items, _ = state.wnn.score(k=processor.top_n)
-            key = processor.space.key(processor.space.find(item))
-            position = items.index(key) if key in items else None
-            listed = (state.wnn.explain_list([key])[0], position, len(items))
-            description = processor.descriptions.get(str(key))
-            return answer(self, explanation_body(user, explanation, title_of, listed, description))
-
-    @app.page("/users/{user}/ratings")
-    class Ratings(faust.web.View):
-        @guarded
-        @route
-        async def get(self, request, user):
-            user, state = user_state(user)
-            stored = [{**p, "item": str(p["item"])} for p in state.wnn.pairs()]
-            return answer(self, schema.Ratings(user, msgspec.convert(stored, list[schema.StoredRating])))
-
-    @app.page("/users/{user}/ratings/{event_id}")
-    class ForgetRating(faust.web.View):
-        @guarded
-        @route
-        async def delete(self, request, user, event_id):
-            user, state = user_state(user)
-            event_id = parse_event_id(event_id)
-            if not state.wnn.knows(event_id):
-                raise ApiError(404, f"user {user!r} has no stored rating with event id {event_id}")
-            return answer(self, await produce_forget(user, [event_id], event_id=event_id), status=202)
-
-    @app.page("/users/{user}/items/{item}")
-    class ForgetItem(faust.web.View):
-        @guarded
-        @route
-        async def delete(self, request, user, item):
-            user, state = user_state(user)
-            event_ids = [p["event_id"] for p in state.wnn.pairs() if str(p["item"]) == item]
-            if not event_ids:
-                raise ApiError(404, f"user {user!r} has no stored rating of item {item!r}")
-            return answer(self, await produce_forget(user, event_ids, item=item), status=202)
-
-    @app.page("/items/stats")
-    class ItemStats(faust.web.View):
-        @guarded
-        async def get(self, request):
-            return answer(self, msgspec.convert(item_stats(), schema.ItemStats))
-
-    @app.page("/items/{item}")
-    class Item(faust.web.View):
-        @guarded
-        async def get(self, request, item):
-            body = item_body(parse_item_id(item), processor.space, processor.descriptions)
-            if body is None:
-                raise ApiError(404, f"unknown item {item!r}: neither in the catalogue nor rated")
-            return answer(self, body)
-
-    @app.page("/health")
-    async def health_view(web, request):
-        body = msgspec.convert({"live": True, "ready": ready(), **health()}, schema.Health)
-        return answer(web, body, status=200 if body.ready else 503)
-
-    @app.page("/metrics")
-    async def metrics_view(web, request):
-        body, content_type = metrics_text()
-        # aiohttp refuses a content_type argument with parameters (Prometheus' has a version and a charset).
-        return web.bytes(body, headers={"Content-Type": content_type})
-
-    document = openapi_document(version)
-
-    @app.page("/openapi.json")
-    async def openapi_view(web, request):
-        return web.json(document)

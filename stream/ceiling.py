@@ -36,7 +36,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
     )
     ratings = app.topic(settings.ratings_topic, key_serializer="raw", value_serializer="raw")
     seen: dict[str, Any] = {"n": 0, "first": None}
-    events_per_step = 1 if app.consumer_batched_topics else settings.batch_max  # as the worker's agent
+    events_per_step = 1 if settings.batch_delivery else settings.batch_max  # as the worker's agent
 
     @app.agent(ratings)
     async def count(stream) -> None:

@@ -227,11 +227,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def _worker(args) -> int:
     import faust
 
-    from stream.app import create_app
     from stream.catalogue import ensure_items_topic
     from stream.quiet_logs import quiet_kafka_client_logs
     from stream.replay import ensure_topics
     from stream.state_folder import CLEAN_STOP_MARKER, discard_after_unclean_stop, mark_clean_stop
+    from stream.worker import create_worker
     from wnn.kernels.warm import warm_up
 
     settings = settings_from(args)
@@ -240,7 +240,7 @@ def _worker(args) -> int:
     ensure_topics(settings, settings.topics, settings.partitions)
     ensure_items_topic(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    app = create_worker(settings).app
     marker = settings.state_dir / CLEAN_STOP_MARKER
     if discard_after_unclean_stop(Path(app.conf.tabledir), marker):
         logging.getLogger(__name__).warning(

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from stream.report import prequential_mae, summarize
 from stream.schemas import rating_message
 from stream.settings import Settings
+from stream.worker import Worker, create_worker
 from wnn.data import Dataset
 
 
@@ -37,7 +38,7 @@ def embedded_job(dataset: Dataset, n: int) -> tuple[dict, list[dict], list[float
 Sink = Callable[[str, "bytes | None", bytes, "int | None"], None]
 
 
-def without_broker(app: Any, sink: Sink) -> None:
+def without_broker(worker: Worker, sink: Sink) -> None:
     """Answer in this process every broker-side call the worker's agent makes, for ``test_context()``.
 
     faust's ``test_context()`` feeds the agent from an in-memory channel and runs no consumer thread and no
@@ -64,20 +65,18 @@ def without_broker(app: Any, sink: Sink) -> None:
 
         return send_changelog
 
-    for name, topic in app.output_topics.items():
+    for name, topic in worker.topics.outputs().items():
         topic.send_soon = send_to(name)
-    for table in (app.users_table, app.item_stats_table):
+    for table in worker.tables:
         table.send_changelog = changelog_of(table)
 
     async def start_offset(tp: Any) -> int:  # nothing was committed: the in-memory channel starts at 0
         return 0
 
-    app.consumer.start_offset = start_offset
+    worker.app.consumer.start_offset = start_offset
 
 
 async def _run(dataset: Dataset, n: int):
-    from stream.app import create_app
-
     with tempfile.TemporaryDirectory(prefix="wnnrec-embedded-") as state_dir:
         # test_context() delivers single messages: the agent gathers them as on the per-message path.
         settings = Settings(
@@ -87,9 +86,9 @@ async def _run(dataset: Dataset, n: int):
             batch_delivery=False,
             rating_scale=dataset.scale,
         )
-        app = create_app(settings, store="memory://")
-        app.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it
-        outputs: dict[str, list[dict]] = {name: [] for name in app.output_topics}
+        worker = create_worker(settings, store="memory://")
+        worker.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it
+        outputs: dict[str, list[dict]] = {name: [] for name in worker.topics.outputs()}
         arrivals: dict[int, float] = {}
 
         def sink(name: str, key: bytes | None, value: bytes, partition: int | None) -> None:
@@ -102,10 +101,10 @@ async def _run(dataset: Dataset, n: int):
                 for event in doc["events"]:
                     arrivals.setdefault(event["event_id"], now)
 
-        without_broker(app, sink)
+        without_broker(worker, sink)
         users, items = dataset.user_ids, dataset.item_ids
         sent_at: dict[int, float] = {}
-        agent = app.agents["stream.app.process"]
+        agent = worker.agent
         first = time.perf_counter()
         async with agent.test_context() as context:
             for e in tqdm(range(n), desc="embedded", unit="rating", mininterval=0.5):

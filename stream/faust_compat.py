@@ -3,6 +3,9 @@
 faust-streaming 0.15 has no public API for what a worker here needs, so these hooks reach into it. A faust upgrade
 has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which pins each behaviour below.
 
+* **Consumer options.** faust builds the consumer itself, from the app, and has no place for what ours needs to know;
+  :func:`set_consumer_options` gives an app its :class:`ConsumerOptions`, and the consumer reads them back with
+  :func:`consumer_options`.
 * **Fetch wait.** faust's aiokafka driver builds its consumer with ``fetch_max_wait_ms=1500`` hard-coded. A worker
   also consumes its internal topics (table changelogs, always empty while it processes), and a fetch that finds no
   data waits that long; measured on one worker, such fetches held the loop for 11.9 s of a 21 s run.
@@ -10,8 +13,8 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
 * **Commits.** :class:`Consumer` commits, on the input topic, only what the agent marked processed (its outputs
   delivered), never faust's run of acknowledged offsets (:meth:`Consumer._new_offset`).
 * **Batch delivery.** faust hands every fetched record to the agent as its own message, event and stream step:
-  about 120-150 us a rating. On the topics in ``app.consumer_batched_topics`` :meth:`Consumer.getmany` yields one
-  :class:`BatchMessage` per partition per fetch instead (split at ``app.consumer_batch_max`` records), holding that
+  about 120-150 us a rating. On the options' ``batched_topics`` :meth:`Consumer.getmany` yields one
+  :class:`BatchMessage` per partition per fetch instead (split at ``batch_max`` records), holding that
   fetch's records of the partition, so the per-message cost is paid once per fetch. It stays faust's message: faust's
   read-offset bookkeeping sees the
   batch's last offset, and the stream acknowledges it like any other.
@@ -56,6 +59,32 @@ WEB_SCHEME = "wnnweb"
 FAUST_FETCH_MAX_WAIT_MS = 1500
 #: Log an error every this many seconds while a fetcher stop (before reading partitions again) has not returned.
 FETCHER_STOP_WARNING_S = 10.0
+
+
+class ConsumerOptions(NamedTuple):
+    """What :class:`Consumer` and :class:`ConsumerThread` need to know of the app they consume for."""
+
+    #: how long a fetch that finds no data waits on the broker
+    fetch_max_wait_ms: int = FAUST_FETCH_MAX_WAIT_MS
+    #: topics delivered as one :class:`BatchMessage` per partition per fetch
+    batched_topics: frozenset[str] = frozenset()
+    #: the most records one :class:`BatchMessage` holds (None: a whole fetch)
+    batch_max: int | None = None
+    #: topics whose commits follow :meth:`Consumer.mark_processed` only
+    guarded_topics: frozenset[str] = frozenset()
+
+
+_OPTIONS: weakref.WeakKeyDictionary[Any, ConsumerOptions] = weakref.WeakKeyDictionary()
+
+
+def set_consumer_options(app: Any, options: ConsumerOptions) -> None:
+    """Give ``app``'s consumer ``options`` (before the app starts)."""
+    _OPTIONS[app] = options
+
+
+def consumer_options(app: Any) -> ConsumerOptions:
+    """The options given to ``app`` (faust's own behaviour where none were)."""
+    return _OPTIONS.get(app, ConsumerOptions())
 
 
 def tune_consumer(consumer: Any, fetch_max_wait_ms: int) -> None:
@@ -152,7 +181,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        tune_consumer(consumer, getattr(self.app, "consumer_fetch_max_wait_ms", FAUST_FETCH_MAX_WAIT_MS))
+        tune_consumer(consumer, consumer_options(self.app).fetch_max_wait_ms)
         return consumer
 
     async def seek_in_thread(self, tp: Any, offset: int) -> None:
@@ -182,7 +211,7 @@ class Consumer(faust_aiokafka.Consumer):
     that never reached the agent (dropped while the flow is suspended), and it treats a hole in the offsets it
     sees as a gap in the log that a commit may step over; either way a commit can pass input nobody processed, and
     that input is lost for good (the fault suite lost up to 2,000 ratings so). On a guarded topic (the app's
-    ``consumer_guarded_topics``) this consumer commits exactly the offset :meth:`mark_processed` last gave for the
+    options' ``guarded_topics``) this consumer commits exactly the offset :meth:`mark_processed` last gave for the
     partition in this generation, and nothing before the agent has given one. The agent gives the next offset of
     an unbroken run it has processed and whose output is delivered (see :mod:`stream.offsets`).
     """
@@ -199,15 +228,15 @@ class Consumer(faust_aiokafka.Consumer):
 
     @property
     def guarded_topics(self) -> frozenset[str]:
-        return frozenset(getattr(self.app, "consumer_guarded_topics", ()))
+        return consumer_options(self.app).guarded_topics
 
     @property
     def batched_topics(self) -> frozenset[str]:
-        return frozenset(getattr(self.app, "consumer_batched_topics", ()))
+        return consumer_options(self.app).batched_topics
 
     async def getmany(self, timeout: float) -> Any:
         """faust's fetch, with each partition of a batched topic yielded once per fetch, as a :class:`BatchMessage`
-        (or as several, of at most ``app.consumer_batch_max`` records each: what a crash can redeliver per batch).
+        (or as several, of at most the options' ``batch_max`` records each: what a crash can redeliver per batch).
 
         faust's own ``getmany`` still does every check (flow control, paused partitions, the consumer generation),
         record by record; a batch that a rebalance overtook while it was being gathered is dropped, as faust drops
@@ -227,7 +256,7 @@ class Consumer(faust_aiokafka.Consumer):
                 yield tp, message
         if self.app.consumer_generation_id != generation:
             return
-        limit = getattr(self.app, "consumer_batch_max", None) or None
+        limit = consumer_options(self.app).batch_max or None
         for tp, records in gathered.items():
             for start in range(0, len(records), limit or len(records)):
                 yield tp, BatchMessage(tp, records[start : start + limit] if limit else records, generation)

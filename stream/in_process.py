@@ -72,16 +72,6 @@ def rating_batches(
         yield messages
 
 
-def processor_for(settings: Settings, dataset: Dataset) -> StreamProcessor:
-    """A processor with ``dataset``'s catalogue and the user-state settings a worker would take from ``settings``."""
-    return StreamProcessor(
-        cache_bytes=int(settings.cache_mib * (1 << 20)),
-        catalogue=dataset,
-        max_tombstones=settings.tombstones_per_user,
-        segment_pairs=settings.segment_pairs,
-    )
-
-
 def bench_dataset(settings: Settings, dataset: Dataset, limit: int | None = None, progress: bool = True) -> dict:
     """Replay ``dataset`` (its first ``limit`` ratings) in event order through a processor that holds its catalogue,
     in batches of ``settings.batch_max``; the JSON document."""
@@ -89,7 +79,7 @@ def bench_dataset(settings: Settings, dataset: Dataset, limit: int | None = None
 
     warm_up()  # the kernels' compile is a start-up cost
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    processor = processor_for(settings, dataset)
+    processor = StreamProcessor(settings, catalogue=dataset)
     batches = rating_batches(
         (dataset.user_ids[u] for u in dataset.users[:n].tolist()),
         (dataset.item_ids[i] for i in dataset.items[:n].tolist()),

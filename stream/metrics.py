@@ -14,7 +14,7 @@ recovery callbacks the table recovery time. Each worker has its own registry (te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -93,7 +93,7 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
-    def observe_changelog(self, table: str, writes: list[tuple[int, bytes, bytes | None]]) -> None:
+    def observe_changelog(self, table: str, writes: Sequence[tuple[int, bytes, bytes | None]]) -> None:
         """Count the bytes of ``(partition, key, value)`` changelog writes."""
         if writes:
             self.changelog_bytes.labels(table).inc(sum(len(key) + len(value or b"") for _, key, value in writes))

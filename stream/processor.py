@@ -46,7 +46,7 @@ from stream.schemas import (
     recommendation_message,
     score_parts,
 )
-from stream.user_layout import SEGMENT_PAIRS
+from stream.settings import Settings
 from stream.user_state import UserState, read_stored
 from wnn.config import WNNConfig
 from wnn.contributions import ContributionChange, forget_events, learn_run
@@ -125,59 +125,28 @@ class StreamProcessor:
 
     Parameters
     ----------
+    settings
+        The worker's settings (:class:`stream.settings.Settings`; from the environment when left out): the list
+        length, the cache budget, share buckets, tombstones, the input size limit, list explanations, segment size,
+        and the names of the worker and its topics.
     config
-        WNN settings; every worker of a deployment must use equal ones (the state carries a fingerprint).
-    top_n
-        Length of each emitted recommendation list.
-    cache_bytes
-        Memory budget of the live user states kept between batches.
+        WNN settings; every worker of a deployment must use equal ones (the state carries a fingerprint). Default:
+        :meth:`stream.settings.Settings.wnn_config`.
     catalogue
         Optional dataset whose items' genres and years seed the item space, for runs without the ``items`` topic
         (a worker takes its catalogue from the topic, :meth:`on_item`; items without a description have empty
         content bits).
-    worker
-        Name used in global drift reports.
-    share_buckets
-        Messages each partition's item shares are split into (by a stable hash of the item id).
-    max_tombstones
-        Forgotten event ids remembered per user.
-    max_message_bytes
-        Larger input messages are refused.
-    explain_lists
-        Each listed item carries its score split into terms (:func:`wnn.ranking.explain_items`).
-    segment_pairs
-        Pairs per stored segment of a user's state (:mod:`stream.user_layout`).
     """
 
     def __init__(
-        self,
-        config: WNNConfig | None = None,
-        top_n: int = 10,
-        cache_bytes: int = 256 << 20,
-        catalogue: Dataset | None = None,
-        worker: str = "worker",
-        share_buckets: int = 16,
-        max_tombstones: int = 10_000,
-        max_message_bytes: int | None = 64 * 1024,
-        source_topic: str = "ratings",
-        items_topic: str = "items",
-        explain_lists: bool = False,
-        segment_pairs: int = SEGMENT_PAIRS,
+        self, settings: Settings | None = None, config: WNNConfig | None = None, catalogue: Dataset | None = None
     ) -> None:
-        self.space = ItemSpace(config or WNNConfig())
+        self.settings = settings = settings or Settings()
+        self.space = ItemSpace(config or settings.wnn_config())
         self.config = self.space.config
-        self.top_n = top_n
-        self.worker = worker
-        self.share_buckets = share_buckets
-        self.max_tombstones = max_tombstones
-        self.max_message_bytes = max_message_bytes
-        self.source_topic = source_topic
-        self.items_topic = items_topic
-        self.explain_lists = explain_lists
-        self.segment_pairs = segment_pairs
         #: user -> table keys no manifest names, found by recovery; the user's next write deletes them
         self.orphans: dict[str, list[bytes]] = {}
-        self.cache: LRUCache = LRUCache(maxsize=cache_bytes, getsizeof=lambda state: state.memory_bytes)
+        self.cache: LRUCache = LRUCache(maxsize=settings.cache_bytes, getsizeof=lambda state: state.memory_bytes)
         #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
         self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
         self.owned: set[int] = set()
@@ -205,11 +174,13 @@ class StreamProcessor:
             return entry
         state = self.cache.get(user)
         if state is None:
-            state = UserState.load(lambda key: load(key, partition), user.encode(), self.space, self.max_tombstones)
+            state = UserState.load(
+                lambda key: load(key, partition), user.encode(), self.space, self.settings.tombstones_per_user
+            )
             if state is None:
                 if not create:
                     return None
-                state = UserState.new(self.space, partition, self.max_tombstones)
+                state = UserState.new(self.space, partition, self.settings.tombstones_per_user)
             state.orphans += tuple(self.orphans.pop(user, ()))
         entry = touched[user] = _Touched(state)
         return entry
@@ -218,7 +189,7 @@ class StreamProcessor:
         """The live state of a user (cache, else read from the table with ``get``); None for an unknown user."""
         state = self.cache.get(user)
         if state is None:
-            state = UserState.load(get, user.encode(), self.space, self.max_tombstones)
+            state = UserState.load(get, user.encode(), self.space, self.settings.tombstones_per_user)
         return state
 
     def forget_cache(self) -> None:
@@ -247,7 +218,7 @@ class StreamProcessor:
                     message.key,
                     message.partition,
                     message.offset,
-                    max_bytes=self.max_message_bytes,
+                    max_bytes=self.settings.max_message_bytes,
                     require_key=True,
                     scale=self.space.config.rating_scale,
                 )
@@ -326,7 +297,7 @@ class StreamProcessor:
                         self._learn_run([(message, event)], touched, out)
                 return
             message = run[0][0]
-            log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
+            log.exception("internal error on %s[%d]@%d", self.settings.ratings_topic, message.partition, message.offset)
             self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
             return
         columns = (
@@ -380,7 +351,7 @@ class StreamProcessor:
         except Refused as exc:
             self._dead(out, message, str(exc), "refused")
         except Exception as exc:  # a bug must cost one message, never the worker
-            log.exception("internal error on %s[%d]@%d", self.source_topic, message.partition, message.offset)
+            log.exception("internal error on %s[%d]@%d", self.settings.ratings_topic, message.partition, message.offset)
             self._dead(out, message, f"internal error ({type(exc).__name__}: {exc})", "internal")
 
     def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
@@ -389,7 +360,7 @@ class StreamProcessor:
             (
                 message.key,
                 dead_letter_message(
-                    message.value, reason, message.partition, message.offset, message.key, self.source_topic
+                    message.value, reason, message.partition, message.offset, message.key, self.settings.ratings_topic
                 ),
                 kind,
             )
@@ -445,13 +416,17 @@ class StreamProcessor:
             if entry.changed or entry.rewrite:
                 out.states.extend(
                     (state.partition, k, v)
-                    for k, v in state.writes(key, rewrite=entry.rewrite, segment_pairs=self.segment_pairs)
+                    for k, v in state.writes(key, rewrite=entry.rewrite, segment_pairs=self.settings.segment_pairs)
                 )
             with contextlib.suppress(ValueError):  # larger than the whole cache budget: served from the table next time
                 self.cache[user] = state
             event_time = entry.event_time if entry.event_time is not None else model.last_ts
-            items, scores = model.score(ts=event_time, k=self.top_n)
-            why = [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)] if self.explain_lists else None
+            items, scores = model.score(ts=event_time, k=self.settings.top_n)
+            why = (
+                [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)]
+                if self.settings.list_explanations
+                else None
+            )
             out.recommendations.append(
                 (
                     key,
@@ -478,7 +453,7 @@ class StreamProcessor:
     def _bucket(self, idx: int) -> int:
         bucket = self._buckets.get(idx)
         if bucket is None:
-            bucket = self._buckets[idx] = stable_hash(self.space.key(idx)) % self.share_buckets
+            bucket = self._buckets[idx] = stable_hash(self.space.key(idx)) % self.settings.share_buckets
         return bucket
 
     def _set_share(self, partition: int, idx: int, new: ItemPartial) -> None:
@@ -555,7 +530,7 @@ class StreamProcessor:
             record = parse_item(value, key)
         except SchemaError as exc:
             self.dead_letter_reasons["item"] += 1
-            return dead_letter_message(value, str(exc), partition, offset, key, self.items_topic)
+            return dead_letter_message(value, str(exc), partition, offset, key, self.settings.items_topic)
         assert key is not None  # parse_item refuses a message without one
         item = key.decode("utf-8")
         if record is None:
@@ -645,7 +620,7 @@ class StreamProcessor:
             fresh = derived.get(partition, {})
             for idx in set(self.shares[partition]) | set(fresh):
                 self._set_share(partition, idx, fresh.get(idx, empty))
-            self._dirty[partition] = set(range(self.share_buckets))
+            self._dirty[partition] = set(range(self.settings.share_buckets))
         return {"users": users, "unreadable": unreadable, "partitions": sorted(self.owned)}
 
     # ------------------------------------------------------------------ drift window
@@ -666,7 +641,7 @@ class StreamProcessor:
         if not w.events:
             return None
         report = {
-            "worker": self.worker,
+            "worker": self.settings.app_id,
             "window_s": round(time.monotonic() - w.started, 3),
             "events": w.events,
             "mae": round(w.abs_error / w.events, 5),

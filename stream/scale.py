@@ -146,10 +146,11 @@ def run_level_in_process(
     seed: int = 0,
 ) -> dict:
     """One user count through the processor alone (:mod:`stream.in_process`)."""
-    from stream.in_process import drive, processor_for, rating_batches
+    from stream.in_process import drive, rating_batches
+    from stream.processor import StreamProcessor
 
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
-    processor = processor_for(base, dataset)
+    processor = StreamProcessor(base, catalogue=dataset)
     batches = rating_batches(
         (f"s{u}" for u in events.users.tolist()),
         (dataset.item_ids[i] for i in events.items.tolist()),

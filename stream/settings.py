@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wnn.config import MAX_PAIRS_LIMIT
+from wnn.config import MAX_PAIRS_LIMIT, WNNConfig
 from wnn.rating_scale import WHOLE_STARS, RatingScale
 
 DEFAULT_STATE_DIR = Path(".wnnrec-state")
@@ -462,6 +462,15 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def cache_bytes(self) -> int:
+        """The live user-network cache's budget in bytes (``cache_mib``)."""
+        return int(self.cache_mib * (1 << 20))
+
+    def wnn_config(self) -> WNNConfig:
+        """The model's configuration these settings ask for: the per-user window and the rating scale."""
+        return WNNConfig(max_pairs=self.max_pairs_per_user, rating_scale=self.rating_scale)
 
     @property
     def faust_id(self) -> str:

@@ -7,20 +7,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.faust_compat import SCHEME, WEB_SCHEME, Transport  # noqa: F401  (Transport: the faust.transports entry point)
+from stream.faust_compat import (  # noqa: F401  (Transport: the faust.transports entry point)
+    SCHEME,
+    WEB_SCHEME,
+    ConsumerOptions,
+    Transport,
+    set_consumer_options,
+)
+from stream.settings import Settings
 
 #: Batches of one partition the agent's input channel holds before faust pauses fetching it (faust's default of
 #: 4,096 is meant for single messages; a batch holds up to ``max_poll_records``).
 BATCH_BUFFER_EVENTS = 32
 
 
-def new_faust_app(app_id: str, settings: Any, batched_topics: frozenset[str] = frozenset(), **options: Any) -> Any:
+def new_faust_app(
+    app_id: str,
+    settings: Settings,
+    batched_topics: frozenset[str] = frozenset(),
+    guarded_topics: frozenset[str] = frozenset(),
+    **options: Any,
+) -> Any:
     """A faust app on our transport with the consumer settings of ``settings`` (a :class:`stream.settings.Settings`)
     plus ``options``. The worker and the bare agents the benchmark compares it with are all built here, so they
     always run with the same consumer settings.
 
     ``batched_topics`` are delivered one message per partition per fetch (:class:`stream.faust_compat.BatchMessage`)
-    when ``settings.batch_delivery`` is on.
+    when ``settings.batch_delivery`` is on; on ``guarded_topics`` only what the agent marks processed is committed
+    (:class:`stream.faust_compat.Consumer`).
     """
     import faust
 
@@ -53,9 +67,15 @@ def new_faust_app(app_id: str, settings: Any, batched_topics: frozenset[str] = f
         web_metrics_enabled=False,
         **options,
     )
-    app.consumer_fetch_max_wait_ms = settings.fetch_max_wait_ms  # read by stream.faust_compat.ConsumerThread
-    app.consumer_batched_topics = batched  # read by stream.faust_compat.Consumer
-    app.consumer_batch_max = settings.batch_max  # ditto: the most records one delivered batch holds
+    set_consumer_options(
+        app,
+        ConsumerOptions(
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            batched_topics=batched,
+            batch_max=settings.batch_max,
+            guarded_topics=frozenset(guarded_topics),
+        ),
+    )
     return app
 
 

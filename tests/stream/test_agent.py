@@ -4,17 +4,17 @@ import json
 
 import pytest
 
-from stream.app import create_app
 from stream.embedded import without_broker
 from stream.schemas import forget_message, rating_message
 from stream.settings import ApiTokenError, Settings
+from stream.worker import create_worker
 
 TOKEN = "unit-test-token-0123456789"
 
 
 @pytest.fixture
-def app_and_sent(tmp_path, monkeypatch):
-    app = create_app(
+def worker_and_sent(tmp_path, monkeypatch):
+    worker = create_worker(
         Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", batch_max=1, api_token=TOKEN), store="memory://"
     )
     sent: list[tuple[str, bytes, dict]] = []
@@ -26,13 +26,8 @@ def app_and_sent(tmp_path, monkeypatch):
         elif not name.startswith("changelog:"):
             sent.append((name, key, json.loads(value)))
 
-    without_broker(app, sink)
-    app.shares_sent = shares
-    return app, sent
-
-
-def agent_of(app):
-    return app.agents["stream.app.process"]
+    without_broker(worker, sink)
+    return worker, sent
 
 
 async def until(condition, timeout: float = 5.0) -> None:
@@ -46,9 +41,9 @@ async def until(condition, timeout: float = 5.0) -> None:
     raise AssertionError("the agent did not get there in time")
 
 
-async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed(app_and_sent):
-    app, sent = app_and_sent
-    async with agent_of(app).test_context() as agent:
+async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed(worker_and_sent):
+    worker, sent = worker_and_sent
+    async with worker.agent.test_context() as agent:
         await agent.put(rating_message("u1", "a", 4.0, 10, event_id=1), key=b"u1")
         await agent.put(b"{broken", key=b"u1")
         await agent.put(rating_message("u1", "b", 2.0, 20, event_id=2), key=b"u1")
@@ -59,15 +54,15 @@ async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed
     lists = [doc for name, _, doc in sent if name == "recommendations"]
     assert [doc["n_ratings"] for doc in lists] == [1, 2]
     assert not {"a", "b"} & {i["item"] for i in lists[-1]["items"]}
-    assert app.processor.pending_shares()  # buckets to publish at the next interval
+    assert worker.processor.pending_shares()  # buckets to publish at the next interval
 
 
-async def test_user_state_is_written_to_the_table_and_forget_re_emits(app_and_sent):
-    app, sent = app_and_sent
-    async with agent_of(app).test_context() as agent:
+async def test_user_state_is_written_to_the_table_and_forget_re_emits(worker_and_sent):
+    worker, sent = worker_and_sent
+    async with worker.agent.test_context() as agent:
         await agent.put(rating_message("u2", "a", 5.0, 10, event_id=7), key=b"u2")
         await agent.put(rating_message("u2", "b", 1.0, 11, event_id=8), key=b"u2")
-        await until(lambda: app.users_table.data.get(b"u2") is not None)
+        await until(lambda: worker.tables.users.data.get(b"u2") is not None)
         await agent.put(forget_message("u2", event_id=8), key=b"u2")
     last = [doc for name, _, doc in sent if name == "recommendations"][-1]
     assert last["events"][-1]["cause"] == "forget" and last["n_ratings"] == 1
@@ -75,33 +70,36 @@ async def test_user_state_is_written_to_the_table_and_forget_re_emits(app_and_se
     assert len(drift) == 2 and all(d["kind"] == "user" for d in drift)
 
 
-async def test_corrupt_table_value_goes_to_the_dlq(app_and_sent):
-    app, sent = app_and_sent
-    async with agent_of(app).test_context() as agent:
+async def test_corrupt_table_value_goes_to_the_dlq(worker_and_sent):
+    worker, sent = worker_and_sent
+    async with worker.agent.test_context() as agent:
         await agent.put(rating_message("u3", "a", 5.0, 10, event_id=1), key=b"u3")
-        await until(lambda: app.users_table.data.get(b"u3") is not None)
-        app.processor.forget_cache()
-        app.users_table.data[b"u3"] = b"garbage"  # the store itself: tables refuse writes outside a stream
+        await until(lambda: worker.tables.users.data.get(b"u3") is not None)
+        worker.processor.forget_cache()
+        worker.tables.users.data[b"u3"] = b"garbage"  # the store itself: tables refuse writes outside a stream
         await agent.put(rating_message("u3", "b", 5.0, 11, event_id=2), key=b"u3")
     dlq = [doc for name, _, doc in sent if name == "ratings-dlq"]
     assert len(dlq) == 1 and "stored user state unusable" in dlq[0]["reason"]
 
 
 def test_the_app_uses_the_tuned_transport_and_binds_loopback(tmp_path):
+    from stream.faust_compat import consumer_options
     from stream.transport import Transport
 
-    app = create_app(Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7, api_token=TOKEN), store="memory://")
-    assert isinstance(app.transport, Transport) and app.consumer_fetch_max_wait_ms == 7
+    app = create_worker(
+        Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7, api_token=TOKEN), store="memory://"
+    ).app
+    assert isinstance(app.transport, Transport) and consumer_options(app).fetch_max_wait_ms == 7
     assert app.conf.web_bind == "127.0.0.1"
 
 
 def test_a_worker_without_an_api_token_refuses_to_start(tmp_path, monkeypatch):
     monkeypatch.delenv("WNNREC_API_TOKEN", raising=False)
     with pytest.raises(ApiTokenError, match="WNNREC_API_TOKEN"):
-        create_app(Settings(state_dir=tmp_path, data=None), store="memory://")
+        create_worker(Settings(state_dir=tmp_path, data=None), store="memory://")
     with pytest.raises(ApiTokenError, match="at least 16"):
-        create_app(Settings(state_dir=tmp_path, data=None, api_token="short"), store="memory://")
-    create_app(Settings(state_dir=tmp_path, data=None, insecure_no_auth=True), store="memory://")
+        create_worker(Settings(state_dir=tmp_path, data=None, api_token="short"), store="memory://")
+    create_worker(Settings(state_dir=tmp_path, data=None, insecure_no_auth=True), store="memory://")
 
 
 def test_the_api_token_can_come_from_a_file(tmp_path):
@@ -115,11 +113,11 @@ def test_the_api_token_can_come_from_a_file(tmp_path):
 def test_the_tables_changelogs_roll_and_compact_within_the_configured_lag(tmp_path):
     """A user's state from before a forget leaves the changelog within a bound (README, "Where else a forgotten
     rating lives")."""
-    app = create_app(
+    worker = create_worker(
         Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", api_token=TOKEN, changelog_compaction_lag_s=600),
         store="memory://",
     )
-    for table in (app.users_table, app.item_stats_table):
+    for table in worker.tables:
         configs = table.changelog_topic.config
         assert configs["segment.ms"] == configs["max.compaction.lag.ms"] == "600000"
         assert configs["min.cleanable.dirty.ratio"] == "0.01"

@@ -9,12 +9,11 @@ from stream.api import (
     ApiError,
     bearer_matches,
     explanation_body,
-    openapi_document,
     parse_event_id,
     parse_user,
     recommendation_body,
 )
-from stream.api_schema import ROUTES
+from stream.api_schema import ROUTES, openapi_document
 from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from stream.catalogue import ItemRecord, dataset_items, item_message, parse_item
 from stream.processor import StreamProcessor
 from stream.schemas import SchemaError
+from stream.settings import Settings
 from tests.stream.test_processor import rating
 from tests.stream.test_unlearning_contract import CONFIGS, ITEMS, messages_of, run, state_of, stream
 from wnn.system_state import differences, snapshot
@@ -74,7 +75,7 @@ def test_a_catalogue_from_a_dataset_takes_the_items_topic_path(movielens):
 
 
 def test_a_rated_item_withdrawn_keeps_its_ratings_but_leaves_the_lists():
-    processor = StreamProcessor(top_n=3)
+    processor = StreamProcessor(Settings(top_n=3))
     for item in "abcd":
         processor.on_item(item.encode(), item_message(item, genres=["Drama"]))
     ratings = [("u1", "a"), ("u2", "a"), ("u2", "b"), ("u3", "c")]
@@ -122,12 +123,12 @@ def test_a_catalogue_change_leaves_the_state_a_system_that_saw_it_first_would_ha
         (item.encode(), None if withdrawn else item_message(item, genres=genres, year=year))
         for item, genres, year, withdrawn in items
     ]
-    first = StreamProcessor(config=CONFIGS[config_name], share_buckets=2, top_n=5)
+    first = StreamProcessor(Settings(share_buckets=2, top_n=5), config=CONFIGS[config_name])
     for key, value in catalogue:
         first.on_item(key, value)
     table_first, _ = run(first, messages, cuts)
 
-    later = StreamProcessor(config=CONFIGS[config_name], share_buckets=2, top_n=5)
+    later = StreamProcessor(Settings(share_buckets=2, top_n=5), config=CONFIGS[config_name])
     split = when % (len(messages) + 1)
     table_later, _ = run(later, messages[:split], cuts)
     for key, value in catalogue:

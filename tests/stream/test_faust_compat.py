@@ -13,10 +13,13 @@ from stream.faust_compat import (
     SCHEME,
     WEB_SCHEME,
     BatchMessage,
+    ConsumerOptions,
     Transport,
     WebServer,
     acting_for,
+    consumer_options,
     records_of,
+    set_consumer_options,
     tune_consumer,
     write_table,
 )
@@ -58,15 +61,26 @@ def test_tune_consumer_refuses_a_started_consumer():
         tune_consumer(Started(), 10)
 
 
+class FakeApp(SimpleNamespace):
+    """An app stand-in that can carry consumer options (they are kept by the app's identity)."""
+
+    __hash__ = object.__hash__
+
+
+def fake_app(guarded=("ratings",), **attributes) -> FakeApp:
+    app = FakeApp(**attributes)
+    set_consumer_options(app, ConsumerOptions(guarded_topics=frozenset(guarded)))
+    return app
+
+
 def bare_consumer(guarded=("ratings",)):
     """Only the commit bookkeeping of faust's consumer, without a broker."""
     from collections import defaultdict
-    from types import SimpleNamespace
 
     from stream.faust_compat import Consumer
 
     consumer = Consumer.__new__(Consumer)
-    consumer.app = SimpleNamespace(consumer_guarded_topics=set(guarded))
+    consumer.app = fake_app(guarded)
     consumer._processed = {}
     consumer._acked = defaultdict(list)
     consumer._acked_index = defaultdict(set)
@@ -117,8 +131,7 @@ async def test_a_commit_of_guarded_offsets_does_not_wait_for_a_producer_flush():
 
     consumer = bare_consumer()
     ours, theirs = TP("ratings", 0), TP("other", 0)
-    consumer.app = SimpleNamespace(
-        consumer_guarded_topics={"ratings"},
+    consumer.app = fake_app(
         producer=SimpleNamespace(flush=flush),
         tables=SimpleNamespace(on_commit=lambda offsets: calls.append("tables")),
         monitor=SimpleNamespace(on_tp_commit=lambda offsets: None),
@@ -196,7 +209,7 @@ def test_a_fetch_reaches_the_agent_as_one_message_per_partition_of_a_batched_top
 def test_a_fetch_larger_than_batch_max_is_split():
     ratings0 = TP("ratings", 0)
     app, consumer = fetching_consumer({ratings0: [record("ratings", 0, o) for o in range(5)]})
-    app.consumer_batch_max = 2
+    set_consumer_options(app, consumer_options(app)._replace(batch_max=2))
     got = asyncio.run(fetched(consumer))
     assert [[r.offset for r in m.records] for _, m in got] == [[0, 1], [2, 3], [4]]
     assert [m.offset for _, m in got] == [1, 3, 4]

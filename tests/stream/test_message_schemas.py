@@ -22,6 +22,7 @@ from stream.schemas import (
     rating_message,
     recommendation_message,
 )
+from stream.settings import Settings
 from tests.stream.test_processor import rating
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -78,7 +79,7 @@ def test_every_encoder_writes_messages_its_schema_accepts(movielens):
 @pytest.mark.parametrize("explain", [False, True])
 def test_what_the_processor_writes_validates(explain):
     """The processor's real outputs: lists (with score terms when asked), drift records and dead letters."""
-    processor = StreamProcessor(explain_lists=explain, top_n=3)
+    processor = StreamProcessor(Settings(list_explanations=explain, top_n=3))
     for item in "abcd":
         processor.on_item(item.encode(), item_message(item, title=item.upper(), genres=["Drama"]))
     messages = [rating(u, i, 4.0, 100 + e) for e, (u, i) in enumerate([("u1", "a"), ("u2", "a"), ("u1", "b")])]

@@ -5,6 +5,7 @@ import pytest
 
 from stream.processor import Incoming, StreamProcessor, parse_share_key
 from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
 from wnn.item_stats import ShareBucket
@@ -40,7 +41,7 @@ class Table:
         return sorted(self.data.items())
 
     def user(self, processor: StreamProcessor, user: bytes) -> UserState:
-        return UserState.load(self.data.get, user, processor.space, processor.max_tombstones)
+        return UserState.load(self.data.get, user, processor.space, processor.settings.tombstones_per_user)
 
     def users(self, processor: StreamProcessor) -> dict[bytes, tuple[bytes, list[int]]]:
         """Every stored user as read back: the network's canonical bytes and the tombstones (the segments' keys
@@ -71,7 +72,7 @@ def docs(pairs):
 
 
 def test_rating_emits_a_list_without_rated_items_and_a_drift_message():
-    p, table = StreamProcessor(catalogue=catalogue(), top_n=5), Table()
+    p, table = StreamProcessor(Settings(top_n=5), catalogue=catalogue()), Table()
     out = table.run(p, [rating("u", "3", 5.0, 1)])
     [rec] = docs(out.recommendations)
     assert rec["user"] == "u" and len(rec["items"]) == 5 and "3" not in {i["item"] for i in rec["items"]}
@@ -287,7 +288,7 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
     """A worker that lost everything but the user table ends with the item statistics of the one that never
     stopped: the shares are derived from the stored users, never trusted."""
     n = 3000
-    live, table = StreamProcessor(catalogue=movielens, share_buckets=4), Table()
+    live, table = StreamProcessor(Settings(share_buckets=4), catalogue=movielens), Table()
     messages = []
     for e in range(n):
         user = movielens.user_ids[movielens.users[e]]
@@ -312,7 +313,7 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
         live, [forget(movielens.user_ids[movielens.users[10]], event_id=10, partition=int(movielens.users[10]) % 4)]
     )
     live.pending_shares()  # brings the live shares up to date
-    fresh = StreamProcessor(catalogue=movielens, share_buckets=4)
+    fresh = StreamProcessor(Settings(share_buckets=4), catalogue=movielens)
     info = fresh.recover(range(4), table.items())
     assert info["users"] == len(table.users(live)) and info["unreadable"] == 0
     for partition in range(4):
@@ -353,7 +354,7 @@ def test_global_report_aggregates_the_window():
 
 def test_the_cache_is_bounded_by_bytes():
     # A user of one rating keeps no table (a few KB): ten of them do not fit in 12 KB.
-    p, table = StreamProcessor(catalogue=catalogue(), cache_bytes=12_000), Table()
+    p, table = StreamProcessor(Settings(cache_mib=12_000 / (1 << 20)), catalogue=catalogue()), Table()
     table.run(p, [rating(f"u{k}", "1", 4.0, k) for k in range(10)])
     assert p.cache.currsize <= 12_000 and 1 < len(p.cache) < 10
     reads = table.reads
@@ -369,7 +370,7 @@ def test_the_cache_counts_within_15_percent_of_what_its_users_really_hold(per_us
     import gc
     import tracemalloc
 
-    p, table, n_users = StreamProcessor(catalogue=catalogue(), cache_bytes=1 << 30), Table(), 300
+    p, table, n_users = StreamProcessor(Settings(cache_mib=1024), catalogue=catalogue()), Table(), 300
     messages = [
         rating(f"user-{u}", str(t % 20 + 1), 4.0, t, partition=u % 4)
         for t, u in enumerate([u for _ in range(per_user) for u in range(n_users)], start=1)
@@ -394,9 +395,11 @@ def test_the_cache_counts_within_15_percent_of_what_its_users_really_hold(per_us
 
 def test_lists_carry_their_score_terms_only_when_asked():
     stream = [rating("u", str(i), float(1 + i % 5), i) for i in range(6)]
-    plain = docs(Table().run(StreamProcessor(catalogue=catalogue(), top_n=5), stream).recommendations)[0]
+    plain = docs(Table().run(StreamProcessor(Settings(top_n=5), catalogue=catalogue()), stream).recommendations)[0]
     explained = docs(
-        Table().run(StreamProcessor(catalogue=catalogue(), top_n=5, explain_lists=True), stream).recommendations
+        Table()
+        .run(StreamProcessor(Settings(top_n=5, list_explanations=True), catalogue=catalogue()), stream)
+        .recommendations
     )[0]
     assert [i["item"] for i in plain["items"]] == [i["item"] for i in explained["items"]]
     assert not any("why" in i for i in plain["items"])

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 
 from stream.api_schema import PUBLIC_PATHS, ROUTES
-from stream.app import create_app
 from stream.settings import Settings
+from stream.worker import create_worker
 
 TOKEN = "route-inventory-token-0123"
 
 
 def served_routes(settings: Settings) -> set[tuple[str, str]]:
     """(method, path) of every route the app's web server would answer, read from aiohttp's router."""
-    app = create_app(settings, store="memory://")
+    app = create_worker(settings, store="memory://").app
     app.web.init_server()
     return {(route.method, route.resource.canonical) for route in app.web.web_app.router.routes()}
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from stream.processor import Incoming, StreamProcessor
 from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
 from wnn.config import WNNConfig
@@ -49,7 +50,9 @@ stream = st.integers(1, 80).flatmap(
 
 def processor(config: WNNConfig) -> StreamProcessor:
     return StreamProcessor(
-        config=config, catalogue=synthetic_dataset(n_users=2, n_items=6, n_ratings=2), share_buckets=2, top_n=5
+        Settings(share_buckets=2, top_n=5),
+        config=config,
+        catalogue=synthetic_dataset(n_users=2, n_items=6, n_ratings=2),
     )
 
 
@@ -111,7 +114,7 @@ def run(
 
 def stored_users(p: StreamProcessor, table: dict[bytes, bytes]) -> dict[bytes, UserState]:
     """Every user the table holds, read back through its manifest."""
-    return {key: UserState.load(table.get, key, p.space, p.max_tombstones) for key in table if b"\x00" not in key}
+    return {key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user) for key in table if b"\x00" not in key}
 
 
 def state_of(p: StreamProcessor, table: dict[bytes, bytes], last_ts: int) -> dict:

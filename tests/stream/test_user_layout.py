@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from stream.processor import Incoming, StreamProcessor
 from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
 from stream.user_layout import plan_writes, segment_key, split_key, tombstones_key
 from stream.user_state import UserState, read_stored
 from wnn import user_codec
@@ -196,11 +197,11 @@ def messages_of(draw_events) -> list[Incoming]:
 
 
 def processor() -> StreamProcessor:
-    return StreamProcessor(WNNConfig(max_pairs=12), segment_pairs=3)
+    return StreamProcessor(Settings(segment_pairs=3), config=WNNConfig(max_pairs=12))
 
 
 def stored_view(p: StreamProcessor, table: dict[bytes, bytes]) -> dict:
-    users = {key: UserState.load(table.get, key, p.space, p.max_tombstones) for key in table if b"\x00" not in key}
+    users = {key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user) for key in table if b"\x00" not in key}
     p.pending_shares()
     return {
         "users": {k: (s.wnn.to_bytes(), sorted(s.forgotten)) for k, s in users.items()},

@@ -14,6 +14,7 @@ import numpy as np
 
 from stream.processor import Incoming, StreamProcessor
 from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
 from wnn.recommender import WNNRecommender
@@ -87,7 +88,7 @@ def test_library_digests():
 
 def test_stream_processor_digests():
     catalogue = _catalogue()
-    processor = StreamProcessor(catalogue=catalogue, share_buckets=4)
+    processor = StreamProcessor(Settings(share_buckets=4), catalogue=catalogue)
     table: dict[bytes, bytes] = {}
     messages = []
     for offset, (kind, user, item, rating, ts, event_id) in enumerate(_stream()):
@@ -112,7 +113,7 @@ def test_stream_processor_digests():
             [
                 (key, state.wnn.to_bytes(), list(state.forgotten), state.partition)
                 for key in written
-                for state in [UserState.load(table.get, key, processor.space, processor.max_tombstones)]
+                for state in [UserState.load(table.get, key, processor.space, processor.settings.tombstones_per_user)]
             ]
         )
     shares = processor.pending_shares()

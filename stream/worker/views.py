@@ -1,0 +1,267 @@
+"""The worker's web views: the HTTP API of :mod:`stream.api`, served on faust's web server.
+
+Each route of :data:`stream.api_schema.ROUTES` is answered by the handler of the same method and path in
+:data:`HANDLERS`, so the routes served, the OpenAPI document and the handlers cannot drift apart (a missing handler
+stops the worker from starting). A route that is not public refuses a request without the bearer token before
+anything else; a request about a user goes to the worker that owns the user's partition, the way faust routes table
+requests (``app.table_route``), so any worker answers for every user.
+
+A forget (``DELETE``) is not applied by the view: it is produced onto the ratings topic with the user as key, so it
+is ordered with the user's ratings and takes the same path as every other input (the answer, 202, gives the
+partition and offset it was written at).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import faust
+import msgspec
+
+from stream import api_schema as schema
+from stream.api import (
+    ApiError,
+    answer,
+    bearer_matches,
+    explanation_body,
+    item_body,
+    parse_event_id,
+    parse_item_id,
+    parse_user,
+    recommendation_body,
+)
+from stream.api_schema import ROUTES, openapi_document
+from stream.schemas import forget_message
+from stream.user_state import UserState
+from stream.worker.context import Worker
+
+log = logging.getLogger(__name__)
+
+#: A view's work: ``(worker, web, request, **path parameters)`` to the response.
+Handler = Callable[..., Awaitable[Any]]
+
+
+def register(worker: Worker) -> None:
+    """Serve every route of :data:`stream.api_schema.ROUTES` on ``worker.app``."""
+    app = worker.app
+    to_owner = app.table_route(table=worker.tables.users, match_info="user")
+    methods: dict[str, dict[str, Handler]] = {}
+    for route in ROUTES:
+        view_method = bound(worker, HANDLERS[route.method, route.path])
+        if "{user}" in route.path:
+            view_method = to_owner(view_method)
+        view_method = answering_errors(view_method) if route.public else guarded(worker.token, view_method)
+        methods.setdefault(route.path, {})[route.method.lower()] = view_method
+    for path, by_method in methods.items():
+        app.page(path)(type(f"View{path}", (faust.web.View,), by_method))
+
+
+def bound(worker: Worker, handler: Handler) -> Handler:
+    """``handler`` as a method of a faust view (called with the view, the request and the path's parameters)."""
+
+    async def view_method(web: Any, request: Any, **match: Any) -> Any:
+        return await handler(worker, web, request, **match)
+
+    return view_method
+
+
+def answering_errors(view_method: Handler) -> Handler:
+    """Answer an :class:`stream.api.ApiError` with its status and message."""
+
+    async def checked(web: Any, request: Any, **match: Any) -> Any:
+        try:
+            return await view_method(web, request, **match)
+        except ApiError as exc:
+            return answer(web, schema.Error(exc.message), status=exc.status)
+
+    return checked
+
+
+def guarded(token: str | None, view_method: Handler) -> Handler:
+    """Refuse a request without ``token`` (401), before routing or reading anything; answer errors as above."""
+    checked = answering_errors(view_method)
+
+    async def with_token(web: Any, request: Any, **match: Any) -> Any:
+        if not bearer_matches(request.headers.get("Authorization"), token):
+            return answer(
+                web,
+                schema.Error("missing or wrong bearer token"),
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'},
+            )
+        return await checked(web, request, **match)
+
+    return with_token
+
+
+def user_state(worker: Worker, user_text: str) -> tuple[str, UserState]:
+    """The user of a path and their state; 404 if unknown, 503 while the worker's tables recover."""
+    user = parse_user(user_text)
+    state = worker.processor.user(user, worker.tables.users.get)
+    if state is None:
+        if not worker.ready():  # the user's partition may still be recovering: not known *yet*
+            raise ApiError(503, "this worker's tables are recovering after a rebalance; retry in a few seconds")
+        raise ApiError(404, f"unknown user {user!r}")
+    return user, state
+
+
+async def recommendations(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    user, state = user_state(worker, user)
+    items, scores = state.wnn.score(k=worker.settings.top_n)
+    titles = worker.processor.titles
+    explained = state.wnn.explain_list(items)
+    return answer(web, recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs, explained))
+
+
+async def explain(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    user, state = user_state(worker, user)
+    item = request.query.get("item")
+    if not item:
+        raise ApiError(400, "missing query parameter: ?item=<item id>")
+    space = worker.processor.space
+    index = space.find(item)
+    if index is None:
+        raise ApiError(404, f"unknown item {item!r}")
+    explanation = state.wnn.explain(item, top=10)
+    items, _ = state.wnn.score(k=worker.settings.top_n)
+    key = space.key(index)
+    listed = (state.wnn.explain_list([key])[0], items.index(key) if key in items else None, len(items))
+    description = worker.processor.descriptions.get(str(key))
+    titles = worker.processor.titles
+    body = explanation_body(user, explanation, lambda i: titles.get(str(i), f"item {i}"), listed, description)
+    return answer(web, body)
+
+
+async def ratings(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    user, state = user_state(worker, user)
+    stored = [{**pair, "item": str(pair["item"])} for pair in state.wnn.pairs()]
+    return answer(web, schema.Ratings(user, msgspec.convert(stored, list[schema.StoredRating])))
+
+
+async def forget_rating(worker: Worker, web: Any, request: Any, user: str, event_id: str) -> Any:
+    user, state = user_state(worker, user)
+    event = parse_event_id(event_id)
+    if not state.wnn.knows(event):
+        raise ApiError(404, f"user {user!r} has no stored rating with event id {event}")
+    return answer(web, await produce_forget(worker, user, [event], event_id=event), status=202)
+
+
+async def forget_item(worker: Worker, web: Any, request: Any, user: str, item: str) -> Any:
+    user, state = user_state(worker, user)
+    event_ids = [pair["event_id"] for pair in state.wnn.pairs() if str(pair["item"]) == item]
+    if not event_ids:
+        raise ApiError(404, f"user {user!r} has no stored rating of item {item!r}")
+    return answer(web, await produce_forget(worker, user, event_ids, item=item), status=202)
+
+
+async def produce_forget(worker: Worker, user: str, event_ids: list[int], **target: Any) -> schema.ForgetAccepted:
+    """Write a forget request onto the ratings topic, keyed by the user; where it was written."""
+    sent = await worker.topics.ratings.send(key=user.encode(), value=forget_message(user, **target))
+    metadata = await sent
+    log.info(
+        "API forget of user %r (%s) written to %s[%d] at offset %d",
+        user,
+        target,
+        metadata.topic,
+        metadata.partition,
+        metadata.offset,
+    )
+    return schema.ForgetAccepted(
+        user=user,
+        event_ids=event_ids,
+        topic=metadata.topic,
+        partition=metadata.partition,
+        offset=metadata.offset,
+        status="accepted: applied when the worker reaches that offset",
+    )
+
+
+async def item_stats(worker: Worker, web: Any, request: Any) -> Any:
+    return answer(web, msgspec.convert(item_stats_body(worker), schema.ItemStats))
+
+
+def item_stats_body(worker: Worker) -> dict[str, Any]:
+    """The worker's live global item statistics (all partitions' shares added up): an audit view."""
+    space = worker.processor.space
+    stats = (space.statistics(i) for i in range(space.n_items))
+    return {
+        "owned_partitions": sorted(worker.processor.owned),
+        "items": {
+            str(space.key(i)): {
+                "count": s.count,
+                "sum": s.total,
+                "projection": list(s.projection),
+                "vector": list(s.vector),
+                "centred": s.centred,
+            }
+            for i, s in enumerate(stats)
+            if s.count
+        },
+    }
+
+
+async def item(worker: Worker, web: Any, request: Any, item: str) -> Any:
+    body = item_body(parse_item_id(item), worker.processor.space, worker.processor.descriptions)
+    if body is None:
+        raise ApiError(404, f"unknown item {item!r}: neither in the catalogue nor rated")
+    return answer(web, body)
+
+
+async def health(worker: Worker, web: Any, request: Any) -> Any:
+    body = msgspec.convert({"live": True, "ready": worker.ready(), **health_fields(worker)}, schema.Health)
+    return answer(web, body, status=200 if body.ready else 503)
+
+
+def health_fields(worker: Worker) -> dict[str, Any]:
+    """What ``/health`` reports beside liveness and readiness."""
+    processor, continuity, delivery = worker.processor, worker.continuity, worker.delivery
+    return {
+        "rebalancing": worker.rebalancing,
+        "recovering": worker.recovering,
+        "owned_partitions": sorted(processor.owned),
+        "users_cached": len(processor.cache),
+        "items": processor.space.n_items,
+        "events_total": processor.window.events_total,
+        "offset_holes_read_again": continuity.holes,
+        "stalls_read_again": continuity.stalls,
+        "stale_messages_skipped": continuity.stale_skipped,
+        "batches_delivering": delivery.in_flight,
+        "delivery_failures": delivery.failures,
+        "messages_dropped_in_rebalance": continuity.dropped_in_rebalance,
+        "dead_letters": dict(processor.dead_letter_reasons),
+    }
+
+
+async def metrics(worker: Worker, web: Any, request: Any) -> Any:
+    body, content_type = worker.metrics.exposition()
+    # aiohttp refuses a content_type argument with parameters (Prometheus' has a version and a charset).
+    return web.bytes(body, headers={"Content-Type": content_type})
+
+
+async def openapi(worker: Worker, web: Any, request: Any) -> Any:
+    return web.json(openapi_document(package_version()))
+
+
+def package_version() -> str:
+    try:
+        return version("wnnrec")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+#: The handler of each route, by method and path.
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("GET", "/users/{user}/recommendations"): recommendations,
+    ("GET", "/users/{user}/explain"): explain,
+    ("GET", "/users/{user}/ratings"): ratings,
+    ("DELETE", "/users/{user}/ratings/{event_id}"): forget_rating,
+    ("DELETE", "/users/{user}/items/{item}"): forget_item,
+    ("GET", "/items/stats"): item_stats,
+    ("GET", "/items/{item}"): item,
+    ("GET", "/health"): health,
+    ("GET", "/metrics"): metrics,
+    ("GET", "/openapi.json"): openapi,
+}
