@@ -89,7 +89,7 @@ def recommendation_body(
     scores: list[float],
     titles: Mapping[str, str],
     n_ratings: int,
-    explained: list[dict] | None = None,
+    explained: list[dict[str, Any]] | None = None,
 ) -> schema.Recommendations:
     """The answer of ``GET /users/{user}/recommendations``; with ``explained`` (one entry per item), each item's score
     split into its terms under ``why``."""
@@ -156,7 +156,7 @@ def explanation_body(
     user: str,
     explanation: Explanation,
     title_of: Callable[[Hashable], str],
-    listed: tuple[dict, int | None, int] | None = None,
+    listed: tuple[dict[str, Any], int | None, int] | None = None,
     description: ItemRecord | None = None,
 ) -> schema.Explanation:
     """``GET /users/{user}/explain?item=``: why the item is (or is not) in the user's list, and the numbers behind its

@@ -188,7 +188,9 @@ _ERRORS = {
 }
 
 
-def _user_operation(summary: str, answer: dict[str, Any], code: str = "200", extra: list | None = None) -> dict:
+def _user_operation(
+    summary: str, answer: dict[str, Any], code: str = "200", extra: list[Any] | None = None
+) -> dict[str, Any]:
     return {
         "summary": summary,
         "security": [{"bearer": []}],

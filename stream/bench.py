@@ -55,8 +55,8 @@ class ListCollector(threading.Thread):
         super().__init__(daemon=True)
         self.settings, self.expected = settings, expected
         self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
-        self.coverage: collections.Counter = collections.Counter()  # event id -> lists that covered it
-        self.repeats_by_partition: collections.Counter = collections.Counter()  # partition -> second coverings
+        self.coverage: collections.Counter[int] = collections.Counter()  # event id -> lists that covered it
+        self.repeats_by_partition: collections.Counter[int] = collections.Counter()  # partition -> second coverings
         # event id -> (partition, input offset) as its first list gave them (lists share their input's partition)
         self.input_positions: dict[int, tuple[int, int]] = {}
         self.lists = 0
@@ -144,7 +144,7 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
         await consumer.stop()
 
 
-def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """``wnnrec worker`` as a child process with these settings (log level from $WNNREC_WORKER_LOGLEVEL, default
     warning) and any extra environment."""
     env = dict(os.environ, **settings.to_env(), **(env or {}))
@@ -165,7 +165,7 @@ def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None =
     )
 
 
-def stop_worker(process: subprocess.Popen, timeout: float = 30.0) -> None:
+def stop_worker(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
@@ -177,7 +177,7 @@ def stop_worker(process: subprocess.Popen, timeout: float = 30.0) -> None:
 
 
 def wait_until_serving(
-    settings: Settings, process: subprocess.Popen, collector: ListCollector, timeout: float = 120.0
+    settings: Settings, process: subprocess.Popen[bytes], collector: ListCollector, timeout: float = 120.0
 ) -> None:
     """Send a warm-up rating until its list comes back: the worker is then assigned, recovered and processing."""
     producer = make_producer(settings)
@@ -244,7 +244,7 @@ def _process_rss_mib(pid: int) -> float | None:
 
 def _wait_for_lists(
     collector: ListCollector,
-    worker: subprocess.Popen,
+    worker: subprocess.Popen[bytes],
     expected: set[int],
     timeout: float,
     log_path: str,
@@ -294,7 +294,7 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bo
         return doc["events"] / (doc["last"] - doc["first"])
 
 
-def worker_costs(settings: Settings) -> dict:
+def worker_costs(settings: Settings) -> dict[str, Any]:
     """What a running worker's ``/metrics`` says each learned rating cost: microseconds in each batch stage, and
     changelog bytes (key and value) our producer wrote, per table and in all."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -321,7 +321,7 @@ def worker_costs(settings: Settings) -> dict:
 
 def drain(
     settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
-) -> tuple[list[float], float | None, ListCollector, dict]:
+) -> tuple[list[float], float | None, ListCollector, dict[str, Any]]:
     """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
     all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, the
     collector and :func:`worker_costs`. The worker is stopped; its state folder is left for the caller."""
@@ -344,7 +344,9 @@ def covered_rate(covered: list[float]) -> float:
     return len(covered) / (max(covered) - min(covered)) if len(covered) > 1 else 0.0
 
 
-def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str) -> dict:
+def _throughput_phase(
+    base: Settings, dataset: Dataset, limit: int | None, progress: bool, log_path: str
+) -> dict[str, Any]:
     settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     ensure_topics(settings, settings.topics, settings.partitions)
@@ -377,7 +379,9 @@ def _throughput_phase(base: Settings, dataset: Dataset, limit: int | None, progr
     }
 
 
-def _latency_phase(base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str) -> dict:
+def _latency_phase(
+    base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str
+) -> dict[str, Any]:
     settings = fresh_settings(base, "lat")
     ensure_topics(settings, settings.topics, settings.partitions)
     publish_catalogue(settings, dataset, progress=False)
@@ -416,14 +420,14 @@ def bench_pipeline(
     progress: bool = True,
     phases: tuple[str, ...] = PHASES,
     rounds: int = 3,
-) -> dict:
+) -> dict[str, Any]:
     """Run the phases; returns the JSON document (the issue's keys, plus each phase's details).
 
     The throughput phase runs ``rounds`` times (the worker, then the bare agent, on the round's own topics) and
     reports medians: this machine's speed varies by a third from minute to minute, the ratio within a round less.
     """
     log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-bench-worker-{os.getpid()}.log")
-    result: dict = {
+    result: dict[str, Any] = {
         "partitions": base.partitions,
         "batch_max": base.batch_max,
         "batch_linger_ms": base.batch_linger_ms,

@@ -218,7 +218,7 @@ def ensure_items_topic(settings: Settings) -> None:
     ensure_topics(settings, [settings.items_topic], 1, config=config, retention_ms=None)
 
 
-def publish_catalogue(settings: Settings, dataset: Dataset, progress: bool = True, producer=None) -> int:
+def publish_catalogue(settings: Settings, dataset: Dataset, progress: bool = True, producer: Any = None) -> int:
     """Put every item of ``dataset`` on the ``items`` topic; returns how many. Publishing the same catalogue again
     changes nothing a worker derives (the topic is compacted and equal descriptions are no-ops)."""
     ensure_items_topic(settings)

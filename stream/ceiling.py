@@ -39,7 +39,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
     events_per_step = 1 if settings.batch_delivery else settings.batch_max  # as the worker's agent
 
     @app.agent(ratings)
-    async def count(stream) -> None:
+    async def count(stream: Any) -> None:
         async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
             if seen["first"] is None:
                 seen["first"] = time.time()

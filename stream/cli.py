@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_replay(sub) -> None:
+def _add_replay(sub: Any) -> None:
     rp = sub.add_parser(
         "replay",
         help="produce MovieLens ratings to Kafka in timestamp order",
@@ -99,7 +99,7 @@ def _add_replay(sub) -> None:
     )
 
 
-def _add_catalogue(sub) -> None:
+def _add_catalogue(sub: Any) -> None:
     cat = sub.add_parser(
         "catalogue",
         help="the item catalogue on the items topic",
@@ -118,7 +118,7 @@ def _add_catalogue(sub) -> None:
     publish.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_worker(sub) -> None:
+def _add_worker(sub: Any) -> None:
     wk = sub.add_parser(
         "worker",
         help="run the Faust worker (per-user WNN state in RocksDB)",
@@ -129,7 +129,7 @@ def _add_worker(sub) -> None:
     add_setting_args(wk, WORKER, ENGINE)
 
 
-def _add_run(sub) -> None:
+def _add_run(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="the main job: broker, one worker, a full ML-100K replay, a summary and a report",
@@ -154,7 +154,7 @@ def _add_run(sub) -> None:
     )
 
 
-def _add_bench_pipeline(bench) -> None:
+def _add_bench_pipeline(bench: Any) -> None:
     bp = bench.add_parser("pipeline", help="end-to-end events/s and latency on a real broker vs raw aiokafka")
     model_cli.add_json_arg(bp)
     model_cli.add_data_arg(bp)
@@ -184,7 +184,7 @@ def _add_bench_pipeline(bench) -> None:
     bp.add_argument("--quiet", action="store_true")
 
 
-def _add_bench_scale(bench) -> None:
+def _add_bench_scale(bench: Any) -> None:
     sc = bench.add_parser(
         "scale",
         help="events/s, RSS and state size of one worker at 1k..1M synthetic users",
@@ -224,7 +224,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise SettingsError(str(exc)) from None
 
 
-def _worker(args) -> int:
+def _worker(args: argparse.Namespace) -> int:
     import faust
 
     from stream.catalogue import ensure_items_topic
@@ -280,7 +280,7 @@ def _worker(args) -> int:
     return 0
 
 
-def _replay(args) -> int:
+def _replay(args: argparse.Namespace) -> int:
     from stream.catalogue import publish_catalogue
     from stream.replay import replay
     from wnn.data import load_dataset
@@ -304,7 +304,7 @@ def _replay(args) -> int:
     return 0
 
 
-def _bench_pipeline(args) -> int:
+def _bench_pipeline(args: argparse.Namespace) -> int:
     from stream.bench import bench_pipeline
     from stream.in_process import bench_dataset
     from wnn.data import load_dataset
@@ -342,7 +342,7 @@ def _bench_pipeline(args) -> int:
     return 0
 
 
-def _bench_scale(args) -> int:
+def _bench_scale(args: argparse.Namespace) -> int:
     from stream.scale import bench_scale, bench_scale_in_process
     from wnn.data import load_dataset
 
@@ -377,7 +377,7 @@ def _bench_scale(args) -> int:
     return 0
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from stream.run import main_job
 
     return main_job(
@@ -385,7 +385,7 @@ def _run(args) -> int:
     )
 
 
-def _catalogue(args) -> int:
+def _catalogue(args: argparse.Namespace) -> int:
     from stream.catalogue import publish_catalogue
     from wnn.data import load_dataset
 

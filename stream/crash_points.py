@@ -30,7 +30,7 @@ def _armed() -> dict[str, int]:
 
 #: point -> the inputs to process before it crashes; empty unless $WNNREC_CRASH_AT is set
 ARMED = _armed()
-_processed: collections.Counter = collections.Counter()
+_processed: collections.Counter[str] = collections.Counter()
 
 
 def processed(point: str, inputs: int) -> None:

@@ -39,6 +39,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 
 @dataclasses.dataclass(eq=False)
@@ -86,7 +87,7 @@ class DeliveryPipeline:
         """How long the oldest batch in flight has waited for its outputs (0 when none is)."""
         return time.monotonic() - self._batches[0].since if self._batches else 0.0
 
-    def add(self, marks: dict[int, int], outputs: Iterable[asyncio.Future]) -> None:
+    def add(self, marks: dict[int, int], outputs: Iterable[asyncio.Future[Any]]) -> None:
         """A processed batch: the next offset of each of its partitions, and the futures of everything it sent.
         While halted (after a failure, until :meth:`resume`) a batch is not tracked: its input is read again."""
         if self.halted:
@@ -115,7 +116,7 @@ class DeliveryPipeline:
         """Track and mark batches again (the input after the last marked offsets is being read again)."""
         self.halted = False
 
-    def _on_done(self, batch: _InFlight, future: asyncio.Future) -> None:
+    def _on_done(self, batch: _InFlight, future: asyncio.Future[Any]) -> None:
         if batch.epoch != self._epoch:
             return  # forgotten by a reset or an earlier failure
         error = asyncio.CancelledError() if future.cancelled() else future.exception()

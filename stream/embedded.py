@@ -27,8 +27,11 @@ from stream.settings import Settings
 from stream.worker import Worker, create_worker
 from wnn.data import Dataset
 
+#: A run's summary, drift records, list arrival times and (send time, latency ms) per rating.
+JobResult = tuple[dict[str, Any], list[dict[str, Any]], list[float], list[tuple[float, float]]]
 
-def embedded_job(dataset: Dataset, n: int) -> tuple[dict, list[dict], list[float], list[tuple[float, float]]]:
+
+def embedded_job(dataset: Dataset, n: int) -> JobResult:
     """Run the first ``n`` ratings through the agent in process; the run's summary, drift records, list arrival
     times and (send time, latency ms) per rating."""
     return asyncio.run(_run(dataset, min(n, dataset.n_ratings)))
@@ -46,20 +49,24 @@ def without_broker(worker: Worker, sink: Sink) -> None:
     that is already delivered (so the delivery pipeline marks the batch), and a partition's committed offset is 0.
     """
 
-    def delivered() -> asyncio.Future:
+    def delivered() -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
 
-    def send_to(name: str):
-        def send_soon(key=None, value=None, partition=None, **kwargs):
+    def send_to(name: str) -> Callable[..., asyncio.Future[Any]]:
+        def send_soon(
+            key: bytes | None = None, value: bytes = b"", partition: int | None = None, **kwargs: Any
+        ) -> asyncio.Future[Any]:
             sink(name, key, value, partition)
             return delivered()
 
         return send_soon
 
-    def changelog_of(table: Any):
-        def send_changelog(partition, key, value, *args, **kwargs):
+    def changelog_of(table: Any) -> Callable[..., asyncio.Future[Any]]:
+        def send_changelog(
+            partition: int, key: bytes | None, value: bytes, *args: Any, **kwargs: Any
+        ) -> asyncio.Future[Any]:
             sink(f"changelog:{table.name}", key, value, partition)
             return delivered()
 
@@ -76,7 +83,7 @@ def without_broker(worker: Worker, sink: Sink) -> None:
     worker.app.consumer.start_offset = start_offset
 
 
-async def _run(dataset: Dataset, n: int):
+async def _run(dataset: Dataset, n: int) -> JobResult:
     with tempfile.TemporaryDirectory(prefix="wnnrec-embedded-") as state_dir:
         # test_context() delivers single messages: the agent gathers them as on the per-message path.
         settings = Settings(
@@ -88,7 +95,7 @@ async def _run(dataset: Dataset, n: int):
         )
         worker = create_worker(settings, store="memory://")
         worker.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it
-        outputs: dict[str, list[dict]] = {name: [] for name in worker.topics.outputs()}
+        outputs: dict[str, list[dict[str, Any]]] = {name: [] for name in worker.topics.outputs()}
         arrivals: dict[int, float] = {}
 
         def sink(name: str, key: bytes | None, value: bytes, partition: int | None) -> None:

@@ -160,7 +160,7 @@ def acting_for(event: Any) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
-def write_table(table: Any, event: Any, key: Any, value: Any) -> asyncio.Future:
+def write_table(table: Any, event: Any, key: Any, value: Any) -> asyncio.Future[Any]:
     """``table[key] = value`` (``del table[key]`` when ``value`` is None) for the partition of ``event``; returns the
     future of the changelog message's delivery (a None value is the changelog's tombstone for the key).
 
@@ -216,6 +216,8 @@ class Consumer(faust_aiokafka.Consumer):
     an unbroken run it has processed and whose output is delivered (see :mod:`stream.offsets`).
     """
 
+    _thread: ConsumerThread
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._processed: dict[Any, int] = {}
@@ -248,7 +250,7 @@ class Consumer(faust_aiokafka.Consumer):
                 yield item
             return
         generation = self.app.consumer_generation_id
-        gathered: dict[TP, list] = {}
+        gathered: dict[TP, list[Any]] = {}
         async for tp, message in super().getmany(timeout):
             if tp.topic in batched:
                 gathered.setdefault(tp, []).append(message)
@@ -312,7 +314,7 @@ class Consumer(faust_aiokafka.Consumer):
         still on its way into the streams after it; faust's own read-offset check would otherwise drop the messages
         read again. Whatever was already queued for the agent still arrives: :mod:`stream.offsets` skips it.
         """
-        app = self.app
+        app: Any = self.app  # faust's AppT does not declare the fetcher's private names
         stopping = asyncio.ensure_future(app._stop_fetcher())
         waited = 0.0
         while True:  # an earlier stall looked like this stop never returning: say so if it happens again
@@ -337,7 +339,7 @@ class Consumer(faust_aiokafka.Consumer):
 
     def flow_report(self) -> dict[str, Any]:
         """What faust's and aiokafka's flow control hold back now, for a stall's log line."""
-        app = self.app
+        app: Any = self.app  # faust's AppT does not declare the fetcher's private names
         thread_consumer = getattr(self._thread, "_consumer", None)
         return {
             "fetcher": getattr(app._fetcher, "state", "?"),
@@ -370,7 +372,7 @@ class WebServer(faust_aiohttp.Web):
     views the app registers itself are served.
     """
 
-    default_blueprints: ClassVar[list] = []
-    production_blueprints: ClassVar[list] = []
-    debug_blueprints: ClassVar[list] = []
-    optional_blueprints: ClassVar[list] = []
+    default_blueprints: ClassVar[list[Any]] = []
+    production_blueprints: ClassVar[list[Any]] = []
+    debug_blueprints: ClassVar[list[Any]] = []
+    optional_blueprints: ClassVar[list[Any]] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -72,7 +73,9 @@ def rating_batches(
         yield messages
 
 
-def bench_dataset(settings: Settings, dataset: Dataset, limit: int | None = None, progress: bool = True) -> dict:
+def bench_dataset(
+    settings: Settings, dataset: Dataset, limit: int | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Replay ``dataset`` (its first ``limit`` ratings) in event order through a processor that holds its catalogue,
     in batches of ``settings.batch_max``; the JSON document."""
     from wnn.kernels.warm import warm_up

@@ -32,7 +32,7 @@ class _Snapshot:
     def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
         self.read = read
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Any]:
         now = self.read()
         yield CounterMetricFamily("wnnrec_ratings", "Ratings learned (redeliveries not counted)", value=now["ratings"])
         dead = CounterMetricFamily("wnnrec_dead_letters", "Inputs sent to the dead-letter topic", labels=["reason"])

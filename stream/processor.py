@@ -27,7 +27,8 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
@@ -92,8 +93,10 @@ class _Touched:
     """A user's inputs in the current batch."""
 
     state: UserState
-    events: list = dataclasses.field(default_factory=list)
-    records: list = dataclasses.field(default_factory=list)
+    #: the inputs the user's list covers (stream.schemas.covered_event)
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: the user's drift records (stream.schemas.drift_record)
+    records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     event_time: int | None = None
     changed: bool = False
     #: a redelivery came: write every segment again, since the changelog may lack what the local store has
@@ -109,7 +112,7 @@ class DriftWindow:
     abs_error: float = 0.0
     sq_error: float = 0.0
     drift_flags: int = 0
-    users_drifting: set = dataclasses.field(default_factory=set)
+    users_drifting: set[str] = dataclasses.field(default_factory=set)
     taste_shift: float = 0.0
     taste_reports: int = 0
     events_total: int = 0
@@ -146,7 +149,9 @@ class StreamProcessor:
         self.config = self.space.config
         #: user -> table keys no manifest names, found by recovery; the user's next write deletes them
         self.orphans: dict[str, list[bytes]] = {}
-        self.cache: LRUCache = LRUCache(maxsize=settings.cache_bytes, getsizeof=lambda state: state.memory_bytes)
+        self.cache: LRUCache[str, UserState] = LRUCache(
+            maxsize=settings.cache_bytes, getsizeof=lambda state: state.memory_bytes
+        )
         #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
         self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
         self.owned: set[int] = set()
@@ -155,7 +160,7 @@ class StreamProcessor:
         self._unfolded: dict[int, list[RatingRow]] = collections.defaultdict(list)
         self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
-        self.dead_letter_reasons: collections.Counter = collections.Counter()
+        self.dead_letter_reasons: collections.Counter[str] = collections.Counter()
         self.forgets_applied = 0  # ratings forgotten
         #: item id -> its description from the catalogue (stream.catalogue), and the titles among them
         self.descriptions: dict[str, ItemRecord] = {}
@@ -506,7 +511,7 @@ class StreamProcessor:
         for partition, buckets in self._dirty.items():
             if partition not in self.owned:
                 continue
-            by_bucket: dict[int, dict] = {b: {} for b in buckets}
+            by_bucket: dict[int, dict[Hashable, ItemPartial]] = {b: {} for b in buckets}
             for idx, share in self.shares[partition].items():
                 bucket = self._bucket(idx)
                 if bucket in by_bucket:
@@ -603,7 +608,7 @@ class StreamProcessor:
         """What :meth:`recover` derives for every partition (for audits and tests; changes nothing)."""
         return self._stored_contributions(stored, count_sequences=False)[0]
 
-    def recover(self, owned: Iterable[int], stored: Iterable[tuple[bytes, bytes | None]]) -> dict:
+    def recover(self, owned: Iterable[int], stored: Iterable[tuple[bytes, bytes | None]]) -> dict[str, Any]:
         """Re-derive, from the stored user states, the item shares of the partitions this worker owns and the
         next-item counts, after a restart or rebalance. Every bucket of an owned partition is republished
         (:meth:`pending_shares`), so other workers converge on the derived shares too. Returns counts for the log.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import Any
 
 #: Prefixes of the loggers of the Kafka clients and the framework a worker runs (they log under module names).
 NOISY_PREFIXES = ("aiokafka", "faust", "mode", "kafka")
@@ -40,7 +41,7 @@ class RepeatFilter(logging.Filter):
     def __init__(self, window_s: float = 60.0) -> None:
         super().__init__()
         self.window_s = window_s
-        self._seen: dict[tuple, list] = {}  # (template, level) -> [first time in window, dropped]
+        self._seen: dict[tuple[Any, ...], list[Any]] = {}  # (template, level) -> [first time in window, dropped]
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Some callers format their numbers into the message ("producer buffer full size 274"): one template.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from collections.abc import Callable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -33,7 +35,7 @@ def broker_hint(settings: Settings) -> str:
     )
 
 
-def make_producer(settings: Settings, **overrides):
+def make_producer(settings: Settings, **overrides: Any) -> Any:
     """A kafka-python producer tuned for throughput; raises :class:`BrokerUnavailable` if nothing answers."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
@@ -61,7 +63,11 @@ RATINGS_MAX_MESSAGE_BYTES = 4 << 20
 
 
 def ensure_topics(
-    settings: Settings, names: list[str], partitions: int, config: dict | None = None, retention_ms: str | None = "-1"
+    settings: Settings,
+    names: list[str],
+    partitions: int,
+    config: dict[str, Any] | None = None,
+    retention_ms: str | None = "-1",
 ) -> None:
     """Create the topics if they do not exist (event-time retention off by default: MovieLens timestamps are from
     1997; ``retention_ms=None`` leaves the broker's)."""
@@ -132,8 +138,8 @@ def replay(
     limit: int | None = None,
     offset: int = 0,
     progress: bool = True,
-    producer=None,
-    on_send=None,
+    producer: Any = None,
+    on_send: Callable[[int, float], None] | None = None,
 ) -> ReplayStats:
     """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
     ensure_topics(settings, [settings.ratings_topic], settings.partitions)

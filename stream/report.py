@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from wnn.data import Dataset
 from wnn.evaluation.metrics import PRIOR_BUCKETS, prior_bucket, rating_metrics
 from wnn.rating_scale import RatingScale
 
@@ -32,8 +35,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def summarize(
-    records: list[dict],
-    dead_letters: list[dict],
+    records: list[dict[str, Any]],
+    dead_letters: list[dict[str, Any]],
     n_replayed: int,
     covered: int,
     lists: int,
@@ -41,7 +44,7 @@ def summarize(
     seconds: float,
     evaluate_mae: float | None,
     embedded: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """The run's numbers. ``records`` are the per-rating drift records read back (each with its ``user``),
     ``latencies_ms`` the send-to-first-list time of each covered rating, ``seconds`` from the first send to the last
     list, ``evaluate_mae`` what ``wnnrec evaluate`` (in process, same ratings) gives, for comparison."""
@@ -67,7 +70,7 @@ def summarize(
     }
 
 
-def prequential_mae(dataset, n: int) -> float:
+def prequential_mae(dataset: Dataset, n: int) -> float:
     """What ``wnnrec evaluate`` gives on the same first ``n`` ratings, in process (for the summary's comparison)."""
     from wnn.evaluation.models import WNNModel
     from wnn.evaluation.prequential import replay as prequential
@@ -76,7 +79,7 @@ def prequential_mae(dataset, n: int) -> float:
     return float(np.abs(run["predicted"] - run["actual"]).mean())
 
 
-def summary_text(summary: dict) -> str:
+def summary_text(summary: dict[str, Any]) -> str:
     """The summary in a few lines."""
     s = summary
     lines = [
@@ -95,8 +98,8 @@ def summary_text(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _cold_start(records: list[dict], scale: RatingScale) -> list[dict]:
-    by_bucket: dict[str, list[dict]] = defaultdict(list)
+def _cold_start(records: list[dict[str, Any]], scale: RatingScale) -> list[dict[str, Any]]:
+    by_bucket: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_bucket[prior_bucket(record["n_ratings"])].append(record)
     rows = []
@@ -116,7 +119,7 @@ def _cold_start(records: list[dict], scale: RatingScale) -> list[dict]:
     return rows
 
 
-def _by_day(records: list[dict], value) -> tuple[np.ndarray, np.ndarray]:
+def _by_day(records: list[dict[str, Any]], value: Callable[[dict[str, Any]], float]) -> tuple[np.ndarray, np.ndarray]:
     days = np.array([r["event_time"] // 86400 for r in records], dtype=np.int64)
     values = np.array([value(r) for r in records], dtype=np.float64)
     if not len(days):
@@ -126,14 +129,18 @@ def _by_day(records: list[dict], value) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plots(
-    folder: Path, records: list[dict], cold: list[dict], arrivals: list[float], latencies: list[tuple[float, float]]
+    folder: Path,
+    records: list[dict[str, Any]],
+    cold: list[dict[str, Any]],
+    arrivals: list[float],
+    latencies: list[tuple[float, float]],
 ) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def save(fig, name):
+    def save(fig: Any, name: str) -> None:
         fig.tight_layout()
         fig.savefig(folder / name, dpi=100)
         plt.close(fig)
@@ -195,8 +202,8 @@ def _plots(
 
 def write_report(
     folder: str | Path,
-    summary: dict,
-    records: list[dict],
+    summary: dict[str, Any],
+    records: list[dict[str, Any]],
     arrivals: list[float],
     latencies: list[tuple[float, float]],
     scale: RatingScale,

@@ -21,10 +21,11 @@ from tqdm import tqdm
 
 from stream.bench import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
 from stream.catalogue import publish_catalogue
+from stream.embedded import JobResult
 from stream.replay import BrokerUnavailable, delete_run_topics, ensure_topics, replay
 from stream.report import prequential_mae, summarize
 from stream.settings import Settings
-from wnn.data import load_dataset
+from wnn.data import Dataset, load_dataset
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "kafka"
 
@@ -45,7 +46,7 @@ def broker_answers(settings: Settings) -> bool:
         return False
 
 
-def read_topic(settings: Settings, topic: str, raw: bool = False, positions: bool = False) -> list:
+def read_topic(settings: Settings, topic: str, raw: bool = False, positions: bool = False) -> list[Any]:
     """Every JSON value currently in ``topic`` (with ``raw``: every ``(key, value)`` as bytes; with ``positions``
     too: ``(partition, offset, key, value)``), in partition order."""
     from kafka import KafkaConsumer, TopicPartition
@@ -110,7 +111,12 @@ def main_job(
 EMBEDDED_RATINGS = 5000
 
 
-def _on_kafka(base: Settings, dataset, limit: int | None, before_cleanup=None):
+def _on_kafka(
+    base: Settings,
+    dataset: Dataset,
+    limit: int | None,
+    before_cleanup: Callable[[Settings], None] | None = None,
+) -> JobResult:
     started_broker = False
     if not broker_answers(base):
         missing = _can_start_a_broker()

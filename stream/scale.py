@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -71,7 +72,7 @@ def _folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def produce(settings: Settings, events: SyntheticEvents, item_ids, progress: bool) -> float:
+def produce(settings: Settings, events: SyntheticEvents, item_ids: list[str], progress: bool) -> float:
     """Send the stream to the ratings topic (keyed by user); returns ratings/s."""
     producer = make_producer(settings)
     start = time.perf_counter()
@@ -98,7 +99,7 @@ def run_level(
     log_path: str,
     zipf_s: float = 1.0,
     seed: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """One user count: produce its stream, let one worker drain it, measure."""
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
@@ -144,7 +145,7 @@ def run_level_in_process(
     progress: bool,
     zipf_s: float = 1.0,
     seed: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """One user count through the processor alone (:mod:`stream.in_process`)."""
     from stream.in_process import drive, rating_batches
     from stream.processor import StreamProcessor
@@ -180,7 +181,7 @@ def bench_scale_in_process(
     min_events: int = 100_000,
     zipf_s: float = 1.0,
     progress: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """Every level through the processor alone, each with ``max(min_events, users)`` events; the JSON document."""
     from wnn.kernels.warm import warm_up
 
@@ -189,7 +190,7 @@ def bench_scale_in_process(
     return {"in_process": True, **_document(base, zipf_s, levels)}
 
 
-def _document(base: Settings, zipf_s: float, levels: list[dict]) -> dict:
+def _document(base: Settings, zipf_s: float, levels: list[dict[str, Any]]) -> dict[str, Any]:
     """What both forms of the benchmark report besides their levels' own numbers."""
     return {
         "zipf_s": zipf_s,
@@ -207,7 +208,7 @@ def bench_scale(
     min_events: int = 100_000,
     zipf_s: float = 1.0,
     progress: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """Every level; each gets ``max(min_events, users)`` events, so every level's stream is at least as long as
     its population. Returns the JSON document."""
     log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"wnnrec-scale-worker-{os.getpid()}.log")

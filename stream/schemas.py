@@ -202,7 +202,7 @@ def forget_message(user: str, event_id: int | None = None, item: str | None = No
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool = False) -> dict:
+def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool = False) -> dict[str, Any]:
     """One input a list or drift message covers (see :func:`recommendation_message`)."""
     doc = {"event_id": event_id, "offset": offset, "cause": cause}
     if duplicate:
@@ -210,7 +210,7 @@ def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool
     return doc
 
 
-def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict:
+def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
     """One listed item's ranking score split into its terms (:func:`wnn.ranking.explain_items`), rounded for JSON:
     ``popularity``, ``sequence`` (and ``followed``: which of the user's items it followed in everyone's
     sequences), ``affinity``, ``rating`` and ``like`` (weighted terms that sum to the score), ``predicted_rating``
@@ -232,10 +232,10 @@ def recommendation_message(
     scores: list[float],
     model_version: int,
     partition: int,
-    events: list[dict],
+    events: list[dict[str, Any]],
     event_time: int | None,
     n_ratings: int,
-    why: list[dict] | None = None,
+    why: list[dict[str, Any]] | None = None,
 ) -> bytes:
     """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs.
 
@@ -265,7 +265,9 @@ def recommendation_message(
     )
 
 
-def drift_record(event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int) -> dict:
+def drift_record(
+    event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int
+) -> dict[str, Any]:
     """One rating's entry in a :func:`drift_message`."""
     return {
         "event_id": event_id,
@@ -278,7 +280,7 @@ def drift_record(event_id: int, event_time: int, predicted: float, rating: float
     }
 
 
-def drift_message(user: str, records: list[dict], taste_shift: float) -> bytes:
+def drift_message(user: str, records: list[dict[str, Any]], taste_shift: float) -> bytes:
     """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch.
 
     ``records`` has one entry per new rating, in order: ``predicted`` (the WNN's rating before learning it),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def setting(
         secret=secret,
     )
 
-    def from_environment():
+    def from_environment() -> Any:
         text = os.environ.get(declaration.env)
         if not text:
             return default
@@ -374,16 +375,16 @@ class Settings:
         except OSError as exc:
             raise ValueError(f"cannot read the SASL password file {self.sasl_password_file}: {exc}") from None
 
-    def _ssl_context(self):
+    def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.security_protocol.endswith("SSL"):
             return None
         from aiokafka.helpers import create_ssl_context
 
         return create_ssl_context(cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile)
 
-    def kafka_python_options(self) -> dict:
+    def kafka_python_options(self) -> dict[str, Any]:
         """Security options for kafka-python clients (producer, consumer, admin); empty for PLAINTEXT."""
-        options: dict = {}
+        options: dict[str, Any] = {}
         if self.security_protocol != "PLAINTEXT":
             options["security_protocol"] = self.security_protocol
         if self.security_protocol.startswith("SASL"):
@@ -406,7 +407,7 @@ class Settings:
             )
         return options
 
-    def aiokafka_options(self) -> dict:
+    def aiokafka_options(self) -> dict[str, Any]:
         """The same for aiokafka clients (which take an SSL context instead of files)."""
         options = {key: value for key, value in self.kafka_python_options().items() if not key.startswith("ssl_")}
         context = self._ssl_context()
@@ -414,7 +415,7 @@ class Settings:
             options["ssl_context"] = context
         return options
 
-    def faust_credentials(self):
+    def faust_credentials(self) -> Any:
         """faust's ``broker_credentials`` for these settings (None for PLAINTEXT)."""
         import faust
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgpack
 import numpy as np
@@ -137,7 +138,7 @@ def decode_tombstones(data: bytes | None) -> list[int]:
     return np.frombuffer(raw, dtype=np.int64).tolist()
 
 
-def manifest_of(doc: dict, fingerprint: str) -> tuple[int, list[int], list[int], int, int]:
+def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], list[int], int, int]:
     """``(partition, seqs, counts, next_seq, tombstones)`` of a manifest document, checked."""
     if doc.get("cfg") != fingerprint:
         raise StateError(
@@ -167,7 +168,7 @@ def manifest_of(doc: dict, fingerprint: str) -> tuple[int, list[int], list[int],
     return doc["p"], seq_list, count_list, doc["next"], doc["nt"]
 
 
-def read_segments(doc: dict, user_key: bytes, get: Getter, space: ItemSpace) -> Stored:
+def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: ItemSpace) -> Stored:
     """The user a manifest document names, its segments and tombstones fetched with ``get``."""
     partition, seqs, counts, next_seq, n_tombstones = manifest_of(doc, space.config.fingerprint())
     segments = []

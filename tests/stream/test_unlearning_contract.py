@@ -114,7 +114,11 @@ def run(
 
 def stored_users(p: StreamProcessor, table: dict[bytes, bytes]) -> dict[bytes, UserState]:
     """Every user the table holds, read back through its manifest."""
-    return {key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user) for key in table if b"\x00" not in key}
+    return {
+        key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user)
+        for key in table
+        if b"\x00" not in key
+    }
 
 
 def state_of(p: StreamProcessor, table: dict[bytes, bytes], last_ts: int) -> dict:

@@ -201,7 +201,11 @@ def processor() -> StreamProcessor:
 
 
 def stored_view(p: StreamProcessor, table: dict[bytes, bytes]) -> dict:
-    users = {key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user) for key in table if b"\x00" not in key}
+    users = {
+        key: UserState.load(table.get, key, p.space, p.settings.tombstones_per_user)
+        for key in table
+        if b"\x00" not in key
+    }
     p.pending_shares()
     return {
         "users": {k: (s.wnn.to_bytes(), sorted(s.forgotten)) for k, s in users.items()},
