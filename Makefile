@@ -27,10 +27,10 @@ test-faults: install
 	$(BIN)/wnnrec data fetch
 	WNNREC_FAULTS_JSON=$(FAULTS_JSON) deploy/kafka/with-broker $(BIN)/pytest -q -rs -m faults tests/faults
 
-# Style and types: ruff (lint and format) over the code and the tests, mypy over wnn/ (strict) and stream/.
+# Style and types: ruff (lint and format) over the code and the tests, mypy (strict) over wnn/, stream/ and wnnrec/
 lint: install
-	$(BIN)/ruff check wnn stream tests
-	$(BIN)/ruff format --check wnn stream tests
+	$(BIN)/ruff check wnn stream wnnrec tests
+	$(BIN)/ruff format --check wnn stream wnnrec tests
 	$(BIN)/mypy
 
 test-fast: install

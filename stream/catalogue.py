@@ -27,10 +27,10 @@ from typing import Any
 import msgspec
 from tqdm import tqdm
 
-from stream.replay import ensure_topics, make_producer
+from stream.admin import ensure_topics, make_producer
 from stream.schemas import SchemaError, decode_checked, identifier, shown
 from stream.settings import Settings
-from wnn.data import Dataset
+from wnn.item_catalogue import Catalogue
 
 ITEM_SCHEMA_VERSION = 1
 #: Limits of an item description: enough for any catalogue, small enough that a message stays a few KB.
@@ -117,7 +117,7 @@ def item_message(
     )
 
 
-def dataset_items(dataset: Dataset) -> list[tuple[bytes, bytes]]:
+def dataset_items(dataset: Catalogue) -> list[tuple[bytes, bytes]]:
     """The ``(key, value)`` messages of a MovieLens catalogue: every item with its title, year and genres."""
     messages = []
     for index, item_id in enumerate(dataset.item_ids):
@@ -218,7 +218,7 @@ def ensure_items_topic(settings: Settings) -> None:
     ensure_topics(settings, [settings.items_topic], 1, config=config, retention_ms=None)
 
 
-def publish_catalogue(settings: Settings, dataset: Dataset, progress: bool = True, producer: Any = None) -> int:
+def publish_catalogue(settings: Settings, dataset: Catalogue, progress: bool = True, producer: Any = None) -> int:
     """Put every item of ``dataset`` on the ``items`` topic; returns how many. Publishing the same catalogue again
     changes nothing a worker derives (the topic is compacted and equal descriptions are no-ops)."""
     ensure_items_topic(settings)

@@ -51,7 +51,7 @@ from stream.settings import Settings
 from stream.user_state import UserState, read_stored
 from wnn.config import WNNConfig
 from wnn.contributions import ContributionChange, forget_events, learn_run
-from wnn.data import Dataset
+from wnn.item_catalogue import Catalogue
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
@@ -142,7 +142,7 @@ class StreamProcessor:
     """
 
     def __init__(
-        self, settings: Settings | None = None, config: WNNConfig | None = None, catalogue: Dataset | None = None
+        self, settings: Settings | None = None, config: WNNConfig | None = None, catalogue: Catalogue | None = None
     ) -> None:
         self.settings = settings = settings or Settings()
         self.space = ItemSpace(config or settings.wnn_config())
@@ -521,7 +521,7 @@ class StreamProcessor:
         self._dirty.clear()
         return pending
 
-    def add_catalogue(self, dataset: Dataset) -> None:
+    def add_catalogue(self, dataset: Catalogue) -> None:
         """Describe every item of ``dataset``, through the same path as the ``items`` topic's messages."""
         for key, value in dataset_items(dataset):
             self.on_item(key, value)

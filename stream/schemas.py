@@ -186,7 +186,7 @@ def parse_input(
 
 
 def rating_message(user: str, item: str, rating: float, ts: int, event_id: int | None = None) -> bytes:
-    """A rating event as producers (and :mod:`stream.replay`) write it."""
+    """A rating event as producers (and :mod:`wnnrec.replay`) write it."""
     doc = {"v": SCHEMA_VERSION, "type": "rating", "user": user, "item": item, "rating": rating, "ts": ts}
     if event_id is not None:
         doc["event_id"] = event_id

@@ -14,7 +14,7 @@ from wnn.rating_scale import WHOLE_STARS, RatingScale
 
 DEFAULT_STATE_DIR = Path(".wnnrec-state")
 
-#: Command-line groups a setting's flag belongs to; each command adds the groups it needs (see stream/cli.py).
+#: Command-line groups a setting's flag belongs to; each command adds the groups it needs.
 KAFKA, SECURITY, WORKER, ENGINE = "Kafka", "Kafka security", "worker", "stream engine"
 
 
@@ -38,7 +38,8 @@ class SettingsError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Declaration:
     """Everything about one setting besides its name and type: the single source of its default, its environment
-    variable, its command-line flag and its help (the flags and ``--help`` of ``stream/cli.py`` are made from it).
+    variable, its command-line flag and its help (the flags and ``--help`` of the ``wnnrec`` commands are made
+    from it, by :func:`wnnrec.cli.arguments.add_setting_args`).
     """
 
     default: Any

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from wnn.config import WNNConfig
-from wnn.data import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
 from wnn.item_space import ItemSpace
 from wnn.pairs import ARENA
+from wnnrec.datasets import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
 
 ARENA.poison_released = True  # a view of a released block reads wild values, not another user's pairs
 
@@ -74,8 +74,8 @@ def _docker_answers() -> bool:
 
 
 def _reachable(bootstrap: str) -> bool:
-    from stream.run import broker_answers
     from stream.settings import Settings
+    from wnnrec.run import broker_answers
 
     return broker_answers(Settings(bootstrap=bootstrap))
 

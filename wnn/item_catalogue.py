@@ -19,11 +19,39 @@ True
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from wnn.encoding import MOVIELENS_GENRES, YEAR_THRESHOLDS, CategoryBucketer, stable_hash, thermometer
 from wnn.item_bits import BitLayout
+from wnn.rating_scale import RatingScale
+
+
+class Catalogue(Protocol):
+    """Items with their descriptions, position by position: what :meth:`wnn.item_space.ItemSpace.add_catalogue`, a
+    stream processor and the catalogue publisher read (a loaded MovieLens dataset, :class:`wnnrec.datasets.Dataset`,
+    is one)."""
+
+    @property
+    def item_ids(self) -> Sequence[str]: ...
+
+    @property
+    def item_titles(self) -> Sequence[str]: ...
+
+    @property
+    def item_years(self) -> Sequence[int] | np.ndarray:
+        """Release years, -1 when unknown."""
+
+    @property
+    def item_genres(self) -> Sequence[tuple[str, ...]]: ...
+
+
+class RatedCatalogue(Catalogue, Protocol):
+    """A catalogue and the stars its ratings take."""
+
+    @property
+    def scale(self) -> RatingScale: ...
 
 
 class ItemCatalogue:

@@ -42,7 +42,7 @@ from wnn.candidates import CandidateOrder
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, stable_hash
 from wnn.item_bits import LEVEL_BITS, BitLayout
-from wnn.item_catalogue import ItemCatalogue
+from wnn.item_catalogue import Catalogue, ItemCatalogue
 from wnn.item_statistics import ItemStatistics
 from wnn.item_stats import Contributions, ItemDeltas, ItemPartial, RatingRow
 from wnn.item_versions import ItemVersions
@@ -162,8 +162,8 @@ class ItemSpace:
             self._refresh(idx)
         return idx
 
-    def add_catalogue(self, dataset: Any, keys: str = "id") -> None:
-        """Register every item of a :class:`wnn.data.Dataset` with its genres and year, keyed by its id
+    def add_catalogue(self, dataset: Catalogue, keys: str = "id") -> None:
+        """Register every item of a catalogue (a loaded dataset, say) with its genres and year, keyed by its id
         (``keys="id"``, as the stream and River see items) or by its dense index in the dataset (``"index"``, as the
         evaluation protocols replay it)."""
         if keys not in ("id", "index"):

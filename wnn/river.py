@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from wnn.config import WNNConfig
+from wnn.item_catalogue import RatedCatalogue
 from wnn.recommender import WNNRecommender
-
-if TYPE_CHECKING:
-    from wnn.data import Dataset
 
 try:
     from river.reco.base import Ranker as _RiverRanker
@@ -65,7 +63,7 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
 
     @classmethod
     def from_dataset(
-        cls, dataset: Dataset, config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
+        cls, dataset: RatedCatalogue, config: WNNConfig | None = None, seed: int | None = None, keys: str = "id"
     ) -> WNNRanker:
         """A ranker with ``dataset``'s catalogue registered, each item with its genres and year, keyed by its id, or
         (``keys="index"``) by its dense index, as ``wnnrec evaluate`` replays the dataset. It rates on the

@@ -23,16 +23,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream.bench import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
+from stream.admin import ensure_topics, make_producer
 from stream.processor import StreamProcessor
-from stream.replay import ensure_topics, make_producer
-from stream.run import read_topic
 from stream.schemas import rating_message
 from stream.settings import Settings
 from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
 from stream.user_state import UserState
 from wnn import user_codec
 from wnn.state_format import load_document
+from wnnrec.bench.pipeline import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
+from wnnrec.run import read_topic
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 

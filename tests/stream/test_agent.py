@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from stream.embedded import without_broker
 from stream.schemas import forget_message, rating_message
 from stream.settings import ApiTokenError, Settings
 from stream.worker import create_worker
+from stream.worker.offline import without_broker
 
 TOKEN = "unit-test-token-0123456789"
 

@@ -15,9 +15,9 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 from stream.api_schema import ROUTES, openapi_document
-from stream.bench import start_worker, stop_worker
-from stream.replay import replay
 from tests.stream.test_integration import Deployment, covered
+from wnnrec.bench.pipeline import start_worker, stop_worker
+from wnnrec.replay import replay
 
 pytestmark = [pytest.mark.broker, pytest.mark.data]
 

@@ -8,7 +8,11 @@ from collections import defaultdict
 
 import pytest
 
-from stream.bench import (
+from stream.admin import ensure_topics, make_producer
+from stream.catalogue import publish_catalogue
+from stream.schemas import forget_message, rating_message
+from stream.settings import Settings
+from wnnrec.bench.pipeline import (
     WARMUP_USER,
     ListCollector,
     api_get,
@@ -18,11 +22,8 @@ from stream.bench import (
     stop_worker,
     wait_until_serving,
 )
-from stream.catalogue import publish_catalogue
-from stream.replay import ensure_topics, make_producer, replay
-from stream.run import read_topic
-from stream.schemas import forget_message, rating_message
-from stream.settings import Settings
+from wnnrec.replay import replay
+from wnnrec.run import read_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.data]
 

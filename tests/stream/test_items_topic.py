@@ -8,19 +8,19 @@ import urllib.error
 
 import pytest
 
-from stream.bench import api_get
+from stream.admin import make_producer
 from stream.catalogue import ensure_items_topic, item_message
-from stream.replay import make_producer
-from stream.run import read_topic
 from stream.schemas import rating_message
 from tests.stream.test_integration import Deployment, covered
 from wnn.config import WNNConfig
 from wnn.encoding import CategoryBucketer
+from wnnrec.bench.pipeline import api_get
+from wnnrec.run import read_topic
 
 pytestmark = [pytest.mark.broker]
 
 CATALOGUE = [f"m{i}" for i in range(1, 6)]
-#: The item of the rating with which stream.bench.wait_until_serving checks that a worker answers.
+#: The item of the rating with which wnnrec.bench.pipeline.wait_until_serving checks that a worker answers.
 WARMUP_ITEM = "__warmup_item__"
 
 

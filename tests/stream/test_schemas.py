@@ -87,7 +87,7 @@ def test_recommendation_message_fields():
 
 
 def test_replay_pacing_never_asks_for_a_negative_sleep_and_takes_the_later_limit():
-    from stream.replay import pacing_due
+    from wnnrec.replay import pacing_due
 
     assert pacing_due(10.0, 5, 100.0, None, None) is None
     assert pacing_due(10.0, 400, 0.0, None, 400.0) == 11.0

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from stream.bench import ListCollector, api_get, start_worker, stop_worker, wait_until_serving
-from stream.replay import BrokerUnavailable, make_producer, replay
+from stream.admin import BrokerUnavailable, make_producer
 from stream.schemas import forget_message
 from stream.settings import Settings
+from wnnrec.bench.pipeline import ListCollector, api_get, start_worker, stop_worker, wait_until_serving
+from wnnrec.replay import replay
 
 pytestmark = [pytest.mark.broker, pytest.mark.data]
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import synthetic_dataset
 from wnn.config import WNNConfig
-from wnn.evaluation import run_prequential
 from wnn.rating_scale import HALF_STARS, WHOLE_STARS, RatingScale
 from wnn.recommender import WNNRecommender
+from wnnrec.evaluation import run_prequential
 
 
 def test_the_whole_star_scale_gives_the_numbers_the_model_always_used():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from river.reco.base import Ranker
 
-from wnn.evaluation.models import make_model
-from wnn.evaluation.prequential import replay
 from wnn.river import WNNRanker
+from wnnrec.evaluation.models import make_model
+from wnnrec.evaluation.prequential import replay
 
 
 def test_it_is_a_river_ranker_and_learns_forgets_and_ranks():

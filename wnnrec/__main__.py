@@ -1,0 +1,7 @@
+"""``python -m wnnrec``: the ``wnnrec`` command."""
+
+import sys
+
+from wnnrec.cli import main
+
+sys.exit(main())
