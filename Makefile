@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
 
-.PHONY: install test test-fast test-faults lint run evaluate bench clean broker-start broker-stop
+.PHONY: install test test-fast test-faults lint contracts run evaluate bench clean broker-start broker-stop
 
 $(BIN)/wnnrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: install
 	$(BIN)/ruff check wnn stream wnnrec tests
 	$(BIN)/ruff format --check wnn stream wnnrec tests
 	$(BIN)/mypy
+
+# The files derived from the topics' contracts (stream/contracts.py): schemas/ and the ACL table the broker's
+# --secure mode reads. A test fails when they are out of date.
+contracts: install
+	$(BIN)/python -m stream.contracts
 
 test-fast: install
 	$(BIN)/pytest -q -m "not data and not broker and not faults"

@@ -1,5 +1,5 @@
 """stream: the Faust shell around :mod:`wnn` — topics, tables, agents, web views and replay.
 
-Business logic lives in plain functions and small classes (:mod:`stream.schemas`, :mod:`stream.processor`) that the
+Business logic lives in plain functions and small classes (:mod:`stream.messages`, :mod:`stream.processor`) that the
 agents call; the worker (:mod:`stream.worker`) only wires them to Kafka.
 """

@@ -7,8 +7,10 @@ tools that produce to them (the replayer, the catalogue publisher) go through :f
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
+from stream.contracts import TOPICS, Topic
 from stream.settings import Settings
 
 #: How long a client waits for the first broker to answer before giving up with a clear error.
@@ -48,9 +50,16 @@ def make_producer(settings: Settings, **overrides: Any) -> Any:
         raise BrokerUnavailable(broker_hint(settings)) from None
 
 
-#: The ratings topic takes messages up to this size, so an oversized input reaches the worker and is dead-lettered
-#: with a reason (the worker's own limit, ``max_message_bytes``, is far lower) instead of failing at the producer.
-RATINGS_MAX_MESSAGE_BYTES = 4 << 20
+def create_topics(settings: Settings, topics: Iterable[Topic] = TOPICS) -> None:
+    """Create the deployment's ``topics`` (all of them by default) that do not exist yet, as their contracts say."""
+    for topic in topics:
+        ensure_topics(
+            settings,
+            [settings.topic(topic.name)],
+            topic.partitions or settings.partitions,
+            dict(topic.config),
+            retention_ms=None,
+        )
 
 
 def ensure_topics(
@@ -82,11 +91,7 @@ def ensure_topics(
                 n,
                 num_partitions=partitions,
                 replication_factor=1,
-                topic_configs={
-                    **retention,
-                    **(config or {}),
-                    **({"max.message.bytes": str(RATINGS_MAX_MESSAGE_BYTES)} if n == settings.ratings_topic else {}),
-                },
+                topic_configs={**retention, **(config or {})},
             )
             for n in names
             if n not in existing

@@ -17,9 +17,8 @@ import msgspec
 import numpy as np
 
 from stream import api_schema as schema
-from stream.catalogue import ItemRecord
-from stream.message_schemas import ScoreTerms
-from stream.schemas import score_parts
+from stream.contracts import ItemRecord, ScoreTerms
+from stream.messages import score_parts
 from wnn.item_space import ItemSpace
 from wnn.network import Explanation
 from wnn.validation import InvalidEvent, check_event_id, check_id
@@ -106,8 +105,8 @@ def recommendation_body(
 
 
 def score_terms(entry: Mapping[str, Any], titles: Mapping[str, str]) -> ScoreTerms:
-    """:func:`stream.schemas.score_parts` as the API's Struct."""
-    return msgspec.convert(score_parts(entry, titles), ScoreTerms)
+    """A listed item's score terms, with the titles of the items it followed (:func:`stream.messages.score_parts`)."""
+    return score_parts(entry, titles)
 
 
 def ordinal(n: int) -> str:
@@ -194,7 +193,9 @@ def explanation_body(
             "in_list": position is not None,
             "position": position,
             "why_listed": list_reasons(entry, position, list_length, title_of),
-            "score": msgspec.convert({"total": round(entry["score"], 4), **score_parts(entry, {})}, schema.ListedScore),
+            "score": schema.ListedScore(
+                **msgspec.structs.asdict(score_parts(entry, {})), total=round(entry["score"], 4)
+            ),
         }
     return schema.Explanation(
         user=user,

@@ -12,8 +12,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from stream.catalogue import ItemRecord
-from stream.message_schemas import ScoreTerms
+from stream.contracts import ItemRecord, ScoreTerms
 
 
 class Error(msgspec.Struct):

@@ -27,28 +27,17 @@ from typing import Any
 import msgspec
 from tqdm import tqdm
 
-from stream.admin import ensure_topics, make_producer
-from stream.schemas import SchemaError, decode_checked, identifier, shown
+from stream.admin import create_topics, make_producer
+from stream.contracts import ITEM_SCHEMA_VERSION, ITEMS, ItemRecord
+from stream.messages import SchemaError, decode_checked, identifier, shown
 from stream.settings import Settings
 from wnn.item_catalogue import Catalogue
 
-ITEM_SCHEMA_VERSION = 1
 #: Limits of an item description: enough for any catalogue, small enough that a message stays a few KB.
 MAX_TITLE_LENGTH = 500
 MAX_CATEGORIES = 64
 MAX_CATEGORY_LENGTH = 100
 MAX_ITEM_MESSAGE_BYTES = 64 * 1024
-
-
-class ItemRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One item's description as the ``items`` topic carries it (and ``GET /items/{item}`` answers it)."""
-
-    item: str | int
-    v: int = ITEM_SCHEMA_VERSION
-    title: str = ""
-    year: int | None = None
-    genres: list[str] = msgspec.field(default_factory=list)
-    attributes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 _decode_item = msgspec.json.Decoder(ItemRecord).decode
@@ -74,7 +63,7 @@ def parse_item(raw: bytes | None, key: bytes | str | None) -> ItemRecord | None:
     >>> parse_item(b'{"v": 1, "item": "242", "year": 19960}', b"242")
     Traceback (most recent call last):
     ...
-    stream.schemas.SchemaError: field 'year' = 19960 is not a year (1..9999)
+    stream.messages.SchemaError: field 'year' = 19960 is not a year (1..9999)
     """
     if key is None:
         raise SchemaError("item message has no key: the items topic is keyed by item id")
@@ -207,21 +196,10 @@ async def _assigned(consumer: Any, topic: str, timeout_s: float = 30.0) -> list[
     return sorted(consumer.assignment())
 
 
-#: How long the compacted topic keeps a tombstone: a worker that starts later must still learn that the item was
-#: withdrawn (by default Kafka drops a tombstone after a day, and the item would be listable again where rated).
-TOMBSTONE_RETENTION_MS = 10 * 365 * 24 * 3600 * 1000
-
-
-def ensure_items_topic(settings: Settings) -> None:
-    """The compacted ``items`` topic (one partition: every worker reads all of it, in one order)."""
-    config = {"cleanup.policy": "compact", "delete.retention.ms": str(TOMBSTONE_RETENTION_MS)}
-    ensure_topics(settings, [settings.items_topic], 1, config=config, retention_ms=None)
-
-
 def publish_catalogue(settings: Settings, dataset: Catalogue, progress: bool = True, producer: Any = None) -> int:
     """Put every item of ``dataset`` on the ``items`` topic; returns how many. Publishing the same catalogue again
     changes nothing a worker derives (the topic is compacted and equal descriptions are no-ops)."""
-    ensure_items_topic(settings)
+    create_topics(settings, [ITEMS])
     messages = dataset_items(dataset)
     own = producer is None
     producer = producer or make_producer(settings)

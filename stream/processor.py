@@ -33,8 +33,17 @@ from typing import Any
 import numpy as np
 from cachetools import LRUCache
 
-from stream.catalogue import ItemRecord, Titles, dataset_items, parse_item
-from stream.schemas import (
+from stream.catalogue import Titles, dataset_items, parse_item
+from stream.contracts import (
+    DEAD_LETTERS,
+    DRIFT_METRICS,
+    OUTPUTS,
+    RECOMMENDATIONS,
+    CoveredInput,
+    DriftRecord,
+    ItemRecord,
+)
+from stream.messages import (
     ForgetEvent,
     RatingEvent,
     SchemaError,
@@ -75,17 +84,36 @@ class Incoming:
     offset: int
 
 
+#: One output message: its key and value.
+Message = tuple[bytes | None, bytes]
+
+
+def _no_messages() -> dict[str, list[Message]]:
+    return {name: [] for name in OUTPUTS}
+
+
 @dataclasses.dataclass
 class BatchOutput:
-    """What the agent writes for one micro-batch. ``states`` carry their partition. (Item-statistics buckets are
+    """What the agent writes for one micro-batch: the user-table writes (``states``, each with its partition) and
+    each output topic's messages, by topic name (:data:`stream.contracts.OUTPUTS`). (Item-statistics buckets are
     published separately, at an interval: :meth:`StreamProcessor.pending_shares`.)"""
 
     states: list[tuple[int, bytes, bytes | None]] = dataclasses.field(default_factory=list)
-    recommendations: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
-    drift: list[tuple[bytes, bytes]] = dataclasses.field(default_factory=list)
-    dead_letters: list[tuple[bytes | None, bytes, str]] = dataclasses.field(default_factory=list)
+    messages: dict[str, list[Message]] = dataclasses.field(default_factory=_no_messages)
     applied: int = 0
     duplicates: int = 0
+
+    @property
+    def recommendations(self) -> list[Message]:
+        return self.messages[RECOMMENDATIONS.name]
+
+    @property
+    def drift(self) -> list[Message]:
+        return self.messages[DRIFT_METRICS.name]
+
+    @property
+    def dead_letters(self) -> list[Message]:
+        return self.messages[DEAD_LETTERS.name]
 
 
 @dataclasses.dataclass
@@ -93,10 +121,10 @@ class _Touched:
     """A user's inputs in the current batch."""
 
     state: UserState
-    #: the inputs the user's list covers (stream.schemas.covered_event)
-    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    #: the user's drift records (stream.schemas.drift_record)
-    records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: the inputs the user's list covers (stream.messages.covered_event)
+    events: list[CoveredInput] = dataclasses.field(default_factory=list)
+    #: the user's drift records (stream.messages.drift_record)
+    records: list[DriftRecord] = dataclasses.field(default_factory=list)
     event_time: int | None = None
     changed: bool = False
     #: a redelivery came: write every segment again, since the changelog may lack what the local store has
@@ -361,15 +389,10 @@ class StreamProcessor:
 
     def _dead(self, out: BatchOutput, message: Incoming, reason: str, kind: str) -> None:
         self.dead_letter_reasons[kind] += 1
-        out.dead_letters.append(
-            (
-                message.key,
-                dead_letter_message(
-                    message.value, reason, message.partition, message.offset, message.key, self.settings.ratings_topic
-                ),
-                kind,
-            )
+        letter = dead_letter_message(
+            message.value, reason, message.partition, message.offset, message.key, self.settings.ratings_topic
         )
+        out.dead_letters.append((message.key, letter))
 
     def _redelivered(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
         """Whether a rating that did not join a run was learned (or forgotten) before: then it changes nothing."""

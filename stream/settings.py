@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stream.contracts import DEAD_LETTERS, DRIFT_METRICS, ITEMS, RATINGS, RECOMMENDATIONS
 from wnn.config import MAX_PAIRS_LIMIT, WNNConfig
 from wnn.rating_scale import WHOLE_STARS, RatingScale
 
@@ -484,30 +485,25 @@ class Settings:
         return f"{self.faust_id}-{table}-changelog"
 
     @property
-    def topics(self) -> list[str]:
-        """Every topic of a deployment: ratings, recommendations, drift metrics, dead letters."""
-        return [self.ratings_topic, self.recommendations_topic, self.drift_topic, self.dlq_topic]
-
-    @property
     def ratings_topic(self) -> str:
-        return self.topic("ratings")
+        return self.topic(RATINGS.name)
 
     @property
     def recommendations_topic(self) -> str:
-        return self.topic("recommendations")
+        return self.topic(RECOMMENDATIONS.name)
 
     @property
     def drift_topic(self) -> str:
-        return self.topic("drift-metrics")
+        return self.topic(DRIFT_METRICS.name)
 
     @property
     def items_topic(self) -> str:
-        """The catalogue: compacted, keyed by item id (:mod:`stream.catalogue`)."""
-        return self.topic("items")
+        """The catalogue topic (stream.catalogue)."""
+        return self.topic(ITEMS.name)
 
     @property
     def dlq_topic(self) -> str:
-        return self.topic("ratings-dlq")
+        return self.topic(DEAD_LETTERS.name)
 
 
 def changelog_topic_configs(settings: Settings) -> dict[str, str]:

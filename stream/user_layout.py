@@ -2,7 +2,7 @@
 under keys of their own, and the tombstones under a third key, so that a batch writes what changed (the segment new
 ratings went into, a segment a forget or an eviction shrank, the manifest) instead of the user's whole history.
 
-Keys (user ids cannot contain NUL: :mod:`stream.schemas` refuses them, so no user's key is another's segment key):
+Keys (user ids cannot contain NUL: :mod:`stream.messages` refuses them, so no user's key is another's segment key):
 
 * ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order,
   the next sequence number, and how many tombstones are stored;

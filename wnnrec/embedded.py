@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.schemas import rating_message
+from stream.messages import rating_message
 from stream.settings import Settings
 from stream.worker import create_worker
 from stream.worker.offline import without_broker
@@ -49,7 +49,7 @@ async def _run(dataset: Dataset, n: int) -> JobResult:
         )
         worker = create_worker(settings, store="memory://")
         worker.processor.add_catalogue(dataset)  # the catalogue, as the items topic would bring it
-        outputs: dict[str, list[dict[str, Any]]] = {name: [] for name in worker.topics.outputs()}
+        outputs: dict[str, list[dict[str, Any]]] = {name: [] for name in worker.topics.outputs}
         arrivals: dict[int, float] = {}
 
         def sink(name: str, key: bytes | None, value: bytes, partition: int | None) -> None:

@@ -15,8 +15,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.admin import ensure_topics, make_producer
-from stream.schemas import rating_message
+from stream.admin import create_topics, make_producer
+from stream.contracts import RATINGS
+from stream.messages import rating_message
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
 
@@ -56,7 +57,7 @@ def replay(
     on_send: Callable[[int, float], None] | None = None,
 ) -> ReplayStats:
     """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
-    ensure_topics(settings, [settings.ratings_topic], settings.partitions)
+    create_topics(settings, [RATINGS])
     own = producer is None
     producer = producer or make_producer(settings)
     n = min(limit or dataset.n_ratings, dataset.n_ratings - offset)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.admin import BrokerUnavailable, delete_run_topics, ensure_topics
+from stream.admin import BrokerUnavailable, create_topics, delete_run_topics
 from stream.catalogue import publish_catalogue
 from stream.settings import Settings
 from wnnrec.bench.pipeline import (
@@ -146,7 +146,7 @@ def _on_kafka(
     sent_at: dict[int, float] = {}
     try:
         Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
-        ensure_topics(settings, settings.topics, settings.partitions)
+        create_topics(settings)
         publish_catalogue(settings, dataset, progress=False)
         collector = ListCollector.started(settings, expected=n + 1)
         worker = start_worker(settings, log_path)

@@ -144,14 +144,11 @@ def write_states(worker: Worker, out: BatchOutput, representative: dict[int, Any
 
 
 def send_outputs(worker: Worker, out: BatchOutput) -> list[asyncio.Future[Any]]:
-    """Send the batch's lists, drift records and dead letters; their deliveries' futures."""
-    topics = worker.topics
+    """Send the batch's messages to their output topics (lists, drift records, dead letters); the futures of their
+    deliveries."""
     futures = []
-    for topic, messages in (
-        (topics.recommendations, out.recommendations),
-        (topics.drift_metrics, out.drift),
-        (topics.dead_letters, [(key, value) for key, value, _ in out.dead_letters]),
-    ):
+    for name, messages in out.messages.items():
+        topic = worker.topics.outputs[name]
         for key, value in messages:
             futures.append(topic.send_soon(key=key, value=value))
     return futures

@@ -12,6 +12,7 @@ import json
 import logging
 
 from stream import catalogue
+from stream.contracts import DEAD_LETTERS
 from stream.worker.context import Worker
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def apply_item(worker: Worker, key: bytes | None, value: bytes | None, par
     if letter is not None:
         reason = json.loads(letter)["reason"]
         log.warning("%s[%d]@%d refused: %s", worker.settings.items_topic, partition, offset, reason)
-        await worker.topics.dead_letters.send(key=key, value=letter)
+        await worker.topics.output(DEAD_LETTERS).send(key=key, value=letter)
 
 
 def caught_up(worker: Worker, messages: int) -> None:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from faust.types import TP
 
+from stream.contracts import Topic
 from stream.delivery import DeliveryPipeline
 from stream.metrics import WorkerMetrics
 from stream.offsets import Hole, OffsetContinuity
@@ -26,20 +27,14 @@ log = logging.getLogger(__name__)
 
 
 class WorkerTopics(NamedTuple):
-    """The faust topics the worker reads and writes (raw bytes; the messages are :mod:`stream.schemas`')."""
+    """The faust topics the worker reads and writes (raw bytes; the messages are :mod:`stream.messages`')."""
 
     ratings: Any
-    recommendations: Any
-    drift_metrics: Any
-    dead_letters: Any
+    #: each output topic of :data:`stream.contracts.OUTPUTS`, by its name without the deployment's prefix
+    outputs: dict[str, Any]
 
-    def outputs(self) -> dict[str, Any]:
-        """Each output topic by its name without the deployment's prefix."""
-        return {
-            "recommendations": self.recommendations,
-            "drift-metrics": self.drift_metrics,
-            "ratings-dlq": self.dead_letters,
-        }
+    def output(self, topic: Topic) -> Any:
+        return self.outputs[topic.name]
 
 
 class WorkerTables(NamedTuple):

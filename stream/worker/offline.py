@@ -47,7 +47,7 @@ def without_broker(worker: Worker, sink: Sink) -> None:
 
         return send_changelog
 
-    for name, topic in worker.topics.outputs().items():
+    for name, topic in worker.topics.outputs.items():
         topic.send_soon = send_to(name)
     for table in worker.tables:
         table.send_changelog = changelog_of(table)

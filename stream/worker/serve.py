@@ -16,8 +16,7 @@ from pathlib import Path
 
 import faust
 
-from stream.admin import ensure_topics
-from stream.catalogue import ensure_items_topic
+from stream.admin import create_topics, ensure_topics
 from stream.quiet_logs import quiet_kafka_client_logs
 from stream.settings import Settings
 from stream.state_folder import CLEAN_STOP_MARKER, discard_after_unclean_stop, mark_clean_stop
@@ -31,8 +30,7 @@ def serve(settings: Settings, loglevel: str = "info") -> int:
     """Prepare the broker and the state folder, then run a worker for ``settings`` until it stops."""
     settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
-    ensure_topics(settings, settings.topics, settings.partitions)
-    ensure_items_topic(settings)
+    create_topics(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_worker(settings).app
     marker = settings.state_dir / CLEAN_STOP_MARKER

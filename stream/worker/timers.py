@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stream.contracts import DRIFT_METRICS
 from stream.worker.context import Worker
 
 
@@ -17,7 +18,7 @@ def register(worker: Worker) -> None:
     async def report_global_drift() -> None:
         report = worker.processor.global_report()
         if report is not None:
-            await worker.topics.drift_metrics.send(key=b"global", value=report)
+            await worker.topics.output(DRIFT_METRICS).send(key=b"global", value=report)
 
 
 def publish_shares(worker: Worker) -> None:

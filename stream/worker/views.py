@@ -34,7 +34,7 @@ from stream.api import (
     recommendation_body,
 )
 from stream.api_schema import ROUTES, openapi_document
-from stream.schemas import forget_message
+from stream.messages import forget_message
 from stream.user_state import UserState
 from stream.worker.context import Worker
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream.admin import ensure_topics, make_producer
+from stream.admin import create_topics, make_producer
+from stream.messages import rating_message
 from stream.processor import StreamProcessor
-from stream.schemas import rating_message
 from stream.settings import Settings
 from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
 from stream.user_state import UserState
@@ -65,7 +65,7 @@ class Deployment:
         )
         self.settings = fresh_settings(base, tag)
         self.tmp_path = tmp_path
-        ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
+        create_topics(self.settings)
         self.collector = ListCollector.started(self.settings, expected=10**12)
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}

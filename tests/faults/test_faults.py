@@ -16,7 +16,7 @@ import time
 import pytest
 
 from stream import crash_points
-from stream.schemas import forget_message, rating_message
+from stream.messages import forget_message, rating_message
 from tests.faults.conftest import DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of, slice_events
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]

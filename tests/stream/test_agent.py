@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from stream.schemas import forget_message, rating_message
+from stream.messages import forget_message, rating_message
 from stream.settings import ApiTokenError, Settings
 from stream.worker import create_worker
 from stream.worker.offline import without_broker

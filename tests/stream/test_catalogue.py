@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.catalogue import ItemRecord, dataset_items, item_message, parse_item
+from stream.catalogue import dataset_items, item_message, parse_item
+from stream.contracts import ItemRecord
+from stream.messages import SchemaError
 from stream.processor import StreamProcessor
-from stream.schemas import SchemaError
 from stream.settings import Settings
 from tests.stream.test_processor import rating
 from tests.stream.test_unlearning_contract import CONFIGS, ITEMS, messages_of, run, state_of, stream

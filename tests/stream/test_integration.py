@@ -8,9 +8,9 @@ from collections import defaultdict
 
 import pytest
 
-from stream.admin import ensure_topics, make_producer
+from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
-from stream.schemas import forget_message, rating_message
+from stream.messages import forget_message, rating_message
 from stream.settings import Settings
 from wnnrec.bench.pipeline import (
     WARMUP_USER,
@@ -36,7 +36,7 @@ class Deployment:
     def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int, catalogue=None) -> None:
         base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
         self.settings = fresh_settings(base, tag)
-        ensure_topics(self.settings, self.settings.topics, self.settings.partitions)
+        create_topics(self.settings)
         if catalogue is not None:  # as `wnnrec replay` does first
             publish_catalogue(self.settings, catalogue, progress=False)
         self.log = str(tmp_path / f"{tag}-worker.log")
@@ -159,7 +159,7 @@ def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(repl
 def test_every_message_the_worker_wrote_or_read_validates_against_its_published_schema(replayed):
     """schemas/ against the real topics after the tests above: every list, drift message and dead letter, every
     catalogue item, and every input message that was not dead-lettered (those that were broke their schema)."""
-    from tests.stream.test_message_schemas import assert_valid
+    from tests.stream.test_contracts import assert_valid
 
     settings = replayed.settings
     dead = read_topic(settings, settings.dlq_topic)

@@ -8,9 +8,10 @@ import urllib.error
 
 import pytest
 
-from stream.admin import make_producer
-from stream.catalogue import ensure_items_topic, item_message
-from stream.schemas import rating_message
+from stream.admin import create_topics, make_producer
+from stream.catalogue import item_message
+from stream.contracts import ITEMS
+from stream.messages import rating_message
 from tests.stream.test_integration import Deployment, covered
 from wnn.config import WNNConfig
 from wnn.encoding import CategoryBucketer
@@ -43,7 +44,7 @@ def list_covering(deployment: Deployment, event_id: int) -> list[str]:
 def test_an_item_published_mid_stream_is_live_within_2_s_and_a_tombstone_unlists_it(kafka_bootstrap, tmp_path):
     deployment = Deployment(kafka_bootstrap, tmp_path, "items", web_port=6175)
     try:
-        ensure_items_topic(deployment.settings)
+        create_topics(deployment.settings, [ITEMS])
         for item in CATALOGUE:
             publish(deployment, item, item_message(item, title=item.upper(), year=1999, genres=["Drama"]))
         deployment.start()

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from stream.messages import forget_message, rating_message
 from stream.processor import Incoming, StreamProcessor, parse_share_key
-from stream.schemas import forget_message, rating_message
 from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
@@ -198,7 +198,7 @@ def test_forgets_that_match_nothing_go_to_the_dlq_and_store_nothing():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", "3", 1.0, 1)])
     out = table.run(p, [forget("ghost", event_id=1), forget("u", event_id=99), forget("u", item="17")])
-    reasons = [json.loads(v)["reason"] for _, v, _ in out.dead_letters]
+    reasons = [json.loads(v)["reason"] for _, v in out.dead_letters]
     assert len(reasons) == 3 and "unknown user" in reasons[0] and "event_id 99" in reasons[1]
     assert "item '17'" in reasons[2]
     assert b"ghost" not in table.data and not out.states
@@ -244,9 +244,9 @@ def test_a_bad_message_goes_to_the_dlq_with_its_reason_and_leaves_no_trace(key, 
     counts = p.space.counts.copy()
     out = table.run(p, [Incoming(key, value, 0, 7), rating("u", "4", 2.0, 8)])
     clean_table.run(clean, [rating("u", "4", 2.0, 8)])
-    [(_, dlq, kind)] = out.dead_letters
+    [(_, dlq)] = out.dead_letters
     doc = json.loads(dlq)
-    assert reason in doc["reason"] and doc["offset"] == 7 and kind == "schema"
+    assert reason in doc["reason"] and doc["offset"] == 7 and p.dead_letter_reasons == {"schema": 1}
     assert doc["value_bytes"] == len(value) and len(dlq) < 40_000  # an oversized value is cut, with its size
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [8]  # the next good one is processed
     assert p.space.counts.sum() == counts.sum() + 1
@@ -278,7 +278,7 @@ def test_an_internal_error_costs_one_message_and_leaves_the_user_unchanged(monke
 
     monkeypatch.setattr(module, "learn_run", flaky)
     out = table.run(p, [rating("u", "1", 4.0, 1), rating("u", "2", 4.0, 2), rating("u", "3", 4.0, 3)])
-    assert [json.loads(v)["reason"] for _, v, _ in out.dead_letters] == ["internal error (RuntimeError: boom)"]
+    assert [json.loads(v)["reason"] for _, v in out.dead_letters] == ["internal error (RuntimeError: boom)"]
     assert [e["event_id"] for e in docs(out.recommendations)[0]["events"]] == [1, 3]
     assert [pair["event_id"] for pair in p.user("u", table.data.get).wnn.pairs()] == [1, 3]
     assert p.dead_letter_reasons["internal"] == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stream.admin import BrokerUnavailable, make_producer
-from stream.schemas import forget_message
+from stream.messages import forget_message
 from stream.settings import Settings
 from wnnrec.bench.pipeline import ListCollector, api_get, start_worker, stop_worker, wait_until_serving
 from wnnrec.replay import replay

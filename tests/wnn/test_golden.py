@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
+from stream.messages import forget_message, rating_message
 from stream.processor import Incoming, StreamProcessor
-from stream.schemas import forget_message, rating_message
 from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset

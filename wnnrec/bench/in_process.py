@@ -19,8 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from stream.messages import rating_message
 from stream.processor import Incoming, StreamProcessor
-from stream.schemas import rating_message
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
 

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from stream.admin import delete_run_topics, ensure_topics, make_producer
+from stream.admin import create_topics, delete_run_topics, make_producer
 from stream.catalogue import publish_catalogue
-from stream.schemas import rating_message
+from stream.messages import rating_message
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
 from wnnrec.replay import replay
@@ -350,7 +350,7 @@ def _throughput_phase(
 ) -> dict[str, Any]:
     settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    ensure_topics(settings, settings.topics, settings.partitions)
+    create_topics(settings)
     publish_catalogue(settings, dataset, progress=False)
     stats = replay(settings, dataset, limit=n, progress=progress)
     try:
@@ -384,7 +384,7 @@ def _latency_phase(
     base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str
 ) -> dict[str, Any]:
     settings = fresh_settings(base, "lat")
-    ensure_topics(settings, settings.topics, settings.partitions)
+    create_topics(settings)
     publish_catalogue(settings, dataset, progress=False)
     collector = ListCollector.started(settings, expected=10**12)
     worker = start_worker(settings, log_path)

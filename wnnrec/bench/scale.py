@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from stream.admin import ensure_topics, make_producer
+from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
-from stream.schemas import rating_message
+from stream.messages import rating_message
 from stream.settings import Settings
 from wnnrec.bench.pipeline import covered_rate, delete_topics_of, drain, fresh_settings
 from wnnrec.datasets import Dataset
@@ -103,7 +103,7 @@ def run_level(
     """One user count: produce its stream, let one worker drain it, measure."""
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
-    ensure_topics(settings, settings.topics, settings.partitions)
+    create_topics(settings)
     publish_catalogue(settings, dataset, progress=False)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
     try:

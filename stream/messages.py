@@ -1,4 +1,4 @@
-"""Wire formats: versioned JSON on every topic, so that any producer in any language can join.
+"""The topics' messages, read and written: versioned JSON, so that any producer in any language can join.
 
 Input, on ``ratings`` (key: the user id, as UTF-8):
 
@@ -8,27 +8,38 @@ Input, on ``ratings`` (key: the user id, as UTF-8):
 * forget: ``{"v": 1, "type": "forget", "user": "196", "event_id": 17}`` removes that training pair, or
   ``{"v": 1, "type": "forget", "user": "196", "item": "242"}`` removes every pair of that item.
 
-Outputs are built by :func:`recommendation_message`, :func:`drift_message` and :func:`dead_letter_message`; their
-fields are documented there and in the README.
+Outputs are built by :func:`recommendation_message`, :func:`drift_message` and :func:`dead_letter_message` from the
+Structs of :mod:`stream.contracts`, which document their fields and generate their JSON Schemas.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from stream.contracts import (
+    OUTPUT_VERSION,
+    SCHEMA_VERSION,
+    CoveredInput,
+    DeadLetter,
+    DriftRecord,
+    FollowedItem,
+    ForgetInput,
+    GlobalDrift,
+    ListedItem,
+    RatingInput,
+    Recommendations,
+    ScoreTerms,
+    UserDrift,
+)
 from wnn.rating_scale import RatingScale
 from wnn.validation import MAX_ID_LENGTH, MAX_INT64, MAX_TS, MIN_INT64
 
-SCHEMA_VERSION = 1
-#: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
-OUTPUT_VERSION = 2
 #: The model's input limits (rating scale, event times, 64-bit ids, id length) are the wire's too.
 MIN_EVENT_ID, MAX_EVENT_ID = MIN_INT64, MAX_INT64
 #: Event ids derived from Kafka coordinates: partition in the high bits, offset in the low 40.
@@ -139,7 +150,7 @@ def parse_input(
     >>> parse_input(b'{"user": "7", "item": "42", "rating": 0.5, "ts": 0}', scale=WHOLE_STARS)
     Traceback (most recent call last):
     ...
-    stream.schemas.SchemaError: rating 0.5 is outside the rating scale 1..5
+    stream.messages.SchemaError: rating 0.5 is outside the rating scale 1..5
     """
     if raw is None:
         raise SchemaError("empty message (tombstone) on the ratings topic")
@@ -187,43 +198,33 @@ def parse_input(
 
 def rating_message(user: str, item: str, rating: float, ts: int, event_id: int | None = None) -> bytes:
     """A rating event as producers (and :mod:`wnnrec.replay`) write it."""
-    doc = {"v": SCHEMA_VERSION, "type": "rating", "user": user, "item": item, "rating": rating, "ts": ts}
-    if event_id is not None:
-        doc["event_id"] = event_id
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return _encode(RatingInput(user=user, item=item, rating=rating, ts=ts, event_id=event_id))
 
 
 def forget_message(user: str, event_id: int | None = None, item: str | None = None) -> bytes:
-    doc: dict[str, Any] = {"v": SCHEMA_VERSION, "type": "forget", "user": user}
-    if event_id is not None:
-        doc["event_id"] = event_id
-    if item is not None:
-        doc["item"] = item
-    return json.dumps(doc, separators=(",", ":")).encode()
+    """A forget request: of the stored rating ``event_id``, or of every rating of ``item``."""
+    return _encode(ForgetInput(user=user, type="forget", event_id=event_id, item=item))
 
 
-def covered_event(event_id: int | None, offset: int, cause: str, duplicate: bool = False) -> dict[str, Any]:
+def covered_event(
+    event_id: int | None, offset: int, cause: Literal["rating", "forget"], duplicate: bool = False
+) -> CoveredInput:
     """One input a list or drift message covers (see :func:`recommendation_message`)."""
-    doc = {"event_id": event_id, "offset": offset, "cause": cause}
-    if duplicate:
-        doc["duplicate"] = True
-    return doc
+    return CoveredInput(event_id=event_id, offset=offset, cause=cause, duplicate=duplicate)
 
 
-def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
+def score_parts(entry: Mapping[str, Any], titles: Mapping[str, str]) -> ScoreTerms:
     """One listed item's ranking score split into its terms (:func:`wnn.ranking.explain_items`), rounded for JSON:
     ``popularity``, ``sequence`` (and ``followed``: which of the user's items it followed in everyone's
     sequences), ``affinity``, ``rating`` and ``like`` (weighted terms that sum to the score), ``predicted_rating``
     and ``like_probability``."""
-    parts: dict[str, Any] = {
-        key: round(float(entry[key]), 4)
-        for key in ("popularity", "sequence", "affinity", "rating", "like", "predicted_rating", "like_probability")
-    }
-    parts["followed"] = [
-        {"item": str(f["item"]), **({"title": titles[str(f["item"])]} if str(f["item"]) in titles else {})}
-        for f in entry["followed"]
-    ]
-    return parts
+    return ScoreTerms(
+        **{
+            key: round(float(entry[key]), 4)
+            for key in ("popularity", "sequence", "affinity", "rating", "like", "predicted_rating", "like_probability")
+        },
+        followed=[FollowedItem(item=str(f["item"]), title=titles.get(str(f["item"]))) for f in entry["followed"]],
+    )
 
 
 def recommendation_message(
@@ -232,75 +233,65 @@ def recommendation_message(
     scores: list[float],
     model_version: int,
     partition: int,
-    events: list[dict[str, Any]],
+    events: list[CoveredInput],
     event_time: int | None,
     n_ratings: int,
-    why: list[dict[str, Any]] | None = None,
+    why: list[ScoreTerms] | None = None,
 ) -> bytes:
-    """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs.
+    """``recommendations`` value: the user's refreshed top-N after a micro-batch of their inputs
+    (:class:`stream.contracts.Recommendations`).
 
-    Fields: ``v``; ``user``; ``items`` (``[{"item", "score"}]``, best first, none already rated); ``model_version``
-    (the WNN state format); ``partition`` of the inputs and ``events``, every input of this user the list reflects,
-    in order (``{"event_id", "offset", "cause"}``, ``cause`` being ``"rating"`` or ``"forget"``; ``"duplicate":
-    true`` marks a redelivered input that changed nothing); ``event_time`` of the newest rating;
-    ``n_ratings`` the user's stored training pairs. Downstream consumers dedupe by ``event_id``: after a crash
-    an input may be covered by a second list (at most one micro-batch per partition). With the worker's
-    ``list_explanations`` setting each item also carries ``why``, its score split into terms
+    ``events`` are every input of this user the list reflects, in order; downstream consumers dedupe by
+    ``event_id``: after a crash an input may be covered by a second list (at most one micro-batch per partition).
+    With the worker's ``list_explanations`` setting each item also carries ``why``, its score split into terms
     (:func:`score_parts`).
     """
-    listed = [{"item": i, "score": round(float(s), 5)} for i, s in zip(items, scores)]
-    for entry, parts in zip(listed, why or []):
-        entry["why"] = parts
+    whys: list[ScoreTerms | None] = [*why] if why else [None] * len(items)
+    listed = [ListedItem(item=i, score=round(float(s), 5), why=w) for i, s, w in zip(items, scores, whys)]
     return _encode(
-        {
-            "v": OUTPUT_VERSION,
-            "user": user,
-            "items": listed,
-            "model_version": model_version,
-            "partition": partition,
-            "events": events,
-            "event_time": event_time,
-            "n_ratings": n_ratings,
-        }
+        Recommendations(
+            v=OUTPUT_VERSION,
+            user=user,
+            items=listed,
+            model_version=model_version,
+            partition=partition,
+            events=events,
+            event_time=event_time,
+            n_ratings=n_ratings,
+        )
     )
 
 
 def drift_record(
     event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int
-) -> dict[str, Any]:
+) -> DriftRecord:
     """One rating's entry in a :func:`drift_message`."""
-    return {
-        "event_id": event_id,
-        "event_time": event_time,
-        "predicted": round(predicted, 4),
-        "rating": rating,
-        "error": round(predicted - rating, 4),
-        "drift": drift,
-        "n_ratings": n_ratings,
-    }
+    return DriftRecord(
+        event_id=event_id,
+        event_time=event_time,
+        predicted=round(predicted, 4),
+        rating=rating,
+        error=round(predicted - rating, 4),
+        drift=drift,
+        n_ratings=n_ratings,
+    )
 
 
-def drift_message(user: str, records: list[dict[str, Any]], taste_shift: float) -> bytes:
-    """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch.
+def drift_message(user: str, records: list[DriftRecord], taste_shift: float) -> bytes:
+    """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch (:class:`stream.contracts.UserDrift`).
 
-    ``records`` has one entry per new rating, in order: ``predicted`` (the WNN's rating before learning it),
-    ``rating``, ``error`` (predicted minus actual), ``drift`` (learning this rating made the network detect a change
-    of the user's taste and restart its window, :mod:`wnn.taste_change`), ``n_ratings`` (before it). ``taste_shift``
-    is the JS divergence of the user's recent vs
+    ``records`` has one entry per new rating, in order; ``taste_shift`` is the JS divergence of the user's recent vs
     long-run genre mix after the batch, 0..1.
     """
     return _encode(
-        {"v": OUTPUT_VERSION, "kind": "user", "user": user, "records": records, "taste_shift": round(taste_shift, 5)}
+        UserDrift(v=OUTPUT_VERSION, kind="user", user=user, records=records, taste_shift=round(taste_shift, 5))
     )
 
 
 def global_drift_message(window: Mapping[str, Any]) -> bytes:
-    """``drift-metrics`` value of ``kind: "global"``, emitted at an interval by each worker.
-
-    Fields: ``worker``, ``window_s``, ``events``, ``mae`` and ``rmse`` of the window's pre-learning predictions,
-    ``drift_flags`` and ``users_drifting`` in the window, ``mean_taste_shift``, ``events_total``.
-    """
-    return _encode({"v": OUTPUT_VERSION, "kind": "global", **window})
+    """``drift-metrics`` value of ``kind: "global"``, emitted at an interval by each worker
+    (:class:`stream.contracts.GlobalDrift`)."""
+    return _encode(GlobalDrift(v=OUTPUT_VERSION, kind="global", **window))
 
 
 #: A dead letter carries at most this much of the original value (the whole message stays on the input topic at
@@ -317,7 +308,7 @@ def dead_letter_message(
     ``"truncated": true``.
     """
 
-    def text(data: bytes | None) -> tuple[str | None, str]:
+    def text(data: bytes | None) -> tuple[str | None, Literal["utf-8", "base64", "none"]]:
         if data is None:
             return None, "none"
         try:
@@ -329,18 +320,18 @@ def dead_letter_message(
     truncated = size is not None and size > DLQ_VALUE_LIMIT
     value, value_encoding = text(raw[:DLQ_VALUE_LIMIT] if raw is not None and truncated else raw)
     key_text, key_encoding = text(key[: MAX_ID_LENGTH * 4] if key is not None else None)
-    doc = {
-        "v": SCHEMA_VERSION,
-        "reason": reason,
-        "source_topic": source_topic,
-        "partition": partition,
-        "offset": offset,
-        "key": key_text,
-        "key_encoding": key_encoding,
-        "value": value,
-        "value_encoding": value_encoding,
-        "value_bytes": size,
-    }
-    if truncated:
-        doc["truncated"] = True
-    return _encode(doc)
+    return _encode(
+        DeadLetter(
+            v=SCHEMA_VERSION,
+            reason=reason,
+            source_topic=source_topic,
+            partition=partition,
+            offset=offset,
+            key=key_text,
+            key_encoding=key_encoding,
+            value=value,
+            value_encoding=value_encoding,
+            value_bytes=size,
+            truncated=truncated,
+        )
+    )

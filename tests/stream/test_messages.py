@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from stream.schemas import (
+from stream.messages import (
     ForgetEvent,
     RatingEvent,
     SchemaError,
@@ -74,7 +74,7 @@ def test_dead_letter_keeps_the_original_bytes():
 
 
 def test_recommendation_message_fields():
-    from stream.schemas import covered_event
+    from stream.messages import covered_event
 
     events = [covered_event(9, 4, "rating"), covered_event(8, 5, "forget", duplicate=True)]
     doc = json.loads(recommendation_message("7", ["1", "2"], [0.9, 0.5], 1, 0, events, 100, 3))
