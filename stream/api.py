@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from stream import api_schema as schema
+from stream import api_contract as schema
 from stream.contracts import ItemRecord, ScoreTerms
 from stream.messages import score_parts
 from wnn.item_space import ItemSpace

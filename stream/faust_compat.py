@@ -27,7 +27,7 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
 * **Web routes.** faust's web server mounts its own views beside ours: ``/table/...`` answers any key of any table
   (a user's stored ratings) and ``/router/...`` the cluster's layout, both without our token. :class:`WebServer` is
   faust's aiohttp server with none of faust's own views, so the server answers our routes and nothing else
-  (``tests/stream/test_routes.py`` holds it to :data:`stream.api_schema.ROUTES`).
+  (``tests/stream/test_routes.py`` holds it to :data:`stream.api_contract.ROUTES`).
 
 faust looks up transports and web servers by URL scheme, and third-party ones register under the
 ``faust.transports`` and ``faust.web.drivers`` entry points (see ``pyproject.toml``): ``wnnkafka://host:port``

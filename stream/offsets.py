@@ -10,7 +10,7 @@ every later one at the next offset. On a hole it asks the log for the first offs
 hole's start (a hole can be real: transaction markers, compaction), makes the consumer read the partition again
 from there, and skips whatever of that partition still arrives from before the seek until that offset comes.
 What the agent has read without a hole (:attr:`OffsetContinuity.expected`) is, once the batch's output is
-delivered, what the consumer may commit (:meth:`stream.transport.Consumer.mark_processed`).
+delivered, what the consumer may commit (:meth:`stream.faust_app.Consumer.mark_processed`).
 
 >>> guard = OffsetContinuity()
 >>> guard.begin(0, committed=5)

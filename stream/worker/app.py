@@ -12,9 +12,9 @@ import functools
 import logging
 import socket
 
+from stream.faust_app import new_faust_app
 from stream.processor import StreamProcessor
 from stream.settings import Settings
-from stream.transport import new_faust_app
 from stream.worker import agents, catalogue_reader, recovery, timers, views, watchdog
 from stream.worker.context import Worker
 from stream.worker.tables import MAX_STATE_MESSAGE_BYTES, declare_tables

@@ -17,11 +17,11 @@ from faust.types import TP
 
 from stream.contracts import Topic
 from stream.delivery import DeliveryPipeline
+from stream.faust_app import first_offset_from
 from stream.metrics import WorkerMetrics
 from stream.offsets import Hole, OffsetContinuity
 from stream.processor import StreamProcessor
 from stream.settings import Settings
-from stream.transport import first_offset_from
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The worker's web views: the HTTP API of :mod:`stream.api`, served on faust's web server.
 
-Each route of :data:`stream.api_schema.ROUTES` is answered by the handler of the same method and path in
+Each route of :data:`stream.api_contract.ROUTES` is answered by the handler of the same method and path in
 :data:`HANDLERS`, so the routes served, the OpenAPI document and the handlers cannot drift apart (a missing handler
 stops the worker from starting). A route that is not public refuses a request without the bearer token before
 anything else; a request about a user goes to the worker that owns the user's partition, the way faust routes table
@@ -21,7 +21,7 @@ from typing import Any
 import faust
 import msgspec
 
-from stream import api_schema as schema
+from stream import api_contract as schema
 from stream.api import (
     ApiError,
     answer,
@@ -33,7 +33,7 @@ from stream.api import (
     parse_user,
     recommendation_body,
 )
-from stream.api_schema import ROUTES, openapi_document
+from stream.api_contract import ROUTES, openapi_document
 from stream.messages import forget_message
 from stream.user_state import UserState
 from stream.worker.context import Worker
@@ -45,7 +45,7 @@ Handler = Callable[..., Awaitable[Any]]
 
 
 def register(worker: Worker) -> None:
-    """Serve every route of :data:`stream.api_schema.ROUTES` on ``worker.app``."""
+    """Serve every route of :data:`stream.api_contract.ROUTES` on ``worker.app``."""
     app = worker.app
     to_owner = app.table_route(table=worker.tables.users, match_info="user")
     methods: dict[str, dict[str, Handler]] = {}

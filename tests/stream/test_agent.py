@@ -83,8 +83,7 @@ async def test_corrupt_table_value_goes_to_the_dlq(worker_and_sent):
 
 
 def test_the_app_uses_the_tuned_transport_and_binds_loopback(tmp_path):
-    from stream.faust_compat import consumer_options
-    from stream.transport import Transport
+    from stream.faust_compat import Transport, consumer_options
 
     app = create_worker(
         Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7, api_token=TOKEN), store="memory://"

@@ -13,7 +13,7 @@ from stream.api import (
     parse_user,
     recommendation_body,
 )
-from stream.api_schema import ROUTES, openapi_document
+from stream.api_contract import ROUTES, openapi_document
 from tests.conftest import make_space
 from wnn.network import UserWNN, learn_many
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from kafka.partitioner.default import murmur2
 
-from stream.api_schema import ROUTES, openapi_document
+from stream.api_contract import ROUTES, openapi_document
 from tests.stream.test_integration import Deployment, covered
 from wnnrec.bench.pipeline import start_worker, stop_worker
 from wnnrec.replay import replay
@@ -154,7 +154,7 @@ def test_recommendations_ratings_and_errors(served, movielens):
 
 
 def test_every_answer_matches_the_generated_openapi_document(served, movielens):
-    """/openapi.json is generated from the response Structs (stream/api_schema.py) and is a valid OpenAPI 3.1
+    """/openapi.json is generated from the response Structs (stream/api_contract.py) and is a valid OpenAPI 3.1
     document; every answer of this module's tests is checked against it (call), the catalogue's here."""
     from openapi_spec_validator import validate
 

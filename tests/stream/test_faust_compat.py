@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from faust.streams import current_event
 from faust.types import TP
 
+from stream.faust_app import new_faust_app
 from stream.faust_compat import (
     SCHEME,
     WEB_SCHEME,
@@ -24,7 +25,6 @@ from stream.faust_compat import (
     write_table,
 )
 from stream.settings import Settings
-from stream.transport import new_faust_app
 
 
 def test_faust_resolves_our_scheme_to_our_transport():

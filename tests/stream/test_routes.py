@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from stream.api_schema import PUBLIC_PATHS, ROUTES
+from stream.api_contract import PUBLIC_PATHS, ROUTES
 from stream.settings import Settings
 from stream.worker import create_worker
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import faust
 
+from stream.faust_app import new_faust_app
 from stream.faust_compat import records_of
 from stream.settings import Settings
-from stream.transport import new_faust_app
 
 
 def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faust.App:

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.faust_compat import (  # noqa: F401  (Transport: the faust.transports entry point)
-    SCHEME,
-    WEB_SCHEME,
-    ConsumerOptions,
-    Transport,
-    set_consumer_options,
-)
+from stream.faust_compat import SCHEME, WEB_SCHEME, ConsumerOptions, set_consumer_options
 from stream.settings import Settings
 
 #: Batches of one partition the agent's input channel holds before faust pauses fetching it (faust's default of
