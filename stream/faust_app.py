@@ -64,7 +64,7 @@ def new_faust_app(
     set_consumer_options(
         app,
         ConsumerOptions(
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            fetch_max_wait_ms=round(settings.fetch_max_wait_s * 1000),
             batched_topics=batched,
             batch_max=settings.batch_max,
             guarded_topics=frozenset(guarded_topics),

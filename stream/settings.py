@@ -222,9 +222,9 @@ class Settings:
         "message per user per batch (1: one list per rating, the lowest latency)",
         group=ENGINE,
     )
-    batch_linger_ms: float = setting(
-        "batch_linger_ms",
-        20.0,
+    batch_linger_s: float = setting(
+        "batch_linger_s",
+        0.02,
         "longest wait for a micro-batch to fill, where the "
         "agent gathers batches itself (batch delivery off, test_context, --embedded)",
         group=ENGINE,
@@ -246,11 +246,11 @@ class Settings:
         "(0: wait for each batch)",
         group=ENGINE,
     )
-    fetch_max_wait_ms: int = setting(
-        "fetch_max_wait_ms",
-        10,
+    fetch_max_wait_s: float = setting(
+        "fetch_max_wait_s",
+        0.01,
         "longest the broker may hold a fetch without data "
-        "(faust hard-codes 1500, which stalls the loop on always-empty internal "
+        "(faust hard-codes 1.5 s, which stalls the loop on always-empty internal "
         "topics)",
         group=ENGINE,
     )
@@ -346,8 +346,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.batch_max < 1:
             raise ValueError(f"batch_max must be at least 1, got {self.batch_max}")
-        if self.batch_linger_ms < 0 or self.fetch_max_wait_ms < 0:
-            raise ValueError("batch_linger_ms and fetch_max_wait_ms must not be negative")
+        if self.batch_linger_s < 0 or self.fetch_max_wait_s < 0:
+            raise ValueError("batch_linger_s and fetch_max_wait_s must not be negative")
         if self.segment_pairs < 1:
             raise ValueError(f"segment_pairs must be at least 1, got {self.segment_pairs}")
         if self.delivery_pipeline_depth < 0:

@@ -47,7 +47,7 @@ async def consume(worker: Worker, stream: Any) -> None:
     # On the batch path every event is one fetch's records of a partition, processed as soon as it arrives; on the
     # per-message path (and in test_context()) take_events gathers single messages into micro-batches.
     events_per_step = 1 if settings.batch_delivery else settings.batch_max
-    async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
+    async for events in stream.take_events(events_per_step, within=settings.batch_linger_s):
         worker.clock.last_batch_at = time.monotonic()
         if not worker.catalogue_ready.is_set():
             await worker.catalogue_ready.wait()

@@ -86,7 +86,7 @@ def test_the_app_uses_the_tuned_transport_and_binds_loopback(tmp_path):
     from stream.faust_compat import Transport, consumer_options
 
     app = create_worker(
-        Settings(state_dir=tmp_path, data=None, fetch_max_wait_ms=7, api_token=TOKEN), store="memory://"
+        Settings(state_dir=tmp_path, data=None, fetch_max_wait_s=0.007, api_token=TOKEN), store="memory://"
     ).app
     assert isinstance(app.transport, Transport) and consumer_options(app).fetch_max_wait_ms == 7
     assert app.conf.web_bind == "127.0.0.1"

@@ -40,7 +40,7 @@ def create_ceiling_app(settings: Settings, expected: int, out_path: str) -> faus
 
     @app.agent(ratings)
     async def count(stream: Any) -> None:
-        async for events in stream.take_events(events_per_step, within=settings.batch_linger_ms / 1000.0):
+        async for events in stream.take_events(events_per_step, within=settings.batch_linger_s):
             if seen["first"] is None:
                 seen["first"] = time.time()
             seen["n"] += sum(len(records_of(event)) for event in events)

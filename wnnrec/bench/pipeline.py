@@ -431,8 +431,8 @@ def bench_pipeline(
     result: dict[str, Any] = {
         "partitions": base.partitions,
         "batch_max": base.batch_max,
-        "batch_linger_ms": base.batch_linger_ms,
-        "fetch_max_wait_ms": base.fetch_max_wait_ms,
+        "batch_linger_s": base.batch_linger_s,
+        "fetch_max_wait_s": base.fetch_max_wait_s,
         "max_poll_records": base.max_poll_records,
         "batch_delivery": base.batch_delivery,
         "delivery_pipeline_depth": base.delivery_pipeline_depth,
