@@ -1,10 +1,11 @@
-"""Crash points for the fault suite: a worker started with ``WNNREC_CRASH_AT=<point>:<n>`` kills itself with
+"""Crash points for the fault suite: a worker started with ``WNNREC_CRASH_AT=<point>:<n>`` (the ``crash_at``
+setting, which :func:`arm` takes) kills itself with
 SIGKILL (no shutdown, no flush, no commit: what ``kill -9`` does) the first time it reaches ``<point>`` after it
 has processed ``n`` inputs. Points sit where a signal sent from outside could not land reliably, such as between two
 writes of one batch. Counting inputs, not visits, makes the crash land at the same place in a stream however the
 stream was cut into batches.
 
-Without the variable (always, outside the fault suite) :data:`ARMED` is empty and the agent checks nothing else.
+Unarmed (always, outside the fault suite) :data:`ARMED` is empty and the agent checks nothing else.
 
 Points:
 
@@ -22,15 +23,17 @@ import signal
 BETWEEN_SEGMENT_AND_MANIFEST = "between-segment-and-manifest"
 
 
-def _armed() -> dict[str, int]:
-    spec = os.environ.get("WNNREC_CRASH_AT", "")
-    point, _, after = spec.partition(":")
-    return {point: int(after or 0)} if point else {}
-
-
-#: point -> the inputs to process before it crashes; empty unless $WNNREC_CRASH_AT is set
-ARMED = _armed()
+#: point -> the inputs to process before it crashes; empty unless armed
+ARMED: dict[str, int] = {}
 _processed: collections.Counter[str] = collections.Counter()
+
+
+def arm(spec: str) -> None:
+    """Arm the crash point of ``spec`` (``POINT:INPUTS``; empty: none)."""
+    point, _, after = spec.partition(":")
+    ARMED.clear()
+    if point:
+        ARMED[point] = int(after or 0)
 
 
 def processed(point: str, inputs: int) -> None:

@@ -107,6 +107,15 @@ def setting(
     return dataclasses.field(default_factory=from_environment, repr=not secret, metadata={"declaration": declaration})
 
 
+def from_environment(name: str) -> Any:
+    """The setting ``name`` as its environment variable gives it (its default when unset), without building a whole
+    :class:`Settings` (a tool that needs one setting must not fail on another's bad value)."""
+    factory = next(field.default_factory for field in dataclasses.fields(Settings) if field.name == name)
+    if not callable(factory):
+        raise KeyError(f"{name} is not a declared setting")
+    return factory()
+
+
 def declarations() -> dict[str, Declaration]:
     """Each declared setting's :class:`Declaration`, by field name, in declaration order."""
     return {
@@ -212,6 +221,13 @@ class Settings:
         None,
         "dataset folder of the commands that read one (their --data; a worker takes its catalogue from the items "
         "topic)",
+        group=WORKER,
+        flag=None,
+    )
+    crash_at: str = setting(
+        "crash_at",
+        "",
+        "the fault suite's crash point, POINT:INPUTS (stream.crash_points); empty outside the fault suite",
         group=WORKER,
         flag=None,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import faust
 
+from stream import crash_points
 from stream.admin import create_topics, ensure_topics
 from stream.quiet_logs import quiet_kafka_client_logs
 from stream.settings import Settings
@@ -32,6 +33,7 @@ def serve(settings: Settings, loglevel: str = "info") -> int:
     # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
     create_topics(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    crash_points.arm(settings.crash_at)
     app = create_worker(settings).app
     marker = settings.state_dir / CLEAN_STOP_MARKER
     if discard_after_unclean_stop(Path(app.conf.tabledir), marker):

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wnn.encoding import MOVIELENS_GENRES
 from wnn.rating_scale import HALF_STARS, WHOLE_STARS
-from wnnrec import datasets as data
-from wnnrec.datasets import DataError, Dataset, default_data_dir, fetch_movielens_100k, load_dataset
+from wnnrec.datasets import DataError, Dataset, default_data_dir, fetch, fetch_movielens_100k, load_dataset
 
 # ---------------------------------------------------------------------------------------
 # Fixture writers
@@ -59,7 +59,7 @@ def recbole_folder(root: Path, inter_rows: list[str] | None = None) -> Path:
 
 
 def u_item_line(item: int, title: str, date: str, genres: set[str]) -> str:
-    flags = "|".join("1" if g in genres else "0" for g in data.MOVIELENS_GENRES)
+    flags = "|".join("1" if g in genres else "0" for g in MOVIELENS_GENRES)
     return f"{item}|{title}|{date}||http://example.org/{item}|{flags}"
 
 
@@ -415,7 +415,7 @@ FAKE_FILES = {
 def fake_pip(monkeypatch):
     """Replace pip with a fake that writes a small recbole wheel; count its calls."""
     monkeypatch.setattr(
-        data, "ML100K_FILES", {name: hashlib.sha256(blob).hexdigest() for name, blob in FAKE_FILES.items()}
+        fetch, "ML100K_FILES", {name: hashlib.sha256(blob).hexdigest() for name, blob in FAKE_FILES.items()}
     )
     calls = []
     files = dict(FAKE_FILES)
@@ -430,7 +430,7 @@ def fake_pip(monkeypatch):
                 wheel.writestr(f"recbole/dataset_example/ml-100k/{name}", blob)
         return subprocess.CompletedProcess(cmd, 0, "Saved\n", "")
 
-    monkeypatch.setattr(data.subprocess, "run", run)
+    monkeypatch.setattr(fetch.subprocess, "run", run)
     return calls, files
 
 
@@ -447,7 +447,7 @@ def test_fetch_extracts_and_is_idempotent(tmp_path, fake_pip, monkeypatch):
     def no_pip(*args, **kwargs):
         raise AssertionError("pip must not run when the data is already there")
 
-    monkeypatch.setattr(data.subprocess, "run", no_pip)
+    monkeypatch.setattr(fetch.subprocess, "run", no_pip)
     start = time.perf_counter()
     assert fetch_movielens_100k(tmp_path, progress=False) == folder
     assert time.perf_counter() - start < 0.5
@@ -476,7 +476,7 @@ def test_fetch_pip_failure(tmp_path, monkeypatch):
         stderr = "Looking in indexes...\nERROR: No matching distribution found for recbole==1.2.1\n"
         return subprocess.CompletedProcess(cmd, 1, "", stderr)
 
-    monkeypatch.setattr(data.subprocess, "run", failing)
+    monkeypatch.setattr(fetch.subprocess, "run", failing)
     with pytest.raises(DataError, match="No matching distribution") as e:
         fetch_movielens_100k(tmp_path, progress=False)
     assert "exit status 1" in str(e.value)
@@ -513,7 +513,7 @@ def test_fetch_wheel_without_data(tmp_path, fake_pip):
 @pytest.mark.data
 def test_real_movielens_100k():
     folder = default_data_dir() / "ml-100k"
-    if not data._is_fetched(folder):
+    if not fetch._is_fetched(folder):
         fetch_movielens_100k(progress=False)
     start = time.perf_counter()
     ds = load_dataset()

@@ -145,20 +145,15 @@ async def _raw_consume_rate(settings: Settings, expected: int) -> float:
         await consumer.stop()
 
 
-def start_worker(settings: Settings, log_path: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``wnnrec worker`` as a child process with these settings (log level from $WNNREC_WORKER_LOGLEVEL, default
-    warning) and any extra environment."""
+def start_worker(
+    settings: Settings, log_path: str, env: dict[str, str] | None = None, loglevel: str = "warning"
+) -> subprocess.Popen[bytes]:
+    """``wnnrec worker`` as a child process with these settings, logging at ``loglevel`` to ``log_path``, with any
+    extra environment."""
     env = dict(os.environ, **settings.to_env(), **(env or {}))
     log = open(log_path, "ab")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wnnrec",
-            "worker",
-            "--loglevel",
-            os.environ.get("WNNREC_WORKER_LOGLEVEL", "warning"),
-        ],
+        [sys.executable, "-m", "wnnrec", "worker", "--loglevel", loglevel],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
