@@ -25,9 +25,7 @@ import collections
 import contextlib
 import dataclasses
 import logging
-import math
-import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -43,6 +41,8 @@ from stream.contracts import (
     DriftRecord,
     ItemRecord,
 )
+from stream.drift_window import DriftWindow
+from stream.item_shares import PartitionShares, parse_share_key, stored_shares
 from stream.messages import (
     ForgetEvent,
     RatingEvent,
@@ -57,15 +57,14 @@ from stream.messages import (
     score_parts,
 )
 from stream.settings import Settings
-from stream.user_state import UserState, read_stored
+from stream.user_state import UserState
 from wnn.config import WNNConfig
-from wnn.contributions import ContributionChange, forget_events, learn_run
+from wnn.contributions import forget_events, learn_run
 from wnn.item_catalogue import Catalogue
-from wnn.item_space import ItemSpace, stable_hash
-from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
+from wnn.item_space import ItemSpace
+from wnn.item_stats import ItemPartial, RatingRow, ShareBucket
 from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
-from wnn.residuals import centred_ratings
 
 log = logging.getLogger(__name__)
 
@@ -131,22 +130,6 @@ class _Touched:
     rewrite: bool = False
 
 
-@dataclasses.dataclass
-class DriftWindow:
-    """Global aggregates of the drift metrics since the last report."""
-
-    started: float = dataclasses.field(default_factory=time.monotonic)
-    events: int = 0
-    abs_error: float = 0.0
-    sq_error: float = 0.0
-    drift_flags: int = 0
-    users_drifting: set[str] = dataclasses.field(default_factory=set)
-    taste_shift: float = 0.0
-    taste_reports: int = 0
-    events_total: int = 0
-    drift_flags_total: int = 0
-
-
 #: How the agent reads a user's stored value: (user key, partition) -> bytes or None.
 Loader = Callable[[bytes, int], "bytes | None"]
 
@@ -180,13 +163,9 @@ class StreamProcessor:
         self.cache: LRUCache[str, UserState] = LRUCache(
             maxsize=settings.cache_bytes, getsizeof=lambda state: state.memory_bytes
         )
-        #: partition -> dense item index -> that partition's share of the item (own and other workers' partitions)
-        self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
+        #: every partition's share of the item statistics (own and other workers' partitions)
+        self.item_shares = PartitionShares(self.space, settings.share_buckets)
         self.owned: set[int] = set()
-        self._dirty: dict[int, set[int]] = collections.defaultdict(set)
-        #: partition -> ratings learned since the shares were last brought up to date (see _fold)
-        self._unfolded: dict[int, list[RatingRow]] = collections.defaultdict(list)
-        self._buckets: dict[int, int] = {}
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter[str] = collections.Counter()
         self.forgets_applied = 0  # ratings forgotten
@@ -337,18 +316,18 @@ class StreamProcessor:
             run, indices.tolist(), ratings.astype(np.float32).tolist(), learned.centred.tolist(), stamps.tolist(),
             learned.predictions.tolist(), learned.restarted.tolist(), learned.pairs_before.tolist(),
         )  # fmt: skip
-        unfolded, records, covered = self._unfolded[partition], entry.records, entry.events
+        unfolded, records, covered = self.item_shares.unfolded[partition], entry.records, entry.events
         for k, ((message, event), index, value, centred, ts, prediction, restarted, before) in enumerate(zip(*columns)):
             # The item space took the rating; the partition's share takes it when it is next needed.
             unfolded.append(RatingRow(index, value, centred, user, ts))
             if learned.changes and k in learned.changes:
                 # The size limit evicted old pairs: their contributions left the space (and the pending ratings
                 # were folded into the share first).
-                self._mirror_change(partition, learned.changes[k])
-                unfolded = self._unfolded[partition]
+                self.item_shares.mirror(partition, learned.changes[k])
+                unfolded = self.item_shares.unfolded[partition]
             # Drift at this rating: learning it restarted the network's taste window (wnn.taste_change).
             records.append(drift_record(event.event_id, ts, prediction, event.rating, restarted, before))
-            self._observe(user, abs(prediction - event.rating), restarted)
+            self.window.observe(user, abs(prediction - event.rating), restarted)
             covered.append(covered_event(event.event_id, message.offset, "rating"))
         entry.event_time = events[-1].ts
         entry.changed = True
@@ -427,7 +406,7 @@ class StreamProcessor:
         change = forget_events(self.space, event.user, model, targets)
         state.remember_forgotten(targets)
         self.forgets_applied += len(targets)
-        self._mirror_change(message.partition, change)
+        self.item_shares.mirror(message.partition, change)
         for event_id in targets:
             entry.events.append(covered_event(event_id, message.offset, "forget"))
         entry.changed = True
@@ -473,76 +452,15 @@ class StreamProcessor:
             )
             if entry.records:
                 shift = model.taste_shift()
-                self.window.taste_shift += shift
-                self.window.taste_reports += 1
+                self.window.observe_taste_shift(shift)
                 out.drift.append((key, drift_message(user, entry.records, shift)))
 
     # ------------------------------------------------------------------ item statistics
-    def _bucket(self, idx: int) -> int:
-        bucket = self._buckets.get(idx)
-        if bucket is None:
-            bucket = self._buckets[idx] = stable_hash(self.space.key(idx)) % self.settings.share_buckets
-        return bucket
-
-    def _set_share(self, partition: int, idx: int, new: ItemPartial) -> None:
-        shares = self.shares[partition]
-        self.space.replace_partial(idx, shares.get(idx), new)
-        if new.count:
-            shares[idx] = new
-        else:
-            shares.pop(idx, None)
-        self._dirty[partition].add(self._bucket(idx))
-
-    def _fold(self, partition: int) -> None:
-        """Bring a partition's shares up to date with the ratings learned since the last fold.
-
-        Each rating already moved the item space directly (:func:`wnn.contributions.learn_event`, the same path as
-        the in-process recommender); its partition's share is only needed to publish it or to take a rating back, so
-        shares are folded per item, not rating by rating (exact sums: the order does not matter).
-        """
-        pending = self._unfolded.pop(partition, None)
-        if not pending:
-            return
-        delta = self.space.rating_contributions(pending).shares()
-        shares, dirty = self.shares[partition], self._dirty[partition]
-        for idx, added in delta.items():
-            shares[idx] = shares[idx] + added if idx in shares else added
-            dirty.add(self._bucket(idx))
-
-    def _mirror_change(self, partition: int, change: ContributionChange) -> None:
-        """Mirror a user's contribution change (already applied to the item space by :mod:`wnn.contributions`) on
-        the partition's shares, which this worker publishes: take back ``before``, add ``after`` (exactly)."""
-        self._fold(partition)
-        shares, dirty = self.shares[partition], self._dirty[partition]
-        deltas = change.deltas  # only the items whose share moved
-        empty = ItemPartial.empty(self.config.collab_bits)
-        for k, idx in enumerate(deltas.items.tolist()):
-            share = shares.get(idx, empty) + deltas.partial(k)
-            if share.count:
-                shares[idx] = share
-            else:
-                shares.pop(idx, None)
-            dirty.add(self._bucket(idx))
-
     def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
         """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each, for the
         other workers; the app publishes them at an interval. Shares are derived state, so buckets not yet published
         when a worker stops are not lost: the next owner re-derives and republishes them."""
-        pending = []
-        for partition in list(self._unfolded):
-            self._fold(partition)
-        for partition, buckets in self._dirty.items():
-            if partition not in self.owned:
-                continue
-            by_bucket: dict[int, dict[Hashable, ItemPartial]] = {b: {} for b in buckets}
-            for idx, share in self.shares[partition].items():
-                bucket = self._bucket(idx)
-                if bucket in by_bucket:
-                    by_bucket[bucket][self.space.key(idx)] = share
-            for bucket, shares in by_bucket.items():
-                pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
-        self._dirty.clear()
-        return pending
+        return self.item_shares.pending(self.owned)
 
     def add_catalogue(self, dataset: Catalogue) -> None:
         """Describe every item of ``dataset``, through the same path as the ``items`` topic's messages."""
@@ -584,52 +502,12 @@ class StreamProcessor:
         except ValueError as exc:
             log.warning("ignoring item-stats bucket %r: %s", key, exc)
             return False
-        empty = ItemPartial.empty(self.config.collab_bits)
-        known = {idx for idx in self.shares[partition] if self._bucket(idx) == bucket}
-        fresh = {self.space.index(item): share for item, share in incoming.items()}
-        for idx in known | set(fresh):
-            self._set_share(partition, idx, fresh.get(idx, empty))
-        self._dirty.pop(partition, None)
+        self.item_shares.apply_bucket(partition, bucket, incoming)
         return True
-
-    def _stored_contributions(
-        self,
-        stored: Iterable[tuple[bytes, bytes | None]],
-        count_sequences: bool,
-        orphans: dict[str, list[bytes]] | None = None,
-    ) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
-        """Every partition's item shares derived from the stored users (a table's ``(key, value)`` pairs, each
-        user's keys together: :func:`stream.user_state.read_stored`), the users read and the unreadable ones; with
-        ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the
-        keys no manifest names, by user."""
-        space, cfg = self.space, self.config
-        rows: dict[int, list[Contributions]] = collections.defaultdict(list)
-        users = unreadable = 0
-        for user_key, user_stored, orphan_keys in read_stored(stored, space):
-            try:
-                user = user_key.decode()
-            except UnicodeDecodeError:
-                unreadable += 1
-                continue
-            if orphans is not None and orphan_keys:
-                orphans[user] = orphan_keys
-            if user_stored is None:
-                continue
-            if isinstance(user_stored, StateError):
-                unreadable += 1  # a corrupt value is reported (DLQ) when its user's next event arrives
-                continue
-            pairs = user_stored.pairs
-            if count_sequences:
-                space.add_sequence(pairs.items)
-            centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
-            rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts, centred))
-            users += 1
-        derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
-        return derived, users, unreadable
 
     def derived_shares(self, stored: Iterable[tuple[bytes, bytes | None]]) -> dict[int, dict[int, ItemPartial]]:
         """What :meth:`recover` derives for every partition (for audits and tests; changes nothing)."""
-        return self._stored_contributions(stored, count_sequences=False)[0]
+        return stored_shares(self.space, stored, count_sequences=False)[0]
 
     def recover(self, owned: Iterable[int], stored: Iterable[tuple[bytes, bytes | None]]) -> dict[str, Any]:
         """Re-derive, from the stored user states, the item shares of the partitions this worker owns and the
@@ -640,58 +518,17 @@ class StreamProcessor:
         self.forget_cache()
         self.space.next_items.clear()
         for partition in self.owned:
-            self._fold(partition)  # the space holds them; the derived shares replace them below
+            self.item_shares.fold(partition)  # the space holds them; the derived shares replace them below
         self.orphans = {}
-        derived, users, unreadable = self._stored_contributions(stored, count_sequences=True, orphans=self.orphans)
-        empty = ItemPartial.empty(self.config.collab_bits)
+        derived, users, unreadable = stored_shares(self.space, stored, count_sequences=True, orphans=self.orphans)
         for partition in self.owned:
-            fresh = derived.get(partition, {})
-            for idx in set(self.shares[partition]) | set(fresh):
-                self._set_share(partition, idx, fresh.get(idx, empty))
-            self._dirty[partition] = set(range(self.settings.share_buckets))
+            self.item_shares.replace(partition, derived.get(partition, {}))
         return {"users": users, "unreadable": unreadable, "partitions": sorted(self.owned)}
 
     # ------------------------------------------------------------------ drift window
-    def _observe(self, user: str, abs_error: float, drift: bool) -> None:
-        w = self.window
-        w.events += 1
-        w.events_total += 1
-        w.abs_error += abs_error
-        w.sq_error += abs_error * abs_error
-        if drift:
-            w.drift_flags += 1
-            w.drift_flags_total += 1
-            w.users_drifting.add(user)
-
     def global_report(self) -> bytes | None:
         """The global drift aggregates since the last call (None if no rating arrived), and a new window."""
-        w = self.window
-        if not w.events:
+        if not self.window.events:
             return None
-        report = {
-            "worker": self.settings.app_id,
-            "window_s": round(time.monotonic() - w.started, 3),
-            "events": w.events,
-            "mae": round(w.abs_error / w.events, 5),
-            "rmse": round(math.sqrt(w.sq_error / w.events), 5),
-            "drift_flags": w.drift_flags,
-            "users_drifting": len(w.users_drifting),
-            "mean_taste_shift": round(w.taste_shift / max(w.taste_reports, 1), 5),
-            "events_total": w.events_total,
-            "drift_flags_total": w.drift_flags_total,
-        }
-        self.window = DriftWindow(events_total=w.events_total, drift_flags_total=w.drift_flags_total)
+        report, self.window = self.window.report(self.settings.app_id)
         return global_drift_message(report)
-
-
-def share_key(partition: int, bucket: int) -> bytes:
-    """Key of one bucket of a partition's item shares in the item-stats table."""
-    return f"{partition}:{bucket}".encode()
-
-
-def parse_share_key(key: bytes | str) -> tuple[int, int] | None:
-    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-    partition, _, bucket = text.partition(":")
-    if not (partition.isdigit() and bucket.isdigit()):
-        return None
-    return int(partition), int(bucket)

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from stream.item_shares import parse_share_key
 from stream.messages import forget_message, rating_message
-from stream.processor import Incoming, StreamProcessor, parse_share_key
+from stream.processor import Incoming, StreamProcessor
 from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
@@ -179,7 +180,7 @@ def test_forget_takes_the_rating_out_of_everything_and_a_replay_cannot_bring_it_
     for item in ("3", "4", "5"):
         assert p.space.statistics(p.space.index(item)) == never.space.statistics(never.space.index(item))
     derived = p.derived_shares(table.items())[0]
-    assert derived == p.shares[0]
+    assert derived == p.item_shares.shares[0]
     assert p.space.next_items.n_pairs == 1 and p.space.next_items.total(p.space.index("4")) == 1  # u: 4 -> 5 only
     replayed = table.run(p, stream)
     assert replayed.duplicates == 4 and replayed.applied == 0 and p.space.counts[three] == 1
@@ -317,7 +318,7 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
     info = fresh.recover(range(4), table.items())
     assert info["users"] == len(table.users(live)) and info["unreadable"] == 0
     for partition in range(4):
-        assert fresh.shares[partition] == live.shares[partition]
+        assert fresh.item_shares.shares[partition] == live.item_shares.shares[partition]
     assert [fresh.space.statistics(i) for i in range(fresh.space.n_items)] == [
         live.space.statistics(i) for i in range(live.space.n_items)
     ]

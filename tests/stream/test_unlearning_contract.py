@@ -127,7 +127,7 @@ def state_of(p: StreamProcessor, table: dict[bytes, bytes], last_ts: int) -> dic
     state = snapshot(p.space, users, lists_at=last_ts)
     state["shares"] = {
         partition: {p.space.key(i): share for i, share in shares.items()}
-        for partition, shares in p.shares.items()
+        for partition, shares in p.item_shares.shares.items()
         if shares
     }
     return state

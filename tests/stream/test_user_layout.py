@@ -210,7 +210,7 @@ def stored_view(p: StreamProcessor, table: dict[bytes, bytes]) -> dict:
     return {
         "users": {k: (s.wnn.to_bytes(), sorted(s.forgotten)) for k, s in users.items()},
         "counts": {p.space.key(i): int(p.space.counts[i]) for i in range(p.space.n_items) if p.space.counts[i]},
-        "shares": {k: {p.space.key(i): v for i, v in s.items()} for k, s in p.shares.items() if s},
+        "shares": {k: {p.space.key(i): v for i, v in s.items()} for k, s in p.item_shares.shares.items() if s},
     }
 
 

@@ -1,0 +1,171 @@
+"""Each ratings partition's share of the global item statistics, as this worker holds and publishes them.
+
+Every worker holds the shares of every partition: its own (derived from its users, published for the others) and the
+other workers' (read from the ``item-stats`` global table). The item space is their sum. A partition's share is kept
+in buckets (by a stable hash of the item id) so that a change publishes one bucket, not the partition's every item.
+
+Each rating already moved the item space directly (:func:`wnn.contributions.learn_event`, the same path as the
+in-process recommender); its partition's share is only needed to publish it or to take a rating back, so the ratings
+learned since are folded into the share per item when it is next needed, not rating by rating (exact sums: the
+order does not matter).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Hashable, Iterable, Mapping
+
+from stream.user_state import read_stored
+from wnn.contributions import ContributionChange
+from wnn.item_space import ItemSpace, stable_hash
+from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
+from wnn.residuals import centred_ratings
+from wnn.state_format import StateError
+
+log = logging.getLogger(__name__)
+
+
+class PartitionShares:
+    """Every partition's item shares, the buckets changed since they were last published, and the ratings learned
+    since each partition's share was last brought up to date."""
+
+    def __init__(self, space: ItemSpace, buckets: int) -> None:
+        self.space = space
+        self.buckets = buckets
+        #: partition -> dense item index -> that partition's share of the item
+        self.shares: dict[int, dict[int, ItemPartial]] = collections.defaultdict(dict)
+        #: partition -> the buckets changed since they were last published
+        self.dirty: dict[int, set[int]] = collections.defaultdict(set)
+        #: partition -> ratings learned since its share was last brought up to date (see :meth:`fold`)
+        self.unfolded: dict[int, list[RatingRow]] = collections.defaultdict(list)
+        self._bucket_of: dict[int, int] = {}
+
+    def bucket(self, idx: int) -> int:
+        """The bucket of dense item index ``idx``."""
+        bucket = self._bucket_of.get(idx)
+        if bucket is None:
+            bucket = self._bucket_of[idx] = stable_hash(self.space.key(idx)) % self.buckets
+        return bucket
+
+    def put(self, partition: int, idx: int, new: ItemPartial) -> None:
+        """Replace a partition's share of an item, in the item space too."""
+        shares = self.shares[partition]
+        self.space.replace_partial(idx, shares.get(idx), new)
+        if new.count:
+            shares[idx] = new
+        else:
+            shares.pop(idx, None)
+        self.dirty[partition].add(self.bucket(idx))
+
+    def fold(self, partition: int) -> None:
+        """Bring a partition's share up to date with the ratings learned since the last fold."""
+        pending = self.unfolded.pop(partition, None)
+        if not pending:
+            return
+        delta = self.space.rating_contributions(pending).shares()
+        shares, dirty = self.shares[partition], self.dirty[partition]
+        for idx, added in delta.items():
+            shares[idx] = shares[idx] + added if idx in shares else added
+            dirty.add(self.bucket(idx))
+
+    def mirror(self, partition: int, change: ContributionChange) -> None:
+        """Mirror a user's contribution change (already applied to the item space by :mod:`wnn.contributions`) on
+        the partition's share: take back ``before``, add ``after`` (exactly)."""
+        self.fold(partition)
+        shares, dirty = self.shares[partition], self.dirty[partition]
+        deltas = change.deltas  # only the items whose share moved
+        empty = ItemPartial.empty(self.space.config.collab_bits)
+        for k, idx in enumerate(deltas.items.tolist()):
+            share = shares.get(idx, empty) + deltas.partial(k)
+            if share.count:
+                shares[idx] = share
+            else:
+                shares.pop(idx, None)
+            dirty.add(self.bucket(idx))
+
+    def pending(self, owned: set[int]) -> list[tuple[int, bytes, bytes]]:
+        """The changed buckets of the ``owned`` partitions, one ``(partition, key, value)`` each; none is pending
+        after."""
+        pending = []
+        for partition in list(self.unfolded):
+            self.fold(partition)
+        for partition, buckets in self.dirty.items():
+            if partition not in owned:
+                continue
+            by_bucket: dict[int, dict[Hashable, ItemPartial]] = {b: {} for b in buckets}
+            for idx, share in self.shares[partition].items():
+                bucket = self.bucket(idx)
+                if bucket in by_bucket:
+                    by_bucket[bucket][self.space.key(idx)] = share
+            for bucket, shares in by_bucket.items():
+                pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
+        self.dirty.clear()
+        return pending
+
+    def apply_bucket(self, partition: int, bucket: int, incoming: Mapping[Hashable, ItemPartial]) -> None:
+        """Another worker's bucket of a partition's shares, replacing what this worker held of that bucket."""
+        empty = ItemPartial.empty(self.space.config.collab_bits)
+        known = {idx for idx in self.shares[partition] if self.bucket(idx) == bucket}
+        fresh = {self.space.index(item): share for item, share in incoming.items()}
+        for idx in known | set(fresh):
+            self.put(partition, idx, fresh.get(idx, empty))
+        self.dirty.pop(partition, None)
+
+    def replace(self, partition: int, fresh: dict[int, ItemPartial]) -> None:
+        """A partition's whole share replaced by ``fresh`` (derived from its users), every bucket to publish."""
+        self.fold(partition)  # the space holds those ratings; the derived share replaces them
+        empty = ItemPartial.empty(self.space.config.collab_bits)
+        for idx in set(self.shares[partition]) | set(fresh):
+            self.put(partition, idx, fresh.get(idx, empty))
+        self.dirty[partition] = set(range(self.buckets))
+
+
+def stored_shares(
+    space: ItemSpace,
+    stored: Iterable[tuple[bytes, bytes | None]],
+    count_sequences: bool,
+    orphans: dict[str, list[bytes]] | None = None,
+) -> tuple[dict[int, dict[int, ItemPartial]], int, int]:
+    """Every partition's item shares derived from the stored users (a table's ``(key, value)`` pairs, each user's
+    keys together: :func:`stream.user_state.read_stored`), the users read and the unreadable ones; with
+    ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the keys
+    no manifest names, by user."""
+    cfg = space.config
+    rows: dict[int, list[Contributions]] = collections.defaultdict(list)
+    users = unreadable = 0
+    for user_key, user_stored, orphan_keys in read_stored(stored, space):
+        try:
+            user = user_key.decode()
+        except UnicodeDecodeError:
+            unreadable += 1
+            continue
+        if orphans is not None and orphan_keys:
+            orphans[user] = orphan_keys
+        if user_stored is None:
+            continue
+        if isinstance(user_stored, StateError):
+            unreadable += 1  # a corrupt value is reported (DLQ) when its user's next event arrives
+            continue
+        pairs = user_stored.pairs
+        if count_sequences:
+            space.add_sequence(pairs.items)
+        centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
+        rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts, centred))
+        users += 1
+    derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
+    return derived, users, unreadable
+
+
+def share_key(partition: int, bucket: int) -> bytes:
+    """Key of one bucket of a partition's item shares in the item-stats table."""
+    return f"{partition}:{bucket}".encode()
+
+
+def parse_share_key(key: bytes | str) -> tuple[int, int] | None:
+    """The ``(partition, bucket)`` of an item-stats key; None for a key that is not one."""
+    text = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    partition, _, bucket = text.partition(":")
+    if not (partition.isdigit() and bucket.isdigit()):
+        return None
+    return int(partition), int(bucket)
