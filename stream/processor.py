@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,14 +30,9 @@ from typing import Any
 import numpy as np
 from cachetools import LRUCache
 
+from stream.batch import BatchOutput, Incoming, Loader, Refused, TouchedUser, list_message
 from stream.catalogue import Titles, dataset_items, parse_item
 from stream.contracts import (
-    DEAD_LETTERS,
-    DRIFT_METRICS,
-    OUTPUTS,
-    RECOMMENDATIONS,
-    CoveredInput,
-    DriftRecord,
     ItemRecord,
 )
 from stream.drift_window import DriftWindow
@@ -53,8 +47,6 @@ from stream.messages import (
     drift_record,
     global_drift_message,
     parse_input,
-    recommendation_message,
-    score_parts,
 )
 from stream.settings import Settings
 from stream.user_state import UserState
@@ -63,75 +55,9 @@ from wnn.contributions import forget_events, learn_run
 from wnn.item_catalogue import Catalogue
 from wnn.item_space import ItemSpace
 from wnn.item_stats import ItemPartial, RatingRow, ShareBucket
-from wnn.network import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from wnn.network import StateError
 
 log = logging.getLogger(__name__)
-
-
-class Refused(Exception):
-    """An input that is well formed but cannot be applied (for example a forget of a rating that is not stored)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Incoming:
-    """One input message as the agent got it."""
-
-    key: bytes | None
-    value: bytes | None
-    partition: int
-    offset: int
-
-
-#: One output message: its key and value.
-Message = tuple[bytes | None, bytes]
-
-
-def _no_messages() -> dict[str, list[Message]]:
-    return {name: [] for name in OUTPUTS}
-
-
-@dataclasses.dataclass
-class BatchOutput:
-    """What the agent writes for one micro-batch: the user-table writes (``states``, each with its partition) and
-    each output topic's messages, by topic name (:data:`stream.contracts.OUTPUTS`). (Item-statistics buckets are
-    published separately, at an interval: :meth:`StreamProcessor.pending_shares`.)"""
-
-    states: list[tuple[int, bytes, bytes | None]] = dataclasses.field(default_factory=list)
-    messages: dict[str, list[Message]] = dataclasses.field(default_factory=_no_messages)
-    applied: int = 0
-    duplicates: int = 0
-
-    @property
-    def recommendations(self) -> list[Message]:
-        return self.messages[RECOMMENDATIONS.name]
-
-    @property
-    def drift(self) -> list[Message]:
-        return self.messages[DRIFT_METRICS.name]
-
-    @property
-    def dead_letters(self) -> list[Message]:
-        return self.messages[DEAD_LETTERS.name]
-
-
-@dataclasses.dataclass
-class _Touched:
-    """A user's inputs in the current batch."""
-
-    state: UserState
-    #: the inputs the user's list covers (stream.messages.covered_event)
-    events: list[CoveredInput] = dataclasses.field(default_factory=list)
-    #: the user's drift records (stream.messages.drift_record)
-    records: list[DriftRecord] = dataclasses.field(default_factory=list)
-    event_time: int | None = None
-    changed: bool = False
-    #: a redelivery came: write every segment again, since the changelog may lack what the local store has
-    rewrite: bool = False
-
-
-#: How the agent reads a user's stored value: (user key, partition) -> bytes or None.
-Loader = Callable[[bytes, int], "bytes | None"]
 
 
 class StreamProcessor:
@@ -177,8 +103,8 @@ class StreamProcessor:
 
     # ------------------------------------------------------------------ users
     def _state(
-        self, user: str, partition: int, load: Loader, touched: dict[str, _Touched], create: bool
-    ) -> _Touched | None:
+        self, user: str, partition: int, load: Loader, touched: dict[str, TouchedUser], create: bool
+    ) -> TouchedUser | None:
         """The user's live state in this batch: pinned while the batch runs, so the cache cannot evict it before
         it is written."""
         entry = touched.get(user)
@@ -194,7 +120,7 @@ class StreamProcessor:
                     return None
                 state = UserState.new(self.space, partition, self.settings.tombstones_per_user)
             state.orphans += tuple(self.orphans.pop(user, ()))
-        entry = touched[user] = _Touched(state)
+        entry = touched[user] = TouchedUser(state)
         return entry
 
     def user(self, user: str, get: Callable[[bytes], bytes | None]) -> UserState | None:
@@ -220,7 +146,7 @@ class StreamProcessor:
         earlier or later).
         """
         out = BatchOutput()
-        touched: dict[str, _Touched] = {}
+        touched: dict[str, TouchedUser] = {}
         by_user: dict[str, list[tuple[Incoming, RatingEvent | ForgetEvent]]] = {}
         for message in messages:
             self.owned.add(message.partition)  # a worker only receives the partitions it owns
@@ -247,7 +173,7 @@ class StreamProcessor:
         self,
         inputs: list[tuple[Incoming, RatingEvent | ForgetEvent]],
         load: Loader,
-        touched: dict[str, _Touched],
+        touched: dict[str, TouchedUser],
         out: BatchOutput,
     ) -> None:
         """One user's inputs in their order: each run of new ratings learned together (:meth:`_learn_run`), any other
@@ -264,7 +190,7 @@ class StreamProcessor:
 
     def _extends(
         self, run: list[tuple[Incoming, RatingEvent]], message: Incoming, event: RatingEvent, load: Loader,
-        touched: dict[str, _Touched],
+        touched: dict[str, TouchedUser],
     ) -> bool:  # fmt: skip
         """Whether a rating joins the user's run of new ratings: the user's state is at hand and lives on the
         message's partition, and the event id is above every id stored or in the run and was never forgotten (so
@@ -280,7 +206,7 @@ class StreamProcessor:
         return new and state.partition == message.partition
 
     def _learn_run(
-        self, run: list[tuple[Incoming, RatingEvent]], touched: dict[str, _Touched], out: BatchOutput
+        self, run: list[tuple[Incoming, RatingEvent]], touched: dict[str, TouchedUser], out: BatchOutput
     ) -> None:
         """Predict (for the drift records) and learn a run of one user's new ratings in one call
         (:func:`wnn.contributions.learn_run`), and update their partition's item shares. After a failure (a bug),
@@ -338,7 +264,7 @@ class StreamProcessor:
         message: Incoming,
         event: RatingEvent | ForgetEvent,
         load: Loader,
-        touched: dict[str, _Touched],
+        touched: dict[str, TouchedUser],
         out: BatchOutput,
     ) -> None:
         """One decoded input: learn or forget it, or dead-letter it with the reason (the worker carries on)."""
@@ -373,7 +299,7 @@ class StreamProcessor:
         )
         out.dead_letters.append((message.key, letter))
 
-    def _redelivered(self, event: RatingEvent, entry: _Touched, message: Incoming) -> bool:
+    def _redelivered(self, event: RatingEvent, entry: TouchedUser, message: Incoming) -> bool:
         """Whether a rating that did not join a run was learned (or forgotten) before: then it changes nothing."""
         state = entry.state
         if not state.knows(event.event_id):
@@ -384,7 +310,7 @@ class StreamProcessor:
         entry.rewrite = True
         return True
 
-    def _forget(self, event: ForgetEvent, entry: _Touched, message: Incoming) -> bool:
+    def _forget(self, event: ForgetEvent, entry: TouchedUser, message: Incoming) -> bool:
         """Remove the pair(s) exactly, remember their ids, and take back everything they added to the partition's
         item statistics and the next-item counts. False for a repeated forget."""
         state = entry.state
@@ -412,7 +338,7 @@ class StreamProcessor:
         entry.changed = True
         return True
 
-    def _emit(self, touched: dict[str, _Touched], out: BatchOutput) -> None:
+    def _emit(self, touched: dict[str, TouchedUser], out: BatchOutput) -> None:
         """One state write, one list and one drift message per touched user."""
         for user, entry in touched.items():
             state = entry.state
@@ -427,29 +353,7 @@ class StreamProcessor:
                 )
             with contextlib.suppress(ValueError):  # larger than the whole cache budget: served from the table next time
                 self.cache[user] = state
-            event_time = entry.event_time if entry.event_time is not None else model.last_ts
-            items, scores = model.score(ts=event_time, k=self.settings.top_n)
-            why = (
-                [score_parts(e, {}) for e in model.explain_list(items, ts=event_time)]
-                if self.settings.list_explanations
-                else None
-            )
-            out.recommendations.append(
-                (
-                    key,
-                    recommendation_message(
-                        user,
-                        [str(i) for i in items],
-                        scores.tolist(),
-                        MODEL_FORMAT_VERSION,
-                        state.partition,
-                        entry.events,
-                        event_time,
-                        model.n_pairs,
-                        why,
-                    ),
-                )
-            )
+            out.recommendations.append((key, list_message(user, entry, self.settings)))
             if entry.records:
                 shift = model.taste_shift()
                 self.window.observe_taste_shift(shift)

@@ -22,8 +22,8 @@ from typing import Any
 from faust.types import TP
 
 from stream import crash_points
+from stream.batch import BatchOutput, Incoming
 from stream.faust_compat import InputRecord, acting_for, records_of, write_table
-from stream.processor import BatchOutput, Incoming
 from stream.user_layout import split_key
 from stream.worker.context import Worker
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from stream.batch import Incoming
 from stream.catalogue import dataset_items, item_message
 from stream.contracts import TOPICS, json_schemas
 from stream.messages import (
@@ -21,7 +22,7 @@ from stream.messages import (
     rating_message,
     recommendation_message,
 )
-from stream.processor import Incoming, StreamProcessor
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from tests.stream.test_processor import rating
 
@@ -114,8 +115,8 @@ def test_the_acl_table_is_the_generated_one():
 def test_the_topic_registry_drives_every_list(tmp_path, monkeypatch):
     """Settings, the worker's topics, the processor's outputs and the topics created all come from TOPICS."""
     from stream import admin
+    from stream.batch import BatchOutput
     from stream.contracts import OUTPUTS
-    from stream.processor import BatchOutput
     from stream.worker import create_worker
 
     settings = Settings(topic_prefix="reg.", state_dir=tmp_path, insecure_no_auth=True)

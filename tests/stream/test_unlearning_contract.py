@@ -17,8 +17,9 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stream.batch import Incoming
 from stream.messages import forget_message, rating_message
-from stream.processor import Incoming, StreamProcessor
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset

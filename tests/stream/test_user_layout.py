@@ -9,8 +9,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stream.batch import Incoming
 from stream.messages import forget_message, rating_message
-from stream.processor import Incoming, StreamProcessor
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.user_layout import plan_writes, segment_key, split_key, tombstones_key
 from stream.user_state import UserState, read_stored

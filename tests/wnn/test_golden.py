@@ -12,8 +12,9 @@ import json
 
 import numpy as np
 
+from stream.batch import Incoming
 from stream.messages import forget_message, rating_message
-from stream.processor import Incoming, StreamProcessor
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.processor import Incoming, StreamProcessor
+from stream.batch import Incoming
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from tests.conftest import synthetic_dataset
 from wnnrec.bench.in_process import bench_dataset, drive, rating_batches

@@ -19,8 +19,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from stream.batch import Incoming
 from stream.messages import rating_message
-from stream.processor import Incoming, StreamProcessor
+from stream.processor import StreamProcessor
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
 
