@@ -3,108 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import ssl
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from stream.contracts import DEAD_LETTERS, DRIFT_METRICS, ITEMS, RATINGS, RECOMMENDATIONS
+from stream.declarations import ENGINE, KAFKA, SECURITY, WORKER, Declaration, setting
 from wnn.config import MAX_PAIRS_LIMIT, WNNConfig
 from wnn.rating_scale import WHOLE_STARS, RatingScale
 
 DEFAULT_STATE_DIR = Path(".wnnrec-state")
 
-#: Command-line groups a setting's flag belongs to; each command adds the groups it needs.
-KAFKA, SECURITY, WORKER, ENGINE = "Kafka", "Kafka security", "worker", "stream engine"
-
-
-def flag_value(text: str) -> bool:
-    """A yes/no setting from text (1, true, yes, on: yes).
-
-    >>> flag_value("Yes"), flag_value("0")
-    (True, False)
-    """
-    return text.strip().lower() in ("1", "true", "yes", "on")
-
 
 class ApiTokenError(ValueError):
     """The worker has no usable API token and was not told to run without one."""
-
-
-class SettingsError(ValueError):
-    """A setting's value, from its flag or its environment variable, is not one the worker can run with."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Declaration:
-    """Everything about one setting besides its name and type: the single source of its default, its environment
-    variable, its command-line flag and its help (the flags and ``--help`` of the ``wnnrec`` commands are made
-    from it, by :func:`wnnrec.cli.arguments.add_setting_args`).
-    """
-
-    default: Any
-    help: str
-    cast: Callable[[str], Any]
-    env: str
-    #: The command-line group (:data:`KAFKA`, :data:`SECURITY`, :data:`WORKER`, :data:`ENGINE`); None: no flag.
-    group: str | None
-    flag: str | None
-    #: Other spellings of the flag that are still accepted (an older name, say).
-    aliases: tuple[str, ...] = ()
-    metavar: str | None = None
-    #: A password or token: ``repr`` leaves it out (it is environment or file only, so no flag or help shows it).
-    secret: bool = False
-
-    def described(self) -> str:
-        shown = next(
-            (text for value, text in ((None, "none"), (False, "off"), (True, "on")) if self.default is value),
-            "empty" if self.default == "" else self.default,
-        )
-        return f"{self.help} (default {shown}; ${self.env})"
-
-
-def setting(
-    name: str,
-    default: Any,
-    help: str,
-    *,
-    group: str | None,
-    cast: Callable[[str], Any] | None = None,
-    env: str | None = None,
-    flag: str | None = "",
-    aliases: tuple[str, ...] = (),
-    metavar: str | None = None,
-    secret: bool = False,
-) -> Any:
-    """A :class:`Settings` field declared once. Its default comes from ``env`` (``WNNREC_<NAME>`` unless given)
-    when that is set, else ``default``; ``flag`` defaults to ``--<name-with-dashes>`` (None: environment only), and a
-    yes/no setting also gets ``--no-<name-with-dashes>``."""
-    if secret and flag is not None:
-        raise ValueError(f"{name}: a secret is read from the environment or a file only, never from a flag")
-    cast = cast or (flag_value if isinstance(default, bool) else type(default) if default is not None else str)
-    declaration = Declaration(
-        default=default,
-        help=help,
-        cast=cast,
-        env=env or f"WNNREC_{name.upper()}",
-        group=group if flag is not None else None,
-        flag=None if flag is None else flag or "--" + name.replace("_", "-"),
-        aliases=aliases,
-        metavar=metavar,
-        secret=secret,
-    )
-
-    def from_environment() -> Any:
-        text = os.environ.get(declaration.env)
-        if not text:
-            return default
-        try:
-            return declaration.cast(text)
-        except ValueError as exc:
-            raise SettingsError(f"{declaration.env}={text!r}: {exc}") from None
-
-    return dataclasses.field(default_factory=from_environment, repr=not secret, metadata={"declaration": declaration})
 
 
 def from_environment(name: str) -> Any:
@@ -520,23 +432,3 @@ class Settings:
     @property
     def dlq_topic(self) -> str:
         return self.topic(DEAD_LETTERS.name)
-
-
-def changelog_topic_configs(settings: Settings) -> dict[str, str]:
-    """Topic settings of the tables' changelogs that bound how long a superseded value stays in them.
-
-    A changelog is compacted: only a key's newest value is kept, but the log cleaner never touches the active
-    segment, and by default a segment rolls after 7 days. Rolling segments after ``changelog_compaction_lag_s`` and
-    making them compactable by then means a user's state from before a forget is gone from the changelog within
-    about twice that (plus the cleaner's back-off of 15 s), and a deleted key's tombstone within a day.
-
-    >>> changelog_topic_configs(Settings(changelog_compaction_lag_s=600))["max.compaction.lag.ms"]
-    '600000'
-    """
-    lag_ms = str(int(settings.changelog_compaction_lag_s * 1000))
-    return {
-        "segment.ms": lag_ms,
-        "max.compaction.lag.ms": lag_ms,
-        "min.cleanable.dirty.ratio": "0.01",
-        "delete.retention.ms": str(24 * 3600 * 1000),
-    }

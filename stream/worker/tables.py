@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from stream.settings import Settings, changelog_topic_configs
+from stream.settings import Settings
 from stream.worker.context import WorkerTables
 
 #: Largest user-table value the changelog and the producer accept (10,000 ratings of 256-character item ids fit).
@@ -55,3 +55,23 @@ def declare_tables(app: Any, settings: Settings, on_share: Callable[[Any], Await
         extra_topic_configs=compaction,
     )
     return WorkerTables(users=users, item_stats=item_stats)
+
+
+def changelog_topic_configs(settings: Settings) -> dict[str, str]:
+    """Topic settings of the tables' changelogs that bound how long a superseded value stays in them.
+
+    A changelog is compacted: only a key's newest value is kept, but the log cleaner never touches the active
+    segment, and by default a segment rolls after 7 days. Rolling segments after ``changelog_compaction_lag_s`` and
+    making them compactable by then means a user's state from before a forget is gone from the changelog within
+    about twice that (plus the cleaner's back-off of 15 s), and a deleted key's tombstone within a day.
+
+    >>> changelog_topic_configs(Settings(changelog_compaction_lag_s=600))["max.compaction.lag.ms"]
+    '600000'
+    """
+    lag_ms = str(int(settings.changelog_compaction_lag_s * 1000))
+    return {
+        "segment.ms": lag_ms,
+        "max.compaction.lag.ms": lag_ms,
+        "min.cleanable.dirty.ratio": "0.01",
+        "delete.retention.ms": str(24 * 3600 * 1000),
+    }

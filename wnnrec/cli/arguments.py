@@ -10,7 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
-from stream.settings import Settings, SettingsError, declarations
+from stream.declarations import SettingsError
+from stream.settings import Settings, declarations
 
 
 class Subcommands(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from stream.settings import ENGINE, KAFKA, SECURITY
+from stream.declarations import ENGINE, KAFKA, SECURITY
 from wnnrec.cli.arguments import (
     Subcommands,
     add_command,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stream.settings import KAFKA, SECURITY
+from stream.declarations import KAFKA, SECURITY
 from wnnrec.cli.arguments import (
     Subcommands,
     add_command,

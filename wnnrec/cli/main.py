@@ -9,7 +9,8 @@ import argparse
 import sys
 
 from stream.admin import BrokerUnavailable
-from stream.settings import ApiTokenError, SettingsError
+from stream.declarations import SettingsError
+from stream.settings import ApiTokenError
 from wnnrec.cli import audit, bench, catalogue, data, evaluate, replay, run, worker
 from wnnrec.cli.arguments import add_subcommands, package_version
 from wnnrec.datasets import DataError

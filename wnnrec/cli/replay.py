@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stream.settings import KAFKA, SECURITY
+from stream.declarations import KAFKA, SECURITY
 from wnnrec.cli.arguments import Subcommands, add_command, add_data_arg, add_quiet_arg, add_setting_args, settings_from
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stream.settings import ENGINE, KAFKA, SECURITY, WORKER
+from stream.declarations import ENGINE, KAFKA, SECURITY, WORKER
 from wnnrec.cli.arguments import Subcommands, add_command, add_setting_args, settings_from
 
 
