@@ -237,7 +237,7 @@ class Derivation:
                 self.rebuild()
                 return
             self._content_synced = space.content_changes.generation
-        code_cells = space.code_cells() if mode.compiled() else None
+        code_cells = space.code_addresses.cells() if mode.compiled() else None
         if code_cells is not None:
             positions = kernels.changed_positions(space.changes.stamps, self._synced, self.pairs.items, self.pairs.n)
             if len(positions):
@@ -400,7 +400,7 @@ class Derivation:
 
     def _patch(self, changed: np.ndarray) -> None:
         """Re-read the pairs at positions ``changed``, whose items may have changed (see :meth:`reconcile`)."""
-        code_cells = self.space.code_cells() if mode.compiled() else None
+        code_cells = self.space.code_addresses.cells() if mode.compiled() else None
         if code_cells is not None:
             self._patch_compiled(changed, code_cells)
             return

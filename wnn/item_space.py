@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 
 from wnn.candidates import CandidateOrder
+from wnn.code_addresses import CodeAddresses
 from wnn.config import WNNConfig
 from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, stable_hash
-from wnn.item_bits import LEVEL_BITS, BitLayout
+from wnn.item_bits import BitLayout
 from wnn.item_catalogue import Catalogue, ItemCatalogue
 from wnn.item_statistics import ItemStatistics
 from wnn.item_stats import Contributions, ItemDeltas, ItemPartial, RatingRow
@@ -82,13 +83,12 @@ class ItemSpace:
         self.n_feature_bits = self.layout.n_feature_bits
         self.wiring = Wiring(cfg, self.layout)
         self.tuples, self.channel_bits = self.wiring.tuples, self.wiring.channel_bits
-        self._neuron_offsets = np.array(cfg.neuron_offsets()[0], dtype=np.int64)
+        #: Each dynamic code's share of the Z neurons' addresses (wnn.code_addresses).
+        self.code_addresses = CodeAddresses(cfg, self.layout, self.wiring)
         #: Each item's exact rating statistics (wnn.item_statistics); the code and addresses derive from them here.
         self.stats = ItemStatistics(cfg, capacity)
         self._order = CandidateOrder()
         self._unplaced: set[int] = set()
-        self._code_parts: dict[int, np.ndarray] = {}
-        self._code_cells: np.ndarray | None = None  # every code's share of the first cells (code_cells)
         self.next_items = NextItemCounts()  # sparse: grows with the pairs seen, not with the catalogue squared
         #: Changes of item-derived values (baseline, code, addresses): a reader that synced at generation g asks
         #: ``changes.changed_since(g, its_items)`` which items to read again.
@@ -300,9 +300,9 @@ class ItemSpace:
                     bits_changed = True
             if bits_changed:
                 # An address is a sum of bit weights, so it splits into the content bits' part and the code's part.
-                addresses = self._static_addresses[index] + self._code_addresses(code)
+                addresses = self._static_addresses[index] + self.code_addresses.part(code)
                 self.addresses[index] = addresses
-                self.cell_base[index] = self._neuron_offsets + addresses
+                self.cell_base[index] = self.code_addresses.neuron_offsets + addresses
         self._unplaced.add(index)  # placed in the candidate order when the order is next read
         self.changes.record(index)
 
@@ -316,7 +316,7 @@ class ItemSpace:
         """The model constants, the two thermometers' thresholds, the code cells and the neuron offsets, as the
         compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
         then)."""
-        code_cells = self.code_cells()
+        code_cells = self.code_addresses.cells()
         if code_cells is None:
             return None
         return (
@@ -324,7 +324,7 @@ class ItemSpace:
             np.array(POPULARITY_THRESHOLDS, dtype=np.float64),
             np.array(self.layout.mean_thresholds, dtype=np.float64),
             code_cells,
-            self._neuron_offsets,
+            self.code_addresses.neuron_offsets,
         )
 
     # ------------------------------------------------------------------ statistics
@@ -454,54 +454,17 @@ class ItemSpace:
         return self.next_items.sequence_scores(recent, weights, self.n_items, items)
 
     # ------------------------------------------------------------------ addresses
-    def _code_addresses(self, code: int) -> np.ndarray:
-        """The dynamic bits' part of every Z neuron's address for a packed dynamic code (cached per code)."""
-        part = self._code_parts.get(code)
-        if part is None:
-            row = np.zeros((1, self.layout.width), dtype=np.uint8)
-            if self.config.hybrid:
-                self.layout.write_dynamic(row, np.array([code], dtype=np.uint32))
-            part = self._code_parts[code] = self.wiring.addresses(row)[0].astype(np.int64)
-            part.setflags(write=False)
-        return part
-
     @property
     def static_addresses(self) -> np.ndarray:
         """Each item's content bits' share of its Z-neuron addresses (its code adds the rest; do not modify)."""
         return self._static_addresses
-
-    #: Codes of at most this many bits are tabulated for the kernels (:meth:`code_cells`): 2**12 x 64 int64, 2 MiB.
-    CODE_TABLE_BITS = 12
-
-    def code_cells(self) -> np.ndarray | None:
-        """Every dynamic code's share of each Z neuron's first cell, neuron offsets included (codes, M): an item's
-        cell base under a code is its content bits' addresses plus this row. Built once per space; None when codes
-        are too wide to tabulate (more than :data:`CODE_TABLE_BITS`)."""
-        table = self._code_cells
-        if table is None:
-            bits = 2 * LEVEL_BITS + self.config.collab_bits if self.config.hybrid else 0
-            if bits > self.CODE_TABLE_BITS:
-                return None
-            codes = np.arange(1 << bits, dtype=np.uint32)
-            n_pop, n_mean = len(POPULARITY_THRESHOLDS) + 1, len(self.layout.mean_thresholds) + 1
-            level = (1 << LEVEL_BITS) - 1
-            possible = ((codes & level) < n_pop) & ((codes >> LEVEL_BITS & level) < n_mean)  # levels in range
-            rows = np.zeros((int(possible.sum()), self.layout.width), dtype=np.uint8)
-            if self.config.hybrid:
-                self.layout.write_dynamic(rows, codes[possible])
-            table = np.zeros((len(codes), self.config.n_neurons), dtype=np.int64)
-            table[possible] = self.wiring.addresses(rows)
-            table += self._neuron_offsets
-            table.setflags(write=False)
-            self._code_cells = table
-        return table
 
     def addresses_for(self, items: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Z-neuron addresses (n, M) of ``items`` if their dynamic codes were ``codes`` (what a user's pairs were
         last read with: lets a network take a pair out of the cells it was written to)."""
         unique, inverse = np.unique(codes, return_inverse=True)
         parts = (
-            np.stack([self._code_addresses(c) for c in unique.tolist()])
+            np.stack([self.code_addresses.part(c) for c in unique.tolist()])
             if len(unique)
             else np.zeros((0, self.config.n_neurons), dtype=np.int64)
         )
