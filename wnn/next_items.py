@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wnn.kernels import libm
 from wnn.kernels import next_items as kernels
 
 
@@ -120,12 +119,12 @@ class NextItemCounts:
         return rows
 
     def transition_scores(self, previous: int, n_items: int, items: np.ndarray | None = None) -> np.ndarray:
-        """How often each of ``n_items`` items (or each of ``items``) followed ``previous`` in users' sequences, as
-        ``log1p(100 * share of previous's successors)``."""
+        """How often each of ``n_items`` items (or each of ``items``) followed ``previous`` in users' sequences
+        (:func:`wnn.kernels.next_items.transition_score`)."""
         row = self.row(previous, n_items)
         if items is not None:
             row = row[items]
-        return np.log1p(row * (100.0 / max(self.total(previous), 1.0)))
+        return np.asarray(kernels.transition_score(row, self.total(previous)))
 
     def sequence_scores(
         self, recent: np.ndarray, weights: np.ndarray, n_items: int, items: np.ndarray | None = None
@@ -139,8 +138,7 @@ class NextItemCounts:
             keys, values = self.successors(previous)
             if len(keys):
                 inside = keys < n_items  # an item registered by another worker's share may not be here yet
-                scale = 100.0 / max(self.total(previous), 1.0)
-                dense[keys[inside]] += weight * libm.log1p(values[inside] * scale)
+                dense[keys[inside]] += weight * kernels.transition_score(values[inside], self.total(previous))
         return dense if items is None else dense[items]
 
     def row(self, previous: int, n_items: int) -> np.ndarray:

@@ -30,6 +30,7 @@ import numpy as np
 from wnn.config import WNNConfig
 from wnn.kernels import libm, mode
 from wnn.kernels import ranking as kernels
+from wnn.kernels.next_items import transition_score
 from wnn.prediction import MANY_ITEMS, like_probabilities
 
 if TYPE_CHECKING:
@@ -186,14 +187,16 @@ def followed(model: UserWNN, indices: np.ndarray, top: int = 3) -> list[list[tup
     weights = sequence_weights(cfg)[: len(recent)].tolist()
     counts = space.next_items.counts_of(recent, np.asarray(indices)).tolist()
     previous_items = recent.tolist()
-    scales = [100.0 / max(space.next_items.total(previous), 1.0) for previous in previous_items]
+    terms = [
+        (weights[j] * transition_score(np.asarray(counts[j], dtype=np.float64), space.next_items.total(p))).tolist()
+        for j, p in enumerate(previous_items)
+    ]
     out = []
     for k in range(len(indices)):
         parts: dict[int, float] = {}
         for j, previous in enumerate(previous_items):
-            count = counts[j][k]
-            if count:
-                parts[previous] = parts.get(previous, 0.0) + weights[j] * float(np.log1p(count * scales[j]))
+            if counts[j][k]:
+                parts[previous] = parts.get(previous, 0.0) + terms[j][k]
         best = sorted(parts.items(), key=lambda kv: (-kv[1], int(space.tie_keys[kv[0]])))[:top]
         out.append([(space.key(i), value) for i, value in best])
     return out

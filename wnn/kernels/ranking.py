@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
+from wnn.kernels.next_items import transition_score
 from wnn.kernels.pooled import INTERACTION_PRIOR, bias_cell, pooled_items, prior_like
 
 #: Rows of the terms array :func:`score_terms` fills: the five weighted terms, then the unweighted predicted rating
@@ -34,7 +35,7 @@ def sequence_scores(
     recent: np.ndarray,
     weights: np.ndarray,
 ) -> np.ndarray:
-    """``sum_j weights[j] * log1p(count(recent[j] -> item) * 100 / max(total(recent[j]), 1))`` of each item, the
+    """``sum_j weights[j] * transition_score(count(recent[j] -> item), total(recent[j]))`` of each item, the
     rows of the recent items added in order, read in place from the next-item counts' arena
     (:class:`wnn.next_items.NextItemCounts`: ``keys``, ``values`` and each row's start, length and total)."""
     dense = np.zeros(n_items)
@@ -42,12 +43,12 @@ def sequence_scores(
         previous = recent[j]
         if previous >= len(row_start):
             continue
-        weight, scale = weights[j], 100.0 / max(row_totals[previous], 1.0)
+        weight, total = weights[j], row_totals[previous]
         start = row_start[previous]
         for p in range(start, start + row_length[previous]):
             key = keys[p]
             if key < n_items:  # an item registered by another worker's share may not be here yet
-                dense[key] += weight * math.log1p(values[p] * scale)
+                dense[key] += weight * transition_score(values[p], total)
     out = np.empty(len(items))
     for k in range(len(items)):
         out[k] = dense[items[k]]
