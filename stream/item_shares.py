@@ -17,9 +17,8 @@ import logging
 from collections.abc import Hashable, Iterable, Mapping
 
 from stream.user_state import read_stored
-from wnn.contributions import ContributionChange
 from wnn.item_space import ItemSpace, stable_hash
-from wnn.item_stats import Contributions, ItemPartial, RatingRow, ShareBucket
+from wnn.item_stats import ContributionChange, Contributions, ItemPartial, RatingRow, ShareBucket
 from wnn.residuals import centred_ratings
 from wnn.state_format import StateError
 

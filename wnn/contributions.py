@@ -21,15 +21,13 @@ happened before.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Hashable, Iterable
 from typing import NamedTuple
 
 import numpy as np
 
 from wnn.item_space import ItemSpace
-from wnn.item_stats import Contributions, ItemDeltas
+from wnn.item_stats import ContributionChange, Contributions
 from wnn.kernels import runs
 from wnn.network import DUPLICATE, Learned, UserWNN
 
@@ -41,20 +39,6 @@ def user_contributions(space: ItemSpace, user: Hashable, model: UserWNN, start: 
     return space.contributions(
         user, log.items[start:], log.ratings[start:], log.ts[start:], model.centred_ratings()[start:]
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class ContributionChange:
-    """A user's contribution before and after a change of their pairs, from the pair before the first one the change
-    touched on (the pairs before that keep their centred values and their transitions, so they are left out)."""
-
-    before: Contributions
-    after: Contributions
-
-    @functools.cached_property
-    def deltas(self) -> ItemDeltas:
-        """How far each item's statistics move (only the items that move)."""
-        return ItemDeltas.between(self.before, self.after)
 
 
 def apply_change(space: ItemSpace, change: ContributionChange) -> None:

@@ -299,6 +299,20 @@ class Contributions:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class ContributionChange:
+    """A user's contribution before and after a change of their pairs, from the pair before the first one the change
+    touched on (the pairs before that keep their centred values and their transitions, so they are left out)."""
+
+    before: Contributions
+    after: Contributions
+
+    @functools.cached_property
+    def deltas(self) -> ItemDeltas:
+        """How far each item's statistics move (only the items that move)."""
+        return ItemDeltas.between(self.before, self.after)
+
+
 @dataclasses.dataclass
 class ShareBucket:
     """Several items' shares of one partition, the unit a worker publishes (one message per bucket per batch).

@@ -62,8 +62,7 @@ from wnn.user_codec import FORMAT_VERSION, UNSEALED_FORMAT_VERSION
 from wnn.validation import check_id, check_rating_event
 
 if TYPE_CHECKING:  # wnn.contributions imports this module
-    from wnn.contributions import ContributionChange
-    from wnn.item_stats import RatingRow
+    from wnn.item_stats import ContributionChange, RatingRow
 
 __all__ = [
     "FORMAT_VERSION",

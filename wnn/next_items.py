@@ -124,7 +124,7 @@ class NextItemCounts:
         row = self.row(previous, n_items)
         if items is not None:
             row = row[items]
-        return np.asarray(kernels.transition_score(row, self.total(previous)))
+        return np.asarray(kernels.transition_score(row, kernels.transition_scale(self.total(previous))))
 
     def sequence_scores(
         self, recent: np.ndarray, weights: np.ndarray, n_items: int, items: np.ndarray | None = None
@@ -138,7 +138,9 @@ class NextItemCounts:
             keys, values = self.successors(previous)
             if len(keys):
                 inside = keys < n_items  # an item registered by another worker's share may not be here yet
-                dense[keys[inside]] += weight * kernels.transition_score(values[inside], self.total(previous))
+                dense[keys[inside]] += weight * kernels.transition_score(
+                    values[inside], kernels.transition_scale(self.total(previous))
+                )
         return dense if items is None else dense[items]
 
     def row(self, previous: int, n_items: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Everything a recommender system holds and shows, keyed by user and item ids, so that two systems can be compared.
 
-The unlearning contract (README, "Unlearning") says: once a forget has completed, the whole system equals one that
-learned the same stream without the forgotten ratings. :func:`snapshot` is "the whole system": every user's stored
-pairs and everything derived from them (residuals, item codes read, Q states, tables, taste window, drift signal),
-every listable item's statistics, code and addresses, the next-item counts, the candidate order, and optionally every
-predicted rating and like probability (an array per user, in ``item_order``) and every top-10. Dense indices are
-internal (they depend on the order items were first seen), so
-everything is keyed by the callers' ids. :func:`digest` hashes a snapshot.
+The unlearning contract (docs/design.md, "The unlearning contract") says: once a forget has completed, the whole
+system equals one that learned the same stream without the forgotten ratings. :func:`snapshot` is "the whole
+system": every user's stored pairs and everything derived from them (residuals, item codes read, Q states, tables,
+taste window, drift signal), every listable item's statistics, code and addresses, the next-item counts, the
+candidate order, and optionally every predicted rating and like probability (an array per user, in ``item_order``)
+and every top-10. Dense indices are internal (they depend on the order items were first seen), so everything is
+keyed by the callers' ids. :func:`digest` hashes a snapshot.
 
 >>> from wnn.recommender import WNNRecommender
 >>> a, b = WNNRecommender(), WNNRecommender()

@@ -13,16 +13,24 @@ import numpy as np
 from numba import njit, vectorize
 
 
-@vectorize(["float64(float64, float64)"], cache=True)  # type: ignore[no-untyped-call,untyped-decorator]  # numba
-def transition_score(count: float, total: float) -> float:  # pragma: no cover  (compiled)
-    """How strongly an item followed another in users' sequences, from its count after it and that item's total
-    count of successors: ``log1p(100 * count / max(total, 1))``. The one definition of the sequence term's formula,
-    a ufunc: the compiled ranking calls it per count, the numpy reference over arrays, so both round alike.
+@njit(cache=True, nogil=True)
+def transition_scale(total: float) -> float:
+    """What a count after an item is multiplied by in :func:`transition_score`: 100 over the item's total count of
+    successors (at least 1). Taken once per item's row."""
+    return 100.0 / max(total, 1.0)
 
-    >>> round(float(transition_score(3.0, 4.0)), 4)
+
+@vectorize(["float64(float64, float64)"], cache=True)  # type: ignore[no-untyped-call,untyped-decorator]  # numba
+def transition_score(count: float, scale: float) -> float:  # pragma: no cover  (compiled)
+    """How strongly an item followed another in users' sequences, from its count after it and the other item's
+    :func:`transition_scale`: ``log1p(100 * count / max(total, 1))``. With :func:`transition_scale`, the one
+    definition of the sequence term's formula; a ufunc: the compiled ranking calls it per count, the numpy reference
+    over arrays, so both round alike.
+
+    >>> round(float(transition_score(3.0, transition_scale(4.0))), 4)
     4.3307
     """
-    return math.log1p(count * (100.0 / max(total, 1.0)))
+    return math.log1p(count * scale)
 
 
 #: What :func:`add_count` returns when ``following`` is new to a full row and the arena has no room left to move the

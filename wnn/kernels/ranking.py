@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from wnn.kernels.next_items import transition_score
+from wnn.kernels.next_items import transition_scale, transition_score
 from wnn.kernels.pooled import INTERACTION_PRIOR, bias_cell, pooled_items, prior_like
 
 #: Rows of the terms array :func:`score_terms` fills: the five weighted terms, then the unweighted predicted rating
@@ -35,20 +35,20 @@ def sequence_scores(
     recent: np.ndarray,
     weights: np.ndarray,
 ) -> np.ndarray:
-    """``sum_j weights[j] * transition_score(count(recent[j] -> item), total(recent[j]))`` of each item, the
-    rows of the recent items added in order, read in place from the next-item counts' arena
+    """``sum_j weights[j] * transition_score(count(recent[j] -> item), transition_scale(total(recent[j])))`` of each
+    item, the rows of the recent items added in order, read in place from the next-item counts' arena
     (:class:`wnn.next_items.NextItemCounts`: ``keys``, ``values`` and each row's start, length and total)."""
     dense = np.zeros(n_items)
     for j in range(len(weights)):
         previous = recent[j]
         if previous >= len(row_start):
             continue
-        weight, total = weights[j], row_totals[previous]
+        weight, scale = weights[j], transition_scale(row_totals[previous])
         start = row_start[previous]
         for p in range(start, start + row_length[previous]):
             key = keys[p]
             if key < n_items:  # an item registered by another worker's share may not be here yet
-                dense[key] += weight * transition_score(values[p], total)
+                dense[key] += weight * transition_score(values[p], scale)
     out = np.empty(len(items))
     for k in range(len(items)):
         out[k] = dense[items[k]]
