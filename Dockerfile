@@ -16,14 +16,15 @@ WORKDIR /src
 # Dependencies first, from pyproject.toml alone with empty stand-in packages,
 # so that editing the code does not reinstall them (README* may not exist).
 COPY pyproject.toml README* ./
-RUN mkdir -p wnn stream \
-    && touch wnn/__init__.py stream/__init__.py \
+RUN mkdir -p wnn stream wnnrec \
+    && touch wnn/__init__.py stream/__init__.py wnnrec/__init__.py \
     && pip install . \
     && pip uninstall -y wnnrec \
-    && rm -rf wnn stream build *.egg-info
-# Then the project itself.
+    && rm -rf wnn stream wnnrec build *.egg-info
+# Then the project itself: the model library, the worker and the tools with the command line.
 COPY wnn ./wnn
 COPY stream ./stream
+COPY wnnrec ./wnnrec
 RUN pip install --no-deps . && wnnrec --help >/dev/null
 
 # ---- runtime ---------------------------------------------------------------------

@@ -112,7 +112,8 @@ class Settings:
     api_token: str | None = setting(
         "api_token",
         None,
-        "bearer token every API request but /health and /metrics must carry, at least 16 characters (environment only)",
+        "bearer token every API request but /health, /metrics and /openapi.json must carry, at least 16 characters "
+        "(environment only)",
         group=WORKER,
         flag=None,
         secret=True,

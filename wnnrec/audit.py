@@ -136,7 +136,7 @@ def audit_unlearning(
     replays_timed: int = 3,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the trials; returns the JSON document (keys in the module docstring and the README)."""
+    """Run the trials; returns the JSON document (keys in the module docstring and docs/results.md)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     warm_up()  # the kernels' compile (or cache load) is a start-up cost, not a forget's

@@ -27,7 +27,7 @@ def declare_tables(app: Any, settings: Settings, on_share: Callable[[Any], Await
     ``key_type``/``value_type`` bytes make faust use the raw codec for the tables and their changelogs. A heavy
     user's state can outgrow Kafka's default 1 MB message: the changelog and the producer allow more. The
     changelogs roll and compact within ``changelog_compaction_lag_s``, so a state superseded by a forget leaves them
-    within a bound (README, "Where else a forgotten rating lives").
+    within a bound (docs/operating.md, "Where else a forgotten rating lives").
     """
     store_options = {
         "driver": "rocksdict",

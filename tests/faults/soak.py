@@ -1,5 +1,5 @@
 """Run the fault suite's crash and takeover cases many times in a row and summarise them: the soak behind the
-README's "N consecutive runs" claim.
+docs/results.md's "N consecutive runs" claim.
 
 Each run is a fresh ``pytest -m faults`` process (fresh topics, fresh workers) whose measurements go to its own JSON
 file; the summary is rewritten after every run, so a soak stopped early still reports what it ran.

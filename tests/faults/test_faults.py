@@ -22,7 +22,7 @@ from tests.faults.conftest import DEPLOY, REPORT, broker_is_ours, check_against_
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
 
 #: Cases whose fault is a consumer-group rebalance (a crash, a takeover): `pytest -m "faults and rebalance"` runs
-#: them alone (README, "Fault suite").
+#: them alone (docs/operating.md, "The fault suite").
 rebalance = pytest.mark.rebalance
 
 N = 8000

@@ -110,8 +110,8 @@ def test_the_api_token_can_come_from_a_file(tmp_path):
 
 
 def test_the_tables_changelogs_roll_and_compact_within_the_configured_lag(tmp_path):
-    """A user's state from before a forget leaves the changelog within a bound (README, "Where else a forgotten
-    rating lives")."""
+    """A user's state from before a forget leaves the changelog within a bound (docs/operating.md, "Where else a
+    forgotten rating lives")."""
     worker = create_worker(
         Settings(state_dir=tmp_path, data=None, topic_prefix="unit.", api_token=TOKEN, changelog_compaction_lag_s=600),
         store="memory://",

@@ -115,8 +115,9 @@ descriptions = st.lists(
 def test_a_catalogue_change_leaves_the_state_a_system_that_saw_it_first_would_have(
     config_name, events, items, when, cuts
 ):
-    """README ("The catalogue on the bus"): descriptions and tombstones applied mid-stream end in the same users,
-    item statistics, shares, candidates, predictions and top-10s as the same messages applied before any rating."""
+    """docs/design.md ("The catalogue on the bus"): descriptions and tombstones applied mid-stream end in the same
+    users, item statistics, shares, candidates, predictions and top-10s as the same messages applied before any
+    rating."""
     messages = messages_of(events)
     if not messages:
         return

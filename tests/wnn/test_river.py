@@ -44,4 +44,4 @@ def test_a_plain_river_loop_gives_exactly_the_evaluations_prequential_mae(moviel
         errors[e] = abs(ranker.predict_one(user, item) - y)
         ranker.learn_one(user, item, y, {"ts": int(movielens.timestamps[e]), "event_id": e})
     assert float(np.mean(errors)) == evaluated
-    assert round(evaluated, 4) == 0.7364  # the README's prequential MAE
+    assert round(evaluated, 4) == 0.7364  # docs/results.md's prequential MAE

@@ -1,4 +1,4 @@
-"""Metric definitions shared by both protocols. JSON keys are the ones the README documents."""
+"""Metric definitions shared by both protocols. JSON keys are the ones docs/results.md documents."""
 
 from __future__ import annotations
 

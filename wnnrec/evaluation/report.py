@@ -1,4 +1,4 @@
-"""Evaluation output: the JSON document the README describes and an accuracy-versus-ratings plot."""
+"""Evaluation output: the JSON document docs/results.md describes and an accuracy-versus-ratings plot."""
 
 from __future__ import annotations
 
