@@ -101,3 +101,10 @@ def kafka_bootstrap():
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def learn_many(model, events):
+    """Learn ``(item, rating, ts, event_id)`` tuples in order; returns the model, for chaining."""
+    for item, rating, ts, event_id in events:
+        model.learn_one(item, rating, ts, event_id)
+    return model

@@ -7,7 +7,8 @@ The library is free of Kafka and Faust: a stream worker, a notebook and the eval
 >>> space.add_item("toy-story", genres=("Animation", "Comedy"), year=1995)
 0
 >>> user = UserWNN(space)
->>> user.learn_one("toy-story", 5.0, ts=0, event_id=1)
+>>> user.learn_one("toy-story", 5.0, ts=0, event_id=1).duplicate
+False
 >>> round(user.predict_one("toy-story").rating, 2) > 3.5
 True
 """

@@ -88,10 +88,10 @@ def learn_event(
     rating = float(np.float32(rating))
     previous = model.last_item_index if model.n_pairs else None
     added = space.update(idx, rating, model.centred_rating(rating), user, ts, previous)
-    learned = model.learn_checked(idx, rating, ts, event_id, evict=False)
+    restarted = model.append_pair(idx, rating, ts, event_id)
     evicted = model.eviction_due()
     if not evicted:
-        return Learned(restarted=learned.restarted, added=added)
+        return Learned(restarted=restarted, added=added)
     return Learned(evicted=evicted, added=added, change=_evict(space, user, model, evicted))
 
 

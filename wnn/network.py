@@ -33,6 +33,7 @@ baseline, the hybrid of a weighted global signal and a weightless per-user memor
 ...     _ = space.add_item(i, genres=(g,), year=1990)
 >>> user = UserWNN(space)
 >>> user.learn_one(0, 1.0, ts=0, event_id=10)
+Learned(restarted=False, evicted=(), duplicate=False, added=None, change=None)
 >>> user.predict_one(1).rating < user.predict_one(2).rating   # the other horror film is predicted lower
 True
 >>> user.forget(10)
@@ -72,7 +73,6 @@ __all__ = [
     "Prediction",
     "StateError",
     "UserWNN",
-    "learn_many",
 ]
 
 
@@ -139,11 +139,25 @@ class UserWNN:
         self.derived_state.reconcile()
 
     # ------------------------------------------------------------------ learning
-    def learn_one(self, item: Hashable, rating: float, ts: int, event_id: int) -> None:
-        """Write one rating into the tables. A repeated ``event_id`` is ignored (at-least-once delivery is safe).
-        Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing (the item is not registered)."""
+    def learn_one(self, item: Hashable, rating: float, ts: int, event_id: int) -> Learned:
+        """Learn one rating: its pair written into the tables, against the item's baseline as the space holds it now.
+
+        The one way to teach a network a rating. A repeated ``event_id`` changes nothing (at-least-once delivery is
+        safe). When the user then holds more than ``max_pairs``, the oldest tenth of the pairs is forgotten (a
+        caller that keeps the global item statistics learns through :func:`wnn.contributions.learn_event`
+        instead, which moves those too). Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing
+        (the item is not registered). Returns what happened (:class:`Learned`).
+        """
         check_id(item)
-        self.learn_index(self.space.index(item), rating, ts, event_id)
+        rating, ts, event_id = check_rating_event(rating, ts, event_id, self.space.config.rating_scale)
+        if self.pair_log.knows(event_id):
+            return DUPLICATE
+        restarted = self.append_pair(self.space.index(item), float(np.float32(rating)), ts, event_id)
+        if self.pair_log.n > self._cfg.max_pairs:
+            evicted = self.eviction_due()
+            self.forget_many(evicted)
+            return Learned(restarted=False, evicted=evicted)
+        return Learned(restarted=restarted)
 
     def knows(self, event_id: int) -> bool:
         """Whether a pair with this event id is stored (a redelivered event must not be counted twice)."""
@@ -157,29 +171,13 @@ class UserWNN:
             float(np.float32(rating)), self.pair_log.rating_total, self.pair_log.n, cfg.user_prior, cfg.prior_mean
         )
 
-    def learn_index(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
-        """:meth:`learn_one` for a dense item index of the space; returns what happened (:class:`Learned`).
-
-        The pair's residual is taken against the item's baseline as the space holds it now. With ``evict`` the
-        oldest tenth of the pairs is forgotten when the user holds more than ``max_pairs`` (the caller that keeps
-        the global statistics evicts through :func:`wnn.contributions.forget_events` instead). A repeated
-        ``event_id`` changes nothing. Bad input raises :class:`wnn.validation.InvalidEvent` and changes nothing.
-        """
-        rating, ts, event_id = check_rating_event(rating, ts, event_id, self.space.config.rating_scale)
-        if self.pair_log.knows(event_id):
-            return DUPLICATE
-        return self.learn_checked(idx, float(np.float32(rating)), ts, event_id, evict)
-
-    def learn_checked(self, idx: int, rating: float, ts: int, event_id: int, evict: bool = True) -> Learned:
-        """:meth:`learn_index` for a new event whose fields were already checked (a float32 rating value)."""
+    def append_pair(self, idx: int, rating: float, ts: int, event_id: int) -> bool:
+        """Append a new pair whose fields were checked (a float32 rating value, an event id not stored) and derive
+        what it changes; no size limit applies. The primitive under :meth:`learn_one` and
+        :func:`wnn.contributions.learn_event`. Returns whether the taste window restarted."""
         self.derived_state.reconcile()
         self.pair_log.append(event_id, idx, self.space.key(idx), rating, ts)
-        restarted = self.derived_state.append(idx, rating)
-        if evict and self.pair_log.n > self._cfg.max_pairs:
-            evicted = self.eviction_due()
-            self.forget_many(evicted)
-            return Learned(restarted=False, evicted=evicted)
-        return Learned(restarted=restarted)
+        return self.derived_state.append(idx, rating)
 
     def eviction_due(self) -> tuple[int, ...]:
         """The event ids the size limit forgets now: the oldest tenth of ``max_pairs`` (and every pair beyond it),
@@ -375,10 +373,3 @@ class UserWNN:
     def nbytes(self) -> int:
         """Size of the serialized state."""
         return len(self.to_bytes())
-
-
-def learn_many(model: UserWNN, events: Sequence[tuple[Hashable, float, int, int]]) -> UserWNN:
-    """Learn ``(item, rating, ts, event_id)`` tuples in order; returns the model, for chaining in tests."""
-    for item, rating, ts, event_id in events:
-        model.learn_one(item, rating, ts, event_id)
-    return model

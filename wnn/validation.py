@@ -1,7 +1,7 @@
 """The model's input boundary: what a rating event may hold, checked before anything changes.
 
-Every learning entry point (:meth:`wnn.network.UserWNN.learn_one`, :meth:`wnn.network.UserWNN.learn_index`,
-:meth:`wnn.recommender.WNNRecommender.learn_one`) calls :func:`check_rating_event` first, so a refused call leaves
+Every learning entry point (:meth:`wnn.network.UserWNN.learn_one`, :meth:`wnn.recommender.WNNRecommender.learn_one`)
+calls :func:`check_rating_event` first, so a refused call leaves
 no trace: no user created, no item registered, no event id marked as seen, no transition counted. A corrected retry
 then learns normally.
 

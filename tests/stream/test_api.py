@@ -14,8 +14,8 @@ from stream.api import (
     recommendation_body,
 )
 from stream.api_contract import ROUTES, openapi_document
-from tests.conftest import make_space
-from wnn.network import UserWNN, learn_many
+from tests.conftest import learn_many, make_space
+from wnn.network import UserWNN
 
 TOKEN = "a-token-of-24-characters"
 

@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
-from tests.conftest import make_space
+from tests.conftest import learn_many, make_space
 from wnn.drift import RECENT_SPAN, genre_mixes, js_divergence, recent_weights, taste_shift
 from wnn.kernels import drift as drift_kernels
-from wnn.network import UserWNN, learn_many
+from wnn.network import UserWNN
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_space
+from tests.conftest import learn_many, make_space
 from wnn.config import WNNConfig
-from wnn.network import FORMAT_VERSION, UNSEALED_FORMAT_VERSION, StateError, UserWNN, learn_many
+from wnn.network import FORMAT_VERSION, UNSEALED_FORMAT_VERSION, StateError, UserWNN
 from wnn.state_format import seal, unseal
 
 
@@ -264,7 +264,7 @@ def test_user_centred_values_depend_on_the_users_own_ratings_only(space):
     for t in range(60):
         rating = float(rng.integers(1, 6))
         expected.append(model.centred_rating(rating))
-        model.learn_index(int(rng.integers(0, space.n_items)), rating, t, t)
+        model.learn_one(space.key(int(rng.integers(0, space.n_items))), rating, t, t)
     assert model.centred_ratings().tolist() == expected
     assert UserWNN.from_bytes(model.to_bytes(), space).centred_ratings().tolist() == expected
 
