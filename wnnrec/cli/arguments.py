@@ -28,7 +28,7 @@ def add_subcommands(parser: argparse.ArgumentParser, dest: str, **kwargs: Any) -
     remembers itself, so that a mistake is reported with the usage of the command it was made in
     (:func:`wnnrec.cli.main.parse_args`)."""
     subcommands = parser.add_subparsers(dest=dest, metavar=kwargs.pop("metavar", dest.upper()), **kwargs)
-    parser.set_defaults(_subcommands=(dest, subcommands))
+    parser.set_defaults(subcommands_of_command=(dest, subcommands))
     return subcommands
 
 
@@ -37,7 +37,7 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """A sub-command ``name``; ``run`` is what it does (None: it has sub-commands of its own)."""
     parser = subcommands.add_parser(name, **kwargs)
-    parser.set_defaults(_parser=parser, _run=run)
+    parser.set_defaults(command_parser=parser, run_command=run)
     return parser
 
 

@@ -41,10 +41,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
     """Parse, and report an unknown option or a missing sub-command with the usage of the deepest command given
     (argparse itself reports an unknown option of ``wnnrec replay`` with the top-level usage)."""
     args, extras = parser.parse_known_args(argv)
-    where: argparse.ArgumentParser = getattr(args, "_parser", parser)
+    where: argparse.ArgumentParser = getattr(args, "command_parser", parser)
     if extras:
         where.error(f"unrecognized arguments: {' '.join(extras)}")
-    dest, subcommands = args._subcommands
+    dest, subcommands = args.subcommands_of_command
     if getattr(args, dest, None) is None:
         where.error(f"choose one of: {', '.join(subcommands.choices)} (see --help)")
     return args
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parse_args(parser, argv)
     try:
-        code: int = args._run(args)
+        code: int = args.run_command(args)
         return code
     except USER_ERRORS as exc:
         print(f"wnnrec: {exc}", file=sys.stderr)
