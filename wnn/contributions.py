@@ -164,16 +164,15 @@ def learn_run(
     while k < size:
         model.reconcile()
         previous = model.last_item_index if log.n else -1
-        arguments = space.run_kernel_arguments(user, max(largest, previous), previous)
+        arguments = space.run_kernel_arguments(user, max(largest, previous))
         flags, stop = runs.HELD, k  # without the kernels: every rating by the per-rating path
         if arguments is not None:
             log.reserve(log.n + size - k)
             before = log.n
+            pair_columns = tuple(log.room(name) for name in runs.PAIR_COLUMNS)
             stop, state, total, flags, generation, newest = runs.learn_run(
-                k, indices, ratings, stamps, event_ids, predictions, centred, restarted, pairs_before,
-                log.room("event_ids"), log.room("items"), log.room("ratings"), log.room("ts"), log.room("units"),
-                log.room("codes"), log.room("q_before"), before, log.rating_total, log.newest_id,
-                *derived.run_kernel_arguments(size - k), *arguments,
+                k, (indices, ratings, stamps, event_ids), (predictions, centred, restarted, pairs_before), pair_columns,
+                before, log.rating_total, log.newest_id, derived.run_kernel_arguments(size - k), arguments, previous,
             )  # fmt: skip
             if stop > k:
                 chosen = indices[k:stop].tolist()

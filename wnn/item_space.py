@@ -371,11 +371,11 @@ class ItemSpace:
         self.changes.record(index)
         return RatingRow(index, rating, centred, user, ts)
 
-    def run_kernel_arguments(self, user: Hashable, largest_item: int, previous: int) -> tuple[Any, ...] | None:
+    def run_kernel_arguments(self, user: Hashable, largest_item: int) -> tuple[Any, ...] | None:
         """What :func:`wnn.kernels.runs.learn_run` takes of the space for a run of ``user``'s ratings whose items
-        are at most ``largest_item`` (a change stamp and a next-item row are made for each first), after the user's
-        item ``previous`` (-1: none): the change stamps and generation, the statistics, the user's vector, the code
-        refresh's arguments, codes, addresses, Q channels, the next-item counts and ``previous``. None where the
+        (and the item before them) are at most ``largest_item`` (a change stamp and a next-item row are made for
+        each first): the change stamps and generation, the statistics, the user's vector, the code
+        refresh's arguments, codes, addresses, Q channels and the next-item counts. None where the
         compiled item side does not run (:meth:`update` takes each rating then). Views: valid until the space next
         grows."""
         arguments = self.code_kernel_arguments if self.config.hybrid and mode.compiled() else None
@@ -387,7 +387,6 @@ class ItemSpace:
         return (
             changes.stamps, changes.generation, *self.stats.summed, *self.stats.scaled(user), *arguments,
             self._static_addresses, self.dynamic_codes, self.cell_base, self.addresses, self.channels, *counts.arena,
-            previous,
         )  # fmt: skip
 
     def rated(self, indices: list[int], stamps: list[int], generation: int) -> None:

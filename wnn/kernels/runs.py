@@ -19,6 +19,8 @@ Popularity (an exact Python integer) and the candidate order are the caller's to
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -29,6 +31,13 @@ from wnn.kernels.pooled import HIGH, LOW, PRIOR_MEAN, USER_PRIOR, baseline, pred
 
 #: Why :func:`learn_run` stopped (flags; 0: the run is done).
 REBUILD_TABLES, EVICT, ROW_IS_FULL, HELD, NO_ROOM = 1, 2, 4, 8, 16
+
+#: The pair columns a run writes (:meth:`wnn.pairs.PairLog.room`), in the order :func:`learn_run` takes them.
+PAIR_COLUMNS = ("event_ids", "items", "ratings", "ts", "units", "codes", "q_before")
+
+#: Groups of a run's arguments: arrays, and arrays with the settings that go with them.
+Arrays = tuple[np.ndarray, ...]
+Fields = tuple[Any, ...]
 
 #: Residual units per star.
 _QUANTUM = 1.0 / 256.0
@@ -43,83 +52,83 @@ def _holds(items: np.ndarray, n: int, item: int) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def learn_run(
-    first: int,
-    run_items: np.ndarray,
-    run_ratings: np.ndarray,
-    run_times: np.ndarray,
-    run_event_ids: np.ndarray,
-    predictions: np.ndarray,
-    centred_values: np.ndarray,
-    restarts: np.ndarray,
-    pairs_before: np.ndarray,
-    event_ids: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    times: np.ndarray,
-    units: np.ndarray,
-    codes: np.ndarray,
-    q_before: np.ndarray,
+def _prediction(
     n: int,
-    rating_total: float,
-    newest_id: int,
-    state: int,
-    window: np.ndarray,
-    table: np.ndarray,
-    scratch: np.ndarray,
-    state_shift: np.ndarray,
+    counted: np.ndarray,
+    pair_columns: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pairs: Arrays,
+    window_start: int,
     like_threshold: float,
-    detect: bool,
-    allowance: float,
-    threshold: float,
-    prior: float,
-    table_from_pairs: int,
-    max_pairs: int,
-    item_stamps: np.ndarray,
-    generation: int,
+    item: int,
+    state: int,
+    state_shift: np.ndarray,
+    cell_base: np.ndarray,
     counts: np.ndarray,
     sums: np.ndarray,
-    projection: np.ndarray,
-    vector_sums: np.ndarray,
-    centred_sums: np.ndarray,
-    scaled_vector: np.ndarray,
-    vector_units: np.ndarray,
     constants: np.ndarray,
-    popularity_thresholds: np.ndarray,
-    mean_thresholds: np.ndarray,
-    code_cells: np.ndarray,
-    neuron_offsets: np.ndarray,
-    static_addresses: np.ndarray,
-    dynamic_codes: np.ndarray,
-    cell_base: np.ndarray,
-    addresses: np.ndarray,
-    channels: np.ndarray,
-    next_keys: np.ndarray,
-    next_values: np.ndarray,
-    row_start: np.ndarray,
-    row_length: np.ndarray,
-    row_totals: np.ndarray,
-    row_room: np.ndarray,
-    row_used: np.ndarray,
-    previous: int,
-) -> tuple[int, int, float, int, int, int]:
-    """Learn ``run_*[first:]`` (items, ratings, event times, event ids) in order, each rating's item predicted first,
-    into a network of ``n`` pairs reconciled with the item space.
+) -> float:
+    """The network's rating of ``item`` before it learns it (:func:`wnn.prediction.predict`): the item's baseline
+    held within the scale for a network without pairs, else read from the ``counted`` tables, else added up from the
+    taste window's pairs."""
+    if n == 0:
+        value = baseline(counts, sums, item, constants)
+        low, high = constants[LOW], constants[HIGH]
+        return low if value < low else (high if value > high else value)
+    if counted.shape[1]:
+        pair_cells, pair_units, pair_liked = pair_columns
+        return predict_item(
+            counted, pair_cells, pair_units, pair_liked, cell_base, item, state_shift[state], counts, sums, constants
+        )[0]
+    _, items, ratings, _, units, _, q_before = pairs
+    return predict_from_window(
+        items, ratings, like_threshold, units, q_before, window_start, n, cell_base, state_shift, state, item, counts,
+        sums, constants,
+    )[0]  # fmt: skip
 
-    The pair columns are the network's block; ``rating_total`` is the sum of its ratings, ``newest_id`` its largest
-    event id, ``state`` Q after its last pair, ``window`` its taste window (updated in place), ``table`` its Z tables
-    if it keeps them (else, given a ``scratch`` table, the window is counted into it first, so that each prediction
-    reads cells instead of adding up the window's pairs: the same integers), and ``previous`` its last pair's item
-    (-1: none). Each rating advances the items' change stamps (``item_stamps``, at ``generation``).
 
-    Fills ``predictions``, ``centred_values``, ``restarts`` and ``pairs_before`` at the ratings' positions; returns
-    the position after the last rating done, Q after it, the rating total, the flags of why it stopped, the
-    generation and the largest event id.
+@njit(cache=True, nogil=True)
+def _stop_flags(restarted: bool, tables_kept: bool, window_size: int, table_from_pairs: int, over_limit: bool,
+                transition: int) -> int:  # fmt: skip
+    """Why the run stops after a rating (0: it goes on): the tables are to be counted afresh (the taste window
+    restarted, or crossed the size from which tables are kept), the size limit is passed, the next-item row is full."""
+    flags = 0
+    if restarted or tables_kept != (window_size > table_from_pairs):
+        flags |= REBUILD_TABLES
+    if over_limit:
+        flags |= EVICT
+    if transition == ROW_FULL:
+        flags |= ROW_IS_FULL
+    return flags
+
+
+@njit(cache=True, nogil=True)
+def learn_run(first: int, run: Arrays, out: Arrays, pairs: Arrays, n: int, rating_total: float, newest_id: int,
+              network: Fields, space: Fields, previous: int) -> tuple[int, int, float, int, int, int]:  # fmt: skip
+    """Learn ``run[k]`` for ``k`` from ``first`` on (``run``: items, ratings, event times, event ids) in order, each
+    rating's item predicted first, into a network of ``n`` pairs reconciled with the item space. Fills ``out``
+    (predictions, centred values, restart flags, pairs before) at the ratings' positions.
+
+    ``pairs`` are the network's pair columns (:meth:`wnn.pairs.PairLog.room`: event ids, items, ratings, times,
+    units, codes, Q before), ``rating_total`` the sum of its ratings and ``newest_id`` its largest event id;
+    ``network`` is what :meth:`wnn.derivation.Derivation.run_kernel_arguments` gives (Q after the last pair, the taste
+    window, updated in place, the tables or none, a scratch table or none: a network without tables has its window
+    counted into the scratch first, so that each prediction reads cells: the same integers); ``space`` is what
+    :meth:`wnn.item_space.ItemSpace.run_kernel_arguments` gives, and ``previous`` the last pair's item (-1: none).
+    Each rating advances the items' change stamps. Returns the position after the last rating done, Q after it, the
+    rating total, the flags of why it stopped, the generation and the largest event id.
     """
-    pair_cells, pair_units, pair_liked = np.zeros((0, 0), np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_)
-    keeps_table = table.shape[1] > 0
-    counted = table
-    if not keeps_table and scratch.shape[1]:
+    run_items, run_ratings, run_times, run_event_ids = run
+    predictions, centred_values, restarts, pairs_before = out
+    event_ids, items, ratings, times, units, codes, q_before = pairs
+    (state, window, table, scratch, state_shift, like_threshold, detect, allowance, threshold, prior, table_from_pairs,
+     max_pairs) = network  # fmt: skip
+    (item_stamps, generation, counts, sums, projection, vector_sums, centred_sums, scaled_vector, vector_units,
+     constants, popularity_thresholds, mean_thresholds, code_cells, neuron_offsets, static_addresses, dynamic_codes,
+     cell_base, addresses, channels, next_keys, next_values, row_start, row_length, row_totals, row_room,
+     row_used) = space  # fmt: skip
+    pair_columns = (np.zeros((0, 0), np.int64), np.zeros(0, np.int32), np.zeros(0, np.bool_))
+    tables_kept, counted = table.shape[1] > 0, table
+    if not tables_kept and scratch.shape[1]:
         start = int(window[0])
         liked = ratings[start:n] >= like_threshold
         rebuild_tables(
@@ -134,21 +143,10 @@ def learn_run(
         if _holds(items, n, item):
             return k, state, rating_total, HELD, generation, newest_id
         pairs_before[k] = n
-        # The prediction before the rating (wnn.prediction.predict).
-        if n == 0:
-            value = baseline(counts, sums, item, constants)
-            low, high = constants[LOW], constants[HIGH]
-            predictions[k] = low if value < low else (high if value > high else value)
-        elif counted.shape[1]:
-            predictions[k] = predict_item(
-                counted, pair_cells, pair_units, pair_liked, cell_base, item, state_shift[state], counts, sums,
-                constants,
-            )[0]  # fmt: skip
-        else:
-            predictions[k] = predict_from_window(
-                items, ratings, like_threshold, units, q_before, int(window[0]), n, cell_base, state_shift, state,
-                item, counts, sums, constants,
-            )[0]  # fmt: skip
+        predictions[k] = _prediction(
+            n, counted, pair_columns, pairs, int(window[0]), like_threshold, item, state, state_shift, cell_base,
+            counts, sums, constants,
+        )  # fmt: skip
         # The user-centred value (wnn.residuals.centred_rating), then the item side (ItemSpace.update).
         centred = np.rint((rating - (rating_total + user_prior * prior_mean) / (n + user_prior)) / _QUANTUM) * _QUANTUM
         centred_values[k] = centred
@@ -165,20 +163,13 @@ def learn_run(
         event_ids[n], items[n], ratings[n], times[n] = event_id, item, rating, run_times[k]
         newest_id = max(newest_id, event_id)
         rating_total += ratings[n]
-        state, restarted = append_pair(
+        state, restarts[k] = append_pair(
             units, codes, q_before, n, item, rating, like_threshold, counts, sums, constants, dynamic_codes, counted,
             cell_base, state_shift, channels, state, window, detect, allowance, threshold, prior,
         )  # fmt: skip
         n += 1
-        restarts[k] = restarted
         previous = item
-        flags = 0
-        if restarted or keeps_table != (n - int(window[0]) > table_from_pairs):
-            flags |= REBUILD_TABLES
-        if n > max_pairs:
-            flags |= EVICT
-        if transition == ROW_FULL:
-            flags |= ROW_IS_FULL
+        flags = _stop_flags(restarts[k], tables_kept, n - int(window[0]), table_from_pairs, n > max_pairs, transition)
         if flags:
             return k + 1, state, rating_total, flags, generation, newest_id
     return len(run_items), state, rating_total, 0, generation, newest_id
