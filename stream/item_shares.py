@@ -148,7 +148,7 @@ def stored_shares(
             continue
         pairs = user_stored.pairs
         if count_sequences:
-            space.add_sequence(pairs.items)
+            space.next_items.add_sequence(pairs.items)
         centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
         rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts, centred))
         users += 1

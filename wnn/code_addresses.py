@@ -63,3 +63,18 @@ class CodeAddresses:
             table.setflags(write=False)
             self._cells = table
         return table
+
+    def kernel_arguments(self, constants: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """The model ``constants``, the two thermometers' thresholds, the code cells and the neuron offsets, as the
+        compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
+        then)."""
+        code_cells = self.cells()
+        if code_cells is None:
+            return None
+        return (
+            constants,
+            np.array(POPULARITY_THRESHOLDS, dtype=np.float64),
+            np.array(self.layout.mean_thresholds, dtype=np.float64),
+            code_cells,
+            self.neuron_offsets,
+        )

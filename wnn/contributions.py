@@ -49,7 +49,7 @@ def apply_change(space: ItemSpace, change: ContributionChange) -> None:
     pair whose count in the user's sequence changed takes the difference of its counts. A forget changes the centred
     values of the ratings after it and the pairs around it, not the shares of the items rated before it."""
     for previous, following, weight in transition_changes(change.before.items, change.after.items):
-        space.add_transition(previous, following, float(weight))
+        space.next_items.add(previous, following, float(weight))
     space.apply_deltas(change.deltas)
 
 

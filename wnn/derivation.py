@@ -26,11 +26,10 @@ import numpy as np
 from wnn import drift, taste_change
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as kernels
-from wnn.kernels import drift as drift_kernels
 from wnn.kernels import mode
 from wnn.kernels import pooled as pooled_kernels
 from wnn.kernels.pooled import NO_LIKES, NO_PAIR_CELLS, NO_TABLE, NO_UNITS
-from wnn.memory import CountingMemory
+from wnn.memory import CountingMemory, scratch_table
 from wnn.pairs import DERIVED_COLUMNS, PairLog
 from wnn.recurrence import next_state, states_before
 from wnn.residuals import RESIDUAL_QUANTUM, residual_units
@@ -53,17 +52,6 @@ RUN_SCRATCH_FROM = 3
 MIX_FROM_PAIRS = 64
 #: What a small numpy array costs beyond its data (the object and the allocator's header; measured with tracemalloc).
 ARRAY_BYTES = 112
-
-_scratch: dict[int, np.ndarray] = {}
-
-
-def _scratch_table(size: int) -> np.ndarray:
-    """One table of ``size`` cells per process, counted into for a list or a compiled run of a network that keeps
-    none (only read while the list is scored or the run is learned)."""
-    table = _scratch.get(size)
-    if table is None:
-        table = _scratch[size] = np.zeros((3, size), dtype=np.int32)
-    return table
 
 
 class Derivation:
@@ -169,7 +157,7 @@ class Derivation:
         units, liked = self.pairs.column("units")[window], self.pairs.ratings[window] >= self._like
         layout = self.memory.layout
         if many:
-            scratch = _scratch_table(layout.size)
+            scratch = scratch_table(layout.size)
             kernels.rebuild_tables(
                 scratch, self.space.cell_base, layout.state_shift, items, units, liked, self.space.channels,
                 q_before.copy(),
@@ -186,33 +174,20 @@ class Derivation:
         n, slots = self.pairs.n, self._cfg.n_genre_slots
         if n <= MIX_FROM_PAIRS:  # not kept: added up afresh, in the same order, each time it is asked for
             total = np.zeros(slots)
-            self._add_mixes(total, 0, n)
+            drift.add_genre_mixes(self.space.bits, slots, self.pairs.items, 0, n, total)
             return total
         if self._mix_total is None or self._mix_pairs > n:
             self._mix_total, self._mix_pairs = np.zeros(slots), 0
         if self._mix_pairs < n:
-            self._add_mixes(self._mix_total, self._mix_pairs, n)
+            drift.add_genre_mixes(self.space.bits, slots, self.pairs.items, self._mix_pairs, n, self._mix_total)
             self._mix_pairs = n
         return self._mix_total
-
-    def _add_mixes(self, total: np.ndarray, start: int, stop: int) -> None:
-        """Add the genre mixes of pairs ``start .. stop`` to ``total``, row after row."""
-        slots = self._cfg.n_genre_slots
-        if mode.compiled():
-            drift_kernels.add_genre_mixes(self.space.bits, slots, self.pairs.items, start, stop, total)
-            return
-        for row in drift.genre_mixes(self.space.bits[self.pairs.items[start:stop], :slots]):
-            total += row
 
     def taste_shift(self) -> float:
         """The taste shift of the stored pairs (:func:`wnn.drift.taste_shift`) from the kept-up long-run mix; the
         caller reconciles first."""
         long_run = self.genre_mix_total()
-        items, n, slots = self.pairs.items, self.pairs.n, self._cfg.n_genre_slots
-        if mode.compiled():
-            weights = drift.recent_weights(drift.RECENT_WEIGHT, min(n, drift.RECENT_SPAN))
-            return drift_kernels.recent_shift(self.space.bits, slots, items, n, long_run, weights)
-        return drift.recent_shift(long_run, self.space.bits[items[-drift.RECENT_SPAN :], :slots])
+        return drift.shift_from(long_run, self.space.bits, self._cfg.n_genre_slots, self.pairs.items, self.pairs.n)
 
     def column(self, name: str) -> np.ndarray:
         """A per-pair column for the stored pairs (a view; valid after :meth:`reconcile`)."""
@@ -307,7 +282,7 @@ class Derivation:
         table = self.memory.table
         scratch = NO_TABLE
         if table is None and ratings_ahead >= RUN_SCRATCH_FROM:
-            scratch = _scratch_table(self.memory.layout.size)
+            scratch = scratch_table(self.memory.layout.size)
         return (
             self.state, self._window, NO_TABLE if table is None else table, scratch, self.memory.layout.state_shift,
             self._like, self._detect, self._allowance, self._threshold, REFERENCE_PRIOR, TABLE_FROM_PAIRS,

@@ -20,7 +20,8 @@ import functools
 
 import numpy as np
 
-from wnn.kernels import libm
+from wnn.kernels import drift as drift_kernels
+from wnn.kernels import libm, mode
 
 #: Ratings further back than this weigh less than 0.8**128 (about 4e-13) in the recent mix and are left out of it.
 RECENT_SPAN = 128
@@ -89,3 +90,22 @@ def recent_shift(long_run: np.ndarray, recent_genres: np.ndarray, recent_weight:
     if not recent_mix.sum() or not long_run.sum():
         return 0.0
     return js_divergence(recent_mix, long_run)
+
+
+def add_genre_mixes(bits: np.ndarray, slots: int, items: np.ndarray, start: int, stop: int, total: np.ndarray) -> None:
+    """Add the genre mixes (:func:`genre_mixes`) of the pairs ``start .. stop`` of ``items`` to ``total``, row after
+    row (compiled, or the reference)."""
+    if mode.compiled():
+        drift_kernels.add_genre_mixes(bits, slots, items, start, stop, total)
+        return
+    for row in genre_mixes(bits[items[start:stop], :slots]):
+        total += row
+
+
+def shift_from(long_run: np.ndarray, bits: np.ndarray, slots: int, items: np.ndarray, n: int) -> float:
+    """The taste shift of ``n`` pairs of ``items`` given their long-run genre mix (:func:`recent_shift`; compiled,
+    or the reference)."""
+    if mode.compiled():
+        weights = recent_weights(RECENT_WEIGHT, min(n, RECENT_SPAN))
+        return float(drift_kernels.recent_shift(bits, slots, items, n, long_run, weights))
+    return recent_shift(long_run, bits[items[-RECENT_SPAN:], :slots])

@@ -41,7 +41,7 @@ import numpy as np
 from wnn.candidates import CandidateOrder
 from wnn.code_addresses import CodeAddresses
 from wnn.config import WNNConfig
-from wnn.encoding import MOVIELENS_GENRES, POPULARITY_THRESHOLDS, stable_hash
+from wnn.encoding import MOVIELENS_GENRES, stable_hash
 from wnn.item_bits import BitLayout
 from wnn.item_catalogue import Catalogue, ItemCatalogue
 from wnn.item_statistics import ItemStatistics
@@ -313,19 +313,8 @@ class ItemSpace:
 
     @functools.cached_property
     def code_kernel_arguments(self) -> tuple[np.ndarray, ...] | None:
-        """The model constants, the two thermometers' thresholds, the code cells and the neuron offsets, as the
-        compiled code refresh takes them; None where codes are too wide to tabulate (the reference's refresh runs
-        then)."""
-        code_cells = self.code_addresses.cells()
-        if code_cells is None:
-            return None
-        return (
-            self.kernel_constants,
-            np.array(POPULARITY_THRESHOLDS, dtype=np.float64),
-            np.array(self.layout.mean_thresholds, dtype=np.float64),
-            code_cells,
-            self.code_addresses.neuron_offsets,
-        )
+        """What the compiled code refresh takes (:meth:`wnn.code_addresses.CodeAddresses.kernel_arguments`)."""
+        return self.code_addresses.kernel_arguments(self.kernel_constants)
 
     # ------------------------------------------------------------------ statistics
     def contributions(
@@ -351,7 +340,7 @@ class ItemSpace:
             row = self.stats.add_rating(index, rating, centred, user, ts)
             self._refresh(index)
             if previous is not None:
-                self.add_transition(previous, index)
+                self.next_items.add(previous, index)
             return row
         rating = float(np.float32(rating))
         vector, units = self.stats.scaled(user)
@@ -435,23 +424,6 @@ class ItemSpace:
         return self.stats.statistics(index)
 
     # ------------------------------------------------------------------ next-item signal
-    def add_transition(self, previous: int, index: int, weight: float = 1.0) -> None:
-        """Count that a user rated ``index`` right after ``previous`` (the global next-item signal)."""
-        self.next_items.add(previous, index, weight)
-
-    def add_sequence(self, indices: np.ndarray, weight: float = 1.0) -> None:
-        """Count every consecutive pair of one user's rating sequence (rebuilding the signal from stored pairs);
-        ``weight=-1`` takes a sequence back out (after a forget changes it)."""
-        self.next_items.add_sequence(indices, weight)
-
-    def transition_scores(self, previous: int, items: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`wnn.next_items.NextItemCounts.transition_scores` over the space's items."""
-        return self.next_items.transition_scores(previous, self.n_items, items)
-
-    def sequence_scores(self, recent: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`wnn.next_items.NextItemCounts.sequence_scores` over the space's items."""
-        return self.next_items.sequence_scores(recent, weights, self.n_items, items)
-
     # ------------------------------------------------------------------ addresses
     @property
     def static_addresses(self) -> np.ndarray:
@@ -468,14 +440,6 @@ class ItemSpace:
             else np.zeros((0, self.config.n_neurons), dtype=np.int64)
         )
         return self._static_addresses[items] + parts[inverse.reshape(-1)]
-
-    def feature_bits(self) -> np.ndarray:
-        """Every item's input bit vector (n_items, n_feature_bits): content bits and the bits of its current code
-        (a copy; for models that read items as bit vectors, like the per-user MLP baseline)."""
-        rows = self.bits[: self.n_items].copy()
-        if self.config.hybrid:
-            self.layout.write_dynamic(rows, self.dynamic_codes[: self.n_items])
-        return rows[:, : self.n_feature_bits]
 
     def item_bits(self, index: int) -> dict[str, np.ndarray]:
         """The item's bit vector split into its named groups, for explanations and debugging."""

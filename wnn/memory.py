@@ -149,3 +149,15 @@ class CountingMemory:
     @property
     def nbytes(self) -> int:
         return self.table.nbytes if self.table is not None else 0
+
+
+_scratch: dict[int, np.ndarray] = {}
+
+
+def scratch_table(size: int) -> np.ndarray:
+    """One table of ``size`` cells per process, counted into for a list or a compiled run of a network that keeps
+    none (only read while the list is scored or the run is learned)."""
+    table = _scratch.get(size)
+    if table is None:
+        table = _scratch[size] = np.zeros((3, size), dtype=np.int32)
+    return table

@@ -180,7 +180,7 @@ def score_terms_reference(
     popularity = libm.log1p(space.popularity_at(model.list_time(ts), items))
     if model.n_pairs and cfg.transition_weight:
         recent = model.pair_log.items[-cfg.sequence_length :][::-1]
-        sequence = space.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], items)
+        sequence = space.next_items.sequence_scores(recent, sequence_weights(cfg)[: len(recent)], space.n_items, items)
     else:
         sequence = np.zeros_like(popularity)
     rating, (count, likes), window_pairs = model.pooled_predictions(items)

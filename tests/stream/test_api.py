@@ -75,7 +75,7 @@ def test_the_explanation_names_the_ratings_that_pull_in_words():
 def test_a_list_explains_each_item_with_terms_that_sum_to_its_score():
     space = make_space()
     user = learn_many(UserWNN(space), [(0, 5.0, 0, 1), (1, 4.0, 60, 2)])
-    space.add_transition(1, 6)
+    space.next_items.add(1, 6)
     items, scores = user.score(k=4, use_candidates=False)
     body = wire(
         recommendation_body("u1", items, scores.tolist(), {"6": "Heat"}, user.n_pairs, user.explain_list(items))
@@ -92,7 +92,7 @@ def test_a_list_explains_each_item_with_terms_that_sum_to_its_score():
 def test_explain_says_why_an_item_is_in_the_list_or_not():
     space = make_space()
     user = learn_many(UserWNN(space), [(0, 5.0, 0, 1), (1, 4.0, 60, 2)])
-    space.add_transition(1, 6)
+    space.next_items.add(1, 6)
     titles = {1: "Heat", 6: "Ronin"}
     name = lambda item: titles.get(item, f"item {item}")  # noqa: E731
     items, _ = user.score(k=3, use_candidates=False)

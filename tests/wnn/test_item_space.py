@@ -173,28 +173,30 @@ def test_shares_derived_from_contributions_equal_the_incremental_ones():
 
 
 def test_transition_scores_follow_the_counts(space):
-    space.add_transition(0, 3)
-    space.add_transition(0, 3)
-    space.add_transition(0, 5)
-    scores = space.transition_scores(0)
+    space.next_items.add(0, 3)
+    space.next_items.add(0, 3)
+    space.next_items.add(0, 5)
+    scores = space.next_items.transition_scores(0, space.n_items)
     assert scores[3] > scores[5] > scores[4] == 0.0
-    assert np.allclose(space.transition_scores(0, np.array([5, 3])), scores[[5, 3]])
-    space.add_sequence(np.array([1, 2, 1, 2]))
+    assert np.allclose(space.next_items.transition_scores(0, space.n_items, np.array([5, 3])), scores[[5, 3]])
+    space.next_items.add_sequence(np.array([1, 2, 1, 2]))
     assert space.next_items.get(1, 2) == 2 and space.next_items.get(2, 1) == 1
 
 
 def test_sequence_scores_are_the_weighted_sum_of_each_recent_items_transitions(space):
-    space.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]))
+    space.next_items.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]))
     recent, weights = np.array([5, 3, 0]), np.array([0.5, 0.45, 0.405])
-    expected = sum(w * space.transition_scores(int(p)) for p, w in zip(recent, weights))
-    assert np.allclose(space.sequence_scores(recent, weights), expected)
-    assert np.allclose(space.sequence_scores(recent, weights, np.array([9, 2])), expected[[9, 2]])
-    space.add_transition(5, 9)  # a changed row is read fresh, not from the cached arrays
-    expected = sum(w * space.transition_scores(int(p)) for p, w in zip(recent, weights))
-    assert np.allclose(space.sequence_scores(recent, weights), expected)
-    space.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]), weight=-1.0)
-    space.add_transition(5, 9, weight=-1.0)
-    assert not space.sequence_scores(recent, weights).any()
+    expected = sum(w * space.next_items.transition_scores(int(p), space.n_items) for p, w in zip(recent, weights))
+    assert np.allclose(space.next_items.sequence_scores(recent, weights, space.n_items), expected)
+    assert np.allclose(
+        space.next_items.sequence_scores(recent, weights, space.n_items, np.array([9, 2])), expected[[9, 2]]
+    )
+    space.next_items.add(5, 9)  # a changed row is read fresh, not from the cached arrays
+    expected = sum(w * space.next_items.transition_scores(int(p), space.n_items) for p, w in zip(recent, weights))
+    assert np.allclose(space.next_items.sequence_scores(recent, weights, space.n_items), expected)
+    space.next_items.add_sequence(np.array([0, 3, 5, 0, 3, 7, 2, 5, 9]), weight=-1.0)
+    space.next_items.add(5, 9, weight=-1.0)
+    assert not space.next_items.sequence_scores(recent, weights, space.n_items).any()
 
 
 def test_a_withdrawn_item_is_never_listed_and_keeps_its_ratings():

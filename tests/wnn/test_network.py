@@ -325,7 +325,7 @@ def test_forget_equals_never_learned_across_taste_changes(pairs, data):
 def test_a_listed_items_terms_add_up_to_its_ranking_score(space):
     user = learn_many(UserWNN(space), [(0, 5.0, 0, 0), (1, 4.0, 60, 1), (3, 1.0, 120, 2), (0, 5.0, 180, 3)])
     for previous, following in [(0, 6), (1, 6), (6, 7)]:
-        space.add_transition(previous, following)
+        space.next_items.add(previous, following)
     keys, scores = user.score(k=5, use_candidates=False)
     explained = user.explain_list(keys)
     assert [e["item"] for e in explained] == keys

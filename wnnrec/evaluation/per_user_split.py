@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from wnn.config import WNNConfig
+from wnn.item_space import ItemSpace
 from wnnrec.baselines import PerUserMLP
 from wnnrec.datasets import Dataset
 from wnnrec.evaluation.metrics import rating_metrics
@@ -57,7 +58,7 @@ def _mlp_predictions(
 ) -> np.ndarray:
     """Per-user MLP over the hybrid WNN's item bits, fitted on each drawn user's training pairs only."""
     space = wnn.recommender.space
-    bits = space.feature_bits().astype(np.float64)
+    bits = feature_bits(space).astype(np.float64)
     baselines = space.baselines()
     mlp = PerUserMLP(seed=seed)
     predicted = np.empty(len(test_pairs))
@@ -135,3 +136,12 @@ def run_per_user_split(
                 }
             )
     return rows
+
+
+def feature_bits(space: ItemSpace) -> np.ndarray:
+    """Every item's input bit vector (n_items, n_feature_bits): content bits and the bits of its current code (a copy;
+    for the per-user MLP baseline, which reads items as bit vectors)."""
+    rows = space.bits[: space.n_items].copy()
+    if space.config.hybrid:
+        space.layout.write_dynamic(rows, space.dynamic_codes[: space.n_items])
+    return rows[:, : space.n_feature_bits]
