@@ -22,15 +22,8 @@ from tqdm import tqdm
 from stream.admin import BrokerUnavailable, create_topics, delete_run_topics
 from stream.catalogue import publish_catalogue
 from stream.settings import Settings
-from wnnrec.bench.pipeline import (
-    WARMUP_USER,
-    ListCollector,
-    fresh_settings,
-    start_worker,
-    stop_worker,
-    wait_until_serving,
-)
 from wnnrec.datasets import Dataset, load_dataset
+from wnnrec.deployment import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
 from wnnrec.embedded import JobResult
 from wnnrec.replay import replay
 from wnnrec.run_report import prequential_mae, summarize

@@ -31,7 +31,7 @@ from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
 from stream.user_state import UserState
 from wnn import user_codec
 from wnn.state_format import load_document
-from wnnrec.bench.pipeline import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
+from wnnrec.deployment import ListCollector, api_get, delete_topics_of, fresh_settings, start_worker, stop_worker
 from wnnrec.run import read_topic
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kafka"

@@ -16,7 +16,7 @@ from kafka.partitioner.default import murmur2
 
 from stream.api_contract import ROUTES, openapi_document
 from tests.stream.test_integration import Deployment, covered
-from wnnrec.bench.pipeline import start_worker, stop_worker
+from wnnrec.deployment import start_worker, stop_worker
 from wnnrec.replay import replay
 
 pytestmark = [pytest.mark.broker, pytest.mark.data]

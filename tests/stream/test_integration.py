@@ -12,7 +12,7 @@ from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import forget_message, rating_message
 from stream.settings import Settings
-from wnnrec.bench.pipeline import (
+from wnnrec.deployment import (
     WARMUP_USER,
     ListCollector,
     api_get,

@@ -15,7 +15,7 @@ from stream.messages import rating_message
 from tests.stream.test_integration import Deployment, covered
 from wnn.config import WNNConfig
 from wnn.encoding import CategoryBucketer
-from wnnrec.bench.pipeline import api_get
+from wnnrec.deployment import api_get
 from wnnrec.run import read_topic
 
 pytestmark = [pytest.mark.broker]

@@ -16,7 +16,7 @@ import pytest
 from stream.admin import BrokerUnavailable, make_producer
 from stream.messages import forget_message
 from stream.settings import Settings
-from wnnrec.bench.pipeline import ListCollector, api_get, start_worker, stop_worker, wait_until_serving
+from wnnrec.deployment import ListCollector, api_get, start_worker, stop_worker, wait_until_serving
 from wnnrec.replay import replay
 
 pytestmark = [pytest.mark.broker, pytest.mark.data]

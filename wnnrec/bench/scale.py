@@ -38,8 +38,9 @@ from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import rating_message
 from stream.settings import Settings
-from wnnrec.bench.pipeline import covered_rate, delete_topics_of, drain, fresh_settings
+from wnnrec.bench.pipeline import drain
 from wnnrec.datasets import Dataset
+from wnnrec.deployment import covered_rate, delete_topics_of, fresh_settings
 
 DEFAULT_USERS = (1_000, 10_000, 100_000, 1_000_000)
 
