@@ -10,47 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wnn.memory import COUNT, RESIDUAL
+from wnn.network_view import NetworkView
 from wnn.residuals import RESIDUAL_QUANTUM
 
 if TYPE_CHECKING:
-    from wnn.derivation import Derivation
-    from wnn.item_space import ItemSpace
-    from wnn.memory import CountingMemory
-    from wnn.pairs import PairLog
     from wnn.prediction import Prediction
-
-
-class ExplainedUser(Protocol):
-    """What an explanation reads of a user's network (:class:`wnn.network.UserWNN` is one)."""
-
-    @property
-    def space(self) -> ItemSpace: ...
-
-    @property
-    def pair_log(self) -> PairLog: ...
-
-    @property
-    def derived_state(self) -> Derivation: ...
-
-    @property
-    def memory(self) -> CountingMemory: ...
-
-    @property
-    def state(self) -> int: ...
-
-    @property
-    def window_start(self) -> int: ...
-
-    def predict_index(self, idx: int) -> Prediction: ...
-
-    def q_before(self) -> np.ndarray: ...
-
-    def residuals(self) -> np.ndarray: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +39,7 @@ class Explanation:
     neurons: list[dict[str, Any]]
 
 
-def explain(model: ExplainedUser, item: Hashable, top: int = 5) -> Explanation:
+def explain(model: NetworkView, item: Hashable, top: int = 5) -> Explanation:
     """The ``top`` stored pairs and the neurons that drove ``model``'s predicted rating of ``item`` (the model must be
     reconciled: :meth:`wnn.network.UserWNN.explain` does that first)."""
     space, cfg = model.space, model.space.config

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -31,42 +31,12 @@ from wnn.config import WNNConfig
 from wnn.kernels import libm, mode
 from wnn.kernels import ranking as kernels
 from wnn.kernels.next_items import transition_scale, transition_score
+from wnn.network_view import NetworkView
 from wnn.prediction import MANY_ITEMS, like_probabilities
-
-if TYPE_CHECKING:
-    from wnn.derivation import Derivation
-    from wnn.item_space import ItemSpace
-    from wnn.memory import CountingMemory
-    from wnn.pairs import PairLog
-
-
-class RankedUser(Protocol):
-    """What the ranking reads of a user's network (:class:`wnn.network.UserWNN` is one)."""
-
-    @property
-    def space(self) -> ItemSpace: ...
-
-    @property
-    def n_pairs(self) -> int: ...
-
-    @property
-    def pair_log(self) -> PairLog: ...
-
-    @property
-    def derived_state(self) -> Derivation: ...
-
-    @property
-    def memory(self) -> CountingMemory: ...
-
-    def list_time(self, ts: float | None) -> float: ...
-
-    def pooled_predictions(
-        self, items: np.ndarray | None
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], float]: ...
 
 
 def top_items(
-    model: RankedUser, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
+    model: NetworkView, ts: float | None = None, k: int = 10, exclude_rated: bool = True, use_candidates: bool = True
 ) -> tuple[list[Hashable], np.ndarray]:
     """The top-``k`` item ids and their scores, best first; items the user rated are left out (``exclude_rated``),
     and so are items that cannot be listed (:meth:`wnn.item_space.ItemSpace.listable`). Equal scores are ordered by a
@@ -83,7 +53,7 @@ def top_items(
     return [space.key(int(i)) for i in dense[best]], rank[best]
 
 
-def rated_mask(model: RankedUser) -> np.ndarray | None:
+def rated_mask(model: NetworkView) -> np.ndarray | None:
     """Which items of the space the user rated (a mask over dense indices); None without pairs."""
     if not model.n_pairs:
         return None
@@ -92,7 +62,7 @@ def rated_mask(model: RankedUser) -> np.ndarray | None:
     return rated
 
 
-def candidate_items(model: RankedUser, ts: float | None, rated: np.ndarray | None) -> np.ndarray | None:
+def candidate_items(model: NetworkView, ts: float | None, rated: np.ndarray | None) -> np.ndarray | None:
     """The items a list ranks, strongest first: the config's ``n_candidates`` strongest listable items
     (:meth:`wnn.item_space.ItemSpace.candidates`) plus one for each pair the user holds, less the items in ``rated``
     (:func:`rated_mask`, or None to keep rated items: the list leaves them out, so they are not scored); None (the
@@ -129,7 +99,7 @@ def top_positions_reference(scores: np.ndarray, excluded: np.ndarray, ties: np.n
 TERMS = ("popularity", "sequence", "affinity", "rating", "like")
 
 
-def score_terms(model: RankedUser, ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def score_terms(model: NetworkView, ts: float | None = None, items: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each weighted term of the ranking score of every item of the space (dense index order), or of ``items``;
     rated items included. The score is their sum (:func:`rank_scores`, also returned as ``score``). Also returns the
     unweighted ``predicted_rating`` and ``like_probability`` (the model must be reconciled: the callers in
@@ -173,7 +143,7 @@ def score_terms(model: RankedUser, ts: float | None = None, items: np.ndarray | 
 
 
 def score_terms_reference(
-    model: RankedUser, ts: float | None = None, items: np.ndarray | None = None
+    model: NetworkView, ts: float | None = None, items: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """:func:`score_terms` in numpy."""
     space, cfg = model.space, model.space.config
@@ -200,12 +170,12 @@ def score_terms_reference(
     return terms
 
 
-def rank_scores(model: RankedUser, ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
+def rank_scores(model: NetworkView, ts: float | None = None, items: np.ndarray | None = None) -> np.ndarray:
     """Ranking score of every item of the space (dense index order), or of ``items`` only; rated items included."""
     return score_terms(model, ts, items)["score"]
 
 
-def followed(model: RankedUser, indices: np.ndarray, top: int = 3) -> list[list[tuple[Hashable, float]]]:
+def followed(model: NetworkView, indices: np.ndarray, top: int = 3) -> list[list[tuple[Hashable, float]]]:
     """For each item of ``indices``, which of the user's newest items it followed in everyone's sequences: up to
     ``top`` (item id, share of the item's sequence term) pairs, strongest first (the counts read in one call)."""
     space, cfg = model.space, model.space.config
@@ -233,7 +203,7 @@ def followed(model: RankedUser, indices: np.ndarray, top: int = 3) -> list[list[
     return out
 
 
-def explain_items(model: RankedUser, keys: list[Hashable], ts: float | None = None) -> list[dict[str, Any]]:
+def explain_items(model: NetworkView, keys: list[Hashable], ts: float | None = None) -> list[dict[str, Any]]:
     """Why each of ``keys`` (known items) has the ranking score it has for this user: the weighted terms (which sum
     to ``score``), the predicted rating and like probability, and which of the user's items it followed."""
     space = model.space
