@@ -103,7 +103,7 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """``wnnrec worker`` as a child process with these settings, logging at ``loglevel`` to ``log_path``, with any
     extra environment."""
-    env = dict(os.environ, **settings.to_env(), **(env or {}))
+    env = {**os.environ, **settings.to_env(), **(env or {})}  # the extra environment overrides the settings
     log = open(log_path, "ab")
     return subprocess.Popen(
         [sys.executable, "-m", "wnnrec", "worker", "--loglevel", loglevel],
