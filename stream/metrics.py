@@ -81,6 +81,12 @@ class WorkerMetrics:
             buckets=AGE_BUCKETS,
             registry=self.registry,
         )
+        self.messages_sent = Counter(
+            "wnnrec_messages",
+            "Messages the worker produced: to each output topic, and to each table's changelog (changelog:<table>)",
+            ["to"],
+            registry=self.registry,
+        )
         self.changelog_bytes = Counter(
             "wnnrec_changelog_bytes",
             "Key and value bytes written to the tables' changelogs",
@@ -97,6 +103,12 @@ class WorkerMetrics:
         """Count the bytes of ``(partition, key, value)`` changelog writes."""
         if writes:
             self.changelog_bytes.labels(table).inc(sum(len(key) + len(value or b"") for _, key, value in writes))
+            self.messages_sent.labels(f"changelog:{table}").inc(len(writes))
+
+    def observe_sent(self, topic: str, messages: int) -> None:
+        """Count ``messages`` produced to the output topic ``topic`` (its name without the deployment's prefix)."""
+        if messages:
+            self.messages_sent.labels(topic).inc(messages)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type."""

@@ -39,6 +39,7 @@ class ListCollector(threading.Thread):
         # event id -> (partition, input offset) as its first list gave them (lists share their input's partition)
         self.input_positions: dict[int, tuple[int, int]] = {}
         self.lists = 0
+        self.list_bytes = 0  # the lists' values, in all
         self.ready = threading.Event()
         self.stop_requested = False
         self.error: BaseException | None = None
@@ -87,6 +88,7 @@ class ListCollector(threading.Thread):
                 for tp, records in batches.items():
                     self.lists += len(records)
                     for record in records:
+                        self.list_bytes += len(record.value)
                         for covered in json.loads(record.value).get("events", ()):
                             if covered["cause"] == "rating":
                                 self.arrivals.setdefault(covered["event_id"], now)

@@ -151,6 +151,7 @@ def send_outputs(worker: Worker, out: BatchOutput) -> list[asyncio.Future[Any]]:
         topic = worker.topics.outputs[name]
         for key, value in messages:
             futures.append(topic.send_soon(key=key, value=value))
+        worker.metrics.observe_sent(name, len(messages))
     return futures
 
 

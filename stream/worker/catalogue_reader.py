@@ -51,6 +51,7 @@ async def apply_item(worker: Worker, key: bytes | None, value: bytes | None, par
         reason = json.loads(letter)["reason"]
         log.warning("%s[%d]@%d refused: %s", worker.settings.items_topic, partition, offset, reason)
         await worker.topics.output(DEAD_LETTERS).send(key=key, value=letter)
+        worker.metrics.observe_sent(DEAD_LETTERS.name, 1)
 
 
 def caught_up(worker: Worker, messages: int) -> None:

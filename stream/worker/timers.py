@@ -19,6 +19,7 @@ def register(worker: Worker) -> None:
         report = worker.processor.global_report()
         if report is not None:
             await worker.topics.output(DRIFT_METRICS).send(key=b"global", value=report)
+            worker.metrics.observe_sent(DRIFT_METRICS.name, 1)
 
 
 def publish_shares(worker: Worker) -> None:

@@ -55,6 +55,21 @@ async def test_bad_input_goes_to_the_dlq_and_good_events_around_it_are_processed
     assert [doc["n_ratings"] for doc in lists] == [1, 2]
     assert not {"a", "b"} & {i["item"] for i in lists[-1]["items"]}
     assert worker.processor.pending_shares()  # buckets to publish at the next interval
+    counted = counted_messages(worker)  # /metrics counts what was produced, by topic and by changelog
+    assert {name: n for name, n in counted.items() if not name.startswith("changelog:")} == {
+        name: kinds.count(name) for name in set(kinds)
+    }
+    assert counted["changelog:user-wnn"] >= 1
+
+
+def counted_messages(worker) -> dict[str, float]:
+    """The worker's count of the messages it produced (``wnnrec_messages_total`` of /metrics), by topic or changelog."""
+    return {
+        sample.labels["to"]: sample.value
+        for family in worker.metrics.messages_sent.collect()
+        for sample in family.samples
+        if sample.name == "wnnrec_messages_total"
+    }
 
 
 async def test_user_state_is_written_to_the_table_and_forget_re_emits(worker_and_sent):

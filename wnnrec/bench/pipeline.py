@@ -50,6 +50,8 @@ from wnnrec.deployment import (
 from wnnrec.replay import replay
 
 PHASES = ("throughput", "latency")
+#: Messages the producer probe times (:mod:`wnnrec.bench.producer`), each the size of the run's mean list.
+PRODUCER_MESSAGES = 20_000
 
 
 async def _raw_consume_rate(settings: Settings, expected: int) -> float:
@@ -97,19 +99,15 @@ def _wait_for_lists(
             time.sleep(0.1)
 
 
-def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bool) -> float:
-    """events/s of the bare faust agent (:mod:`wnnrec.bench.ceiling`) draining the ratings topic under a fresh group, on
-    the per-message path or the batch path."""
-    ceiling = dataclasses.replace(
-        settings, app_id=f"{settings.app_id}-bare-{'batch' if batch_delivery else 'msg'}", batch_delivery=batch_delivery
-    )
+def _run_probe(module: str, arguments: list[str], settings: Settings, timeout: float) -> dict[str, Any]:
+    """Run ``python -m module arguments... OUT.json`` with ``settings``' environment until it writes OUT.json; the
+    document (the probes: :mod:`wnnrec.bench.ceiling`, :mod:`wnnrec.bench.producer`)."""
     with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "ceiling.json")
-        log = open(os.path.join(folder, "ceiling.log"), "wb")
+        out, log_path = os.path.join(folder, "probe.json"), os.path.join(folder, "probe.log")
         process = subprocess.Popen(
-            [sys.executable, "-m", "wnnrec.bench.ceiling", str(n), out],
-            env=dict(os.environ, **ceiling.to_env()),
-            stdout=log,
+            [sys.executable, "-m", module, *arguments, out],
+            env=dict(os.environ, **settings.to_env()),
+            stdout=open(log_path, "wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -117,26 +115,45 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bo
             deadline = time.monotonic() + timeout
             while not os.path.exists(out):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "the bare faust agent did not finish: "
-                        + open(os.path.join(folder, "ceiling.log")).read()[-2000:]
-                    )
+                    raise RuntimeError(f"{module} did not finish: " + open(log_path).read()[-2000:])
                 time.sleep(0.1)
             time.sleep(0.05)
-            doc = json.loads(open(out).read())
+            document: dict[str, Any] = json.loads(open(out).read())
         finally:
             stop_worker(process)
-        return doc["events"] / (doc["last"] - doc["first"])
+        return document
+
+
+def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bool) -> float:
+    """events/s of the bare faust agent (:mod:`wnnrec.bench.ceiling`) draining the ratings topic under a fresh group, on
+    the per-message path or the batch path."""
+    ceiling = dataclasses.replace(
+        settings, app_id=f"{settings.app_id}-bare-{'batch' if batch_delivery else 'msg'}", batch_delivery=batch_delivery
+    )
+    doc = _run_probe("wnnrec.bench.ceiling", [str(n)], ceiling, timeout)
+    return float(doc["events"] / (doc["last"] - doc["first"]))
+
+
+def producer_cost(settings: Settings, messages: int, size: int, timeout: float = 300.0) -> dict[str, float]:
+    """What one output message of ``size`` bytes costs faust's producer with the worker's settings
+    (:mod:`wnnrec.bench.producer`): process CPU and wall microseconds per message."""
+    doc = _run_probe("wnnrec.bench.producer", [str(messages), str(size)], settings, timeout)
+    return {
+        "producer_us_per_message": doc["cpu_s"] / doc["messages"] * 1e6,
+        "producer_wall_us_per_message": doc["wall_s"] / doc["messages"] * 1e6,
+        "producer_message_bytes": float(size),
+    }
 
 
 def worker_costs(settings: Settings) -> dict[str, Any]:
-    """What a running worker's ``/metrics`` says each learned rating cost: microseconds in each batch stage, and
-    changelog bytes (key and value) our producer wrote, per table and in all."""
+    """What a running worker's ``/metrics`` says each learned rating cost: microseconds in each batch stage,
+    changelog bytes (key and value) our producer wrote, per table and in all, and messages produced, per topic (and
+    changelog) and in all."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=10) as response:
         text = response.read().decode()
-    ratings, stage_s, changelog = 0.0, {}, {}
+    ratings, stage_s, changelog, messages = 0.0, {}, {}, {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "wnnrec_ratings_total":
@@ -145,12 +162,16 @@ def worker_costs(settings: Settings) -> dict[str, Any]:
                 stage_s[sample.labels["stage"]] = sample.value
             elif sample.name == "wnnrec_changelog_bytes_total":
                 changelog[sample.labels["table"]] = sample.value
+            elif sample.name == "wnnrec_messages_total":
+                messages[sample.labels["to"]] = sample.value
     per = max(ratings, 1.0)
     return {
         "ratings_learned": int(ratings),
         "stage_us_per_rating": {stage: seconds * 1e6 / per for stage, seconds in sorted(stage_s.items())},
         "changelog_bytes_per_rating_by_table": {table: b / per for table, b in sorted(changelog.items())},
         "changelog_bytes_per_rating": sum(changelog.values()) / per,
+        "output_messages_per_rating_by_topic": {to: m / per for to, m in sorted(messages.items())},
+        "output_messages_per_rating": sum(messages.values()) / per,
     }
 
 
@@ -192,6 +213,8 @@ def _throughput_phase(
         ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=False)
         batch_ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=True)
         raw = asyncio.run(_raw_consume_rate(settings, n))
+        list_bytes = round(collector.list_bytes / max(collector.lists, 1))
+        producer = producer_cost(settings, PRODUCER_MESSAGES, list_bytes)
     finally:
         delete_topics_of(settings)
     return {
@@ -202,6 +225,7 @@ def _throughput_phase(
         "framework_ceiling_events_per_s": ceiling,
         "batch_path_ceiling_events_per_s": batch_ceiling,
         "raw_consume_events_per_s": raw,
+        **producer,
         "produce_events_per_s": stats.rate,
         "worker_rss_mib": rss,
         **costs,
@@ -293,7 +317,10 @@ def bench_pipeline(
             ],
             raw_consume_events_per_s=raw,
             ratio_vs_raw_consume=rate / raw,
+            producer_us_per_message=median("producer_us_per_message"),
+            producer_wall_us_per_message=median("producer_wall_us_per_message"),
             changelog_bytes_per_rating=median("changelog_bytes_per_rating"),
+            output_messages_per_rating=median("output_messages_per_rating"),
             learn_us_per_rating=float(np.median([run["stage_us_per_rating"].get("learn", 0.0) for run in runs])),
             worker_rss_mib=median("worker_rss_mib"),
             throughput_runs=runs,
