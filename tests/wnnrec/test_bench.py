@@ -23,3 +23,4 @@ def test_the_producer_probe_reports_the_cost_of_a_message(kafka_bootstrap, tmp_p
         delete_topics_of(settings)
     assert cost["producer_message_bytes"] == 300
     assert 0 < cost["producer_us_per_message"] < 10_000 and math.isfinite(cost["producer_wall_us_per_message"])
+    assert 0 < cost["raw_producer_us_per_message"] < 10_000

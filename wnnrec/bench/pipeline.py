@@ -136,11 +136,13 @@ def _ceiling_rate(settings: Settings, n: int, timeout: float, batch_delivery: bo
 
 def producer_cost(settings: Settings, messages: int, size: int, timeout: float = 300.0) -> dict[str, float]:
     """What one output message of ``size`` bytes costs faust's producer with the worker's settings
-    (:mod:`wnnrec.bench.producer`): process CPU and wall microseconds per message."""
+    (:mod:`wnnrec.bench.producer`): process CPU and wall microseconds per message, and the CPU microseconds of a bare
+    aiokafka producer."""
     doc = _run_probe("wnnrec.bench.producer", [str(messages), str(size)], settings, timeout)
     return {
         "producer_us_per_message": doc["cpu_s"] / doc["messages"] * 1e6,
         "producer_wall_us_per_message": doc["wall_s"] / doc["messages"] * 1e6,
+        "raw_producer_us_per_message": doc["raw_cpu_s"] / doc["messages"] * 1e6,
         "producer_message_bytes": float(size),
     }
 
@@ -319,6 +321,7 @@ def bench_pipeline(
             ratio_vs_raw_consume=rate / raw,
             producer_us_per_message=median("producer_us_per_message"),
             producer_wall_us_per_message=median("producer_wall_us_per_message"),
+            raw_producer_us_per_message=median("raw_producer_us_per_message"),
             changelog_bytes_per_rating=median("changelog_bytes_per_rating"),
             output_messages_per_rating=median("output_messages_per_rating"),
             learn_us_per_rating=float(np.median([run["stage_us_per_rating"].get("learn", 0.0) for run in runs])),

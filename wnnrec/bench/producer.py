@@ -4,6 +4,7 @@
 the producer itself costs on this machine with these settings. It sends ``N`` messages of ``SIZE`` bytes to a probe
 topic with ``send_soon`` (as the worker's agent sends its lists, drift records and dead letters), waits until every
 one is delivered, and reports the process CPU time and the wall time per message, after a warm-up of the same.
+Then it does the same with a bare aiokafka producer (same linger, no faust), the floor under any Python output path.
 
 Run as ``python -m wnnrec.bench.producer N SIZE OUT.json`` with the worker's ``WNNREC_*`` environment.
 """
@@ -24,6 +25,25 @@ from stream.worker.tables import MAX_STATE_MESSAGE_BYTES
 
 #: Messages sent and delivered before the timed ones (connections, metadata, the producer's first batches).
 WARMUP_MESSAGES = 2_000
+
+
+async def send_raw(settings: Settings, topic: str, n: int, size: int) -> tuple[float, float]:
+    """The same with a bare aiokafka producer (``linger_ms`` 5, as the worker's): CPU and wall seconds."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5, **settings.aiokafka_options())
+    await producer.start()
+    try:
+        value = b"x" * size
+        for warm in (True, False):
+            count = WARMUP_MESSAGES if warm else n
+            cpu, wall = time.process_time(), time.perf_counter()
+            futures = [await producer.send(topic, key=str(k % 1000).encode(), value=value) for k in range(count)]
+            await asyncio.gather(*futures)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        return cpu, wall
+    finally:
+        await producer.stop()
 
 
 async def send_all(topic: Any, n: int, size: int) -> tuple[float, float]:
@@ -52,8 +72,19 @@ def create_producer_app(settings: Settings, n: int, size: int, out_path: str) ->
     async def measure() -> None:
         await send_all(topic, WARMUP_MESSAGES, size)
         cpu_s, wall_s = await send_all(topic, n, size)
+        raw_cpu_s, raw_wall_s = await send_raw(settings, topic.get_topic_name(), n, size)
         with open(out_path, "w") as f:
-            json.dump({"messages": n, "bytes": size, "cpu_s": cpu_s, "wall_s": wall_s}, f)
+            json.dump(
+                {
+                    "messages": n,
+                    "bytes": size,
+                    "cpu_s": cpu_s,
+                    "wall_s": wall_s,
+                    "raw_cpu_s": raw_cpu_s,
+                    "raw_wall_s": raw_wall_s,
+                },
+                f,
+            )
 
     return app
 
