@@ -126,6 +126,8 @@ def run_level(
         "changelog_bytes_per_rating": costs["changelog_bytes_per_rating"],
         "changelog_bytes_per_rating_by_table": costs["changelog_bytes_per_rating_by_table"],
         "stage_us_per_rating": costs["stage_us_per_rating"],
+        "output_messages_per_rating": costs["output_messages_per_rating"],
+        "output_messages_per_rating_by_topic": costs["output_messages_per_rating_by_topic"],
     }
 
 
