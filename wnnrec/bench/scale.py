@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ def bench_scale(
 ) -> dict[str, Any]:
     """Every level; each gets ``max(min_events, users)`` events, so every level's stream is at least as long as
     its population. Returns the JSON document."""
-    log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"wnnrec-scale-worker-{os.getpid()}.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"wnnrec-scale-worker-{os.getpid()}.log")
     levels = [run_level(base, dataset, n, max(min_events, n), progress, log_path, zipf_s) for n in users]
     smallest = levels[0]["events_per_s"]
     for level in levels:
