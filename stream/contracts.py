@@ -229,32 +229,33 @@ ITEMS = Topic(
     partitions=1,
     config={"cleanup.policy": "compact", "delete.retention.ms": str(TOMBSTONE_RETENTION_MS)},
 )
-RECOMMENDATIONS = Topic(
+
+
+def output_topic(name: str, messages: tuple[type[msgspec.Struct], ...], key: str, summary: str) -> Topic:
+    """A topic the worker produces: the worker may create it, describe it and write it; event-time retention off."""
+    return Topic(
+        name, messages, key=key, summary=summary, kind="output", worker=("Write", "Describe", "Create"),
+        config=EVENT_TIME_RETENTION,
+    )  # fmt: skip
+
+
+RECOMMENDATIONS = output_topic(
     "recommendations",
     (Recommendations,),
     key="user id",
     summary="the user's refreshed top-N after each micro-batch of their inputs",
-    kind="output",
-    worker=("Write", "Describe", "Create"),
-    config=EVENT_TIME_RETENTION,
 )
-DRIFT_METRICS = Topic(
+DRIFT_METRICS = output_topic(
     "drift-metrics",
     (UserDrift, GlobalDrift),
     key='user id (global reports: "global")',
     summary="per user per micro-batch, each rating's prediction error and drift flag; each worker's aggregates",
-    kind="output",
-    worker=("Write", "Describe", "Create"),
-    config=EVENT_TIME_RETENTION,
 )
-DEAD_LETTERS = Topic(
+DEAD_LETTERS = output_topic(
     "ratings-dlq",
     (DeadLetter,),
     key="the refused message's key",
     summary="every refused input (of ratings or items) with the reason; the worker carries on",
-    kind="output",
-    worker=("Write", "Describe", "Create"),
-    config=EVENT_TIME_RETENTION,
 )
 
 #: Every topic of a deployment.

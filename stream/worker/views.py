@@ -13,9 +13,9 @@ partition and offset it was written at).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import faust
@@ -36,6 +36,7 @@ from stream.api import (
 from stream.api_contract import ROUTES, openapi_document
 from stream.messages import forget_message
 from stream.user_state import UserState
+from stream.version import package_version
 from stream.worker.context import Worker
 
 log = logging.getLogger(__name__)
@@ -242,14 +243,13 @@ async def metrics(worker: Worker, web: Any, request: Any) -> Any:
 
 
 async def openapi(worker: Worker, web: Any, request: Any) -> Any:
-    return web.json(openapi_document(package_version()))
+    return web.json(the_openapi_document())
 
 
-def package_version() -> str:
-    try:
-        return version("wnnrec")
-    except PackageNotFoundError:
-        return "0+unknown"
+@functools.cache
+def the_openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, built once per process (it depends on the routes and the version only)."""
+    return openapi_document(package_version())
 
 
 #: The handler of each route, by method and path.

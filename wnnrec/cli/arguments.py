@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -129,11 +128,3 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise
     except ValueError as exc:  # a combination __post_init__ refuses
         raise SettingsError(str(exc)) from None
-
-
-def package_version() -> str:
-    """The installed distribution's version (the source tree's, for a checkout that is not installed)."""
-    try:
-        return version("wnnrec")
-    except PackageNotFoundError:
-        return "unknown (not installed)"

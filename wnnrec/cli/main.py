@@ -11,8 +11,9 @@ import sys
 from stream.admin import BrokerUnavailable
 from stream.declarations import SettingsError
 from stream.settings import ApiTokenError
+from stream.version import package_version
 from wnnrec.cli import audit, bench, catalogue, data, evaluate, replay, run, worker
-from wnnrec.cli.arguments import add_subcommands, package_version
+from wnnrec.cli.arguments import add_subcommands
 from wnnrec.datasets import DataError
 
 #: The commands, in the order ``--help`` lists them.
