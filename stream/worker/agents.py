@@ -73,11 +73,11 @@ def hold_back(worker: Worker, records: list[Record]) -> None:
         skipped[record.partition] = min(skipped.get(record.partition, record.offset), record.offset)
 
 
-async def admit(worker: Worker, records: list[Record], generation: int) -> list[int]:
-    """The indexes of ``records`` that continue their partitions' offsets; a partition with a hole before its
-    records is read again from the hole (unless a rebalance has begun a new generation meanwhile)."""
+async def admit(worker: Worker, positions: list[tuple[int, int]], generation: int) -> list[int]:
+    """The indexes of the records at ``positions`` (partition, offset) that continue their partitions' offsets; a
+    partition with a hole before its records is read again from the hole (unless a rebalance has begun a new
+    generation meanwhile)."""
     consumer, topic = worker.app.consumer, worker.settings.ratings_topic
-    positions = [(record.partition, record.offset) for _, record in records]
     starts = {
         partition: await consumer.start_offset(TP(topic, partition))
         for partition in worker.continuity.unknown_partitions(positions)
@@ -91,9 +91,10 @@ async def admit(worker: Worker, records: list[Record], generation: int) -> list[
 async def process_records(worker: Worker, records: list[Record]) -> None:
     """Admit, process and send one batch, and hand its outputs to the delivery pipeline."""
     generation = worker.app.consumer_generation_id
-    admitted = await admit(worker, records, generation)
+    positions = [(record.partition, record.offset) for _, record in records]
+    admitted = await admit(worker, positions, generation)
     expected = worker.continuity.expected
-    processed = {partition: expected[partition] for partition, _ in map(position, records) if partition in expected}
+    processed = {partition: expected[partition] for partition, _ in positions if partition in expected}
     representative: dict[int, Any] = {}  # partition -> one of its events: tables address partitions by the event
     batch = []
     for index in admitted:
@@ -122,10 +123,6 @@ async def process_records(worker: Worker, records: list[Record]) -> None:
     await worker.delivery.wait_for_room()
     waited = time.perf_counter()
     observe_batch(worker, len(batch), out, learned - started, written - learned, sent - written, waited - sent)
-
-
-def position(record: Record) -> tuple[int, int]:
-    return record[1].partition, record[1].offset
 
 
 def read_user(worker: Worker, representative: dict[int, Any], key: bytes, partition: int) -> bytes | None:
