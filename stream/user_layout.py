@@ -1,28 +1,32 @@
-"""How a user's state lies in the ``user-wnn`` table: a manifest under the user's key, the stored pairs in segments
-under keys of their own, and the tombstones under a third key, so that a batch writes what changed (the segment new
-ratings went into, a segment a forget or an eviction shrank, the manifest) instead of the user's whole history.
+"""How a user's state lies in the ``user-wnn`` table: a manifest under the user's key that also carries the user's
+newest pairs (the *open tail*), the older pairs in full segments under keys of their own, and the tombstones under a
+third key. A batch that only learned writes one value, the manifest, until the tail fills a segment; the user's
+history is never written again.
 
 Keys (user ids cannot contain NUL: :mod:`stream.messages` refuses them, so no user's key is another's segment key):
 
 * ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order,
-  the next sequence number, and how many tombstones are stored;
-* ``user + b"\\x00" + seq`` — one segment: a run of at most ``segment_pairs`` pairs, oldest first
-  (:func:`wnn.user_codec.encode_segment`);
+  the next sequence number, how many tombstones are stored, and the open tail: the pairs after the last segment,
+  fewer than ``segment_pairs`` (:func:`wnn.user_codec.encode_segment`);
+* ``user + b"\\x00" + seq`` — one sealed segment: a run of at most ``segment_pairs`` pairs, oldest first, never
+  written again under its key (unless a redelivery asks for every segment again, with the same bytes);
 * ``user + b"\\x00t"`` — the forgotten event ids (tombstones).
 
 The manifest is the commit point. A batch writes, in this order: the tombstones (if a forget changed them), the
-changed segments, the manifest, then deletes of the segments the manifest no longer names. A segment that only
-gained pairs at its end is written again under its own key (the manifest's pair count says how much of it a reader
-reads); one that lost pairs is written under a sequence number no manifest has named. Whatever prefix of that
-reaches the changelog before a crash, a reader that follows the manifest sees the user's state before the batch or
-after it, never a mix:
+segments it sealed or that a forget or an eviction shrank (each under a sequence number no manifest has named), the
+manifest, then deletes of the segments the manifest no longer names. Whatever prefix of that reaches the changelog
+before a crash, a reader that follows the manifest sees the user's state before the batch or after it, never a mix:
 
-* a crash before the manifest leaves a segment longer than its manifest says, which reads as its committed prefix,
-  or *orphan* segments that no manifest names, which reads ignore. The batch is redelivered (its input was not
-  committed), and its rewrite reuses the same keys. Recovery (:func:`stream.user_state.read_stored`) lists the
-  orphans, and the user's next write deletes them, so a forgotten rating does not outlive its forget in an orphan;
+* a crash before the manifest leaves *orphan* segments that no manifest names, which reads ignore. The batch is
+  redelivered (its input was not committed), and its rewrite reuses the same keys. Recovery
+  (:func:`stream.user_state.read_stored`) lists the orphans, and the user's next write deletes them, so a forgotten
+  rating does not outlive its forget in an orphan;
 * a crash after the tombstones but before the manifest leaves the pair stored *and* tombstoned: the redelivered
   forget finds the pair and removes it (:meth:`stream.processor.StreamProcessor._forget`).
+
+Manifests of version 5 (no tail; the last segment appended to in place, so it may hold more pairs than its manifest
+names, and reads as the committed prefix) are still read; the user's next write keeps their segments and starts a
+tail.
 
 >>> split_key(segment_key(b"alice", 7)), split_key(b"alice"), split_key(tombstones_key(b"alice"))
 ((b'alice', 'segment', 7), (b'alice', 'manifest', None), (b'alice', 'tombstones', None))
@@ -44,10 +48,12 @@ from wnn.pairs import PairLog
 from wnn.state_format import StateError, load_document, seal
 
 #: Manifest format (the user key's value); values of version 4 and older are whole states (stream.user_state).
-MANIFEST_VERSION = 5
+MANIFEST_VERSION = 6
+#: Manifest formats this build reads: 5 had no open tail.
+MANIFEST_VERSIONS = (6, 5)
 TOMBSTONES_VERSION = 1
-#: Pairs per segment: a batch rewrites the segment its new ratings went into, so a write costs at most this many
-#: pairs plus the manifest (12 bytes per segment), whatever the user's history.
+#: Pairs per segment: a batch that learned writes the manifest with at most this many pairs in its tail (plus a
+#: sealed segment when the tail fills one), whatever the user's history.
 SEGMENT_PAIRS = 64
 
 SEPARATOR = b"\x00"
@@ -80,11 +86,12 @@ def split_key(key: bytes) -> tuple[bytes, str, int | None] | None:
 
 @dataclasses.dataclass(slots=True)
 class Layout:
-    """What the table holds of a user, as the last manifest written or read names it."""
+    """What the table holds of a user under segment keys, as the last manifest written or read names them (the
+    open tail is in the manifest, written with every batch)."""
 
     seqs: list[int]
     counts: list[int]
-    #: event ids of the stored pairs, segment after segment (how a batch's changes are found)
+    #: event ids of the pairs in segments, segment after segment (how a batch's changes are found)
     event_ids: np.ndarray
     next_seq: int
     tombstones: int
@@ -104,7 +111,7 @@ class Stored:
     layout: Layout | None  # None: a whole state of an older version, rewritten as segments on the next write
 
 
-def encode_manifest(partition: int, fingerprint: str, layout: Layout) -> bytes:
+def encode_manifest(partition: int, fingerprint: str, layout: Layout, tail: bytes) -> bytes:
     return seal(
         msgpack.packb(
             {
@@ -115,6 +122,7 @@ def encode_manifest(partition: int, fingerprint: str, layout: Layout) -> bytes:
                 "c": np.asarray(layout.counts, dtype=np.int32).tobytes(),
                 "next": layout.next_seq,
                 "nt": layout.tombstones,
+                "o": tail,
             },
             use_bin_type=True,
         )
@@ -155,8 +163,11 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
         and isinstance(doc.get("next"), int)
         and isinstance(doc.get("nt"), int)
         and doc["nt"] >= 0
+        and (doc.get("v") != MANIFEST_VERSION or isinstance(doc.get("o"), bytes))
     ):
-        raise StateError("user manifest lacks a valid partition, segment list, next sequence or tombstone count")
+        raise StateError(
+            "user manifest lacks a valid partition, segment list, next sequence, tombstone count or open tail"
+        )
     seq_list = np.frombuffer(seqs, dtype=np.int64).tolist()
     count_list = np.frombuffer(counts, dtype=np.int32).tolist()
     if (
@@ -169,7 +180,7 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
 
 
 def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: ItemSpace) -> Stored:
-    """The user a manifest document names, its segments and tombstones fetched with ``get``."""
+    """The user a manifest document names: its segments and tombstones fetched with ``get``, then its open tail."""
     partition, seqs, counts, next_seq, n_tombstones = manifest_of(doc, space.config.fingerprint())
     segments = []
     for seq, count in zip(seqs, counts):
@@ -182,11 +193,16 @@ def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: Item
         if segment.n > count:  # appended to by a batch that crashed before its manifest: read what was committed
             segment = segment.slice(0, count)
         segments.append(segment)
+    in_segments = np.concatenate([segment.event_ids for segment in segments]) if segments else None
+    if "o" in doc:
+        segments.append(user_codec.decode_segment(doc["o"], space))
     pairs = PairLog.concatenate(segments)
     if len(set(pairs.event_ids.tolist())) != pairs.n:
         raise StateError("user state holds an event id twice")
     forgotten = decode_tombstones(get(tombstones_key(user_key))) if n_tombstones else []
-    layout = Layout(seqs, counts, pairs.event_ids.copy(), next_seq, len(forgotten))
+    layout = Layout(
+        seqs, counts, in_segments if in_segments is not None else np.zeros(0, np.int64), next_seq, len(forgotten)
+    )
     return Stored(partition, pairs, forgotten, layout)
 
 
@@ -207,9 +223,10 @@ def plan_writes(
     layout after them.
 
     Pairs only ever leave a stored segment (forgets, evictions) or join at the end (learning), so each stored
-    segment keeps the pairs of it that remain, and new pairs fill the last segment and then new ones. A segment whose
-    pairs are unchanged is not written. ``rewrite`` writes every segment again under its own key (after a
-    redelivery: the changelog may lack what the local store has); ``orphans`` are deleted.
+    segment keeps the pairs of it that remain (a segment that lost some is written under a new number), the pairs
+    after the stored segments fill new full segments, and the fewer than ``segment_pairs`` left over ride in the
+    manifest. A segment whose pairs are unchanged is not written. ``rewrite`` writes every segment again under its
+    own key (after a redelivery: the changelog may lack what the local store has); ``orphans`` are deleted.
     """
     old = layout or Layout.empty()
     ids = pairs.event_ids
@@ -221,18 +238,12 @@ def plan_writes(
     for position, seq in enumerate(seqs):
         if seq is None:
             fresh.add(position)
-    if kept < pairs.n and counts and counts[-1] < segment_pairs:  # the last segment takes new pairs first
-        room = min(segment_pairs - counts[-1], pairs.n - kept)
-        counts[-1] += room
-        kept += room
-        fresh.add(len(seqs) - 1)  # in place if it kept all its pairs: the manifest's count is what a reader reads
-    while kept < pairs.n:
-        size = min(segment_pairs, pairs.n - kept)
+    while pairs.n - kept >= segment_pairs:  # the tail filled a segment: seal it under a key of its own
         starts.append(kept)
-        counts.append(size)
+        counts.append(segment_pairs)
         seqs.append(None)
         fresh.add(len(seqs) - 1)
-        kept += size
+        kept += segment_pairs
     next_seq = old.next_seq
     writes: list[tuple[bytes, bytes | None]] = []
     if (tombstones_changed or rewrite or layout is None) and forgotten:
@@ -250,8 +261,8 @@ def plan_writes(
             )
         )
     numbered = [seq for seq in seqs if seq is not None]  # every segment without a number was fresh: all have one
-    new = Layout(numbered, list(counts), ids.copy(), next_seq, len(forgotten))
-    writes.append((user_key, encode_manifest(partition, fingerprint, new)))
+    new = Layout(numbered, list(counts), ids[:kept].copy(), next_seq, len(forgotten))
+    writes.append((user_key, encode_manifest(partition, fingerprint, new, user_codec.encode_segment(pairs, kept))))
     written = {key for key, _ in writes}
     dropped = [segment_key(user_key, seq) for seq in set(old.seqs) - set(new.seqs)]
     writes.extend((key, None) for key in dict.fromkeys([*dropped, *orphans]) if key not in written)

@@ -1,10 +1,10 @@
 """A user as a worker keeps it: the network, the forgotten event ids (tombstones) and the input partition the user
-lives on, and how it is read from and written to the ``user-wnn`` table (:mod:`stream.user_layout`: a manifest,
-segments of pairs, tombstones, each under its own key).
+lives on, and how it is read from and written to the ``user-wnn`` table (:mod:`stream.user_layout`: a manifest
+with the newest pairs, full segments of older pairs, tombstones, each under its own key).
 
 The user's drift signals and everything else the network needs are derived from the stored pairs, so the pairs and
-the tombstones are all there is to store. :meth:`UserState.writes` gives what a batch must write: only the segments
-that changed and the manifest.
+the tombstones are all there is to store. :meth:`UserState.writes` gives what a batch must write: the manifest (one
+value, for a batch that only learned), and the segments that were sealed or changed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from stream.user_layout import (
-    MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
     SEGMENT_PAIRS,
     Getter,
     Layout,
@@ -104,8 +104,9 @@ class UserState:
         data = get(user_key)
         if data is None:
             return None
-        doc = load_document(data, (MANIFEST_VERSION, *WHOLE_STATE_VERSIONS), UNSEALED_STATE_VERSION, "user table value")
-        if doc["v"] == MANIFEST_VERSION:
+        versions = (*MANIFEST_VERSIONS, *WHOLE_STATE_VERSIONS)
+        doc = load_document(data, versions, UNSEALED_STATE_VERSION, "user table value")
+        if doc["v"] in MANIFEST_VERSIONS:
             return read_segments(doc, user_key, get, space)
         if (
             not isinstance(doc.get("p"), int)

@@ -81,7 +81,7 @@ def test_rating_emits_a_list_without_rated_items_and_a_drift_message():
     assert rec["events"] == [{"event_id": 1, "offset": 1, "cause": "rating"}] and rec["n_ratings"] == 1
     [drift] = docs(out.drift)
     assert drift["records"][0]["n_ratings"] == 0 and drift["records"][0]["rating"] == 5.0
-    assert [key for _, key, _ in out.states] == [b"u\x000", b"u"]  # a segment, then the manifest
+    assert [key for _, key, _ in out.states] == [b"u"]  # the manifest, with the new pair in its tail
     assert not out.dead_letters and p.pending_shares()
 
 
@@ -138,9 +138,9 @@ def test_a_version_3_table_value_with_its_stored_drift_detector_still_loads():
     legacy.data[b"u"] = old
     state = legacy.user(fresh, b"u")
     assert state.wnn.n_pairs == 6 and list(state.forgotten) == [99] and state.layout is None
-    legacy.run(fresh, [rating("u", "7", 3.0, 7)])  # the next write lays the user out in segments
+    legacy.run(fresh, [rating("u", "7", 3.0, 7)])  # the next write lays the user out anew
     assert legacy.user(fresh, b"u").wnn.n_pairs == 7 and list(legacy.user(fresh, b"u").forgotten) == [99]
-    assert sorted(legacy.data) == [b"u", b"u\x000", b"u\x00t"]
+    assert sorted(legacy.data) == [b"u", b"u\x00t"]  # seven pairs ride in the manifest's tail
 
 
 def test_a_taste_flip_raises_the_drift_flag_at_the_rating_that_restarted_the_window():
@@ -361,7 +361,7 @@ def test_the_cache_is_bounded_by_bytes():
     assert p.cache.currsize <= 12_000 and 1 < len(p.cache) < 10
     reads = table.reads
     table.run(p, [rating("u0", "2", 4.0, 100)])  # evicted: read back from the table, nothing lost
-    assert table.reads == reads + 2  # evicted: read back from the table (its manifest and one segment)
+    assert table.reads == reads + 1  # evicted: read back from the table (its manifest, which holds its one pair)
     assert p.user("u0", table.data.get).wnn.n_pairs == 2
 
 
