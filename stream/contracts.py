@@ -30,6 +30,8 @@ SCHEMA_VERSION: Final = 1
 ITEM_SCHEMA_VERSION: Final = 1
 #: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
 OUTPUT_VERSION: Final = 2
+#: Version of the ``drift-metrics`` messages: one per input partition per micro-batch since version 3.
+DRIFT_VERSION: Final = 3
 
 
 class ItemRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -123,19 +125,28 @@ class DriftRecord(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UserDrift(msgspec.Struct, forbid_unknown_fields=True):
-    """``drift-metrics``, ``kind: "user"``: one per user per micro-batch."""
+    """One user's part of a :class:`BatchDrift`: a record per new rating, in order, and the user's taste shift after
+    the batch."""
 
-    v: Literal[2]
-    kind: Literal["user"]
     user: str
     records: list[DriftRecord]
     taste_shift: float
 
 
+class BatchDrift(msgspec.Struct, forbid_unknown_fields=True):
+    """``drift-metrics``, ``kind: "batch"``: one per input partition per micro-batch (key: the partition number),
+    every user of the batch who rated (a batch of many ratings is split over several messages)."""
+
+    v: Literal[3]
+    kind: Literal["batch"]
+    partition: int
+    users: list[UserDrift]
+
+
 class GlobalDrift(msgspec.Struct, forbid_unknown_fields=True):
     """``drift-metrics``, ``kind: "global"``: each worker's aggregates, at an interval."""
 
-    v: Literal[2]
+    v: Literal[3]
     kind: Literal["global"]
     worker: str
     window_s: float
@@ -247,9 +258,10 @@ RECOMMENDATIONS = output_topic(
 )
 DRIFT_METRICS = output_topic(
     "drift-metrics",
-    (UserDrift, GlobalDrift),
-    key='user id (global reports: "global")',
-    summary="per user per micro-batch, each rating's prediction error and drift flag; each worker's aggregates",
+    (BatchDrift, GlobalDrift),
+    key='input partition number (global reports: "global")',
+    summary="per input partition per micro-batch, each rating's prediction error and drift flag, by user; each "
+    "worker's aggregates",
 )
 DEAD_LETTERS = output_topic(
     "ratings-dlq",

@@ -8,7 +8,7 @@ Input, on ``ratings`` (key: the user id, as UTF-8):
 * forget: ``{"v": 1, "type": "forget", "user": "196", "event_id": 17}`` removes that training pair, or
   ``{"v": 1, "type": "forget", "user": "196", "item": "242"}`` removes every pair of that item.
 
-Outputs are built by :func:`recommendation_message`, :func:`drift_message` and :func:`dead_letter_message` from the
+Outputs are built by :func:`recommendation_message`, :func:`drift_messages` and :func:`dead_letter_message` from the
 Structs of :mod:`stream.contracts`, which document their fields and generate their JSON Schemas.
 """
 
@@ -23,8 +23,10 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from stream.contracts import (
+    DRIFT_VERSION,
     OUTPUT_VERSION,
     SCHEMA_VERSION,
+    BatchDrift,
     CoveredInput,
     DeadLetter,
     DriftRecord,
@@ -265,7 +267,7 @@ def recommendation_message(
 def drift_record(
     event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int
 ) -> DriftRecord:
-    """One rating's entry in a :func:`drift_message`."""
+    """One rating's entry in a :func:`user_drift`."""
     return DriftRecord(
         event_id=event_id,
         event_time=event_time,
@@ -277,21 +279,49 @@ def drift_record(
     )
 
 
-def drift_message(user: str, records: list[DriftRecord], taste_shift: float) -> bytes:
-    """``drift-metrics`` value of ``kind: "user"``: one per user per micro-batch (:class:`stream.contracts.UserDrift`).
+def user_drift(user: str, records: list[DriftRecord], taste_shift: float) -> UserDrift:
+    """One user's part of a :func:`drift_messages`: ``records`` has one entry per new rating, in order;
+    ``taste_shift`` is the JS divergence of the user's recent vs long-run genre mix after the batch, 0..1."""
+    return UserDrift(user=user, records=records, taste_shift=round(taste_shift, 5))
 
-    ``records`` has one entry per new rating, in order; ``taste_shift`` is the JS divergence of the user's recent vs
-    long-run genre mix after the batch, 0..1.
+
+#: A drift message holds the records of at most this many ratings (about 150 bytes each), so that it stays far under
+#: Kafka's message size limit however large a micro-batch is.
+DRIFT_RECORDS_PER_MESSAGE = 2000
+
+
+def drift_messages(partition: int, users: list[UserDrift]) -> list[bytes]:
+    """``drift-metrics`` values of ``kind: "batch"`` for one input partition's micro-batch
+    (:class:`stream.contracts.BatchDrift`): one message, or several when it holds more than
+    :data:`DRIFT_RECORDS_PER_MESSAGE` records (a user's records are never split)."""
+    chunks: list[list[UserDrift]] = [[]]
+    held = 0
+    for entry in users:
+        if held and held + len(entry.records) > DRIFT_RECORDS_PER_MESSAGE:
+            chunks.append([])
+            held = 0
+        chunks[-1].append(entry)
+        held += len(entry.records)
+    return [_encode(BatchDrift(v=DRIFT_VERSION, kind="batch", partition=partition, users=chunk)) for chunk in chunks]
+
+
+def drift_records_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every per-rating record of a ``drift-metrics`` message (as decoded JSON), each with its ``user``; none for a
+    ``kind: "global"`` report. For consumers:
+
+    >>> doc = {"kind": "batch", "users": [{"user": "u", "records": [{"event_id": 1}], "taste_shift": 0.0}]}
+    >>> drift_records_of(doc)
+    [{'event_id': 1, 'user': 'u'}]
     """
-    return _encode(
-        UserDrift(v=OUTPUT_VERSION, kind="user", user=user, records=records, taste_shift=round(taste_shift, 5))
-    )
+    if doc.get("kind") != "batch":
+        return []
+    return [{**record, "user": entry["user"]} for entry in doc["users"] for record in entry["records"]]
 
 
 def global_drift_message(window: Mapping[str, Any]) -> bytes:
     """``drift-metrics`` value of ``kind: "global"``, emitted at an interval by each worker
     (:class:`stream.contracts.GlobalDrift`)."""
-    return _encode(GlobalDrift(v=OUTPUT_VERSION, kind="global", **window))
+    return _encode(GlobalDrift(v=DRIFT_VERSION, kind="global", **window))
 
 
 #: A dead letter carries at most this much of the original value (the whole message stays on the input topic at

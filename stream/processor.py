@@ -7,8 +7,8 @@ micro-batch and returns everything the agent must write:
 
 * every rating is learned in arrival order, each predicted first for its drift record, so a batch leaves exactly the
   user states the same messages one by one would;
-* per user per batch: one table write, one recommendation list (covering all of that user's inputs in the batch),
-  one drift message;
+* per user per batch: one table write and one recommendation list (covering all of that user's inputs in the
+  batch); per input partition per batch, one drift message with every new rating's record;
 * per partition, at an interval (at most once per batch): the item-statistics buckets that changed, for the other
   workers (this worker's own item space is updated with every rating);
 * a message that cannot be processed, for any reason, becomes a dead letter with the reason; the messages around it
@@ -32,9 +32,7 @@ from cachetools import LRUCache
 
 from stream.batch import BatchOutput, Incoming, Loader, Refused, TouchedUser, list_message
 from stream.catalogue import Titles, dataset_items, parse_item
-from stream.contracts import (
-    ItemRecord,
-)
+from stream.contracts import ItemRecord, UserDrift
 from stream.drift_window import DriftWindow
 from stream.item_shares import PartitionShares, parse_share_key, stored_shares
 from stream.messages import (
@@ -43,10 +41,11 @@ from stream.messages import (
     SchemaError,
     covered_event,
     dead_letter_message,
-    drift_message,
+    drift_messages,
     drift_record,
     global_drift_message,
     parse_input,
+    user_drift,
 )
 from stream.settings import Settings
 from stream.user_state import UserState
@@ -339,7 +338,8 @@ class StreamProcessor:
         return True
 
     def _emit(self, touched: dict[str, TouchedUser], out: BatchOutput) -> None:
-        """One state write, one list and one drift message per touched user."""
+        """One state write and one list per touched user; the drift records of each input partition together."""
+        drift: dict[int, list[UserDrift]] = {}
         for user, entry in touched.items():
             state = entry.state
             if not entry.events:  # only refused inputs: nothing to write or emit
@@ -357,7 +357,10 @@ class StreamProcessor:
             if entry.records:
                 shift = model.taste_shift()
                 self.window.observe_taste_shift(shift)
-                out.drift.append((key, drift_message(user, entry.records, shift)))
+                drift.setdefault(state.partition, []).append(user_drift(user, entry.records, shift))
+        for partition, users in drift.items():
+            key = str(partition).encode()
+            out.drift.extend((key, value) for value in drift_messages(partition, users))
 
     # ------------------------------------------------------------------ item statistics
     def pending_shares(self) -> list[tuple[int, bytes, bytes]]:

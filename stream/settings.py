@@ -147,8 +147,8 @@ class Settings:
     batch_max: int = setting(
         "batch_max",
         1000,
-        "ratings per micro-batch: one table write, one list and one drift "
-        "message per user per batch (1: one list per rating, the lowest latency)",
+        "ratings per micro-batch: one table write and one list per user per "
+        "batch, one drift message per partition per batch (1: one list per rating, the lowest latency)",
         group=ENGINE,
     )
     batch_linger_s: float = setting(

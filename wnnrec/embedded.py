@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.messages import rating_message
+from stream.messages import drift_records_of, rating_message
 from stream.settings import Settings
 from stream.worker import create_worker
 from stream.worker.offline import without_broker
@@ -81,12 +81,7 @@ async def _run(dataset: Dataset, n: int) -> JobResult:
                 if len(arrivals) >= n:
                     break
                 await asyncio.sleep(0.01)
-        records = [
-            {**record, "user": doc["user"]}
-            for doc in outputs["drift-metrics"]
-            if doc.get("kind") == "user"
-            for record in doc["records"]
-        ]
+        records = [record for doc in outputs["drift-metrics"] for record in drift_records_of(doc)]
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]
         summary = summarize(
             records,

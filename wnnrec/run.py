@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from stream.admin import BrokerUnavailable, create_topics, delete_run_topics
 from stream.catalogue import publish_catalogue
+from stream.messages import drift_records_of
 from stream.settings import Settings
 from wnnrec.datasets import Dataset, load_dataset
 from wnnrec.deployment import WARMUP_USER, ListCollector, fresh_settings, start_worker, stop_worker, wait_until_serving
@@ -156,10 +157,10 @@ def _on_kafka(
         stop_worker(worker)
         worker = None
         records = [
-            {**record, "user": doc["user"]}
+            record
             for doc in read_topic(settings, settings.drift_topic)
-            if doc.get("kind") == "user" and doc["user"] != WARMUP_USER
-            for record in doc["records"]
+            for record in drift_records_of(doc)
+            if record["user"] != WARMUP_USER
         ]
         dead = read_topic(settings, settings.dlq_topic)
         latencies = [(sent_at[e], (t - sent_at[e]) * 1000.0) for e, t in arrivals.items() if e in sent_at]

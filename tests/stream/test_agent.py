@@ -82,7 +82,7 @@ async def test_user_state_is_written_to_the_table_and_forget_re_emits(worker_and
     last = [doc for name, _, doc in sent if name == "recommendations"][-1]
     assert last["events"][-1]["cause"] == "forget" and last["n_ratings"] == 1
     drift = [doc for name, _, doc in sent if name == "drift-metrics"]
-    assert len(drift) == 2 and all(d["kind"] == "user" for d in drift)
+    assert len(drift) == 2 and all(d["kind"] == "batch" and d["users"][0]["user"] == "u2" for d in drift)
 
 
 async def test_corrupt_table_value_goes_to_the_dlq(worker_and_sent):

@@ -15,12 +15,13 @@ from stream.contracts import TOPICS, json_schemas
 from stream.messages import (
     covered_event,
     dead_letter_message,
-    drift_message,
+    drift_messages,
     drift_record,
     forget_message,
     global_drift_message,
     rating_message,
     recommendation_message,
+    user_drift,
 )
 from stream.processor import StreamProcessor
 from stream.settings import Settings
@@ -60,7 +61,8 @@ def test_every_encoder_writes_messages_its_schema_accepts(movielens):
     assert_valid("items", item_message("x", title="X", year=2024, genres=["New"], attributes={"language": "cs"}))
     events = [covered_event(3, 10, "rating"), covered_event(None, 11, "forget", duplicate=True)]
     assert_valid("recommendations", recommendation_message("u", ["1", "2"], [0.5, 0.25], 5, 0, events, 100, 2))
-    assert_valid("drift-metrics", drift_message("u", [drift_record(3, 100, 3.2, 4.0, False, 1)], 0.1))
+    [drift] = drift_messages(2, [user_drift("u", [drift_record(3, 100, 3.2, 4.0, False, 1)], 0.1)])
+    assert_valid("drift-metrics", drift)
     window = {
         "worker": "w",
         "window_s": 5.0,

@@ -122,8 +122,9 @@ def test_replay_covers_every_rating_once_with_lists_without_rated_items(replayed
             assert doc["n_ratings"] == len(rated[user]) and len(doc["items"]) == 10
             assert not rated[user] & {i["item"] for i in doc["items"]}
             assert doc["event_time"] == int(movielens.timestamps[e])
-    drift = [d for d in read_topic(replayed.settings, replayed.settings.drift_topic) if d.get("kind") == "user"]
-    assert sum(len(d["records"]) for d in drift if d["user"] != WARMUP_USER) == N_REPLAY
+    drift = [d for d in read_topic(replayed.settings, replayed.settings.drift_topic) if d.get("kind") == "batch"]
+    users = [u for d in drift for u in d["users"] if u["user"] != WARMUP_USER]
+    assert sum(len(u["records"]) for u in users) == N_REPLAY
 
 
 def test_forget_end_to_end_changes_the_list(replayed):

@@ -7,11 +7,14 @@ from stream.messages import (
     RatingEvent,
     SchemaError,
     dead_letter_message,
+    drift_messages,
+    drift_record,
     event_id_from_offset,
     forget_message,
     parse_input,
     rating_message,
     recommendation_message,
+    user_drift,
 )
 from wnn.rating_scale import HALF_STARS, WHOLE_STARS
 
@@ -93,3 +96,13 @@ def test_replay_pacing_never_asks_for_a_negative_sleep_and_takes_the_later_limit
     assert pacing_due(10.0, 400, 0.0, None, 400.0) == 11.0
     assert pacing_due(10.0, 0, 86400.0, 86400.0, None) == 11.0
     assert pacing_due(10.0, 800, 86400.0, 86400.0, 400.0) == 12.0  # the rate limit is the later one here
+
+
+def test_a_partitions_drift_is_split_between_users_so_no_message_holds_too_many_records():
+    record = drift_record(1, 100, 3.2, 4.0, False, 1)
+    users = [user_drift(f"u{k}", [record] * size, 0.0) for k, size in enumerate([1500, 400, 300, 2500, 1])]
+    messages = [json.loads(m) for m in drift_messages(3, users)]
+    assert [[u["user"] for u in m["users"]] for m in messages] == [["u0", "u1"], ["u2"], ["u3"], ["u4"]]
+    assert all(m["kind"] == "batch" and m["partition"] == 3 for m in messages)
+    # A user's records stay together, even when they alone are over the limit.
+    assert [len(u["records"]) for m in messages for u in m["users"]] == [1500, 400, 300, 2500, 1]

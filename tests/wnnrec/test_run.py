@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from stream.messages import drift_records_of
 from stream.settings import Settings
 from wnnrec.run import main_job, read_topic
 
@@ -27,9 +28,9 @@ def test_the_main_job_reports_what_is_on_its_topics_and_leaves_none_behind(kafka
             {e["event_id"] for doc in lists for e in doc["events"] if e["cause"] == "rating" and e["event_id"] >= 0}
         )
         seen["records"] = sum(
-            len(d["records"])
-            for d in read_topic(settings, settings.drift_topic)
-            if d.get("kind") == "user" and d["user"] != "__warmup__"
+            record["user"] != "__warmup__"
+            for doc in read_topic(settings, settings.drift_topic)
+            for record in drift_records_of(doc)
         )
         seen["dead"] = len(read_topic(settings, settings.dlq_topic))
 
