@@ -44,6 +44,8 @@ class BatchOutput:
     messages: dict[str, list[Message]] = dataclasses.field(default_factory=_no_messages)
     applied: int = 0
     duplicates: int = 0
+    #: user lists in ``recommendations`` (a list batch holds several)
+    lists: int = 0
 
     @property
     def recommendations(self) -> list[Message]:

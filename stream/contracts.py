@@ -114,6 +114,17 @@ class Recommendations(msgspec.Struct, forbid_unknown_fields=True):
     n_ratings: int
 
 
+class ListBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """``recommendations`` with ``--list-messages partition``: the lists of one input partition's micro-batch, each
+    as the user's own message would be (key: the partition number; a batch of many lists is split over several
+    messages)."""
+
+    v: Literal[2]
+    kind: Literal["batch"]
+    partition: int
+    lists: list[Recommendations]
+
+
 class DriftRecord(msgspec.Struct, forbid_unknown_fields=True):
     event_id: int
     event_time: int
@@ -252,9 +263,10 @@ def output_topic(name: str, messages: tuple[type[msgspec.Struct], ...], key: str
 
 RECOMMENDATIONS = output_topic(
     "recommendations",
-    (Recommendations,),
-    key="user id",
-    summary="the user's refreshed top-N after each micro-batch of their inputs",
+    (Recommendations, ListBatch),
+    key="user id (--list-messages partition: the input partition number)",
+    summary="the user's refreshed top-N after each micro-batch of their inputs (or every such list of an input "
+    "partition's micro-batch)",
 )
 DRIFT_METRICS = output_topic(
     "drift-metrics",

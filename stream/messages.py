@@ -264,6 +264,37 @@ def recommendation_message(
     )
 
 
+#: A list batch holds lists of at most this many bytes in all (unless one list alone is larger), far under Kafka's
+#: message size limit.
+LIST_BATCH_BYTES = 256 * 1024
+
+
+def list_batch_messages(partition: int, lists: list[bytes]) -> list[bytes]:
+    """``recommendations`` values of ``kind: "batch"`` (:class:`stream.contracts.ListBatch`) for one input partition's
+    micro-batch, from its users' :func:`recommendation_message` values: one message, or several when they hold more
+    than :data:`LIST_BATCH_BYTES`. The lists are joined as they are, not encoded again."""
+    head = b'{"v":%d,"kind":"batch","partition":%d,"lists":[' % (OUTPUT_VERSION, partition)
+    chunks: list[list[bytes]] = [[]]
+    held = 0
+    for value in lists:
+        if held and held + len(value) > LIST_BATCH_BYTES:
+            chunks.append([])
+            held = 0
+        chunks[-1].append(value)
+        held += len(value)
+    return [head + b",".join(chunk) + b"]}" for chunk in chunks]
+
+
+def lists_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The user lists of a ``recommendations`` message (as decoded JSON): the message itself, or each list of a
+    ``kind: "batch"`` message. For consumers, whichever ``--list-messages`` the worker runs with:
+
+    >>> [entry["user"] for entry in lists_of({"kind": "batch", "lists": [{"user": "a"}, {"user": "b"}]})]
+    ['a', 'b']
+    """
+    return list(doc["lists"]) if doc.get("kind") == "batch" else [dict(doc)]
+
+
 def drift_record(
     event_id: int, event_time: int, predicted: float, rating: float, drift: bool, n_ratings: int
 ) -> DriftRecord:

@@ -8,7 +8,8 @@ micro-batch and returns everything the agent must write:
 * every rating is learned in arrival order, each predicted first for its drift record, so a batch leaves exactly the
   user states the same messages one by one would;
 * per user per batch: one table write and one recommendation list (covering all of that user's inputs in the
-  batch); per input partition per batch, one drift message with every new rating's record;
+  batch; with ``--list-messages partition`` the lists of each input partition travel together); per input
+  partition per batch, one drift message with every new rating's record;
 * per partition, at an interval (at most once per batch): the item-statistics buckets that changed, for the other
   workers (this worker's own item space is updated with every rating);
 * a message that cannot be processed, for any reason, becomes a dead letter with the reason; the messages around it
@@ -25,12 +26,12 @@ import collections
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from cachetools import LRUCache
 
-from stream.batch import BatchOutput, Incoming, Loader, Refused, TouchedUser, list_message
+from stream.batch import BatchOutput, Incoming, Loader, Message, Refused, TouchedUser, list_message
 from stream.catalogue import Titles, dataset_items, parse_item
 from stream.contracts import ItemRecord, UserDrift
 from stream.drift_window import DriftWindow
@@ -44,6 +45,7 @@ from stream.messages import (
     drift_messages,
     drift_record,
     global_drift_message,
+    list_batch_messages,
     parse_input,
     user_drift,
 )
@@ -57,6 +59,7 @@ from wnn.item_stats import ItemPartial, RatingRow, ShareBucket
 from wnn.network import StateError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StreamProcessor:
@@ -338,14 +341,16 @@ class StreamProcessor:
         return True
 
     def _emit(self, touched: dict[str, TouchedUser], out: BatchOutput) -> None:
-        """One state write and one list per touched user; the drift records of each input partition together."""
+        """One state write and one list per touched user (the lists of each input partition together with
+        ``--list-messages partition``); the drift records of each input partition together."""
+        by_partition = self.settings.list_messages == "partition"
+        lists: dict[int, list[bytes]] = {}
         drift: dict[int, list[UserDrift]] = {}
         for user, entry in touched.items():
             state = entry.state
             if not entry.events:  # only refused inputs: nothing to write or emit
                 continue
             key = user.encode()
-            model = state.wnn
             if entry.changed or entry.rewrite:
                 out.states.extend(
                     (state.partition, k, v)
@@ -353,14 +358,18 @@ class StreamProcessor:
                 )
             with contextlib.suppress(ValueError):  # larger than the whole cache budget: served from the table next time
                 self.cache[user] = state
-            out.recommendations.append((key, list_message(user, entry, self.settings)))
+            value = list_message(user, entry, self.settings)
+            out.lists += 1
+            if by_partition:
+                lists.setdefault(state.partition, []).append(value)
+            else:
+                out.recommendations.append((key, value))
             if entry.records:
-                shift = model.taste_shift()
+                shift = state.wnn.taste_shift()
                 self.window.observe_taste_shift(shift)
                 drift.setdefault(state.partition, []).append(user_drift(user, entry.records, shift))
-        for partition, users in drift.items():
-            key = str(partition).encode()
-            out.drift.extend((key, value) for value in drift_messages(partition, users))
+        out.recommendations.extend(_by_partition(lists, list_batch_messages))
+        out.drift.extend(_by_partition(drift, drift_messages))
 
     # ------------------------------------------------------------------ item statistics
     def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
@@ -439,3 +448,8 @@ class StreamProcessor:
             return None
         report, self.window = self.window.report(self.settings.app_id)
         return global_drift_message(report)
+
+
+def _by_partition(grouped: dict[int, list[T]], encode: Callable[[int, list[T]], list[bytes]]) -> list[Message]:
+    """The messages of each input partition's part of a batch, keyed by the partition's number."""
+    return [(str(p).encode(), value) for p, part in grouped.items() for value in encode(p, part)]

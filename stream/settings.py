@@ -151,6 +151,15 @@ class Settings:
         "batch, one drift message per partition per batch (1: one list per rating, the lowest latency)",
         group=ENGINE,
     )
+    list_messages: str = setting(
+        "list_messages",
+        "user",
+        "user: one recommendations message per touched user per batch, keyed by the user (a compacted topic keeps "
+        "each user's latest list); partition: one per input partition per batch holding every touched user's list, "
+        "keyed by the partition (far fewer messages when a batch touches many users)",
+        group=ENGINE,
+        metavar="{user,partition}",
+    )
     batch_linger_s: float = setting(
         "batch_linger_s",
         0.02,
@@ -293,6 +302,8 @@ class Settings:
             )
         if self.security_protocol.startswith("SASL") and not self.sasl_username:
             raise ValueError(f"security_protocol {self.security_protocol} needs a SASL username (and password)")
+        if self.list_messages not in ("user", "partition"):
+            raise ValueError(f"list_messages must be user or partition, got {self.list_messages!r}")
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             raise ValueError(
                 f"processing_guarantee must be at_least_once or exactly_once, got {self.processing_guarantee!r}"

@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from stream.admin import delete_run_topics, make_producer
-from stream.messages import rating_message
+from stream.messages import lists_of, rating_message
 from stream.settings import Settings
 
 #: The user of the ratings that probe whether a worker is serving; never part of a measurement.
@@ -38,8 +38,9 @@ class ListCollector(threading.Thread):
         self.repeats_by_partition: collections.Counter[int] = collections.Counter()  # partition -> second coverings
         # event id -> (partition, input offset) as its first list gave them (lists share their input's partition)
         self.input_positions: dict[int, tuple[int, int]] = {}
-        self.lists = 0
-        self.list_bytes = 0  # the lists' values, in all
+        self.lists = 0  # user lists (a list batch holds several)
+        self.messages = 0
+        self.message_bytes = 0  # the messages' values, in all
         self.ready = threading.Event()
         self.stop_requested = False
         self.error: BaseException | None = None
@@ -86,18 +87,23 @@ class ListCollector(threading.Thread):
                 batches = await consumer.getmany(timeout_ms=100, max_records=5000)
                 now = time.perf_counter()
                 for tp, records in batches.items():
-                    self.lists += len(records)
+                    self.messages += len(records)
                     for record in records:
-                        self.list_bytes += len(record.value)
-                        for covered in json.loads(record.value).get("events", ()):
-                            if covered["cause"] == "rating":
-                                self.arrivals.setdefault(covered["event_id"], now)
-                                self.input_positions.setdefault(covered["event_id"], (tp.partition, covered["offset"]))
-                                self.coverage[covered["event_id"]] += 1
-                                if self.coverage[covered["event_id"]] > 1:
-                                    self.repeats_by_partition[tp.partition] += 1
+                        self.message_bytes += len(record.value)
+                        for listed in lists_of(json.loads(record.value)):
+                            self.lists += 1
+                            self._cover(tp.partition, listed["events"], now)
         finally:
             await consumer.stop()
+
+    def _cover(self, partition: int, events: list[dict[str, Any]], now: float) -> None:
+        for covered in events:
+            if covered["cause"] == "rating":
+                self.arrivals.setdefault(covered["event_id"], now)
+                self.input_positions.setdefault(covered["event_id"], (partition, covered["offset"]))
+                self.coverage[covered["event_id"]] += 1
+                if self.coverage[covered["event_id"]] > 1:
+                    self.repeats_by_partition[partition] += 1
 
 
 def start_worker(

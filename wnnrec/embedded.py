@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.messages import drift_records_of, rating_message
+from stream.messages import drift_records_of, lists_of, rating_message
 from stream.settings import Settings
 from stream.worker import create_worker
 from stream.worker.offline import without_broker
@@ -59,8 +59,9 @@ async def _run(dataset: Dataset, n: int) -> JobResult:
             outputs[name].append(doc)
             if name == "recommendations":
                 now = time.perf_counter()
-                for event in doc["events"]:
-                    arrivals.setdefault(event["event_id"], now)
+                for listed in lists_of(doc):
+                    for event in listed["events"]:
+                        arrivals.setdefault(event["event_id"], now)
 
         without_broker(worker, sink)
         users, items = dataset.user_ids, dataset.item_ids

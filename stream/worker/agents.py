@@ -157,7 +157,7 @@ def observe_batch(
 ) -> None:
     metrics = worker.metrics
     metrics.batch_events.observe(inputs)
-    metrics.lists_sent.inc(len(out.recommendations))
+    metrics.lists_sent.inc(out.lists)
     for stage, seconds in (("learn", learn_s), ("table_write", write_s), ("send", send_s), ("delivery_wait", wait_s)):
         metrics.stage_seconds.labels(stage).observe(seconds)
 

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import jsonschema
+import msgspec
 import pytest
 
 from stream.batch import Incoming
 from stream.catalogue import dataset_items, item_message
-from stream.contracts import TOPICS, json_schemas
+from stream.contracts import TOPICS, ListBatch, json_schemas
 from stream.messages import (
     covered_event,
     dead_letter_message,
@@ -19,6 +20,7 @@ from stream.messages import (
     drift_record,
     forget_message,
     global_drift_message,
+    list_batch_messages,
     rating_message,
     recommendation_message,
     user_drift,
@@ -60,7 +62,11 @@ def test_every_encoder_writes_messages_its_schema_accepts(movielens):
         assert_valid("items", value)
     assert_valid("items", item_message("x", title="X", year=2024, genres=["New"], attributes={"language": "cs"}))
     events = [covered_event(3, 10, "rating"), covered_event(None, 11, "forget", duplicate=True)]
-    assert_valid("recommendations", recommendation_message("u", ["1", "2"], [0.5, 0.25], 5, 0, events, 100, 2))
+    listed = recommendation_message("u", ["1", "2"], [0.5, 0.25], 5, 0, events, 100, 2)
+    assert_valid("recommendations", listed)
+    [batch] = list_batch_messages(0, [listed, listed])
+    assert_valid("recommendations", batch)
+    assert msgspec.json.decode(batch, type=ListBatch).lists[1].user == "u"  # the Struct reads the joined bytes
     [drift] = drift_messages(2, [user_drift("u", [drift_record(3, 100, 3.2, 4.0, False, 1)], 0.1)])
     assert_valid("drift-metrics", drift)
     window = {

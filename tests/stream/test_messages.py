@@ -11,6 +11,8 @@ from stream.messages import (
     drift_record,
     event_id_from_offset,
     forget_message,
+    list_batch_messages,
+    lists_of,
     parse_input,
     rating_message,
     recommendation_message,
@@ -106,3 +108,14 @@ def test_a_partitions_drift_is_split_between_users_so_no_message_holds_too_many_
     assert all(m["kind"] == "batch" and m["partition"] == 3 for m in messages)
     # A user's records stay together, even when they alone are over the limit.
     assert [len(u["records"]) for m in messages for u in m["users"]] == [1500, 400, 300, 2500, 1]
+
+
+def test_a_partitions_lists_are_joined_as_they_are_and_split_by_size(monkeypatch):
+    import stream.messages
+
+    monkeypatch.setattr(stream.messages, "LIST_BATCH_BYTES", 600)
+    lists = [recommendation_message(f"u{k}", ["1", "2"], [0.5, 0.25], 5, 1, [], 100, 2) for k in range(5)]
+    messages = list_batch_messages(1, lists)
+    assert 1 < len(messages) < 5 and all(len(m) < 600 + len(lists[0]) + 60 for m in messages)
+    joined = [entry for m in messages for entry in lists_of(json.loads(m))]
+    assert joined == [json.loads(value) for value in lists]

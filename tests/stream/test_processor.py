@@ -5,7 +5,7 @@ import pytest
 
 from stream.batch import Incoming
 from stream.item_shares import parse_share_key
-from stream.messages import forget_message, rating_message
+from stream.messages import forget_message, lists_of, rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.user_state import UserState
@@ -108,6 +108,25 @@ def test_a_batch_gives_one_write_and_list_per_user_one_drift_message_per_partiti
     assert table_b.users(batched) == table_1.users(one_by_one)  # learning order is arrival order: identical users
     assert np.array_equal(batched.space.counts, one_by_one.space.counts)
     assert np.array_equal(batched.space.stats.projections, one_by_one.space.stats.projections)
+
+
+def test_list_messages_by_partition_carry_the_same_lists_as_one_message_per_user():
+    stream = [
+        rating(u, str(i), 4.0, t, partition=p) for t, (u, i, p) in enumerate([("a", 1, 0), ("b", 2, 1), ("c", 3, 0)])
+    ]
+    per_user, per_partition = (
+        StreamProcessor(catalogue=catalogue()),
+        StreamProcessor(Settings(list_messages="partition"), catalogue=catalogue()),
+    )
+    lists = docs(Table().run(per_user, stream).recommendations)
+    out = Table().run(per_partition, stream)
+    assert [key for key, _ in out.recommendations] == [b"0", b"1"] and out.lists == 3
+    batches = docs(out.recommendations)
+    assert [(d["kind"], d["partition"], [entry["user"] for entry in d["lists"]]) for d in batches] == [
+        ("batch", 0, ["a", "c"]),
+        ("batch", 1, ["b"]),
+    ]
+    assert sorted((entry for d in batches for entry in lists_of(d)), key=lambda d: d["user"]) == lists
 
 
 def test_state_round_trips_through_the_table_value():

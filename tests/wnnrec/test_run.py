@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stream.messages import drift_records_of
+from stream.messages import drift_records_of, lists_of
 from stream.settings import Settings
 from wnnrec.run import main_job, read_topic
 
@@ -16,14 +16,18 @@ N = 5000
 
 
 @pytest.mark.broker
-def test_the_main_job_reports_what_is_on_its_topics_and_leaves_none_behind(kafka_bootstrap, movielens, tmp_path):
+@pytest.mark.parametrize("list_messages", ["user", "partition"])
+def test_the_main_job_reports_what_is_on_its_topics_and_leaves_none_behind(
+    kafka_bootstrap, movielens, tmp_path, list_messages
+):
     from kafka.admin import KafkaAdminClient
 
     seen = {}
 
     def read_back(settings):
-        lists = read_topic(settings, settings.recommendations_topic)
-        seen["lists"] = len(lists)
+        messages = read_topic(settings, settings.recommendations_topic)
+        lists = [listed for doc in messages for listed in lists_of(doc)]
+        seen["lists"], seen["messages"] = len(lists), len(messages)
         seen["covered"] = len(
             {e["event_id"] for doc in lists for e in doc["events"] if e["cause"] == "rating" and e["event_id"] >= 0}
         )
@@ -35,13 +39,15 @@ def test_the_main_job_reports_what_is_on_its_topics_and_leaves_none_behind(kafka
         seen["dead"] = len(read_topic(settings, settings.dlq_topic))
 
     report = tmp_path / "report"
-    base = Settings(bootstrap=kafka_bootstrap, state_dir=tmp_path / "state")
+    base = Settings(bootstrap=kafka_bootstrap, state_dir=tmp_path / "state", list_messages=list_messages)
     assert main_job(base, limit=N, report_dir=str(report), before_cleanup=read_back) == 0
     summary = json.loads((report / "summary.json").read_text())
     assert summary["ratings_replayed"] == summary["ratings_covered_by_lists"] == seen["covered"] == N
     assert summary["drift_records"] == seen["records"] == N
     assert summary["dead_letters"] == seen["dead"] == 0
     assert summary["lists_emitted"] == seen["lists"] - 1  # the warm-up rating's list is not the run's
+    # Per partition: a message holds a batch's lists of one input partition (at most 4 partitions a batch).
+    assert (seen["messages"] == seen["lists"]) == (list_messages == "user")
     assert abs(summary["stream_mae"] - summary["evaluate_mae"]) < 0.05
     for name in ("mae_over_time.png", "drift_flags.png", "cold_start.png", "throughput_latency.png"):
         assert (report / name).stat().st_size > 5000

@@ -215,8 +215,8 @@ def _throughput_phase(
         ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=False)
         batch_ceiling = _ceiling_rate(settings, n, timeout=max(300.0, n / 100), batch_delivery=True)
         raw = asyncio.run(_raw_consume_rate(settings, n))
-        list_bytes = round(collector.list_bytes / max(collector.lists, 1))
-        producer = producer_cost(settings, PRODUCER_MESSAGES, list_bytes)
+        message_bytes = round(collector.message_bytes / max(collector.messages, 1))
+        producer = producer_cost(settings, PRODUCER_MESSAGES, message_bytes)
     finally:
         delete_topics_of(settings)
     return {
@@ -286,6 +286,7 @@ def bench_pipeline(
     result: dict[str, Any] = {
         "partitions": base.partitions,
         "batch_max": base.batch_max,
+        "list_messages": base.list_messages,
         "batch_linger_s": base.batch_linger_s,
         "fetch_max_wait_s": base.fetch_max_wait_s,
         "max_poll_records": base.max_poll_records,

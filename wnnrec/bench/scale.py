@@ -200,6 +200,7 @@ def _document(base: Settings, zipf_s: float, levels: list[dict[str, Any]]) -> di
         "zipf_s": zipf_s,
         "partitions": base.partitions,
         "batch_max": base.batch_max,
+        "list_messages": base.list_messages,
         "cache_mib": base.cache_mib,
         "levels": levels,
     }
