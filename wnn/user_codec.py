@@ -28,8 +28,14 @@ READABLE_VERSIONS = (4, 3)
 #: States written before the checksum (format 2) are still read.
 UNSEALED_FORMAT_VERSION = 2
 
-#: Version of :func:`encode_segment`'s layout.
-SEGMENT_VERSION = 1
+#: Version of :func:`encode_segment`'s layout: 2 stores event ids and times as differences in the narrowest integer
+#: type that holds them, and ratings as float16 where that is exact (about half the bytes of version 1).
+SEGMENT_VERSION = 2
+#: Segment versions this build reads.
+READABLE_SEGMENT_VERSIONS = (2, 1)
+
+#: The signed integer types a packed column's differences may take, by the code stored before them.
+_NARROW: tuple[type[np.signedinteger[Any]], ...] = (np.int8, np.int16, np.int32, np.int64)
 
 #: Stored field -> pair column, in the order they are checked (whole states, then segments).
 _FIELDS = {"event_ids": "event_ids", "ratings": "ratings", "ts": "ts"}
@@ -73,19 +79,31 @@ def decode(data: bytes, space: ItemSpace) -> PairLog:
 
 def encode_segment(log: PairLog, start: int = 0, stop: int | None = None) -> bytes:
     """The bytes of a run of a user's pairs stored on its own (one segment of :mod:`stream.user_layout`): the
-    fields of :func:`encode` without the fingerprint, which the segment's manifest carries. ``start`` and ``stop``
-    choose the run (positions; all pairs by default), read in place."""
+    fields of :func:`encode` without the fingerprint, which the segment's manifest carries, packed
+    (:data:`SEGMENT_VERSION`). ``start`` and ``stop`` choose the run (positions; all pairs by default), read in place.
+
+    >>> from wnn.config import WNNConfig
+    >>> from wnn.item_space import ItemSpace
+    >>> space, log = ItemSpace(WNNConfig()), PairLog()
+    >>> for e in range(3):
+    ...     log.append(10**9 + 7 * e, space.index(str(e)), str(e), 4.5, 880_000_000 + 60 * e)
+    >>> data = encode_segment(log)
+    >>> decode_segment(data, space).listing() == log.listing(), len(data) < 20 * log.n + 40
+    (True, True)
+    """
     run = slice(start, log.n if stop is None else stop)
     keys = log.keys[run]
+    ratings = log.ratings[run]
+    half = ratings.astype(np.float16)
     return seal(
         msgpack.packb(
             {
                 "v": SEGMENT_VERSION,
                 "n": len(keys),
-                "e": log.event_ids[run].tobytes(),
+                "e": _pack_column(log.event_ids[run]),
                 "i": keys,
-                "r": log.ratings[run].tobytes(),
-                "t": log.ts[run].tobytes(),
+                "r": (half if np.array_equal(half, ratings) else ratings).tobytes(),
+                "t": _pack_column(log.ts[run]),
             },
             use_bin_type=True,
         )
@@ -93,20 +111,63 @@ def encode_segment(log: PairLog, start: int = 0, stop: int | None = None) -> byt
 
 
 def decode_segment(data: bytes, space: ItemSpace) -> PairLog:
-    """The pairs of bytes written by :func:`encode_segment`, checked as :func:`decode` checks a whole state."""
-    return _pairs_of(
-        load_document(data, SEGMENT_VERSION, None, "user state segment"),
-        space,
-        "user state segment",
-        _SEGMENT_FIELDS,
-        "i",
-    )
+    """The pairs of bytes written by :func:`encode_segment` (any of :data:`READABLE_SEGMENT_VERSIONS`), checked as
+    :func:`decode` checks a whole state."""
+    what = "user state segment"
+    doc = load_document(data, READABLE_SEGMENT_VERSIONS, None, what)
+    if doc["v"] == 1:
+        return _pairs_of(doc, space, what, _SEGMENT_FIELDS, "i")
+    n = _pair_count(doc, what)
+    ratings = doc.get("r")
+    if not isinstance(ratings, bytes) or len(ratings) not in (2 * n, 4 * n):
+        raise StateError(f"{what} field 'r' is truncated or corrupt")
+    columns = {
+        "event_ids": _unpack_column(doc.get("e"), n, what, "e"),
+        "ratings": np.frombuffer(ratings, dtype=np.float16 if len(ratings) == 2 * n else np.float32).astype(np.float32),
+        "ts": _unpack_column(doc.get("t"), n, what, "t"),
+    }
+    return _checked(columns, doc.get("i"), n, space, what, "i")
 
 
-def _pairs_of(doc: dict[str, Any], space: ItemSpace, what: str, fields: dict[str, str], items_field: str) -> PairLog:
+def _pack_column(values: np.ndarray) -> bytes:
+    """An int64 column as the code of a type in :data:`_NARROW`, its first value (8 bytes), and the differences after
+    it in that type: the narrowest that holds them (differences wrap in 64 bits, as :func:`_unpack_column`'s sums
+    do, so every column round-trips exactly)."""
+    if not len(values):
+        return b""
+    with np.errstate(over="ignore"):
+        deltas = np.diff(values)
+    low, high = (int(deltas.min()), int(deltas.max())) if len(deltas) else (0, 0)
+    code = next(k for k, kind in enumerate(_NARROW) if np.iinfo(kind).min <= low and high <= np.iinfo(kind).max)
+    return bytes([code]) + values[:1].tobytes() + deltas.astype(_NARROW[code]).tobytes()
+
+
+def _unpack_column(raw: Any, n: int, what: str, field: str) -> np.ndarray:
+    """The int64 column :func:`_pack_column` packed, of ``n`` values."""
+    if n == 0 and raw == b"":
+        return np.zeros(0, dtype=np.int64)
+    if not isinstance(raw, bytes) or len(raw) < 9 or raw[0] >= len(_NARROW):
+        raise StateError(f"{what} field {field!r} is truncated or corrupt")
+    kind = _NARROW[raw[0]]
+    if len(raw) != 9 + (n - 1) * np.dtype(kind).itemsize:
+        raise StateError(f"{what} field {field!r} is truncated or corrupt: {n} values expected")
+    values = np.empty(n, dtype=np.int64)
+    values[0] = np.frombuffer(raw, dtype=np.int64, count=1, offset=1)[0]
+    with np.errstate(over="ignore"):
+        np.cumsum(np.frombuffer(raw, dtype=kind, offset=9), dtype=np.int64, out=values[1:])
+        values[1:] += values[0]
+    return values
+
+
+def _pair_count(doc: dict[str, Any], what: str) -> int:
     n = doc.get("n")
     if not isinstance(n, int) or n < 0:
         raise StateError(f"{what} has an invalid pair count {n!r}")
+    return n
+
+
+def _pairs_of(doc: dict[str, Any], space: ItemSpace, what: str, fields: dict[str, str], items_field: str) -> PairLog:
+    n = _pair_count(doc, what)
     columns: dict[str, np.ndarray] = {}
     for field, column in fields.items():
         dtype = COLUMNS[column]
@@ -116,7 +177,13 @@ def _pairs_of(doc: dict[str, Any], space: ItemSpace, what: str, fields: dict[str
             got = len(raw) if isinstance(raw, bytes) else type(raw).__name__
             raise StateError(f"{what} field {field!r} is truncated or corrupt: expected {expected} bytes, got {got}")
         columns[column] = np.frombuffer(raw, dtype=dtype).copy()
-    items = doc.get(items_field)
+    return _checked(columns, doc.get(items_field), n, space, what, items_field)
+
+
+def _checked(
+    columns: dict[str, np.ndarray], items: Any, n: int, space: ItemSpace, what: str, items_field: str
+) -> PairLog:
+    """The pairs of decoded columns, once every value is checked."""
     if not isinstance(items, list) or len(items) != n:
         raise StateError(f"{what} field {items_field!r} is missing or has the wrong length")
     ratings = columns["ratings"]
