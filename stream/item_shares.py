@@ -3,6 +3,8 @@
 Every worker holds the shares of every partition: its own (derived from its users, published for the others) and the
 other workers' (read from the ``item-stats`` global table). The item space is their sum. A partition's share is kept
 in buckets (by a stable hash of the item id) so that a change publishes one bucket, not the partition's every item.
+A partition's changed buckets are published once enough ratings changed them, or once the oldest change is old
+enough (:meth:`PartitionShares.due`), so the bytes published follow the statistics that changed, not the clock.
 
 Each rating already moved the item space directly (:func:`wnn.contributions.learn_event`, the same path as the
 in-process recommender); its partition's share is only needed to publish it or to take a rating back, so the ratings
@@ -38,6 +40,12 @@ class PartitionShares:
         self.dirty: dict[int, set[int]] = collections.defaultdict(set)
         #: partition -> ratings learned since its share was last brought up to date (see :meth:`fold`)
         self.unfolded: dict[int, list[RatingRow]] = collections.defaultdict(list)
+        #: partition -> folded ratings and mirrored changes since its buckets were last published
+        self.changes: collections.Counter[int] = collections.Counter()
+        #: partition -> when :meth:`due` first saw it changed since it was last published
+        self.changed_since: dict[int, float] = {}
+        #: partitions whose every bucket is to be published at once (re-derived by recovery)
+        self.republish: set[int] = set()
         self._bucket_of: dict[int, int] = {}
 
     def bucket(self, idx: int) -> int:
@@ -63,6 +71,7 @@ class PartitionShares:
         if not pending:
             return
         delta = self.space.rating_contributions(pending).shares()
+        self.changes[partition] += len(pending)
         shares, dirty = self.shares[partition], self.dirty[partition]
         for idx, added in delta.items():
             shares[idx] = shares[idx] + added if idx in shares else added
@@ -72,6 +81,7 @@ class PartitionShares:
         """Mirror a user's contribution change (already applied to the item space by :mod:`wnn.contributions`) on
         the partition's share: take back ``before``, add ``after`` (exactly)."""
         self.fold(partition)
+        self.changes[partition] += 1
         shares, dirty = self.shares[partition], self.dirty[partition]
         deltas = change.deltas  # only the items whose share moved
         empty = ItemPartial.empty(self.space.config.collab_bits)
@@ -83,15 +93,35 @@ class PartitionShares:
                 shares.pop(idx, None)
             dirty.add(self.bucket(idx))
 
-    def pending(self, owned: set[int]) -> list[tuple[int, bytes, bytes]]:
-        """The changed buckets of the ``owned`` partitions, one ``(partition, key, value)`` each; none is pending
-        after."""
-        pending = []
+    def due(self, owned: Iterable[int], min_changes: int, max_age_s: float, now: float) -> list[int]:
+        """The ``owned`` partitions whose changed buckets are due for publication at time ``now`` (seconds, any
+        monotonic clock): at least ``min_changes`` ratings or forgets changed them since they were last published,
+        or the oldest of those changes was first seen here ``max_age_s`` ago, or recovery re-derived them."""
+        due = []
+        for partition in owned:
+            changes = self.changes[partition] + len(self.unfolded.get(partition, ()))
+            if not changes and partition not in self.republish:
+                self.changed_since.pop(partition, None)
+                continue
+            since = self.changed_since.setdefault(partition, now)
+            if partition in self.republish or changes >= min_changes or now - since >= max_age_s:
+                due.append(partition)
+        return due
+
+    def pending(self, partitions: Iterable[int]) -> list[tuple[int, bytes, bytes]]:
+        """The changed buckets of ``partitions``, one ``(partition, key, value)`` each; none of theirs is pending
+        after. Every partition's ratings are folded into its share first (a partition this worker no longer owns
+        too: the share another worker publishes for it replaces all of it)."""
         for partition in list(self.unfolded):
             self.fold(partition)
-        for partition, buckets in self.dirty.items():
-            if partition not in owned:
-                continue
+        chosen = set(partitions)
+        for partition in chosen:
+            self.changes.pop(partition, None)
+            self.changed_since.pop(partition, None)
+            self.republish.discard(partition)
+        pending = []
+        for partition in [p for p in self.dirty if p in chosen]:  # in the order they changed
+            buckets = self.dirty.pop(partition)
             by_bucket: dict[int, dict[Hashable, ItemPartial]] = {b: {} for b in buckets}
             for idx, share in self.shares[partition].items():
                 bucket = self.bucket(idx)
@@ -99,7 +129,6 @@ class PartitionShares:
                     by_bucket[bucket][self.space.key(idx)] = share
             for bucket, shares in by_bucket.items():
                 pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
-        self.dirty.clear()
         return pending
 
     def apply_bucket(self, partition: int, bucket: int, incoming: Mapping[Hashable, ItemPartial]) -> None:
@@ -118,6 +147,7 @@ class PartitionShares:
         for idx in set(self.shares[partition]) | set(fresh):
             self.put(partition, idx, fresh.get(idx, empty))
         self.dirty[partition] = set(range(self.buckets))
+        self.republish.add(partition)
 
 
 def stored_shares(

@@ -372,11 +372,18 @@ class StreamProcessor:
         out.drift.extend(_by_partition(drift, drift_messages))
 
     # ------------------------------------------------------------------ item statistics
-    def pending_shares(self) -> list[tuple[int, bytes, bytes]]:
+    def pending_shares(self, now: float | None = None) -> list[tuple[int, bytes, bytes]]:
         """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each, for the
-        other workers; the app publishes them at an interval. Shares are derived state, so buckets not yet published
-        when a worker stops are not lost: the next owner re-derives and republishes them."""
-        return self.item_shares.pending(self.owned)
+        other workers: all of them, or (at time ``now``, seconds of a monotonic clock) those of the partitions whose
+        changes are due (``share_publish_ratings`` ratings or forgets, or a change ``share_publish_max_age_s`` old:
+        :meth:`stream.item_shares.PartitionShares.due`). The app asks at an interval. Shares are derived state, so
+        buckets not yet published when a worker stops are not lost: the next owner re-derives and republishes them.
+        """
+        shares, settings = self.item_shares, self.settings
+        if now is None:
+            return shares.pending(self.owned)
+        due = shares.due(self.owned, settings.share_publish_ratings, settings.share_publish_max_age_s, now)
+        return shares.pending(due)
 
     def add_catalogue(self, dataset: Catalogue) -> None:
         """Describe every item of ``dataset``, through the same path as the ``items`` topic's messages."""

@@ -210,7 +210,23 @@ class Settings:
         group=ENGINE,
     )
     share_publish_interval_s: float = setting(
-        "share_publish_interval_s", 1.0, "the changed share buckets are published this often", group=ENGINE
+        "share_publish_interval_s",
+        1.0,
+        "how often the worker checks whether its partitions' item-statistics changes are due for publication",
+        group=ENGINE,
+    )
+    share_publish_ratings: int = setting(
+        "share_publish_ratings",
+        5000,
+        "a partition's changed item-statistics buckets are published once this many ratings or forgets changed "
+        "them (so the bytes follow the changes, not the clock) ...",
+        group=ENGINE,
+    )
+    share_publish_max_age_s: float = setting(
+        "share_publish_max_age_s",
+        10.0,
+        "... or once the oldest of those changes is this old (how far behind the other workers may be)",
+        group=ENGINE,
     )
     tombstones_per_user: int = setting(
         "tombstones_per_user",
@@ -294,6 +310,8 @@ class Settings:
             raise ValueError(f"max_pairs_per_user must be in [1, {MAX_PAIRS_LIMIT:,}], got {self.max_pairs_per_user}")
         if self.changelog_compaction_lag_s < 1:
             raise ValueError(f"changelog_compaction_lag_s must be at least 1, got {self.changelog_compaction_lag_s}")
+        if self.share_publish_ratings < 1 or self.share_publish_max_age_s < 0:
+            raise ValueError("share_publish_ratings must be at least 1 and share_publish_max_age_s not negative")
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from stream.contracts import DRIFT_METRICS
 from stream.worker.context import Worker
 
@@ -23,10 +25,11 @@ def register(worker: Worker) -> None:
 
 
 def publish_shares(worker: Worker) -> None:
-    """Send the item-statistics buckets changed since the last call to the item-stats changelog.
+    """Send the item-statistics buckets of the partitions whose changes are due to the item-stats changelog
+    (:meth:`stream.processor.StreamProcessor.pending_shares`).
 
     The changelog message is the publication; this worker's local copy of its own buckets is never read."""
-    shares = worker.processor.pending_shares()
+    shares = worker.processor.pending_shares(time.monotonic())
     for partition, key, value in shares:
         worker.tables.item_stats.send_changelog(partition, key, value)
     worker.metrics.observe_changelog("item-stats", shares)

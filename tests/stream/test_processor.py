@@ -348,8 +348,23 @@ def test_recovery_re_derives_the_item_statistics_of_an_uninterrupted_run(moviele
         live.space.statistics(i) for i in range(live.space.n_items)
     ]
     assert fresh.space.next_items == live.space.next_items
-    # every bucket of every owned partition is republished
-    assert len(fresh.pending_shares()) == 4 * 4
+    # every bucket of every owned partition is republished, at once
+    assert len(fresh.pending_shares(now=0.0)) == 4 * 4
+
+
+def test_item_shares_are_published_once_enough_ratings_changed_them_or_the_oldest_change_is_old_enough():
+    p = StreamProcessor(Settings(share_publish_ratings=5, share_publish_max_age_s=10.0), catalogue=catalogue())
+    table = Table()
+    table.run(p, [rating("u", str(t), 4.0, t) for t in range(3)])
+    assert p.pending_shares(now=100.0) == [] and p.pending_shares(now=105.0) == []  # 3 ratings, first seen at 100
+    table.run(p, [rating("u", str(t), 4.0, t) for t in range(3, 5)])
+    published = p.pending_shares(now=106.0)  # 5 ratings
+    assert published and p.pending_shares(now=107.0) == []
+    table.run(p, [rating("u", "9", 4.0, 9)])
+    assert p.pending_shares(now=108.0) == [] and p.pending_shares(now=117.9) == []
+    assert p.pending_shares(now=118.0)  # its one rating was first seen 10 s ago
+    table.run(p, [forget("u", event_id=9)])
+    assert p.pending_shares(now=119.0) == [] and p.pending_shares() != []  # without a time: everything changed
 
 
 def test_another_workers_buckets_move_the_item_space_and_own_ones_are_ignored():

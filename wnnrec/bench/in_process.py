@@ -1,9 +1,9 @@
 """The stream processor alone, with no broker: what the model and the processor cost without faust, Kafka or RocksDB.
 
 :func:`drive` feeds micro-batches of input messages to :meth:`~stream.processor.StreamProcessor.process_batch` the
-way the worker's agent does, keeps the user table in a dict, and folds the item-statistics shares once a second (the
-worker's share timer). Building the messages is not timed. ``wnnrec bench pipeline --in-process`` replays a dataset
-this way (:func:`bench_dataset`); ``wnnrec bench scale --in-process`` the bench-scale streams
+way the worker's agent does, keeps the user table in a dict, and asks for the item-statistics shares that are due
+once a second (the worker's share timer). Building the messages is not timed. ``wnnrec bench pipeline --in-process``
+replays a dataset this way (:func:`bench_dataset`); ``wnnrec bench scale --in-process`` the bench-scale streams
 (:func:`wnnrec.bench.scale.run_level_in_process`).
 
 >>> batches = list(rating_batches(["u1", "u2", "u1"], ["a", "b", "c"], [4.0, 3.0, 5.0], [0, 1, 2], 2, 4))
@@ -42,8 +42,8 @@ def drive(
             else:
                 table[key] = value
         now = time.perf_counter()
-        if now - last_fold >= share_interval_s:
-            processor.pending_shares()
+        if now - last_fold >= share_interval_s:  # the worker's share timer
+            processor.pending_shares(now)
             last_fold = now = time.perf_counter()
         busy += now - start
         if out.dead_letters:

@@ -188,7 +188,8 @@ def drain(
     try:
         _wait_for_lists(collector, worker, set(range(n_events)), timeout, log_path, progress)
         rss = process_rss_mib(worker.pid)
-        time.sleep(settings.share_publish_interval_s + 0.5)  # the item-statistics shares of the last batches
+        # The item-statistics changes of the last batches are published once the oldest is old enough.
+        time.sleep(settings.share_publish_max_age_s + settings.share_publish_interval_s + 0.5)
         costs = worker_costs(settings)
     finally:
         stop_worker(worker)
