@@ -5,7 +5,7 @@ scrapes, so nothing is counted twice; the agent observes the per-stage latencies
 recovery callbacks the table recovery time. Each worker has its own registry (tests run several apps in a process).
 
 >>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0, "forgets": 0,
-...                                   "lag": {0: 5}})
+...                                   "user_lookups": {"cache": 2, "new": 1}, "lag": {0: 5}})
 >>> metrics.lists_sent.inc(2)
 >>> text = metrics.exposition()[0].decode()
 >>> "wnnrec_ratings_total 3.0" in text, 'wnnrec_consumer_lag{partition="0"} 5.0' in text
@@ -45,6 +45,14 @@ class _Snapshot:
         yield CounterMetricFamily(
             "wnnrec_forgets", "Ratings forgotten (a forget by item counts each rating)", value=now["forgets"]
         )
+        lookups = CounterMetricFamily(
+            "wnnrec_user_lookups",
+            "Users a batch touched, by where their state was: the cache, the table (read and decoded), or new",
+            labels=["found_in"],
+        )
+        for found_in, count in sorted(now["user_lookups"].items()):
+            lookups.add_metric([found_in], count)
+        yield lookups
         lag = GaugeMetricFamily(
             "wnnrec_consumer_lag", "Input messages of an owned partition not yet taken", labels=["partition"]
         )

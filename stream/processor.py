@@ -97,6 +97,8 @@ class StreamProcessor:
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter[str] = collections.Counter()
         self.forgets_applied = 0  # ratings forgotten
+        #: where each batch found the users it touched: ``cache``, ``table`` (read and decoded) or ``new``
+        self.user_lookups: collections.Counter[str] = collections.Counter()
         #: item id -> its description from the catalogue (stream.catalogue), and the titles among them
         self.descriptions: dict[str, ItemRecord] = {}
         self.titles = Titles(self.descriptions)
@@ -121,7 +123,10 @@ class StreamProcessor:
                 if not create:
                     return None
                 state = UserState.new(self.space, partition, self.settings.tombstones_per_user)
+            self.user_lookups["table" if state.wnn.n_pairs or state.forgotten else "new"] += 1
             state.orphans += tuple(self.orphans.pop(user, ()))
+        else:
+            self.user_lookups["cache"] += 1
         entry = touched[user] = TouchedUser(state)
         return entry
 

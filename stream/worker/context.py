@@ -173,5 +173,6 @@ class Worker:
             "dead_letters": dict(processor.dead_letter_reasons),
             "drift_flags": processor.window.drift_flags_total,
             "forgets": processor.forgets_applied,
+            "user_lookups": dict(processor.user_lookups),
             "lag": self.consumer_lag(),
         }

@@ -402,6 +402,9 @@ def test_the_cache_is_bounded_by_bytes():
     table.run(p, [rating("u0", "2", 4.0, 100)])  # evicted: read back from the table, nothing lost
     assert table.reads == reads + 1  # evicted: read back from the table (its manifest, which holds its one pair)
     assert p.user("u0", table.data.get).wnn.n_pairs == 2
+    assert p.user_lookups == {"new": 10, "table": 1}
+    table.run(p, [rating("u0", "3", 4.0, 101)])
+    assert p.user_lookups["cache"] == 1
 
 
 @pytest.mark.parametrize("per_user", [1, 30])

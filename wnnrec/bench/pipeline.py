@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -150,12 +151,12 @@ def producer_cost(settings: Settings, messages: int, size: int, timeout: float =
 def worker_costs(settings: Settings) -> dict[str, Any]:
     """What a running worker's ``/metrics`` says each learned rating cost: microseconds in each batch stage,
     changelog bytes (key and value) our producer wrote, per table and in all, and messages produced, per topic (and
-    changelog) and in all."""
+    changelog) and in all; and the share of the touched users with a stored state that the cache held."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/metrics", timeout=10) as response:
         text = response.read().decode()
-    ratings, stage_s, changelog, messages = 0.0, {}, {}, {}
+    ratings, stage_s, changelog, messages, lookups = 0.0, {}, {}, {}, {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "wnnrec_ratings_total":
@@ -166,6 +167,8 @@ def worker_costs(settings: Settings) -> dict[str, Any]:
                 changelog[sample.labels["table"]] = sample.value
             elif sample.name == "wnnrec_messages_total":
                 messages[sample.labels["to"]] = sample.value
+            elif sample.name == "wnnrec_user_lookups_total":
+                lookups[sample.labels["found_in"]] = sample.value
     per = max(ratings, 1.0)
     return {
         "ratings_learned": int(ratings),
@@ -174,7 +177,14 @@ def worker_costs(settings: Settings) -> dict[str, Any]:
         "changelog_bytes_per_rating": sum(changelog.values()) / per,
         "output_messages_per_rating_by_topic": {to: m / per for to, m in sorted(messages.items())},
         "output_messages_per_rating": sum(messages.values()) / per,
+        "cache_hit_share": cache_hit_share(lookups),
     }
+
+
+def cache_hit_share(lookups: Mapping[str, float]) -> float | None:
+    """Of the touched users that had a stored state, the share found in the worker's cache (None if none had)."""
+    stored = lookups.get("cache", 0.0) + lookups.get("table", 0.0)
+    return lookups.get("cache", 0.0) / stored if stored else None
 
 
 def drain(

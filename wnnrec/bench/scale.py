@@ -39,7 +39,7 @@ from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import rating_message
 from stream.settings import Settings
-from wnnrec.bench.pipeline import drain
+from wnnrec.bench.pipeline import cache_hit_share, drain
 from wnnrec.datasets import Dataset
 from wnnrec.deployment import covered_rate, delete_topics_of, fresh_settings
 
@@ -129,6 +129,7 @@ def run_level(
         "stage_us_per_rating": costs["stage_us_per_rating"],
         "output_messages_per_rating": costs["output_messages_per_rating"],
         "output_messages_per_rating_by_topic": costs["output_messages_per_rating_by_topic"],
+        "cache_hit_share": costs["cache_hit_share"],
     }
 
 
@@ -173,6 +174,7 @@ def run_level_in_process(
         "us_per_rating": busy / n_events * 1e6,
         "events_per_s": n_events / busy,
         "users_held": len(processor.cache),
+        "cache_hit_share": cache_hit_share(processor.user_lookups),
         "cache_mib": processor.cache.currsize / (1 << 20),
         "rss_mib": _rss_mib(),
     }
