@@ -30,9 +30,10 @@ WARMUP_USER = "__warmup__"
 class ListCollector(threading.Thread):
     """Consumes the recommendations topic in a background thread and notes when each event's list arrived."""
 
-    def __init__(self, settings: Settings, expected: int) -> None:
+    def __init__(self, settings: Settings, expected: int, from_end: bool = False) -> None:
         super().__init__(daemon=True)
         self.settings, self.expected = settings, expected
+        self.from_end = from_end  # only lists that arrive after it started
         self.arrivals: dict[int, float] = {}  # event id of each rating a list covered -> first arrival
         self.coverage: collections.Counter[int] = collections.Counter()  # event id -> lists that covered it
         self.repeats_by_partition: collections.Counter[int] = collections.Counter()  # partition -> second coverings
@@ -46,9 +47,10 @@ class ListCollector(threading.Thread):
         self.error: BaseException | None = None
 
     @classmethod
-    def started(cls, settings: Settings, expected: int) -> ListCollector:
-        """A collector that is already consuming (or raises what stopped it)."""
-        collector = cls(settings, expected)
+    def started(cls, settings: Settings, expected: int, from_end: bool = False) -> ListCollector:
+        """A collector that is already consuming (or raises what stopped it): every list on the topic, or with
+        ``from_end`` only those that arrive after it started."""
+        collector = cls(settings, expected, from_end)
         collector.start()
         collector.ready.wait(60)
         if collector.error:
@@ -81,7 +83,7 @@ class ListCollector(threading.Thread):
             await consumer.topics()  # metadata, for partitions_for_topic
             partitions = consumer.partitions_for_topic(topic) or set(range(self.settings.partitions))
             consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
-            await consumer.seek_to_beginning()
+            await (consumer.seek_to_end() if self.from_end else consumer.seek_to_beginning())
             self.ready.set()
             while not self.stop_requested and len(self.arrivals) < self.expected:
                 batches = await consumer.getmany(timeout_ms=100, max_records=5000)

@@ -1,4 +1,5 @@
-"""The benchmarks' probes on a real broker: what an output message costs faust's producer."""
+"""The benchmarks on a real broker: what an output message costs faust's producer, and one level of bench scale
+(through a kill -9 and a wiped state folder)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,27 @@ def test_the_producer_probe_reports_the_cost_of_a_message(kafka_bootstrap, tmp_p
     assert cost["producer_message_bytes"] == 300
     assert 0 < cost["producer_us_per_message"] < 10_000 and math.isfinite(cost["producer_wall_us_per_message"])
     assert 0 < cost["raw_producer_us_per_message"] < 10_000
+
+
+@pytest.mark.broker
+@pytest.mark.data
+def test_a_scale_level_reports_its_costs_and_the_time_to_serve_again_after_a_kill_and_a_wiped_state(
+    kafka_bootstrap, movielens, tmp_path
+):
+    from wnnrec.bench.scale import run_level
+
+    # Batches of 100: users come back in later batches, and are found in the cache.
+    base = Settings(bootstrap=kafka_bootstrap, state_dir=tmp_path, data=None, web_port=_free_port(), batch_max=100)
+    level = run_level(base, movielens, n_users=50, n_events=400, progress=False, log_path=str(tmp_path / "log"))
+    assert level["ratings_covered"] == 400 and level["distinct_users_in_stream"] <= 50
+    assert 0 < level["ready_after_kill_wipe_s"] < 120
+    assert level["cache_hit_share"] == 1.0 and level["output_messages_per_rating"] > 0
+    assert level["changelog_bytes_per_rating_by_table"]["user-wnn"] > 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -181,6 +181,29 @@ def worker_costs(settings: Settings) -> dict[str, Any]:
     }
 
 
+def kill_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker as a crash does: SIGKILL, no clean shutdown."""
+    process.kill()
+    process.wait()
+
+
+def ready_after_wipe(settings: Settings, log_path: str, timeout: float) -> float:
+    """Seconds from starting a worker with an empty state folder (wiped: only the changelogs hold its tables) to the
+    first list of a new rating: start-up, the tables' recovery from their changelogs and the item statistics
+    re-derived. The worker is stopped after."""
+    shutil.rmtree(settings.state_dir, ignore_errors=True)
+    collector = ListCollector.started(settings, expected=1, from_end=True)
+    started = time.monotonic()
+    worker = start_worker(settings, log_path)
+    try:
+        wait_until_serving(settings, worker, collector, timeout)
+        return time.monotonic() - started
+    finally:
+        stop_worker(worker)
+        collector.stop_requested = True
+        collector.join(10)
+
+
 def cache_hit_share(lookups: Mapping[str, float]) -> float | None:
     """Of the touched users that had a stored state, the share found in the worker's cache (None if none had)."""
     stored = lookups.get("cache", 0.0) + lookups.get("table", 0.0)
@@ -188,11 +211,17 @@ def cache_hit_share(lookups: Mapping[str, float]) -> float | None:
 
 
 def drain(
-    settings: Settings, n_events: int, timeout: float, log_path: str, progress: bool
+    settings: Settings,
+    n_events: int,
+    timeout: float,
+    log_path: str,
+    progress: bool,
+    stop: Callable[[subprocess.Popen[bytes]], None] = stop_worker,
 ) -> tuple[list[float], float | None, ListCollector, dict[str, Any]]:
     """Start one worker on topics that already hold events ``0 .. n_events - 1`` and wait until lists cover them
     all. Returns the first list arrival of each covered event (in event order), the worker's RSS at the end, the
-    collector and :func:`worker_costs`. The worker is stopped; its state folder is left for the caller."""
+    collector and :func:`worker_costs`. The worker is then stopped with ``stop``; its state folder is left for the
+    caller."""
     collector = ListCollector.started(settings, expected=n_events)
     worker = start_worker(settings, log_path)
     try:
@@ -202,7 +231,7 @@ def drain(
         time.sleep(settings.share_publish_max_age_s + settings.share_publish_interval_s + 0.5)
         costs = worker_costs(settings)
     finally:
-        stop_worker(worker)
+        stop(worker)
         collector.stop_requested = True
         collector.join(10)
     return [collector.arrivals[e] for e in range(n_events) if e in collector.arrivals], rss, collector, costs

@@ -39,7 +39,7 @@ from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import rating_message
 from stream.settings import Settings
-from wnnrec.bench.pipeline import cache_hit_share, drain
+from wnnrec.bench.pipeline import cache_hit_share, drain, kill_worker, ready_after_wipe
 from wnnrec.datasets import Dataset
 from wnnrec.deployment import covered_rate, delete_topics_of, fresh_settings
 
@@ -102,16 +102,19 @@ def run_level(
     zipf_s: float = 1.0,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """One user count: produce its stream, let one worker drain it, measure."""
+    """One user count: produce its stream, let one worker drain it, measure; then kill the worker (SIGKILL), wipe
+    its state folder and time a new worker to its first list (:func:`~wnnrec.bench.pipeline.ready_after_wipe`)."""
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
     create_topics(settings)
     publish_catalogue(settings, dataset, progress=False)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
     try:
-        covered, rss, _, costs = drain(settings, n_events, max(600.0, n_events / 200), log_path, progress)
-    finally:
+        timeout = max(600.0, n_events / 200)
+        covered, rss, _, costs = drain(settings, n_events, timeout, log_path, progress, stop=kill_worker)
         state_bytes = _folder_bytes(settings.state_dir) if settings.state_dir.exists() else 0
+        ready_s = ready_after_wipe(settings, log_path, timeout)
+    finally:
         shutil.rmtree(settings.state_dir, ignore_errors=True)
         delete_topics_of(settings)
     rate = covered_rate(covered)
@@ -130,6 +133,7 @@ def run_level(
         "output_messages_per_rating": costs["output_messages_per_rating"],
         "output_messages_per_rating_by_topic": costs["output_messages_per_rating_by_topic"],
         "cache_hit_share": costs["cache_hit_share"],
+        "ready_after_kill_wipe_s": ready_s,
     }
 
 

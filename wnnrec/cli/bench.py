@@ -194,13 +194,15 @@ def scale(args: argparse.Namespace) -> int:
     else:
         print(
             f"{'users':>10} {'distinct':>9} {'events':>9} {'events/s':>9} {'vs first':>8} {'RSS MiB':>8} "
-            f"{'state MiB':>9}"
+            f"{'state MiB':>9} {'msgs/rating':>11} {'cache hits':>10} {'ready s':>7}"
         )
         for level in result["levels"]:
             print(
                 f"{level['users']:>10,} {level['distinct_users_in_stream']:>9,} {level['n_events']:>9,} "
                 f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
-                f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f}"
+                f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f} "
+                f"{level['output_messages_per_rating']:>11.2f} {level['cache_hit_share'] or 0:>10.1%} "
+                f"{level['ready_after_kill_wipe_s']:>7.1f}"
             )
     write_json_result(args.json, result)
     return 0
