@@ -274,15 +274,7 @@ def list_batch_messages(partition: int, lists: list[bytes]) -> list[bytes]:
     micro-batch, from its users' :func:`recommendation_message` values: one message, or several when they hold more
     than :data:`LIST_BATCH_BYTES`. The lists are joined as they are, not encoded again."""
     head = b'{"v":%d,"kind":"batch","partition":%d,"lists":[' % (OUTPUT_VERSION, partition)
-    chunks: list[list[bytes]] = [[]]
-    held = 0
-    for value in lists:
-        if held and held + len(value) > LIST_BATCH_BYTES:
-            chunks.append([])
-            held = 0
-        chunks[-1].append(value)
-        held += len(value)
-    return [head + b",".join(chunk) + b"]}" for chunk in chunks]
+    return [head + b",".join(chunk) + b"]}" for chunk in _chunks(lists, len, LIST_BATCH_BYTES)]
 
 
 def lists_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -325,15 +317,26 @@ def drift_messages(partition: int, users: list[UserDrift]) -> list[bytes]:
     """``drift-metrics`` values of ``kind: "batch"`` for one input partition's micro-batch
     (:class:`stream.contracts.BatchDrift`): one message, or several when it holds more than
     :data:`DRIFT_RECORDS_PER_MESSAGE` records (a user's records are never split)."""
-    chunks: list[list[UserDrift]] = [[]]
+    chunks = _chunks(users, lambda entry: len(entry.records), DRIFT_RECORDS_PER_MESSAGE)
+    return [_encode(BatchDrift(v=DRIFT_VERSION, kind="batch", partition=partition, users=chunk)) for chunk in chunks]
+
+
+def _chunks(parts: list[T], size: Callable[[T], int], limit: int) -> list[list[T]]:
+    """``parts`` in order, cut into runs whose sizes add up to at most ``limit`` (a part larger than that alone
+    makes a run of its own); one empty run if there are none.
+
+    >>> _chunks([3, 4, 2, 9, 1], lambda n: n, 7)
+    [[3, 4], [2], [9], [1]]
+    """
+    chunks: list[list[T]] = [[]]
     held = 0
-    for entry in users:
-        if held and held + len(entry.records) > DRIFT_RECORDS_PER_MESSAGE:
+    for part in parts:
+        if held and held + size(part) > limit:
             chunks.append([])
             held = 0
-        chunks[-1].append(entry)
-        held += len(entry.records)
-    return [_encode(BatchDrift(v=DRIFT_VERSION, kind="batch", partition=partition, users=chunk)) for chunk in chunks]
+        chunks[-1].append(part)
+        held += size(part)
+    return chunks
 
 
 def drift_records_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -10,8 +10,8 @@ micro-batch and returns everything the agent must write:
 * per user per batch: one table write and one recommendation list (covering all of that user's inputs in the
   batch; with ``--list-messages partition`` the lists of each input partition travel together); per input
   partition per batch, one drift message with every new rating's record;
-* per partition, at an interval (at most once per batch): the item-statistics buckets that changed, for the other
-  workers (this worker's own item space is updated with every rating);
+* per partition, once enough ratings changed them or the oldest change is old enough: the item-statistics buckets
+  that changed, for the other workers (this worker's own item space is updated with every rating);
 * a message that cannot be processed, for any reason, becomes a dead letter with the reason; the messages around it
   are processed. Every field is validated before any state changes.
 
