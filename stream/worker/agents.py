@@ -48,17 +48,21 @@ async def consume(worker: Worker, stream: Any) -> None:
     # per-message path (and in test_context()) take_events gathers single messages into micro-batches.
     events_per_step = 1 if settings.batch_delivery else settings.batch_max
     async for events in stream.take_events(events_per_step, within=settings.batch_linger_s):
-        worker.clock.last_batch_at = time.monotonic()
+        arrived = time.monotonic()
         if not worker.catalogue_ready.is_set():
             await worker.catalogue_ready.wait()
         records = [(event, record) for event in events for record in records_of(event)]
         if worker.rebalancing:
+            worker.clock.last_batch_at = arrived
             hold_back(worker, records)
             continue
-        worker.clock.batch_since = time.monotonic()
-        await process_records(worker, records)
+        worker.clock.batch_since = arrived
+        took = await process_records(worker, records)
         worker.clock.batch_since = None
-        worker.clock.last_batch_at = time.monotonic()
+        # Only input the agent took is progress: a partition read again after a hole whose awaited offset never
+        # comes gets nothing but skipped messages, and the stall watchdog must still see it stalled.
+        if took:
+            worker.clock.last_batch_at = time.monotonic()
 
 
 def hold_back(worker: Worker, records: list[Record]) -> None:
@@ -88,8 +92,9 @@ async def admit(worker: Worker, positions: list[tuple[int, int]], generation: in
     return admitted
 
 
-async def process_records(worker: Worker, records: list[Record]) -> None:
-    """Admit, process and send one batch, and hand its outputs to the delivery pipeline."""
+async def process_records(worker: Worker, records: list[Record]) -> bool:
+    """Admit, process and send one batch, and hand its outputs to the delivery pipeline; whether any of its records
+    was admitted (the others were skipped: read before a seek, or after a hole)."""
     generation = worker.app.consumer_generation_id
     positions = [(record.partition, record.offset) for _, record in records]
     admitted = await admit(worker, positions, generation)
@@ -123,6 +128,7 @@ async def process_records(worker: Worker, records: list[Record]) -> None:
     await worker.delivery.wait_for_room()
     waited = time.perf_counter()
     observe_batch(worker, len(batch), out, learned - started, written - learned, sent - written, waited - sent)
+    return bool(admitted)
 
 
 def read_user(worker: Worker, representative: dict[int, Any], key: bytes, partition: int) -> bytes | None:

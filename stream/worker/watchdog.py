@@ -1,8 +1,9 @@
 """The worker's watchdogs: input that stopped arriving, and input skipped during a rebalance, is read again.
 
-* :func:`read_again_if_stalled`: when nothing has reached the agent for :data:`STALL_S` while an owned partition
-  has input beyond what the agent expects, every owned partition is read again from there, and the flow-control
-  state is logged (a stall means some fetch path stopped delivering).
+* :func:`read_again_if_stalled`: when the agent has taken no input for :data:`STALL_S` (messages it skipped as
+  read before a seek do not count) while an owned partition has input beyond what the agent expects, every owned
+  partition is read again from there, and the flow-control state is logged (a stall means some fetch path stopped
+  delivering, or delivers only what comes after an offset that never arrives).
 * :func:`seek_skipped_partitions`: what a batch skipped during a rebalance and faust's post-recovery seek did not
   bring again is read again once the rebalance ends.
 """

@@ -137,3 +137,18 @@ def test_the_tables_changelogs_roll_and_compact_within_the_configured_lag(tmp_pa
         assert configs["min.cleanable.dirty.ratio"] == "0.01"
     with pytest.raises(ValueError, match="changelog_compaction_lag_s"):
         Settings(changelog_compaction_lag_s=0)
+
+
+async def test_a_batch_of_only_skipped_input_is_no_progress_for_the_stall_watchdog(worker_and_sent):
+    """A partition read again after a hole whose awaited offset never comes gets only messages from after it, all
+    skipped: the agent must not count them as input taken, or the stall watchdog never reads the partition again."""
+    from stream.faust_compat import InputRecord
+    from stream.worker.agents import process_records
+
+    worker, _ = worker_and_sent
+    worker.continuity.begin(0, committed=10)
+    worker.continuity.read_again_from(0, 10)  # awaiting offset 10
+    value = rating_message("u9", "a", 4.0, 10, event_id=99)
+    skipped = [(None, InputRecord(0, 12, b"u9", value, 0.0)), (None, InputRecord(0, 13, b"u9", value, 0.0))]
+    assert await process_records(worker, skipped) is False
+    assert worker.continuity.stale_skipped == 2
