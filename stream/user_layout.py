@@ -7,7 +7,8 @@ Keys (user ids cannot contain NUL: :mod:`stream.messages` refuses them, so no us
 
 * ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order,
   the next sequence number, how many tombstones are stored, and the open tail: the pairs after the last segment,
-  fewer than ``segment_pairs`` (:func:`wnn.user_codec.encode_segment`);
+  fewer than ``segment_pairs``, as a segment's map inside the manifest's sealed bytes
+  (:func:`wnn.user_codec.segment_document`);
 * ``user + b"\\x00" + seq`` — one sealed segment: a run of at most ``segment_pairs`` pairs, oldest first, never
   written again under its key (unless a redelivery asks for every segment again, with the same bytes);
 * ``user + b"\\x00t"`` — the forgotten event ids (tombstones).
@@ -111,7 +112,7 @@ class Stored:
     layout: Layout | None  # None: a whole state of an older version, rewritten as segments on the next write
 
 
-def encode_manifest(partition: int, fingerprint: str, layout: Layout, tail: bytes) -> bytes:
+def encode_manifest(partition: int, fingerprint: str, layout: Layout, tail: dict[str, Any]) -> bytes:
     return seal(
         msgpack.packb(
             {
@@ -163,7 +164,7 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
         and isinstance(doc.get("next"), int)
         and isinstance(doc.get("nt"), int)
         and doc["nt"] >= 0
-        and (doc.get("v") != MANIFEST_VERSION or isinstance(doc.get("o"), bytes))
+        and (doc.get("v") != MANIFEST_VERSION or isinstance(doc.get("o"), dict))
     ):
         raise StateError(
             "user manifest lacks a valid partition, segment list, next sequence, tombstone count or open tail"
@@ -195,7 +196,7 @@ def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: Item
         segments.append(segment)
     in_segments = np.concatenate([segment.event_ids for segment in segments]) if segments else None
     if "o" in doc:
-        segments.append(user_codec.decode_segment(doc["o"], space))
+        segments.append(user_codec.segment_pairs(doc["o"], space, "user manifest's open tail"))
     pairs = PairLog.concatenate(segments)
     if len(set(pairs.event_ids.tolist())) != pairs.n:
         raise StateError("user state holds an event id twice")
@@ -262,7 +263,7 @@ def plan_writes(
         )
     numbered = [seq for seq in seqs if seq is not None]  # every segment without a number was fresh: all have one
     new = Layout(numbered, list(counts), ids[:kept].copy(), next_seq, len(forgotten))
-    writes.append((user_key, encode_manifest(partition, fingerprint, new, user_codec.encode_segment(pairs, kept))))
+    writes.append((user_key, encode_manifest(partition, fingerprint, new, user_codec.segment_document(pairs, kept))))
     written = {key for key, _ in writes}
     dropped = [segment_key(user_key, seq) for seq in set(old.seqs) - set(new.seqs)]
     writes.extend((key, None) for key in dict.fromkeys([*dropped, *orphans]) if key not in written)

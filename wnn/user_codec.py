@@ -91,30 +91,37 @@ def encode_segment(log: PairLog, start: int = 0, stop: int | None = None) -> byt
     >>> decode_segment(data, space).listing() == log.listing(), len(data) < 20 * log.n + 40
     (True, True)
     """
+    return seal(msgpack.packb(segment_document(log, start, stop), use_bin_type=True))
+
+
+def segment_document(log: PairLog, start: int = 0, stop: int | None = None) -> dict[str, Any]:
+    """What :func:`encode_segment` seals, as a map: for a document that carries pairs inside its own sealed bytes
+    (the open tail of a manifest, :mod:`stream.user_layout`). :func:`segment_pairs` reads it back."""
     run = slice(start, log.n if stop is None else stop)
     keys = log.keys[run]
     ratings = log.ratings[run]
     half = ratings.astype(np.float16)
-    return seal(
-        msgpack.packb(
-            {
-                "v": SEGMENT_VERSION,
-                "n": len(keys),
-                "e": _pack_column(log.event_ids[run]),
-                "i": keys,
-                "r": (half if np.array_equal(half, ratings) else ratings).tobytes(),
-                "t": _pack_column(log.ts[run]),
-            },
-            use_bin_type=True,
-        )
-    )
+    return {
+        "v": SEGMENT_VERSION,
+        "n": len(keys),
+        "e": _pack_column(log.event_ids[run]),
+        "i": keys,
+        "r": (half if np.array_equal(half, ratings) else ratings).tobytes(),
+        "t": _pack_column(log.ts[run]),
+    }
 
 
 def decode_segment(data: bytes, space: ItemSpace) -> PairLog:
     """The pairs of bytes written by :func:`encode_segment` (any of :data:`READABLE_SEGMENT_VERSIONS`), checked as
     :func:`decode` checks a whole state."""
     what = "user state segment"
-    doc = load_document(data, READABLE_SEGMENT_VERSIONS, None, what)
+    return segment_pairs(load_document(data, READABLE_SEGMENT_VERSIONS, None, what), space, what)
+
+
+def segment_pairs(doc: Any, space: ItemSpace, what: str = "user state segment") -> PairLog:
+    """The pairs of a segment's map (:func:`segment_document`, or a version-1 segment's), checked."""
+    if not isinstance(doc, dict) or doc.get("v") not in READABLE_SEGMENT_VERSIONS:
+        raise StateError(f"{what} is not a segment of a version this build reads")
     if doc["v"] == 1:
         return _pairs_of(doc, space, what, _SEGMENT_FIELDS, "i")
     n = _pair_count(doc, what)
