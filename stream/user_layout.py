@@ -5,7 +5,8 @@ history is never written again.
 
 Keys (user ids cannot contain NUL: :mod:`stream.messages` refuses them, so no user's key is another's segment key):
 
-* ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order,
+* ``user`` — the manifest: partition, config fingerprint, the segments' sequence numbers and pair counts in order
+  (packed: a byte or so a segment),
   the next sequence number, how many tombstones are stored, and the open tail: the pairs after the last segment,
   fewer than ``segment_pairs``, as a segment's map inside the manifest's sealed bytes
   (:func:`wnn.user_codec.segment_document`);
@@ -119,8 +120,9 @@ def encode_manifest(partition: int, fingerprint: str, layout: Layout, tail: dict
                 "v": MANIFEST_VERSION,
                 "p": partition,
                 "cfg": fingerprint,
-                "s": np.asarray(layout.seqs, dtype=np.int64).tobytes(),
-                "c": np.asarray(layout.counts, dtype=np.int32).tobytes(),
+                "ns": len(layout.seqs),
+                "s": user_codec.pack_column(np.asarray(layout.seqs, dtype=np.int64)),
+                "c": user_codec.pack_column(np.asarray(layout.counts, dtype=np.int64)),
                 "next": layout.next_seq,
                 "nt": layout.tombstones,
                 "o": tail,
@@ -154,23 +156,15 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
             "user state was written under a different WNN config (wiring fingerprint "
             f"{doc.get('cfg')!r}, expected {fingerprint!r})"
         )
-    seqs, counts = doc.get("s"), doc.get("c")
     if not (
         isinstance(doc.get("p"), int)
-        and isinstance(seqs, bytes)
-        and isinstance(counts, bytes)
-        and len(seqs) % 8 == 0
-        and len(counts) * 2 == len(seqs)
         and isinstance(doc.get("next"), int)
         and isinstance(doc.get("nt"), int)
         and doc["nt"] >= 0
         and (doc.get("v") != MANIFEST_VERSION or isinstance(doc.get("o"), dict))
     ):
-        raise StateError(
-            "user manifest lacks a valid partition, segment list, next sequence, tombstone count or open tail"
-        )
-    seq_list = np.frombuffer(seqs, dtype=np.int64).tolist()
-    count_list = np.frombuffer(counts, dtype=np.int32).tolist()
+        raise StateError("user manifest lacks a valid partition, next sequence, tombstone count or open tail")
+    seq_list, count_list = _segment_list(doc)
     if (
         any(s < 0 or s >= doc["next"] for s in seq_list)
         or len(set(seq_list)) != len(seq_list)
@@ -178,6 +172,25 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
     ):
         raise StateError("user manifest names an invalid segment")
     return doc["p"], seq_list, count_list, doc["next"], doc["nt"]
+
+
+def _segment_list(doc: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """The sequence numbers and pair counts of a manifest's segments: packed columns (version 6) or raw arrays."""
+    seqs, counts = doc.get("s"), doc.get("c")
+    if doc.get("v") == MANIFEST_VERSION:
+        n = doc.get("ns")
+        if not isinstance(n, int) or n < 0:
+            raise StateError("user manifest lacks a valid segment count")
+        what = "user manifest"
+        return (
+            user_codec.unpack_column(seqs, n, what, "s").tolist(),
+            user_codec.unpack_column(counts, n, what, "c").tolist(),
+        )
+    if not (
+        isinstance(seqs, bytes) and isinstance(counts, bytes) and len(seqs) % 8 == 0 and len(counts) * 2 == len(seqs)
+    ):
+        raise StateError("user manifest lacks a valid segment list")
+    return np.frombuffer(seqs, dtype=np.int64).tolist(), np.frombuffer(counts, dtype=np.int32).tolist()
 
 
 def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: ItemSpace) -> Stored:

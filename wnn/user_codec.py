@@ -104,10 +104,10 @@ def segment_document(log: PairLog, start: int = 0, stop: int | None = None) -> d
     return {
         "v": SEGMENT_VERSION,
         "n": len(keys),
-        "e": _pack_column(log.event_ids[run]),
+        "e": pack_column(log.event_ids[run]),
         "i": keys,
         "r": (half if np.array_equal(half, ratings) else ratings).tobytes(),
-        "t": _pack_column(log.ts[run]),
+        "t": pack_column(log.ts[run]),
     }
 
 
@@ -129,17 +129,23 @@ def segment_pairs(doc: Any, space: ItemSpace, what: str = "user state segment") 
     if not isinstance(ratings, bytes) or len(ratings) not in (2 * n, 4 * n):
         raise StateError(f"{what} field 'r' is truncated or corrupt")
     columns = {
-        "event_ids": _unpack_column(doc.get("e"), n, what, "e"),
+        "event_ids": unpack_column(doc.get("e"), n, what, "e"),
         "ratings": np.frombuffer(ratings, dtype=np.float16 if len(ratings) == 2 * n else np.float32).astype(np.float32),
-        "ts": _unpack_column(doc.get("t"), n, what, "t"),
+        "ts": unpack_column(doc.get("t"), n, what, "t"),
     }
     return _checked(columns, doc.get("i"), n, space, what, "i")
 
 
-def _pack_column(values: np.ndarray) -> bytes:
+def pack_column(values: np.ndarray) -> bytes:
     """An int64 column as the code of a type in :data:`_NARROW`, its first value (8 bytes), and the differences after
-    it in that type: the narrowest that holds them (differences wrap in 64 bits, as :func:`_unpack_column`'s sums
-    do, so every column round-trips exactly)."""
+    it in that type: the narrowest that holds them (differences wrap in 64 bits, as :func:`unpack_column`'s sums
+    do, so every column round-trips exactly). Columns that change by small steps (event ids, times, a manifest's
+    segment numbers) take a byte or two a value.
+
+    >>> data = pack_column(np.array([880_000_000, 880_000_060, 880_000_060], dtype=np.int64))
+    >>> len(data), unpack_column(data, 3, "doctest", "t").tolist()
+    (11, [880000000, 880000060, 880000060])
+    """
     if not len(values):
         return b""
     with np.errstate(over="ignore"):
@@ -149,8 +155,8 @@ def _pack_column(values: np.ndarray) -> bytes:
     return bytes([code]) + values[:1].tobytes() + deltas.astype(_NARROW[code]).tobytes()
 
 
-def _unpack_column(raw: Any, n: int, what: str, field: str) -> np.ndarray:
-    """The int64 column :func:`_pack_column` packed, of ``n`` values."""
+def unpack_column(raw: Any, n: int, what: str, field: str) -> np.ndarray:
+    """The int64 column :func:`pack_column` packed, of ``n`` values."""
     if n == 0 and raw == b"":
         return np.zeros(0, dtype=np.int64)
     if not isinstance(raw, bytes) or len(raw) < 9 or raw[0] >= len(_NARROW):

@@ -110,6 +110,8 @@ def test_a_batch_that_learned_writes_only_the_manifest_until_its_tail_fills_a_se
         assert read(table)[0] == pairs.listing()
     # 5,000 pairs are 78 segments and a tail of 8: the tail fills its segment at the 56th new pair.
     assert kinds == [["manifest"]] * 55 + [["segment", "manifest"]] + [["manifest"]] * 8
+    # The manifest names its 79 segments in about a byte each (numbers and counts packed), beside its tail.
+    assert len(table[b"u"]) < 79 * 2 + 300
 
 
 def test_a_version_5_manifest_is_read_and_its_next_write_keeps_its_segments():
