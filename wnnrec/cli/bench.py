@@ -202,7 +202,12 @@ def scale(args: argparse.Namespace) -> int:
                 f"{level['events_per_s']:>9,.0f} {level['events_per_s_vs_smallest']:>8.2f} "
                 f"{level['worker_rss_mib'] or 0:>8,.0f} {level['state_folder_mib']:>9,.1f} "
                 f"{level['output_messages_per_rating']:>11.2f} {level['cache_hit_share'] or 0:>10.1%} "
-                f"{level['ready_after_kill_wipe_s']:>7.1f}"
+                f"{_seconds(level['ready_after_kill_wipe_s']):>7}"
             )
     write_json_result(args.json, result)
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    """Seconds with one decimal, or "none" for a wait that did not end."""
+    return "none" if value is None else f"{value:.1f}"
