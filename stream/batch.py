@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TypeVar
 
 from stream.contracts import DEAD_LETTERS, DRIFT_METRICS, OUTPUTS, RECOMMENDATIONS, CoveredInput, DriftRecord
 from stream.messages import recommendation_message, score_parts
@@ -25,6 +26,8 @@ class Incoming:
     partition: int
     offset: int
 
+
+T = TypeVar("T")
 
 #: One output message: its key and value.
 Message = tuple[bytes | None, bytes]
@@ -73,6 +76,12 @@ class TouchedUser:
     changed: bool = False
     #: a redelivery came: write every segment again, since the changelog may lack what the local store has
     rewrite: bool = False
+
+
+def by_partition(grouped: dict[int, list[T]], encode: Callable[[int, list[T]], list[bytes]]) -> list[Message]:
+    """The messages of each input partition's part of a batch (``encode`` makes them), keyed by the partition's
+    number."""
+    return [(str(p).encode(), value) for p, part in grouped.items() for value in encode(p, part)]
 
 
 #: How the agent reads a user's stored value: (user key, partition) -> bytes or None.

@@ -131,6 +131,21 @@ class PartitionShares:
                 pending.append((partition, share_key(partition, bucket), ShareBucket(shares).to_bytes()))
         return pending
 
+    def apply_message(self, key: bytes | str, value: bytes | None, owned: set[int]) -> bool:
+        """Apply an item-stats message (another worker's bucket); whether the item space changed. Buckets of the
+        ``owned`` partitions are derived here from this worker's own users, and are ignored, as is a bucket that
+        does not decode (with a warning)."""
+        parsed = parse_share_key(key)
+        if parsed is None or value is None or parsed[0] in owned:
+            return False
+        try:
+            incoming = ShareBucket.from_bytes(value).shares
+        except ValueError as exc:
+            log.warning("ignoring item-stats bucket %r: %s", key, exc)
+            return False
+        self.apply_bucket(*parsed, incoming)
+        return True
+
     def apply_bucket(self, partition: int, bucket: int, incoming: Mapping[Hashable, ItemPartial]) -> None:
         """Another worker's bucket of a partition's shares, replacing what this worker held of that bucket."""
         empty = ItemPartial.empty(self.space.config.collab_bits)

@@ -26,16 +26,16 @@ import collections
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
 
-from stream.batch import BatchOutput, Incoming, Loader, Message, Refused, TouchedUser, list_message
+from stream.batch import BatchOutput, Incoming, Loader, Refused, TouchedUser, by_partition, list_message
 from stream.catalogue import Titles, dataset_items, parse_item
 from stream.contracts import ItemRecord, UserDrift
 from stream.drift_window import DriftWindow
-from stream.item_shares import PartitionShares, parse_share_key, stored_shares
+from stream.item_shares import PartitionShares, stored_shares
 from stream.messages import (
     ForgetEvent,
     RatingEvent,
@@ -55,11 +55,10 @@ from wnn.config import WNNConfig
 from wnn.contributions import forget_events, learn_run
 from wnn.item_catalogue import Catalogue
 from wnn.item_space import ItemSpace
-from wnn.item_stats import ItemPartial, RatingRow, ShareBucket
+from wnn.item_stats import ItemPartial, RatingRow
 from wnn.network import StateError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class StreamProcessor:
@@ -348,7 +347,7 @@ class StreamProcessor:
     def _emit(self, touched: dict[str, TouchedUser], out: BatchOutput) -> None:
         """One state write and one list per touched user (the lists of each input partition together with
         ``--list-messages partition``); the drift records of each input partition together."""
-        by_partition = self.settings.list_messages == "partition"
+        lists_together = self.settings.list_messages == "partition"
         lists: dict[int, list[bytes]] = {}
         drift: dict[int, list[UserDrift]] = {}
         for user, entry in touched.items():
@@ -365,7 +364,7 @@ class StreamProcessor:
                 self.cache[user] = state
             value = list_message(user, entry, self.settings)
             out.lists += 1
-            if by_partition:
+            if lists_together:
                 lists.setdefault(state.partition, []).append(value)
             else:
                 out.recommendations.append((key, value))
@@ -373,17 +372,15 @@ class StreamProcessor:
                 shift = state.wnn.taste_shift()
                 self.window.observe_taste_shift(shift)
                 drift.setdefault(state.partition, []).append(user_drift(user, entry.records, shift))
-        out.recommendations.extend(_by_partition(lists, list_batch_messages))
-        out.drift.extend(_by_partition(drift, drift_messages))
+        out.recommendations.extend(by_partition(lists, list_batch_messages))
+        out.drift.extend(by_partition(drift, drift_messages))
 
     # ------------------------------------------------------------------ item statistics
     def pending_shares(self, now: float | None = None) -> list[tuple[int, bytes, bytes]]:
-        """The changed buckets of the partitions this worker owns, one ``(partition, key, value)`` each, for the
-        other workers: all of them, or (at time ``now``, seconds of a monotonic clock) those of the partitions whose
-        changes are due (``share_publish_ratings`` ratings or forgets, or a change ``share_publish_max_age_s`` old:
-        :meth:`stream.item_shares.PartitionShares.due`). The app asks at an interval. Shares are derived state, so
-        buckets not yet published when a worker stops are not lost: the next owner re-derives and republishes them.
-        """
+        """The changed buckets of the partitions this worker owns, ``(partition, key, value)`` each, for the other
+        workers: all, or at time ``now`` (a monotonic clock's seconds) those of the partitions whose changes are due
+        (:meth:`stream.item_shares.PartitionShares.due`, with the ``share_publish_*`` settings). Shares are derived
+        state: buckets not published when a worker stops are not lost; the next owner re-derives and republishes."""
         shares, settings = self.item_shares, self.settings
         if now is None:
             return shares.pending(self.owned)
@@ -421,17 +418,7 @@ class StreamProcessor:
         Buckets of partitions this worker owns are derived here from its own users, and are ignored. Returns
         whether the item space changed.
         """
-        parsed = parse_share_key(key)
-        if parsed is None or value is None or parsed[0] in self.owned:
-            return False
-        partition, bucket = parsed
-        try:
-            incoming = ShareBucket.from_bytes(value).shares
-        except ValueError as exc:
-            log.warning("ignoring item-stats bucket %r: %s", key, exc)
-            return False
-        self.item_shares.apply_bucket(partition, bucket, incoming)
-        return True
+        return self.item_shares.apply_message(key, value, self.owned)
 
     def derived_shares(self, stored: Iterable[tuple[bytes, bytes | None]]) -> dict[int, dict[int, ItemPartial]]:
         """What :meth:`recover` derives for every partition (for audits and tests; changes nothing)."""
@@ -460,8 +447,3 @@ class StreamProcessor:
             return None
         report, self.window = self.window.report(self.settings.app_id)
         return global_drift_message(report)
-
-
-def _by_partition(grouped: dict[int, list[T]], encode: Callable[[int, list[T]], list[bytes]]) -> list[Message]:
-    """The messages of each input partition's part of a batch, keyed by the partition's number."""
-    return [(str(p).encode(), value) for p, part in grouped.items() for value in encode(p, part)]
