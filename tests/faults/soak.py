@@ -41,6 +41,10 @@ DATA_KEYS = (
 #: Per-case seconds from the kill (or crash) to the first list after it.
 RESUME_KEYS = ("resume_after_kill_s", "resume_after_crash_s", "takeover_s")
 
+#: Per-case counts of the restarted worker's safety nets (stalls and offset holes read again, stale messages
+#: skipped); a healthy restart needs none, so their worst is reported.
+RESTART_KEYS = ("stalls_read_again", "offset_holes_read_again", "stale_messages_skipped")
+
 
 def summarise(runs: list[dict]) -> dict:
     """Aggregate the per-run records: passes, the longest run of consecutive passes, and per case the worst value
@@ -55,7 +59,10 @@ def summarise(runs: list[dict]) -> dict:
             worst = cases.setdefault(case, {"runs": 0})
             worst["runs"] += 1
             for key in (
-                DATA_KEYS + RESUME_KEYS + ("duplicate_list_entries", "uncommitted_at_kill", "uncommitted_at_crash")
+                DATA_KEYS
+                + RESUME_KEYS
+                + RESTART_KEYS
+                + ("duplicate_list_entries", "uncommitted_at_kill", "uncommitted_at_crash")
             ):
                 if key in measured:
                     worst[f"max_{key}"] = max(worst.get(f"max_{key}", measured[key]), measured[key])

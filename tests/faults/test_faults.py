@@ -109,10 +109,14 @@ def duplicates(deployment) -> int:
     return sum(n - 1 for n in deployment.collector.coverage.values())
 
 
+#: What a restarted worker's /health counts of the safety nets a healthy restart never needs (stream.offsets).
+RESTART_COUNTERS = ("stalls_read_again", "offset_holes_read_again", "stale_messages_skipped")
+
+
 def restart_and_check(deployment, events, producer, catalogue, state_lost: bool) -> tuple[dict, float]:
     """Start the stopped worker again (without its state folder if ``state_lost``), let the replay finish, wait until
-    every rating is covered and run the uninterrupted-run check; returns its counts and the seconds from now until
-    processing resumed."""
+    every rating is covered and run the uninterrupted-run check; returns its counts (with the restarted worker's
+    :data:`RESTART_COUNTERS`) and the seconds from now until processing resumed."""
     stopped_at, covered = time.monotonic(), len(deployment.collector.arrivals)
     if state_lost:
         shutil.rmtree(deployment.settings.state_dir)
@@ -120,7 +124,11 @@ def restart_and_check(deployment, events, producer, catalogue, state_lost: bool)
     resume = deployment.resume_time(stopped_at, covered)
     producer.join()
     deployment.wait_covered([e for *_, e in events])
-    return check_against_uninterrupted(deployment, events, catalogue=catalogue), resume
+    result = check_against_uninterrupted(deployment, events, catalogue=catalogue)
+    health = deployment.health("w1")  # what the restarted worker read again and skipped to get there
+    assert isinstance(health, dict), health
+    result.update({key: health[key] for key in RESTART_COUNTERS})
+    return result, resume
 
 
 @rebalance

@@ -3,20 +3,22 @@
 from tests.faults.soak import outcome, summarise
 
 
-def run(number, passed, lost=0, resume=5.0):
+def run(number, passed, lost=0, resume=5.0, stalls=0):
     return {
         "run": number,
         "passed": passed,
-        "report": {"kill_9_state_lost": {"lost": lost, "resume_after_kill_s": resume}},
+        "report": {"kill_9_state_lost": {"lost": lost, "resume_after_kill_s": resume, "stalls_read_again": stalls}},
     }
 
 
 def test_the_longest_streak_restarts_after_a_failure_and_worst_values_are_kept():
-    summary = summarise([run(1, True), run(2, False, lost=3, resume=9.5), run(3, True), run(4, True), run(5, True)])
+    runs = [run(1, True), run(2, False, lost=3, resume=9.5), run(3, True, stalls=2), run(4, True), run(5, True)]
+    summary = summarise(runs)
     assert (summary["runs"], summary["passed"], summary["longest_consecutive_passes"]) == (5, 4, 3)
     assert summary["failed_runs"] == [2]
     case = summary["cases"]["kill_9_state_lost"]
     assert (case["runs"], case["max_lost"], case["max_resume_after_kill_s"]) == (5, 3, 9.5)
+    assert case["max_stalls_read_again"] == 2  # a restart's safety nets are reported, worst run first
 
 
 def test_a_case_without_a_report_is_not_counted():
