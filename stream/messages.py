@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -277,14 +277,14 @@ def list_batch_messages(partition: int, lists: list[bytes]) -> list[bytes]:
     return [head + b",".join(chunk) + b"]}" for chunk in _chunks(lists, len, LIST_BATCH_BYTES)]
 
 
-def lists_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+def lists_of(doc: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     """The user lists of a ``recommendations`` message (as decoded JSON): the message itself, or each list of a
     ``kind: "batch"`` message. For consumers, whichever ``--list-messages`` the worker runs with:
 
     >>> [entry["user"] for entry in lists_of({"kind": "batch", "lists": [{"user": "a"}, {"user": "b"}]})]
     ['a', 'b']
     """
-    return list(doc["lists"]) if doc.get("kind") == "batch" else [dict(doc)]
+    return doc["lists"] if doc.get("kind") == "batch" else [doc]  # read, not copied
 
 
 def drift_record(

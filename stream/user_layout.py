@@ -207,17 +207,14 @@ def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: Item
         if segment.n > count:  # appended to by a batch that crashed before its manifest: read what was committed
             segment = segment.slice(0, count)
         segments.append(segment)
-    in_segments = np.concatenate([segment.event_ids for segment in segments]) if segments else None
     if "o" in doc:
         segments.append(user_codec.segment_pairs(doc["o"], space, "user manifest's open tail"))
     pairs = PairLog.concatenate(segments)
     if len(set(pairs.event_ids.tolist())) != pairs.n:
         raise StateError("user state holds an event id twice")
     forgotten = decode_tombstones(get(tombstones_key(user_key))) if n_tombstones else []
-    layout = Layout(
-        seqs, counts, in_segments if in_segments is not None else np.zeros(0, np.int64), next_seq, len(forgotten)
-    )
-    return Stored(partition, pairs, forgotten, layout)
+    in_segments = pairs.event_ids[: sum(counts)].copy()  # the tail follows the segments' pairs
+    return Stored(partition, pairs, forgotten, Layout(seqs, counts, in_segments, next_seq, len(forgotten)))
 
 
 def plan_writes(
