@@ -18,6 +18,9 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
   fetch's records of the partition, so the per-message cost is paid once per fetch. It stays faust's message: faust's
   read-offset bookkeeping sees the
   batch's last offset, and the stream acknowledges it like any other.
+* **Seeks overtaking fetches.** Records of a guarded partition that a fetch returned before a seek of that
+  partition are dropped (:class:`SeekSerials`): they were read from the old position, and the seek brings them
+  again. faust's seek to the committed offsets runs through :meth:`ConsumerThread.seek_to_committed` for this.
 * **Reading again** from given offsets (:meth:`Consumer.read_again`): faust's fetcher is stopped first, and seeks
   run on the consumer thread's own loop (:meth:`ConsumerThread.seek_in_thread`).
 * **Table partitions.** A table picks the partition of a read or write from faust's *current event*;
@@ -57,6 +60,8 @@ SCHEME = "wnnkafka"
 WEB_SCHEME = "wnnweb"
 #: faust's own value, used when the app does not say otherwise.
 FAUST_FETCH_MAX_WAIT_MS = 1500
+#: How often a fetch of input waits to see whether a rebalance going on has ended.
+REBALANCE_POLL_S = 0.005
 #: Log an error every this many seconds while a fetcher stop (before reading partitions again) has not returned.
 FETCHER_STOP_WARNING_S = 10.0
 
@@ -176,8 +181,71 @@ def write_table(table: Any, event: Any, key: Any, value: Any) -> asyncio.Future[
     return table.send_changelog(event.message.partition, key, value)
 
 
+class SeekSerials:
+    """The order of seeks and fetch returns on the consumer thread's event loop, so that records fetched from a
+    partition's old position can be told from those fetched after it was moved.
+
+    aiokafka fetches ahead on every assigned partition, also on those faust holds back (the input partitions while
+    the tables recover); faust drops such records silently, and the fetch position has then moved past them. faust's
+    seek to the committed offsets after recovery puts the position back, but a fetch that returned just before that
+    seek still reaches the stream after it, with a later offset first: a restarted worker met offset 3920 before 3919
+    in 6 of 6 restarts tried, and lost seconds reading the hole again. aiokafka itself guarantees that what a fetch
+    returns after a seek comes from the new position, so the one thing to know is which came first, on the thread:
+    each seek takes the next serial number, and each fetch's records carry the number current when they returned.
+
+    While a seek of several partitions is under way (faust's after a rebalance), those not moved yet are *pending*:
+    what is fetched of them still comes from the old position.
+
+    >>> seeks = SeekSerials()
+    >>> fetched_at = seeks.serial
+    >>> with seeks.pending({"p0", "p1"}):
+    ...     seeks.sought("p0")
+    ...     seeks.overtaken(fetched_at, "p0"), seeks.overtaken(seeks.serial, "p0"), seeks.overtaken(seeks.serial, "p1")
+    (True, False, True)
+    >>> seeks.overtaken(seeks.serial, "p1")
+    False
+    """
+
+    def __init__(self) -> None:
+        self.serial = 0
+        self._last_seek: dict[Any, int] = {}
+        self._pending: set[Any] = set()
+
+    @contextlib.contextmanager
+    def pending(self, tps: set[Any]) -> Iterator[None]:
+        """``tps`` are about to be moved, one by one, inside the block."""
+        self._pending.update(tps)
+        try:
+            yield
+        finally:
+            self._pending.difference_update(tps)
+
+    def sought(self, tp: Any) -> None:
+        """``tp``'s fetch position was just moved (call on the consumer thread, right after the seek)."""
+        self.serial += 1
+        self._last_seek[tp] = self.serial
+        self._pending.discard(tp)
+
+    def overtaken(self, fetched_at: int, tp: Any) -> bool:
+        """Whether the records of ``tp`` that a fetch returned at serial ``fetched_at`` are from an old position: a
+        seek of ``tp`` came after them, or is about to."""
+        return tp in self._pending or self._last_seek.get(tp, 0) > fetched_at
+
+
+class FetchedRecords(dict):  # type: ignore[type-arg]
+    """One fetch's records (aiokafka's map of partition to records), with the seek serial current when it returned."""
+
+    def __init__(self, records: Any, seek_serial: int) -> None:
+        super().__init__(records)
+        self.seek_serial = seek_serial
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's consumer thread; the worker's consumer gets the app's fetch wait."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seeks = SeekSerials()
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -195,8 +263,35 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
         async def seek() -> None:
             consumer.seek(tp, offset)
+            self.seeks.sought(tp)
 
         await self.call_thread(seek)
+
+    async def seek_to_committed(self) -> Any:
+        """aiokafka's seek of every assigned partition to its committed offset (faust's after a rebalance), each
+        seek noted in :attr:`seeks` as it happens. A guarded partition with nothing committed goes to its log's first
+        offset, where :meth:`Consumer.start_offset` says its reading starts (aiokafka would leave it wherever
+        fetching ahead had taken it; a committed offset that retention has deleted aiokafka resets itself)."""
+        consumer = self._ensure_consumer()
+        guarded = consumer_options(self.app).guarded_topics
+
+        async def seek() -> dict[Any, int | None]:
+            committed = {}
+            for tp in consumer.assignment():
+                committed[tp] = offset = await consumer.committed(tp)
+                if tp.topic in guarded and offset is None:
+                    offset = (await consumer.beginning_offsets([tp]))[tp]
+                elif offset is None or offset <= 0:  # aiokafka's own condition
+                    continue
+                consumer.seek(tp, offset)
+                self.seeks.sought(tp)
+            return committed
+
+        return await self.call_thread(seek)
+
+    async def _fetch_records(self, *args: Any, **kwargs: Any) -> FetchedRecords:
+        records = await super()._fetch_records(*args, **kwargs)
+        return FetchedRecords(records, self.seeks.serial)
 
     async def committed(self, tp: Any) -> int | None:
         """The group's committed offset of ``tp``, asked of the broker (aiokafka caches none)."""
@@ -221,12 +316,51 @@ class Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._processed: dict[Any, int] = {}
+        self._fetched_at: int | None = None  # the seek serial of the records getmany is handing out
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _seek(self, partition: Any, offset: int) -> None:
         await self._thread.seek_in_thread(partition, offset)
+
+    async def perform_seek(self) -> None:
+        """faust's seek of every assigned partition to its committed offset; until a guarded partition is moved,
+        what is fetched of it is dropped (see :class:`SeekSerials`)."""
+        with self._thread.seeks.pending(self._guarded(self.assignment())):
+            await super().perform_seek()
+
+    def _guarded(self, tps: Any) -> set[Any]:
+        guarded = self.guarded_topics
+        return {tp for tp in tps if tp.topic in guarded}
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        records = await super()._getmany(active_partitions, timeout)
+        self._fetched_at = getattr(records, "seek_serial", None)
+        return records
+
+    async def _rebalance_over(self, generation: int) -> bool:
+        """Wait for the end of a rebalance that is going on; False if a new consumer generation began meanwhile (its
+        own seek to the committed offsets brings the records again) or the consumer is stopping.
+
+        faust resumes the input partitions, and seeks them one by one, before its rebalance ends; what a fetch
+        brings of a partition already sought is new input, but a faust stream drops it unseen while flow control is
+        still off, and the agent holds back whatever comes while the app is rebalancing. A restarted worker lost its
+        first input batches on a partition that way, and then waited for the stall watchdog. Held here, they reach
+        the agent as soon as the rebalance has ended.
+        """
+        app: Any = self.app
+        while app.rebalancing and app.consumer_generation_id == generation and not self.should_stop:
+            await asyncio.sleep(REBALANCE_POLL_S)
+        return app.consumer_generation_id == generation and not self.should_stop
+
+    def _overtaken(self, tp: Any) -> bool:
+        """Whether the records of ``tp`` being handed out were fetched before ``tp`` was last moved (guarded topics
+        only; see :class:`SeekSerials`)."""
+        fetched_at = self._fetched_at
+        if fetched_at is None or tp.topic not in self.guarded_topics:
+            return False
+        return self._thread.seeks.overtaken(fetched_at, tp)
 
     @property
     def guarded_topics(self) -> frozenset[str]:
@@ -242,24 +376,25 @@ class Consumer(faust_aiokafka.Consumer):
 
         faust's own ``getmany`` still does every check (flow control, paused partitions, the consumer generation),
         record by record; a batch that a rebalance overtook while it was being gathered is dropped, as faust drops
-        the rest of such a fetch.
+        the rest of such a fetch. Records of guarded topics wait for the end of a rebalance
+        (:meth:`_rebalance_over`), and those fetched from a position a seek has since moved are dropped
+        (:class:`SeekSerials`).
         """
-        batched = self.batched_topics
-        if not batched:
-            async for item in super().getmany(timeout):
-                yield item
-            return
+        batched, guarded = self.batched_topics, self.guarded_topics
         generation = self.app.consumer_generation_id
+        self._fetched_at = None
         gathered: dict[TP, list[Any]] = {}
         async for tp, message in super().getmany(timeout):
             if tp.topic in batched:
                 gathered.setdefault(tp, []).append(message)
-            else:
+            elif tp.topic not in guarded or (await self._rebalance_over(generation) and not self._overtaken(tp)):
                 yield tp, message
-        if self.app.consumer_generation_id != generation:
+        if not gathered or not await self._rebalance_over(generation):
             return
         limit = consumer_options(self.app).batch_max or None
         for tp, records in gathered.items():
+            if self._overtaken(tp):
+                continue
             for start in range(0, len(records), limit or len(records)):
                 yield tp, BatchMessage(tp, records[start : start + limit] if limit else records, generation)
 

@@ -15,6 +15,8 @@ from stream.faust_compat import (
     WEB_SCHEME,
     BatchMessage,
     ConsumerOptions,
+    FetchedRecords,
+    SeekSerials,
     Transport,
     WebServer,
     acting_for,
@@ -277,3 +279,123 @@ def test_write_table_writes_the_events_partition_and_returns_the_changelog_futur
     assert sent == [(3, b"user", b"state")]
     with acting_for(event):
         assert table[b"user"] == b"state"
+
+
+def guarded_fetching_consumer(fetches, batch_delivery=True):
+    """:func:`fetching_consumer` on a guarded topic whose consumer thread returns, fetch after fetch, the records of
+    ``fetches`` (pairs of records and the partitions sought on the thread after they returned, before faust hands
+    them out)."""
+    app, consumer = fetching_consumer({}, batch_delivery=batch_delivery)
+    set_consumer_options(app, consumer_options(app)._replace(guarded_topics=frozenset({"ratings"})))
+    seeks, queue = consumer._thread.seeks, list(fetches)
+
+    async def getmany_of_the_thread(active_partitions, timeout):
+        records, sought_after = queue.pop(0)
+        fetched = FetchedRecords(records, seeks.serial)
+        for tp in sought_after:
+            seeks.sought(tp)
+        return fetched
+
+    async def wait_next_records(timeout):
+        return await consumer._getmany(None, timeout), None
+
+    consumer._thread.getmany = getmany_of_the_thread
+    consumer._wait_next_records = wait_next_records
+    return consumer
+
+
+@pytest.mark.parametrize("batch_delivery", [True, False])
+def test_records_fetched_before_a_seek_of_their_partition_are_dropped(batch_delivery):
+    """aiokafka reads ahead while faust holds the input back (recovery); faust's seek to the committed offset puts
+    the position back, and what a fetch returned before that seek (a later offset first) must not reach the agent;
+    what a fetch returns after it is from the new position and is kept."""
+    ratings0, ratings1 = TP("ratings", 0), TP("ratings", 1)
+    consumer = guarded_fetching_consumer(
+        [
+            ({ratings0: [record("ratings", 0, 7)], ratings1: [record("ratings", 1, 3)]}, [ratings0]),
+            ({ratings0: [record("ratings", 0, 6)]}, []),
+        ],
+        batch_delivery,
+    )
+    assert [(tp, m.offset) for tp, m in asyncio.run(fetched(consumer))] == [(ratings1, 3)]
+    assert [(tp, m.offset) for tp, m in asyncio.run(fetched(consumer))] == [(ratings0, 6)]
+
+
+def test_seek_to_committed_notes_each_seek_as_it_happens():
+    """faust's post-recovery seek runs through our thread, so each partition's seek takes a serial."""
+    from stream.faust_compat import ConsumerThread
+
+    thread = ConsumerThread.__new__(ConsumerThread)
+    thread.seeks = SeekSerials()
+    ratings0, ratings1 = TP("ratings", 0), TP("ratings", 1)
+    moved = []
+
+    changelog = TP("changelog", 0)
+
+    class AiokafkaConsumer:
+        def assignment(self):
+            return [ratings0, ratings1, changelog]
+
+        async def committed(self, tp):
+            return {ratings0: 12, ratings1: None, changelog: None}[tp]
+
+        async def beginning_offsets(self, tps):
+            return {tp: 4 for tp in tps}
+
+        def seek(self, tp, offset):
+            moved.append((tp, offset, thread.seeks.serial))
+
+    async def call_thread(fn, *args):
+        return await fn(*args)
+
+    thread._ensure_consumer = AiokafkaConsumer
+    thread.call_thread = call_thread
+    thread.app = fake_app(("ratings",))
+    assert asyncio.run(thread.seek_to_committed()) == {ratings0: 12, ratings1: None, changelog: None}
+    # a guarded partition with nothing committed starts at its log's first offset; other topics as aiokafka does
+    assert moved == [(ratings0, 12, 0), (ratings1, 4, 1)]
+    assert thread.seeks.overtaken(0, ratings0) and thread.seeks.overtaken(1, ratings1)
+    assert not thread.seeks.overtaken(2, ratings1) and not thread.seeks.overtaken(0, changelog)
+
+
+def test_records_of_a_partition_fetched_while_faust_seeks_it_are_dropped_until_it_is_moved():
+    """faust hands a fetch out as soon as it returns: records of a partition whose post-rebalance seek has not
+    happened yet come from the old position."""
+    ratings0, ratings1 = TP("ratings", 0), TP("ratings", 1)
+    consumer = guarded_fetching_consumer(
+        [({ratings0: [record("ratings", 0, 7)], ratings1: [record("ratings", 1, 3)]}, [])]
+    )
+    seeks = consumer._thread.seeks
+    seeks.sought(ratings1)
+    with seeks.pending({ratings0}):
+        assert [(tp, m.offset) for tp, m in asyncio.run(fetched(consumer))] == [(ratings1, 3)]
+        seeks.sought(ratings0)
+        assert not seeks.overtaken(seeks.serial, ratings0)  # moved: what is fetched now is from the new position
+
+
+@pytest.mark.parametrize("batch_delivery", [True, False])
+def test_input_fetched_during_a_rebalance_waits_for_its_end(batch_delivery):
+    """faust's streams drop what arrives while flow control is off; input fetched after its partition's
+    post-rebalance seek reaches the agent once the rebalance has ended, and not at all if a new one began."""
+    ratings0 = TP("ratings", 0)
+    consumer = guarded_fetching_consumer(
+        [({ratings0: [record("ratings", 0, 5)]}, []), ({ratings0: [record("ratings", 0, 5)]}, [])], batch_delivery
+    )
+    app = consumer.app
+
+    async def fetch_while_rebalancing(then):
+        app.rebalancing = True
+        handing_out = asyncio.ensure_future(fetched(consumer))
+        await asyncio.sleep(0.05)
+        assert not handing_out.done()  # held while the rebalance goes on
+        then()
+        return [(tp, m.offset) for tp, m in await handing_out]
+
+    def rebalance_ends():
+        app.rebalancing = False
+
+    def new_generation_begins():
+        app.consumer_generation_id = (app.consumer_generation_id or 0) + 1
+
+    assert asyncio.run(fetch_while_rebalancing(rebalance_ends)) == [(ratings0, 5)]
+    assert asyncio.run(fetch_while_rebalancing(new_generation_begins)) == []
