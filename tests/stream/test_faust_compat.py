@@ -11,6 +11,7 @@ from faust.types import TP
 
 from stream.faust_app import new_faust_app
 from stream.faust_compat import (
+    PREFETCH_BACKOFF_S,
     SCHEME,
     WEB_SCHEME,
     BatchMessage,
@@ -24,6 +25,7 @@ from stream.faust_compat import (
     records_of,
     set_consumer_options,
     tune_consumer,
+    tune_fetcher,
     write_table,
 )
 from stream.settings import Settings
@@ -53,6 +55,24 @@ def test_tune_consumer_sets_the_wait_the_fetcher_is_built_with():
         return value
 
     assert asyncio.run(build()) == 10
+
+
+def test_tune_fetcher_sets_the_backoff_aiokafka_gives_each_fetch_result():
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    async def build():
+        fetcher = Fetcher(AIOKafkaClient(bootstrap_servers="127.0.0.1:1"), SubscriptionState())
+        default = fetcher._prefetch_backoff
+        tune_fetcher(SimpleNamespace(_fetcher=fetcher), PREFETCH_BACKOFF_S)
+        tuned = fetcher._prefetch_backoff
+        await fetcher.close()
+        return default, tuned
+
+    assert asyncio.run(build()) == (0.1, PREFETCH_BACKOFF_S)  # aiokafka's own 100 ms, then ours
+    with pytest.raises(RuntimeError, match="not started"):
+        tune_fetcher(SimpleNamespace(), PREFETCH_BACKOFF_S)
 
 
 def test_tune_consumer_refuses_a_started_consumer():

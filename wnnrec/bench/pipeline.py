@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from stream.admin import create_topics
+from stream.admin import create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
@@ -286,9 +286,22 @@ def _latency_phase(
     try:
         wait_until_serving(settings, worker, collector)
         sent: dict[int, float] = {}
-        replay(
-            settings, dataset, limit=n, max_rate=rate, progress=progress, on_send=lambda e, t: sent.__setitem__(e, t)
-        )
+        # A client that has not sent yet first fetches metadata and connects (about 100 ms): not the stream's
+        # latency, so the clock starts with a producer that knows the topic.
+        producer = make_producer(settings)
+        producer.partitions_for(settings.ratings_topic)
+        try:
+            replay(
+                settings,
+                dataset,
+                limit=n,
+                max_rate=rate,
+                progress=progress,
+                producer=producer,
+                on_send=lambda e, t: sent.__setitem__(e, t),
+            )
+        finally:
+            producer.close()
         _wait_for_lists(collector, worker, set(sent), max(120.0, n / 200), log_path, progress=False)
     finally:
         stop_worker(worker)
