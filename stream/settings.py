@@ -236,10 +236,11 @@ class Settings:
     )
     segment_pairs: int = setting(
         "segment_pairs",
-        64,
+        16,
         "pairs per stored segment of a user's state; a batch writes "
-        "the segments it changed and the user's manifest, not the whole history "
-        "(stream.user_layout)",
+        "the segments it filled and the user's manifest, which carries the fewer "
+        "than this many newest pairs, not the whole history (stream.user_layout). "
+        "Fewer: fewer bytes a batch; more: fewer keys to read for a user not in the cache",
         group=ENGINE,
     )
     list_explanations: bool = setting(

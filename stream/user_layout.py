@@ -56,7 +56,7 @@ MANIFEST_VERSIONS = (6, 5)
 TOMBSTONES_VERSION = 1
 #: Pairs per segment: a batch that learned writes the manifest with at most this many pairs in its tail (plus a
 #: sealed segment when the tail fills one), whatever the user's history.
-SEGMENT_PAIRS = 64
+SEGMENT_PAIRS = 16
 
 SEPARATOR = b"\x00"
 _TOMBSTONES_SUFFIX = b"t"

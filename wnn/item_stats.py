@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import zlib
 from collections.abc import Hashable, Mapping
 from typing import Any, NamedTuple
 
@@ -34,7 +35,11 @@ import numpy as np
 
 from wnn import popularity as popularity_weights
 
-FORMAT_VERSION = 3
+#: Bucket format: 4 is the fields of 3, zlib-compressed (a quarter of the bytes); 3 is still read.
+FORMAT_VERSION = 4
+READABLE_FORMAT_VERSIONS = (4, 3)
+#: The most bytes a bucket's fields may decompress to (a corrupt or hostile value cannot take more memory).
+MAX_BUCKET_BYTES = 64 << 20
 
 #: Fixed-point scale of projections, user vectors and centred values: a rating adds ``round(x * SCALE)``.
 PROJECTION_SCALE = float(1 << 16)
@@ -323,32 +328,44 @@ class ShareBucket:
     shares: Mapping[Hashable, ItemPartial]
 
     def to_bytes(self) -> bytes:
-        """The bucket as msgpack, items in a canonical order (equal buckets give equal bytes)."""
+        """The bucket as msgpack, items in a canonical order (equal buckets give equal bytes), its fields compressed.
+
+        The sums are fixed-point integers far below their int64 columns' range, so zlib's fastest level takes a
+        bucket to about a quarter (measured on 64 buckets of a 10,000-user stream: 809 KB to 205 KB, 5.5 ms to
+        compress them all); a partition's buckets are published once thousands of ratings changed them, so the
+        compression costs well under a microsecond a rating.
+        """
+        fields = msgpack.packb(self._fields(), use_bin_type=True)
+        return msgpack.packb({"v": FORMAT_VERSION, "z": zlib.compress(fields, 1)}, use_bin_type=True)
+
+    def _fields(self) -> dict[str, Any]:
         keys = sorted(self.shares, key=repr)
         parts = [self.shares[k] for k in keys]
         bits = len(parts[0].projection) if parts else 0
-        return msgpack.packb(
-            {
-                "v": FORMAT_VERSION,
-                "items": keys,
-                "bits": bits,
-                "n": np.array([p.count for p in parts], dtype=np.int64).tobytes(),
-                "s": np.array([p.total for p in parts], dtype=np.float64).tobytes(),
-                "p": np.array([p.projection for p in parts], dtype=np.int64).tobytes(),
-                "u": np.array([p.vector for p in parts], dtype=np.int64).tobytes(),
-                "k": np.array([p.centred for p in parts], dtype=np.int64).tobytes(),
-                "pop": [popularity_weights.to_bytes(p.popularity) for p in parts],
-            },
-            use_bin_type=True,
-        )
+        return {
+            "items": keys,
+            "bits": bits,
+            "n": np.array([p.count for p in parts], dtype=np.int64).tobytes(),
+            "s": np.array([p.total for p in parts], dtype=np.float64).tobytes(),
+            "p": np.array([p.projection for p in parts], dtype=np.int64).tobytes(),
+            "u": np.array([p.vector for p in parts], dtype=np.int64).tobytes(),
+            "k": np.array([p.centred for p in parts], dtype=np.int64).tobytes(),
+            "pop": [popularity_weights.to_bytes(p.popularity) for p in parts],
+        }
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ShareBucket:
         """Raises ValueError with the reason for anything that is not a bucket of this format."""
         try:
             doc = msgpack.unpackb(data, raw=False, strict_map_key=False)
-            if doc["v"] != FORMAT_VERSION:
-                raise ValueError(f"format version {doc['v']!r}, expected {FORMAT_VERSION}")
+            if doc["v"] not in READABLE_FORMAT_VERSIONS:
+                raise ValueError(f"format version {doc['v']!r}, expected one of {READABLE_FORMAT_VERSIONS}")
+            if doc["v"] == 4:
+                inflate = zlib.decompressobj()
+                fields = inflate.decompress(doc["z"], MAX_BUCKET_BYTES)
+                if inflate.unconsumed_tail or not inflate.eof:
+                    raise ValueError(f"compressed fields are truncated or exceed {MAX_BUCKET_BYTES} bytes")
+                doc = msgpack.unpackb(fields, raw=False, strict_map_key=False)
             keys, bits = doc["items"], int(doc["bits"])
             n = len(keys)
             counts = np.frombuffer(doc["n"], dtype=np.int64, count=n)

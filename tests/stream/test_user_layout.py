@@ -15,7 +15,7 @@ from stream.batch import Incoming
 from stream.messages import forget_message, rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
-from stream.user_layout import plan_writes, segment_key, split_key, tombstones_key
+from stream.user_layout import SEGMENT_PAIRS, plan_writes, segment_key, split_key, tombstones_key
 from stream.user_state import UserState, read_stored
 from wnn import user_codec
 from wnn.config import WNNConfig
@@ -108,10 +108,11 @@ def test_a_batch_that_learned_writes_only_the_manifest_until_its_tail_fills_a_se
         assert sum(len(k) + len(v) for k, v in writes) < whole / 20
         apply(table, writes)
         assert read(table)[0] == pairs.listing()
-    # 5,000 pairs are 78 segments and a tail of 8: the tail fills its segment at the 56th new pair.
-    assert kinds == [["manifest"]] * 55 + [["segment", "manifest"]] + [["manifest"]] * 8
-    # The manifest names its 79 segments in about a byte each (numbers and counts packed), beside its tail.
-    assert len(table[b"u"]) < 79 * 2 + 300
+    # 5,000 pairs are 312 segments of 16 and a tail of 8: the tail fills a segment at the 8th new pair, then every 16th.
+    assert SEGMENT_PAIRS == 16
+    assert kinds == [["segment", "manifest"] if (5000 + k) % 16 == 0 else ["manifest"] for k in range(1, 65)]
+    # The manifest names its 316 segments in about a byte each (numbers and counts packed), beside its tail.
+    assert len(table[b"u"]) < 316 * 2 + 300
 
 
 def test_a_version_5_manifest_is_read_and_its_next_write_keeps_its_segments():
