@@ -9,6 +9,7 @@ from typing import Any
 
 from stream.contracts import DEAD_LETTERS, DRIFT_METRICS, ITEMS, RATINGS, RECOMMENDATIONS
 from stream.declarations import ENGINE, KAFKA, SECURITY, WORKER, Declaration, setting
+from stream.user_layout import SEGMENT_PAIRS
 from wnn.config import MAX_PAIRS_LIMIT, WNNConfig
 from wnn.rating_scale import WHOLE_STARS, RatingScale
 
@@ -236,7 +237,7 @@ class Settings:
     )
     segment_pairs: int = setting(
         "segment_pairs",
-        16,
+        SEGMENT_PAIRS,
         "pairs per stored segment of a user's state; a batch writes "
         "the segments it filled and the user's manifest, which carries the fewer "
         "than this many newest pairs, not the whole history (stream.user_layout). "

@@ -335,10 +335,11 @@ class ShareBucket:
         compress them all); a partition's buckets are published once thousands of ratings changed them, so the
         compression costs well under a microsecond a rating.
         """
-        fields = msgpack.packb(self._fields(), use_bin_type=True)
+        fields = msgpack.packb(self.fields(), use_bin_type=True)
         return msgpack.packb({"v": FORMAT_VERSION, "z": zlib.compress(fields, 1)}, use_bin_type=True)
 
-    def _fields(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
+        """The bucket's columns as msgpack takes them (what format 3 stored as they are, and format 4 compresses)."""
         keys = sorted(self.shares, key=repr)
         parts = [self.shares[k] for k in keys]
         bits = len(parts[0].projection) if parts else 0

@@ -121,7 +121,7 @@ def test_stream_processor_digests():
         )
     # each published bucket's content in the uncompressed form it had before buckets were compressed
     shares = [
-        (partition, key, msgpack.packb({"v": 3, **ShareBucket.from_bytes(value)._fields()}, use_bin_type=True))
+        (partition, key, msgpack.packb({"v": 3, **ShareBucket.from_bytes(value).fields()}, use_bin_type=True))
         for partition, key, value in processor.pending_shares()
     ]
     digests = {

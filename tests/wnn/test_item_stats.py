@@ -32,14 +32,14 @@ def test_a_bucket_round_trips_exactly_in_a_quarter_of_the_bytes_or_less():
     bucket = a_bucket()
     data = bucket.to_bytes()
     assert ShareBucket.from_bytes(data).shares == bucket.shares
-    plain = msgpack.packb({"v": 3, **bucket._fields()}, use_bin_type=True)
+    plain = msgpack.packb({"v": 3, **bucket.fields()}, use_bin_type=True)
     assert len(data) < len(plain) / 2
     assert ShareBucket.from_bytes(data).to_bytes() == data  # canonical: equal buckets give equal bytes
 
 
 def test_buckets_of_the_previous_format_are_still_read():
     bucket = a_bucket()
-    version_3 = msgpack.packb({"v": 3, **bucket._fields()}, use_bin_type=True)
+    version_3 = msgpack.packb({"v": 3, **bucket.fields()}, use_bin_type=True)
     assert ShareBucket.from_bytes(version_3).shares == bucket.shares
 
 
