@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import numpy as np
 
+from wnn.kernels import columns, mode
 from wnn.pairs import COLUMNS, PairLog
 from wnn.state_format import StateError, load_document, seal
 from wnn.validation import MAX_TS
@@ -148,6 +149,13 @@ def pack_column(values: np.ndarray) -> bytes:
     """
     if not len(values):
         return b""
+    if mode.compiled():
+        return columns.pack_column(np.ascontiguousarray(values, dtype=np.int64)).tobytes()
+    return pack_column_reference(values)
+
+
+def pack_column_reference(values: np.ndarray) -> bytes:
+    """:func:`pack_column` in numpy, for a non-empty column."""
     with np.errstate(over="ignore"):
         deltas = np.diff(values)
     low, high = (int(deltas.min()), int(deltas.max())) if len(deltas) else (0, 0)

@@ -12,11 +12,12 @@ import os
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.wnn.test_unlearning_contract import CONFIGS, ITEMS, run, stream, system
-from wnn import derivation, taste_change
+from wnn import derivation, taste_change, user_codec
 from wnn.item_bits import LEVEL_BITS
 from wnn.item_space import ItemSpace
 from wnn.kernels import derivation as derivation_kernels
@@ -135,3 +136,26 @@ def test_compiled_item_statistics_equal_the_reference(ratings):
 
 def test_the_code_kernel_packs_levels_as_the_layout_does():
     assert statistics_kernels.LEVEL_BITS == LEVEL_BITS
+
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(INT64, min_size=1, max_size=40),  # differences that wrap in 64 bits
+        st.tuples(INT64, st.lists(st.integers(-(2**33), 2**33), max_size=40)).map(
+            lambda first_steps: list(np.cumsum([first_steps[0], *first_steps[1]], dtype=np.int64).tolist())
+        ),  # a column of small steps: every narrow type and its bounds
+    )
+)
+def test_the_column_kernel_packs_as_the_reference(values):
+    column = np.array(values, dtype=np.int64)
+    assert user_codec.pack_column(column) == user_codec.pack_column_reference(column)
+
+
+@pytest.mark.parametrize("step", [127, 128, -128, -129, 2**15 - 1, 2**15, -(2**15), 2**31 - 1, 2**31, -(2**31) - 1])
+def test_the_column_kernel_takes_the_narrowest_type_at_each_bound(step):
+    column = np.array([5, 5 + step], dtype=np.int64)
+    assert user_codec.pack_column(column) == user_codec.pack_column_reference(column)

@@ -19,6 +19,7 @@ def warm_up() -> float:
     from wnn.contributions import learn_run
     from wnn.item_space import ItemSpace
     from wnn.recommender import WNNRecommender
+    from wnn.user_codec import encode_segment
 
     start = time.perf_counter()
     space = ItemSpace()
@@ -42,4 +43,5 @@ def warm_up() -> float:
     user.predict_one(2)
     user.predict_all()
     user.score(ts=80, k=2)
+    encode_segment(user.pair_log)
     return time.perf_counter() - start
