@@ -155,6 +155,10 @@ def wait_until_serving(
             if warm_id in collector.arrivals:
                 producer.close()
                 return
+            if not collector.is_alive():
+                producer.close()
+                reason = collector.error or "it had every list it expected"
+                raise RuntimeError(f"the list collector stopped before the warm-up's list came ({reason})")
             time.sleep(0.25)
         warm_id -= 1
     producer.close()

@@ -192,7 +192,8 @@ def ready_after_wipe(settings: Settings, log_path: str, timeout: float) -> float
     first list of a new rating: start-up, the tables' recovery from their changelogs and the item statistics
     re-derived. The worker is stopped after."""
     shutil.rmtree(settings.state_dir, ignore_errors=True)
-    collector = ListCollector.started(settings, expected=1, from_end=True)
+    # Until stopped: the first list may well cover a rating the killed worker had not committed, not the warm-up.
+    collector = ListCollector.started(settings, expected=10**12, from_end=True)
     started = time.monotonic()
     worker = start_worker(settings, log_path)
     try:
