@@ -13,6 +13,7 @@ import logging
 import socket
 
 from stream.faust_app import new_faust_app
+from stream.faust_compat import STORE_SCHEME
 from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.worker import agents, catalogue_reader, recovery, timers, views, watchdog
@@ -28,7 +29,7 @@ def create_worker(
     settings: Settings | None = None,
     config: WNNConfig | None = None,
     processor: StreamProcessor | None = None,
-    store: str = "rocksdb://",
+    store: str = f"{STORE_SCHEME}://",
     follow_catalogue: bool | None = None,
 ) -> Worker:
     """A worker for ``settings``; ``worker.app.main()`` runs it.
@@ -68,10 +69,10 @@ def create_worker(
         topics=declare_topics(app, settings),
         tables=declare_tables(app, settings, on_share=functools.partial(recovery.apply_share, processor)),
         token=token,
-        store_in_key_order=store.startswith("rocksdb"),
+        store_in_key_order=store.startswith(STORE_SCHEME),
     )
     if follow_catalogue is None:
-        follow_catalogue = store.startswith("rocksdb")
+        follow_catalogue = store.startswith(STORE_SCHEME)
     if follow_catalogue:
         catalogue_reader.register(worker)
     else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from stream.faust_compat import BULK_RESTORE_OPTION
 from stream.settings import Settings
 from stream.worker.context import WorkerTables
 
@@ -41,7 +42,8 @@ def declare_tables(app: Any, settings: Settings, on_share: Callable[[Any], Await
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
-        options=dict(store_options),
+        # The users' changelog is the large one: restored in bulk (stream.bulk_restore) on a store that can.
+        options={**store_options, BULK_RESTORE_OPTION: settings},
         extra_topic_configs={"max.message.bytes": str(MAX_STATE_MESSAGE_BYTES), **compaction},
     )
     item_stats = app.GlobalTable(

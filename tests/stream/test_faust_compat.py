@@ -419,3 +419,61 @@ def test_input_fetched_during_a_rebalance_waits_for_its_end(batch_delivery):
 
     assert asyncio.run(fetch_while_rebalancing(rebalance_ends)) == [(ratings0, 5)]
     assert asyncio.run(fetch_while_rebalancing(new_generation_begins)) == []
+
+
+def test_faust_fetcher_hands_each_record_to_wait_first_with_the_flow_event():
+    """What :meth:`stream.faust_compat.Consumer.wait_first` is for: faust's fetcher calls it once a record."""
+    import inspect
+
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    source = inspect.getsource(FaustConsumer._drain_messages)
+    assert "await self.wait_first(" in source and "callback(message), self.suspend_flow.wait()" in source
+
+
+async def test_a_record_handler_that_does_not_wait_wins_without_a_task(recwarn):
+    import gc
+
+    _, consumer = fetching_consumer({})
+    handled = []
+
+    async def handler():
+        handled.append(asyncio.current_task())
+        return "handled"
+
+    results = await consumer.wait_first(handler(), consumer.suspend_flow.wait())
+    assert results.results == ["handled"] and not results.stopped
+    assert handled == [asyncio.current_task()]  # run in the caller's task: no task of its own
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]  # the flow event's wait was closed
+
+
+async def test_a_record_handler_that_waits_loses_to_the_flow_event_as_under_mode():
+    _, consumer = fetching_consumer({})
+    blocked = asyncio.get_running_loop().create_future()
+    cleaned = []
+
+    async def handler():
+        try:
+            await blocked
+        finally:
+            cleaned.append(True)
+
+    asyncio.get_running_loop().call_later(0.01, consumer.suspend_flow.set)
+    results = await consumer.wait_first(handler(), consumer.suspend_flow.wait())
+    await asyncio.sleep(0)
+    assert results.results == [True] and blocked.cancelled() and cleaned == [True]
+
+
+def test_the_worker_users_table_restores_in_bulk_on_our_store(tmp_path):
+    from faust.stores import by_url
+
+    from stream.faust_compat import STORE_SCHEME, Store
+    from stream.worker.app import create_worker
+
+    assert by_url(f"{STORE_SCHEME}://") is Store
+    settings = Settings(state_dir=tmp_path, api_token="t" * 32)
+    worker = create_worker(settings)
+    users, shares = worker.tables.users.data, worker.tables.item_stats.data
+    assert type(users) is Store and users.bulk_restore_settings is settings and users.use_rocksdict
+    assert type(shares) is Store and shares.bulk_restore_settings is None  # its changelog events feed the item space
