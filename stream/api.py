@@ -2,8 +2,8 @@
 
 The small functions here (token check, id parsing, the bodies of the answers, the explanation in words) hold the
 API's logic and are tested on their own; :mod:`stream.worker.views` serves them as faust web views. Every path but
-``/health``, ``/metrics`` and ``/openapi.json`` needs ``Authorization: Bearer <token>`` (the worker refuses to start
-without a token unless told ``--insecure-no-auth``).
+the probes (``/livez``, ``/readyz``, ``/health``), ``/metrics`` and ``/openapi.json`` needs ``Authorization: Bearer
+<token>`` (the worker refuses to start without a token unless told ``--insecure-no-auth``).
 """
 
 from __future__ import annotations

@@ -134,6 +134,20 @@ class ItemStats(msgspec.Struct, forbid_unknown_fields=True):
     items: dict[str, ItemStatistics]
 
 
+class Liveness(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /livez``: the process serves requests (always 200, during a rebalance or a recovery too)."""
+
+    live: bool
+
+
+class Readiness(msgspec.Struct, forbid_unknown_fields=True):
+    """``GET /readyz`` (200 when ready; 503, with ``Retry-After``, while the group rebalances or tables recover)."""
+
+    ready: bool
+    rebalancing: bool
+    recovering: bool
+
+
 class Health(msgspec.Struct, forbid_unknown_fields=True):
     """``GET /health`` (200 when ready, 503 while the group rebalances or tables recover)."""
 
@@ -156,6 +170,8 @@ class Health(msgspec.Struct, forbid_unknown_fields=True):
 
 RESPONSE_TYPES = (
     Error,
+    Liveness,
+    Readiness,
     Recommendations,
     Explanation,
     Ratings,
@@ -174,6 +190,16 @@ def _answer(description: str, struct: type | None = None) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+#: Seconds a client is told to wait (``Retry-After``) before asking a worker that is not ready again.
+RETRY_AFTER_S = 5
+
+
+def _not_ready(struct: type, description: str = "not ready (the group rebalances or tables recover)") -> dict[str, Any]:
+    """A 503 answer of ``struct``, with its ``Retry-After`` header."""
+    header = {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
+    return {**_answer(description, struct), "headers": {"Retry-After": header}}
+
+
 def _path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
@@ -183,7 +209,7 @@ _ERRORS = {
     "400": _answer("malformed id", Error),
     "401": _answer("no or wrong token", Error),
     "404": _answer("unknown user, rating or item", Error),
-    "503": _answer("the user's partition is recovering; retry", Error),
+    "503": _not_ready(Error, "the user's partition is recovering; retry"),
 }
 
 
@@ -283,10 +309,29 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/livez",
+        {
+            "summary": "Liveness, for a liveness probe: answers while the process serves requests, also while the "
+            "worker rebalances or restores its tables (which a restart would only begin again)",
+            "responses": {"200": _answer("alive", Liveness)},
+        },
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/readyz",
+        {
+            "summary": "Readiness, for a readiness probe: whether the worker answers for its users now",
+            "responses": {"200": _answer("ready", Readiness), "503": _not_ready(Readiness)},
+        },
+        public=True,
+    ),
+    Route(
+        "GET",
         "/health",
         {
-            "summary": "Liveness and readiness",
-            "responses": {"200": _answer("ready", Health), "503": _answer("not ready", Health)},
+            "summary": "Liveness, readiness and the worker's counters, for people",
+            "responses": {"200": _answer("ready", Health), "503": _not_ready(Health)},
         },
         public=True,
     ),

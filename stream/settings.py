@@ -113,8 +113,8 @@ class Settings:
     api_token: str | None = setting(
         "api_token",
         None,
-        "bearer token every API request but /health, /metrics and /openapi.json must carry, at least 16 characters "
-        "(environment only)",
+        "bearer token every API request but the probes (/livez, /readyz, /health), /metrics and /openapi.json "
+        "must carry, at least 16 characters (environment only)",
         group=WORKER,
         flag=None,
         secret=True,

@@ -76,7 +76,8 @@ def answering_errors(view_method: Handler) -> Handler:
         try:
             return await view_method(web, request, **match)
         except ApiError as exc:
-            return answer(web, schema.Error(exc.message), status=exc.status)
+            retry = {"Retry-After": str(schema.RETRY_AFTER_S)} if exc.status == 503 else None
+            return answer(web, schema.Error(exc.message), status=exc.status, headers=retry)
 
     return checked
 
@@ -211,9 +212,25 @@ async def item(worker: Worker, web: Any, request: Any, item: str) -> Any:
     return answer(web, body)
 
 
+async def livez(worker: Worker, web: Any, request: Any) -> Any:
+    return answer(web, schema.Liveness(live=True))
+
+
+async def readyz(worker: Worker, web: Any, request: Any) -> Any:
+    body = schema.Readiness(ready=worker.ready(), rebalancing=worker.rebalancing, recovering=worker.recovering)
+    return ready_answer(web, body, body.ready)
+
+
 async def health(worker: Worker, web: Any, request: Any) -> Any:
     body = msgspec.convert({"live": True, "ready": worker.ready(), **health_fields(worker)}, schema.Health)
-    return answer(web, body, status=200 if body.ready else 503)
+    return ready_answer(web, body, body.ready)
+
+
+def ready_answer(web: Any, body: msgspec.Struct, ready: bool) -> Any:
+    """200 when ready; else 503 with ``Retry-After``."""
+    if ready:
+        return answer(web, body)
+    return answer(web, body, status=503, headers={"Retry-After": str(schema.RETRY_AFTER_S)})
 
 
 def health_fields(worker: Worker) -> dict[str, Any]:
@@ -261,6 +278,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("DELETE", "/users/{user}/items/{item}"): forget_item,
     ("GET", "/items/stats"): item_stats,
     ("GET", "/items/{item}"): item,
+    ("GET", "/livez"): livez,
+    ("GET", "/readyz"): readyz,
     ("GET", "/health"): health,
     ("GET", "/metrics"): metrics,
     ("GET", "/openapi.json"): openapi,

@@ -151,6 +151,8 @@ def test_recommendations_ratings_and_errors(served, movielens):
     assert call(port, f"/users/{user}/explain?item=no-such-item", token)[0] == 404
     health = call(port, "/health", None)[1]
     assert health["ready"] and health["live"] and health["events_total"] >= N_REPLAY
+    assert call(port, "/livez", None) == (200, {"live": True})
+    assert call(port, "/readyz", None) == (200, {"ready": True, "rebalancing": False, "recovering": False})
 
 
 def test_every_answer_matches_the_generated_openapi_document(served, movielens):

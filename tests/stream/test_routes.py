@@ -3,11 +3,16 @@ layout, statistics) are not mounted, and the settings never show a secret."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from types import SimpleNamespace
+
+import msgspec
+import pytest
 
 from stream.api_contract import PUBLIC_PATHS, ROUTES
 from stream.settings import Settings
-from stream.worker import create_worker
+from stream.worker import create_worker, views
 
 TOKEN = "route-inventory-token-0123"
 
@@ -30,7 +35,7 @@ def test_the_web_server_answers_exactly_our_routes():
 
 
 def test_only_the_probes_metrics_and_the_document_are_public():
-    assert set(PUBLIC_PATHS) == {"/health", "/metrics", "/openapi.json"}
+    assert set(PUBLIC_PATHS) == {"/livez", "/readyz", "/health", "/metrics", "/openapi.json"}
     assert all(route.method == "GET" for route in ROUTES if route.public)
 
 
@@ -42,3 +47,23 @@ def test_a_secret_never_shows_in_repr():
     assert settings.resolved_api_token() == TOKEN and dataclasses.replace(settings).api_token == TOKEN
     secret = {name for name, field in Settings.__dataclass_fields__.items() if not field.repr}
     assert secret == {"api_token", "sasl_password"}
+
+
+class CapturingWeb:
+    """What a faust view's ``web`` does with an answer, kept: status, headers and the decoded body."""
+
+    def bytes(self, body, content_type, status, headers):
+        return status, headers, msgspec.json.decode(body)
+
+
+@pytest.mark.parametrize("rebalancing, recovering", [(False, False), (True, False), (False, True), (True, True)])
+def test_liveness_never_fails_and_readiness_fails_with_retry_after_while_rebalancing_or_recovering(
+    rebalancing, recovering
+):
+    worker = SimpleNamespace(rebalancing=rebalancing, recovering=recovering)
+    worker.ready = lambda: not worker.rebalancing and not worker.recovering
+    ready = not rebalancing and not recovering
+    assert asyncio.run(views.livez(worker, CapturingWeb(), None)) == (200, {}, {"live": True})
+    status, headers, body = asyncio.run(views.readyz(worker, CapturingWeb(), None))
+    assert body == {"ready": ready, "rebalancing": rebalancing, "recovering": recovering}
+    assert (status, headers) == ((200, {}) if ready else (503, {"Retry-After": "5"}))
