@@ -22,6 +22,7 @@ directly costs a function call instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -38,33 +39,22 @@ def start(coroutine: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
 
 async def _rest(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
     """Drive a coroutine stepped by hand, from what it waits on (a future, or None: it yielded to the loop once),
-    the way an asyncio task drives one: the next step once that is done; a cancellation cancels what it waits on,
-    and the coroutine finds it so, as under a task."""
+    the way an asyncio task drives one: its next step once that is done, where it finds the result, the exception or
+    the cancellation itself; a cancellation of this task cancels what it waits on, as a task's does."""
     while True:
-        failure: BaseException | None = None
+        thrown: BaseException | None = None
+        if waiting_on is None:
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError as cancelled:
+                thrown = cancelled  # nothing to cancel: the coroutine gets the cancellation thrown in, as in a task
+        elif asyncio.isfuture(waiting_on):
+            waiting_on._asyncio_future_blocking = False  # what a task does with a future its coroutine yields
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await waiting_on  # its outcome reaches the coroutine when it resumes (Future.__await__)
+        else:
+            thrown = RuntimeError(f"a coroutine yielded {waiting_on!r}, which asyncio cannot wait for")
         try:
-            await _wait_for(waiting_on)
-        except asyncio.CancelledError as cancelled:
-            failure = cancelled
-        except RuntimeError as odd:
-            failure = odd
-        try:
-            if isinstance(failure, asyncio.CancelledError) and asyncio.isfuture(waiting_on) and not waiting_on.done():
-                waiting_on.cancel()
-                waiting_on = coroutine.send(None)
-            elif failure is not None:
-                waiting_on = coroutine.throw(failure)
-            else:
-                waiting_on = coroutine.send(None)
+            waiting_on = coroutine.send(None) if thrown is None else coroutine.throw(thrown)
         except StopIteration as finished:
             return finished.value
-
-
-async def _wait_for(waiting_on: Any) -> None:
-    if waiting_on is None:
-        await asyncio.sleep(0)
-    elif asyncio.isfuture(waiting_on):
-        waiting_on._asyncio_future_blocking = False  # what a task does with a future its coroutine yields
-        await asyncio.wait([waiting_on])
-    else:
-        raise RuntimeError(f"a coroutine yielded {waiting_on!r}, which asyncio cannot wait for")

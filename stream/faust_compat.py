@@ -18,7 +18,8 @@ has one checklist: this module, and ``tests/stream/test_faust_compat.py``, which
   shortens that wait to :data:`PREFETCH_BACKOFF_S` (:func:`tune_fetcher`).
 * **A task per record.** faust's fetcher runs each record's handler under mode's ``Service.wait_first``: four
   tasks and an ``asyncio.wait`` per record, about a third of a table's recovery from its changelog.
-  :meth:`Consumer.wait_first` runs the handler eagerly (:mod:`stream.eager`) and falls back only when it waits.
+  :meth:`Consumer.wait_first` runs a changelog record's handler eagerly (:mod:`stream.eager`) and falls back only
+  when it waits; input records keep faust's path.
 * **Commits.** :class:`Consumer` commits, on the input topic, only what the agent marked processed (its outputs
   delivered), never faust's run of acknowledged offsets (:meth:`Consumer._new_offset`).
 * **Batch delivery.** faust hands every fetched record to the agent as its own message, event and stream step:
@@ -357,20 +358,26 @@ class Consumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._processed: dict[Any, int] = {}
         self._fetched_at: int | None = None  # the seek serial of the records getmany is handing out
+        self._eager = False  # whether the record getmany handed out last is a changelog's (see wait_first)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
-        """mode's wait for the first of ``coros`` to finish, with the first run eagerly (:mod:`stream.eager`).
+        """mode's wait for the first of ``coros`` to finish; for a record of a table's changelog, with the first run
+        eagerly (:mod:`stream.eager`).
 
         faust's fetcher calls this once per fetched record, with the record's handler and the flow-control event;
-        mode makes four tasks and an ``asyncio.wait`` each time, about a third of a table's recovery from its
-        changelog. A handler that finishes without waiting (the usual case) wins here without a task; one that waits
-        continues under mode's ``wait_first``, as before.
+        mode makes four tasks and an ``asyncio.wait`` each time: about a third of a table's recovery from its
+        changelog, and paid for every record of the worker's own changelogs that the consumer fetches while it
+        processes. Such a handler that finishes without waiting (the usual case) wins here without a task; one that
+        waits continues under mode's ``wait_first``. Input records keep faust's own path: run eagerly, a stream's
+        handler met its full queue more often than under a task (the fetcher no longer yields between records), and
+        the bare per-message agent of the pipeline bench ran about a fifth slower.
         """
         first = coros[0] if coros else None
-        if not asyncio.iscoroutine(first) or self._stopped.is_set() or self._crashed.is_set():
+        eager_record, self._eager = self._eager, False
+        if not eager_record or not asyncio.iscoroutine(first) or self._stopped.is_set() or self._crashed.is_set():
             return await super().wait_first(*coros, timeout=timeout)
         finished, outcome = eager.start(first)
         if not finished:
@@ -443,11 +450,14 @@ class Consumer(faust_aiokafka.Consumer):
         generation = self.app.consumer_generation_id
         self._fetched_at = None
         gathered: dict[TP, list[Any]] = {}
+        changelogs = self.app.tables.changelog_topics
         async for tp, message in super().getmany(timeout):
             if tp.topic in batched:
                 gathered.setdefault(tp, []).append(message)
             elif tp.topic not in guarded or (await self._rebalance_over(generation) and not self._overtaken(tp)):
+                self._eager = tp.topic in changelogs  # read by wait_first, which faust calls for this record next
                 yield tp, message
+        self._eager = False
         if not gathered or not await self._rebalance_over(generation):
             return
         limit = consumer_options(self.app).batch_max or None

@@ -441,9 +441,12 @@ async def test_a_record_handler_that_does_not_wait_wins_without_a_task(recwarn):
         handled.append(asyncio.current_task())
         return "handled"
 
+    consumer._eager = True  # a changelog record, as getmany marks it
     results = await consumer.wait_first(handler(), consumer.suspend_flow.wait())
     assert results.results == ["handled"] and not results.stopped
     assert handled == [asyncio.current_task()]  # run in the caller's task: no task of its own
+    results = await consumer.wait_first(handler(), consumer.suspend_flow.wait())  # an input record: faust's path
+    assert results.results == ["handled"] and handled[1] is not asyncio.current_task()
     gc.collect()
     assert not [w for w in recwarn if "never awaited" in str(w.message)]  # the flow event's wait was closed
 
@@ -460,6 +463,7 @@ async def test_a_record_handler_that_waits_loses_to_the_flow_event_as_under_mode
             cleaned.append(True)
 
     asyncio.get_running_loop().call_later(0.01, consumer.suspend_flow.set)
+    consumer._eager = True
     results = await consumer.wait_first(handler(), consumer.suspend_flow.wait())
     await asyncio.sleep(0)
     assert results.results == [True] and blocked.cancelled() and cleaned == [True]
@@ -477,3 +481,26 @@ def test_the_worker_users_table_restores_in_bulk_on_our_store(tmp_path):
     users, shares = worker.tables.users.data, worker.tables.item_stats.data
     assert type(users) is Store and users.bulk_restore_settings is settings and users.use_rocksdict
     assert type(shares) is Store and shares.bulk_restore_settings is None  # its changelog events feed the item space
+
+
+def test_only_records_of_a_tables_changelog_are_marked_to_run_eagerly():
+    app, consumer = fetching_consumer({})
+    table = app.Table("pin-eager", default=None, partitions=1)
+    changelog = TP(table.changelog_topic.get_topic_name(), 0)
+    ratings, other = TP("ratings", 0), TP("other", 0)
+    records = {
+        changelog: [record(changelog.topic, 0, 1)],
+        other: [record("other", 0, 2)],
+        ratings: [record("ratings", 0, 3)],
+    }
+
+    async def wait_next_records(timeout):
+        return records, None
+
+    consumer._wait_next_records = wait_next_records
+
+    async def marks():
+        return {tp.topic: consumer._eager async for tp, _ in consumer.getmany(timeout=1.0)}
+
+    assert asyncio.run(marks()) == {changelog.topic: True, "other": False, "ratings": False}
+    assert not consumer._eager
