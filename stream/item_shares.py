@@ -15,12 +15,16 @@ order does not matter).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 from collections.abc import Hashable, Iterable, Mapping
+
+import numpy as np
 
 from stream.user_state import read_stored
 from wnn.item_space import ItemSpace, stable_hash
 from wnn.item_stats import ContributionChange, Contributions, ItemPartial, RatingRow, ShareBucket
+from wnn.pairs import PairLog
 from wnn.residuals import centred_ratings
 from wnn.state_format import StateError
 
@@ -176,7 +180,7 @@ def stored_shares(
     ``count_sequences`` also re-count the next-item signal from the users' sequences; ``orphans`` collects the keys
     no manifest names, by user."""
     cfg = space.config
-    rows: dict[int, list[Contributions]] = collections.defaultdict(list)
+    runs: dict[int, PartitionRuns] = collections.defaultdict(PartitionRuns)
     users = unreadable = 0
     for user_key, user_stored, orphan_keys in read_stored(stored, space):
         try:
@@ -194,11 +198,30 @@ def stored_shares(
         pairs = user_stored.pairs
         if count_sequences:
             space.next_items.add_sequence(pairs.items)
-        centred = centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean)
-        rows[user_stored.partition].append(space.contributions(user, pairs.items, pairs.ratings, pairs.ts, centred))
+        runs[user_stored.partition].add(user, pairs, centred_ratings(pairs.ratings, cfg.user_prior, cfg.prior_mean))
         users += 1
-    derived = {p: Contributions.concatenate(parts, cfg.collab_bits).shares() for p, parts in rows.items()}
+    derived = {p: part.contributions(space).shares() for p, part in runs.items()}
     return derived, users, unreadable
+
+
+@dataclasses.dataclass
+class PartitionRuns:
+    """The stored users of one partition, gathered for :func:`stored_shares`: their pairs' columns, each user's run
+    after the one before, so that their contributions are computed in one call, not one per user."""
+
+    users: list[str] = dataclasses.field(default_factory=list)
+    counts: list[int] = dataclasses.field(default_factory=list)
+    columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)
+
+    def add(self, user: str, pairs: PairLog, centred: np.ndarray) -> None:
+        # Copies: a user's columns are views of the pair arena, reused once the user's pairs are dropped.
+        self.users.append(user)
+        self.counts.append(pairs.n)
+        self.columns.append((pairs.items.copy(), pairs.ratings.copy(), pairs.ts.copy(), centred))
+
+    def contributions(self, space: ItemSpace) -> Contributions:
+        items, ratings, stamps, centred = (np.concatenate(column) for column in zip(*self.columns))
+        return space.runs_contributions(self.users, self.counts, items, ratings, stamps, centred)
 
 
 def share_key(partition: int, bucket: int) -> bytes:

@@ -323,6 +323,19 @@ class ItemSpace:
         """What ratings of one user add to the item statistics (:meth:`ItemStatistics.contributions`)."""
         return self.stats.contributions(user, items, ratings, stamps, centred)
 
+    def runs_contributions(
+        self,
+        users: Sequence[Hashable],
+        counts: Sequence[int],
+        items: np.ndarray,
+        ratings: np.ndarray,
+        stamps: np.ndarray,
+        centred: np.ndarray,
+    ) -> Contributions:
+        """:meth:`contributions` of several users' runs of ratings in one call
+        (:meth:`ItemStatistics.runs_contributions`)."""
+        return self.stats.runs_contributions(users, counts, items, ratings, stamps, centred)
+
     def rating_contributions(self, ratings: Sequence[RatingRow]) -> Contributions:
         """What single ratings of any users add to the item statistics (:meth:`ItemStatistics.rating_contributions`):
         a caller that keeps per-partition shares folds the ratings :meth:`update` took with this."""

@@ -165,6 +165,27 @@ class ItemStatistics:
             items, ratings, stamps, centred, np.broadcast_to(vector, rows), np.broadcast_to(units, rows)
         )
 
+    def runs_contributions(
+        self,
+        users: Sequence[Hashable],
+        counts: Sequence[int],
+        items: np.ndarray,
+        ratings: np.ndarray,
+        stamps: np.ndarray,
+        centred: np.ndarray,
+    ) -> Contributions:
+        """:meth:`contributions` of several users in one call: the columns hold ``counts[k]`` ratings of
+        ``users[k]``, each user's run after the one before. Equal to their runs' contributions concatenated
+        (re-deriving a partition's statistics from its stored users takes one call instead of one per user)."""
+        bits = self.config.collab_bits
+        scaled = [self.scaled(user) for user in users]
+        vectors = np.array([vector for vector, _ in scaled]).reshape(len(users), bits)
+        units = np.array([unit for _, unit in scaled]).reshape(len(users), bits)
+        repeats = np.asarray(counts, dtype=np.int64)
+        return self._contributions(
+            items, ratings, stamps, centred, np.repeat(vectors, repeats, axis=0), np.repeat(units, repeats, axis=0)
+        )
+
     def rating_contributions(self, ratings: Sequence[RatingRow]) -> Contributions:
         """What single ratings, of any users, add to the item statistics: the same rows :meth:`contributions` gives
         for each (a caller that keeps per-partition shares folds the ratings :meth:`add_rating` took with this)."""

@@ -170,8 +170,11 @@ def unpack_column(raw: Any, n: int, what: str, field: str) -> np.ndarray:
     if not isinstance(raw, bytes) or len(raw) < 9 or raw[0] >= len(_NARROW):
         raise StateError(f"{what} field {field!r} is truncated or corrupt")
     kind = _NARROW[raw[0]]
-    if len(raw) != 9 + (n - 1) * np.dtype(kind).itemsize:
+    width = np.dtype(kind).itemsize
+    if len(raw) != 9 + (n - 1) * width:
         raise StateError(f"{what} field {field!r} is truncated or corrupt: {n} values expected")
+    if mode.compiled():
+        return columns.unpack_column(np.frombuffer(raw, dtype=np.uint8), n, width)
     values = np.empty(n, dtype=np.int64)
     values[0] = np.frombuffer(raw, dtype=np.int64, count=1, offset=1)[0]
     with np.errstate(over="ignore"):

@@ -150,12 +150,18 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
         ),  # a column of small steps: every narrow type and its bounds
     )
 )
-def test_the_column_kernel_packs_as_the_reference(values):
+def test_the_column_kernels_pack_and_unpack_as_the_reference(values):
     column = np.array(values, dtype=np.int64)
-    assert user_codec.pack_column(column) == user_codec.pack_column_reference(column)
+    packed = user_codec.pack_column(column)
+    assert packed == user_codec.pack_column_reference(column)
+    unpacked = user_codec.unpack_column(packed, len(column), "test", "c")
+    with mode.reference():
+        assert unpacked.tolist() == user_codec.unpack_column(packed, len(column), "test", "c").tolist() == values
 
 
 @pytest.mark.parametrize("step", [127, 128, -128, -129, 2**15 - 1, 2**15, -(2**15), 2**31 - 1, 2**31, -(2**31) - 1])
 def test_the_column_kernel_takes_the_narrowest_type_at_each_bound(step):
     column = np.array([5, 5 + step], dtype=np.int64)
-    assert user_codec.pack_column(column) == user_codec.pack_column_reference(column)
+    packed = user_codec.pack_column(column)
+    assert packed == user_codec.pack_column_reference(column)
+    assert user_codec.unpack_column(packed, 2, "test", "c").tolist() == [5, 5 + step]

@@ -47,3 +47,26 @@ def _write(out: np.ndarray, at: int, value: np.int64, width: int) -> None:
     does)."""
     for j in range(width):
         out[at + j] = (value >> (8 * j)) & 0xFF
+
+
+@njit(cache=True, nogil=True)
+def unpack_column(raw: np.ndarray, n: int, width: int) -> np.ndarray:
+    """The ``n`` int64 values of a packed column's bytes (as uint8, already checked to hold 9 + (n - 1) * ``width``
+    bytes): the first value, then each difference sign-extended from ``width`` bytes and added (wrapping in 64
+    bits)."""
+    values = np.empty(n, dtype=np.int64)
+    values[0] = _read(raw, 1, 8)
+    for i in range(1, n):
+        values[i] = values[i - 1] + _read(raw, 9 + (i - 1) * width, width)
+    return values
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _read(raw: np.ndarray, at: int, width: int) -> np.int64:
+    """The signed little-endian integer of ``width`` bytes at ``at``."""
+    value = np.int64(0)
+    for j in range(width):
+        value |= np.int64(raw[at + j]) << (8 * j)
+    if width < 8 and value >= np.int64(1) << (8 * width - 1):
+        value -= np.int64(1) << (8 * width)
+    return value
