@@ -7,6 +7,7 @@ tools that produce to them (the replayer, the catalogue publisher) go through :f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,32 +51,54 @@ def make_producer(settings: Settings, **overrides: Any) -> Any:
         raise BrokerUnavailable(broker_hint(settings)) from None
 
 
-def create_topics(settings: Settings, topics: Iterable[Topic] = TOPICS) -> None:
-    """Create the deployment's ``topics`` (all of them by default) that do not exist yet, as their contracts say."""
+#: Replicas a topic gets by default, on a cluster with at least that many brokers.
+DEFAULT_REPLICATION = 3
+#: What the retention of a replay's topics is: everything (a replay's messages carry their event times, from 1997
+#: for MovieLens, and a time-based retention would delete them at once).
+KEEP_EVERYTHING_MS = -1
+
+
+def create_topics(settings: Settings, topics: Iterable[Topic] = TOPICS, retention_ms: int | None = None) -> None:
+    """Create the deployment's ``topics`` (all of them by default) that do not exist yet, as their contracts say; a
+    topic that is not compacted gets ``retention_ms`` (default: ``settings.topic_retention_ms``; None leaves the
+    broker's)."""
+    retention = settings.topic_retention_ms if retention_ms is None else retention_ms
     for topic in topics:
+        compacted = topic.config.get("cleanup.policy") == "compact"
+        kept = {} if compacted or retention is None else {"retention.ms": str(retention)}
         ensure_topics(
-            settings,
-            [settings.topic(topic.name)],
-            topic.partitions or settings.partitions,
-            dict(topic.config),
-            retention_ms=None,
+            settings, [settings.topic(topic.name)], topic.partitions or settings.partitions, {**kept, **topic.config}
         )
 
 
-def ensure_topics(
-    settings: Settings,
-    names: list[str],
-    partitions: int,
-    config: dict[str, Any] | None = None,
-    retention_ms: str | None = "-1",
-) -> None:
-    """Create the topics if they do not exist (event-time retention off by default: MovieLens timestamps are from
-    1997; ``retention_ms=None`` leaves the broker's)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+def topic_replication(settings: Settings, brokers: int) -> tuple[int, int]:
+    """``(replication factor, min.insync.replicas)`` of a topic created on a cluster of ``brokers``: the settings',
+    else min(:data:`DEFAULT_REPLICATION`, brokers), and 2 in sync with 3 or more replicas, else 1.
+
+    >>> topic_replication(Settings(), 1), topic_replication(Settings(), 5), topic_replication(Settings(), 2)
+    ((1, 1), (3, 2), (2, 1))
+    """
+    replicas = settings.replication_factor or min(DEFAULT_REPLICATION, brokers)
+    return replicas, settings.min_insync_replicas or (2 if replicas >= 3 else 1)
+
+
+def with_cluster_replication(settings: Settings) -> Settings:
+    """``settings`` with the replication factor and in-sync minimum :func:`topic_replication` gives for the cluster
+    (what faust needs for the internal topics it creates itself)."""
+    admin = _admin(settings)
+    try:
+        replicas, in_sync = topic_replication(settings, len(admin.describe_cluster()["brokers"]))
+    finally:
+        admin.close()
+    return dataclasses.replace(settings, replication_factor=replicas, min_insync_replicas=in_sync)
+
+
+def _admin(settings: Settings) -> Any:
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(
+        return KafkaAdminClient(
             bootstrap_servers=settings.bootstrap,
             request_timeout_ms=15000,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
@@ -83,22 +106,28 @@ def ensure_topics(
         )
     except KafkaError:
         raise BrokerUnavailable(broker_hint(settings)) from None
+
+
+def ensure_topics(settings: Settings, names: list[str], partitions: int, config: dict[str, Any] | None = None) -> None:
+    """Create the topics if they do not exist, replicated as :func:`topic_replication` says for the cluster."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
-        retention = {"retention.ms": retention_ms} if retention_ms else {}
-        missing = [
-            NewTopic(
-                n,
-                num_partitions=partitions,
-                replication_factor=1,
-                topic_configs={**retention, **(config or {})},
+        missing = [name for name in names if name not in existing]
+        if not missing:
+            return
+        replicas, in_sync = topic_replication(settings, len(admin.describe_cluster()["brokers"]))
+        configs = {"min.insync.replicas": str(in_sync), **(config or {})}
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics(
+                [
+                    NewTopic(name, num_partitions=partitions, replication_factor=replicas, topic_configs=configs)
+                    for name in missing
+                ]
             )
-            for n in names
-            if n not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
     finally:
         admin.close()
 

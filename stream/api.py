@@ -8,6 +8,7 @@ the probes (``/livez``, ``/readyz``, ``/health``), ``/metrics`` and ``/openapi.j
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 from collections.abc import Callable, Hashable, Mapping
@@ -17,6 +18,7 @@ import msgspec
 import numpy as np
 
 from stream import api_contract as schema
+from stream.api_contract import ERASE, READ
 from stream.contracts import ItemRecord, ScoreTerms
 from stream.messages import score_parts
 from wnn.item_space import ItemSpace
@@ -33,6 +35,41 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiTokens:
+    """The API's bearer tokens by scope: ``read`` for the routes that read, ``erase`` for the DELETE routes (None:
+    no request may erase). A read token does not erase and an erase token does not read, so a client that shows
+    lists cannot delete anyone's ratings. Without a read token (``--insecure-no-auth``) every route is open.
+
+    >>> tokens = ApiTokens(read="read-token-0123456", erase="erase-token-0123456")
+    >>> tokens.refusal("Bearer read-token-0123456", READ), tokens.refusal("Bearer read-token-0123456", ERASE)[0]
+    (None, 403)
+    >>> tokens.refusal(None, READ)[0], tokens
+    (401, ApiTokens(read=..., erase=...))
+    """
+
+    read: str | None = dataclasses.field(repr=False)
+    erase: str | None = dataclasses.field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return "ApiTokens(read=..., erase=...)"
+
+    def refusal(self, header: str | None, scope: str) -> tuple[int, str] | None:
+        """Why a request with this ``Authorization`` header may not use a route of ``scope``: ``(401, reason)``
+        without a valid token, ``(403, reason)`` with a token of the other scope; None if it may."""
+        if self.read is None:
+            return None
+        wanted = self.read if scope == READ else self.erase
+        if wanted is not None and bearer_matches(header, wanted):
+            return None
+        other = self.erase if scope == READ else self.read
+        if other is not None and bearer_matches(header, other):
+            if scope == ERASE and self.erase is None:
+                return 403, "forgetting needs the erase token, and this worker has none (WNNREC_API_ERASE_TOKEN)"
+            return 403, f"this token's scope does not include {scope} (the {scope} routes need the {scope} token)"
+        return 401, "missing or wrong bearer token"
 
 
 def bearer_matches(header: str | None, token: str | None) -> bool:

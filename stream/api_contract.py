@@ -208,6 +208,7 @@ _ID = {"type": "string", "maxLength": 256}
 _ERRORS = {
     "400": _answer("malformed id", Error),
     "401": _answer("no or wrong token", Error),
+    "403": _answer("a token of the other scope (reading and forgetting have a token each)", Error),
     "404": _answer("unknown user, rating or item", Error),
     "503": _not_ready(Error, "the user's partition is recovering; retry"),
 }
@@ -218,7 +219,6 @@ def _user_operation(
 ) -> dict[str, Any]:
     return {
         "summary": summary,
-        "security": [{"bearer": []}],
         "parameters": [_path_parameter("user", _ID), *(extra or [])],
         "responses": {code: answer, **_ERRORS},
     }
@@ -227,14 +227,23 @@ def _user_operation(
 _FORGET = _answer("accepted: applied when the worker reaches that offset of the input topic", ForgetAccepted)
 
 
+#: The scope of the routes that read (lists, explanations, ratings, items) and of those that forget ratings: each
+#: has its own bearer token (:class:`stream.api.ApiTokens`).
+READ, ERASE = "read", "erase"
+
+
 class Route(NamedTuple):
-    """One route of the worker's web server and its OpenAPI operation: ``public`` routes answer anyone who reaches
-    the port, every other one refuses a request without the bearer token."""
+    """One route of the worker's web server and its OpenAPI operation: a route of a ``scope`` refuses a request
+    without that scope's bearer token; one without (``scope=None``) answers anyone who reaches the port."""
 
     method: str
     path: str
     operation: dict[str, Any]
-    public: bool = False
+    scope: str | None = READ
+
+    @property
+    def public(self) -> bool:
+        return self.scope is None
 
 
 #: Every route the worker's web server answers (aiohttp answers ``HEAD`` wherever it answers ``GET``), with its
@@ -275,6 +284,7 @@ ROUTES = (
             code="202",
             extra=[_path_parameter("event_id", {"type": "integer"})],
         ),
+        scope=ERASE,
     ),
     Route(
         "DELETE",
@@ -282,14 +292,14 @@ ROUTES = (
         _user_operation(
             "Forget every rating of the item by the user", _FORGET, code="202", extra=[_path_parameter("item", _ID)]
         ),
+        scope=ERASE,
     ),
     Route(
         "GET",
         "/items/stats",
         {
             "summary": "This worker's global item statistics (an audit view)",
-            "security": [{"bearer": []}],
-            "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"]},
+            "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"], "403": _ERRORS["403"]},
         },
     ),
     Route(
@@ -297,12 +307,12 @@ ROUTES = (
         "/items/{item}",
         {
             "summary": "The item's description from the catalogue (the items topic) and its live statistics",
-            "security": [{"bearer": []}],
             "parameters": [_path_parameter("item", _ID)],
             "responses": {
                 "200": _answer("the item", Item),
                 "400": _ERRORS["400"],
                 "401": _ERRORS["401"],
+                "403": _ERRORS["403"],
                 "404": _answer("neither in the catalogue nor rated", Error),
             },
         },
@@ -315,7 +325,7 @@ ROUTES = (
             "worker rebalances or restores its tables (which a restart would only begin again)",
             "responses": {"200": _answer("alive", Liveness)},
         },
-        public=True,
+        scope=None,
     ),
     Route(
         "GET",
@@ -324,7 +334,7 @@ ROUTES = (
             "summary": "Readiness, for a readiness probe: whether the worker answers for its users now",
             "responses": {"200": _answer("ready", Readiness), "503": _not_ready(Readiness)},
         },
-        public=True,
+        scope=None,
     ),
     Route(
         "GET",
@@ -333,24 +343,31 @@ ROUTES = (
             "summary": "Liveness, readiness and the worker's counters, for people",
             "responses": {"200": _answer("ready", Health), "503": _not_ready(Health)},
         },
-        public=True,
+        scope=None,
     ),
     Route(
         "GET",
         "/metrics",
         {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}},
-        public=True,
+        scope=None,
     ),
     Route(
         "GET",
         "/openapi.json",
         {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}},
-        public=True,
+        scope=None,
     ),
 )
 
 #: Paths anyone who reaches the port may read: liveness, metrics and the API's description.
 PUBLIC_PATHS = tuple(route.path for route in ROUTES if route.public)
+
+
+#: A bearer token per scope (OpenAPI gives scopes to OAuth only, so each scope is its own scheme).
+SECURITY_SCHEMES = {
+    READ: {"type": "http", "scheme": "bearer", "description": "the read token (WNNREC_API_TOKEN)"},
+    ERASE: {"type": "http", "scheme": "bearer", "description": "the erase token (WNNREC_API_ERASE_TOKEN)"},
+}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -359,7 +376,8 @@ def openapi_document(version: str) -> dict[str, Any]:
     _, components = msgspec.json.schema_components(RESPONSE_TYPES, ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = route.operation
+        security: dict[str, Any] = {} if route.scope is None else {"security": [{route.scope: []}]}
+        paths.setdefault(route.path, {})[route.method.lower()] = {**route.operation, **security}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -367,8 +385,9 @@ def openapi_document(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Per-user weightless-network recommendations. Every path but "
             + ", ".join(PUBLIC_PATHS)
-            + " needs `Authorization: Bearer <token>`; any worker answers for every user.",
+            + " needs `Authorization: Bearer <token>`: the read token to read, the erase token to forget ratings; "
+            "any worker answers for every user.",
         },
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": components},
+        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": components},
         "paths": paths,
     }

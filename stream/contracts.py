@@ -222,8 +222,6 @@ class Topic:
     config: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
-#: Event-time retention off: MovieLens timestamps are from 1997, and a time-based retention would delete them at once.
-EVENT_TIME_RETENTION = {"retention.ms": "-1"}
 #: How long the compacted catalogue keeps a tombstone: a worker that starts later must still learn that the item was
 #: withdrawn (by default Kafka drops a tombstone after a day, and the item would be listable again where rated).
 TOMBSTONE_RETENTION_MS = 10 * 365 * 24 * 3600 * 1000
@@ -238,7 +236,7 @@ RATINGS = Topic(
     ingest=("Write", "Describe"),
     # A message over the worker's own limit (max_message_bytes, far lower) reaches it and goes to the dead-letter
     # topic with a reason, instead of failing at the producer.
-    config={**EVENT_TIME_RETENTION, "max.message.bytes": str(4 << 20)},
+    config={"max.message.bytes": str(4 << 20)},
 )
 ITEMS = Topic(
     "items",
@@ -254,11 +252,8 @@ ITEMS = Topic(
 
 
 def output_topic(name: str, messages: tuple[type[msgspec.Struct], ...], key: str, summary: str) -> Topic:
-    """A topic the worker produces: the worker may create it, describe it and write it; event-time retention off."""
-    return Topic(
-        name, messages, key=key, summary=summary, kind="output", worker=("Write", "Describe", "Create"),
-        config=EVENT_TIME_RETENTION,
-    )  # fmt: skip
+    """A topic the worker produces: the worker may create it, describe it and write it."""
+    return Topic(name, messages, key=key, summary=summary, kind="output", worker=("Write", "Describe", "Create"))
 
 
 RECOMMENDATIONS = output_topic(

@@ -40,6 +40,8 @@ def new_faust_app(
         app_id,
         broker=f"{SCHEME}://{settings.bootstrap}",
         topic_partitions=settings.partitions,
+        # faust's own internal topics; the changelogs are created before faust starts (stream.admin.ensure_topics).
+        topic_replication_factor=settings.replication_factor or 1,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=settings.max_poll_records,
         broker_session_timeout=settings.session_timeout_s,

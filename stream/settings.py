@@ -65,6 +65,29 @@ class Settings:
         "topic_prefix", "", "prefix of every topic name, the changelogs and the consumer group included", group=KAFKA
     )
     partitions: int = setting("partitions", 4, "partitions of the topics the worker or the replay creates", group=KAFKA)
+    replication_factor: int | None = setting(
+        "replication_factor",
+        None,
+        "replicas of every topic wnnrec creates, the tables' changelogs included (none: min(3, the brokers in the "
+        "cluster), so that losing a broker does not lose the model's state)",
+        group=KAFKA,
+        cast=int,
+    )
+    min_insync_replicas: int | None = setting(
+        "min_insync_replicas",
+        None,
+        "min.insync.replicas of every topic wnnrec creates (none: 2 with 3 or more replicas, else 1)",
+        group=KAFKA,
+        cast=int,
+    )
+    topic_retention_ms: int | None = setting(
+        "topic_retention_ms",
+        None,
+        "retention.ms of the input and output topics the worker creates (none: the broker's default; -1 keeps "
+        "everything, as wnnrec replay and run set for their replay topics)",
+        group=KAFKA,
+        cast=int,
+    )
     security_protocol: str = setting(
         "security_protocol",
         "PLAINTEXT",
@@ -121,6 +144,18 @@ class Settings:
     )
     api_token_file: str | None = setting(
         "api_token_file", None, "file holding the API's bearer token", group=WORKER, metavar="PATH"
+    )
+    api_erase_token: str | None = setting(
+        "api_erase_token",
+        None,
+        "bearer token of the erase scope, the only one the API's DELETE routes (forgetting ratings) accept: at "
+        "least 16 characters, not the read token; without it they answer 403 (environment only)",
+        group=WORKER,
+        flag=None,
+        secret=True,
+    )
+    api_erase_token_file: str | None = setting(
+        "api_erase_token_file", None, "file holding the erase scope's bearer token", group=WORKER, metavar="PATH"
     )
     insecure_no_auth: bool = setting(
         "insecure_no_auth",
@@ -314,6 +349,15 @@ class Settings:
             raise ValueError(f"changelog_compaction_lag_s must be at least 1, got {self.changelog_compaction_lag_s}")
         if self.share_publish_ratings < 1 or self.share_publish_max_age_s < 0:
             raise ValueError("share_publish_ratings must be at least 1 and share_publish_max_age_s not negative")
+        if self.replication_factor is not None and self.replication_factor < 1:
+            raise ValueError(f"replication_factor must be at least 1, got {self.replication_factor}")
+        if self.min_insync_replicas is not None and not 1 <= self.min_insync_replicas <= (
+            self.replication_factor or self.min_insync_replicas
+        ):
+            raise ValueError(
+                f"min_insync_replicas must be at least 1 and at most the replication factor, got "
+                f"{self.min_insync_replicas}"
+            )
         if self.share_buckets < 1:
             raise ValueError(f"share_buckets must be at least 1, got {self.share_buckets}")
         if self.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"):
@@ -393,19 +437,10 @@ class Settings:
         return None
 
     def resolved_api_token(self) -> str | None:
-        """The API token: ``api_token``, else the first line of ``api_token_file``; None only with
+        """The API's read token: ``api_token``, else the first line of ``api_token_file``; None only with
         ``insecure_no_auth``. Raises :class:`ApiTokenError` saying what to set otherwise."""
-        token = self.api_token
-        if not token and self.api_token_file:
-            try:
-                token = Path(self.api_token_file).read_text().strip()
-            except OSError as exc:
-                raise ApiTokenError(f"cannot read the API token file {self.api_token_file}: {exc}") from None
-            if not token:
-                raise ApiTokenError(f"the API token file {self.api_token_file} is empty")
+        token = _token(self.api_token, self.api_token_file, "API token")
         if token:
-            if len(token) < 16:
-                raise ApiTokenError("the API token must be at least 16 characters")
             return token
         if self.insecure_no_auth:
             return None
@@ -414,6 +449,15 @@ class Settings:
             "characters), or pass --insecure-no-auth to serve every user's data to anyone who "
             "can reach the port"
         )
+
+    def resolved_erase_token(self) -> str | None:
+        """The erase scope's token: ``api_erase_token``, else the first line of ``api_erase_token_file``; None when
+        neither is set (the DELETE routes then refuse every request, unless ``insecure_no_auth``). Raises
+        :class:`ApiTokenError` for a short or unreadable one, or one equal to the read token."""
+        token = _token(self.api_erase_token, self.api_erase_token_file, "API erase token")
+        if token and token == self.resolved_api_token():
+            raise ApiTokenError("the API erase token must differ from the read token (WNNREC_API_TOKEN)")
+        return token
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables (a child worker process reads them back)."""
@@ -464,3 +508,18 @@ class Settings:
     @property
     def dlq_topic(self) -> str:
         return self.topic(DEAD_LETTERS.name)
+
+
+def _token(value: str | None, path: str | None, what: str) -> str | None:
+    """A token given directly, else the first line of the file at ``path``; checked for length."""
+    token = value
+    if not token and path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ApiTokenError(f"cannot read the {what} file {path}: {exc}") from None
+        if not token:
+            raise ApiTokenError(f"the {what} file {path} is empty")
+    if token and len(token) < 16:
+        raise ApiTokenError(f"the {what} must be at least 16 characters")
+    return token or None

@@ -167,11 +167,18 @@ def wait_until_serving(
 
 def fresh_settings(base: Settings, tag: str) -> Settings:
     """``base`` with a new app id, topic prefix and state folder, so a run never meets an earlier one's data, and
-    a fresh API token unless ``base`` has one."""
+    fresh API tokens (read and erase) unless ``base`` has them."""
     run = f"{tag}-{uuid.uuid4().hex[:8]}"
-    token = base.api_token or (None if base.api_token_file or base.insecure_no_auth else secrets.token_urlsafe(24))
+    fresh = not (base.api_token_file or base.insecure_no_auth)
+    token = base.api_token or (secrets.token_urlsafe(24) if fresh else None)
+    erase = base.api_erase_token or (secrets.token_urlsafe(24) if fresh and not base.api_erase_token_file else None)
     return dataclasses.replace(
-        base, app_id=f"wnnrec-{run}", topic_prefix=f"{run}.", state_dir=base.state_dir / run, api_token=token
+        base,
+        app_id=f"wnnrec-{run}",
+        topic_prefix=f"{run}.",
+        state_dir=base.state_dir / run,
+        api_token=token,
+        api_erase_token=erase,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.admin import create_topics, make_producer
+from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.contracts import RATINGS
 from stream.messages import rating_message
 from stream.settings import Settings
@@ -57,7 +57,7 @@ def replay(
     on_send: Callable[[int, float], None] | None = None,
 ) -> ReplayStats:
     """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
-    create_topics(settings, [RATINGS])
+    create_topics(settings, [RATINGS], retention_ms=KEEP_EVERYTHING_MS)
     own = producer is None
     producer = producer or make_producer(settings)
     n = min(limit or dataset.n_ratings, dataset.n_ratings - offset)

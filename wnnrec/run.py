@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from stream.admin import BrokerUnavailable, create_topics, delete_run_topics
+from stream.admin import KEEP_EVERYTHING_MS, BrokerUnavailable, create_topics, delete_run_topics
 from stream.catalogue import publish_catalogue
 from stream.messages import drift_records_of
 from stream.settings import Settings
@@ -140,7 +140,7 @@ def _on_kafka(
     sent_at: dict[int, float] = {}
     try:
         Path(settings.state_dir).parent.mkdir(parents=True, exist_ok=True)
-        create_topics(settings)
+        create_topics(settings, retention_ms=KEEP_EVERYTHING_MS)
         publish_catalogue(settings, dataset, progress=False)
         collector = ListCollector.started(settings, expected=n + 1)
         worker = start_worker(settings, log_path)

@@ -12,6 +12,7 @@ import functools
 import logging
 import socket
 
+from stream.api import ApiTokens
 from stream.faust_app import new_faust_app
 from stream.faust_compat import STORE_SCHEME
 from stream.processor import StreamProcessor
@@ -39,8 +40,9 @@ def create_worker(
     first rating and follows it; without it the caller gives the processor its catalogue.
     """
     settings = settings or Settings()
-    token = settings.resolved_api_token()  # refuses to build a worker whose API would be open by accident
-    if token is None:
+    # Refuses to build a worker whose API would be open by accident, or whose erase token is unusable.
+    tokens = ApiTokens(settings.resolved_api_token(), settings.resolved_erase_token())
+    if tokens.read is None:
         log.warning(
             "THE HTTP API RUNS WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches %s:%d can "
             "read and delete every user's ratings",
@@ -68,7 +70,7 @@ def create_worker(
         processor=processor,
         topics=declare_topics(app, settings),
         tables=declare_tables(app, settings, on_share=functools.partial(recovery.apply_share, processor)),
-        token=token,
+        tokens=tokens,
         store_in_key_order=store.startswith(STORE_SCHEME),
     )
     if follow_catalogue is None:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from faust.types import TP
 
+from stream.api import ApiTokens
 from stream.contracts import Topic
 from stream.delivery import DeliveryPipeline
 from stream.faust_app import first_offset_from
@@ -72,8 +73,8 @@ class Worker:
     processor: StreamProcessor
     topics: WorkerTopics
     tables: WorkerTables
-    #: the HTTP API's bearer token (None: ``--insecure-no-auth``)
-    token: str | None
+    #: the HTTP API's bearer tokens by scope
+    tokens: ApiTokens
     #: whether the user table's store yields a partition in key order (RocksDB does; the memory store does not)
     store_in_key_order: bool
     #: the faust agent that processes the ratings (its ``test_context()`` drives it without a broker)

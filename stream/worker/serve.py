@@ -17,7 +17,7 @@ from pathlib import Path
 import faust
 
 from stream import crash_points
-from stream.admin import create_topics, ensure_topics
+from stream.admin import create_topics, ensure_topics, with_cluster_replication
 from stream.quiet_logs import quiet_kafka_client_logs
 from stream.settings import Settings
 from stream.state_folder import CLEAN_STOP_MARKER, discard_after_unclean_stop, mark_clean_stop
@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 
 def serve(settings: Settings, loglevel: str = "info") -> int:
     """Prepare the broker and the state folder, then run a worker for ``settings`` until it stops."""
-    settings.resolved_api_token()  # no token and no --insecure-no-auth: one clear line, before touching the broker
-    # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker).
+    # No token and no --insecure-no-auth, or an unusable erase token: one clear line, before touching the broker.
+    settings.resolved_api_token()
+    settings.resolved_erase_token()
+    # The consumer only sees topics that exist when it subscribes: create ours up front (a clear error if no broker),
+    # replicated as the cluster allows, and tell faust so for the internal topics it creates itself.
+    settings = with_cluster_replication(settings)
     create_topics(settings)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     crash_points.arm(settings.crash_at)
@@ -68,7 +72,6 @@ def create_changelogs(settings: Settings, app: faust.App) -> None:
             [changelog.get_topic_name()],
             changelog.partitions,
             {"cleanup.policy": "compact", **changelog.config},
-            retention_ms=None,
         )
 
 

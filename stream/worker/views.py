@@ -24,8 +24,8 @@ import msgspec
 from stream import api_contract as schema
 from stream.api import (
     ApiError,
+    ApiTokens,
     answer,
-    bearer_matches,
     explanation_body,
     item_body,
     parse_event_id,
@@ -54,7 +54,9 @@ def register(worker: Worker) -> None:
         view_method = bound(worker, HANDLERS[route.method, route.path])
         if "{user}" in route.path:
             view_method = to_owner(view_method)
-        view_method = answering_errors(view_method) if route.public else guarded(worker.token, view_method)
+        view_method = (
+            answering_errors(view_method) if route.scope is None else guarded(worker.tokens, route.scope, view_method)
+        )
         methods.setdefault(route.path, {})[route.method.lower()] = view_method
     for path, by_method in methods.items():
         app.page(path)(type(f"View{path}", (faust.web.View,), by_method))
@@ -82,18 +84,17 @@ def answering_errors(view_method: Handler) -> Handler:
     return checked
 
 
-def guarded(token: str | None, view_method: Handler) -> Handler:
-    """Refuse a request without ``token`` (401), before routing or reading anything; answer errors as above."""
+def guarded(tokens: ApiTokens, scope: str, view_method: Handler) -> Handler:
+    """Refuse a request without ``scope``'s token (401; 403 with the other scope's), before routing or reading
+    anything; answer errors as above."""
     checked = answering_errors(view_method)
 
     async def with_token(web: Any, request: Any, **match: Any) -> Any:
-        if not bearer_matches(request.headers.get("Authorization"), token):
-            return answer(
-                web,
-                schema.Error("missing or wrong bearer token"),
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer realm="wnnrec"'},
-            )
+        refusal = tokens.refusal(request.headers.get("Authorization"), scope)
+        if refusal is not None:
+            status, reason = refusal
+            challenge = 'Bearer realm="wnnrec"' + (', error="insufficient_scope"' if status == 403 else "")
+            return answer(web, schema.Error(reason), status=status, headers={"WWW-Authenticate": challenge})
         return await checked(web, request, **match)
 
     return with_token

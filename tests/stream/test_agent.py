@@ -152,3 +152,18 @@ async def test_a_batch_of_only_skipped_input_is_no_progress_for_the_stall_watchd
     skipped = [(None, InputRecord(0, 12, b"u9", value, 0.0)), (None, InputRecord(0, 13, b"u9", value, 0.0))]
     assert await process_records(worker, skipped) is False
     assert worker.continuity.stale_skipped == 2
+
+
+def test_an_erase_token_must_be_long_enough_and_not_the_read_token(tmp_path):
+    from stream.settings import ApiTokenError
+
+    with pytest.raises(ApiTokenError, match="at least 16"):
+        Settings(api_token=TOKEN, api_erase_token="short").resolved_erase_token()
+    with pytest.raises(ApiTokenError, match="must differ"):
+        Settings(api_token=TOKEN, api_erase_token=TOKEN).resolved_erase_token()
+    path = tmp_path / "erase"
+    path.write_text("erase-token-from-a-file-01\n")
+    assert (
+        Settings(api_token=TOKEN, api_erase_token_file=str(path)).resolved_erase_token() == "erase-token-from-a-file-01"
+    )
+    assert Settings(api_token=TOKEN).resolved_erase_token() is None

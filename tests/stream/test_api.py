@@ -7,13 +7,14 @@ import pytest
 
 from stream.api import (
     ApiError,
+    ApiTokens,
     bearer_matches,
     explanation_body,
     parse_event_id,
     parse_user,
     recommendation_body,
 )
-from stream.api_contract import ROUTES, openapi_document
+from stream.api_contract import ERASE, READ, ROUTES, openapi_document
 from tests.conftest import learn_many, make_space
 from wnn.network import UserWNN
 
@@ -44,6 +45,44 @@ def test_only_the_exact_bearer_token_passes(header, ok):
 
 def test_without_a_token_every_request_passes():
     assert bearer_matches(None, None)
+
+
+ERASE_TOKEN = "an-erase-token-of-24-chars"
+
+
+@pytest.mark.parametrize(
+    "header, scope, refused",
+    [
+        (f"Bearer {TOKEN}", READ, None),
+        (f"Bearer {ERASE_TOKEN}", ERASE, None),
+        (f"Bearer {TOKEN}", ERASE, 403),  # reading lists does not grant deleting data
+        (f"Bearer {ERASE_TOKEN}", READ, 403),  # nor the other way round
+        (None, READ, 401),
+        (None, ERASE, 401),
+        (f"Bearer {TOKEN}x", ERASE, 401),
+        (f"Basic {ERASE_TOKEN}", ERASE, 401),
+    ],
+)
+def test_each_scope_takes_its_own_token_only(header, scope, refused):
+    refusal = ApiTokens(TOKEN, ERASE_TOKEN).refusal(header, scope)
+    assert (refusal and refusal[0]) == refused
+
+
+def test_without_an_erase_token_nothing_erases_and_the_answer_says_what_to_set():
+    tokens = ApiTokens(TOKEN, None)
+    assert tokens.refusal(f"Bearer {TOKEN}", READ) is None
+    status, reason = tokens.refusal(f"Bearer {TOKEN}", ERASE)
+    assert status == 403 and "WNNREC_API_ERASE_TOKEN" in reason
+    assert tokens.refusal(None, ERASE)[0] == 401
+
+
+def test_without_authentication_every_scope_is_open():
+    assert ApiTokens(None, None).refusal(None, ERASE) is None and ApiTokens(None, None).refusal(None, READ) is None
+
+
+def test_the_tokens_never_show_in_repr():
+    text = repr(ApiTokens(TOKEN, ERASE_TOKEN)) + str(ApiTokens(TOKEN, ERASE_TOKEN))
+    assert TOKEN not in text and ERASE_TOKEN not in text
 
 
 @pytest.mark.parametrize("text", ["", "a\nb", "x" * 300])
@@ -119,7 +158,10 @@ def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():
         "/health",
         "/metrics",
     } <= set(document["paths"])
-    assert document["paths"]["/users/{user}/ratings/{event_id}"]["delete"]["security"] == [{"bearer": []}]
+    assert document["paths"]["/users/{user}/ratings/{event_id}"]["delete"]["security"] == [{"erase": []}]
+    assert document["paths"]["/users/{user}/ratings"]["get"]["security"] == [{"read": []}]
+    assert "security" not in document["paths"]["/livez"]["get"]
+    assert set(document["components"]["securitySchemes"]) == {"read", "erase"}
     # The paths are the server's routes, parameters named as the routes name them.
     operations = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
     assert operations == {(route.method, route.path) for route in ROUTES}

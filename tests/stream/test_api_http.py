@@ -95,6 +95,8 @@ def test_every_route_but_the_public_ones_needs_the_token_and_faust_views_are_not
         status, body = call(port, path, None, route.method)
         assert status == 401 and "token" in body["error"], path
         assert call(port, path, "a-wrong-token-of-some-length", route.method)[0] == 401, path
+        other = served.settings.api_erase_token if route.scope == "read" else token
+        assert call(port, path, other, route.method)[0] == 403, path  # a token of the other scope
         # HEAD runs the view's GET, guarded the same way (405 where the route has no GET)
         assert call(port, path, None, "HEAD")[0] == (401 if route.method == "GET" else 405), path
     # faust's own views (a table's keys, the cluster's layout, statistics) are not there, token or not.
@@ -145,8 +147,9 @@ def test_recommendations_ratings_and_errors(served, movielens):
     assert rated and not rated & {item["item"] for item in body["items"]}
     assert call(port, "/users/nobody-here/recommendations", token)[0] == 404
     assert call(port, "/users/" + "x" * 300 + "/ratings", token)[0] == 400
-    assert call(port, f"/users/{user}/ratings/not-a-number", token, method="DELETE")[0] == 400
-    assert call(port, f"/users/{user}/ratings/999999999", token, method="DELETE")[0] == 404
+    erase = served.settings.api_erase_token
+    assert call(port, f"/users/{user}/ratings/not-a-number", erase, method="DELETE")[0] == 400
+    assert call(port, f"/users/{user}/ratings/999999999", erase, method="DELETE")[0] == 404
     assert call(port, f"/users/{user}/explain", token)[0] == 400
     assert call(port, f"/users/{user}/explain?item=no-such-item", token)[0] == 404
     health = call(port, "/health", None)[1]
@@ -186,7 +189,9 @@ def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served,
     assert explained["in_list"] and explained["position"] == 0 and explained["why_listed"][0].startswith("It is 1st")
     victim = explained["ratings"][0]["event_id"]
     assert victim in {p["event_id"] for p in ratings}
-    status, accepted = call(port, f"/users/{user}/ratings/{victim}", token, method="DELETE")
+    erase = served.settings.api_erase_token
+    assert call(port, f"/users/{user}/ratings/{victim}", token, method="DELETE")[0] == 403  # the read token
+    status, accepted = call(port, f"/users/{user}/ratings/{victim}", erase, method="DELETE")
     assert status == 202 and accepted["event_ids"] == [victim]
     assert accepted["topic"] == served.settings.ratings_topic and accepted["offset"] >= 0
     deadline = time.monotonic() + 60

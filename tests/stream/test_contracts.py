@@ -143,8 +143,13 @@ def test_the_topic_registry_drives_every_list(tmp_path, monkeypatch):
     monkeypatch.setattr(
         admin,
         "ensure_topics",
-        lambda settings, found, partitions, config, retention_ms: created.update({found[0]: (partitions, config)}),
+        lambda settings, found, partitions, config: created.update({found[0]: (partitions, config)}),
     )
     admin.create_topics(settings)
     assert set(created) == {f"reg.{name}" for name in names}
     assert created["reg.items"] == (1, dict(TOPICS[1].config)) and created["reg.ratings"][0] == settings.partitions
+    # Retention is the operator's (the broker's default) unless asked; a replay keeps everything; never on compacted.
+    assert not any("retention.ms" in config for _, config in created.values())
+    admin.create_topics(settings, retention_ms=admin.KEEP_EVERYTHING_MS)
+    assert all(config.get("retention.ms") == "-1" for name, (_, config) in created.items() if name != "reg.items")
+    assert "retention.ms" not in created["reg.items"][1]

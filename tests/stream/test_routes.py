@@ -39,14 +39,22 @@ def test_only_the_probes_metrics_and_the_document_are_public():
     assert all(route.method == "GET" for route in ROUTES if route.public)
 
 
+def test_only_the_routes_that_forget_take_the_erase_token():
+    assert {(r.method, r.path) for r in ROUTES if r.scope == "erase"} == {
+        (r.method, r.path) for r in ROUTES if r.method == "DELETE"
+    }
+    assert all(r.scope == "read" for r in ROUTES if r.method == "GET" and not r.public)
+
+
 def test_a_secret_never_shows_in_repr():
-    settings = Settings(api_token=TOKEN, sasl_password="sasl-password-value", sasl_username="u")
+    erase = "erase-token-in-settings-0"
+    settings = Settings(api_token=TOKEN, api_erase_token=erase, sasl_password="sasl-password-value", sasl_username="u")
     text = repr(settings) + str(settings)
-    assert TOKEN not in text and "sasl-password-value" not in text
+    assert TOKEN not in text and erase not in text and "sasl-password-value" not in text
     assert "sasl_username='u'" in text  # the rest is still there to read
     assert settings.resolved_api_token() == TOKEN and dataclasses.replace(settings).api_token == TOKEN
     secret = {name for name, field in Settings.__dataclass_fields__.items() if not field.repr}
-    assert secret == {"api_token", "sasl_password"}
+    assert secret == {"api_token", "api_erase_token", "sasl_password"}
 
 
 class CapturingWeb:

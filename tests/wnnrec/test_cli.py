@@ -179,6 +179,7 @@ def test_every_declared_setting_has_one_flag_one_variable_and_its_help_on_the_wo
             assert declaration.env in (
                 "WNNREC_SASL_PASSWORD",
                 "WNNREC_API_TOKEN",
+                "WNNREC_API_ERASE_TOKEN",
                 "WNNREC_DATA",
                 "WNNREC_CRASH_AT",
             ), name

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from stream.admin import create_topics, make_producer
+from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
@@ -243,7 +243,7 @@ def _throughput_phase(
 ) -> dict[str, Any]:
     settings = fresh_settings(base, "tput")
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
-    create_topics(settings)
+    create_topics(settings, retention_ms=KEEP_EVERYTHING_MS)
     publish_catalogue(settings, dataset, progress=False)
     stats = replay(settings, dataset, limit=n, progress=progress)
     try:
@@ -280,7 +280,7 @@ def _latency_phase(
     base: Settings, dataset: Dataset, n: int, rate: float, progress: bool, log_path: str
 ) -> dict[str, Any]:
     settings = fresh_settings(base, "lat")
-    create_topics(settings)
+    create_topics(settings, retention_ms=KEEP_EVERYTHING_MS)
     publish_catalogue(settings, dataset, progress=False)
     collector = ListCollector.started(settings, expected=10**12)
     worker = start_worker(settings, log_path)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from stream.admin import create_topics, make_producer
+from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import rating_message
 from stream.settings import Settings
@@ -109,7 +109,7 @@ def run_level(
     its state folder and time a new worker to its first list (:func:`~wnnrec.bench.pipeline.ready_after_wipe`)."""
     settings = fresh_settings(base, f"scale{n_users}")
     events = synthetic_events(n_users, n_events, dataset.items, dataset.ratings, zipf_s, seed)
-    create_topics(settings)
+    create_topics(settings, retention_ms=KEEP_EVERYTHING_MS)
     publish_catalogue(settings, dataset, progress=False)
     produce_rate = produce(settings, events, dataset.item_ids, progress)
     try:
