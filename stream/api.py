@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import http
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -107,6 +108,24 @@ def parse_item_id(text: str) -> str:
     return parse_user(text, "item")
 
 
+def parse_count(text: str | None, name: str, default: int, high: int) -> int:
+    """A count from a query parameter (``?k=``, ``?limit=``), ``default`` when absent; :class:`ApiError` 400 unless
+    an integer in 1 .. ``high``.
+
+    >>> parse_count(None, "k", 10, 100), parse_count("25", "k", 10, 100)
+    (10, 25)
+    """
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= high:
+        raise ApiError(400, f"?{name}= must be an integer from 1 to {high}, got {text[:40]!r}")
+    return value
+
+
 def parse_event_id(text: str) -> int:
     """An event id from a path; :class:`ApiError` 400 if it is not a 64-bit integer.
 
@@ -117,6 +136,29 @@ def parse_event_id(text: str) -> int:
         return check_event_id(int(text))
     except (ValueError, InvalidEvent):
         raise ApiError(400, f"malformed event id {text[:40]!r}: expected a 64-bit integer") from None
+
+
+def ratings_page(user: str, pairs: Sequence[Mapping[str, Any]], limit: int, after: int | None = None) -> schema.Ratings:
+    """A page of a user's stored ratings, oldest first as :meth:`wnn.network.UserWNN.pairs` lists them: at most
+    ``limit`` of those after the one with event id ``after`` (if that one was forgotten since, from the first with a
+    higher id), and the ``next_after`` of the page that follows (None on the last).
+
+    >>> pairs = [{"event_id": e, "item": "i", "rating": 4.0, "ts": 0} for e in (3, 5, 9)]
+    >>> page = ratings_page("u", pairs, 2)
+    >>> [r.event_id for r in page.ratings], page.next_after, ratings_page("u", pairs, 2, 5).next_after
+    ([3, 5], 5, None)
+    """
+    ids = [pair["event_id"] for pair in pairs]
+    if after is None:
+        start = 0
+    elif after in ids:
+        start = ids.index(after) + 1
+    else:
+        start = next((k for k, event_id in enumerate(ids) if event_id > after), len(ids))
+    rest = pairs[start:]
+    page = [{**pair, "item": str(pair["item"])} for pair in rest[:limit]]
+    next_after = page[-1]["event_id"] if len(rest) > limit else None
+    return schema.Ratings(user, msgspec.convert(page, list[schema.StoredRating]), next_after)
 
 
 def recommendation_body(
@@ -290,6 +332,14 @@ def item_body(item: str, space: ItemSpace, descriptions: Mapping[str, ItemRecord
 
 def answer(web: Any, body: msgspec.Struct, status: int = 200, headers: Mapping[str, str] | None = None) -> Any:
     """A view's response: ``body`` encoded by msgspec (faust's ``json`` does not know Structs)."""
-    return web.bytes(
-        msgspec.json.encode(body), content_type="application/json", status=status, headers=dict(headers or {})
-    )
+    media = schema.PROBLEM_JSON if isinstance(body, schema.Problem) else "application/json"
+    return web.bytes(msgspec.json.encode(body), content_type=media, status=status, headers=dict(headers or {}))
+
+
+def problem(status: int, detail: str) -> schema.Problem:
+    """The RFC 9457 problem detail of an error answer.
+
+    >>> problem(404, "unknown user 'x'")
+    Problem(title='Not Found', status=404, detail="unknown user 'x'", type='about:blank')
+    """
+    return schema.Problem(title=http.HTTPStatus(status).phrase, status=status, detail=detail)

@@ -15,10 +15,19 @@ import msgspec
 from stream.contracts import ItemRecord, ScoreTerms
 
 
-class Error(msgspec.Struct):
-    """Any 4xx or 5xx answer."""
+class Problem(msgspec.Struct):
+    """Any 4xx or 5xx answer: an RFC 9457 problem detail (``application/problem+json``). ``type`` is always
+    ``about:blank`` (the status says what kind of problem it is), ``title`` the status's phrase, ``detail`` what went
+    wrong with this request."""
 
-    error: str
+    title: str
+    status: int
+    detail: str
+    type: str = "about:blank"
+
+
+#: The media type of a :class:`Problem`.
+PROBLEM_JSON = "application/problem+json"
 
 
 class RecommendedItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -89,10 +98,12 @@ class StoredRating(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Ratings(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /users/{user}/ratings``."""
+    """``GET /users/{user}/ratings``: a page of the stored ratings, oldest first; ``next_after`` is the ``?after=``
+    of the next page (null on the last)."""
 
     user: str
     ratings: list[StoredRating]
+    next_after: int | None
 
 
 class ForgetAccepted(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,7 +139,7 @@ class ItemStatistics(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ItemStats(msgspec.Struct, forbid_unknown_fields=True):
-    """``GET /items/stats``: the worker's global item statistics, an audit view."""
+    """``GET /item-stats``: the worker's global item statistics, an audit view."""
 
     owned_partitions: list[int]
     items: dict[str, ItemStatistics]
@@ -169,7 +180,7 @@ class Health(msgspec.Struct, forbid_unknown_fields=True):
 
 
 RESPONSE_TYPES = (
-    Error,
+    Problem,
     Liveness,
     Readiness,
     Recommendations,
@@ -187,7 +198,18 @@ def _answer(description: str, struct: type | None = None) -> dict[str, Any]:
     if struct is None:
         return {"description": description}
     schema = {"$ref": _REF.format(name=struct.__name__)}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    media = PROBLEM_JSON if struct is Problem else "application/json"
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+#: The most items ``?k=`` may ask of a list, and the most ratings a page of ``/users/{user}/ratings`` holds.
+MAX_K, MAX_PAGE = 100, 1000
+#: A page of ratings when ``?limit=`` is not given.
+DEFAULT_PAGE = 100
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
 #: Seconds a client is told to wait (``Retry-After``) before asking a worker that is not ready again.
@@ -206,11 +228,11 @@ def _path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 _ID = {"type": "string", "maxLength": 256}
 _ERRORS = {
-    "400": _answer("malformed id", Error),
-    "401": _answer("no or wrong token", Error),
-    "403": _answer("a token of the other scope (reading and forgetting have a token each)", Error),
-    "404": _answer("unknown user, rating or item", Error),
-    "503": _not_ready(Error, "the user's partition is recovering; retry"),
+    "400": _answer("malformed id", Problem),
+    "401": _answer("no or wrong token", Problem),
+    "403": _answer("a token of the other scope (reading and forgetting have a token each)", Problem),
+    "404": _answer("unknown user, rating or item", Problem),
+    "503": _not_ready(Problem, "the user's partition is recovering; retry"),
 }
 
 
@@ -240,6 +262,9 @@ class Route(NamedTuple):
     path: str
     operation: dict[str, Any]
     scope: str | None = READ
+    #: the OpenAPI operationId (unique) and the tag the document groups it under
+    name: str = ""
+    tag: str = ""
 
     @property
     def public(self) -> bool:
@@ -255,10 +280,13 @@ ROUTES = (
         "GET",
         "/users/{user}/recommendations",
         _user_operation(
-            "The user's current top-N, best first, with titles from the catalogue, and why each item is there: its "
+            "The user's current top-k, best first, with titles from the catalogue, and why each item is there: its "
             "score split into terms that sum to it",
             _answer("the list", Recommendations),
+            extra=[_query("k", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}, "items listed")],
         ),
+        name="getRecommendations",
+        tag="users",
     ),
     Route(
         "GET",
@@ -269,11 +297,26 @@ ROUTES = (
             _answer("the explanation", Explanation),
             extra=[{"name": "item", "in": "query", "required": True, "schema": {"type": "string"}}],
         ),
+        name="explainItem",
+        tag="users",
     ),
     Route(
         "GET",
         "/users/{user}/ratings",
-        _user_operation("The user's stored ratings, oldest first", _answer("the ratings", Ratings)),
+        _user_operation(
+            "The user's stored ratings, oldest first, a page at a time",
+            _answer("a page of the ratings", Ratings),
+            extra=[
+                _query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+                    "ratings on the page",
+                ),
+                _query("after", {"type": "integer"}, "the previous page's next_after: ratings after that event id"),
+            ],
+        ),
+        name="listRatings",
+        tag="users",
     ),
     Route(
         "DELETE",
@@ -285,6 +328,8 @@ ROUTES = (
             extra=[_path_parameter("event_id", {"type": "integer"})],
         ),
         scope=ERASE,
+        name="forgetRating",
+        tag="users",
     ),
     Route(
         "DELETE",
@@ -293,14 +338,18 @@ ROUTES = (
             "Forget every rating of the item by the user", _FORGET, code="202", extra=[_path_parameter("item", _ID)]
         ),
         scope=ERASE,
+        name="forgetItem",
+        tag="users",
     ),
     Route(
         "GET",
-        "/items/stats",
+        "/item-stats",
         {
             "summary": "This worker's global item statistics (an audit view)",
             "responses": {"200": _answer("the statistics", ItemStats), "401": _ERRORS["401"], "403": _ERRORS["403"]},
         },
+        name="getItemStatistics",
+        tag="items",
     ),
     Route(
         "GET",
@@ -313,9 +362,11 @@ ROUTES = (
                 "400": _ERRORS["400"],
                 "401": _ERRORS["401"],
                 "403": _ERRORS["403"],
-                "404": _answer("neither in the catalogue nor rated", Error),
+                "404": _answer("neither in the catalogue nor rated", Problem),
             },
         },
+        name="getItem",
+        tag="items",
     ),
     Route(
         "GET",
@@ -326,6 +377,8 @@ ROUTES = (
             "responses": {"200": _answer("alive", Liveness)},
         },
         scope=None,
+        name="livez",
+        tag="operations",
     ),
     Route(
         "GET",
@@ -335,6 +388,8 @@ ROUTES = (
             "responses": {"200": _answer("ready", Readiness), "503": _not_ready(Readiness)},
         },
         scope=None,
+        name="readyz",
+        tag="operations",
     ),
     Route(
         "GET",
@@ -344,18 +399,24 @@ ROUTES = (
             "responses": {"200": _answer("ready", Health), "503": _not_ready(Health)},
         },
         scope=None,
+        name="health",
+        tag="operations",
     ),
     Route(
         "GET",
         "/metrics",
         {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}}},
         scope=None,
+        name="metrics",
+        tag="operations",
     ),
     Route(
         "GET",
         "/openapi.json",
         {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}},
         scope=None,
+        name="openapi",
+        tag="operations",
     ),
 )
 
@@ -363,6 +424,12 @@ ROUTES = (
 PUBLIC_PATHS = tuple(route.path for route in ROUTES if route.public)
 
 
+#: The document's groups of operations.
+TAGS = {
+    "users": "a user's list, explanations and stored ratings, and forgetting them",
+    "items": "the catalogue and the item statistics",
+    "operations": "probes, metrics and this document",
+}
 #: A bearer token per scope (OpenAPI gives scopes to OAuth only, so each scope is its own scheme).
 SECURITY_SCHEMES = {
     READ: {"type": "http", "scheme": "bearer", "description": "the read token (WNNREC_API_TOKEN)"},
@@ -377,7 +444,8 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         security: dict[str, Any] = {} if route.scope is None else {"security": [{route.scope: []}]}
-        paths.setdefault(route.path, {})[route.method.lower()] = {**route.operation, **security}
+        described = {"operationId": route.name, "tags": [route.tag], **route.operation, **security}
+        paths.setdefault(route.path, {})[route.method.lower()] = described
     return {
         "openapi": "3.1.0",
         "info": {
@@ -388,6 +456,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             + " needs `Authorization: Bearer <token>`: the read token to read, the erase token to forget ratings; "
             "any worker answers for every user.",
         },
+        "tags": [{"name": tag, "description": text} for tag, text in TAGS.items()],
         "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": components},
         "paths": paths,
     }

@@ -30,12 +30,14 @@ class DriftWindow:
     taste_reports: int = 0
     events_total: int = 0
     drift_flags_total: int = 0
+    abs_error_total: float = 0.0
 
     def observe(self, user: str, abs_error: float, drift: bool) -> None:
         """One rating's prediction error, and whether learning it flagged a drift."""
         self.events += 1
         self.events_total += 1
         self.abs_error += abs_error
+        self.abs_error_total += abs_error
         self.sq_error += abs_error * abs_error
         if drift:
             self.drift_flags += 1
@@ -63,4 +65,9 @@ class DriftWindow:
             "events_total": self.events_total,
             "drift_flags_total": self.drift_flags_total,
         }
-        return report, DriftWindow(events_total=self.events_total, drift_flags_total=self.drift_flags_total)
+        carried = DriftWindow(
+            events_total=self.events_total,
+            drift_flags_total=self.drift_flags_total,
+            abs_error_total=self.abs_error_total,
+        )
+        return report, carried

@@ -5,10 +5,13 @@ scrapes, so nothing is counted twice; the agent observes the per-stage latencies
 recovery callbacks the table recovery time. Each worker has its own registry (tests run several apps in a process).
 
 >>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0, "forgets": 0,
-...                                   "user_lookups": {"cache": 2, "new": 1}, "lag": {0: 5}})
+...     "user_lookups": {"cache": 2, "new": 1}, "lag": {0: 5}, "absolute_error": 1.5, "mae": 0.5, "ready": 1,
+...     **dict.fromkeys(SAFETY_NETS, 0)}, version="0.1.0")
 >>> metrics.lists_sent.inc(2)
 >>> text = metrics.exposition()[0].decode()
 >>> "wnnrec_ratings_total 3.0" in text, 'wnnrec_consumer_lag{partition="0"} 5.0' in text
+(True, True)
+>>> 'wnnrec_build_info{version="0.1.0"} 1.0' in text, "process_resident_memory_bytes" in text
 (True, True)
 """
 
@@ -17,13 +20,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 #: Latency buckets of the per-batch stages, in seconds (a batch takes milliseconds to a few seconds).
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Buckets of a rating's age when its list is sent, in seconds (the product's send-to-list latency).
 AGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+#: The counters of the worker's delivery and continuity safety nets (a healthy run keeps them at 0).
+SAFETY_NETS = {
+    "delivery_failures": "Processed batches whose outputs were not delivered (their input is read again)",
+    "stalls_read_again": "Partitions the stall watchdog read again",
+    "offset_holes_read_again": "Holes in the input offsets read again",
+    "stale_messages_skipped": "Input messages skipped as older than what the agent had processed",
+}
 
 
 class _Snapshot:
@@ -53,6 +75,22 @@ class _Snapshot:
         for found_in, count in sorted(now["user_lookups"].items()):
             lookups.add_metric([found_in], count)
         yield lookups
+        yield CounterMetricFamily(
+            "wnnrec_absolute_error",
+            "Sum of the absolute prediction errors of the ratings learned, each predicted before it was learned: "
+            "rate(wnnrec_absolute_error_total) / rate(wnnrec_ratings_total) is the online MAE over any range",
+            value=now["absolute_error"],
+        )
+        yield GaugeMetricFamily(
+            "wnnrec_online_mae", "Mean absolute prediction error of every rating learned since start", value=now["mae"]
+        )
+        yield GaugeMetricFamily(
+            "wnnrec_ready",
+            "1 while the worker answers for its users (no rebalance, tables recovered)",
+            value=now["ready"],
+        )
+        for name, text in SAFETY_NETS.items():
+            yield CounterMetricFamily(f"wnnrec_{name}", text, value=now[name])
         lag = GaugeMetricFamily(
             "wnnrec_consumer_lag", "Input messages of an owned partition not yet taken", labels=["partition"]
         )
@@ -64,9 +102,13 @@ class _Snapshot:
 class WorkerMetrics:
     """The registry of one worker and the instruments the agent updates."""
 
-    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, read: Callable[[], dict[str, Any]], version: str) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_Snapshot(read))
+        # The process's CPU, memory, open files and start time, as every Prometheus client exports them.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        Info("wnnrec_build", "The wnnrec build this worker runs", registry=self.registry).info({"version": version})
         self.lists_sent = Counter("wnnrec_lists", "Recommendation lists sent", registry=self.registry)
         self.stage_seconds = Histogram(
             "wnnrec_stage_seconds",

@@ -133,6 +133,15 @@ class Settings:
         group=WORKER,
         metavar="ADDRESS",
     )
+    web_advertised_host: str | None = setting(
+        "web_advertised_host",
+        None,
+        "host name the other workers reach this one's API at, to route a request for a user it owns (none: "
+        "--web-bind, or this machine's host name when that is every interface; on Kubernetes, the pod's name "
+        "under the StatefulSet's headless Service)",
+        group=WORKER,
+        metavar="HOST",
+    )
     api_token: str | None = setting(
         "api_token",
         None,

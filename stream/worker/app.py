@@ -59,7 +59,8 @@ def create_worker(
         datadir=str(settings.state_dir),
         web_port=settings.web_port,
         # The address other workers route API requests to (faust's canonical URL) and the one this one listens on.
-        web_host=settings.web_bind if settings.web_bind not in ("0.0.0.0", "::") else socket.gethostname(),
+        web_host=settings.web_advertised_host
+        or (settings.web_bind if settings.web_bind not in ("0.0.0.0", "::") else socket.gethostname()),
         web_bind=settings.web_bind,
         producer_linger_ms=5,
         producer_max_request_size=MAX_STATE_MESSAGE_BYTES,

@@ -23,6 +23,7 @@ from stream.metrics import WorkerMetrics
 from stream.offsets import Hole, OffsetContinuity
 from stream.processor import StreamProcessor
 from stream.settings import Settings
+from stream.version import package_version
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Worker:
         self.delivery = DeliveryPipeline(
             self.mark_processed, on_failure=self.delivery_failed, depth=self.settings.delivery_pipeline_depth
         )
-        self.metrics = WorkerMetrics(self.counters)
+        self.metrics = WorkerMetrics(self.counters, package_version())
 
     @property
     def rebalancing(self) -> bool:
@@ -176,4 +177,11 @@ class Worker:
             "forgets": processor.forgets_applied,
             "user_lookups": dict(processor.user_lookups),
             "lag": self.consumer_lag(),
+            "absolute_error": processor.window.abs_error_total,
+            "mae": processor.window.abs_error_total / max(processor.window.events_total, 1),
+            "ready": int(self.ready()),
+            "delivery_failures": self.delivery.failures,
+            "stalls_read_again": self.continuity.stalls,
+            "offset_holes_read_again": self.continuity.holes,
+            "stale_messages_skipped": self.continuity.stale_skipped,
         }

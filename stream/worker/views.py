@@ -28,9 +28,12 @@ from stream.api import (
     answer,
     explanation_body,
     item_body,
+    parse_count,
     parse_event_id,
     parse_item_id,
     parse_user,
+    problem,
+    ratings_page,
     recommendation_body,
 )
 from stream.api_contract import ROUTES, openapi_document
@@ -79,7 +82,7 @@ def answering_errors(view_method: Handler) -> Handler:
             return await view_method(web, request, **match)
         except ApiError as exc:
             retry = {"Retry-After": str(schema.RETRY_AFTER_S)} if exc.status == 503 else None
-            return answer(web, schema.Error(exc.message), status=exc.status, headers=retry)
+            return answer(web, problem(exc.status, exc.message), status=exc.status, headers=retry)
 
     return checked
 
@@ -94,7 +97,7 @@ def guarded(tokens: ApiTokens, scope: str, view_method: Handler) -> Handler:
         if refusal is not None:
             status, reason = refusal
             challenge = 'Bearer realm="wnnrec"' + (', error="insufficient_scope"' if status == 403 else "")
-            return answer(web, schema.Error(reason), status=status, headers={"WWW-Authenticate": challenge})
+            return answer(web, problem(status, reason), status=status, headers={"WWW-Authenticate": challenge})
         return await checked(web, request, **match)
 
     return with_token
@@ -112,8 +115,9 @@ def user_state(worker: Worker, user_text: str) -> tuple[str, UserState]:
 
 
 async def recommendations(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    k = parse_count(request.query.get("k"), "k", worker.settings.top_n, schema.MAX_K)
     user, state = user_state(worker, user)
-    items, scores = state.wnn.score(k=worker.settings.top_n)
+    items, scores = state.wnn.score(k=k)
     titles = worker.processor.titles
     explained = state.wnn.explain_list(items)
     return answer(web, recommendation_body(user, items, scores.tolist(), titles, state.wnn.n_pairs, explained))
@@ -139,9 +143,11 @@ async def explain(worker: Worker, web: Any, request: Any, user: str) -> Any:
 
 
 async def ratings(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    limit = parse_count(request.query.get("limit"), "limit", schema.DEFAULT_PAGE, schema.MAX_PAGE)
+    after = request.query.get("after")
+    start = None if after is None else parse_event_id(after)
     user, state = user_state(worker, user)
-    stored = [{**pair, "item": str(pair["item"])} for pair in state.wnn.pairs()]
-    return answer(web, schema.Ratings(user, msgspec.convert(stored, list[schema.StoredRating])))
+    return answer(web, ratings_page(user, state.wnn.pairs(), limit, start))
 
 
 async def forget_rating(worker: Worker, web: Any, request: Any, user: str, event_id: str) -> Any:
@@ -277,7 +283,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("GET", "/users/{user}/ratings"): ratings,
     ("DELETE", "/users/{user}/ratings/{event_id}"): forget_rating,
     ("DELETE", "/users/{user}/items/{item}"): forget_item,
-    ("GET", "/items/stats"): item_stats,
+    ("GET", "/item-stats"): item_stats,
     ("GET", "/items/{item}"): item,
     ("GET", "/livez"): livez,
     ("GET", "/readyz"): readyz,

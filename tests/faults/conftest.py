@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream.admin import create_topics, make_producer
+from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.messages import rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
@@ -65,7 +65,7 @@ class Deployment:
         )
         self.settings = fresh_settings(base, tag)
         self.tmp_path = tmp_path
-        create_topics(self.settings)
+        create_topics(self.settings, retention_ms=KEEP_EVERYTHING_MS)  # a MovieLens replay: 1997 timestamps
         self.collector = ListCollector.started(self.settings, expected=10**12)
         self.workers: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, str] = {}
@@ -191,7 +191,7 @@ class Deployment:
 
     def item_stats(self, web_port: int | None = None) -> dict:
         settings = dataclasses.replace(self.settings, web_port=web_port or self.settings.web_port)
-        return api_get(settings, "/items/stats", timeout=30)
+        return api_get(settings, "/item-stats", timeout=30)
 
     def stored_users(self) -> dict[bytes, bytes]:
         """The latest value of every key of the user table's changelog (a key whose latest message is a tombstone is

@@ -10,8 +10,10 @@ from stream.api import (
     ApiTokens,
     bearer_matches,
     explanation_body,
+    parse_count,
     parse_event_id,
     parse_user,
+    ratings_page,
     recommendation_body,
 )
 from stream.api_contract import ERASE, READ, ROUTES, openapi_document
@@ -162,6 +164,15 @@ def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():
     assert document["paths"]["/users/{user}/ratings"]["get"]["security"] == [{"read": []}]
     assert "security" not in document["paths"]["/livez"]["get"]
     assert set(document["components"]["securitySchemes"]) == {"read", "erase"}
+    for path, ops in document["paths"].items():
+        for operation in ops.values():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400 and path not in ("/readyz", "/health"):
+                    assert list(response["content"]) == ["application/problem+json"], (path, status)
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert all(ids) and len(set(ids)) == len(ids)  # every operation named, once
+    tags = {tag["name"] for tag in document["tags"]}
+    assert all(op["tags"][0] in tags for ops in document["paths"].values() for op in ops.values())
     # The paths are the server's routes, parameters named as the routes name them.
     operations = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
     assert operations == {(route.method, route.path) for route in ROUTES}
@@ -169,3 +180,21 @@ def test_the_openapi_document_lists_every_path_and_the_bearer_scheme():
         for operation in ops.values():
             named = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert named == set(re.findall(r"\{([^}]+)\}", path)), path
+
+
+def test_a_ratings_page_continues_where_the_last_ended_even_after_a_forget():
+    pairs = [{"event_id": e, "item": i, "rating": 4.0, "ts": 0} for i, e in enumerate((3, 9, 5, 12, 14))]
+    first = ratings_page("u", pairs, 2)
+    assert [r.event_id for r in first.ratings] == [3, 9] and first.next_after == 9
+    second = ratings_page("u", pairs, 2, first.next_after)  # log order, not id order: 5 came after 9
+    assert [r.event_id for r in second.ratings] == [5, 12] and second.next_after == 12
+    without_12 = [p for p in pairs if p["event_id"] != 12]  # forgotten between two pages
+    assert [r.event_id for r in ratings_page("u", without_12, 2, 12).ratings] == [14]
+    assert ratings_page("u", pairs, 5).next_after is None and ratings_page("u", [], 5).ratings == []
+
+
+@pytest.mark.parametrize("text", ["0", "101", "-3", "ten", "2.5"])
+def test_a_list_size_outside_1_to_100_is_400(text):
+    with pytest.raises(ApiError) as error:
+        parse_count(text, "k", 10, 100)
+    assert error.value.status == 400 and "?k=" in error.value.message

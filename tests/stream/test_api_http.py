@@ -27,7 +27,7 @@ N_REPLAY = 600
 DOCUMENT = openapi_document("test")
 
 
-def conform(path: str, method: str, status: int, body: dict) -> None:
+def conform(path: str, method: str, status: int, body: dict, media: str) -> None:
     """Check an answer against the response schema the OpenAPI document gives its path, method and status."""
     route = path.split("?")[0]
     operations = DOCUMENT["paths"].get(route) or next(
@@ -40,7 +40,7 @@ def conform(path: str, method: str, status: int, body: dict) -> None:
     )
     assert operations is not None, f"{path} is not in the OpenAPI document"
     answer = operations[method.lower()]["responses"][str(status)]
-    schema = {"$ref": answer["content"]["application/json"]["schema"]["$ref"], "components": DOCUMENT["components"]}
+    schema = {"$ref": answer["content"][media]["schema"]["$ref"], "components": DOCUMENT["components"]}
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(body))
     assert not errors, f"{method} {path} -> {status}: {errors[0].message} in {str(body)[:300]}"
 
@@ -55,11 +55,13 @@ def call(port: int, path: str, token: str | None, method: str = "GET") -> tuple[
             status, body, kind = response.status, response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers.get_content_type()
-    if kind != "application/json" or method == "HEAD":
+    if kind not in ("application/json", "application/problem+json") or method == "HEAD":
         return status, body.decode()
     doc = json.loads(body)
+    if path.split("?")[0] not in ("/readyz", "/health"):  # the probes' 503 carries their own body
+        assert (kind == "application/problem+json") == (status >= 400), (path, status, kind)  # errors: RFC 9457
     if path != "/openapi.json":
-        conform(path, method, status, doc)
+        conform(path, method, status, doc, kind)
     return status, doc
 
 
@@ -93,7 +95,7 @@ def test_every_route_but_the_public_ones_needs_the_token_and_faust_views_are_not
             assert call(port, path, None, route.method)[0] == 200, path
             continue
         status, body = call(port, path, None, route.method)
-        assert status == 401 and "token" in body["error"], path
+        assert status == 401 and "token" in body["detail"] and body["status"] == 401, path
         assert call(port, path, "a-wrong-token-of-some-length", route.method)[0] == 401, path
         other = served.settings.api_erase_token if route.scope == "read" else token
         assert call(port, path, other, route.method)[0] == 403, path  # a token of the other scope
@@ -109,6 +111,18 @@ def test_every_route_but_the_public_ones_needs_the_token_and_faust_views_are_not
         and "wnnrec_ratings_total" in text
         and 'wnnrec_stage_seconds_bucket{le="0.001",stage="learn"}' in text
     )
+    # What only /health showed, the process, the build and the online error are metrics too.
+    for name in (
+        "wnnrec_ready 1.0",
+        "wnnrec_delivery_failures_total 0.0",
+        "wnnrec_stalls_read_again_total",
+        "wnnrec_offset_holes_read_again_total",
+        "wnnrec_absolute_error_total",
+        "wnnrec_online_mae",
+        "wnnrec_build_info{version=",
+        "process_resident_memory_bytes",
+    ):
+        assert name in text, name
     assert call(port, "/openapi.json", None)[1]["openapi"].startswith("3.")
 
 
@@ -143,6 +157,20 @@ def test_recommendations_ratings_and_errors(served, movielens):
     port, token, user = served.settings.web_port, served.settings.api_token, busiest_user(movielens)
     status, body = call(port, f"/users/{user}/recommendations", token)
     assert status == 200 and len(body["items"]) == 10 and all(item["title"] for item in body["items"])
+    longer = call(port, f"/users/{user}/recommendations?k=25", token)[1]["items"]
+    assert len(longer) == 25 and [i["item"] for i in longer[:10]] == [i["item"] for i in body["items"]]
+    assert [call(port, f"/users/{user}/recommendations?k={k}", token)[0] for k in (0, 101, "x")] == [400] * 3
+    everything = call(port, f"/users/{user}/ratings?limit=1000", token)[1]
+    assert everything["next_after"] is None and len(everything["ratings"]) > 3
+    pages, after = [], None
+    while True:
+        page = call(port, f"/users/{user}/ratings?limit=2" + (f"&after={after}" if after else ""), token)[1]
+        pages += page["ratings"]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert pages == everything["ratings"]
+    assert call(port, f"/users/{user}/ratings?limit=1001", token)[0] == 400
     rated = {p["item"] for p in call(port, f"/users/{user}/ratings", token)[1]["ratings"]}
     assert rated and not rated & {item["item"] for item in body["items"]}
     assert call(port, "/users/nobody-here/recommendations", token)[0] == 404
@@ -169,7 +197,7 @@ def test_every_answer_matches_the_generated_openapi_document(served, movielens):
     validate(served_document)
     assert call(port, "/items/242", token)[1]["description"]["genres"] == ["Comedy"]
     assert call(port, "/items/no-such-item", token)[0] == 404
-    assert call(port, "/items/stats", token)[1]["items"]
+    assert call(port, "/item-stats", token)[1]["items"]
     item = call(port, f"/users/{user}/recommendations", token)[1]["items"][0]["item"]
     assert call(port, f"/users/{user}/explain?item={item}", token)[1]["genres"]
 

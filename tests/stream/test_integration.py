@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from stream.admin import create_topics, make_producer
+from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.catalogue import publish_catalogue
 from stream.messages import forget_message, rating_message
 from stream.settings import Settings
@@ -36,7 +36,7 @@ class Deployment:
     def __init__(self, bootstrap: str, tmp_path, tag: str, web_port: int, catalogue=None) -> None:
         base = Settings(bootstrap=bootstrap, state_dir=tmp_path / "state", web_port=web_port, partitions=2)
         self.settings = fresh_settings(base, tag)
-        create_topics(self.settings)
+        create_topics(self.settings, retention_ms=KEEP_EVERYTHING_MS)  # a MovieLens replay: 1997 timestamps
         if catalogue is not None:  # as `wnnrec replay` does first
             publish_catalogue(self.settings, catalogue, progress=False)
         self.log = str(tmp_path / f"{tag}-worker.log")
