@@ -87,10 +87,15 @@ def with_cluster_replication(settings: Settings) -> Settings:
     (what faust needs for the internal topics it creates itself)."""
     admin = _admin(settings)
     try:
-        replicas, in_sync = topic_replication(settings, len(admin.describe_cluster()["brokers"]))
+        replicas, in_sync = topic_replication(settings, _brokers(admin, settings))
     finally:
         admin.close()
     return dataclasses.replace(settings, replication_factor=replicas, min_insync_replicas=in_sync)
+
+
+def _brokers(admin: Any, settings: Settings) -> int:
+    """The cluster's broker count, asked only when the settings leave the replication factor to it."""
+    return 0 if settings.replication_factor else len(admin.describe_cluster()["brokers"])
 
 
 def _admin(settings: Settings) -> Any:
@@ -119,7 +124,7 @@ def ensure_topics(settings: Settings, names: list[str], partitions: int, config:
         missing = [name for name in names if name not in existing]
         if not missing:
             return
-        replicas, in_sync = topic_replication(settings, len(admin.describe_cluster()["brokers"]))
+        replicas, in_sync = topic_replication(settings, _brokers(admin, settings))
         configs = {"min.insync.replicas": str(in_sync), **(config or {})}
         with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics(

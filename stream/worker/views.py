@@ -44,6 +44,8 @@ from stream.worker.context import Worker
 
 log = logging.getLogger(__name__)
 
+#: The header of every 503: when to ask again.
+RETRY_LATER = {"Retry-After": str(schema.RETRY_AFTER_S)}
 #: A view's work: ``(worker, web, request, **path parameters)`` to the response.
 Handler = Callable[..., Awaitable[Any]]
 
@@ -81,7 +83,7 @@ def answering_errors(view_method: Handler) -> Handler:
         try:
             return await view_method(web, request, **match)
         except ApiError as exc:
-            retry = {"Retry-After": str(schema.RETRY_AFTER_S)} if exc.status == 503 else None
+            retry = RETRY_LATER if exc.status == 503 else None
             return answer(web, problem(exc.status, exc.message), status=exc.status, headers=retry)
 
     return checked
@@ -237,7 +239,7 @@ def ready_answer(web: Any, body: msgspec.Struct, ready: bool) -> Any:
     """200 when ready; else 503 with ``Retry-After``."""
     if ready:
         return answer(web, body)
-    return answer(web, body, status=503, headers={"Retry-After": str(schema.RETRY_AFTER_S)})
+    return answer(web, body, status=503, headers=RETRY_LATER)
 
 
 def health_fields(worker: Worker) -> dict[str, Any]:
