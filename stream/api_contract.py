@@ -107,7 +107,8 @@ class Ratings(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ForgetAccepted(msgspec.Struct, forbid_unknown_fields=True):
-    """``DELETE /users/{user}/ratings/{event_id}`` and ``/users/{user}/items/{item}``: the forget on the input topic."""
+    """``DELETE /users/{user}``, ``/users/{user}/ratings/{event_id}`` and ``/users/{user}/items/{item}``: the forget
+    on the input topic, and the event ids of the ratings it forgets."""
 
     user: str
     event_ids: list[int]
@@ -316,6 +317,19 @@ ROUTES = (
             ],
         ),
         name="listRatings",
+        tag="users",
+    ),
+    Route(
+        "DELETE",
+        "/users/{user}",
+        _user_operation(
+            "Erase the user: every rating of theirs is forgotten exactly, and a replay of them is ignored (a "
+            "forget-user produced onto the input topic with the user as key); the user then reads as unknown",
+            _FORGET,
+            code="202",
+        ),
+        scope=ERASE,
+        name="forgetUser",
         tag="users",
     ),
     Route(

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-#: Version of the input messages (ratings, forgets) and of the items' descriptions.
+#: Version of the input messages (ratings, implicit events, forgets) and of the items' descriptions.
 SCHEMA_VERSION: Final = 1
 ITEM_SCHEMA_VERSION: Final = 1
 #: Version of the output messages (recommendations and drift metrics cover a micro-batch since version 2).
@@ -58,6 +58,19 @@ class RatingInput(msgspec.Struct, forbid_unknown_fields=True):
     event_id: int | None = None
 
 
+class ImplicitInput(msgspec.Struct, forbid_unknown_fields=True):
+    """``ratings``: an event without stars (key: the user id): a like, a play, a click (``liked``: true, the default)
+    or a skip (false), learned as the rating scale's highest or lowest rating (:mod:`wnn.feedback`)."""
+
+    user: str | int
+    item: str | int
+    ts: float
+    type: Literal["implicit"]
+    v: Literal[1] = 1
+    liked: bool = True
+    event_id: int | None = None
+
+
 class ForgetInput(msgspec.Struct, forbid_unknown_fields=True):
     """``ratings``: forget one stored rating (``event_id``) or every rating of an item (``item``)."""
 
@@ -68,8 +81,17 @@ class ForgetInput(msgspec.Struct, forbid_unknown_fields=True):
     item: str | int | None = None
 
 
+class ForgetUserInput(msgspec.Struct, forbid_unknown_fields=True):
+    """``ratings``: erase the user (key: the user id): every stored rating of theirs is forgotten exactly, and a later
+    rating with an event id at or below the highest the user had is ignored, so a replay cannot bring them back."""
+
+    user: str | int
+    type: Literal["forget-user"]
+    v: Literal[1] = 1
+
+
 class CoveredInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """An input a list reflects."""
+    """An input a list reflects (a forget-user covers each rating it erased)."""
 
     event_id: int | None
     offset: int
@@ -228,9 +250,10 @@ TOMBSTONE_RETENTION_MS = 10 * 365 * 24 * 3600 * 1000
 
 RATINGS = Topic(
     "ratings",
-    (RatingInput, ForgetInput),
+    (RatingInput, ImplicitInput, ForgetInput, ForgetUserInput),
     key="user id",
-    summary="ratings and forget requests, the worker's input (the HTTP API's forgets are written here too)",
+    summary="ratings, implicit events and forget requests, the worker's input (the HTTP API's forgets are written "
+    "here too)",
     kind="input",
     worker=("Read", "Write", "Describe", "Create"),
     ingest=("Write", "Describe"),

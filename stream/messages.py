@@ -5,8 +5,13 @@ Input, on ``ratings`` (key: the user id, as UTF-8):
 * rating: ``{"v": 1, "type": "rating", "user": "196", "item": "242", "rating": 3, "ts": 881250949,
   "event_id": 17}``. ``type`` defaults to ``"rating"``; ``event_id`` is optional (default: derived from the Kafka
   partition and offset, see :func:`event_id_from_offset`); ``ts`` is the event time in Unix seconds.
+* implicit: ``{"v": 1, "type": "implicit", "user": "196", "item": "242", "ts": 881250949, "liked": true}``, an event
+  without stars (a like, a play, a click; ``"liked": false`` a skip), learned as the rating scale's highest (lowest)
+  rating (:mod:`wnn.feedback`); ``liked`` defaults to true, ``event_id`` as for a rating.
 * forget: ``{"v": 1, "type": "forget", "user": "196", "event_id": 17}`` removes that training pair, or
   ``{"v": 1, "type": "forget", "user": "196", "item": "242"}`` removes every pair of that item.
+* forget-user: ``{"v": 1, "type": "forget-user", "user": "196"}`` erases the user: every stored pair, and any later
+  rating with an event id at or below the highest the user had.
 
 Outputs are built by :func:`recommendation_message`, :func:`drift_messages` and :func:`dead_letter_message` from the
 Structs of :mod:`stream.contracts`, which document their fields and generate their JSON Schemas.
@@ -32,13 +37,16 @@ from stream.contracts import (
     DriftRecord,
     FollowedItem,
     ForgetInput,
+    ForgetUserInput,
     GlobalDrift,
+    ImplicitInput,
     ListedItem,
     RatingInput,
     Recommendations,
     ScoreTerms,
     UserDrift,
 )
+from wnn.feedback import implicit_rating
 from wnn.rating_scale import RatingScale
 from wnn.validation import MAX_ID_LENGTH, MAX_INT64, MAX_TS, MIN_INT64
 
@@ -70,6 +78,18 @@ class ForgetEvent:
     item: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class ForgetUserEvent:
+    """Erase a user. ``erase_id`` is the message's own place on the topic (:func:`event_id_from_offset`): the user
+    lives on one partition, so it orders the user's erasures, and a redelivered one is recognised by it."""
+
+    user: str
+    erase_id: int
+
+
+InputEvent = RatingEvent | ForgetEvent | ForgetUserEvent
+
+
 def event_id_from_offset(partition: int, offset: int) -> int:
     """A unique, stable event id from the rating's Kafka coordinates."""
     return (partition << _OFFSET_BITS) | offset
@@ -91,6 +111,7 @@ class _InputMessage(msgspec.Struct):
     rating: float | None = None
     ts: float | None = None
     event_id: int | None = None
+    liked: bool | None = None
 
 
 _decode_input = msgspec.json.Decoder(_InputMessage).decode
@@ -136,7 +157,7 @@ def parse_input(
     require_key: bool = False,
     *,
     scale: RatingScale,
-) -> RatingEvent | ForgetEvent:
+) -> InputEvent:
     """Validate one message of the ``ratings`` topic. Raises :class:`SchemaError` with the reason.
 
     Every field is checked before anything uses it: ratings finite and within the deployment's rating ``scale``,
@@ -172,30 +193,47 @@ def parse_input(
             raise SchemaError(
                 f"message key {shown(key_text)} differs from its user {user!r}: it would land on the wrong partition"
             )
+    if doc.liked is not None and doc.type != "implicit":
+        raise SchemaError(f"field 'liked' belongs to implicit events, not to a {doc.type!r}")
     if doc.type == "rating":
         rating = doc.rating
         if rating is None or not math.isfinite(rating):
             raise SchemaError(f"field 'rating' must be a finite number, got {shown(rating)}")
         if not scale.contains(rating):
             raise SchemaError(f"rating {rating:g} is outside the rating scale {scale.low:g}..{scale.high:g}")
-        ts = doc.ts
-        if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
-            raise SchemaError(f"field 'ts' = {shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")
-        event_id = _event_id(doc.event_id)
-        return RatingEvent(
-            user,
-            identifier(doc.item, "item"),
-            rating,
-            int(ts),
-            event_id if event_id is not None else event_id_from_offset(partition, offset),
-        )
+        return _rated(doc, user, rating, partition, offset)
+    if doc.type == "implicit":
+        if doc.rating is not None:
+            raise SchemaError("an implicit event carries no 'rating' (send a rating, or 'liked': true or false)")
+        return _rated(doc, user, implicit_rating(doc.liked is not False, scale), partition, offset)
     if doc.type == "forget":
         event_id = _event_id(doc.event_id)
         item = identifier(doc.item, "item") if doc.item is not None else None
         if (event_id is None) == (item is None):
             raise SchemaError("a forget needs exactly one of 'event_id' or 'item'")
         return ForgetEvent(user, event_id, item)
-    raise SchemaError(f"unknown event type {shown(doc.type)} (expected 'rating' or 'forget')")
+    if doc.type == "forget-user":
+        if doc.event_id is not None or doc.item is not None or doc.rating is not None:
+            raise SchemaError("a forget-user names only the user: it erases every rating of theirs")
+        return ForgetUserEvent(user, event_id_from_offset(partition, offset))
+    raise SchemaError(
+        f"unknown event type {shown(doc.type)} (expected 'rating', 'implicit', 'forget' or 'forget-user')"
+    )
+
+
+def _rated(doc: _InputMessage, user: str, rating: float, partition: int, offset: int) -> RatingEvent:
+    """A rating or implicit event's :class:`RatingEvent`, its item, time and event id checked."""
+    ts = doc.ts
+    if ts is None or not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
+        raise SchemaError(f"field 'ts' = {shown(ts)} is not an event time in Unix seconds (0..{MAX_TS})")
+    event_id = _event_id(doc.event_id)
+    return RatingEvent(
+        user,
+        identifier(doc.item, "item"),
+        rating,
+        int(ts),
+        event_id if event_id is not None else event_id_from_offset(partition, offset),
+    )
 
 
 def rating_message(user: str, item: str, rating: float, ts: int, event_id: int | None = None) -> bytes:
@@ -203,9 +241,19 @@ def rating_message(user: str, item: str, rating: float, ts: int, event_id: int |
     return _encode(RatingInput(user=user, item=item, rating=rating, ts=ts, event_id=event_id))
 
 
+def implicit_message(user: str, item: str, ts: int, liked: bool = True, event_id: int | None = None) -> bytes:
+    """An implicit event (a like, a play, a click; ``liked=False``: a skip) as producers write it."""
+    return _encode(ImplicitInput(user=user, item=item, ts=ts, type="implicit", liked=liked, event_id=event_id))
+
+
 def forget_message(user: str, event_id: int | None = None, item: str | None = None) -> bytes:
     """A forget request: of the stored rating ``event_id``, or of every rating of ``item``."""
     return _encode(ForgetInput(user=user, type="forget", event_id=event_id, item=item))
+
+
+def forget_user_message(user: str) -> bytes:
+    """An erasure request: every rating of the user (see :class:`stream.contracts.ForgetUserInput`)."""
+    return _encode(ForgetUserInput(user=user, type="forget-user"))
 
 
 def covered_event(

@@ -4,8 +4,9 @@ Counters the processor already keeps (ratings learned, dead letters by reason, d
 scrapes, so nothing is counted twice; the agent observes the per-stage latencies and the lists it sends, and the
 recovery callbacks the table recovery time. Each worker has its own registry (tests run several apps in a process).
 
->>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0, "forgets": 0,
-...     "user_lookups": {"cache": 2, "new": 1}, "lag": {0: 5}, "absolute_error": 1.5, "mae": 0.5, "ready": 1,
+>>> metrics = WorkerMetrics(lambda: {"ratings": 3, "dead_letters": {"bad json": 1}, "drift_flags": 0,
+...     "forgets": 0, "users_erased": 0, "user_lookups": {"cache": 2, "new": 1}, "lag": {0: 5},
+...     "absolute_error": 1.5, "mae": 0.5, "ready": 1,
 ...     **dict.fromkeys(SAFETY_NETS, 0)}, version="0.1.0")
 >>> metrics.lists_sent.inc(2)
 >>> text = metrics.exposition()[0].decode()
@@ -65,8 +66,11 @@ class _Snapshot:
             "wnnrec_drift_flags", "Ratings at which a user's taste window restarted", value=now["drift_flags"]
         )
         yield CounterMetricFamily(
-            "wnnrec_forgets", "Ratings forgotten (a forget by item counts each rating)", value=now["forgets"]
+            "wnnrec_forgets",
+            "Ratings forgotten (a forget by item or of a user counts each rating)",
+            value=now["forgets"],
         )
+        yield CounterMetricFamily("wnnrec_users_erased", "Users erased by a forget-user", value=now["users_erased"])
         lookups = CounterMetricFamily(
             "wnnrec_user_lookups",
             "Users a batch touched, by where their state was: the cache, the table (read and decoded), or new",

@@ -17,7 +17,8 @@ micro-batch and returns everything the agent must write:
 
 Recovery is exact because the item shares are *derived*: each partition's shares are rebuilt from that partition's
 stored user states (:meth:`StreamProcessor.recover`), never trusted from an earlier run. Forgotten event ids are kept
-as bounded tombstones in the user's state, so no redelivery or replay can bring a forgotten rating back.
+as bounded tombstones in the user's state, and an erased user keeps the highest event id they had, so no redelivery or
+replay can bring a forgotten rating or an erased user back.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from stream.drift_window import DriftWindow
 from stream.item_shares import PartitionShares, stored_shares
 from stream.messages import (
     ForgetEvent,
+    ForgetUserEvent,
+    InputEvent,
     RatingEvent,
     SchemaError,
     covered_event,
@@ -96,6 +99,7 @@ class StreamProcessor:
         self.window = DriftWindow()
         self.dead_letter_reasons: collections.Counter[str] = collections.Counter()
         self.forgets_applied = 0  # ratings forgotten
+        self.users_erased = 0
         #: where each batch found the users it touched: ``cache``, ``table`` (read and decoded) or ``new``
         self.user_lookups: collections.Counter[str] = collections.Counter()
         #: item id -> its description from the catalogue (stream.catalogue), and the titles among them
@@ -130,11 +134,12 @@ class StreamProcessor:
         return entry
 
     def user(self, user: str, get: Callable[[bytes], bytes | None]) -> UserState | None:
-        """The live state of a user (cache, else read from the table with ``get``); None for an unknown user."""
+        """The live state of a user (cache, else read from the table with ``get``); None for an unknown user, or one
+        erased with nothing learned since."""
         state = self.cache.get(user)
         if state is None:
             state = UserState.load(get, user.encode(), self.space, self.settings.tombstones_per_user)
-        return state
+        return None if state is None or state.gone else state
 
     def forget_cache(self) -> None:
         """Drop every live state (on rebalance: the table is the truth for partitions that may have moved)."""
@@ -153,7 +158,7 @@ class StreamProcessor:
         """
         out = BatchOutput()
         touched: dict[str, TouchedUser] = {}
-        by_user: dict[str, list[tuple[Incoming, RatingEvent | ForgetEvent]]] = {}
+        by_user: dict[str, list[tuple[Incoming, InputEvent]]] = {}
         for message in messages:
             self.owned.add(message.partition)  # a worker only receives the partitions it owns
             try:
@@ -177,7 +182,7 @@ class StreamProcessor:
 
     def _apply_user(
         self,
-        inputs: list[tuple[Incoming, RatingEvent | ForgetEvent]],
+        inputs: list[tuple[Incoming, InputEvent]],
         load: Loader,
         touched: dict[str, TouchedUser],
         out: BatchOutput,
@@ -208,7 +213,7 @@ class StreamProcessor:
         assert entry is not None  # created for a rating
         state = entry.state
         newest = run[-1][1].event_id if run else state.wnn.pair_log.newest_id
-        new = event.event_id > newest and event.event_id not in state.forgotten
+        new = event.event_id > newest and event.event_id not in state.forgotten and not state.erased(event.event_id)
         return new and state.partition == message.partition
 
     def _learn_run(
@@ -268,7 +273,7 @@ class StreamProcessor:
     def _apply(
         self,
         message: Incoming,
-        event: RatingEvent | ForgetEvent,
+        event: InputEvent,
         load: Loader,
         touched: dict[str, TouchedUser],
         out: BatchOutput,
@@ -287,7 +292,10 @@ class StreamProcessor:
             if isinstance(event, RatingEvent) and not self._redelivered(event, entry, message):
                 self._learn_run([(message, event)], touched, out)
                 return
-            applied = isinstance(event, ForgetEvent) and self._forget(event, entry, message)
+            if isinstance(event, ForgetUserEvent):
+                applied = self._forget_user(event, entry, message)
+            else:
+                applied = isinstance(event, ForgetEvent) and self._forget(event, entry, message)
             out.applied += applied
             out.duplicates += not applied
         except StateError as exc:
@@ -341,6 +349,26 @@ class StreamProcessor:
         self.item_shares.mirror(message.partition, change)
         for event_id in targets:
             entry.events.append(covered_event(event_id, message.offset, "forget"))
+        entry.changed = True
+        return True
+
+    def _forget_user(self, event: ForgetUserEvent, entry: TouchedUser, message: Incoming) -> bool:
+        """Erase the user: forget every stored pair exactly (as :meth:`_forget` does one), then record the erasure
+        (:meth:`stream.user_state.UserState.erase`). False for an erasure applied before (a redelivery)."""
+        state = entry.state
+        if state.erasure is not None and event.erase_id <= state.erasure.erase_id:
+            entry.events.append(covered_event(None, message.offset, "forget", duplicate=True))
+            entry.rewrite = True  # as for a redelivered rating: let the changelog catch up
+            return False
+        targets = state.wnn.pair_log.event_ids.tolist()
+        if targets:
+            self.item_shares.mirror(message.partition, forget_events(self.space, event.user, state.wnn, targets))
+        state.erase(event.erase_id, targets)
+        self.forgets_applied += len(targets)
+        self.users_erased += 1
+        entry.events.extend(covered_event(event_id, message.offset, "forget") for event_id in targets)
+        if not targets:
+            entry.events.append(covered_event(None, message.offset, "forget"))
         entry.changed = True
         return True
 

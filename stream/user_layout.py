@@ -14,6 +14,12 @@ Keys (user ids cannot contain NUL: :mod:`stream.messages` refuses them, so no us
   written again under its key (unless a redelivery asks for every segment again, with the same bytes);
 * ``user + b"\\x00t"`` — the forgotten event ids (tombstones).
 
+An erased user (a forget-user) keeps only a manifest without pairs or tombstones that carries the erasure: the
+highest event id the user had (later ratings at or below it are ignored, so a replay cannot bring the user back) and
+the erasure message's own id (so a redelivered erasure changes nothing). Such a manifest has version 7, which builds
+before it refuse to read instead of reading the user without the erasure; every other manifest stays version 6, so
+workers of both builds share a table during a rolling upgrade.
+
 The manifest is the commit point. A batch writes, in this order: the tombstones (if a forget changed them), the
 segments it sealed or that a forget or an eviction shrank (each under a sequence number no manifest has named), the
 manifest, then deletes of the segments the manifest no longer names. Whatever prefix of that reaches the changelog
@@ -51,8 +57,10 @@ from wnn.state_format import StateError, load_document, seal
 
 #: Manifest format (the user key's value); values of version 4 and older are whole states (stream.user_state).
 MANIFEST_VERSION = 6
+#: The format of a manifest that carries an erasure (version 6 and the erasure).
+ERASED_MANIFEST_VERSION = 7
 #: Manifest formats this build reads: 5 had no open tail.
-MANIFEST_VERSIONS = (6, 5)
+MANIFEST_VERSIONS = (ERASED_MANIFEST_VERSION, MANIFEST_VERSION, 5)
 TOMBSTONES_VERSION = 1
 #: Pairs per segment: a batch that learned writes the manifest with at most this many pairs in its tail (plus a
 #: sealed segment when the tail fills one), whatever the user's history.
@@ -103,6 +111,15 @@ class Layout:
         return cls([], [], np.zeros(0, dtype=np.int64), 0, 0)
 
 
+@dataclasses.dataclass(frozen=True)
+class Erasure:
+    """What a forget-user leaves of the user: ``through``, the highest event id the user had (a rating at or below it
+    is ignored), and ``erase_id``, the id of the forget-user message (:class:`stream.messages.ForgetUserEvent`)."""
+
+    through: int
+    erase_id: int
+
+
 @dataclasses.dataclass
 class Stored:
     """A user read back from the table."""
@@ -111,25 +128,36 @@ class Stored:
     pairs: PairLog
     forgotten: list[int]
     layout: Layout | None  # None: a whole state of an older version, rewritten as segments on the next write
+    erasure: Erasure | None = None
 
 
-def encode_manifest(partition: int, fingerprint: str, layout: Layout, tail: dict[str, Any]) -> bytes:
-    return seal(
-        msgpack.packb(
-            {
-                "v": MANIFEST_VERSION,
-                "p": partition,
-                "cfg": fingerprint,
-                "ns": len(layout.seqs),
-                "s": user_codec.pack_column(np.asarray(layout.seqs, dtype=np.int64)),
-                "c": user_codec.pack_column(np.asarray(layout.counts, dtype=np.int64)),
-                "next": layout.next_seq,
-                "nt": layout.tombstones,
-                "o": tail,
-            },
-            use_bin_type=True,
-        )
-    )
+def encode_manifest(
+    partition: int, fingerprint: str, layout: Layout, tail: dict[str, Any], erasure: Erasure | None = None
+) -> bytes:
+    doc = {
+        "v": MANIFEST_VERSION if erasure is None else ERASED_MANIFEST_VERSION,
+        "p": partition,
+        "cfg": fingerprint,
+        "ns": len(layout.seqs),
+        "s": user_codec.pack_column(np.asarray(layout.seqs, dtype=np.int64)),
+        "c": user_codec.pack_column(np.asarray(layout.counts, dtype=np.int64)),
+        "next": layout.next_seq,
+        "nt": layout.tombstones,
+        "o": tail,
+    }
+    if erasure is not None:
+        doc["e"] = [erasure.through, erasure.erase_id]
+    return seal(msgpack.packb(doc, use_bin_type=True))
+
+
+def erasure_of(doc: dict[str, Any]) -> Erasure | None:
+    """The erasure a manifest document carries (version 7), checked; None for any other version."""
+    if doc.get("v") != ERASED_MANIFEST_VERSION:
+        return None
+    marker = doc.get("e")
+    if not (isinstance(marker, list) and len(marker) == 2 and all(type(n) is int for n in marker)):
+        raise StateError("erased user's manifest lacks a valid erasure")
+    return Erasure(*marker)
 
 
 def encode_tombstones(forgotten: Iterable[int]) -> bytes:
@@ -161,7 +189,7 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
         and isinstance(doc.get("next"), int)
         and isinstance(doc.get("nt"), int)
         and doc["nt"] >= 0
-        and (doc.get("v") != MANIFEST_VERSION or isinstance(doc.get("o"), dict))
+        and (doc.get("v") == 5 or isinstance(doc.get("o"), dict))
     ):
         raise StateError("user manifest lacks a valid partition, next sequence, tombstone count or open tail")
     seq_list, count_list = _segment_list(doc)
@@ -177,7 +205,7 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
 def _segment_list(doc: dict[str, Any]) -> tuple[list[int], list[int]]:
     """The sequence numbers and pair counts of a manifest's segments: packed columns (version 6) or raw arrays."""
     seqs, counts = doc.get("s"), doc.get("c")
-    if doc.get("v") == MANIFEST_VERSION:
+    if doc.get("v") != 5:  # 6 and 7
         n = doc.get("ns")
         if not isinstance(n, int) or n < 0:
             raise StateError("user manifest lacks a valid segment count")
@@ -214,7 +242,8 @@ def read_segments(doc: dict[str, Any], user_key: bytes, get: Getter, space: Item
         raise StateError("user state holds an event id twice")
     forgotten = decode_tombstones(get(tombstones_key(user_key))) if n_tombstones else []
     in_segments = pairs.event_ids[: sum(counts)].copy()  # the tail follows the segments' pairs
-    return Stored(partition, pairs, forgotten, Layout(seqs, counts, in_segments, next_seq, len(forgotten)))
+    layout = Layout(seqs, counts, in_segments, next_seq, len(forgotten))
+    return Stored(partition, pairs, forgotten, layout, erasure_of(doc))
 
 
 def plan_writes(
@@ -228,6 +257,7 @@ def plan_writes(
     orphans: Iterable[bytes] = (),
     rewrite: bool = False,
     segment_pairs: int = SEGMENT_PAIRS,
+    erasure: Erasure | None = None,
 ) -> tuple[list[tuple[bytes, bytes | None]], Layout]:
     """The table writes (key, value; None deletes) that take the table from ``layout`` to ``pairs`` and
     ``forgotten`` (rewritten if ``tombstones_changed``), in the commit order of the module docstring, and the
@@ -237,7 +267,8 @@ def plan_writes(
     segment keeps the pairs of it that remain (a segment that lost some is written under a new number), the pairs
     after the stored segments fill new full segments, and the fewer than ``segment_pairs`` left over ride in the
     manifest. A segment whose pairs are unchanged is not written. ``rewrite`` writes every segment again under its
-    own key (after a redelivery: the changelog may lack what the local store has); ``orphans`` are deleted.
+    own key (after a redelivery: the changelog may lack what the local store has); ``orphans`` are deleted. An
+    ``erasure`` rides in the manifest; tombstones that are no longer there (an erasure drops them) are deleted.
     """
     old = layout or Layout.empty()
     ids = pairs.event_ids
@@ -273,9 +304,12 @@ def plan_writes(
         )
     numbered = [seq for seq in seqs if seq is not None]  # every segment without a number was fresh: all have one
     new = Layout(numbered, list(counts), ids[:kept].copy(), next_seq, len(forgotten))
-    writes.append((user_key, encode_manifest(partition, fingerprint, new, user_codec.segment_document(pairs, kept))))
+    tail = user_codec.segment_document(pairs, kept)
+    writes.append((user_key, encode_manifest(partition, fingerprint, new, tail, erasure)))
     written = {key for key, _ in writes}
     dropped = [segment_key(user_key, seq) for seq in set(old.seqs) - set(new.seqs)]
+    if old.tombstones and not forgotten:  # an erasure dropped every tombstone
+        dropped.append(tombstones_key(user_key))
     writes.extend((key, None) for key in dict.fromkeys([*dropped, *orphans]) if key not in written)
     return writes, new
 

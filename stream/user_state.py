@@ -17,6 +17,7 @@ import numpy as np
 from stream.user_layout import (
     MANIFEST_VERSIONS,
     SEGMENT_PAIRS,
+    Erasure,
     Getter,
     Layout,
     Stored,
@@ -30,6 +31,7 @@ from wnn import user_codec
 from wnn.item_space import ItemSpace
 from wnn.network import UserWNN
 from wnn.state_format import StateError, load_document
+from wnn.validation import MIN_INT64
 
 #: Whole-state versions this build still reads under the user's key (rewritten as segments on the next write):
 #: 4 held the network's bytes and the tombstones in one value; 3 also stored a River drift detector, now derived.
@@ -61,14 +63,34 @@ class UserState:
     #: keys no manifest names (a batch crashed before its manifest); the next write deletes them
     orphans: tuple[bytes, ...] = ()
     tombstones_changed: bool = False
+    #: the user's last erasure (a forget-user), if any
+    erasure: Erasure | None = None
 
     @classmethod
     def new(cls, space: ItemSpace, partition: int, max_tombstones: int) -> UserState:
         return cls(UserWNN(space), partition, max_tombstones)
 
     def knows(self, event_id: int) -> bool:
-        """Learned, or forgotten: either way a redelivery must change nothing."""
-        return self.wnn.knows(event_id) or event_id in self.forgotten
+        """Learned, or forgotten, or erased: either way a redelivery must change nothing."""
+        return self.wnn.knows(event_id) or event_id in self.forgotten or self.erased(event_id)
+
+    def erased(self, event_id: int) -> bool:
+        """Whether an erasure of the user covers ``event_id`` (it is at or below the highest id they had then)."""
+        return self.erasure is not None and event_id <= self.erasure.through
+
+    @property
+    def gone(self) -> bool:
+        """Erased, with nothing learned since: the user reads as unknown."""
+        return self.erasure is not None and not self.wnn.n_pairs
+
+    def erase(self, erase_id: int, erased: Iterable[int]) -> None:
+        """Record an erasure, once the user's pairs (``erased``, their event ids) are forgotten: the highest event id
+        the user had (erased, forgotten, or erased before) bounds what a later rating may carry, and the tombstones,
+        which it covers, are dropped."""
+        known = [*erased, *self.forgotten, *([self.erasure.through] if self.erasure else [])]
+        self.erasure = Erasure(max(known, default=MIN_INT64), erase_id)
+        if self.forgotten:
+            self.forgotten, self.tombstones_changed = (), True
 
     def remember_forgotten(self, event_ids: Iterable[int]) -> None:
         new = tuple(dict.fromkeys(e for e in event_ids if e not in self.forgotten))
@@ -92,6 +114,7 @@ class UserState:
             self.orphans,
             rewrite,
             segment_pairs,
+            self.erasure,
         )
         self.orphans, self.tombstones_changed = (), False
         return writes
@@ -134,6 +157,7 @@ class UserState:
             tuple(stored.forgotten[-max_tombstones:]) if max_tombstones else (),
             stored.layout,
             tuple(orphans),
+            erasure=stored.erasure,
         )
 
     @property
@@ -188,7 +212,9 @@ def _read_group(
         return user_key, exc, []
     if stored is None:
         return user_key, None, sorted(values)
-    named = {user_key, tombstones_key(user_key)}
+    named = {user_key}
     if stored.layout is not None:
         named.update(segment_key(user_key, seq) for seq in stored.layout.seqs)
+        if stored.layout.tombstones:  # else a tombstones key is left over from before an erasure: an orphan
+            named.add(tombstones_key(user_key))
     return user_key, stored, sorted(key for key in values if key not in named)

@@ -72,3 +72,22 @@ class WNNRecommender:
         if event_ids:
             forget_events(self.space, user, model, event_ids)
         return event_ids
+
+    def forget_user(self, user: Hashable) -> list[int]:
+        """Erase the user: every rating they gave leaves everything it fed (see :meth:`forget`), and the user is
+        dropped, so the whole system equals one that never saw them. Returns the erased event ids (none for an
+        unknown user).
+
+        >>> rec = WNNRecommender()
+        >>> rec.learn_one("ann", "a", 5.0, ts=0, event_id=1)
+        >>> rec.learn_one("bob", "a", 3.0, ts=9, event_id=2)
+        >>> rec.forget_user("ann"), sorted(rec.users), int(rec.space.counts[rec.space.index("a")])
+        ([1], ['bob'], 1)
+        """
+        model = self.users.pop(user, None)
+        if model is None:
+            return []
+        event_ids = [int(e) for e in model.pair_log.event_ids]
+        if event_ids:
+            forget_events(self.space, user, model, event_ids)
+        return event_ids

@@ -1,20 +1,20 @@
-"""``wnnrec audit unlearning``: after a forget, is the whole system the one that never saw the rating?
+"""``wnnrec audit unlearning``: after a forget, is the whole system the one that never saw the rating (or the user)?
 
 Each trial forgets one random rating through the public API (:meth:`WNNRecommender.forget`) from system A and builds
-system B that learned the same ratings without it, in the same order. Then it compares *every* user and the whole item
-side (:mod:`wnn.system_state`): the stored bytes, a digest of every derived value (tables, Q states, taste windows,
-drift signals, item statistics, codes, addresses, next-item counts, candidates), every user's top-10 and the
-predicted rating of every listable item for every user.
+system B that learned the same ratings without it, in the same order; with ``forget="user"`` it erases the user of
+that rating instead (:meth:`WNNRecommender.forget_user`: every rating of theirs), and B never sees the user. Then it
+compares *every* user and the whole item side (:mod:`wnn.system_state`): the stored bytes, a digest of every derived
+value (tables, Q states, taste windows, drift signals, item statistics, codes, addresses, next-item counts,
+candidates), every user's top-10 and the predicted rating of every listable item for every user.
 
 Two protocols:
 
 * ``prefix``: A learns the first ``prefix`` ratings (time order) and forgets one of them; B learns them without it.
-* ``full-stream``: A learns all of ML-100K and forgets a random rating; B restarts from a checkpoint of A's run taken
-  before that rating (a copy of the system after the first ``k * checkpoint_every`` ratings) and learns the rest
-  without it. It also times the forget (the public call, after which every read answers as B would; and the eager
-  reconciliation of every user it changed) and, for the first trials, the cost of replaying the 99,999 other ratings
-  from
-  nothing: the comparison Amnesia and caboose report.
+* ``full-stream``: A learns all of ML-100K and forgets a random rating (or user); B restarts from a checkpoint of A's
+  run taken before that rating (before the user's first rating), a copy of the system after the first
+  ``k * checkpoint_every`` ratings, and learns the rest without it. It also times the forget (the public call, after
+  which every read answers as B would; and the eager reconciliation of every user it changed) and, for the first
+  trials, the cost of replaying the other ratings from nothing: the comparison Amnesia and caboose report.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import gc
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,13 +35,15 @@ from wnnrec.datasets import Dataset
 from wnnrec.evaluation.models import WNNModel
 
 PROTOCOLS = ("prefix", "full-stream")
+#: What each trial forgets: one rating, or every rating of its user.
+TARGETS = ("rating", "user")
 
 
-def _learn(model: WNNModel, dataset: Dataset, events: np.ndarray, skip: int | None = None) -> WNNModel:
+def _learn(model: WNNModel, dataset: Dataset, events: np.ndarray, skip: frozenset[int] = frozenset()) -> WNNModel:
     users, items = dataset.users[events].tolist(), dataset.items[events].tolist()
     ratings, stamps = dataset.ratings[events].tolist(), dataset.timestamps[events].tolist()
     for user, item, rating, ts, e in zip(users, items, ratings, stamps, events.tolist()):
-        if e != skip:
+        if e not in skip:
             model.learn_one(user, item, rating, ts, e)
     return model
 
@@ -110,15 +113,22 @@ def _learn_with_checkpoints(
     return learned, checkpoints
 
 
-def _timed_forget(forgetting: WNNModel, user: int, target: int) -> tuple[float, float]:
-    """Forget ``target`` of ``user``; milliseconds of the call, and of bringing every user up to date after it."""
+def _forgetting(forget: str, user: int, target: int) -> Callable[[WNNRecommender], bool]:
+    """The trial's forget through the public API: one rating, or the user; whether it found something."""
+    if forget == "user":
+        return lambda recommender: bool(recommender.forget_user(user))
+    return lambda recommender: recommender.forget(user, target)
+
+
+def _timed_forget(forgetting: WNNModel, forget: Callable[[WNNRecommender], bool]) -> tuple[float, float]:
+    """Apply ``forget``; milliseconds of the call, and of bringing every user up to date after it."""
     for model in forgetting.recommender.users.values():  # up to date before the forget, so the timing below
         model.reconcile()  # is the forget's own cost
     # And the garbage of this audit's deep copies collected: a full collection over its dozen copies of the
     # system takes 100-150 ms, and one that fell inside the timed forget measured the audit, not the forget.
     gc.collect()
     start = time.perf_counter()
-    assert forgetting.recommender.forget(user, target)
+    assert forget(forgetting.recommender)
     forget_ms = (time.perf_counter() - start) * 1e3
     start = time.perf_counter()
     for model in forgetting.recommender.users.values():
@@ -135,10 +145,13 @@ def audit_unlearning(
     checkpoint_every: int = 10_000,
     replays_timed: int = 3,
     progress: bool = True,
+    forget: str = "rating",
 ) -> dict[str, Any]:
     """Run the trials; returns the JSON document (keys in the module docstring and docs/results.md)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if forget not in TARGETS:
+        raise ValueError(f"unknown forget target {forget!r}; choose from {', '.join(TARGETS)}")
     warm_up()  # the kernels' compile (or cache load) is a start-up cost, not a forget's
     order = np.argsort(dataset.timestamps, kind="stable")
     if protocol == "prefix":
@@ -155,24 +168,29 @@ def audit_unlearning(
     verdicts = {"bytes": 0, "derived": 0, "top10": 0, "predictions": 0}
     maxima, samples, forget_ms, reconcile_ms, replay_ms, rebuild_ms = [], [], [], [], [], []
     for trial, position in enumerate(
-        tqdm(picks.tolist(), desc=f"unlearning audit ({protocol})", unit="trial", disable=not progress)
+        tqdm(picks.tolist(), desc=f"unlearning audit ({protocol}, {forget})", unit="trial", disable=not progress)
     ):
         target = int(order[position])
         user = int(dataset.users[target])
+        if forget == "user":  # every rating of the user that A learned; B restarts before the first of them
+            skip = frozenset(order[dataset.users[order] == user].tolist())
+            position = int(np.flatnonzero(dataset.users[order] == user)[0])
+        else:
+            skip = frozenset([target])
         forgetting = copy.deepcopy(learned) if learned is not None else _learn(WNNModel(dataset), dataset, order)
-        forget_time, reconcile_time = _timed_forget(forgetting, user, target)
+        forget_time, reconcile_time = _timed_forget(forgetting, _forgetting(forget, user, target))
         forget_ms.append(forget_time)
         reconcile_ms.append(reconcile_time)
         start = time.perf_counter()
         if learned is None:
-            never = _learn(WNNModel(dataset), dataset, order, skip=target)
+            never = _learn(WNNModel(dataset), dataset, order, skip=skip)
         else:
             base = (position // checkpoint_every) * checkpoint_every
-            never = _learn(copy.deepcopy(checkpoints[base]), dataset, order[base:], skip=target)
+            never = _learn(copy.deepcopy(checkpoints[base]), dataset, order[base:], skip=skip)
         rebuild_ms.append((time.perf_counter() - start) * 1e3)
         if learned is not None and trial < replays_timed:
             start = time.perf_counter()
-            _learn(WNNModel(dataset), dataset, order, skip=target)
+            _learn(WNNModel(dataset), dataset, order, skip=skip)
             replay_ms.append((time.perf_counter() - start) * 1e3)
         result = compare(forgetting.recommender, never.recommender, at)
         for key in verdicts:
@@ -184,6 +202,7 @@ def audit_unlearning(
     pooled = np.concatenate(samples) if samples else np.zeros(1)
     doc = {
         "protocol": protocol,
+        "forget": forget,
         "trials": trials,
         "seed": seed,
         "ratings_learned": len(order),

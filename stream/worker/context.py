@@ -175,6 +175,7 @@ class Worker:
             "dead_letters": dict(processor.dead_letter_reasons),
             "drift_flags": processor.window.drift_flags_total,
             "forgets": processor.forgets_applied,
+            "users_erased": processor.users_erased,
             "user_lookups": dict(processor.user_lookups),
             "lag": self.consumer_lag(),
             "absolute_error": processor.window.abs_error_total,

@@ -37,7 +37,7 @@ from stream.api import (
     recommendation_body,
 )
 from stream.api_contract import ROUTES, openapi_document
-from stream.messages import forget_message
+from stream.messages import forget_message, forget_user_message
 from stream.user_state import UserState
 from stream.version import package_version
 from stream.worker.context import Worker
@@ -152,12 +152,19 @@ async def ratings(worker: Worker, web: Any, request: Any, user: str) -> Any:
     return answer(web, ratings_page(user, state.wnn.pairs(), limit, start))
 
 
+async def forget_user(worker: Worker, web: Any, request: Any, user: str) -> Any:
+    user, state = user_state(worker, user)
+    event_ids = state.wnn.pair_log.event_ids.tolist()
+    return answer(web, await produce_forget(worker, user, event_ids, forget_user_message(user), "every rating"), 202)
+
+
 async def forget_rating(worker: Worker, web: Any, request: Any, user: str, event_id: str) -> Any:
     user, state = user_state(worker, user)
     event = parse_event_id(event_id)
     if not state.wnn.knows(event):
         raise ApiError(404, f"user {user!r} has no stored rating with event id {event}")
-    return answer(web, await produce_forget(worker, user, [event], event_id=event), status=202)
+    message = forget_message(user, event_id=event)
+    return answer(web, await produce_forget(worker, user, [event], message, f"event id {event}"), status=202)
 
 
 async def forget_item(worker: Worker, web: Any, request: Any, user: str, item: str) -> Any:
@@ -165,17 +172,21 @@ async def forget_item(worker: Worker, web: Any, request: Any, user: str, item: s
     event_ids = [pair["event_id"] for pair in state.wnn.pairs() if str(pair["item"]) == item]
     if not event_ids:
         raise ApiError(404, f"user {user!r} has no stored rating of item {item!r}")
-    return answer(web, await produce_forget(worker, user, event_ids, item=item), status=202)
+    message = forget_message(user, item=item)
+    return answer(web, await produce_forget(worker, user, event_ids, message, f"item {item!r}"), status=202)
 
 
-async def produce_forget(worker: Worker, user: str, event_ids: list[int], **target: Any) -> schema.ForgetAccepted:
-    """Write a forget request onto the ratings topic, keyed by the user; where it was written."""
-    sent = await worker.topics.ratings.send(key=user.encode(), value=forget_message(user, **target))
+async def produce_forget(
+    worker: Worker, user: str, event_ids: list[int], message: bytes, what: str
+) -> schema.ForgetAccepted:
+    """Write a forget request (``message``, of ``what``) onto the ratings topic, keyed by the user; where it was
+    written."""
+    sent = await worker.topics.ratings.send(key=user.encode(), value=message)
     metadata = await sent
     log.info(
         "API forget of user %r (%s) written to %s[%d] at offset %d",
         user,
-        target,
+        what,
         metadata.topic,
         metadata.partition,
         metadata.offset,
@@ -283,6 +294,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("GET", "/users/{user}/recommendations"): recommendations,
     ("GET", "/users/{user}/explain"): explain,
     ("GET", "/users/{user}/ratings"): ratings,
+    ("DELETE", "/users/{user}"): forget_user,
     ("DELETE", "/users/{user}/ratings/{event_id}"): forget_rating,
     ("DELETE", "/users/{user}/items/{item}"): forget_item,
     ("GET", "/item-stats"): item_stats,

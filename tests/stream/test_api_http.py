@@ -231,6 +231,33 @@ def test_a_forget_through_delete_removes_the_rating_from_the_explanation(served,
     assert not any(f"(event {victim})" in line for line in after["because"])
 
 
+def test_a_user_erased_through_delete_reads_as_unknown_and_a_replay_does_not_bring_them_back(served, movielens):
+    port, token, erase = served.settings.web_port, served.settings.api_token, served.settings.api_erase_token
+    users = movielens.users[:N_REPLAY].tolist()
+    user = movielens.user_ids[sorted(set(users), key=users.count)[-2]]  # the busiest one is the other tests'
+    stored = {r["event_id"] for r in call(port, f"/users/{user}/ratings?limit=1000", token)[1]["ratings"]}
+    assert len(stored) > 5
+    assert call(port, f"/users/{user}", token, method="DELETE")[0] == 403  # the read token does not erase
+    status, accepted = call(port, f"/users/{user}", erase, method="DELETE")
+    assert status == 202 and set(accepted["event_ids"]) == stored
+    deadline = time.monotonic() + 60
+    while call(port, f"/users/{user}/ratings", token)[0] != 404:
+        assert time.monotonic() < deadline, "the erasure never reached the model"
+        time.sleep(0.5)
+    assert call(port, f"/users/{user}/recommendations", token)[0] == 404
+    assert call(port, f"/users/{user}", erase, method="DELETE")[0] == 404
+    erased = [d for d in served.lists() if d["user"] == user and d["n_ratings"] == 0]
+    assert {e for e, _ in covered(erased, "forget")} == stored
+    replay(served.settings, movielens, limit=N_REPLAY, progress=False)  # the same ratings, the same event ids
+    served.wait_for(
+        lambda docs: (
+            {e["event_id"] for d in docs if d["user"] == user for e in d["events"] if e.get("duplicate")} >= stored
+        ),
+        what="the replayed ratings of the erased user, as duplicates",
+    )
+    assert call(port, f"/users/{user}/ratings", token)[0] == 404
+
+
 def test_a_request_to_either_worker_is_answered_by_the_owner_of_the_user(kafka_bootstrap, movielens, tmp_path):
     first = Deployment(kafka_bootstrap, tmp_path, "route", web_port=6173, catalogue=movielens)
     second = None

@@ -64,7 +64,15 @@ def test_the_compose_worker_needs_no_dataset_and_probes_readiness():
 
 def exported_metrics() -> set[str]:
     """The metric families a worker's /metrics declares (its registry, with every counter at zero)."""
-    counters = {"ratings": 0, "dead_letters": {}, "drift_flags": 0, "forgets": 0, "user_lookups": {}, "lag": {}}
+    counters = {
+        "ratings": 0,
+        "dead_letters": {},
+        "drift_flags": 0,
+        "forgets": 0,
+        "users_erased": 0,
+        "user_lookups": {},
+        "lag": {},
+    }
     counters |= {"absolute_error": 0.0, "mae": 0.0, "ready": 1, **dict.fromkeys(SAFETY_NETS, 0)}
     text = WorkerMetrics(lambda: counters, version="test").exposition()[0].decode()
     return set(re.findall(r"^# TYPE (\S+) ", text, flags=re.M))

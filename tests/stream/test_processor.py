@@ -5,13 +5,15 @@ import pytest
 
 from stream.batch import Incoming
 from stream.item_shares import parse_share_key
-from stream.messages import forget_message, lists_of, rating_message
+from stream.messages import forget_message, forget_user_message, implicit_message, lists_of, rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
+from stream.user_layout import ERASED_MANIFEST_VERSION, MANIFEST_VERSION, tombstones_key
 from stream.user_state import UserState
 from tests.conftest import synthetic_dataset
 from wnn.item_stats import ShareBucket
 from wnn.pairs import ARENA
+from wnn.state_format import load_document
 
 
 def catalogue():
@@ -67,6 +69,14 @@ def rating(user, item, value, t, partition=0, offset=None, key=None):
 
 def forget(user, event_id=None, item=None, partition=0, offset=0):
     return Incoming(user.encode(), forget_message(user, event_id=event_id, item=item), partition, offset)
+
+
+def forget_user(user, partition=0, offset=0):
+    return Incoming(user.encode(), forget_user_message(user), partition, offset)
+
+
+def msgpack_version(sealed: bytes) -> int:
+    return load_document(sealed, (ERASED_MANIFEST_VERSION, MANIFEST_VERSION), None, "manifest")["v"]
 
 
 def docs(pairs):
@@ -213,6 +223,43 @@ def test_forget_takes_the_rating_out_of_everything_and_a_replay_cannot_bring_it_
     assert again.duplicates == 1 and not again.dead_letters
 
 
+def test_forget_user_erases_every_rating_exactly_and_neither_a_redelivery_nor_a_replay_brings_the_user_back():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    stream = [rating("u", "3", 1.0, 1), rating("v", "3", 4.0, 2), rating("u", "4", 5.0, 3), rating("u", "5", 2.0, 4)]
+    table.run(p, stream + [forget("u", event_id=4, offset=5)])  # u has a tombstone too
+    assert tombstones_key(b"u") in table.data
+    never = StreamProcessor(catalogue=catalogue())
+    Table().run(never, [m for m in stream if m.key != b"u"])
+    erase = forget_user("u", offset=6)
+    out = table.run(p, [erase])
+    [rec] = docs(out.recommendations)
+    assert [(e["event_id"], e["cause"]) for e in rec["events"]] == [(1, "forget"), (3, "forget")]
+    assert rec["n_ratings"] == 0 and len(rec["items"]) == p.settings.top_n  # the list of a user with no ratings
+    for item in ("3", "4", "5"):
+        assert p.space.statistics(p.space.index(item)) == never.space.statistics(never.space.index(item))
+    assert p.space.next_items.n_pairs == 0 and p.derived_shares(table.items())[0] == p.item_shares.shares[0]
+    # What is left of u: a manifest without pairs or tombstones that records the erasure; u reads as unknown.
+    assert sorted(k for k in table.data if k.startswith(b"u")) == [b"u"]
+    stored = table.user(p, b"u")
+    assert stored.erasure is not None and stored.erasure.through == 4 and not stored.wnn.n_pairs
+    assert p.user("u", table.data.get) is None and p.users_erased == 1 and p.forgets_applied == 3
+    # A redelivered erasure, a replay of u's ratings and a rating of u that was never seen but is older: nothing.
+    replayed = table.run(p, [erase, *stream, rating("u", "6", 3.0, 2, offset=7)])
+    assert replayed.applied == 0 and replayed.duplicates == 6 and not replayed.dead_letters
+    assert p.user("u", table.data.get) is None and p.users_erased == 1
+    # A new rating is learned: u comes back with that rating alone.
+    table.run(p, [rating("u", "7", 4.0, 9)])
+    assert [pair["event_id"] for pair in p.user("u", table.data.get).wnn.pairs()] == [9]
+    assert table.user(p, b"u").erasure.through == 4
+
+
+def test_the_manifest_records_an_erasure_in_a_version_of_its_own():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    table.run(p, [rating("u", "3", 1.0, 1), rating("v", "3", 4.0, 2), forget_user("u", offset=3)])
+    versions = {key: msgpack_version(value) for key, value in table.data.items()}
+    assert versions == {b"u": ERASED_MANIFEST_VERSION, b"v": MANIFEST_VERSION}
+
+
 def test_forget_by_item():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", "3", 1.0, 1), rating("u", "4", 5.0, 2)])
@@ -223,11 +270,24 @@ def test_forget_by_item():
 def test_forgets_that_match_nothing_go_to_the_dlq_and_store_nothing():
     p, table = StreamProcessor(catalogue=catalogue()), Table()
     table.run(p, [rating("u", "3", 1.0, 1)])
-    out = table.run(p, [forget("ghost", event_id=1), forget("u", event_id=99), forget("u", item="17")])
+    out = table.run(
+        p, [forget("ghost", event_id=1), forget("u", event_id=99), forget("u", item="17"), forget_user("nobody")]
+    )
     reasons = [json.loads(v)["reason"] for _, v in out.dead_letters]
-    assert len(reasons) == 3 and "unknown user" in reasons[0] and "event_id 99" in reasons[1]
-    assert "item '17'" in reasons[2]
-    assert b"ghost" not in table.data and not out.states
+    assert len(reasons) == 4 and "unknown user" in reasons[0] and "event_id 99" in reasons[1]
+    assert "item '17'" in reasons[2] and "unknown user 'nobody'" in reasons[3]
+    assert b"ghost" not in table.data and b"nobody" not in table.data and not out.states
+
+
+def test_implicit_events_are_learned_as_the_scales_highest_and_lowest_ratings():
+    p, table = StreamProcessor(catalogue=catalogue()), Table()
+    events = [implicit_message("u", "3", 10, event_id=1), implicit_message("u", "4", 20, liked=False, event_id=2)]
+    out = table.run(p, [Incoming(b"u", value, 0, k) for k, value in enumerate(events)])
+    assert out.applied == 2 and not out.dead_letters
+    stored = [(pair["item"], pair["rating"]) for pair in p.user("u", table.data.get).wnn.pairs()]
+    assert stored == [("3", 5.0), ("4", 1.0)]
+    bad = Incoming(b"u", b'{"v": 1, "type": "implicit", "user": "u", "item": "5", "ts": 30, "liked": "yes"}', 0, 9)
+    assert "liked" in json.loads(table.run(p, [bad]).dead_letters[0][1])["reason"]
 
 
 BAD = [

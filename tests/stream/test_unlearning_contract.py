@@ -1,6 +1,6 @@
 """The unlearning contract through the stream processor: several partitions, micro-batch boundaries anywhere,
-redeliveries, forgets by event id and by item, evictions and taste-window restarts; then the same after a recovery
-that derives everything from the stored users alone.
+redeliveries (replays), forgets by event id, by item and of a whole user, evictions and taste-window restarts; then
+the same after a recovery that derives everything from the stored users alone.
 
 A processor that learned a stream s and forgot S (as the stream's messages say) holds the same users, item
 statistics, partition shares, next-item counts, candidates, predictions and top-10s, bit for bit and by id, as one
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream.batch import Incoming
-from stream.messages import forget_message, rating_message
+from stream.messages import forget_message, forget_user_message, rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
 from stream.user_state import UserState
@@ -43,7 +43,9 @@ rating_event = st.tuples(
     st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0, 2.5]),
     st.integers(0, 4),
 )
-other_event = st.tuples(st.sampled_from(["forget", "forget-item", "redeliver"]), st.integers(0, 10_000))
+other_event = st.tuples(
+    st.sampled_from(["forget", "forget-item", "forget-user", "redeliver", "redeliver"]), st.integers(0, 10_000)
+)
 stream = st.integers(1, 80).flatmap(
     lambda n: st.lists(st.one_of(rating_event, rating_event, rating_event, other_event), min_size=n, max_size=n)
 )
@@ -61,9 +63,11 @@ def partition_of(user: str) -> int:
     return int(user[1:]) % PARTITIONS
 
 
-def messages_of(events) -> list[Incoming]:
-    """The events as input messages; forgets and redeliveries pick an earlier rating by the drawn number."""
+def messages_of(events, erased: set[tuple[str, int]] | None = None) -> list[Incoming]:
+    """The events as input messages; forgets and redeliveries pick an earlier rating by the drawn number, and a
+    forget-user erases the user of that rating (``erased`` collects every rating a forget-user covered)."""
     messages, ratings, ts = [], [], 1_000_000
+    erased = set() if erased is None else erased
     for event in events:
         if event[0] == "rate":
             _, user, item, value, step = event
@@ -84,6 +88,9 @@ def messages_of(events) -> list[Incoming]:
                 )
             elif event[0] == "forget":
                 value = forget_message(user, event_id=event_id)
+            elif event[0] == "forget-user":
+                value = forget_user_message(user)
+                erased.update((user, k) for k, (rater, _) in enumerate(ratings) if rater == user)
             else:
                 value = forget_message(user, item=item)
         messages.append(Incoming(user.encode(), value, partition_of(user), len(messages)))
@@ -138,7 +145,8 @@ def state_of(p: StreamProcessor, table: dict[bytes, bytes], last_ts: int) -> dic
 @given(st.sampled_from(sorted(CONFIGS)), stream, st.lists(st.integers(0, 200), max_size=6))
 def test_forgetting_equals_never_learning_through_the_processor(config_name, events, cuts):
     config = CONFIGS[config_name]
-    messages = messages_of(events)
+    erased: set[tuple[str, int]] = set()
+    messages = messages_of(events, erased)
     if not messages:
         return
     forgetting = processor(config)
@@ -148,6 +156,7 @@ def test_forgetting_equals_never_learning_through_the_processor(config_name, eve
         for key, state in stored_users(forgetting, table).items()
         for pair in state.wnn.pairs()
     }
+    assert not kept & erased, "a replay brought an erased user's rating back"
     last = {}  # the last time each kept rating was applied (an evicted rating redelivered is learned again)
     for k, doc in enumerate(applied):
         if (doc["user"], doc["event_id"]) in kept:

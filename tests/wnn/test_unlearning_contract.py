@@ -1,5 +1,6 @@
-"""The unlearning contract, by property: forgetting a set S of ratings after learning a stream s leaves the whole
-system equal, bit for bit, to one that learned s - S - E, where E is what the forgetting system's size limit evicted.
+"""The unlearning contract, by property: forgetting a set S of ratings (one by one, by item, or a whole user's) after
+learning a stream s leaves the whole system equal, bit for bit, to one that learned s - S - E, where E is what the
+forgetting system's size limit evicted.
 
 "The whole system" is :func:`wnn.system_state.snapshot`: every user's pairs and derived state (residuals, codes read,
 Q states, tables, taste window, taste shift), every listable item's statistics, code and addresses, the next-item
@@ -44,7 +45,7 @@ rating_event = st.tuples(
     st.sampled_from([1.0, 2.0, 3.0, 3.5, 4.0, 5.0, 1.5, 3.7]),
     st.integers(0, 5),
 )
-forget_event = st.tuples(st.sampled_from(["forget", "forget-item"]), st.integers(0, 10_000))
+forget_event = st.tuples(st.sampled_from(["forget", "forget-item", "forget-user"]), st.integers(0, 10_000))
 stream = st.integers(1, 90).flatmap(
     lambda n: st.lists(st.one_of(rating_event, rating_event, rating_event, forget_event), min_size=n, max_size=n)
 )
@@ -84,6 +85,10 @@ def run(
             if event[0] == "forget":
                 assert rec.forget(user, pair["event_id"])
                 forgotten.add(pair["event_id"])
+            elif event[0] == "forget-user":  # erase the user: every rating of theirs, and the user
+                removed = rec.forget_user(user)
+                assert pair["event_id"] in removed and user not in rec.users
+                forgotten.update(removed)
             else:
                 removed = rec.forget_item(user, pair["item"])
                 assert pair["event_id"] in removed

@@ -21,8 +21,9 @@ def register(subcommands: Subcommands) -> None:
         targets,
         "unlearning",
         unlearning,
-        help="forget a rating, compare with a recommender that never saw it",
+        help="forget a rating (or erase a user), compare with a recommender that never saw it",
         description="Each trial forgets one random rating from system A through the public API "
+        "(with --forget user: erases that rating's user, every rating of theirs) "
         "and builds B, which learned the same ratings without it. Compares every "
         "user's stored bytes, a digest of every derived value (tables, Q, taste "
         "windows, item statistics, codes, addresses, next-item counts, candidates), "
@@ -37,6 +38,12 @@ def register(subcommands: Subcommands) -> None:
         choices=("prefix", "full-stream"),
         default="prefix",
         help="prefix (default): the first --prefix ratings; full-stream: all of them",
+    )
+    au.add_argument(
+        "--forget",
+        choices=("rating", "user"),
+        default="rating",
+        help="what each trial forgets: one random rating (default), or every rating of that rating's user",
     )
     au.add_argument("--trials", type=int, default=1000, help="ratings forgotten, one per trial (default 1000)")
     au.add_argument(
@@ -64,6 +71,7 @@ def unlearning(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,
+        forget=args.forget,
     )
     for key, value in result.items():
         if key != "compared":
