@@ -11,7 +11,7 @@ import numpy as np
 from wnn import ranking
 from wnn.config import WNNConfig
 from wnn.recommender import WNNRecommender
-from wnnrec.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiasedMF, UserMean
+from wnnrec.baselines import BatchSVD, Constant, GlobalSequence, NightlySVD, Popularity, RiverBiasedMF, UserMean
 from wnnrec.datasets import Dataset
 
 
@@ -79,6 +79,7 @@ _FACTORIES: dict[str, Callable[[Dataset], EvaluatedModel]] = {
     "constant-4": lambda d: Constant(4.0, d.n_items),
     "user-mean": lambda d: UserMean(d.n_items, d.scale.prior_mean),
     "popularity": lambda d: Popularity(d.n_items, d.scale.prior_mean),
+    "sequence": lambda d: GlobalSequence(d.n_items, d.scale.prior_mean),
     "biasedmf": lambda d: RiverBiasedMF(d.n_items),
     "svd-nightly": lambda d: NightlySVD(d.n_items, scale=d.scale),
     "svd": lambda d: BatchSVD(d.n_items, scale=d.scale),
