@@ -97,6 +97,9 @@ PREQUENTIAL_MODELS = (
     "biasedmf",
     "svd-nightly",
 )
+#: Models of the prequential replay of implicit events (``--implicit``): the WNN against the two rankers that need no
+#: stars, what is popular and what followed the user's last item in everyone's sequences.
+IMPLICIT_MODELS = ("wnn", "popularity", "sequence")
 #: Models of the per-user split; ``mlp-per-user`` is fitted per user by the protocol itself.
 SPLIT_MODELS = (
     "wnn",
