@@ -82,6 +82,20 @@ def test_rivers_context_sets_the_time_and_the_new_items_content():
     assert np.array_equal(space.bits[known], catalogue.bits[catalogue.find("x")])
 
 
+def test_a_list_is_ranked_at_the_time_rivers_timestamp_says():
+    """Popularity fades with time, what followed the user's last item does not: years later, q comes first."""
+    ranker = WNNRanker()
+    for u in range(200):
+        ranker.learn_one(f"u{u}", "p", 4.0, {"ts": 1000 + u})
+    ranker.learn_one("b", "last", 4.0, {"ts": 1000})
+    ranker.learn_one("b", "q", 4.0, {"ts": 1001})
+    ranker.learn_one("a", "last", 4.0, {"ts": 1200})
+    years_later = 1200 + 10 * 365 * 86400
+    assert ranker.rank("a", {"p", "q"}) == ranker.rank("a", {"p", "q"}, {"ts": 1200}) == ["p", "q"]
+    assert ranker.rank("a", {"p", "q"}, {"timestamp": years_later * 10**9}) == ["q", "p"]
+    assert ranker.rank("a", {"p", "q"}, {"timestamp": datetime.fromtimestamp(years_later, UTC)}) == ["q", "p"]
+
+
 def test_a_refused_river_event_registers_nothing():
     ranker = WNNRanker()
     with pytest.raises(InvalidEvent, match="rating"):
