@@ -45,6 +45,7 @@ evaluate: install
 	$(BIN)/wnnrec data fetch
 	$(BIN)/wnnrec evaluate --protocol prequential --json $(RESULTS)/prequential.json --plot $(RESULTS)/prequential.png
 	$(BIN)/wnnrec evaluate --protocol per-user-split --json $(RESULTS)/per_user_split.json --plot $(RESULTS)/per_user_split.png
+	$(BIN)/wnnrec evaluate --protocol prequential --implicit --json $(RESULTS)/prequential_implicit.json
 
 bench: install
 	$(BIN)/wnnrec data fetch

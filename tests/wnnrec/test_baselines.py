@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from wnnrec.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiasedMF, UserMean
+from wnnrec.baselines import BatchSVD, Constant, GlobalSequence, NightlySVD, Popularity, RiverBiasedMF, UserMean
 from wnnrec.baselines.mlp import PerUserMLP
 
 
@@ -25,6 +25,22 @@ def test_popularity_and_user_mean():
     assert pop.predict_one("c", 1) == pytest.approx(3.0)  # unseen item: global mean
     assert mean.predict_one("a", 1) == 3.0 and mean.predict_one("new", 1) == 3.0
     assert Constant(4.0).predict_one("x", 0) == 4.0
+
+
+def test_global_sequence_ranks_what_followed_the_users_last_item_in_everyones_streams():
+    seq = GlobalSequence(n_items=5)
+    # Item 1 followed item 0 in two users' streams, item 2 in one; item 3 is the most popular, and never followed 0.
+    for e, (user, item) in enumerate([("a", 0), ("a", 1), ("b", 0), ("b", 1), ("c", 0), ("c", 2)] + [("d", 3)] * 4):
+        seq.learn_one(user, item, 5.0, e, e)
+    seq.learn_one("z", 3, 5.0, 10, 10)
+    seq.learn_one("z", 0, 5.0, 11, 11)  # z's last item is 0: what followed 0, then by popularity
+    scores = seq.rank_scores("z", 12)
+    assert np.argsort(-scores, kind="stable").tolist() == [1, 2, 3, 0, 4]
+    assert seq.following[3] == {3: 3, 0: 1}  # each user's own stream: d's repeats, then z's 3 -> 0
+    assert np.argsort(-seq.rank_scores("new", 12), kind="stable").tolist()[:2] == [3, 0]
+    assert seq.predict_one("z", 1) == 5.0 and seq.predict_one("z", 4) == 5.0
+    scores[:] = 0  # the scores are the caller's to change
+    assert seq.rank_scores("z", 12)[1] > 2
 
 
 def test_nightly_svd_retrains_at_day_boundaries():

@@ -7,6 +7,7 @@ import pytest
 from stream import admin
 from wnnrec.cli import arguments
 from wnnrec.cli.main import build_parser, main
+from wnnrec.evaluation import IMPLICIT_MODELS
 
 
 def test_help_lists_the_commands():
@@ -50,6 +51,43 @@ def test_evaluate_writes_json(movielens, tmp_path):
     doc = json.loads(path.read_text())
     assert doc["dataset"] == "ml-100k" and doc["n_events"] == 3000
     assert {r["model"] for r in doc["results"]} == {"wnn", "biasedmf"}
+
+
+@pytest.mark.data
+def test_evaluate_implicit_replays_the_likes_and_writes_ranking_rows_only(movielens, tmp_path, capsys):
+    path = tmp_path / "implicit.json"
+    argv = ["evaluate", "--protocol", "prequential", "--implicit", "--limit", "2000", "--json", str(path), "--quiet"]
+    assert main(argv) == 0
+    doc = json.loads(path.read_text())
+    assert doc["implicit"] is True and doc["n_events"] == 2000
+    overall = [r for r in doc["results"] if "prior_ratings" not in r]
+    assert [r["model"] for r in overall] == list(IMPLICIT_MODELS) == ["wnn", "popularity", "sequence"]
+    for row in doc["results"]:
+        assert row["implicit"] is True and "mae" not in row and 0.0 <= row["hr_at_10"] <= 1.0
+    assert all(r["n_events"] == 2000 and r["ndcg_at_10"] <= r["hr_at_10"] for r in overall)
+    table = capsys.readouterr().out
+    assert "hr_at_10" in table and "mae" not in table and "sequence" in table
+
+
+def test_evaluate_help_explains_implicit():
+    out = subprocess.run([sys.executable, "-m", "wnnrec", "evaluate", "--help"], capture_output=True, text=True)
+    text = " ".join(out.stdout.split())
+    assert "--implicit" in text and "only the likes" in text and "learned as the scale's highest rating" in text
+    assert "Default models: " + ", ".join(IMPLICIT_MODELS) in text
+
+
+@pytest.mark.parametrize(
+    "flags, why",
+    [
+        (["--protocol", "per-user-split"], "--implicit works with --protocol prequential only"),
+        (["--protocol", "prequential", "--drift-injection", "0.1"], "--implicit cannot go with --drift-injection"),
+        (["--protocol", "prequential", "--no-rank"], "--implicit cannot go with --no-rank"),
+        (["--protocol", "prequential", "--plot", "x.png"], "--implicit cannot go with --plot"),
+    ],
+)
+def test_implicit_refuses_the_flags_it_cannot_go_with(flags, why, tmp_path):
+    with pytest.raises(SystemExit, match=why):
+        main(["evaluate", *flags, "--implicit", "--data", str(tmp_path / "never-read")])
 
 
 @pytest.mark.data

@@ -5,9 +5,13 @@ import pytest
 
 from tests.conftest import synthetic_dataset
 from wnn.rating_scale import HALF_STARS, WHOLE_STARS
-from wnnrec.evaluation import prior_bucket, rating_metrics, run_per_user_split, run_prequential
+from wnnrec.datasets import Dataset
+from wnnrec.evaluation import prior_bucket, rating_metrics, run_implicit, run_per_user_split, run_prequential
+from wnnrec.evaluation.implicit import liked_events
 from wnnrec.evaluation.metrics import ranking_metrics, top_k_rank
+from wnnrec.evaluation.models import make_model
 from wnnrec.evaluation.per_user_split import draw_split
+from wnnrec.evaluation.prequential import replay
 from wnnrec.evaluation.report import plot, write_json
 
 
@@ -146,3 +150,61 @@ def test_drifted_prequential_rows():
         assert sum(r["n_events"] for r in flipped[1:]) == flipped[0]["n_events"]
         assert stable[0]["n_events"] == len(drifted.ratings) - flipped[0]["n_events"]
         assert all("like_acc" in r and "mae" in r for r in flipped + stable)
+
+
+def cyclic_dataset(n_users: int = 30, n_items: int = 60, per_user: int = 20) -> Dataset:
+    """Every user walks the items in one global cycle (item k, then k + 1), from their own start, with a low rating
+    of a random item after each step: the likes follow each other, the low ratings break the sequence."""
+    rng = np.random.default_rng(0)
+    events = []
+    for user in range(n_users):
+        start = int(rng.integers(0, n_items))
+        for step in range(per_user):
+            t = 1000 * step + int(rng.integers(0, 999))  # users interleave; each user's steps stay in order
+            events.append((t, user, (start + step) % n_items, 5.0))
+            events.append((t + 1, user, int(rng.integers(0, n_items)), 2.0))
+    events.sort()
+    columns = list(zip(*events))
+    return Dataset(
+        name="cyclic",
+        users=np.array(columns[1], dtype=np.int32),
+        items=np.array(columns[2], dtype=np.int32),
+        ratings=np.array(columns[3], dtype=np.float32),
+        timestamps=np.array(columns[0], dtype=np.int64),
+        user_ids=[str(u) for u in range(n_users)],
+        item_ids=[str(i) for i in range(n_items)],
+        item_titles=[""] * n_items,
+        item_years=np.full(n_items, 1990, dtype=np.int32),
+        item_genres=[()] * n_items,
+    )
+
+
+def test_implicit_replay_learns_the_likes_only_as_the_scales_highest_rating():
+    dataset = cyclic_dataset()
+    events = liked_events(dataset)
+    assert events.n_ratings == int((dataset.ratings >= 4).sum()) == dataset.n_ratings // 2
+    assert set(events.ratings.tolist()) == {5.0} and np.all(np.diff(events.timestamps) >= 0)
+    model = make_model("wnn", events)
+    run = replay(model, events, progress=False, predict=False)
+    assert run["predicted"] is None and (run["ranks"] >= -1).all()  # every event ranked, none predicted
+    assert {pair["rating"] for pair in model.recommender.user(3).pairs()} == {5.0}
+
+
+def test_implicit_rows_rank_the_next_like_and_a_sequence_beats_popularity():
+    dataset = cyclic_dataset()
+    rows = run_implicit(dataset, ["wnn", "popularity", "sequence"], progress=False)
+    overall = {r["model"]: r for r in rows if "prior_ratings" not in r}
+    for row in rows:
+        assert row["implicit"] is True and "mae" not in row and "like_acc" not in row
+    for name, row in overall.items():
+        assert row["n_events"] == dataset.n_ratings // 2 and row["events_per_s"] > 0
+        buckets = [r for r in rows if r["model"] == name and "prior_ratings" in r]
+        assert sum(r["n_events"] for r in buckets) == row["n_events"]
+    # The likes follow one global cycle: what followed the last like predicts the next one. The low ratings between
+    # them are no events here; in the rating stream they break the sequences.
+    assert overall["sequence"]["hr_at_10"] > 0.8 > 0.3 > overall["popularity"]["hr_at_10"]
+    assert overall["wnn"]["hr_at_10"] > overall["popularity"]["hr_at_10"] + 0.4
+    rated = run_prequential(dataset, ["sequence"], progress=False)[0]
+    assert rated["hr_at_10"] < 0.3 and "implicit" not in rated
+    limited = run_implicit(dataset, ["sequence"], limit=100, progress=False)
+    assert limited[0]["n_events"] == 100

@@ -9,12 +9,14 @@ from wnnrec.baselines.biased_mf import RiverBiasedMF
 from wnnrec.baselines.constant import Constant
 from wnnrec.baselines.mlp import PerUserMLP
 from wnnrec.baselines.popularity import Popularity
+from wnnrec.baselines.sequence import GlobalSequence
 from wnnrec.baselines.svd import BatchSVD, NightlySVD, fit_svd
 from wnnrec.baselines.user_mean import UserMean
 
 __all__ = [
     "BatchSVD",
     "Constant",
+    "GlobalSequence",
     "NightlySVD",
     "PerUserMLP",
     "Popularity",

@@ -16,8 +16,8 @@ def register(subcommands: Subcommands) -> None:
         "evaluate",
         evaluate,
         help="run an evaluation protocol with the WNN, its ablations and the baselines",
-        description="Prequential: replay every rating in time order, predict then learn. "
-        "Per-user split: the paper's protocol, N ratings per user, 80% train.",
+        description="Prequential: replay every rating in time order, predict then learn; with --implicit, only the "
+        "likes, as implicit events without stars. Per-user split: the paper's protocol, N ratings per user, 80% train.",
     )
     ev.add_argument("--protocol", choices=PROTOCOLS, required=True)
     add_json_arg(ev)
@@ -31,6 +31,15 @@ def register(subcommands: Subcommands) -> None:
     )
     ev.add_argument("--limit", type=int, default=None, help="prequential: only the first N events")
     ev.add_argument("--no-rank", action="store_true", help="prequential: skip HR@10/NDCG@10 (much faster)")
+    ev.add_argument(
+        "--implicit",
+        action="store_true",
+        help="prequential: replay only the likes (ratings at or above the scale's like threshold), each as a unary "
+        "implicit event learned as the scale's highest rating, and report HR@10/NDCG@10 of each next liked item "
+        "(ranked before it is learned, the user's earlier items left out); no rating metrics. --limit counts "
+        "these events. Default models: wnn, popularity, sequence (what followed the user's last item in everyone's "
+        "sequences)",
+    )
     ev.add_argument(
         "--drift-injection",
         type=float,
@@ -50,22 +59,36 @@ def register(subcommands: Subcommands) -> None:
 
 def evaluate(args: argparse.Namespace) -> int:
     from wnnrec.datasets import load_dataset
-    from wnnrec.evaluation import PREQUENTIAL_MODELS, SPLIT_MODELS, run_per_user_split, run_prequential
+    from wnnrec.evaluation import (
+        IMPLICIT_MODELS,
+        PREQUENTIAL_MODELS,
+        SPLIT_MODELS,
+        run_implicit,
+        run_per_user_split,
+        run_prequential,
+    )
     from wnnrec.evaluation.models import MODEL_NAMES
     from wnnrec.evaluation.per_user_split import DEFAULT_NS
     from wnnrec.evaluation.report import plot, write_json
 
-    dataset = load_dataset(args.data)
-    progress = not args.quiet
     if args.drift_injection is not None and args.protocol != "prequential":
         raise SystemExit("--drift-injection works with --protocol prequential only")
+    refused = implicit_conflict(args) if args.implicit else None
+    if refused:
+        raise SystemExit(f"wnnrec evaluate: --implicit {refused}")
+    dataset = load_dataset(args.data)
+    progress = not args.quiet
     unknown = [name for name in args.models or () if name not in MODEL_NAMES]
     if unknown:
         raise SystemExit(
             f"wnnrec evaluate: unknown model {', '.join(map(repr, unknown))}; choose from {', '.join(MODEL_NAMES)}"
         )
     extra: dict[str, Any]
-    if args.protocol == "prequential":
+    if args.implicit:
+        rows = run_implicit(dataset, args.models or list(IMPLICIT_MODELS), limit=args.limit, progress=progress)
+        n_likes = int((dataset.ratings >= dataset.scale.like_threshold).sum())
+        extra = {"implicit": True, "n_events": min(args.limit or n_likes, n_likes)}
+    elif args.protocol == "prequential":
         models = args.models or list(PREQUENTIAL_MODELS)
         marks = None
         extra = {"n_events": min(args.limit or dataset.n_ratings, dataset.n_ratings)}
@@ -95,6 +118,20 @@ def evaluate(args: argparse.Namespace) -> int:
         plot(args.plot, args.protocol, rows)
         print(f"wrote {args.plot}")
     return 0
+
+
+def implicit_conflict(args: argparse.Namespace) -> str | None:
+    """Why ``--implicit`` cannot go with the other flags given, or None: it is a prequential replay that only
+    ranks."""
+    if args.protocol != "prequential":
+        return "works with --protocol prequential only (a per-user split predicts ratings)"
+    if args.drift_injection is not None:
+        return "cannot go with --drift-injection (it inverts ratings; implicit events have none)"
+    if args.no_rank:
+        return "cannot go with --no-rank (ranking is all it measures)"
+    if args.plot:
+        return "cannot go with --plot (the plot draws rating metrics, which implicit events have none of)"
+    return None
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:

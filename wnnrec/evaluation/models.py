@@ -11,7 +11,7 @@ import numpy as np
 from wnn import ranking
 from wnn.config import WNNConfig
 from wnn.recommender import WNNRecommender
-from wnnrec.baselines import BatchSVD, Constant, NightlySVD, Popularity, RiverBiasedMF, UserMean
+from wnnrec.baselines import BatchSVD, Constant, GlobalSequence, NightlySVD, Popularity, RiverBiasedMF, UserMean
 from wnnrec.datasets import Dataset
 
 
@@ -79,6 +79,7 @@ _FACTORIES: dict[str, Callable[[Dataset], EvaluatedModel]] = {
     "constant-4": lambda d: Constant(4.0, d.n_items),
     "user-mean": lambda d: UserMean(d.n_items, d.scale.prior_mean),
     "popularity": lambda d: Popularity(d.n_items, d.scale.prior_mean),
+    "sequence": lambda d: GlobalSequence(d.n_items, d.scale.prior_mean),
     "biasedmf": lambda d: RiverBiasedMF(d.n_items),
     "svd-nightly": lambda d: NightlySVD(d.n_items, scale=d.scale),
     "svd": lambda d: BatchSVD(d.n_items, scale=d.scale),
@@ -96,6 +97,9 @@ PREQUENTIAL_MODELS = (
     "biasedmf",
     "svd-nightly",
 )
+#: Models of the prequential replay of implicit events (``--implicit``): the WNN against the two rankers that need no
+#: stars, what is popular and what followed the user's last item in everyone's sequences.
+IMPLICIT_MODELS = ("wnn", "popularity", "sequence")
 #: Models of the per-user split; ``mlp-per-user`` is fitted per user by the protocol itself.
 SPLIT_MODELS = (
     "wnn",

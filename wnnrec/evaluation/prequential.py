@@ -35,8 +35,11 @@ def replay(
     rank: bool = True,
     progress: bool = True,
     desc: str = "",
+    predict: bool = True,
 ) -> dict[str, Any]:
-    """Run one model over the stream; returns per-event arrays and the time spent in learn+predict."""
+    """Run one model over the stream; returns per-event arrays and the time spent in learn+predict. Without
+    ``predict`` (a stream of implicit events, :mod:`wnnrec.evaluation.implicit`), no rating is predicted (so neither
+    is a like probability of the listed items): ``predicted`` is None and the time is learning's alone."""
     n = min(limit or dataset.n_ratings, dataset.n_ratings)
     users, items = dataset.users[:n].tolist(), dataset.items[:n].tolist()
     ratings, stamps = dataset.ratings[:n].tolist(), dataset.timestamps[:n].tolist()
@@ -44,7 +47,7 @@ def replay(
     prior = np.empty(n, dtype=np.int64)
     ranks = np.full(n, -2, dtype=np.int64)  # -2: not a ranking event
     listed = listed_not_liked = 0  # items of the lists shown, and those the model itself expects not to be liked
-    like_probabilities = getattr(model, "like_probabilities", None)
+    like_probabilities = getattr(model, "like_probabilities", None) if predict else None
     rated: defaultdict[int, list[int]] = defaultdict(list)
     clock = time.perf_counter
     model_seconds = 0.0
@@ -62,12 +65,13 @@ def replay(
                 listed += len(top)
                 listed_not_liked += int((like_probabilities(user, top) < 0.5).sum())
         start = clock()
-        predicted[e] = model.predict_one(user, item)
+        if predict:
+            predicted[e] = model.predict_one(user, item)
         model.learn_one(user, item, rating, ts, e)
         model_seconds += clock() - start
         history.append(item)
     return {
-        "predicted": predicted,
+        "predicted": predicted if predict else None,
         "actual": dataset.ratings[:n].astype(np.float64),
         "prior": prior,
         "ranks": ranks,
@@ -78,13 +82,18 @@ def replay(
 
 
 def summarize(name: str, run: dict[str, Any]) -> list[dict[str, Any]]:
-    """Overall row (with events/s) and one row per prior-ratings bucket."""
+    """Overall row (with events/s) and one row per prior-ratings bucket; a run without predictions has no rating
+    metrics."""
     predicted, actual, prior, ranks, scale = run["predicted"], run["actual"], run["prior"], run["ranks"], run["scale"]
     ranked = ranks > -2
+
+    def ratings(mask: np.ndarray | slice) -> dict[str, float]:
+        return {} if predicted is None else rating_metrics(predicted[mask], actual[mask], scale)
+
     overall = {
         "model": name,
         "n_events": len(actual),
-        **rating_metrics(predicted, actual, scale),
+        **ratings(slice(None)),
         **ranking_metrics(ranks[ranked]),
         "events_per_s": float(len(actual) / run["model_seconds"]) if run["model_seconds"] else None,
     }
@@ -99,7 +108,7 @@ def summarize(name: str, run: dict[str, Any]) -> list[dict[str, Any]]:
                     "model": name,
                     "prior_ratings": label,
                     "n_events": int(mask.sum()),
-                    **rating_metrics(predicted[mask], actual[mask], scale),
+                    **ratings(mask),
                     **ranking_metrics(ranks[mask & ranked]),
                 }
             )
