@@ -3,8 +3,9 @@
 Most event streams carry no stars. A positive implicit event (unary, or a boolean ``True``) is learned as the
 highest rating of the deployment's scale, a negative one (boolean ``False``: skipped, disliked) as the lowest; both
 are then stored, ranked, explained and forgotten exactly like any rating. The ranking's popularity, sequence and
-affinity terms need no stars at all, and with only positive events the rating and like terms rank every item alike,
-so a stream of unary events is ranked by what was chosen, in what order and by whom.
+affinity terms need no stars at all; with only positive events the rating and like terms say little (an item's
+baseline still leans, from the prior mean, toward its count of likes), so a stream of unary events is ranked by what
+was chosen, in what order and by whom.
 
 >>> from wnn.rating_scale import WHOLE_STARS
 >>> implicit_rating(True, WHOLE_STARS), implicit_rating(False, WHOLE_STARS)
