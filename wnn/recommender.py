@@ -16,6 +16,7 @@ from collections.abc import Hashable
 
 from wnn.config import WNNConfig
 from wnn.contributions import forget_events, learn_event
+from wnn.feedback import implicit_rating
 from wnn.item_space import ItemSpace
 from wnn.network import Prediction, UserWNN
 from wnn.validation import check_learn_call
@@ -44,6 +45,17 @@ class WNNRecommender:
         if model.knows(event_id):
             return
         learn_event(self.space, user, model, self.space.index(item), rating, ts, event_id)
+
+    def learn_implicit(self, user: Hashable, item: Hashable, ts: int, event_id: int, liked: bool = True) -> None:
+        """Learn an event without stars: a like, a play, a click (``liked``), or a skip (``liked=False``), as the
+        scale's highest or lowest rating (:func:`wnn.feedback.implicit_rating`); otherwise as :meth:`learn_one`.
+
+        >>> rec = WNNRecommender()
+        >>> rec.learn_implicit("ann", "a", ts=0, event_id=1)
+        >>> rec.user("ann").pairs()[0]["rating"]
+        5.0
+        """
+        self.learn_one(user, item, implicit_rating(liked, self.space.config.rating_scale), ts, event_id)
 
     def predict_one(self, user: Hashable, item: Hashable) -> Prediction:
         return self.user(user).predict_index(self.space.index(item))

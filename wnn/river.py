@@ -138,3 +138,8 @@ class WNNRanker(_RiverRanker or object):  # type: ignore[misc]
         """Remove one learned rating exactly (:meth:`wnn.recommender.WNNRecommender.forget`): River's learners
         cannot do this."""
         return self.recommender.forget(user, event_id)
+
+    def forget_user(self, user: Hashable) -> list[int]:
+        """Erase the user exactly (:meth:`wnn.recommender.WNNRecommender.forget_user`); returns the event ids of the
+        ratings erased."""
+        return self.recommender.forget_user(user)

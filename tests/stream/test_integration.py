@@ -10,7 +10,7 @@ import pytest
 
 from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.catalogue import publish_catalogue
-from stream.messages import forget_message, rating_message
+from stream.messages import forget_message, implicit_message, rating_message
 from stream.settings import Settings
 from wnnrec.deployment import (
     WARMUP_USER,
@@ -144,6 +144,16 @@ def test_forget_end_to_end_changes_the_list(replayed):
     assert after["n_ratings"] == before["n_ratings"] - 1
     assert victim["event_id"] not in {p["event_id"] for p in replayed.pairs(user)}
     assert after["items"] != before["items"]
+
+
+def test_implicit_events_end_to_end_are_learned_as_the_scales_highest_and_lowest_ratings(replayed):
+    replayed.send("clicker", implicit_message("clicker", "50", 893286638, event_id=10**9 + 1))
+    replayed.send("clicker", implicit_message("clicker", "181", 893286639, liked=False, event_id=10**9 + 2))
+    replayed.wait_for(
+        lambda ds: {e for e, d in covered(ds) if d["user"] == "clicker"} == {10**9 + 1, 10**9 + 2},
+        what="the implicit events' lists",
+    )
+    assert [(p["item"], p["rating"]) for p in replayed.pairs("clicker")] == [("50", 5.0), ("181", 1.0)]
 
 
 def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(replayed):

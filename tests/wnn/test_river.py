@@ -27,6 +27,9 @@ def test_it_is_a_river_ranker_and_learns_forgets_and_ranks():
     assert ranker.forget("a", 9) and ranker.predict_one("a", "x") == before
     assert ranker.rank("a", {"x", "y", "never-seen"})[-1] == "never-seen"
     assert ranker.recommender.space.find("never-seen") is None  # ranking an unknown item registers nothing
+    assert ranker.forget_user("b") == [1, 2] and "b" not in ranker.recommender.users
+    space = ranker.recommender.space
+    assert int(space.counts[space.find("x")]) == 1 and int(space.counts[space.find("y")]) == 0  # b's ratings left
 
 
 def test_without_x_an_arrival_counter_stands_in_for_time_and_event_id():
