@@ -27,7 +27,7 @@ from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.messages import rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
-from stream.user_layout import MANIFEST_VERSION, manifest_of, split_key
+from stream.user_layout import MANIFEST_VERSIONS, manifest_of, split_key
 from stream.user_state import UserState
 from wnn import user_codec
 from wnn.state_format import load_document
@@ -221,7 +221,7 @@ class Deployment:
                 ahead.append(key)
                 continue
             _, seqs, counts, _, _ = manifest_of(
-                load_document(manifest, MANIFEST_VERSION, None, "manifest"), space.config.fingerprint()
+                load_document(manifest, MANIFEST_VERSIONS, None, "manifest"), space.config.fingerprint()
             )
             named = dict(zip(seqs, counts))
             if seq not in named or user_codec.decode_segment(value, space).n > named[seq]:
