@@ -3,7 +3,9 @@
 Ratings go out in timestamp order (stable for ties), keyed by user id, with the rating time as the Kafka message
 timestamp and the row's position in that order as its ``event_id`` (so replaying twice into the same topic is
 idempotent for the worker). ``speed`` compresses event time (86400 = one day of ratings per second); ``max_rate``
-caps messages per second; without either, it sends as fast as the broker takes them.
+caps messages per second; without either, it sends as fast as the broker takes them. With ``implicit`` only the
+likes go out (ratings at or above the scale's like threshold), each as an implicit event without stars
+(:func:`stream.messages.implicit_message`), with the event id of its row.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tqdm import tqdm
 
 from stream.admin import KEEP_EVERYTHING_MS, create_topics, make_producer
 from stream.contracts import RATINGS
-from stream.messages import rating_message
+from stream.messages import implicit_message, rating_message
 from stream.settings import Settings
 from wnnrec.datasets import Dataset
 
@@ -55,8 +57,10 @@ def replay(
     progress: bool = True,
     producer: Any = None,
     on_send: Callable[[int, float], None] | None = None,
+    implicit: bool = False,
 ) -> ReplayStats:
-    """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic. See the module docstring."""
+    """Produce ``dataset`` ratings ``[offset, offset + limit)`` to the ratings topic (with ``implicit``, only their
+    likes, as implicit events). See the module docstring."""
     create_topics(settings, [RATINGS], retention_ms=KEEP_EVERYTHING_MS)
     own = producer is None
     producer = producer or make_producer(settings)
@@ -69,18 +73,24 @@ def replay(
     first_ts = stamps[offset] if n else 0
     first_send = last_send = start
     sent = 0
+    like = dataset.scale.like_threshold
     try:
         for k in tqdm(range(n), desc="replay", unit="ev", disable=not progress, mininterval=0.5):
             e = offset + k
-            due = pacing_due(start, k, stamps[e] - first_ts, speed, max_rate)
+            if implicit and ratings[e] < like:
+                continue
+            due = pacing_due(start, sent, stamps[e] - first_ts, speed, max_rate)
             if due is not None:
                 wait = due - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
             user = user_ids[users[e]]
-            value = rating_message(user, item_ids[items[e]], ratings[e], stamps[e], event_id=e)
+            if implicit:
+                value = implicit_message(user, item_ids[items[e]], stamps[e], event_id=e)
+            else:
+                value = rating_message(user, item_ids[items[e]], ratings[e], stamps[e], event_id=e)
             last_send = time.perf_counter()
-            if k == 0:
+            if sent == 0:
                 first_send = last_send
             producer.send(topic, key=user.encode(), value=value, timestamp_ms=stamps[e] * 1000)
             sent += 1

@@ -156,6 +156,19 @@ def test_implicit_events_end_to_end_are_learned_as_the_scales_highest_and_lowest
     assert [(p["item"], p["rating"]) for p in replayed.pairs("clicker")] == [("50", 5.0), ("181", 1.0)]
 
 
+def test_an_implicit_replay_sends_only_the_likes_as_implicit_events(kafka_bootstrap, movielens, tmp_path):
+    settings = fresh_settings(Settings(bootstrap=kafka_bootstrap, state_dir=tmp_path, partitions=2), "implicit")
+    try:
+        stats = replay(settings, movielens, limit=300, progress=False, implicit=True)
+        sent = sorted(read_topic(settings, settings.ratings_topic), key=lambda doc: doc["event_id"])
+    finally:
+        delete_topics_of(settings)
+    likes = [e for e in range(300) if movielens.ratings[e] >= movielens.scale.like_threshold]
+    assert stats.sent == len(sent) == len(likes) and 0 < len(likes) < 300
+    assert [doc["event_id"] for doc in sent] == likes and {doc["type"] for doc in sent} == {"implicit"}
+    assert all(doc["liked"] and "rating" not in doc for doc in sent)
+
+
 def test_malformed_event_goes_to_the_dlq_and_the_next_good_one_is_processed(replayed):
     replayed.send("dlq-user", b'{"user": "dlq-user", "item": "1", "rating": 11, "ts": 5}')
     replayed.send("dlq-user", b"\xff\xfe not json")

@@ -26,6 +26,12 @@ def register(subcommands: Subcommands) -> None:
     )
     rp.add_argument("--max-rate", type=float, default=None, help="at most this many ratings per second")
     rp.add_argument("--limit", type=int, default=None, help="only the first N ratings")
+    rp.add_argument(
+        "--implicit",
+        action="store_true",
+        help="send only the likes (ratings at or above the scale's like threshold, 4 of 5 stars), each as an "
+        "implicit event without stars, as a stream of clicks or plays would come",
+    )
     add_quiet_arg(rp)
     rp.add_argument(
         "--no-catalogue", action="store_true", help="do not publish the dataset's items to the items topic first"
@@ -42,10 +48,17 @@ def replay(args: argparse.Namespace) -> int:
     if not args.no_catalogue:  # the items first, so a worker has their content bits before their first rating
         publish_catalogue(settings, dataset, progress=not args.quiet)
     stats = replay_dataset(
-        settings, dataset, speed=args.speed, max_rate=args.max_rate, limit=args.limit, progress=not args.quiet
+        settings,
+        dataset,
+        speed=args.speed,
+        max_rate=args.max_rate,
+        limit=args.limit,
+        progress=not args.quiet,
+        implicit=args.implicit,
     )
+    what = "implicit events" if args.implicit else "ratings"
     print(
-        f"replayed {stats.sent:,} ratings to {settings.ratings_topic} at {settings.bootstrap} in "
+        f"replayed {stats.sent:,} {what} to {settings.ratings_topic} at {settings.bootstrap} in "
         f"{stats.seconds:.1f} s ({stats.rate:,.0f}/s)"
     )
     return 0
