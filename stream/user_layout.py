@@ -59,8 +59,10 @@ from wnn.state_format import StateError, load_document, seal
 MANIFEST_VERSION = 6
 #: The format of a manifest that carries an erasure (version 6 and the erasure).
 ERASED_MANIFEST_VERSION = 7
-#: Manifest formats this build reads: 5 had no open tail.
-MANIFEST_VERSIONS = (ERASED_MANIFEST_VERSION, MANIFEST_VERSION, 5)
+#: The format before the open tail (still read).
+UNTAILED_MANIFEST_VERSION = 5
+#: Manifest formats this build reads.
+MANIFEST_VERSIONS = (ERASED_MANIFEST_VERSION, MANIFEST_VERSION, UNTAILED_MANIFEST_VERSION)
 TOMBSTONES_VERSION = 1
 #: Pairs per segment: a batch that learned writes the manifest with at most this many pairs in its tail (plus a
 #: sealed segment when the tail fills one), whatever the user's history.
@@ -189,7 +191,7 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
         and isinstance(doc.get("next"), int)
         and isinstance(doc.get("nt"), int)
         and doc["nt"] >= 0
-        and (doc.get("v") == 5 or isinstance(doc.get("o"), dict))
+        and (doc.get("v") == UNTAILED_MANIFEST_VERSION or isinstance(doc.get("o"), dict))
     ):
         raise StateError("user manifest lacks a valid partition, next sequence, tombstone count or open tail")
     seq_list, count_list = _segment_list(doc)
@@ -203,9 +205,10 @@ def manifest_of(doc: dict[str, Any], fingerprint: str) -> tuple[int, list[int], 
 
 
 def _segment_list(doc: dict[str, Any]) -> tuple[list[int], list[int]]:
-    """The sequence numbers and pair counts of a manifest's segments: packed columns (version 6) or raw arrays."""
+    """The sequence numbers and pair counts of a manifest's segments: packed columns (versions 6 and 7) or raw
+    arrays."""
     seqs, counts = doc.get("s"), doc.get("c")
-    if doc.get("v") != 5:  # 6 and 7
+    if doc.get("v") != UNTAILED_MANIFEST_VERSION:
         n = doc.get("ns")
         if not isinstance(n, int) or n < 0:
             raise StateError("user manifest lacks a valid segment count")

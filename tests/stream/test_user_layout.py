@@ -8,6 +8,7 @@ import json
 
 import msgpack
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,15 @@ from stream.batch import Incoming
 from stream.messages import forget_message, forget_user_message, rating_message
 from stream.processor import StreamProcessor
 from stream.settings import Settings
-from stream.user_layout import SEGMENT_PAIRS, plan_writes, segment_key, split_key, tombstones_key
+from stream.user_layout import (
+    ERASED_MANIFEST_VERSION,
+    SEGMENT_PAIRS,
+    Erasure,
+    plan_writes,
+    segment_key,
+    split_key,
+    tombstones_key,
+)
 from stream.user_state import UserState, read_stored
 from wnn import user_codec
 from wnn.config import WNNConfig
@@ -177,6 +186,18 @@ def test_a_missing_segment_is_reported_not_read_as_a_shorter_history():
         assert "missing" in str(exc)
     else:
         raise AssertionError("a manifest without its segment was read")
+
+
+def test_an_erasure_round_trips_through_the_manifest_and_a_corrupt_one_is_refused():
+    erasure = Erasure(through=41, erase_id=(2 << 40) | 7)
+    writes, _ = plan_writes(b"u", 2, FINGERPRINT, PairLog(), [], None, erasure=erasure)
+    table = dict(writes)
+    assert list(table) == [b"u"] and UserState.read(table.get, b"u", SPACE).erasure == erasure
+    doc = msgpack.unpackb(table[b"u"][:-4], raw=False)
+    assert doc["v"] == ERASED_MANIFEST_VERSION and doc["e"] == [41, (2 << 40) | 7]
+    doc["e"] = [41]
+    with pytest.raises(StateError, match="erasure"):
+        UserState.read({b"u": seal(msgpack.packb(doc, use_bin_type=True))}.get, b"u", SPACE)
 
 
 # ---------------------------------------------------------------- the processor across a crash mid-write
