@@ -16,7 +16,9 @@ import time
 import pytest
 
 from stream import crash_points
-from stream.messages import forget_message, rating_message
+from stream.messages import forget_message, forget_user_message, rating_message
+from stream.processor import StreamProcessor
+from stream.user_state import UserState
 from tests.faults.conftest import DEPLOY, REPORT, broker_is_ours, check_against_uninterrupted, ratings_of, slice_events
 
 pytestmark = [pytest.mark.broker, pytest.mark.data, pytest.mark.faults]
@@ -274,14 +276,23 @@ def test_forget_then_replay_of_the_same_ratings(deployment_factory, movielens):
     rng = random.Random(11)
     victims = rng.sample(events, 25)
     forgotten = {e for *_, e in victims}
+    erased = sorted({user for user, *_ in rng.sample(events, 3)})  # and three users erased, every rating of theirs
+    forgotten |= {e for user, *_, e in events if user in erased}
     deployment.produce([(user.encode(), forget_message(user, event_id=e)) for user, _, _, _, e in victims])
+    deployment.produce([(user.encode(), forget_user_message(user)) for user in erased])
     deployment.produce(ratings_of(events))  # the same ratings, again: none of the forgotten may come back
     deployment.produce([(b"__probe__", rating_message("__probe__", "1", 4.0, 1, event_id=-7))])
     deployment.wait_covered([-7])
     result = check_against_uninterrupted(
         deployment, events + [("__probe__", "1", 4.0, 1, -7)], forgotten, catalogue=movielens
     )
+    stored = deployment.stored_users()
+    space = StreamProcessor(catalogue=movielens).space
+    left = [UserState.load(stored.get, user.encode(), space, 10**6) for user in erased]
+    result["erased_users"] = len(erased)
+    result["erased_users_holding_ratings"] = sum(state is None or state.wnn.n_pairs > 0 for state in left)
     REPORT["forget_then_replay"] = result
+    assert result["erased_users_holding_ratings"] == 0 and all(state.erasure is not None for state in left)
     assert not deployment.dead_letters()
 
 
