@@ -250,8 +250,8 @@ def _user_operation(
 _FORGET = _answer("accepted: applied when the worker reaches that offset of the input topic", ForgetAccepted)
 
 
-#: The scope of the routes that read (lists, explanations, ratings, items) and of those that forget ratings: each
-#: has its own bearer token (:class:`stream.api.ApiTokens`).
+#: The scope of the routes that read (lists, explanations, ratings, items) and of those that forget ratings or erase
+#: users: each has its own bearer token (:class:`stream.api.ApiTokens`).
 READ, ERASE = "read", "erase"
 
 
@@ -467,8 +467,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Per-user weightless-network recommendations. Every path but "
             + ", ".join(PUBLIC_PATHS)
-            + " needs `Authorization: Bearer <token>`: the read token to read, the erase token to forget ratings; "
-            "any worker answers for every user.",
+            + " needs `Authorization: Bearer <token>`: the read token to read, the erase token to forget ratings or "
+            "erase users; any worker answers for every user.",
         },
         "tags": [{"name": tag, "description": text} for tag, text in TAGS.items()],
         "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": components},

@@ -157,8 +157,8 @@ class Settings:
     api_erase_token: str | None = setting(
         "api_erase_token",
         None,
-        "bearer token of the erase scope, the only one the API's DELETE routes (forgetting ratings) accept: at "
-        "least 16 characters, not the read token; without it they answer 403 (environment only)",
+        "bearer token of the erase scope, the only one the API's DELETE routes (forgetting ratings, erasing users) "
+        "accept: at least 16 characters, not the read token; without it they answer 403 (environment only)",
         group=WORKER,
         flag=None,
         secret=True,

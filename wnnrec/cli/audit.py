@@ -1,4 +1,4 @@
-"""``wnnrec audit unlearning``: forget ratings, and compare with a recommender that never saw them."""
+"""``wnnrec audit unlearning``: forget ratings (or erase users), and compare with a recommender that never saw them."""
 
 from __future__ import annotations
 
