@@ -213,7 +213,7 @@ class StreamProcessor:
         assert entry is not None  # created for a rating
         state = entry.state
         newest = run[-1][1].event_id if run else state.wnn.pair_log.newest_id
-        new = event.event_id > newest and event.event_id not in state.forgotten and not state.erased(event.event_id)
+        new = event.event_id > newest and not state.forgot(event.event_id)
         return new and state.partition == message.partition
 
     def _learn_run(

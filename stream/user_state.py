@@ -72,11 +72,12 @@ class UserState:
 
     def knows(self, event_id: int) -> bool:
         """Learned, or forgotten, or erased: either way a redelivery must change nothing."""
-        return self.wnn.knows(event_id) or event_id in self.forgotten or self.erased(event_id)
+        return self.wnn.knows(event_id) or self.forgot(event_id)
 
-    def erased(self, event_id: int) -> bool:
-        """Whether an erasure of the user covers ``event_id`` (it is at or below the highest id they had then)."""
-        return self.erasure is not None and event_id <= self.erasure.through
+    def forgot(self, event_id: int) -> bool:
+        """Whether ``event_id`` was forgotten (a tombstone) or an erasure of the user covers it (it is at or below the
+        highest id they had then)."""
+        return event_id in self.forgotten or (self.erasure is not None and event_id <= self.erasure.through)
 
     @property
     def gone(self) -> bool:

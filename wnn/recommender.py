@@ -99,7 +99,7 @@ class WNNRecommender:
         model = self.users.pop(user, None)
         if model is None:
             return []
-        event_ids = [int(e) for e in model.pair_log.event_ids]
+        event_ids = model.pair_log.event_ids.tolist()
         if event_ids:
             forget_events(self.space, user, model, event_ids)
         return event_ids

@@ -173,8 +173,8 @@ def audit_unlearning(
         target = int(order[position])
         user = int(dataset.users[target])
         if forget == "user":  # every rating of the user that A learned; B restarts before the first of them
-            skip = frozenset(order[dataset.users[order] == user].tolist())
-            position = int(np.flatnonzero(dataset.users[order] == user)[0])
+            theirs = np.flatnonzero(dataset.users[order] == user)
+            skip, position = frozenset(order[theirs].tolist()), int(theirs[0])
         else:
             skip = frozenset([target])
         forgetting = copy.deepcopy(learned) if learned is not None else _learn(WNNModel(dataset), dataset, order)
